@@ -1,0 +1,93 @@
+using System.Linq.Expressions;
+
+namespace LlmStack.Pipeline;
+
+/// <summary>What every build and every component (interface with default target members) can use.</summary>
+public interface IPipelineBuild
+{
+    /// <summary>The repository root: the directory holding <c>.nuke/</c> (or <c>--root</c>).</summary>
+    string RootDirectory { get; }
+
+    /// <summary><c>.nuke/temp</c>: logs, plan graphs; git-ignored.</summary>
+    string TemporaryDirectory { get; }
+
+    Serilog.ILogger Log { get; }
+
+    /// <summary>Secrets known to this run; everything logged or printed is masked with it.</summary>
+    SecretMasker Secrets { get; }
+
+    /// <summary>The console (masked).</summary>
+    TextWriter Out { get; }
+
+    /// <summary>The value resolved for a component parameter (<c>[Parameter] string X =&gt; TryGetValue(() =&gt; X) ?? "default"</c>), or default.</summary>
+    T? TryGetValue<T>(Expression<Func<T>> parameter);
+}
+
+/// <summary>
+/// Base class of a build: targets are properties of type <see cref="Target"/> on the class and on the component
+/// interfaces it implements; parameters are members marked <see cref="ParameterAttribute"/>.
+/// <c>public static Task&lt;int&gt; Main(string[] args) =&gt; Execute&lt;Build&gt;(args);</c>
+/// </summary>
+public abstract class PipelineBuild : IPipelineBuild
+{
+    private ParameterService? _parameters;
+
+    public string RootDirectory { get; internal set; } = Directory.GetCurrentDirectory();
+
+    public string TemporaryDirectory => Path.Combine(RootDirectory, ".nuke", "temp");
+
+    public Serilog.ILogger Log { get; internal set; } = Serilog.Core.Logger.None;
+
+    public SecretMasker Secrets { get; } = new();
+
+    public TextWriter Out { get; internal set; } = TextWriter.Null;
+
+    /// <summary>Every target, in declaration order.</summary>
+    public IReadOnlyList<ExecutableTarget> Targets { get; internal set; } = [];
+
+    public IReadOnlyList<ExecutableTarget> ExecutionPlan { get; internal set; } = [];
+
+    public IEnumerable<ExecutableTarget> InvokedTargets => ExecutionPlan.Where(t => t.Invoked);
+
+    public IEnumerable<ExecutableTarget> SucceededTargets => ExecutionPlan.Where(t => t.Status == ExecutionStatus.Succeeded);
+
+    public IEnumerable<ExecutableTarget> FailedTargets => ExecutionPlan.Where(t => t.Status == ExecutionStatus.Failed);
+
+    public IEnumerable<ExecutableTarget> SkippedTargets => ExecutionPlan.Where(t => t.Status == ExecutionStatus.Skipped);
+
+    public bool IsSucceeding => ExecutionPlan.All(t => t.Status is not (ExecutionStatus.Failed or ExecutionStatus.Aborted or ExecutionStatus.NotRun));
+
+    /// <summary>The target running now, if any.</summary>
+    public ExecutableTarget? CurrentTarget { get; internal set; }
+
+    /// <summary>Overrides the exit code (otherwise 0 when every planned target succeeded or was skipped).</summary>
+    public int? ExitCode { get; set; }
+
+    /// <summary>Adds <c>key: value</c> to the running target's row in the summary table.</summary>
+    public void ReportSummary(string key, string value)
+    {
+        if (CurrentTarget is { } target)
+        {
+            var pair = Secrets.Mask($"{key}: {value}");
+            target.SummaryInfo = target.SummaryInfo is null ? pair : $"{target.SummaryInfo}, {pair}";
+        }
+    }
+
+    public T? TryGetValue<T>(Expression<Func<T>> parameter)
+    {
+        var body = parameter.Body is UnaryExpression { NodeType: ExpressionType.Convert } convert ? convert.Operand : parameter.Body;
+        if (body is not MemberExpression member)
+        {
+            throw new ArgumentException("TryGetValue expects a member access: () => Member", nameof(parameter));
+        }
+
+        var value = _parameters?.ComponentValue(member.Member);
+        return value is null ? default : (T)value;
+    }
+
+    internal void Attach(ParameterService parameters) => _parameters = parameters;
+
+    /// <summary>Runs the build with the process's console, environment and Ctrl-C handling.</summary>
+    protected static Task<int> Execute<T>(string[] args) where T : PipelineBuild, new() =>
+        PipelineRunner.RunAsync<T>(new RunOptions { Arguments = args, HandleCancelKey = true });
+}

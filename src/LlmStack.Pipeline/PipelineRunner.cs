@@ -1,0 +1,228 @@
+using System.Collections;
+
+namespace LlmStack.Pipeline;
+
+/// <summary>How a run is hosted: tests pass their own writers, environment and root.</summary>
+public sealed record RunOptions
+{
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>Console output; null uses the process console (with colors).</summary>
+    public TextWriter? Output { get; init; }
+
+    /// <summary>Where the one-line error goes; null uses standard error.</summary>
+    public TextWriter? Error { get; init; }
+
+    /// <summary>Environment variables; null uses the process environment.</summary>
+    public IReadOnlyDictionary<string, string>? EnvironmentVariables { get; init; }
+
+    /// <summary>Where the root search starts; null uses the current directory.</summary>
+    public string? WorkingDirectory { get; init; }
+
+    /// <summary>Install a Ctrl-C handler: first press cancels the running target, second the assured ones.</summary>
+    public bool HandleCancelKey { get; init; }
+
+    public CancellationToken CancellationToken { get; init; }
+
+    /// <summary>Called with the build instance right after it is created (tests inspect plans and statuses).</summary>
+    public Action<PipelineBuild>? Created { get; init; }
+}
+
+/// <summary>Parses the command line, resolves parameters, discovers and plans targets, then runs them.</summary>
+public static class PipelineRunner
+{
+    public const int Failure = 1;
+    public const int Cancelled = 130;
+
+    public static async Task<int> RunAsync<T>(RunOptions options) where T : PipelineBuild, new()
+    {
+        var build = new T();
+        options.Created?.Invoke(build);
+        build.Out = new MaskingTextWriter(options.Output ?? Console.Out, build.Secrets);
+        var error = new MaskingTextWriter(options.Error ?? Console.Error, build.Secrets);
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken);
+        using var assured = new CancellationTokenSource();
+        var presses = 0;
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            presses++;
+            e.Cancel = presses <= 2;
+            if (presses == 1)
+            {
+                error.WriteLine("Cancelling: stopping the running target (Ctrl-C again to stop cleanup targets too).");
+                run.Cancel();
+            }
+            else
+            {
+                assured.Cancel();
+            }
+        };
+        if (options.HandleCancelKey)
+        {
+            Console.CancelKeyPress += onCancel;
+        }
+
+        Serilog.Core.Logger? logger = null;
+        try
+        {
+            var commandLine = CommandLine.Parse(options.Arguments);
+            var service = new ParameterService(commandLine, options.EnvironmentVariables ?? ProcessEnvironment());
+            var builtIns = new BuiltInParameters();
+
+            var root = service.Raw(builtIns.Root) is { } rootValue
+                ? Path.GetFullPath((string)ParameterService.Convert(builtIns.Root, rootValue)!, options.WorkingDirectory ?? Directory.GetCurrentDirectory())
+                : FindRoot(options.WorkingDirectory ?? Directory.GetCurrentDirectory());
+            if (!Directory.Exists(root))
+            {
+                throw new PipelineException($"Root directory '{root}' does not exist: pass an existing --root.");
+            }
+
+            build.RootDirectory = root;
+            var verbosity = service.Raw(builtIns.Verbosity) is { } v ? (Verbosity)ParameterService.Convert(builtIns.Verbosity, v)! : Verbosity.Normal;
+            var profiles = service.Raw(builtIns.Profile) is { } p ? (string[])ParameterService.Convert(builtIns.Profile, p)! : [];
+            service.LoadFiles(Path.Combine(root, ".nuke"), profiles);
+
+            logger = Logging.Create(build.TemporaryDirectory, verbosity, options.Output, build.Secrets, () => build.CurrentTarget?.Name);
+            build.Log = logger;
+
+            var parameters = ParameterService.Discover(build);
+            CheckUnknownNames(commandLine, parameters.Concat(builtIns.All).ToList());
+            build.Attach(service);
+
+            var given = new List<(ParameterDescriptor Parameter, IReadOnlyList<string> Raw)>();
+            foreach (var parameter in parameters)
+            {
+                if (service.Raw(parameter) is { } raw)
+                {
+                    var value = ParameterService.Convert(parameter, raw);
+                    service.Inject(build, parameter, value);
+                    given.Add((parameter, raw));
+                    if (parameter.IsSecret)
+                    {
+                        foreach (var item in raw)
+                        {
+                            build.Secrets.Register(item);
+                        }
+                    }
+                }
+            }
+
+            foreach (var warning in service.Warnings)
+            {
+                build.Log.Warning("{Warning}", warning);
+            }
+
+            var targets = TargetDiscovery.Discover(build);
+            build.Targets = targets;
+            BuildSchemaWriter.WriteIfChanged(Path.Combine(root, ".nuke", "build.schema.json"), targets, parameters, builtIns);
+
+            var help = service.Raw(builtIns.Help) is { } h && (bool)ParameterService.Convert(builtIns.Help, h)!;
+            var invoked = commandLine.Positional
+                .Concat(service.Raw(builtIns.Target) ?? [])
+                .ToList();
+            if (help || invoked.Count == 0)
+            {
+                HelpWriter.Write(build.Out, targets, parameters, builtIns);
+                return 0;
+            }
+
+            foreach (var (parameter, raw) in given.Where(g => g.Parameter.ValueProvider is not null))
+            {
+                var canonical = ParameterService.CheckValueSet(parameter, raw);
+                service.Inject(build, parameter, ParameterService.Convert(parameter, canonical));
+            }
+
+            var plan = ExecutionPlanner.Plan(targets, invoked);
+            build.ExecutionPlan = plan;
+            var skip = service.Raw(builtIns.Skip);
+            BuildExecutor.ApplySkips(plan, skip);
+
+            if (service.Raw(builtIns.Plan) is { } planRaw && (bool)ParameterService.Convert(builtIns.Plan, planRaw)!)
+            {
+                PlanWriter.Write(build.Out, targets, plan, Path.Combine(build.TemporaryDirectory, "plan.mmd"), root);
+                return 0;
+            }
+
+            return await BuildExecutor.RunAsync(build, plan, run.Token, assured.Token);
+        }
+        catch (PipelineException e)
+        {
+            logger?.Error("{Message}", e.Message);
+            error.WriteLine($"error: {e.Message}");
+            return Failure;
+        }
+        finally
+        {
+            if (options.HandleCancelKey)
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+
+            logger?.Dispose();
+            build.Out.Flush();
+        }
+    }
+
+    /// <summary>The nearest directory upwards holding <c>.nuke/</c>.</summary>
+    internal static string FindRoot(string start)
+    {
+        for (var directory = new DirectoryInfo(start); directory is not null; directory = directory.Parent)
+        {
+            if (Directory.Exists(Path.Combine(directory.FullName, ".nuke")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new PipelineException($"No .nuke directory in '{start}' or above: run from the repository, or pass --root.");
+    }
+
+    private static void CheckUnknownNames(CommandLine commandLine, IReadOnlyList<ParameterDescriptor> parameters)
+    {
+        foreach (var (normalized, token) in commandLine.Names)
+        {
+            if (parameters.Any(p => Naming.Normalize(p.Name) == normalized))
+            {
+                continue;
+            }
+
+            var closest = Naming.Closest(token, parameters.Where(p => p.Listed).Select(p => p.DisplayName), 2);
+            var hint = closest.Count > 0 ? $"did you mean {string.Join(" or ", closest)}?" : "run --help for the parameters.";
+            throw new PipelineException($"Unknown parameter '{token}': {hint}");
+        }
+    }
+
+    private static Dictionary<string, string> ProcessEnvironment()
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
+        {
+            result[(string)entry.Key] = (string?)entry.Value ?? string.Empty;
+        }
+
+        return result;
+    }
+}
+
+/// <summary>The engine's own parameters.</summary>
+internal sealed class BuiltInParameters
+{
+    public ParameterDescriptor Target { get; } = Create("Target", typeof(string[]), "Targets to run (also positional; separate with spaces or '+')", '+');
+
+    public ParameterDescriptor Skip { get; } = Create("Skip", typeof(string[]), "Targets to skip with the dependencies only they need; without names, every target not invoked", '+');
+
+    public ParameterDescriptor Help { get; } = Create("Help", typeof(bool), "Show targets and parameters");
+
+    public ParameterDescriptor Plan { get; } = Create("Plan", typeof(bool), "Show the execution plan and write a Mermaid graph to .nuke/temp/plan.mmd, run nothing");
+
+    public ParameterDescriptor Root { get; } = Create("Root", typeof(string), "Repository root (default: nearest directory with .nuke/)");
+
+    public ParameterDescriptor Verbosity { get; } = Create("Verbosity", typeof(Verbosity), "Console verbosity; files always log everything");
+
+    public ParameterDescriptor Profile { get; } = Create("Profile", typeof(string[]), "Also load .nuke/parameters.<profile>.json (later profiles win)");
+
+    public IReadOnlyList<ParameterDescriptor> All => [Target, Skip, Help, Plan, Root, Verbosity, Profile];
+
+    private static ParameterDescriptor Create(string name, Type type, string description, char separator = default) =>
+        new(name, type, description) { IsBuiltIn = true, Separator = separator };
+}

@@ -1,0 +1,210 @@
+using System.Linq.Expressions;
+
+namespace LlmStack.Pipeline;
+
+/// <summary>A condition with the source text it was written as (shown as the skip or failure reason).</summary>
+internal sealed record Condition(Func<bool> Evaluate, string Text);
+
+/// <summary>A requirement checked before anything runs.</summary>
+internal sealed record Requirement(Func<bool> IsMet, string Text, bool IsParameter, System.Reflection.MemberInfo? Member);
+
+internal sealed class TargetDefinition(object build, string name) : ITargetDefinition
+{
+    private readonly object _build = build;
+
+    public string Name { get; } = name;
+
+    public string? DescriptionText { get; private set; }
+
+    public List<Func<CancellationToken, Task>> Actions { get; } = [];
+
+    public List<Target> DependsOnTargets { get; } = [];
+
+    public List<Target> DependentForTargets { get; } = [];
+
+    public List<Target> BeforeTargets { get; } = [];
+
+    public List<Target> AfterTargets { get; } = [];
+
+    public List<Target> TriggersTargets { get; } = [];
+
+    public List<Target> TriggeredByTargets { get; } = [];
+
+    public List<Condition> StaticConditions { get; } = [];
+
+    public List<Condition> DynamicConditions { get; } = [];
+
+    public List<Requirement> Requirements { get; } = [];
+
+    public bool IsProceedAfterFailure { get; private set; }
+
+    public bool IsAssuredAfterFailure { get; private set; }
+
+    public bool IsUnlisted { get; private set; }
+
+    public DependencyBehavior SkipBehavior { get; private set; } = DependencyBehavior.Skip;
+
+    public ITargetDefinition Description(string description)
+    {
+        DescriptionText = description;
+        return this;
+    }
+
+    public ITargetDefinition Executes(Action action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        Actions.Add(_ =>
+        {
+            action();
+            return Task.CompletedTask;
+        });
+        return this;
+    }
+
+    public ITargetDefinition Executes(Func<Task> action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        Actions.Add(_ => action());
+        return this;
+    }
+
+    public ITargetDefinition Executes(Func<CancellationToken, Task> action)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        Actions.Add(action);
+        return this;
+    }
+
+    public ITargetDefinition DependsOn(params Target[] targets) => Add(DependsOnTargets, targets);
+
+    public ITargetDefinition DependsOn<T>(params Func<T, Target>[] targets) where T : class => Add(DependsOnTargets, Resolve(targets));
+
+    public ITargetDefinition DependentFor(params Target[] targets) => Add(DependentForTargets, targets);
+
+    public ITargetDefinition DependentFor<T>(params Func<T, Target>[] targets) where T : class => Add(DependentForTargets, Resolve(targets));
+
+    public ITargetDefinition Before(params Target[] targets) => Add(BeforeTargets, targets);
+
+    public ITargetDefinition Before<T>(params Func<T, Target>[] targets) where T : class => Add(BeforeTargets, Resolve(targets));
+
+    public ITargetDefinition After(params Target[] targets) => Add(AfterTargets, targets);
+
+    public ITargetDefinition After<T>(params Func<T, Target>[] targets) where T : class => Add(AfterTargets, Resolve(targets));
+
+    public ITargetDefinition Triggers(params Target[] targets) => Add(TriggersTargets, targets);
+
+    public ITargetDefinition Triggers<T>(params Func<T, Target>[] targets) where T : class => Add(TriggersTargets, Resolve(targets));
+
+    public ITargetDefinition TriggeredBy(params Target[] targets) => Add(TriggeredByTargets, targets);
+
+    public ITargetDefinition TriggeredBy<T>(params Func<T, Target>[] targets) where T : class => Add(TriggeredByTargets, Resolve(targets));
+
+    public ITargetDefinition OnlyWhenStatic(Func<bool> condition, string? expression = null)
+    {
+        StaticConditions.Add(new Condition(condition, ConditionText(expression)));
+        return this;
+    }
+
+    public ITargetDefinition OnlyWhenDynamic(Func<bool> condition, string? expression = null)
+    {
+        DynamicConditions.Add(new Condition(condition, ConditionText(expression)));
+        return this;
+    }
+
+    public ITargetDefinition Requires<T>(Expression<Func<T?>> parameter, string? expression = null) where T : class
+    {
+        var getter = parameter.Compile();
+        Requirements.Add(new Requirement(
+            () => getter() is { } value && (value is not string s || !string.IsNullOrWhiteSpace(s)),
+            ConditionText(expression),
+            IsParameter: true,
+            MemberOf(parameter)));
+        return this;
+    }
+
+    public ITargetDefinition Requires<T>(Expression<Func<T?>> parameter, string? expression = null) where T : struct
+    {
+        var getter = parameter.Compile();
+        Requirements.Add(new Requirement(() => getter().HasValue, ConditionText(expression), IsParameter: true, MemberOf(parameter)));
+        return this;
+    }
+
+    public ITargetDefinition Requires(Expression<Func<bool>> condition, string? expression = null)
+    {
+        var evaluate = condition.Compile();
+        Requirements.Add(new Requirement(evaluate, ConditionText(expression), IsParameter: false, Member: null));
+        return this;
+    }
+
+    public ITargetDefinition ProceedAfterFailure()
+    {
+        IsProceedAfterFailure = true;
+        return this;
+    }
+
+    public ITargetDefinition AssuredAfterFailure()
+    {
+        IsAssuredAfterFailure = true;
+        return this;
+    }
+
+    public ITargetDefinition Unlisted()
+    {
+        IsUnlisted = true;
+        return this;
+    }
+
+    public ITargetDefinition WhenSkipped(DependencyBehavior behavior)
+    {
+        SkipBehavior = behavior;
+        return this;
+    }
+
+    private TargetDefinition Add(List<Target> list, IEnumerable<Target> targets)
+    {
+        foreach (var target in targets)
+        {
+            ArgumentNullException.ThrowIfNull(target);
+            list.Add(target);
+        }
+
+        return this;
+    }
+
+    private IEnumerable<Target> Resolve<T>(Func<T, Target>[] selectors) where T : class
+    {
+        if (_build is not T component)
+        {
+            throw new PipelineException($"Target '{Name}' refers to component {typeof(T).Name}, which the build does not implement.");
+        }
+
+        return selectors.Select(selector => selector(component));
+    }
+
+    /// <summary>Turns "() => Foo" into "Foo"; keeps anything else as written.</summary>
+    internal static string ConditionText(string? expression)
+    {
+        var text = (expression ?? "<condition>").Trim();
+        if (text.StartsWith("()", StringComparison.Ordinal))
+        {
+            var arrow = text.IndexOf("=>", StringComparison.Ordinal);
+            if (arrow >= 0)
+            {
+                text = text[(arrow + 2)..].Trim();
+            }
+        }
+
+        return text;
+    }
+
+    private static System.Reflection.MemberInfo? MemberOf(LambdaExpression expression)
+    {
+        var body = expression.Body;
+        if (body is UnaryExpression { NodeType: ExpressionType.Convert } unary)
+        {
+            body = unary.Operand;
+        }
+
+        return (body as MemberExpression)?.Member;
+    }
+}

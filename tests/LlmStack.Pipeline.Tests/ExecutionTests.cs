@@ -1,0 +1,240 @@
+using LlmStack.Pipeline;
+
+namespace LlmStack.Pipeline.Tests;
+
+public class ExecutionTests
+{
+    public class SkipBuild : RecordingBuild
+    {
+        public Target Shared => _ => Record(_, "Shared");
+
+        public Target Deeper => _ => Record(_, "Deeper");
+
+        public Target OnlyForB => _ => Record(_.DependsOn(Deeper), "OnlyForB");
+
+        public Target DeepOnlyForB => _ => Record(_, "DeepOnlyForB");
+
+        public Target A => _ => Record(_.DependsOn(Shared), "A");
+
+        public Target B => _ => Record(_.DependsOn(Shared, OnlyForB), "B");
+
+        public Target C => _ => Record(_.DependsOn(DeepOnlyForB), "C");
+
+        public Target Keep => _ => Record(_.DependsOn(DeepOnlyForB).WhenSkipped(DependencyBehavior.Execute), "Keep");
+
+        public Target All => _ => Record(_.DependsOn(A, B, C, Keep), "All");
+    }
+
+    [Fact]
+    public async Task Skip_cascades_to_dependencies_no_other_target_needs()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<SkipBuild>("All", "--skip", "B", "C")).Should().Be(0);
+        h.BuildAs<SkipBuild>().Ran.Should().Equal("Shared", "DeepOnlyForB", "A", "Keep", "All");
+        h.StatusOf("OnlyForB").Should().Be(ExecutionStatus.Skipped);
+        h.Build!.ExecutionPlan.Single(t => t.Name == "OnlyForB").SummaryInfo.Should().Be("because of B");
+        h.Build!.ExecutionPlan.Single(t => t.Name == "Deeper").SummaryInfo.Should().Be("because of OnlyForB");
+        h.StatusOf("Shared").Should().Be(ExecutionStatus.Succeeded, "A still needs it");
+        h.StatusOf("DeepOnlyForB").Should().Be(ExecutionStatus.Succeeded, "Keep still needs it");
+        h.Output.Should().MatchRegex(@"B\s+Skipped\s+// via --skip");
+    }
+
+    [Theory]
+    [InlineData("C+Keep")]
+    [InlineData("Keep+C")]
+    public async Task A_target_skipped_with_WhenSkipped_Execute_keeps_its_dependencies_whatever_the_order(string skip)
+    {
+        using var h = new Harness();
+        (await h.RunAsync<SkipBuild>("All", "--skip", skip)).Should().Be(0);
+        h.StatusOf("Keep").Should().Be(ExecutionStatus.Skipped);
+        h.StatusOf("DeepOnlyForB").Should().Be(ExecutionStatus.Succeeded);
+    }
+
+    [Fact]
+    public async Task Skipping_the_only_user_of_a_dependency_skips_it()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<SkipBuild>("C", "--skip", "DeepOnlyForB")).Should().Be(0);
+        h.BuildAs<SkipBuild>().Ran.Should().Equal("C");
+        (await h.RunAsync<SkipBuild>("All", "--skip", "C", "B")).Should().Be(0);
+        h.StatusOf("DeepOnlyForB").Should().Be(ExecutionStatus.Succeeded, "Keep is still scheduled");
+    }
+
+    [Fact]
+    public async Task Bare_skip_runs_only_invoked_targets()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<SkipBuild>("A", "--skip")).Should().Be(0);
+        h.BuildAs<SkipBuild>().Ran.Should().Equal("A");
+    }
+
+    [Fact]
+    public async Task Skip_from_an_environment_variable()
+    {
+        using var h = new Harness();
+        h.Environment["LLMSTACK_SKIP"] = "";
+        (await h.RunAsync<SkipBuild>("A")).Should().Be(0);
+        h.BuildAs<SkipBuild>().Ran.Should().Equal("A");
+    }
+
+    public class ConditionBuild : RecordingBuild
+    {
+        public bool StaticFlag { get; set; }
+
+        public Target Dep => _ => Record(_, "Dep");
+
+        public Target Static => _ => Record(_.DependsOn(Dep).OnlyWhenStatic(() => StaticFlag), "Static");
+
+        public Target Setter => _ => _.Executes(() =>
+        {
+            Ran.Add("Setter");
+            StaticFlag = true;
+        });
+
+        public Target Dynamic => _ => Record(_.DependsOn(Setter).OnlyWhenDynamic(() => StaticFlag), "Dynamic");
+
+        public Target StaticAfterSetter => _ => Record(_.DependsOn(Setter).OnlyWhenStatic(() => StaticFlag), "StaticAfterSetter");
+    }
+
+    [Fact]
+    public async Task Static_condition_is_evaluated_before_anything_runs_and_skips_exclusive_dependencies()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<ConditionBuild>("Static")).Should().Be(0);
+        h.BuildAs<ConditionBuild>().Ran.Should().BeEmpty();
+        h.StatusOf("Static").Should().Be(ExecutionStatus.Skipped);
+        h.StatusOf("Dep").Should().Be(ExecutionStatus.Skipped);
+        h.Output.Should().Contain("// OnlyWhen: StaticFlag");
+    }
+
+    [Fact]
+    public async Task Dynamic_condition_sees_what_dependencies_did()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<ConditionBuild>("Dynamic", "StaticAfterSetter")).Should().Be(0);
+        h.BuildAs<ConditionBuild>().Ran.Should().Equal("Setter", "Dynamic");
+        h.StatusOf("StaticAfterSetter").Should().Be(ExecutionStatus.Skipped, "static conditions are evaluated before Setter ran");
+    }
+
+    public class FailureBuild : RecordingBuild
+    {
+        public Target First => _ => Record(_, "First");
+
+        public Target Fails => _ => _.DependsOn(First).Executes(() => throw new InvalidOperationException("boom\nsecond line"));
+
+        public Target FailsButProceeds => _ => _.DependsOn(First).ProceedAfterFailure().Executes(() => throw new PipelineException("soft failure"));
+
+        public Target After => _ => Record(_.DependsOn(Fails), "After");
+
+        public Target AfterProceed => _ => Record(_.DependsOn(FailsButProceeds), "AfterProceed");
+
+        public Target Cleanup => _ => Record(_.AssuredAfterFailure().After(After, AfterProceed), "Cleanup");
+
+        public Target Unrelated => _ => Record(_.After(Cleanup), "Unrelated");
+    }
+
+    [Fact]
+    public async Task A_failure_stops_the_run_but_assured_targets_still_run()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<FailureBuild>("After", "Cleanup", "Unrelated")).Should().Be(PipelineRunner.Failure);
+        h.BuildAs<FailureBuild>().Ran.Should().Equal("First", "Cleanup");
+        h.StatusOf("Fails").Should().Be(ExecutionStatus.Failed);
+        h.StatusOf("After").Should().Be(ExecutionStatus.NotRun);
+        h.StatusOf("Unrelated").Should().Be(ExecutionStatus.NotRun);
+        h.Output.Should().MatchRegex(@"\nFails\s+Failed\s+< 1sec\s+// InvalidOperationException: boom\n").And.Contain("Run failed on");
+    }
+
+    [Fact]
+    public async Task Proceed_after_failure_continues_and_still_fails_the_run()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<FailureBuild>("AfterProceed", "Cleanup")).Should().Be(PipelineRunner.Failure);
+        h.BuildAs<FailureBuild>().Ran.Should().Equal("First", "AfterProceed", "Cleanup");
+        h.StatusOf("FailsButProceeds").Should().Be(ExecutionStatus.Failed);
+        h.Output.Should().Contain("// soft failure");
+    }
+
+    public class AsyncBuild : RecordingBuild
+    {
+        public Target Slow => _ => _.Executes(async () =>
+        {
+            await Task.Delay(50);
+            Ran.Add("Slow");
+        });
+
+        public Target WithToken => _ => _.DependsOn(Slow).Executes(async ct =>
+        {
+            await Task.Yield();
+            ct.ThrowIfCancellationRequested();
+            Ran.Add("WithToken");
+        });
+
+        public Target Hangs => _ => _.Executes(async ct =>
+        {
+            Ran.Add("Hangs");
+            await Task.Delay(Timeout.Infinite, ct);
+        });
+
+        public Target Never => _ => Record(_.DependsOn(Hangs), "Never");
+
+        public Target Assured => _ => Record(_.AssuredAfterFailure().After(Never), "Assured");
+    }
+
+    [Fact]
+    public async Task Async_targets_are_awaited_in_order()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<AsyncBuild>("WithToken")).Should().Be(0);
+        h.BuildAs<AsyncBuild>().Ran.Should().Equal("Slow", "WithToken");
+        h.Output.Should().MatchRegex(@"Slow\s+Succeeded\s+< 1sec").And.Contain("Run succeeded on");
+    }
+
+    [Fact]
+    public async Task Cancellation_aborts_the_running_target_and_runs_assured_targets()
+    {
+        using var h = new Harness();
+        using var cts = new CancellationTokenSource();
+        var output = new StringWriter();
+        PipelineBuild? build = null;
+        var run = PipelineRunner.RunAsync<AsyncBuild>(new RunOptions
+        {
+            Arguments = ["Never", "Assured"],
+            Output = output,
+            Error = output,
+            EnvironmentVariables = h.Environment,
+            WorkingDirectory = h.Root,
+            CancellationToken = cts.Token,
+            Created = b => build = b,
+        });
+        while (build is null || !((AsyncBuild)build).Ran.Contains("Hangs"))
+        {
+            await Task.Delay(10);
+        }
+
+        await cts.CancelAsync();
+        (await run).Should().Be(PipelineRunner.Cancelled);
+        ((AsyncBuild)build).Ran.Should().Equal("Hangs", "Assured");
+        build.ExecutionPlan.Single(t => t.Name == "Hangs").Status.Should().Be(ExecutionStatus.Aborted);
+        build.ExecutionPlan.Single(t => t.Name == "Never").Status.Should().Be(ExecutionStatus.NotRun);
+    }
+
+    public class CollectiveBuild : RecordingBuild
+    {
+        public Target Part => _ => Record(_, "Part");
+
+        public Target Group => _ => _.DependsOn(Part).Description("no actions");
+
+        public Target Reports => _ => _.Executes(() => ReportSummary("Files", "3"));
+    }
+
+    [Fact]
+    public async Task Targets_without_actions_are_collective_and_reports_show_in_the_summary()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<CollectiveBuild>("Group", "Reports")).Should().Be(0);
+        h.StatusOf("Group").Should().Be(ExecutionStatus.Collective);
+        h.Output.Should().NotMatchRegex(@"\nGroup\s").And.Contain("// Files: 3");
+        h.Output.Should().Contain("║ Part");
+    }
+}
