@@ -11,13 +11,36 @@ internal static class BuildSchemaWriter
 {
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
 
-    public static bool WriteIfChanged(string file, IReadOnlyList<ExecutableTarget> targets, IReadOnlyList<ParameterDescriptor> parameters, BuiltInParameters builtIns)
+    /// <summary>
+    /// Regenerates the schema when the build program or a value set changed. The check is a stamp in
+    /// <paramref name="temporaryDirectory"/> over the build assembly's identity and the value sets, so an
+    /// unchanged build does not pay for JSON generation on every start.
+    /// </summary>
+    public static bool WriteIfChanged(string file, string temporaryDirectory, IReadOnlyList<ExecutableTarget> targets, IReadOnlyList<ParameterDescriptor> parameters, BuiltInParameters builtIns)
     {
         if (!Directory.Exists(Path.GetDirectoryName(file)))
         {
             return false;
         }
 
+        var buildAssembly = targets.Select(t => t.DeclaringType.Assembly).FirstOrDefault() ?? typeof(BuildSchemaWriter).Assembly;
+        var key = string.Join('|',
+            [buildAssembly.ManifestModule.ModuleVersionId.ToString(), File.Exists(file) ? new FileInfo(file).Length.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-",
+             .. parameters.Select(p => p.Name + "=" + string.Join(',', p.ValueSet ?? []))]);
+        var stamp = Path.Combine(temporaryDirectory, "build.schema.stamp");
+        if (File.Exists(stamp) && File.ReadAllText(stamp) == key)
+        {
+            return false;
+        }
+
+        var changed = Write(file, targets, parameters, builtIns);
+        Directory.CreateDirectory(temporaryDirectory);
+        File.WriteAllText(stamp, key);
+        return changed;
+    }
+
+    private static bool Write(string file, IReadOnlyList<ExecutableTarget> targets, IReadOnlyList<ParameterDescriptor> parameters, BuiltInParameters builtIns)
+    {
         var content = Create(targets, parameters, builtIns).ToJsonString(Indented).Replace("\r\n", "\n", StringComparison.Ordinal) + "\n";
         if (File.Exists(file) && File.ReadAllText(file) == content)
         {

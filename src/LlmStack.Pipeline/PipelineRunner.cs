@@ -82,9 +82,6 @@ public static class PipelineRunner
             var profiles = service.Raw(builtIns.Profile) is { } p ? (string[])ParameterService.Convert(builtIns.Profile, p)! : [];
             service.LoadFiles(Path.Combine(root, ".nuke"), profiles);
 
-            logger = Logging.Create(build.TemporaryDirectory, verbosity, options.Output, build.Secrets, () => build.CurrentTarget?.Name);
-            build.Log = logger;
-
             var parameters = ParameterService.Discover(build);
             CheckUnknownNames(commandLine, parameters.Concat(builtIns.All).ToList());
             build.Attach(service);
@@ -107,14 +104,9 @@ public static class PipelineRunner
                 }
             }
 
-            foreach (var warning in service.Warnings)
-            {
-                build.Log.Warning("{Warning}", warning);
-            }
-
             var targets = TargetDiscovery.Discover(build);
             build.Targets = targets;
-            BuildSchemaWriter.WriteIfChanged(Path.Combine(root, ".nuke", "build.schema.json"), targets, parameters, builtIns);
+            BuildSchemaWriter.WriteIfChanged(Path.Combine(root, ".nuke", "build.schema.json"), build.TemporaryDirectory, targets, parameters, builtIns);
 
             var help = service.Raw(builtIns.Help) is { } h && (bool)ParameterService.Convert(builtIns.Help, h)!;
             var invoked = commandLine.Positional
@@ -124,6 +116,14 @@ public static class PipelineRunner
             {
                 HelpWriter.Write(build.Out, targets, parameters, builtIns);
                 return 0;
+            }
+
+            // The logger (console, build.log, build.json) is only needed once something runs: help stays fast.
+            logger = Logging.Create(build.TemporaryDirectory, verbosity, options.Output, build.Secrets, () => build.CurrentTarget?.Name);
+            build.Log = logger;
+            foreach (var warning in service.Warnings)
+            {
+                build.Log.Warning("{Warning}", warning);
             }
 
             foreach (var (parameter, raw) in given.Where(g => g.Parameter.ValueProvider is not null))

@@ -1,0 +1,19 @@
+using LlmStack.Pipeline;
+
+partial class Build
+{
+    string TestResults => Path.Combine(ArtifactsDirectory, "test-results");
+
+    Target UnitTest => _ => _
+        .Description("Run the unit tests (engine and domain; no Docker needed).")
+        .Executes(ct => TestRunner.RunAsync(RootDirectory, "LlmStack.sln", "Category!=Integration", TestResults, "unit", Log, ReportSummary, ct));
+
+    Target IntegrationTest => _ => _
+        .Description("Run the integration tests against the real Docker engine (Category=Integration).")
+        .After(UnitTest)
+        .Executes(ct => TestRunner.RunAsync(RootDirectory, "tests/LlmStack.IntegrationTests", "Category=Integration", TestResults, "integration", Log, ReportSummary, ct));
+
+    Target Test => _ => _
+        .Description("Run all tests: unit, then integration.")
+        .DependsOn(UnitTest, IntegrationTest);
+}

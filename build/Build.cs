@@ -1,0 +1,25 @@
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+
+/// <summary>
+/// The LlmStack build: targets for the LLM Multimodal Stack, declared in partial files by area
+/// (Build.Schema.cs, Build.Tests.cs, …). Target bodies only call into src/LlmStack.
+/// </summary>
+partial class Build : PipelineBuild
+{
+    public static Task<int> Main(string[] args) => Execute<Build>(args);
+
+    [Parameter("Unified schema file, relative to the repository root")]
+    readonly string Schema = "schemas/compose-schema.yaml";
+
+    [Parameter("Environment to operate on (from the schema)", ValueProviderMember = nameof(EnvironmentNames))]
+    readonly string Environment = "development";
+
+    IEnumerable<string> EnvironmentNames => SchemaFile.EnvironmentNames();
+
+    SchemaFile? _schemaFile;
+
+    SchemaFile SchemaFile => _schemaFile ??= new SchemaFile(RootDirectory, Schema);
+
+    string ArtifactsDirectory => Path.Combine(RootDirectory, "artifacts");
+}

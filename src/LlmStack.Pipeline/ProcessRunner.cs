@@ -1,0 +1,104 @@
+using System.Diagnostics;
+
+namespace LlmStack.Pipeline;
+
+/// <summary>The outcome of an external process.</summary>
+public sealed record ProcessResult(int ExitCode, IReadOnlyList<string> Output);
+
+/// <summary>
+/// Runs external tools (dotnet test, helper scripts): arguments passed as a list (no shell), output streamed
+/// line by line to a callback, the whole process tree killed on cancellation.
+/// </summary>
+public static class ProcessRunner
+{
+    public static async Task<ProcessResult> RunAsync(
+        string fileName,
+        IEnumerable<string> arguments,
+        string workingDirectory,
+        Action<string>? onLine,
+        CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo(fileName)
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = new Process { StartInfo = start };
+        var lines = new List<string>();
+        void Collect(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (lines)
+            {
+                lines.Add(line);
+                onLine?.Invoke(line);
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Collect(e.Data);
+        process.ErrorDataReceived += (_, e) => Collect(e.Data);
+        try
+        {
+            process.Start();
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new PipelineException($"Cannot start '{fileName}': {e.Message}. Is it installed and on PATH?");
+        }
+
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync(CancellationToken.None);
+            throw;
+        }
+
+        process.WaitForExit(); // drains the output callbacks
+        lock (lines)
+        {
+            return new ProcessResult(process.ExitCode, lines.ToList());
+        }
+    }
+
+    /// <summary>Runs and throws a <see cref="PipelineException"/> naming the command when it exits non-zero.</summary>
+    public static async Task<ProcessResult> RunCheckedAsync(
+        string fileName,
+        IEnumerable<string> arguments,
+        string workingDirectory,
+        Action<string>? onLine,
+        CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var list = arguments.ToList();
+        var result = await RunAsync(fileName, list, workingDirectory, onLine, cancellationToken, environment);
+        if (result.ExitCode != 0)
+        {
+            throw new PipelineException($"'{fileName} {string.Join(' ', list)}' exited with code {result.ExitCode}: see the output above.");
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,26 @@
+namespace LlmStack.Compose;
+
+/// <summary>
+/// Label keys and resource names. Every Docker resource LlmStack creates carries the compose labels and ours;
+/// every query and destructive operation selects by them, never by name.
+/// </summary>
+public static class Names
+{
+    public const string ComposeProject = "com.docker.compose.project";
+    public const string ComposeService = "com.docker.compose.service";
+    public const string ComposeNetwork = "com.docker.compose.network";
+    public const string ComposeVolume = "com.docker.compose.volume";
+    public const string ComposeContainerNumber = "com.docker.compose.container-number";
+    public const string ComposeOneoff = "com.docker.compose.oneoff";
+
+    public const string Environment = "io.llmstack.environment";
+    public const string Stack = "io.llmstack.stack";
+    public const string Service = "io.llmstack.service";
+    public const string Volume = "io.llmstack.volume";
+    public const string ConfigHash = "io.llmstack.config-hash";
+    public const string DependsOn = "io.llmstack.depends-on";
+    public const string Managed = "io.llmstack.managed";
+
+    /// <summary>Container name of replica <paramref name="number"/> (compose v2 style): <c>&lt;project&gt;-&lt;service&gt;-&lt;n&gt;</c>.</summary>
+    public static string Container(string project, string service, int number) => $"{project}-{service}-{number}";
+}

@@ -1,0 +1,217 @@
+namespace LlmStack.Schema;
+
+/// <summary>Where something is in a YAML file: <c>file:line:col</c> (1-based).</summary>
+public readonly record struct SourceLocation(string File, int Line, int Column)
+{
+    public override string ToString() => $"{File}:{Line}:{Column}";
+}
+
+/// <summary>
+/// A mapping of the schema. The binder records where each of its keys, list items and nested map keys are
+/// (paths like <c>ports[1]</c> or <c>environment.POSTGRES_USER</c>) so every diagnostic can point at the source.
+/// </summary>
+public abstract class SchemaNode
+{
+    public SourceLocation Location { get; internal set; }
+
+    internal Dictionary<string, SourceLocation> Locations { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The keys written in the YAML mapping (snake_case), in order.</summary>
+    public List<string> Keys { get; } = [];
+
+    /// <summary>The location of a key, list item or map entry path, or of the nearest ancestor that has one.</summary>
+    public SourceLocation Locate(string path)
+    {
+        while (true)
+        {
+            if (Locations.TryGetValue(path, out var location))
+            {
+                return location;
+            }
+
+            var cut = Math.Max(path.LastIndexOf('.'), path.LastIndexOf('['));
+            if (cut <= 0)
+            {
+                return Location;
+            }
+
+            path = path[..cut];
+        }
+    }
+
+    public bool Has(string key) => Keys.Contains(key);
+}
+
+public sealed class ComposeSchema : SchemaNode
+{
+    public ProjectSettings? Project { get; set; }
+
+    public Dictionary<string, string> Variables { get; set; } = new();
+
+    public Dictionary<string, SecretDefinition> Secrets { get; set; } = new();
+
+    public Dictionary<string, HealthcheckDefinition> HealthcheckTemplates { get; set; } = new();
+
+    public Dictionary<string, VolumeDefinition> Volumes { get; set; } = new();
+
+    public Dictionary<string, StackDefinition> Stacks { get; set; } = new();
+
+    public Dictionary<string, ServiceDefinition> Services { get; set; } = new();
+
+    public Dictionary<string, EnvironmentDefinition> Environments { get; set; } = new();
+
+    /// <summary>The file it was read from, as given.</summary>
+    public string File { get; internal set; } = string.Empty;
+
+    /// <summary>The stack a service belongs to (first listing), or null.</summary>
+    public string? StackOf(string service) =>
+        Stacks.FirstOrDefault(s => s.Value.Services.Contains(service)).Key;
+}
+
+public sealed class ProjectSettings : SchemaNode
+{
+    public string? Name { get; set; }
+
+    public string? Restart { get; set; }
+}
+
+public sealed class SecretDefinition : SchemaNode
+{
+    public string? Description { get; set; }
+
+    public int? Length { get; set; }
+
+    public string? Prefix { get; set; }
+
+    public string? Charset { get; set; }
+}
+
+public sealed class VolumeDefinition : SchemaNode
+{
+    public string? Driver { get; set; }
+}
+
+public sealed class StackDefinition : SchemaNode
+{
+    public string? Description { get; set; }
+
+    public List<string> DependsOn { get; set; } = [];
+
+    public List<string> Services { get; set; } = [];
+
+    public StackNetwork? Network { get; set; }
+}
+
+public sealed class StackNetwork : SchemaNode
+{
+    public string? Driver { get; set; }
+}
+
+public sealed class HealthcheckDefinition : SchemaNode
+{
+    public List<string>? Test { get; set; }
+
+    public string? Template { get; set; }
+
+    public string? Interval { get; set; }
+
+    public string? Timeout { get; set; }
+
+    public int? Retries { get; set; }
+
+    public string? StartPeriod { get; set; }
+
+    public bool? Disable { get; set; }
+}
+
+public sealed class GpuDefinition : SchemaNode
+{
+    /// <summary><c>all</c> or a number.</summary>
+    public string? Count { get; set; }
+
+    public List<string>? DeviceIds { get; set; }
+}
+
+public sealed class ResourceSet : SchemaNode
+{
+    public string? Cpus { get; set; }
+
+    public string? Memory { get; set; }
+}
+
+public sealed class ResourcesDefinition : SchemaNode
+{
+    public ResourceSet? Limits { get; set; }
+
+    public ResourceSet? Reservations { get; set; }
+}
+
+/// <summary>A service, or (under an environment) a partial service merged over the base one.</summary>
+public sealed class ServiceDefinition : SchemaNode
+{
+    public string? Image { get; set; }
+
+    public string? Description { get; set; }
+
+    public List<string>? Command { get; set; }
+
+    public List<string>? Entrypoint { get; set; }
+
+    public Dictionary<string, string>? Environment { get; set; }
+
+    public List<string>? Ports { get; set; }
+
+    public List<string>? Volumes { get; set; }
+
+    public HealthcheckDefinition? Healthcheck { get; set; }
+
+    public List<string>? DependsOn { get; set; }
+
+    public string? Restart { get; set; }
+
+    public string? User { get; set; }
+
+    public string? WorkingDir { get; set; }
+
+    public string? ShmSize { get; set; }
+
+    public string? StopGracePeriod { get; set; }
+
+    public GpuDefinition? Gpu { get; set; }
+
+    public ResourcesDefinition? Resources { get; set; }
+
+    public int? Replicas { get; set; }
+
+    public Dictionary<string, string>? Labels { get; set; }
+
+    public string? ContainerName { get; set; }
+
+    /// <summary>Environments the service exists in (default: every environment that enables its stack).</summary>
+    public List<string>? Environments { get; set; }
+}
+
+public sealed class NetworkSettings : SchemaNode
+{
+    public string? Subnet { get; set; }
+
+    public string? Gateway { get; set; }
+}
+
+public sealed class EnvironmentDefinition : SchemaNode
+{
+    public string? Description { get; set; }
+
+    public string? Project { get; set; }
+
+    /// <summary>Enabled stacks; null means every stack.</summary>
+    public List<string>? Stacks { get; set; }
+
+    public bool? Gpu { get; set; }
+
+    public Dictionary<string, string> Variables { get; set; } = new();
+
+    public Dictionary<string, NetworkSettings> Networks { get; set; } = new();
+
+    public Dictionary<string, ServiceDefinition> Services { get; set; } = new();
+}

@@ -1,0 +1,190 @@
+using System.Net;
+
+namespace LlmStack.Schema;
+
+/// <summary>
+/// One environment of the schema, fully resolved: overrides merged, variables substituted (strings are in
+/// compose form: secrets stay <c>${NAME}</c> references, a literal <c>$</c> is <c>$$</c>), names computed.
+/// Compose generation and the Docker engine both work from this.
+/// </summary>
+public sealed class ResolvedEnvironment
+{
+    public required string Name { get; init; }
+
+    /// <summary>Compose project name: prefix of every resource name and the <c>com.docker.compose.project</c> label.</summary>
+    public required string Project { get; init; }
+
+    public required bool Gpu { get; init; }
+
+    /// <summary>Enabled stacks, dependencies first.</summary>
+    public required IReadOnlyList<ResolvedStack> Stacks { get; init; }
+
+    /// <summary>Services of the enabled stacks, dependencies first.</summary>
+    public required IReadOnlyList<ResolvedService> Services { get; init; }
+
+    public required IReadOnlyList<ResolvedNetwork> Networks { get; init; }
+
+    public required IReadOnlyList<ResolvedVolume> Volumes { get; init; }
+
+    /// <summary>Secret definitions the services of this environment reference.</summary>
+    public required IReadOnlyDictionary<string, SecretDefinition> Secrets { get; init; }
+
+    public ResolvedStack Stack(string name) =>
+        Stacks.FirstOrDefault(s => s.Name == name)
+        ?? throw new SchemaException($"stack '{name}' is not enabled in environment '{Name}' (enabled: {string.Join(", ", Stacks.Select(s => s.Name))})");
+
+    public ResolvedService Service(string name) =>
+        Services.FirstOrDefault(s => s.Name == name)
+        ?? throw new SchemaException($"service '{name}' is not part of environment '{Name}'");
+
+    public ResolvedNetwork NetworkOf(string stack) => Networks.Single(n => n.Stack == stack);
+
+    /// <summary>The enabled stacks that depend on <paramref name="stack"/>, directly or not.</summary>
+    public IReadOnlyList<ResolvedStack> Dependents(string stack) =>
+        Stacks.Where(s => s.Name != stack && s.AllDependencies.Contains(stack)).ToList();
+}
+
+public sealed class ResolvedStack
+{
+    public required string Name { get; init; }
+
+    public string? Description { get; init; }
+
+    /// <summary>Direct dependencies (enabled ones).</summary>
+    public required IReadOnlyList<string> DependsOn { get; init; }
+
+    /// <summary>Transitive dependencies.</summary>
+    public required IReadOnlySet<string> AllDependencies { get; init; }
+
+    /// <summary>Its services in this environment, dependencies first.</summary>
+    public required IReadOnlyList<string> Services { get; init; }
+}
+
+public sealed class ResolvedNetwork
+{
+    /// <summary>Docker name: <c>&lt;project&gt;_&lt;stack&gt;</c> (what compose would name it).</summary>
+    public required string Name { get; init; }
+
+    public required string Stack { get; init; }
+
+    public required string Driver { get; init; }
+
+    public required IPNetwork Subnet { get; init; }
+
+    public required IPAddress Gateway { get; init; }
+}
+
+public sealed class ResolvedVolume
+{
+    /// <summary>The key in the schema (<c>postgres_data</c>).</summary>
+    public required string Key { get; init; }
+
+    /// <summary>Docker name: <c>&lt;project&gt;_&lt;key&gt;</c>.</summary>
+    public required string Name { get; init; }
+
+    public required string Driver { get; init; }
+
+    /// <summary>Stacks whose services mount it.</summary>
+    public required IReadOnlyList<string> Stacks { get; init; }
+}
+
+public sealed class ResolvedHealthcheck
+{
+    /// <summary><c>[CMD, …]</c>, <c>[CMD-SHELL, "…"]</c> or <c>[NONE]</c> (disabled).</summary>
+    public required IReadOnlyList<string> Test { get; init; }
+
+    public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    public int Retries { get; init; } = 3;
+
+    public TimeSpan StartPeriod { get; init; } = TimeSpan.Zero;
+
+    public bool Disabled => Test.Count > 0 && Test[0] == "NONE";
+}
+
+public sealed class ResolvedResources
+{
+    public double? CpuLimit { get; init; }
+
+    public long? MemoryLimit { get; init; }
+
+    public double? CpuReservation { get; init; }
+
+    public long? MemoryReservation { get; init; }
+
+    /// <summary>As written (for compose output).</summary>
+    public string? CpuLimitText { get; init; }
+
+    public string? MemoryLimitText { get; init; }
+
+    public string? CpuReservationText { get; init; }
+
+    public string? MemoryReservationText { get; init; }
+}
+
+public sealed class ResolvedGpu
+{
+    /// <summary>-1 means all GPUs.</summary>
+    public int Count { get; init; }
+
+    public IReadOnlyList<string> DeviceIds { get; init; } = [];
+}
+
+public sealed class ResolvedService
+{
+    public required string Name { get; init; }
+
+    public required string Stack { get; init; }
+
+    public required string Image { get; init; }
+
+    public string? Description { get; init; }
+
+    public IReadOnlyList<string>? Command { get; init; }
+
+    public IReadOnlyList<string>? Entrypoint { get; init; }
+
+    /// <summary>In declaration order; values in compose form.</summary>
+    public required IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; }
+
+    public required IReadOnlyList<PortMapping> Ports { get; init; }
+
+    public required IReadOnlyList<VolumeMount> Volumes { get; init; }
+
+    public ResolvedHealthcheck? Healthcheck { get; init; }
+
+    /// <summary>Direct service dependencies (any enabled stack).</summary>
+    public required IReadOnlyList<string> DependsOn { get; init; }
+
+    /// <summary>Stacks whose networks it joins: its own first, then its dependencies' stacks.</summary>
+    public required IReadOnlyList<string> Networks { get; init; }
+
+    public required string Restart { get; init; }
+
+    public string? User { get; init; }
+
+    public string? WorkingDir { get; init; }
+
+    public long? ShmSize { get; init; }
+
+    public string? ShmSizeText { get; init; }
+
+    public TimeSpan? StopGracePeriod { get; init; }
+
+    public ResolvedGpu? Gpu { get; init; }
+
+    public ResolvedResources? Resources { get; init; }
+
+    public int Replicas { get; init; } = 1;
+
+    public required IReadOnlyList<KeyValuePair<string, string>> Labels { get; init; }
+
+    public string? ContainerName { get; init; }
+
+    /// <summary>Secrets referenced anywhere in the service.</summary>
+    public required IReadOnlySet<string> SecretReferences { get; init; }
+
+    public bool HasHealthcheck => Healthcheck is { Disabled: false };
+}

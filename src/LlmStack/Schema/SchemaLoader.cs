@@ -1,0 +1,125 @@
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace LlmStack.Schema;
+
+/// <summary>The outcome of reading a schema: the model (null when the YAML itself is broken) and every diagnostic.</summary>
+public sealed record SchemaLoadResult(ComposeSchema? Schema, IReadOnlyList<Diagnostic> Diagnostics)
+{
+    public bool HasErrors => Diagnostics.Any(d => d.IsError);
+}
+
+/// <summary>Reads the unified schema with YamlDotNet and binds it to the typed model.</summary>
+public static class SchemaLoader
+{
+    /// <summary>Reads, binds and validates: every problem of the file, in source order.</summary>
+    public static SchemaLoadResult Load(string path, string? displayPath = null, string? rootDirectory = null)
+    {
+        var diagnostics = new DiagnosticBag();
+        var schema = Parse(path, displayPath ?? path, diagnostics);
+        if (schema is not null)
+        {
+            SchemaValidator.Validate(schema, diagnostics, rootDirectory ?? Directory.GetCurrentDirectory());
+        }
+
+        return new SchemaLoadResult(schema, diagnostics.Items);
+    }
+
+    /// <summary>Reads a schema that must be valid, or throws with its first errors (for targets that only consume it).</summary>
+    public static ComposeSchema LoadValid(string path, string? displayPath = null, string? rootDirectory = null)
+    {
+        var result = Load(path, displayPath, rootDirectory);
+        if (result.HasErrors)
+        {
+            var errors = result.Diagnostics.Where(d => d.IsError).ToList();
+            var more = errors.Count > 1 ? $" (and {errors.Count - 1} more: run ValidateSchema)" : string.Empty;
+            throw new SchemaException($"{errors[0]}{more}");
+        }
+
+        return result.Schema!;
+    }
+
+    internal static ComposeSchema? Parse(string path, string displayPath, DiagnosticBag diagnostics)
+    {
+        var origin = new SourceLocation(displayPath, 1, 1);
+        if (!File.Exists(path))
+        {
+            diagnostics.Error(origin, "schema file not found: pass --schema PATH");
+            return null;
+        }
+
+        var stream = new YamlStream();
+        try
+        {
+            using var reader = new StreamReader(path);
+            stream.Load(reader);
+        }
+        catch (YamlException e)
+        {
+            var message = (e.InnerException?.Message ?? e.Message).Split('\n')[0];
+            if (message.StartsWith('(') && message.Contains("): ", StringComparison.Ordinal))
+            {
+                message = message[(message.IndexOf("): ", StringComparison.Ordinal) + 3)..];
+            }
+
+            diagnostics.Error(new SourceLocation(displayPath, (int)e.Start.Line, (int)e.Start.Column), $"malformed YAML: {message}");
+            return null;
+        }
+
+        if (stream.Documents.Count == 0)
+        {
+            diagnostics.Error(origin, "the schema is empty");
+            return null;
+        }
+
+        if (stream.Documents.Count > 1)
+        {
+            var second = stream.Documents[1].RootNode.Start;
+            diagnostics.Error(new SourceLocation(displayPath, (int)second.Line, (int)second.Column), "the schema must be a single YAML document");
+        }
+
+        var schema = new YamlBinder(displayPath, diagnostics).Bind<ComposeSchema>(stream.Documents[0].RootNode, "the schema");
+        if (schema is not null)
+        {
+            schema.File = displayPath;
+        }
+
+        return schema;
+    }
+
+    /// <summary>
+    /// The environment names only, without binding or validating (fast; used for the --environment value set).
+    /// Throws <see cref="SchemaException"/> when the file cannot be read.
+    /// </summary>
+    public static IReadOnlyList<string> ReadEnvironmentNames(string path)
+    {
+        if (!File.Exists(path))
+        {
+            throw new SchemaException($"schema file '{path}' not found");
+        }
+
+        var stream = new YamlStream();
+        try
+        {
+            using var reader = new StreamReader(path);
+            stream.Load(reader);
+        }
+        catch (YamlException e)
+        {
+            throw new SchemaException($"{path}:{e.Start.Line}:{e.Start.Column}: malformed YAML");
+        }
+
+        if (stream.Documents.Count > 0
+            && stream.Documents[0].RootNode is YamlMappingNode root
+            && root.Children.TryGetValue(new YamlScalarNode("environments"), out var environments)
+            && environments is YamlMappingNode map)
+        {
+            return map.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value!).ToList();
+        }
+
+        return [];
+    }
+}
+
+/// <summary>A schema problem for a consumer of the schema: one line, with the position.</summary>
+public sealed class SchemaException(string message) : LlmStack.Pipeline.PipelineException(message);
