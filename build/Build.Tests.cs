@@ -4,8 +4,13 @@ partial class Build
 {
     string TestResults => Path.Combine(ArtifactsDirectory, "test-results");
 
+    Target ComposeTools => _ => _
+        .Description("Check docker-compose (v1) and install npm dclint (compose-spec JSON schema) into .nuke/temp/tools: the compose validity tests use both.")
+        .Executes(ct => LlmStack.Compose.ComposeTools.EnsureAsync(RootDirectory, Log, ct));
+
     Target UnitTest => _ => _
-        .Description("Run the unit tests (engine and domain; no Docker needed).")
+        .Description("Run the unit tests (engine and domain; no Docker engine needed).")
+        .DependsOn(ComposeTools)
         .Executes(ct => TestRunner.RunAsync(RootDirectory, "LlmStack.sln", "Category!=Integration", TestResults, "unit", Log, ReportSummary, ct));
 
     Target IntegrationTest => _ => _

@@ -120,6 +120,14 @@ public sealed class ParameterDescriptor
         }
     }
 
+    /// <summary>Forgets the computed value set (it may depend on other parameters that were injected since).</summary>
+    internal void ResetValueSet()
+    {
+        _valueSetLoaded = false;
+        _valueSet = null;
+        _valueSetError = null;
+    }
+
     private void LoadValueSet()
     {
         if (_valueSetLoaded)

@@ -86,6 +86,12 @@ public static class PipelineRunner
             CheckUnknownNames(commandLine, parameters.Concat(builtIns.All).ToList());
             build.Attach(service);
 
+            // Targets are discovered and the committed build.schema.json refreshed before any value is injected,
+            // so value sets in it come from the defaults, not from this run's --schema or similar.
+            var targets = TargetDiscovery.Discover(build);
+            build.Targets = targets;
+            BuildSchemaWriter.WriteIfChanged(Path.Combine(root, ".nuke", "build.schema.json"), build.TemporaryDirectory, targets, parameters, builtIns);
+
             var given = new List<(ParameterDescriptor Parameter, IReadOnlyList<string> Raw)>();
             foreach (var parameter in parameters)
             {
@@ -104,9 +110,10 @@ public static class PipelineRunner
                 }
             }
 
-            var targets = TargetDiscovery.Discover(build);
-            build.Targets = targets;
-            BuildSchemaWriter.WriteIfChanged(Path.Combine(root, ".nuke", "build.schema.json"), build.TemporaryDirectory, targets, parameters, builtIns);
+            foreach (var parameter in parameters)
+            {
+                parameter.ResetValueSet();
+            }
 
             var help = service.Raw(builtIns.Help) is { } h && (bool)ParameterService.Convert(builtIns.Help, h)!;
             var invoked = commandLine.Positional

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Xml.Linq;
 using Serilog;
 
@@ -16,34 +17,44 @@ public static class TestRunner
         Action<string, string> reportSummary,
         CancellationToken cancellationToken)
     {
-        var trx = Path.Combine(resultsDirectory, name + ".trx");
-        File.Delete(trx);
+        // One TRX per test project, in a directory of this run's own; the summary adds them up.
+        var directory = Path.Combine(resultsDirectory, name);
+        if (Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+
+        Directory.CreateDirectory(directory);
         var result = await ProcessRunner.RunAsync(
             "dotnet",
-            ["test", project, "--filter", filter, "--logger", $"trx;LogFileName={name}.trx", "--results-directory", resultsDirectory, "--nologo"],
+            ["test", project, "--filter", filter, "--logger", "trx", "--results-directory", directory, "--nologo"],
             rootDirectory,
             line => log.Information("{Line}", line),
             cancellationToken,
             new Dictionary<string, string> { ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1", ["DOTNET_NOLOGO"] = "1" });
 
-        if (File.Exists(trx))
+        int passed = 0, failed = 0, skipped = 0;
+        foreach (var trx in Directory.GetFiles(directory, "*.trx"))
         {
             var counters = XDocument.Load(trx).Descendants().FirstOrDefault(e => e.Name.LocalName == "Counters");
-            if (counters is not null)
-            {
-                reportSummary("Passed", counters.Attribute("passed")?.Value ?? "?");
-                reportSummary("Failed", counters.Attribute("failed")?.Value ?? "?");
-                var skipped = int.Parse(counters.Attribute("notExecuted")?.Value ?? "0", System.Globalization.CultureInfo.InvariantCulture);
-                if (skipped > 0)
-                {
-                    reportSummary("Skipped", skipped.ToString(System.Globalization.CultureInfo.InvariantCulture));
-                }
-            }
+            passed += Count(counters, "passed");
+            failed += Count(counters, "failed");
+            skipped += Count(counters, "notExecuted");
+        }
+
+        reportSummary("Passed", passed.ToString(CultureInfo.InvariantCulture));
+        reportSummary("Failed", failed.ToString(CultureInfo.InvariantCulture));
+        if (skipped > 0)
+        {
+            reportSummary("Skipped", skipped.ToString(CultureInfo.InvariantCulture));
         }
 
         if (result.ExitCode != 0)
         {
-            throw new PipelineException($"{name} tests failed (exit code {result.ExitCode}): see the output above and {Path.GetRelativePath(rootDirectory, trx)}.");
+            throw new PipelineException($"{name} tests failed (exit code {result.ExitCode}): see the output above and {Path.GetRelativePath(rootDirectory, directory)}.");
         }
     }
+
+    private static int Count(XElement? counters, string attribute) =>
+        int.TryParse(counters?.Attribute(attribute)?.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : 0;
 }

@@ -288,6 +288,17 @@ public class ParameterTests
     }
 
     [Fact]
+    public async Task The_build_schema_describes_defaults_whatever_this_run_passes()
+    {
+        using var h = new Harness();
+        File.WriteAllLines(Path.Combine(h.Root, "envs.txt"), ["qa", "live"]);
+        (await h.RunAsync<ParamBuild>("--help", "--schema", "envs.txt")).Should().Be(0);
+        h.Output.Should().Contain("Allowed: live, qa.");
+        var json = File.ReadAllText(Path.Combine(h.Root, ".nuke", "build.schema.json"));
+        json.Should().Contain("\"development\"").And.NotContain("\"qa\"");
+    }
+
+    [Fact]
     public async Task Verbosity_quiet_hides_information()
     {
         using var h = new Harness();

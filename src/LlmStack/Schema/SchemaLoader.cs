@@ -49,21 +49,33 @@ public static class SchemaLoader
         }
 
         var stream = new YamlStream();
-        try
+        using (var reader = new StreamReader(path))
         {
-            using var reader = new StreamReader(path);
-            stream.Load(reader);
-        }
-        catch (YamlException e)
-        {
-            var message = (e.InnerException?.Message ?? e.Message).Split('\n')[0];
-            if (message.StartsWith('(') && message.Contains("): ", StringComparison.Ordinal))
+            var parser = new Parser(reader);
+            try
             {
-                message = message[(message.IndexOf("): ", StringComparison.Ordinal) + 3)..];
+                stream.Load(parser);
             }
+            catch (YamlException e)
+            {
+                var message = (e.InnerException?.Message ?? e.Message).Split('\n')[0];
+                if (message.StartsWith('(') && message.Contains("): ", StringComparison.Ordinal))
+                {
+                    message = message[(message.IndexOf("): ", StringComparison.Ordinal) + 3)..];
+                }
 
-            diagnostics.Error(new SourceLocation(displayPath, (int)e.Start.Line, (int)e.Start.Column), $"malformed YAML: {message}");
-            return null;
+                diagnostics.Error(new SourceLocation(displayPath, (int)e.Start.Line, (int)e.Start.Column), $"malformed YAML: {message}");
+                return null;
+            }
+            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+            {
+                // The scanner gave up without a position: point after the last event it did understand.
+                var end = parser.Current?.End ?? Mark.Empty;
+                var line = Math.Max((int)end.Line, 1);
+                var column = Math.Max((int)end.Column, 1);
+                diagnostics.Error(new SourceLocation(displayPath, line, column), $"malformed YAML after this point (check brackets, quotes and indentation): {e.Message}");
+                return null;
+            }
         }
 
         if (stream.Documents.Count == 0)

@@ -261,7 +261,14 @@ public static class Subnets
     public static bool TryParse(string text, out IPNetwork network, out string problem)
     {
         problem = string.Empty;
-        if (!IPNetwork.TryParse(text, out network))
+        var given = text.Split('/')[0];
+        if (IPNetwork.TryParse(text, out network) && IPAddress.TryParse(given, out var givenAddress) && !givenAddress.Equals(network.BaseAddress))
+        {
+            problem = $"'{text}' has host bits set: the network address is {network}";
+            return false;
+        }
+
+        if (network == default)
         {
             var slash = text.IndexOf('/', StringComparison.Ordinal);
             if (slash > 0 && IPAddress.TryParse(text[..slash], out var address)

@@ -1,0 +1,118 @@
+using LlmStack.Schema;
+
+namespace LlmStack.Tests.Schema;
+
+public class SchemaValidationTests : IDisposable
+{
+    private readonly string _directory = Repository.TempDirectory("schema");
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private SchemaLoadResult Load(string yaml)
+    {
+        var path = Path.Combine(_directory, "schema.yaml");
+        File.WriteAllText(path, yaml);
+        return SchemaLoader.Load(path, "schema.yaml", _directory);
+    }
+
+    [Fact]
+    public void The_sample_is_valid_without_warnings()
+    {
+        var result = Load(SchemaSamples.Valid);
+        result.Diagnostics.Should().BeEmpty();
+        result.Schema!.Services.Keys.Should().Equal("db", "cache", "api");
+    }
+
+    public static TheoryData<string, (string, string)[], string> Broken => new()
+    {
+        { "unknown key 'imag' in service 'db'", [("    image: postgres:16", "    ⟦imag: postgres:16")], "error" },
+        { "unknown key 'extras' in the schema", [("environments:\n", "⟦extras: 1\nenvironments:\n")], "error" },
+        { "service 'api' depends on undefined service 'cahce'", [("depends_on: [db, cache]", "depends_on: [db, ⟦cahce]")], "error" },
+        { "service 'db' mounts undefined volume 'dbdata'", [("volumes: [\"db_data:", "volumes: [⟦\"dbdata:")], "error" },
+        { "stack 'app' depends on undefined stack 'base'", [("depends_on: [core]", "depends_on: [⟦base]")], "error" },
+        { "service 'db' uses undefined healthcheck template 'strict'", [("      template: standard", "      ⟦template: strict")], "error" },
+        { "service 'api' (stack 'app') depends on 'db' in stack 'core', which is not a dependency of stack 'app'", [("depends_on: [core]", "depends_on: []"), ("depends_on: [db, cache]", "depends_on: [⟦db, cache]")], "error" },
+        { "service dependency cycle: db -> cache -> db", [("  db:\n    image: postgres", "  ⟦db:\n    depends_on: [cache]\n    image: postgres"), ("    image: redis:7\n", "    image: redis:7\n    depends_on: [db]\n")], "error" },
+        { "stack dependency cycle: core -> app -> core", [("  core:\n    depends_on: []", "  ⟦core:\n    depends_on: [app]")], "error" },
+        { "subnet 10.90.1.128/25 (test/core) overlaps 10.90.1.0/24 (dev/core)", [("core: { subnet: 10.91.1.0/24, gateway: 10.91.1.254 }", "core: { ⟦subnet: 10.90.1.128/25 }")], "error" },
+        { "subnet 172.32.0.0/24 of stack 'core' in environment 'dev' is not private", [("core: { subnet: 10.90.1.0/24 }", "core: { ⟦subnet: 172.32.0.0/24 }")], "error" },
+        { "'10.90.2.1/24' has host bits set: the network address is 10.90.2.0/24", [("app: { subnet: 10.90.2.0/24 }", "app: { ⟦subnet: 10.90.2.1/24 }")], "error" },
+        { "gateway 10.91.2.1 is not a host address of subnet 10.91.1.0/24", [("gateway: 10.91.1.254", "⟦gateway: 10.91.2.1")], "error" },
+        { "host port 15432/tcp of service 'api' is already published by 'db' in environment 'test'", [("API_PORT: \"18000\"", "API_PORT: \"15432\""), ("ports: [\"${BIND_ADDRESS}:${API_PORT}", "ports: [⟦\"${BIND_ADDRESS}:${API_PORT}")], "error" },
+        { "container name 'shared' of dev/cache is also used by dev/db", [("    image: postgres:16\n", "    image: postgres:16\n    container_name: shared\n"), ("    image: redis:7\n", "    image: redis:7\n    ⟦container_name: shared\n")], "error" },
+        { "service 'cache' names unknown environment 'prod'", [("    image: redis:7\n", "    image: redis:7\n    environments: [dev, ⟦prod]\n")], "error" },
+        { "environment 'dev' enables undefined stack 'web'", [("  dev:\n    gpu: false\n", "  dev:\n    gpu: false\n    stacks: [core, app, ⟦web]\n")], "error" },
+        { "service 'api': undefined variable ${API_VERSION}", [("    image: example/api:${API_TAG}", "    ⟦image: example/api:${API_VERSION}")], "error" },
+        { "'DB_PASSWORD' is a secret: its value lives in secrets/<environment>.env, never in the schema", [("      DB_PORT: \"15432\"", "      DB_PORT: \"15432\"\n      ⟦DB_PASSWORD: hunter2hunter2")], "error" },
+        { "environment overrides undeclared variable 'DB_PROT'", [("      DB_PORT: \"15432\"", "      ⟦DB_PROT: \"15432\"")], "error" },
+        { "'replicas' of service 'api' must be a whole number, not 'many'", [("    depends_on: [db, cache]", "    depends_on: [db, cache]\n    replicas: ⟦many")], "error" },
+        { "'command' of service 'cache' must be a list, not 'redis-server --appendonly yes'", [("command: [redis-server, --appendonly, \"yes\"]", "command: ⟦redis-server --appendonly yes")], "error" },
+        { "service 'api' has 2 replicas but publishes fixed host port 8000", [("    depends_on: [db, cache]", "    depends_on: [db, cache]\n    replicas: 2"), ("ports: [\"${BIND_ADDRESS}:${API_PORT}", "ports: [⟦\"${BIND_ADDRESS}:${API_PORT}")], "error" },
+        { "environment 'dev' has no network for stack 'app'", [("      core: { subnet: 10.90.1.0/24 }\n      app: { subnet: 10.90.2.0/24 }", "      core: { subnet: 10.90.1.0/24 }"), ("  dev:\n    gpu: false\n    networks:", "  dev:\n    gpu: false\n    ⟦networks:")], "error" },
+        { "service 'db': bind-mount source './missing/db.conf' does not exist", [("volumes: [\"db_data:/var/lib/postgresql/data\"]", "volumes: [\"db_data:/var/lib/postgresql/data\", ⟦\"./missing/db.conf:/etc/db.conf:ro\"]")], "warning" },
+        { "service 'cache' uses a floating image tag ('redis:latest')", [("    image: redis:7", "    ⟦image: redis:latest")], "warning" },
+        { "service 'db': port '127.0.0.1:5432:54x2': container port '54x2' is not a port number", [("${DB_PORT}:5432\"", "${DB_PORT}:54x2\""), ("ports: [\"${BIND_ADDRESS}:${DB_PORT}", "ports: [⟦\"${BIND_ADDRESS}:${DB_PORT}")], "error" },
+        { "secret ${DB_PASSWORD} cannot have a default or message", [("      POSTGRES_PASSWORD: ${DB_PASSWORD}", "      ⟦POSTGRES_PASSWORD: ${DB_PASSWORD:-changeme}")], "error" },
+        { "service 'cache': healthcheck has no test", [("    command: [redis-server, --appendonly, \"yes\"]", "    command: [redis-server, --appendonly, \"yes\"]\n    healthcheck:\n      ⟦interval: 5s")], "error" },
+        { "volume 'unused' is not used by any service", [("  db_data: {}", "  db_data: {}\n  ⟦unused: {}")], "warning" },
+        { "environment 'test' overrides undefined service 'apii'", [("    services:\n      api:\n        environment:", "    services:\n      ⟦apii:\n        environment:")], "error" },
+        { "unknown key 'imagee' in service 'api'", [("        environment:\n          EXTRA", "        ⟦imagee: x\n        environment:\n          EXTRA")], "error" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Broken))]
+    public void Each_broken_schema_reports_its_problem_at_its_position(string message, (string, string)[] edits, string severity)
+    {
+        var (yaml, position) = SchemaSamples.Edit(edits);
+        position.Should().NotBeNull("every case marks where its diagnostic must point");
+
+        var result = Load(yaml);
+
+        var rendered = result.Diagnostics.Select(d => d.ToString()).ToList();
+        rendered.Should().Contain(d => d.StartsWith($"schema.yaml:{position}: {severity}: ") && d.Contains(message),
+            $"expected '{severity}: {message}' at {position}; got:\n{string.Join('\n', rendered)}");
+        result.HasErrors.Should().Be(severity == "error");
+    }
+
+    [Fact]
+    public void Malformed_yaml_reports_the_position_of_the_syntax_error()
+    {
+        var (yaml, _) = SchemaSamples.Edit(("command: [redis-server, --appendonly, \"yes\"]", "command: [redis-server, --appendonly, \"yes\""));
+        var result = Load(yaml);
+        result.Schema.Should().BeNull();
+        result.Diagnostics.Should().ContainSingle().Which.ToString().Should().MatchRegex(@"^schema\.yaml:\d+:\d+: error: malformed YAML");
+    }
+
+    [Fact]
+    public void Duplicate_keys_are_malformed_yaml_with_a_position()
+    {
+        var (yaml, _) = SchemaSamples.Edit(("  cache:\n    image: redis:7\n", "  cache:\n    image: redis:7\n    image: redis:8\n"));
+        var result = Load(yaml);
+        result.Diagnostics.Should().ContainSingle(d => d.IsError).Which.ToString().Should().MatchRegex(@"^schema\.yaml:\d+:\d+: error: malformed YAML: .*[Dd]uplicate");
+    }
+
+    [Fact]
+    public void Every_problem_is_reported_in_one_run_in_source_order()
+    {
+        var (yaml, _) = SchemaSamples.Edit(
+            ("    image: postgres:16", "    imag: postgres:16"),
+            ("depends_on: [db, cache]", "depends_on: [db, cahce]"),
+            ("core: { subnet: 10.90.1.0/24 }", "core: { subnet: 8.8.8.0/24 }"));
+
+        var result = Load(yaml);
+
+        var errors = result.Diagnostics.Where(d => d.IsError).Select(d => d.Message).ToList();
+        errors.Should().Contain(m => m.Contains("unknown key 'imag'"));
+        errors.Should().Contain(m => m.Contains("service 'db' has no image"));
+        errors.Should().Contain(m => m.Contains("undefined service 'cahce'"));
+        errors.Should().Contain(m => m.Contains("subnet 8.8.8.0/24 of stack 'core' in environment 'dev' is not private"));
+        result.Diagnostics.Select(d => d.Location.Line).Should().BeInAscendingOrder();
+    }
+
+    [Fact]
+    public void A_missing_file_is_one_clear_error()
+    {
+        var result = SchemaLoader.Load(Path.Combine(_directory, "nope.yaml"), "nope.yaml", _directory);
+        result.Diagnostics.Should().ContainSingle().Which.ToString().Should().Be("nope.yaml:1:1: error: schema file not found: pass --schema PATH");
+    }
+}
