@@ -7,7 +7,7 @@ $ErrorActionPreference = 'Stop'
 
 $Root = $PSScriptRoot
 $Project = Join-Path $Root 'build/_build.csproj'
-$Out = Join-Path $Root 'build/bin/Debug/net10.0'
+$Out = Join-Path $Root 'build/bin/Release/net10.0'
 $Stamp = Join-Path $Root '.nuke/temp/build.stamp'
 $Inputs = @('build', 'src', 'global.json', 'Directory.Build.props', 'Directory.Packages.props', 'nuget.config')
 $Extensions = @('.cs', '.csproj', '.props', '.targets', '.json', '.config')
@@ -66,7 +66,7 @@ if (-not $upToDate) {
     }
     $hash = Get-InputsHash
     [Console]::Error.WriteLine('Building the build project (inputs changed)...')
-    & $dotnet build $Project -nologo -clp:NoSummary --verbosity quiet
+    & $dotnet build $Project --configuration Release -nologo -clp:NoSummary --verbosity quiet
     if ($LASTEXITCODE -ne 0) {
         [Console]::Error.WriteLine('error: the build project does not compile: fix the errors above')
         exit 1

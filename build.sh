@@ -5,7 +5,7 @@ set -eo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PROJECT="$ROOT/build/_build.csproj"
-OUT="$ROOT/build/bin/Debug/net10.0"
+OUT="$ROOT/build/bin/Release/net10.0"
 STAMP="$ROOT/.nuke/temp/build.stamp"
 INPUTS=(build src global.json Directory.Build.props Directory.Packages.props nuget.config)
 
@@ -44,7 +44,7 @@ if ! up_to_date; then
     fi
     hash="$(inputs_hash)"
     echo "Building the build project (inputs changed)..." >&2
-    if ! "$DOTNET" build "$PROJECT" -nologo -clp:NoSummary --verbosity quiet >&2; then
+    if ! "$DOTNET" build "$PROJECT" --configuration Release -nologo -clp:NoSummary --verbosity quiet >&2; then
         echo "error: the build project does not compile: fix the errors above" >&2
         exit 1
     fi
