@@ -13,8 +13,13 @@ partial class Build
         .DependsOn(ComposeTools)
         .Executes(ct => TestRunner.RunAsync(RootDirectory, "LlmStack.sln", "Category!=Integration", TestResults, "unit", Log, ReportSummary, ct));
 
+    Target FixtureImages => _ => _
+        .Description("Build the local fixture images (real PostgreSQL and Redis from Debian packages, busybox stand-ins), cached by content hash.")
+        .Executes(ct => ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, "tests", "fixtures", "images", "build.sh")], RootDirectory, line => Log.Information("{Line}", line), ct));
+
     Target IntegrationTest => _ => _
         .Description("Run the integration tests against the real Docker engine (Category=Integration).")
+        .DependsOn(FixtureImages)
         .After(UnitTest)
         .Executes(ct => TestRunner.RunAsync(RootDirectory, "tests/LlmStack.IntegrationTests", "Category=Integration", TestResults, "integration", Log, ReportSummary, ct));
 

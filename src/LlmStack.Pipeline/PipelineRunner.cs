@@ -66,7 +66,8 @@ public static class PipelineRunner
         try
         {
             var commandLine = CommandLine.Parse(options.Arguments);
-            var service = new ParameterService(commandLine, options.EnvironmentVariables ?? ProcessEnvironment());
+            var variables = options.EnvironmentVariables ?? ProcessEnvironment();
+            var service = new ParameterService(commandLine, variables);
             var builtIns = new BuiltInParameters();
 
             var root = service.Raw(builtIns.Root) is { } rootValue
@@ -126,7 +127,9 @@ public static class PipelineRunner
             }
 
             // The logger (console, build.log, build.json) is only needed once something runs: help stays fast.
-            logger = Logging.Create(build.TemporaryDirectory, verbosity, options.Output, build.Secrets, () => build.CurrentTarget?.Name);
+            // LLMSTACK_LOG_DIRECTORY moves build.log/build.json (a nested run, e.g. from a test, keeps its parent's logs intact).
+            var logDirectory = variables.TryGetValue("LLMSTACK_LOG_DIRECTORY", out var directory) && directory.Length > 0 ? directory : build.TemporaryDirectory;
+            logger = Logging.Create(logDirectory, verbosity, options.Output, build.Secrets, () => build.CurrentTarget?.Name);
             build.Log = logger;
             foreach (var warning in service.Warnings)
             {

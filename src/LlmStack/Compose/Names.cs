@@ -20,6 +20,7 @@ public static class Names
     public const string ConfigHash = "io.llmstack.config-hash";
     public const string DependsOn = "io.llmstack.depends-on";
     public const string Managed = "io.llmstack.managed";
+    public const string Image = "io.llmstack.image";
 
     /// <summary>Container name of replica <paramref name="number"/> (compose v2 style): <c>&lt;project&gt;-&lt;service&gt;-&lt;n&gt;</c>.</summary>
     public static string Container(string project, string service, int number) => $"{project}-{service}-{number}";

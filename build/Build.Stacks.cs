@@ -1,0 +1,114 @@
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+
+/// <summary>
+/// Stack lifecycle. Dependencies mirror the schema's stack dependencies (a unit test keeps them in step):
+/// Start&lt;Stack&gt; depends on the Start targets of the stacks it needs; Stop&lt;Stack&gt; on the Stop targets
+/// of the stacks that need it, so dependents stop first.
+/// </summary>
+partial class Build
+{
+    [Parameter("Docker engine endpoint (default: DOCKER_HOST, else unix:///var/run/docker.sock)")]
+    readonly string? DockerHost;
+
+    [Parameter("YAML map of image substitutions (image: replacement; \"*\" for every other image), e.g. tests/fixtures/image-map.yaml")]
+    readonly string? ImageMap;
+
+    [Parameter("Status and SystemStatus: print JSON")]
+    readonly bool Json;
+
+    [Parameter("Logs: lines per container from the end (a number, or all)")]
+    readonly string Tail = "100";
+
+    [Parameter("Logs: only lines since a duration ago (10m, 1h30m) or a timestamp")]
+    readonly string? Since;
+
+    [Parameter("Logs: keep streaming until Ctrl-C")]
+    readonly bool Follow;
+
+    [Parameter("Logs: only this service")]
+    readonly string? Service;
+
+    StackSession? _stacks;
+
+    StackSession Stacks => _stacks ??= new StackSession(SchemaFile, Environment, DockerHost, ImageMap, Secrets, Log);
+
+    // Start: a stack after the stacks it depends on.
+    Target StartCore => _ => StartStack(_, "core", nameof(StartCore));
+    Target StartInference => _ => StartStack(_, "inference", nameof(StartInference)).DependsOn(StartCore);
+    Target StartAi => _ => StartStack(_, "ai", nameof(StartAi)).DependsOn(StartCore, StartInference);
+    Target StartUi => _ => StartStack(_, "ui", nameof(StartUi)).DependsOn(StartCore, StartInference, StartAi);
+    Target StartTesting => _ => StartStack(_, "testing", nameof(StartTesting)).DependsOn(StartCore);
+    Target StartMonitoring => _ => StartStack(_, "monitoring", nameof(StartMonitoring)).DependsOn(StartCore);
+
+    Target Start => _ => _
+        .Description("Start every stack of the environment, in dependency order.")
+        .DependsOn(StartCore, StartInference, StartAi, StartUi, StartTesting, StartMonitoring);
+
+    // Stop: the stacks that depend on a stack stop first.
+    Target StopUi => _ => StopStack(_, "ui");
+    Target StopAi => _ => StopStack(_, "ai").DependsOn(StopUi);
+    Target StopInference => _ => StopStack(_, "inference").DependsOn(StopAi, StopUi);
+    Target StopTesting => _ => StopStack(_, "testing");
+    Target StopMonitoring => _ => StopStack(_, "monitoring");
+    Target StopCore => _ => StopStack(_, "core").DependsOn(StopInference, StopAi, StopUi, StopTesting, StopMonitoring);
+
+    Target Stop => _ => _
+        .Description("Stop and remove every stack's containers (dependents first); volumes stay.")
+        .DependsOn(StopUi, StopAi, StopInference, StopTesting, StopMonitoring, StopCore);
+
+    // Restart: in place, health-gated; dependents keep running. In a full Restart, dependencies go first.
+    Target RestartCore => _ => RestartStack(_, "core", nameof(RestartCore));
+    Target RestartInference => _ => RestartStack(_, "inference", nameof(RestartInference)).After(RestartCore);
+    Target RestartAi => _ => RestartStack(_, "ai", nameof(RestartAi)).After(RestartCore, RestartInference);
+    Target RestartUi => _ => RestartStack(_, "ui", nameof(RestartUi)).After(RestartCore, RestartInference, RestartAi);
+    Target RestartTesting => _ => RestartStack(_, "testing", nameof(RestartTesting)).After(RestartCore);
+    Target RestartMonitoring => _ => RestartStack(_, "monitoring", nameof(RestartMonitoring)).After(RestartCore);
+
+    Target Restart => _ => _
+        .Description("Restart every running stack of the environment in dependency order, health-gated.")
+        .DependsOn(RestartCore, RestartInference, RestartAi, RestartUi, RestartTesting, RestartMonitoring);
+
+    Target StatusCore => _ => StatusStack(_, "core");
+    Target StatusInference => _ => StatusStack(_, "inference");
+    Target StatusAi => _ => StatusStack(_, "ai");
+    Target StatusUi => _ => StatusStack(_, "ui");
+    Target StatusTesting => _ => StatusStack(_, "testing");
+    Target StatusMonitoring => _ => StatusStack(_, "monitoring");
+
+    Target SystemStatus => _ => _
+        .Description("Every service of the environment, plus its networks and volumes (--json for machines).")
+        .Executes(ct => Stacks.SystemStatusAsync(Json, Out, ct));
+
+    Target LogsCore => _ => LogsStack(_, "core");
+    Target LogsInference => _ => LogsStack(_, "inference");
+    Target LogsAi => _ => LogsStack(_, "ai");
+    Target LogsUi => _ => LogsStack(_, "ui");
+    Target LogsTesting => _ => LogsStack(_, "testing");
+    Target LogsMonitoring => _ => LogsStack(_, "monitoring");
+
+    /// <summary>A stack the environment does not enable is skipped when pulled in, and an error when named on the command line.</summary>
+    bool Wanted(string stack, string target) => Stacks.IsEnabled(stack) || InvokedTargets.Any(t => t.Name == target);
+
+    ITargetDefinition StartStack(ITargetDefinition _, string stack, string target) => _
+        .Description($"Start the {stack} stack: create missing networks, volumes and containers, wait until healthy.")
+        .OnlyWhenStatic(() => Wanted(stack, target))
+        .Executes(async ct => ReportSummary("Containers", (await Stacks.StartAsync(stack, ct)).ToString()));
+
+    ITargetDefinition StopStack(ITargetDefinition _, string stack) => _
+        .Description($"Stop and remove the {stack} stack's containers (graceful timeout); volumes stay; its network goes once unused.")
+        .Executes(async ct => ReportSummary("Removed", (await Stacks.StopAsync(stack, ct)).ToString()));
+
+    ITargetDefinition RestartStack(ITargetDefinition _, string stack, string target) => _
+        .Description($"Restart the {stack} stack's services in dependency order, each level health-gated.")
+        .OnlyWhenStatic(() => Wanted(stack, target))
+        .Executes(ct => Stacks.RestartAsync(stack, ct));
+
+    ITargetDefinition StatusStack(ITargetDefinition _, string stack) => _
+        .Description($"Per service of the {stack} stack: state, health, uptime, replicas, image, ports (--json for machines).")
+        .Executes(ct => Stacks.StatusAsync(stack, Json, Out, ct));
+
+    ITargetDefinition LogsStack(ITargetDefinition _, string stack) => _
+        .Description($"Logs of the {stack} stack, prefixed by container (--tail, --since, --follow, --service).")
+        .Executes(ct => Stacks.LogsAsync(stack, new LogOptions(Tail, Since, Follow, Service), Out, ct));
+}

@@ -1,0 +1,102 @@
+using System.Net.Http;
+using System.Net.Sockets;
+using Docker.DotNet;
+using LlmStack.Pipeline;
+using Polly;
+using Polly.Retry;
+using Serilog;
+
+namespace LlmStack.Engine;
+
+/// <summary>The Docker engine is not there: one line naming the endpoint and the fix.</summary>
+public sealed class EngineUnreachableException(string endpoint, Exception? inner = null)
+    : PipelineException($"Docker engine not reachable at {endpoint}: start dockerd or set DOCKER_HOST", inner);
+
+/// <summary>
+/// A connection to a Docker engine (Docker.DotNet, API 1.41). Idempotent calls go through a bounded retry for
+/// transient failures (connection resets, timeouts, 502/503/504); creates are not retried.
+/// </summary>
+public sealed class DockerEngine : IDisposable
+{
+    public const string DefaultEndpoint = "unix:///var/run/docker.sock";
+    public static readonly System.Version ApiVersion = new(1, 41);
+
+    private readonly ResiliencePipeline _retry;
+
+    private DockerEngine(DockerClient client, string endpoint, ILogger log)
+    {
+        Client = client;
+        Endpoint = endpoint;
+        Log = log;
+        _retry = new ResiliencePipelineBuilder()
+            .AddRetry(new RetryStrategyOptions
+            {
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsTransient),
+                MaxRetryAttempts = 3,
+                Delay = TimeSpan.FromMilliseconds(200),
+                BackoffType = DelayBackoffType.Exponential,
+                OnRetry = args =>
+                {
+                    log.Debug("Docker call failed ({Error}); retry {Attempt} of 3", args.Outcome.Exception?.Message, args.AttemptNumber + 1);
+                    return default;
+                },
+            })
+            .Build();
+    }
+
+    public DockerClient Client { get; }
+
+    public string Endpoint { get; }
+
+    public ILogger Log { get; }
+
+    /// <summary>Connects to <paramref name="endpoint"/> (or DOCKER_HOST, or the default socket) and checks the engine answers.</summary>
+    public static async Task<DockerEngine> ConnectAsync(string? endpoint, ILogger log, CancellationToken cancellationToken)
+    {
+        endpoint = string.IsNullOrWhiteSpace(endpoint)
+            ? Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } host ? host : DefaultEndpoint
+            : endpoint;
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri))
+        {
+            throw new PipelineException($"Docker endpoint '{endpoint}' is not a URI: use unix:///var/run/docker.sock or tcp://host:2375");
+        }
+
+        var client = new DockerClientBuilder().WithEndpoint(uri).WithApiVersion(ApiVersion).WithTimeout(TimeSpan.FromMinutes(10)).Build();
+        var engine = new DockerEngine(client, endpoint, log);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(10));
+            var version = await client.System.GetVersionAsync(timeout.Token);
+            log.Debug("Docker engine {Version} (API {Api}) at {Endpoint}", version.Version, version.APIVersion, endpoint);
+            if (System.Version.TryParse(version.APIVersion, out var api) && api < ApiVersion)
+            {
+                throw new PipelineException($"Docker engine at {endpoint} speaks API {version.APIVersion}; LlmStack needs {ApiVersion} or later: upgrade Docker");
+            }
+        }
+        catch (Exception e) when (e is HttpRequestException or SocketException or IOException or TimeoutException
+                                  || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            engine.Dispose();
+            throw new EngineUnreachableException(endpoint, e);
+        }
+
+        return engine;
+    }
+
+    /// <summary>An idempotent call (inspect, list, start, stop, remove), retried on transient failures.</summary>
+    public async Task<T> CallAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) =>
+        await _retry.ExecuteAsync(async ct => await call(ct), cancellationToken);
+
+    public async Task CallAsync(Func<CancellationToken, Task> call, CancellationToken cancellationToken) =>
+        await _retry.ExecuteAsync(async ct => await call(ct), cancellationToken);
+
+    internal static bool IsTransient(Exception e) => e switch
+    {
+        DockerApiException api => (int)api.StatusCode is 502 or 503 or 504,
+        HttpRequestException or IOException or TimeoutException => true,
+        _ => false,
+    };
+
+    public void Dispose() => Client.Dispose();
+}

@@ -1,0 +1,174 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using LlmStack.Pipeline;
+using YamlDotNet.RepresentationModel;
+using Serilog;
+
+namespace LlmStack.Engine;
+
+/// <summary>
+/// Image substitutions (<c>--image-map</c>): a YAML map of image → replacement; the key <c>"*"</c> replaces
+/// every image not listed. Used to run the real schema against local fixture images.
+/// </summary>
+public sealed class ImageMap
+{
+    private readonly Dictionary<string, string> _map;
+
+    private ImageMap(Dictionary<string, string> map) => _map = map;
+
+    public static ImageMap None { get; } = new(new Dictionary<string, string>());
+
+    public static ImageMap Load(string? path, string rootDirectory)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            return None;
+        }
+
+        var full = Path.GetFullPath(path, rootDirectory);
+        if (!File.Exists(full))
+        {
+            throw new PipelineException($"image map '{path}' not found: pass an existing --image-map file");
+        }
+
+        var stream = new YamlStream();
+        try
+        {
+            using var reader = new StreamReader(full);
+            stream.Load(reader);
+        }
+        catch (YamlDotNet.Core.YamlException e)
+        {
+            throw new PipelineException($"{path}:{e.Start.Line}:{e.Start.Column}: malformed YAML in the image map");
+        }
+
+        var map = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (stream.Documents.Count > 0 && stream.Documents[0].RootNode is not YamlMappingNode)
+        {
+            throw new PipelineException($"{path}: the image map must be a mapping of image: replacement");
+        }
+
+        var entries = stream.Documents.Count > 0
+            ? ((YamlMappingNode)stream.Documents[0].RootNode).Children.ToList()
+            : [];
+        foreach (var (key, value) in entries)
+        {
+            if (key is not YamlScalarNode { Value: { Length: > 0 } from } || value is not YamlScalarNode { Value: { Length: > 0 } to })
+            {
+                throw new PipelineException($"{path}:{key.Start.Line}:{key.Start.Column}: entries are image: replacement");
+            }
+
+            map[from] = to;
+        }
+
+        return new ImageMap(map);
+    }
+
+    public string Apply(string image) =>
+        _map.TryGetValue(image, out var replacement) ? replacement : _map.TryGetValue("*", out var fallback) ? fallback : image;
+}
+
+/// <summary>Makes sure images are present before anything is created: missing ones are pulled with progress.</summary>
+public static class Images
+{
+    /// <summary>Every (service, image) pair must be available; all are checked and pulled before returning.</summary>
+    public static async Task EnsureAsync(DockerEngine engine, IReadOnlyList<(string Service, string Image)> wanted, ILogger log, CancellationToken cancellationToken)
+    {
+        foreach (var group in wanted.GroupBy(w => w.Image))
+        {
+            if (await ExistsAsync(engine, group.Key, cancellationToken))
+            {
+                continue;
+            }
+
+            var services = string.Join(", ", group.Select(g => g.Service).Distinct());
+            log.Information("Pulling {Image} (for {Services})", group.Key, services);
+            var (name, tag) = Split(group.Key);
+            string? error = null;
+            var lastReport = new Dictionary<string, string>();
+            var progress = new Progress<JSONMessage>(message =>
+            {
+                if (message.Error is { Message: { Length: > 0 } text })
+                {
+                    error = text;
+                }
+                else if (message.Status is { Length: > 0 } status)
+                {
+                    // One line per layer and status change: progress without flooding the log.
+                    var id = message.ID ?? string.Empty;
+                    if (!lastReport.TryGetValue(id, out var last) || last != status)
+                    {
+                        lastReport[id] = status;
+                        log.Information("  {Image} {Layer} {Status}", group.Key, id, status);
+                    }
+                }
+            });
+
+            try
+            {
+                await engine.Client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = name, Tag = tag }, null, progress, cancellationToken);
+            }
+            catch (DockerApiException e)
+            {
+                error ??= ApiMessage(e);
+            }
+
+            if (error is not null || !await ExistsAsync(engine, group.Key, cancellationToken))
+            {
+                throw new PipelineException(
+                    $"image '{group.Key}' for service {services} is not available and cannot be pulled ({error ?? "unknown error"}): load or build it, or map it with --image-map. Nothing was created.");
+            }
+        }
+    }
+
+    public static async Task<bool> ExistsAsync(DockerEngine engine, string image, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await engine.CallAsync(ct => engine.Client.Images.InspectImageAsync(image, ct), cancellationToken);
+            return true;
+        }
+        catch (DockerImageNotFoundException)
+        {
+            return false;
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The image's ID, to notice a re-tagged image.</summary>
+    public static async Task<string> IdAsync(DockerEngine engine, string image, CancellationToken cancellationToken) =>
+        (await engine.CallAsync(ct => engine.Client.Images.InspectImageAsync(image, ct), cancellationToken)).ID;
+
+    internal static (string Name, string Tag) Split(string image)
+    {
+        var at = image.IndexOf('@', StringComparison.Ordinal);
+        if (at >= 0)
+        {
+            return (image[..at], image[(at + 1)..]);
+        }
+
+        var colon = image.LastIndexOf(':');
+        return colon > image.LastIndexOf('/') ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
+    }
+
+    internal static string ApiMessage(DockerApiException e)
+    {
+        var body = e.ResponseBody ?? e.Message;
+        try
+        {
+            using var json = System.Text.Json.JsonDocument.Parse(body);
+            if (json.RootElement.TryGetProperty("message", out var message))
+            {
+                return message.GetString() ?? body;
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+        }
+
+        return body.Split('\n')[0];
+    }
+}

@@ -1,0 +1,375 @@
+using System.Collections.Concurrent;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using LlmStack.Compose;
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+using LlmStack.Security;
+using Serilog;
+
+namespace LlmStack.Engine;
+
+/// <summary>What a Start did to each container.</summary>
+public sealed record StartReport(IReadOnlyDictionary<string, string> Actions)
+{
+    public int Count(string action) => Actions.Values.Count(a => a == action);
+
+    public override string ToString() =>
+        string.Join(", ", Actions.Values.GroupBy(a => a).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}"));
+}
+
+/// <summary>
+/// Start, stop and restart one stack of one environment on a Docker engine. Everything is selected by labels
+/// (<see cref="Scope"/>); resources without our labels are never modified.
+/// </summary>
+public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment environment, string rootDirectory, ILogger log)
+{
+    private readonly Scope _scope = Scope.Of(environment);
+
+    public DockerEngine Engine => engine;
+
+    /// <summary>
+    /// Creates what is missing (networks, volumes, containers) and starts the stack's services level by level,
+    /// a level's services in parallel once their dependencies are ready. Idempotent: unchanged containers are
+    /// kept; a changed definition recreates that service only. Images, secrets and bind sources are checked
+    /// before anything is created.
+    /// </summary>
+    public async Task<StartReport> StartAsync(string stack, SecretStore secrets, ImageMap images, Func<IReadOnlyList<ResolvedNetwork>, CancellationToken, Task>? beforeCreate, CancellationToken cancellationToken)
+    {
+        environment.Stack(stack);
+        var services = environment.Services.Where(s => s.Stack == stack).ToList();
+
+        await CheckExternalDependenciesAsync(stack, services, cancellationToken);
+
+        var plans = services.ToDictionary(
+            s => s.Name,
+            s => Enumerable.Range(1, s.Replicas)
+                .Select(n => ContainerSpecs.Build(environment, s, n, images.Apply(s.Image), secrets.Get, rootDirectory))
+                .ToList());
+        await Images.EnsureAsync(engine, plans.Values.SelectMany(p => p).Select(p => (p.Service.Name, p.Image)).ToList(), log, cancellationToken);
+
+        var own = environment.NetworkOf(stack);
+        if (beforeCreate is not null)
+        {
+            await beforeCreate([own], cancellationToken);
+        }
+
+        await EnsureNetworkAsync(own, cancellationToken);
+        foreach (var network in services.SelectMany(s => s.Networks).Distinct().Where(n => n != stack).Select(environment.NetworkOf))
+        {
+            await RequireNetworkAsync(network, cancellationToken);
+        }
+
+        foreach (var volume in environment.Volumes.Where(v => services.Any(s => s.Volumes.Any(m => m.Kind == MountKind.Volume && m.Source == v.Key))))
+        {
+            await EnsureVolumeAsync(volume, stack, cancellationToken);
+        }
+
+        var existing = await ContainersAsync(stack, cancellationToken);
+        await RemoveOrphansAsync(existing, plans, cancellationToken);
+
+        var actions = new ConcurrentDictionary<string, string>();
+        foreach (var level in Levels(services))
+        {
+            await Task.WhenAll(level.Select(service => ReconcileAsync(service, plans[service.Name], existing, actions, cancellationToken)));
+        }
+
+        var report = new StartReport(actions.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(kv => kv.Key, kv => kv.Value));
+        log.Information("Stack {Stack} of {Environment} is up: {Report}", stack, environment.Name, report.ToString());
+        return report;
+    }
+
+    /// <summary>Stops (graceful timeout) and removes the stack's containers, dependents first; volumes stay; the stack's network goes once unused.</summary>
+    public async Task<int> StopAsync(string stack, CancellationToken cancellationToken)
+    {
+        var containers = await ContainersAsync(stack, cancellationToken);
+        var order = environment.Services.Select(s => s.Name).ToList();
+        var byLevel = containers
+            .GroupBy(c => order.IndexOf(c.Labels.Value(Names.Service) ?? string.Empty))
+            .OrderByDescending(g => g.Key); // dependents (later in the order) first; orphans (-1) last
+        foreach (var group in byLevel)
+        {
+            await Task.WhenAll(group.Select(c => StopAndRemoveAsync(c, "stopped", cancellationToken)));
+        }
+
+        var networks = await engine.CallAsync(ct => engine.Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = _scope.Filter(stack) }, ct), cancellationToken);
+        foreach (var network in networks)
+        {
+            var detail = await engine.CallAsync(ct => engine.Client.Networks.InspectNetworkAsync(network.ID, ct), cancellationToken);
+            if (detail.Containers is { Count: > 0 } users)
+            {
+                log.Warning("Kept network {Network}: still used by {Containers}", network.Name, string.Join(", ", users.Values.Select(u => u.Name)));
+                continue;
+            }
+
+            await engine.CallAsync(ct => engine.Client.Networks.DeleteNetworkAsync(network.ID, ct), cancellationToken);
+            log.Information("Removed network {Network}", network.Name);
+        }
+
+        log.Information("Stack {Stack} of {Environment} is down: {Count} container(s) removed, volumes kept", stack, environment.Name, containers.Count);
+        return containers.Count;
+    }
+
+    /// <summary>Restarts the stack's running services in dependency order, each level health-gated; dependents keep running.</summary>
+    public async Task RestartAsync(string stack, CancellationToken cancellationToken)
+    {
+        environment.Stack(stack);
+        var containers = await ContainersAsync(stack, cancellationToken);
+        if (containers.All(c => c.State != "running"))
+        {
+            throw new PipelineException($"stack {stack} is not running in environment {environment.Name}: use Start{Health.Capitalize(stack)}");
+        }
+
+        foreach (var level in Levels(environment.Services.Where(s => s.Stack == stack).ToList()))
+        {
+            await Task.WhenAll(level.SelectMany(service => containers
+                .Where(c => c.Labels.Value(Names.Service) == service.Name)
+                .Select(async c =>
+                {
+                    var name = c.Names[0].TrimStart('/');
+                    var grace = (uint)(service.StopGracePeriod ?? TimeSpan.FromSeconds(10)).TotalSeconds;
+                    await engine.CallAsync(ct => engine.Client.Containers.RestartContainerAsync(c.ID, new ContainerRestartParameters { WaitBeforeKillSeconds = grace }, ct), cancellationToken);
+                    await Health.WaitReadyAsync(engine, c.ID, name, service, log, cancellationToken);
+                    log.Information("Restarted {Container}", name);
+                })));
+        }
+    }
+
+    /// <summary>The stack's containers (all states), by label.</summary>
+    public async Task<IList<ContainerListResponse>> ContainersAsync(string? stack, CancellationToken cancellationToken) =>
+        await engine.CallAsync(ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = _scope.Filter(stack) }, ct), cancellationToken);
+
+    /// <summary>Services grouped so that each group only depends on earlier groups (within the stack).</summary>
+    internal static List<List<ResolvedService>> Levels(IReadOnlyList<ResolvedService> services)
+    {
+        var level = new Dictionary<string, int>();
+        int LevelOf(ResolvedService service) =>
+            level.TryGetValue(service.Name, out var known)
+                ? known
+                : level[service.Name] = service.DependsOn
+                    .Select(d => services.FirstOrDefault(s => s.Name == d))
+                    .Where(d => d is not null)
+                    .Select(d => LevelOf(d!) + 1)
+                    .DefaultIfEmpty(0)
+                    .Max();
+
+        return services.GroupBy(LevelOf).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
+    }
+
+    private async Task CheckExternalDependenciesAsync(string stack, List<ResolvedService> services, CancellationToken cancellationToken)
+    {
+        foreach (var dependency in services.SelectMany(s => s.DependsOn.Select(d => (Service: s, Dependency: environment.Service(d)))).Where(x => x.Dependency.Stack != stack))
+        {
+            var running = (await engine.CallAsync(
+                    ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { Filters = _scope.Filter(service: dependency.Dependency.Name) }, ct),
+                    cancellationToken))
+                .Where(c => c.State == "running")
+                .ToList();
+            if (running.Count == 0)
+            {
+                throw new PipelineException(
+                    $"service '{dependency.Service.Name}' needs '{dependency.Dependency.Name}' (stack {dependency.Dependency.Stack}), which is not running in {environment.Name}: run Start{Health.Capitalize(dependency.Dependency.Stack)} first");
+            }
+
+            foreach (var container in running)
+            {
+                await Health.WaitReadyAsync(engine, container.ID, container.Names[0].TrimStart('/'), dependency.Dependency, log, cancellationToken);
+            }
+        }
+    }
+
+    private async Task EnsureNetworkAsync(ResolvedNetwork network, CancellationToken cancellationToken)
+    {
+        var found = await FindNetworkAsync(network.Name, cancellationToken);
+        if (found is not null)
+        {
+            if (!_scope.Owns(found.Labels))
+            {
+                throw new PipelineException($"network '{network.Name}' exists but is not LlmStack's for {environment.Name} (labels differ): rename or remove it, or change the project name");
+            }
+
+            var subnets = found.IPAM?.Config?.Select(c => c.Subnet).ToList() ?? [];
+            if (subnets.Contains(network.Subnet.ToString()))
+            {
+                return;
+            }
+
+            if (found.Containers is { Count: > 0 })
+            {
+                throw new PipelineException(
+                    $"network '{network.Name}' has subnet {string.Join(",", subnets)} but the schema says {network.Subnet}, and containers use it: run Stop{Health.Capitalize(network.Stack)}, then start again");
+            }
+
+            await engine.CallAsync(ct => engine.Client.Networks.DeleteNetworkAsync(found.ID, ct), cancellationToken);
+            log.Information("Removed network {Network} (subnet {Old} differs from the schema's {New})", network.Name, string.Join(",", subnets), network.Subnet);
+        }
+
+        await engine.Client.Networks.CreateNetworkAsync(
+            new NetworksCreateParameters
+            {
+                Name = network.Name,
+                Driver = network.Driver,
+                Labels = _scope.ResourceLabels(network.Stack, Names.ComposeNetwork, network.Stack),
+                IPAM = new IPAM
+                {
+                    Driver = "default",
+                    Config = [new IPAMConfig { Subnet = network.Subnet.ToString(), Gateway = network.Gateway.ToString() }],
+                },
+            },
+            cancellationToken);
+        log.Information("Created network {Network} ({Subnet}, gateway {Gateway})", network.Name, network.Subnet, network.Gateway);
+    }
+
+    private async Task RequireNetworkAsync(ResolvedNetwork network, CancellationToken cancellationToken)
+    {
+        var found = await FindNetworkAsync(network.Name, cancellationToken);
+        if (found is null || !_scope.Owns(found.Labels))
+        {
+            throw new PipelineException($"network '{network.Name}' of stack {network.Stack} does not exist: run Start{Health.Capitalize(network.Stack)} first");
+        }
+    }
+
+    private async Task<NetworkResponse?> FindNetworkAsync(string name, CancellationToken cancellationToken)
+    {
+        var candidates = await engine.CallAsync(
+            ct => engine.Client.Networks.ListNetworksAsync(
+                new NetworksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [name] = true } } },
+                ct),
+            cancellationToken);
+        var match = candidates.FirstOrDefault(n => n.Name == name); // the name filter matches substrings
+        return match is null ? null : await engine.CallAsync(ct => engine.Client.Networks.InspectNetworkAsync(match.ID, ct), cancellationToken);
+    }
+
+    private async Task EnsureVolumeAsync(ResolvedVolume volume, string stack, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var found = await engine.CallAsync(ct => engine.Client.Volumes.InspectAsync(volume.Name, ct), cancellationToken);
+            if (!_scope.Owns(found.Labels))
+            {
+                throw new PipelineException($"volume '{volume.Name}' exists but is not LlmStack's for {environment.Name} (labels differ): LlmStack will not use data it does not own");
+            }
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            var labels = _scope.ResourceLabels(volume.Stacks[0], Names.ComposeVolume, volume.Key);
+            labels[Names.Volume] = volume.Key;
+            await engine.Client.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume.Name, Driver = volume.Driver, Labels = labels }, cancellationToken);
+            log.Information("Created volume {Volume}", volume.Name);
+        }
+
+        _ = stack;
+    }
+
+    private async Task RemoveOrphansAsync(IList<ContainerListResponse> existing, Dictionary<string, List<ContainerPlan>> plans, CancellationToken cancellationToken)
+    {
+        foreach (var container in existing.ToList())
+        {
+            var service = container.Labels.Value(Names.Service);
+            var number = int.TryParse(container.Labels.Value(Names.ComposeContainerNumber), out var n) ? n : 0;
+            if (service is null || !plans.TryGetValue(service, out var replicas) || number < 1 || number > replicas.Count)
+            {
+                await StopAndRemoveAsync(container, "orphan removed", cancellationToken);
+                existing.Remove(container);
+            }
+        }
+    }
+
+    private async Task ReconcileAsync(ResolvedService service, List<ContainerPlan> plans, IList<ContainerListResponse> existing, ConcurrentDictionary<string, string> actions, CancellationToken cancellationToken)
+    {
+        var ready = new List<Task>();
+        foreach (var plan in plans)
+        {
+            var current = existing.FirstOrDefault(c =>
+                c.Labels.Value(Names.Service) == service.Name
+                && c.Labels.Value(Names.ComposeContainerNumber) == plan.Number.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var imageId = await Images.IdAsync(engine, plan.Image, cancellationToken);
+            string id;
+            if (current is not null && current.Labels.Value(Names.ConfigHash) == plan.ConfigHash && current.ImageID == imageId)
+            {
+                id = current.ID;
+                if (current.State == "running")
+                {
+                    actions[plan.Name] = "unchanged";
+                }
+                else
+                {
+                    await engine.CallAsync(ct => engine.Client.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct), cancellationToken);
+                    actions[plan.Name] = "started";
+                    log.Information("Started {Container}", plan.Name);
+                }
+            }
+            else
+            {
+                if (current is not null)
+                {
+                    var why = current.ImageID != imageId ? "image changed" : "definition changed";
+                    await StopAndRemoveAsync(current, $"recreating ({why})", cancellationToken);
+                    actions[plan.Name] = "recreated";
+                }
+                else
+                {
+                    actions[plan.Name] = "created";
+                }
+
+                id = await CreateAsync(plan, cancellationToken);
+                await engine.CallAsync(ct => engine.Client.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct), cancellationToken);
+                log.Information("{Action} {Container} ({Image})", actions[plan.Name] == "created" ? "Created" : "Recreated", plan.Name, plan.Image);
+            }
+
+            ready.Add(Health.WaitReadyAsync(engine, id, plan.Name, service, log, cancellationToken));
+        }
+
+        await Task.WhenAll(ready);
+        log.Information("{Service} is {State}", service.Name, service.HasHealthcheck ? "healthy" : "running");
+    }
+
+    private async Task<string> CreateAsync(ContainerPlan plan, CancellationToken cancellationToken)
+    {
+        CreateContainerResponse created;
+        try
+        {
+            created = await engine.Client.Containers.CreateContainerAsync(plan.Create, cancellationToken);
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict)
+        {
+            throw new PipelineException($"container name '{plan.Name}' is taken by a container that is not LlmStack's for {environment.Name}: rename or remove it");
+        }
+
+        foreach (var (network, aliases) in plan.ExtraNetworks)
+        {
+            await engine.Client.Networks.ConnectNetworkAsync(
+                network,
+                new NetworkConnectParameters { Container = created.ID, EndpointConfig = new EndpointSettings { Aliases = aliases } },
+                cancellationToken);
+        }
+
+        return created.ID;
+    }
+
+    private async Task StopAndRemoveAsync(ContainerListResponse container, string action, CancellationToken cancellationToken)
+    {
+        if (!_scope.Owns(container.Labels))
+        {
+            throw new InvalidOperationException($"refusing to touch {container.ID}: not in scope {_scope}");
+        }
+
+        var name = container.Names.FirstOrDefault()?.TrimStart('/') ?? container.ID[..12];
+        var service = environment.Services.FirstOrDefault(s => s.Name == container.Labels.Value(Names.Service));
+        var grace = (uint)(service?.StopGracePeriod ?? TimeSpan.FromSeconds(10)).TotalSeconds;
+        if (container.State == "running" || container.State == "restarting")
+        {
+            await engine.CallAsync(ct => engine.Client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = grace }, ct), cancellationToken);
+        }
+
+        try
+        {
+            await engine.CallAsync(ct => engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct), cancellationToken);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+        }
+
+        log.Information("{Action}: {Container}", Health.Capitalize(action), name);
+    }
+}

@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Docker.DotNet.Models;
+using LlmStack.Compose;
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+
+namespace LlmStack.Engine;
+
+public sealed record ServiceStatus(
+    string Service,
+    string Stack,
+    string State,
+    string Health,
+    string? Uptime,
+    string Image,
+    IReadOnlyList<string> Ports,
+    int Running,
+    int Desired,
+    IReadOnlyList<string> Containers);
+
+public sealed record NetworkStatus(string Name, string Stack, string Subnet, IReadOnlyList<string> Containers);
+
+public sealed record VolumeStatus(string Name, string Stack, IReadOnlyList<string> UsedBy);
+
+public sealed record SystemStatus(string Environment, string Project, IReadOnlyList<ServiceStatus> Services, IReadOnlyList<NetworkStatus> Networks, IReadOnlyList<VolumeStatus> Volumes);
+
+/// <summary>What runs, per service: state, health, uptime, image, ports, replicas running/desired (by label).</summary>
+public static class StatusReport
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static async Task<IReadOnlyList<ServiceStatus>> ServicesAsync(DockerEngine engine, ResolvedEnvironment environment, string? stack, CancellationToken cancellationToken)
+    {
+        var scope = Scope.Of(environment);
+        var containers = await engine.CallAsync(ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = scope.Filter(stack) }, ct), cancellationToken);
+        var details = new List<ContainerInspectResponse>();
+        foreach (var container in containers)
+        {
+            details.Add(await engine.CallAsync(ct => engine.Client.Containers.InspectContainerAsync(container.ID, ct), cancellationToken));
+        }
+
+        var result = new List<ServiceStatus>();
+        var expected = environment.Services.Where(s => stack is null || s.Stack == stack).ToList();
+        var names = expected.Select(s => s.Name)
+            .Concat(details.Select(d => d.Config!.Labels.Value(Names.Service) ?? "?"))
+            .Distinct()
+            .ToList();
+        foreach (var name in names)
+        {
+            var service = expected.FirstOrDefault(s => s.Name == name);
+            var mine = details.Where(d => d.Config!.Labels.Value(Names.Service) == name).OrderBy(d => d.Name, StringComparer.Ordinal).ToList();
+            var running = mine.Where(d => d.State!.Running).ToList();
+            var desired = service?.Replicas ?? 0;
+            var state = mine.Count == 0 ? "missing"
+                : service is null ? "orphan"
+                : running.Count == desired ? "running"
+                : running.Count == 0 ? mine[0].State!.Status
+                : "partial";
+            var healths = running.Select(d => d.State!.Health?.Status).Where(h => h is not null).Distinct().ToList();
+            var health = running.Count == 0 || (service is not null && !service.HasHealthcheck) ? "-"
+                : healths.Count == 1 ? healths[0]!
+                : healths.Count == 0 ? "-"
+                : string.Join("/", healths);
+            var started = running
+                .Select(d => DateTime.TryParse(d.State!.StartedAt, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var t) ? t : (DateTime?)null)
+                .Where(t => t is not null)
+                .Min();
+            var ports = mine.SelectMany(d => d.HostConfig?.PortBindings ?? new Dictionary<string, IList<PortBinding>>())
+                .SelectMany(kv => kv.Value.Select(b => $"{(string.IsNullOrEmpty(b.HostIP) ? "0.0.0.0" : b.HostIP)}:{b.HostPort}->{kv.Key}"))
+                .Distinct()
+                .ToList();
+            result.Add(new ServiceStatus(
+                name,
+                service?.Stack ?? mine.FirstOrDefault()?.Config!.Labels.Value(Names.Stack) ?? "?",
+                state,
+                health,
+                started is { } s ? Uptime(DateTime.UtcNow - s) : null,
+                mine.FirstOrDefault()?.Config!.Image ?? service?.Image ?? "?",
+                ports,
+                running.Count,
+                desired,
+                mine.Select(d => d.Name.TrimStart('/')).ToList()));
+        }
+
+        return result;
+    }
+
+    public static async Task<SystemStatus> SystemAsync(DockerEngine engine, ResolvedEnvironment environment, CancellationToken cancellationToken)
+    {
+        var scope = Scope.Of(environment);
+        var services = await ServicesAsync(engine, environment, null, cancellationToken);
+        var networks = new List<NetworkStatus>();
+        foreach (var network in await engine.CallAsync(ct => engine.Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = scope.Filter() }, ct), cancellationToken))
+        {
+            var detail = await engine.CallAsync(ct => engine.Client.Networks.InspectNetworkAsync(network.ID, ct), cancellationToken);
+            networks.Add(new NetworkStatus(
+                network.Name,
+                network.Labels.Value(Names.Stack) ?? "?",
+                string.Join(",", detail.IPAM?.Config?.Select(c => c.Subnet) ?? []),
+                detail.Containers?.Values.Select(c => c.Name).Order(StringComparer.Ordinal).ToList() ?? []));
+        }
+
+        var volumes = new List<VolumeStatus>();
+        var listed = await engine.CallAsync(ct => engine.Client.Volumes.ListAsync(new VolumesListParameters { Filters = scope.Filter() }, ct), cancellationToken);
+        var all = await engine.CallAsync(ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = scope.Filter() }, ct), cancellationToken);
+        foreach (var volume in listed.Volumes ?? [])
+        {
+            volumes.Add(new VolumeStatus(
+                volume.Name,
+                volume.Labels.Value(Names.Stack) ?? "?",
+                all.Where(c => c.Mounts?.Any(m => m.Name == volume.Name) == true).Select(c => c.Names[0].TrimStart('/')).Order(StringComparer.Ordinal).ToList()));
+        }
+
+        return new SystemStatus(environment.Name, environment.Project,
+            services, networks.OrderBy(n => n.Name, StringComparer.Ordinal).ToList(), volumes.OrderBy(v => v.Name, StringComparer.Ordinal).ToList());
+    }
+
+    public static void WriteServices(TextWriter output, IReadOnlyList<ServiceStatus> services)
+    {
+        var table = new TextTable("SERVICE", "STACK", "STATE", "HEALTH", "UPTIME", "REPLICAS", "IMAGE", "PORTS");
+        foreach (var s in services)
+        {
+            table.Add(s.Service, s.Stack, s.State, s.Health, s.Uptime ?? "-", $"{s.Running}/{s.Desired}", s.Image, s.Ports.Count == 0 ? "-" : string.Join(", ", s.Ports));
+        }
+
+        table.Write(output);
+    }
+
+    public static void WriteSystem(TextWriter output, SystemStatus status)
+    {
+        output.WriteLine($"Environment {status.Environment} (project {status.Project})");
+        output.WriteLine();
+        WriteServices(output, status.Services);
+        output.WriteLine();
+        var networks = new TextTable("NETWORK", "STACK", "SUBNET", "CONTAINERS");
+        foreach (var n in status.Networks)
+        {
+            networks.Add(n.Name, n.Stack, n.Subnet, n.Containers.Count.ToString(CultureInfo.InvariantCulture));
+        }
+
+        networks.Write(output);
+        output.WriteLine();
+        var volumes = new TextTable("VOLUME", "STACK", "USED BY");
+        foreach (var v in status.Volumes)
+        {
+            volumes.Add(v.Name, v.Stack, v.UsedBy.Count == 0 ? "-" : string.Join(", ", v.UsedBy));
+        }
+
+        volumes.Write(output);
+    }
+
+    public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, Json);
+
+    internal static string Uptime(TimeSpan span) =>
+        span.TotalDays >= 1 ? $"{(int)span.TotalDays}d{span.Hours}h"
+        : span.TotalHours >= 1 ? $"{(int)span.TotalHours}h{span.Minutes}m"
+        : span.TotalMinutes >= 1 ? $"{(int)span.TotalMinutes}m{span.Seconds}s"
+        : $"{(int)span.TotalSeconds}s";
+}
