@@ -19,7 +19,8 @@ partial class Build : PipelineBuild
 
     SchemaFile? _schemaFile;
 
-    SchemaFile SchemaFile => _schemaFile ??= new SchemaFile(RootDirectory, Schema);
+    // Re-created if --schema changes it after first use (the value set of --environment is read before injection).
+    SchemaFile SchemaFile => _schemaFile is { } file && file.DisplayPath == Schema ? file : _schemaFile = new SchemaFile(RootDirectory, Schema);
 
     string ArtifactsDirectory => Path.Combine(RootDirectory, "artifacts");
 }

@@ -87,6 +87,9 @@ public abstract class PipelineBuild : IPipelineBuild
 
     internal void Attach(ParameterService parameters) => _parameters = parameters;
 
+    /// <summary>The targets of a build with their resolved edges, without running anything (for tests and tools).</summary>
+    public static IReadOnlyList<ExecutableTarget> DescribeTargets(PipelineBuild build) => TargetDiscovery.Discover(build);
+
     /// <summary>Runs the build with the process's console, environment and Ctrl-C handling.</summary>
     protected static Task<int> Execute<T>(string[] args) where T : PipelineBuild, new() =>
         PipelineRunner.RunAsync<T>(new RunOptions { Arguments = args, HandleCancelKey = true });

@@ -49,6 +49,11 @@ public static class TestRunner
             reportSummary("Skipped", skipped.ToString(CultureInfo.InvariantCulture));
         }
 
+        if (result.ExitCode == 0 && passed + failed == 0)
+        {
+            throw new PipelineException($"no {name} tests ran (filter '{filter}' matched nothing in {project}): a suite that runs nothing proves nothing.");
+        }
+
         if (result.ExitCode != 0)
         {
             throw new PipelineException($"{name} tests failed (exit code {result.ExitCode}): see the output above and {Path.GetRelativePath(rootDirectory, directory)}.");

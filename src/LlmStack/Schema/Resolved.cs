@@ -7,7 +7,7 @@ namespace LlmStack.Schema;
 /// compose form: secrets stay <c>${NAME}</c> references, a literal <c>$</c> is <c>$$</c>), names computed.
 /// Compose generation and the Docker engine both work from this.
 /// </summary>
-public sealed class ResolvedEnvironment
+public sealed record ResolvedEnvironment
 {
     public required string Name { get; init; }
 
@@ -44,7 +44,7 @@ public sealed class ResolvedEnvironment
         Stacks.Where(s => s.Name != stack && s.AllDependencies.Contains(stack)).ToList();
 }
 
-public sealed class ResolvedStack
+public sealed record ResolvedStack
 {
     public required string Name { get; init; }
 
@@ -60,7 +60,7 @@ public sealed class ResolvedStack
     public required IReadOnlyList<string> Services { get; init; }
 }
 
-public sealed class ResolvedNetwork
+public sealed record ResolvedNetwork
 {
     /// <summary>Docker name: <c>&lt;project&gt;_&lt;stack&gt;</c> (what compose would name it).</summary>
     public required string Name { get; init; }
@@ -74,7 +74,7 @@ public sealed class ResolvedNetwork
     public required IPAddress Gateway { get; init; }
 }
 
-public sealed class ResolvedVolume
+public sealed record ResolvedVolume
 {
     /// <summary>The key in the schema (<c>postgres_data</c>).</summary>
     public required string Key { get; init; }
@@ -132,7 +132,7 @@ public sealed class ResolvedGpu
     public IReadOnlyList<string> DeviceIds { get; init; } = [];
 }
 
-public sealed class ResolvedService
+public sealed record ResolvedService
 {
     public required string Name { get; init; }
 

@@ -1,0 +1,175 @@
+using System.Diagnostics;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace LlmStack.IntegrationTests;
+
+[CollectionDefinition("docker", DisableParallelization = true)]
+public sealed class DockerCollection : ICollectionFixture<DockerFixture>;
+
+/// <summary>
+/// The real Docker engine and the repository's build program. Integration tests never skip: without an engine
+/// or the fixture images they fail, saying what to do.
+/// </summary>
+public sealed class DockerFixture : IAsyncLifetime
+{
+    public static readonly string[] FixtureImages = ["llmstack-fixture/postgres:15", "llmstack-fixture/redis:7", "llmstack-fixture/standin:1"];
+
+    public DockerClient Docker { get; } = new DockerClientBuilder()
+        .WithEndpoint(new Uri("unix:///var/run/docker.sock"))
+        .WithApiVersion(new System.Version(1, 41))
+        .Build();
+
+    public string Root { get; } = FindRoot();
+
+    public async Task InitializeAsync()
+    {
+        try
+        {
+            await Docker.System.PingAsync();
+        }
+        catch (Exception e)
+        {
+            throw new InvalidOperationException("integration tests need a running Docker engine at /var/run/docker.sock (bash .ci/run starts one): " + e.Message, e);
+        }
+
+        foreach (var image in FixtureImages)
+        {
+            try
+            {
+                await Docker.Images.InspectImageAsync(image);
+            }
+            catch (DockerImageNotFoundException)
+            {
+                throw new InvalidOperationException($"fixture image {image} is missing: run ./build.sh FixtureImages");
+            }
+        }
+
+        // Make sure the build program is built before tests time their runs.
+        var help = await Cli.RunAsync(Root, ["--help"]);
+        if (help.ExitCode != 0)
+        {
+            throw new InvalidOperationException("./build.sh --help failed: " + help.Output);
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        Docker.Dispose();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Removes every container, network and volume of an environment, selected by our environment label.</summary>
+    public async Task CleanAsync(params string[] environments)
+    {
+        foreach (var environment in environments)
+        {
+            var filter = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["label"] = new Dictionary<string, bool> { [$"io.llmstack.environment={environment}"] = true, [$"com.docker.compose.project=multimodal-{environment}"] = true },
+            };
+            foreach (var container in await Docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }))
+            {
+                await Docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+            }
+
+            foreach (var network in await Docker.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }))
+            {
+                await Docker.Networks.DeleteNetworkAsync(network.ID);
+            }
+
+            foreach (var volume in (await Docker.Volumes.ListAsync(new VolumesListParameters { Filters = filter })).Volumes ?? [])
+            {
+                await Docker.Volumes.RemoveAsync(volume.Name, force: true);
+            }
+        }
+    }
+
+    public async Task<IList<ContainerListResponse>> ContainersAsync(string environment, string? stack = null)
+    {
+        var labels = new Dictionary<string, bool> { [$"io.llmstack.environment={environment}"] = true };
+        if (stack is not null)
+        {
+            labels[$"io.llmstack.stack={stack}"] = true;
+        }
+
+        return await Docker.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = labels },
+        });
+    }
+
+    /// <summary>docker exec, returning exit code and output.</summary>
+    public async Task<(long ExitCode, string Output)> ExecAsync(string container, params string[] command)
+    {
+        var exec = await Docker.Exec.CreateContainerExecAsync(container, new ContainerExecCreateParameters { Cmd = command, AttachStdout = true, AttachStderr = true });
+        using var stream = await Docker.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters(), default);
+        var (stdout, stderr) = await stream.ReadOutputToEndAsync(default);
+        var inspect = await Docker.Exec.InspectContainerExecAsync(exec.ID);
+        return (inspect.ExitCode ?? -1, stdout + stderr);
+    }
+
+    private static string FindRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "build.sh")) && Directory.Exists(Path.Combine(directory.FullName, ".nuke")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("repository root not found above " + AppContext.BaseDirectory);
+    }
+}
+
+/// <summary>Runs ./build.sh as a user would, with its logs in a directory of the test's own.</summary>
+public static class Cli
+{
+    public sealed record Result(int ExitCode, string Output, string LogDirectory)
+    {
+        public string Log => File.Exists(Path.Combine(LogDirectory, "build.log")) ? File.ReadAllText(Path.Combine(LogDirectory, "build.log")) : string.Empty;
+
+        public string JsonLog => File.Exists(Path.Combine(LogDirectory, "build.json")) ? File.ReadAllText(Path.Combine(LogDirectory, "build.json")) : string.Empty;
+
+        public override string ToString() => $"exit {ExitCode}\n{Output}";
+    }
+
+    public static async Task<Result> RunAsync(string root, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, Func<Process, Task>? whileRunning = null)
+    {
+        var logs = Path.Combine(Path.GetTempPath(), "llmstack-it-logs-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(logs);
+        var start = new ProcessStartInfo("bash", [Path.Combine(root, "build.sh"), .. arguments])
+        {
+            WorkingDirectory = root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["LLMSTACK_LOG_DIRECTORY"] = logs;
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var output = new System.Text.StringBuilder();
+        var gate = new object();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (gate) { output.AppendLine(e.Data); } } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (gate) { output.AppendLine(e.Data); } } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        if (whileRunning is not null)
+        {
+            await whileRunning(process);
+        }
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        await process.WaitForExitAsync(timeout.Token);
+        process.WaitForExit();
+        lock (gate)
+        {
+            return new Result(process.ExitCode, output.ToString(), logs);
+        }
+    }
+}

@@ -1,0 +1,336 @@
+using System.Text.Json;
+using Docker.DotNet.Models;
+using YamlDotNet.RepresentationModel;
+
+namespace LlmStack.IntegrationTests;
+
+[Collection("docker")]
+[Trait("Category", "Integration")]
+public sealed class StackLifecycleTests(DockerFixture docker) : IAsyncLifetime
+{
+    private const string ImageMap = "tests/fixtures/image-map.yaml";
+    private static readonly string[] Core = ["minio", "postgres", "qdrant", "redis"];
+
+    public Task InitializeAsync() => docker.CleanAsync("testing", "development");
+
+    public Task DisposeAsync() => docker.CleanAsync("testing", "development");
+
+    private Task<Cli.Result> Run(params string[] arguments) => Cli.RunAsync(docker.Root, arguments);
+
+    private Task<Cli.Result> StartCore(string environment = "testing", params string[] extra) =>
+        Run(["StartCore", "--environment", environment, "--image-map", ImageMap, .. extra]);
+
+    private async Task<Dictionary<string, string>> IdsAsync(string environment = "testing", string? stack = null) =>
+        (await docker.ContainersAsync(environment, stack)).ToDictionary(c => c.Labels["io.llmstack.service"], c => c.ID);
+
+    [Fact]
+    public async Task StartCore_brings_up_healthy_core_services_on_the_stack_network_with_our_labels()
+    {
+        var result = await StartCore();
+        result.ExitCode.Should().Be(0, result.ToString());
+
+        var containers = await docker.ContainersAsync("testing");
+        containers.Select(c => c.Labels["io.llmstack.service"]).Should().BeEquivalentTo(Core);
+        foreach (var container in containers)
+        {
+            container.State.Should().Be("running");
+            container.Labels.Should().Contain(new Dictionary<string, string>
+            {
+                ["com.docker.compose.project"] = "multimodal-testing",
+                ["com.docker.compose.service"] = container.Labels["io.llmstack.service"],
+                ["com.docker.compose.container-number"] = "1",
+                ["io.llmstack.environment"] = "testing",
+                ["io.llmstack.stack"] = "core",
+            });
+            container.Labels["io.llmstack.config-hash"].Should().MatchRegex("^[0-9a-f]{32}$");
+            container.Names.Should().Equal($"/multimodal-testing-{container.Labels["io.llmstack.service"]}-1");
+            container.NetworkSettings!.Networks.Keys.Should().BeEquivalentTo("multimodal-testing_core");
+        }
+
+        var network = await docker.Docker.Networks.InspectNetworkAsync("multimodal-testing_core");
+        network.IPAM!.Config!.Single().Subnet.Should().Be("10.83.1.0/24");
+        network.IPAM!.Config!.Single().Gateway.Should().Be("10.83.1.1");
+        network.Labels.Should().Contain("io.llmstack.stack", "core").And.Contain("com.docker.compose.network", "core");
+        (await docker.Docker.Volumes.InspectAsync("multimodal-testing_postgres_data")).Labels.Should().Contain("io.llmstack.environment", "testing");
+
+        // Docker's own verdict catches up with LlmStack's probes at its first scheduled check.
+        var deadline = DateTime.UtcNow.AddSeconds(40);
+        while (true)
+        {
+            var health = new List<string?>();
+            foreach (var container in containers)
+            {
+                health.Add((await docker.Docker.Containers.InspectContainerAsync(container.ID)).State!.Health?.Status);
+            }
+
+            if (health.All(h => h == "healthy"))
+            {
+                break;
+            }
+
+            DateTime.UtcNow.Should().BeBefore(deadline, $"all core services should become healthy, got {string.Join(", ", health)}");
+            await Task.Delay(1000);
+        }
+
+        var status = await Run("StatusCore", "--environment", "testing", "--json");
+        status.ExitCode.Should().Be(0, status.ToString());
+        var json = status.Output[status.Output.IndexOf('[')..(status.Output.LastIndexOf(']') + 1)];
+        var services = JsonDocument.Parse(json).RootElement.EnumerateArray().ToList();
+        services.Select(s => s.GetProperty("service").GetString()).Should().BeEquivalentTo(Core);
+        services.Should().OnlyContain(s => s.GetProperty("state").GetString() == "running"
+                                           && s.GetProperty("health").GetString() == "healthy"
+                                           && s.GetProperty("running").GetInt32() == 1
+                                           && s.GetProperty("desired").GetInt32() == 1);
+        services.Single(s => s.GetProperty("service").GetString() == "postgres").GetProperty("ports")[0].GetString()
+            .Should().Be("127.0.0.1:15432->5432/tcp");
+    }
+
+    [Fact]
+    public async Task A_row_in_postgres_and_a_key_in_redis_survive_restart_and_stop_start()
+    {
+        (await StartCore()).ExitCode.Should().Be(0);
+        const string postgres = "multimodal-testing-postgres-1";
+        const string redis = "multimodal-testing-redis-1";
+        (await docker.ExecAsync(postgres, "psql", "-U", "multimodal", "-d", "multimodal", "-c",
+            "CREATE TABLE survival (note text); INSERT INTO survival VALUES ('still here');")).ExitCode.Should().Be(0);
+        (await docker.ExecAsync(redis, "redis-cli", "SET", "survival", "still here")).Output.Should().Contain("OK");
+
+        var restart = await Run("RestartCore", "--environment", "testing");
+        restart.ExitCode.Should().Be(0, restart.ToString());
+        await AssertDataAsync();
+
+        var stop = await Run("StopCore", "--environment", "testing");
+        stop.ExitCode.Should().Be(0, stop.ToString());
+        (await docker.ContainersAsync("testing")).Should().BeEmpty();
+        (await docker.Docker.Volumes.InspectAsync("multimodal-testing_postgres_data")).Should().NotBeNull("volumes stay");
+
+        (await StartCore()).ExitCode.Should().Be(0);
+        await AssertDataAsync();
+
+        async Task AssertDataAsync()
+        {
+            (await docker.ExecAsync(postgres, "psql", "-U", "multimodal", "-d", "multimodal", "-tAc", "SELECT note FROM survival")).Output.Trim().Should().Be("still here");
+            (await docker.ExecAsync(redis, "redis-cli", "GET", "survival")).Output.Trim().Should().Be("still here");
+        }
+    }
+
+    [Fact]
+    public async Task StartAi_starts_core_then_inference_then_ai_and_StopCore_stops_dependents_first()
+    {
+        var start = await Run("StartAi", "--environment", "testing", "--image-map", ImageMap);
+        start.ExitCode.Should().Be(0, start.ToString());
+        start.Output.IndexOf("║ StartCore", StringComparison.Ordinal).Should().BeLessThan(start.Output.IndexOf("║ StartInference", StringComparison.Ordinal));
+        start.Output.IndexOf("║ StartInference", StringComparison.Ordinal).Should().BeLessThan(start.Output.IndexOf("║ StartAi", StringComparison.Ordinal));
+
+        var created = new Dictionary<string, List<DateTime>>();
+        foreach (var stack in new[] { "core", "inference", "ai" })
+        {
+            created[stack] = [];
+            foreach (var container in await docker.ContainersAsync("testing", stack))
+            {
+                created[stack].Add(DateTime.Parse((await docker.Docker.Containers.InspectContainerAsync(container.ID)).State!.StartedAt, null, System.Globalization.DateTimeStyles.AdjustToUniversal));
+            }
+        }
+
+        created["core"].Should().HaveCount(4);
+        created["inference"].Should().HaveCount(2);
+        created["ai"].Should().HaveCount(6);
+        created["core"].Max().Should().BeBefore(created["inference"].Min());
+        created["inference"].Max().Should().BeBefore(created["ai"].Min());
+
+        // Cross-stack names resolve: an ai service reaches postgres (core) and vllm (inference).
+        (await docker.ExecAsync("multimodal-testing-ai-agents-1", "wget", "-q", "-O-", "http://vllm:8000/health")).ExitCode.Should().Be(0);
+        (await docker.ExecAsync("multimodal-testing-ai-agents-1", "wget", "-q", "-O", "/dev/null", "http://qdrant:6333/readyz")).ExitCode.Should().Be(0);
+
+        var stop = await Run("StopCore", "--environment", "testing");
+        stop.ExitCode.Should().Be(0, stop.ToString());
+        var ai = stop.Output.IndexOf("Stopped: multimodal-testing-multimodal-worker-1", StringComparison.Ordinal);
+        var inference = stop.Output.IndexOf("Stopped: multimodal-testing-vllm-1", StringComparison.Ordinal);
+        var core = stop.Output.IndexOf("Stopped: multimodal-testing-postgres-1", StringComparison.Ordinal);
+        ai.Should().BePositive();
+        ai.Should().BeLessThan(inference);
+        inference.Should().BeLessThan(core);
+        (await docker.ContainersAsync("testing")).Should().BeEmpty();
+        (await docker.Docker.Networks.ListNetworksAsync()).Select(n => n.Name).Should().NotContain(n => n.StartsWith("multimodal-testing_", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_second_start_keeps_containers_and_a_changed_service_alone_is_recreated()
+    {
+        (await StartCore()).ExitCode.Should().Be(0);
+        var before = await IdsAsync();
+
+        var again = await StartCore();
+        again.ExitCode.Should().Be(0, again.ToString());
+        again.Output.Should().Contain("Containers: 4 unchanged");
+        (await IdsAsync()).Should().Equal(before);
+
+        var schema = SchemaCopy.Write(docker.Root, root =>
+            root.Service("redis").Map("environment").Set("LLMSTACK_CHANGED", new YamlScalarNode("1")));
+        try
+        {
+            var changed = await StartCore("testing", "--schema", schema);
+            changed.ExitCode.Should().Be(0, changed.ToString());
+            changed.Output.Should().Contain("Containers: 1 recreated, 3 unchanged");
+            var after = await IdsAsync();
+            after["redis"].Should().NotBe(before["redis"]);
+            after.Where(kv => kv.Key != "redis").Should().BeEquivalentTo(before.Where(kv => kv.Key != "redis"));
+        }
+        finally
+        {
+            File.Delete(schema);
+        }
+    }
+
+    [Fact]
+    public async Task A_missing_image_fails_naming_the_service_before_anything_is_created()
+    {
+        var map = Path.Combine(Path.GetTempPath(), $"llmstack-it-map-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(map, "redis:7-alpine: llmstack-fixture/missing:1\npostgres:16-alpine: llmstack-fixture/postgres:15\n\"*\": llmstack-fixture/standin:1\n");
+        try
+        {
+            var result = await Run("StartCore", "--environment", "testing", "--image-map", map);
+            result.ExitCode.Should().NotBe(0);
+            result.Output.Should().Contain("image 'llmstack-fixture/missing:1' for service redis is not available and cannot be pulled");
+            (await docker.ContainersAsync("testing")).Should().BeEmpty();
+            (await docker.Docker.Networks.ListNetworksAsync()).Select(n => n.Name).Should().NotContain("multimodal-testing_core");
+        }
+        finally
+        {
+            File.Delete(map);
+        }
+    }
+
+    [Fact]
+    public async Task A_failing_healthcheck_fails_naming_the_service_and_its_last_check_output()
+    {
+        var schema = SchemaCopy.Write(docker.Root, root =>
+        {
+            var minio = root.Service("minio");
+            minio.Map("environment").Set("STANDIN_FAIL_HEALTH", new YamlScalarNode("1"));
+            var check = minio.Map("healthcheck");
+            check.Set("interval", new YamlScalarNode("1s"));
+            check.Set("timeout", new YamlScalarNode("2s"));
+            check.Set("retries", new YamlScalarNode("2"));
+            check.Set("start_period", new YamlScalarNode("0s"));
+        });
+        try
+        {
+            var result = await StartCore("testing", "--schema", schema);
+            result.ExitCode.Should().NotBe(0);
+            result.Output.Should().MatchRegex(@"service 'minio' \(multimodal-testing-minio-1\) is unhealthy: .*last check output: .*404");
+        }
+        finally
+        {
+            File.Delete(schema);
+        }
+    }
+
+    [Fact]
+    public async Task An_unreachable_engine_gives_one_clear_error()
+    {
+        var result = await Cli.RunAsync(docker.Root, ["StatusCore", "--environment", "testing"], new Dictionary<string, string> { ["DOCKER_HOST"] = "unix:///tmp/llmstack-no-engine.sock" });
+        result.ExitCode.Should().Be(1);
+        result.Output.Should().Contain("Docker engine not reachable at unix:///tmp/llmstack-no-engine.sock: start dockerd or set DOCKER_HOST");
+        result.Output.Should().NotContain("   at ", "no stack trace");
+    }
+
+    [Fact]
+    public async Task Foreign_containers_and_volumes_with_our_names_are_never_touched()
+    {
+        var foreignContainer = await docker.Docker.Containers.CreateContainerAsync(new CreateContainerParameters { Name = "postgres", Image = "llmstack-fixture/standin:1" });
+        var lookalike = await docker.Docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Name = "otherproj-postgres-1",
+            Image = "llmstack-fixture/standin:1",
+            Labels = new Dictionary<string, string> { ["com.docker.compose.project"] = "otherproj", ["com.docker.compose.service"] = "postgres", ["io.llmstack.stack"] = "core" },
+        });
+        await docker.Docker.Containers.StartContainerAsync(foreignContainer.ID, new ContainerStartParameters());
+        await docker.Docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = "otherproj_postgres_data" });
+        try
+        {
+            (await StartCore()).ExitCode.Should().Be(0);
+            (await Run("SystemStatus", "--environment", "testing")).ExitCode.Should().Be(0);
+            (await Run("Stop", "--environment", "testing")).ExitCode.Should().Be(0);
+
+            (await docker.Docker.Containers.InspectContainerAsync(foreignContainer.ID)).State!.Running.Should().BeTrue();
+            (await docker.Docker.Containers.InspectContainerAsync(lookalike.ID)).Should().NotBeNull();
+            (await docker.Docker.Volumes.InspectAsync("otherproj_postgres_data")).Name.Should().Be("otherproj_postgres_data");
+        }
+        finally
+        {
+            await docker.Docker.Containers.RemoveContainerAsync(foreignContainer.ID, new ContainerRemoveParameters { Force = true });
+            await docker.Docker.Containers.RemoveContainerAsync(lookalike.ID, new ContainerRemoveParameters { Force = true });
+            await docker.Docker.Volumes.RemoveAsync("otherproj_postgres_data");
+        }
+    }
+
+    [Fact]
+    public async Task Testing_and_development_run_side_by_side()
+    {
+        (await StartCore("testing")).ExitCode.Should().Be(0);
+        var development = await StartCore("development");
+        development.ExitCode.Should().Be(0, development.ToString());
+
+        var testing = await docker.ContainersAsync("testing");
+        var dev = await docker.ContainersAsync("development");
+        testing.Should().HaveCount(4).And.OnlyContain(c => c.State == "running");
+        dev.Should().HaveCount(4).And.OnlyContain(c => c.State == "running");
+        (await docker.Docker.Networks.InspectNetworkAsync("multimodal-development_core")).IPAM!.Config!.Single().Subnet.Should().Be("10.80.1.0/24");
+        (await docker.Docker.Networks.InspectNetworkAsync("multimodal-testing_core")).IPAM!.Config!.Single().Subnet.Should().Be("10.83.1.0/24");
+
+        (await Run("StopCore", "--environment", "testing")).ExitCode.Should().Be(0);
+        (await docker.ContainersAsync("testing")).Should().BeEmpty();
+        (await docker.ContainersAsync("development")).Should().HaveCount(4).And.OnlyContain(c => c.State == "running");
+        (await docker.ExecAsync("multimodal-development-postgres-1", "pg_isready", "-U", "multimodal")).ExitCode.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Secrets_are_generated_once_private_and_never_printed_or_logged()
+    {
+        var secretsFile = Path.Combine(docker.Root, "secrets", "testing.env");
+        var first = await StartCore();
+        first.ExitCode.Should().Be(0, first.ToString());
+        File.GetUnixFileMode(secretsFile).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var values = File.ReadAllLines(secretsFile).Where(l => l.Contains('=') && !l.StartsWith('#')).ToDictionary(l => l[..l.IndexOf('=')], l => l[(l.IndexOf('=') + 1)..]);
+        values.Should().ContainKey("POSTGRES_PASSWORD").And.ContainKey("LITELLM_MASTER_KEY");
+        values["LITELLM_MASTER_KEY"].Should().StartWith("sk-");
+
+        var logs = await Run("LogsCore", "--environment", "testing", "--tail", "all");
+        var status = await Run("SystemStatus", "--environment", "testing", "--verbosity", "verbose");
+        foreach (var run in new[] { first, logs, status })
+        {
+            foreach (var (name, value) in values)
+            {
+                run.Output.Should().NotContain(value, $"{name} must not reach the console");
+                run.Log.Should().NotContain(value, $"{name} must not reach build.log");
+                run.JsonLog.Should().NotContain(value, $"{name} must not reach build.json");
+            }
+        }
+
+        // The container does get the value, and a restart keeps it (never overwritten).
+        var env = (await docker.Docker.Containers.InspectContainerAsync("multimodal-testing-postgres-1")).Config!.Env;
+        env.Should().Contain($"POSTGRES_PASSWORD={values["POSTGRES_PASSWORD"]}");
+        (await StartCore()).ExitCode.Should().Be(0);
+        File.ReadAllText(secretsFile).Should().Contain($"POSTGRES_PASSWORD={values["POSTGRES_PASSWORD"]}");
+    }
+
+    [Fact]
+    public async Task Logs_are_prefixed_by_container_and_follow_ends_cleanly_on_ctrl_c()
+    {
+        (await StartCore()).ExitCode.Should().Be(0);
+        var logs = await Run("LogsCore", "--environment", "testing", "--service", "postgres", "--tail", "3");
+        logs.ExitCode.Should().Be(0, logs.ToString());
+        var lines = logs.Output.Split('\n').Where(l => l.StartsWith("postgres-1 | ", StringComparison.Ordinal)).ToList();
+        lines.Should().HaveCount(3);
+
+        var follow = await Cli.RunAsync(docker.Root, ["LogsCore", "--environment", "testing", "--follow", "--tail", "1"], whileRunning: async process =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            using var kill = System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+            await kill.WaitForExitAsync();
+        });
+        follow.ExitCode.Should().Be(130, follow.ToString());
+        follow.Output.Should().MatchRegex(@"redis-1\s+\| ").And.MatchRegex(@"LogsCore\s+Aborted").And.NotContain("   at ");
+    }
+}

@@ -1,0 +1,73 @@
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+
+namespace LlmStack.Tests;
+
+/// <summary>The stack targets declared in C# (build/Build.Stacks.cs) agree with the schema's stack dependencies.</summary>
+public class BuildTargetsTests
+{
+    private static readonly IReadOnlyList<ExecutableTarget> Targets =
+        PipelineBuild.DescribeTargets((PipelineBuild)Activator.CreateInstance(Type.GetType("Build, _build", throwOnError: true)!)!);
+
+    private static readonly ComposeSchema Schema = new SchemaFile(Repository.Root, "schemas/compose-schema.yaml").Load();
+
+    private static string Pascal(string stack) => char.ToUpperInvariant(stack[0]) + stack[1..];
+
+    private static ExecutableTarget Target(string name) =>
+        Targets.SingleOrDefault(t => t.Name == name) ?? throw new InvalidOperationException($"the build declares no target {name}");
+
+    public static TheoryData<string> Stacks()
+    {
+        var data = new TheoryData<string>();
+        foreach (var stack in Schema.Stacks.Keys)
+        {
+            data.Add(stack);
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Stacks))]
+    public void Every_stack_has_its_five_targets(string stack)
+    {
+        foreach (var verb in new[] { "Start", "Stop", "Restart", "Status", "Logs" })
+        {
+            Target(verb + Pascal(stack)).Description.Should().Contain(stack);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Stacks))]
+    public void Start_depends_exactly_on_the_starts_of_the_stacks_it_needs(string stack)
+    {
+        Target("Start" + Pascal(stack)).ExecutionDependencies.Select(t => t.Name)
+            .Should().BeEquivalentTo(Schema.Stacks[stack].DependsOn.Select(d => "Start" + Pascal(d)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stacks))]
+    public void Stop_depends_exactly_on_the_stops_of_the_stacks_that_need_it(string stack)
+    {
+        var dependents = Schema.Stacks.Where(s => s.Value.DependsOn.Contains(stack)).Select(s => "Stop" + Pascal(s.Key));
+        Target("Stop" + Pascal(stack)).ExecutionDependencies.Select(t => t.Name).Should().BeEquivalentTo(dependents);
+    }
+
+    [Theory]
+    [MemberData(nameof(Stacks))]
+    public void Restart_runs_after_the_restarts_of_the_stacks_it_needs_without_pulling_them_in(string stack)
+    {
+        var restart = Target("Restart" + Pascal(stack));
+        restart.ExecutionDependencies.Should().BeEmpty("dependents keep running, dependencies are not restarted");
+        restart.OrderDependencies.Select(t => t.Name).Should().BeEquivalentTo(Schema.Stacks[stack].DependsOn.Select(d => "Restart" + Pascal(d)));
+    }
+
+    [Fact]
+    public void The_all_stack_targets_cover_every_stack()
+    {
+        foreach (var verb in new[] { "Start", "Stop", "Restart" })
+        {
+            Target(verb).ExecutionDependencies.Select(t => t.Name).Should().BeEquivalentTo(Schema.Stacks.Keys.Select(s => verb + Pascal(s)));
+        }
+    }
+}
