@@ -294,7 +294,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
                 }
                 else
                 {
-                    await engine.CallAsync(ct => engine.Client.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct), cancellationToken);
+                    await StartContainerAsync(plan, id, cancellationToken);
                     actions[plan.Name] = "started";
                     log.Information("Started {Container}", plan.Name);
                 }
@@ -313,7 +313,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
                 }
 
                 id = await CreateAsync(plan, cancellationToken);
-                await engine.CallAsync(ct => engine.Client.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct), cancellationToken);
+                await StartContainerAsync(plan, id, cancellationToken);
                 log.Information("{Action} {Container} ({Image})", actions[plan.Name] == "created" ? "Created" : "Recreated", plan.Name, plan.Image);
             }
 
@@ -335,6 +335,10 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         {
             throw new PipelineException($"container name '{plan.Name}' is taken by a container that is not LlmStack's for {environment.Name}: rename or remove it");
         }
+        catch (DockerApiException e)
+        {
+            throw Refused(plan, "create", e);
+        }
 
         foreach (var (network, aliases) in plan.ExtraNetworks)
         {
@@ -345,6 +349,27 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         }
 
         return created.ID;
+    }
+
+    private async Task StartContainerAsync(ContainerPlan plan, string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await engine.CallAsync(ct => engine.Client.Containers.StartContainerAsync(id, new ContainerStartParameters(), ct), cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            throw Refused(plan, "start", e);
+        }
+    }
+
+    private static PipelineException Refused(ContainerPlan plan, string what, DockerApiException e)
+    {
+        var message = Images.ApiMessage(e);
+        var hint = message.Contains("nvidia", StringComparison.OrdinalIgnoreCase) || message.Contains("device driver", StringComparison.OrdinalIgnoreCase)
+            ? ": the service asks for a GPU; install the NVIDIA container runtime, or use an environment with gpu: false on CPU-only hosts"
+            : string.Empty;
+        return new PipelineException($"service '{plan.Service.Name}': Docker refused to {what} {plan.Name}: {message}{hint}");
     }
 
     private async Task StopAndRemoveAsync(ContainerListResponse container, string action, CancellationToken cancellationToken)
