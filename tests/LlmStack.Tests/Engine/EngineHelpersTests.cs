@@ -1,0 +1,80 @@
+using System.Text;
+using Docker.DotNet;
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+
+namespace LlmStack.Tests.Engine;
+
+public class EngineHelpersTests
+{
+    [Fact]
+    public void The_image_map_replaces_listed_images_then_the_fallback()
+    {
+        var file = Path.Combine(Repository.TempDirectory("map"), "map.yaml");
+        File.WriteAllText(file, "postgres:16-alpine: fixture/pg:1\n\"*\": fixture/standin:1\n");
+        var map = ImageMap.Load(file, "/");
+        map.Apply("postgres:16-alpine").Should().Be("fixture/pg:1");
+        map.Apply("minio/minio:RELEASE.2024").Should().Be("fixture/standin:1");
+        ImageMap.None.Apply("redis:7").Should().Be("redis:7");
+        ImageMap.Load(null, "/").Apply("redis:7").Should().Be("redis:7");
+
+        File.WriteAllText(file, "- not: a map\n");
+        var bad = () => ImageMap.Load(file, "/");
+        bad.Should().Throw<PipelineException>().WithMessage("*the image map must be a mapping*");
+        var missing = () => ImageMap.Load("/no/such/map.yaml", "/");
+        missing.Should().Throw<PipelineException>().WithMessage("image map '/no/such/map.yaml' not found*");
+    }
+
+    [Theory]
+    [InlineData("postgres:16-alpine", "postgres", "16-alpine")]
+    [InlineData("ghcr.io/berriai/litellm:main-v1.55.8", "ghcr.io/berriai/litellm", "main-v1.55.8")]
+    [InlineData("localhost:5000/app", "localhost:5000/app", "latest")]
+    [InlineData("app@sha256:abc", "app", "sha256:abc")]
+    public void Image_references_split_into_name_and_tag(string image, string name, string tag) =>
+        Images.Split(image).Should().Be((name, tag));
+
+    [Fact]
+    public async Task Logs_are_demultiplexed_into_whole_lines_per_stream()
+    {
+        var frames = new MemoryStream();
+        void Frame(byte stream, string text)
+        {
+            var payload = Encoding.UTF8.GetBytes(text);
+            frames.Write([stream, 0, 0, 0, (byte)(payload.Length >> 24), (byte)(payload.Length >> 16), (byte)(payload.Length >> 8), (byte)payload.Length]);
+            frames.Write(payload);
+        }
+
+        Frame(1, "first li");
+        Frame(2, "error one\n");
+        Frame(1, "ne\nsecond line\nthird ");
+        Frame(1, "and last");
+        frames.Position = 0;
+
+        var lines = new List<string>();
+        using var stream = new MultiplexedStream(frames, multiplexed: true);
+        await LogStream.PumpAsync(stream, lines.Add, CancellationToken.None);
+        lines.Should().Equal("error one", "first line", "second line", "third and last");
+    }
+
+    [Fact]
+    public void Since_accepts_durations_and_timestamps()
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        long.Parse(LogStream.Since("10m")!).Should().BeCloseTo(now - 600, 5);
+        LogStream.Since("2026-11-24T10:00:00Z").Should().Be(new DateTimeOffset(2026, 11, 24, 10, 0, 0, TimeSpan.Zero).ToUnixTimeSeconds().ToString());
+        LogStream.Since(null).Should().BeNull();
+        var bad = () => LogStream.Since("yesterday-ish");
+        bad.Should().Throw<PipelineException>().WithMessage("--since 'yesterday-ish' is neither a duration*");
+    }
+
+    [Fact]
+    public void Transient_engine_failures_are_retried_and_others_are_not()
+    {
+        DockerEngine.IsTransient(new HttpRequestException("reset")).Should().BeTrue();
+        DockerEngine.IsTransient(new IOException("broken pipe")).Should().BeTrue();
+        DockerEngine.IsTransient(new DockerApiException(System.Net.HttpStatusCode.ServiceUnavailable, "busy")).Should().BeTrue();
+        DockerEngine.IsTransient(new DockerApiException(System.Net.HttpStatusCode.NotFound, "no such container")).Should().BeFalse();
+        DockerEngine.IsTransient(new DockerApiException(System.Net.HttpStatusCode.Conflict, "name in use")).Should().BeFalse();
+        DockerEngine.IsTransient(new InvalidOperationException()).Should().BeFalse();
+    }
+}
