@@ -1,0 +1,289 @@
+using System.Globalization;
+using Docker.DotNet.Models;
+using LlmStack.Compose;
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+using LlmStack.Security;
+using Serilog;
+
+namespace LlmStack.Networks;
+
+/// <summary>A live network compared with the schema.</summary>
+public sealed record NetworkState(string Name, string Stack, string State, string Expected, string Actual, IReadOnlyList<string> Containers);
+
+/// <summary>One dependency probe: from a running service to a dependency's name and port (or health URL).</summary>
+public sealed record ProbeResult(string From, string To, string Check, bool Passed, string Detail);
+
+/// <summary>Network checks and cleanup for one environment on a live engine.</summary>
+public sealed class NetworkOperations(DockerEngine engine, ResolvedEnvironment environment, IReadOnlyList<(string Environment, ResolvedNetwork Network)> schemaNetworks, ILogger log)
+{
+    public const string ProbeLabel = "io.llmstack.probe";
+    private readonly Scope _scope = Scope.Of(environment);
+
+    public async Task<IReadOnlyList<NetworkConflict>> ConflictsAsync(IReadOnlyList<ResolvedNetwork> wanted, HostNetworkState host, CancellationToken cancellationToken) =>
+        NetworkConflicts.Find(environment, wanted, schemaNetworks, await DockerNetwork.ListAsync(engine, cancellationToken), host);
+
+    public async Task<IReadOnlyList<(string Stack, System.Net.IPNetwork Subnet, System.Net.IPAddress Gateway, bool Changed)>> SuggestAsync(HostNetworkState host, CancellationToken cancellationToken) =>
+        NetworkConflicts.Suggest(environment, schemaNetworks, await DockerNetwork.ListAsync(engine, cancellationToken), host);
+
+    /// <summary>Live networks against the schema: existence, driver, subnet, gateway, labels, attachments.</summary>
+    public async Task<(IReadOnlyList<NetworkState> Networks, IReadOnlyList<string> Drift)> ValidateAsync(CancellationToken cancellationToken)
+    {
+        var drift = new List<string>();
+        var states = new List<NetworkState>();
+        var all = await DockerNetwork.ListAsync(engine, cancellationToken);
+        var containers = await ContainerDetailsAsync(cancellationToken);
+        foreach (var network in environment.Networks)
+        {
+            var expected = $"{network.Driver} {network.Subnet} gw {network.Gateway}";
+            var live = all.FirstOrDefault(n => n.Name == network.Name);
+            var stackRunning = containers.Any(c => c.Config!.Labels.Value(Names.Stack) == network.Stack && c.State!.Running);
+            if (live is null)
+            {
+                states.Add(new NetworkState(network.Name, network.Stack, stackRunning ? "missing" : "absent", expected, "-", []));
+                if (stackRunning)
+                {
+                    drift.Add($"{network.Name}: missing while stack {network.Stack} runs");
+                }
+
+                continue;
+            }
+
+            var detail = await engine.CallAsync(ct => engine.Client.Networks.InspectNetworkAsync(live.Id, ct), cancellationToken);
+            var config = detail.IPAM?.Config ?? [];
+            var actual = $"{detail.Driver} {string.Join(",", config.Select(c => c.Subnet))} gw {string.Join(",", config.Select(c => c.Gateway))}";
+            var problems = new List<string>();
+            if (!_scope.Owns(detail.Labels))
+            {
+                problems.Add("exists without LlmStack's labels for this environment (not ours)");
+            }
+            else if (detail.Labels.Value(Names.Stack) != network.Stack || detail.Labels.Value(Names.ComposeNetwork) != network.Stack)
+            {
+                problems.Add($"labelled for stack {detail.Labels.Value(Names.Stack)}, expected {network.Stack}");
+            }
+
+            if (detail.Driver != network.Driver)
+            {
+                problems.Add($"driver {detail.Driver}, expected {network.Driver}");
+            }
+
+            if (config.Count != 1 || config[0].Subnet != network.Subnet.ToString())
+            {
+                problems.Add($"subnet {string.Join(",", config.Select(c => c.Subnet))}, expected {network.Subnet}");
+            }
+            else if (config[0].Gateway != network.Gateway.ToString())
+            {
+                problems.Add($"gateway {config[0].Gateway}, expected {network.Gateway}");
+            }
+
+            drift.AddRange(problems.Select(p => $"{network.Name}: {p}"));
+            states.Add(new NetworkState(network.Name, network.Stack, problems.Count == 0 ? "ok" : "drift", expected, actual,
+                detail.Containers?.Values.Select(c => c.Name).Order(StringComparer.Ordinal).ToList() ?? []));
+        }
+
+        foreach (var orphan in all.Where(n => _scope.Owns(n.Labels) && environment.Networks.All(w => w.Name != n.Name)))
+        {
+            states.Add(new NetworkState(orphan.Name, orphan.Labels.Value(Names.Stack) ?? "?", "orphan", "-", string.Join(",", orphan.Subnets), []));
+            drift.Add($"{orphan.Name}: labelled for {environment.Name} but not in the schema's networks for it (CleanupNetworks removes it when unused)");
+        }
+
+        foreach (var container in containers.Where(c => c.State!.Running))
+        {
+            var name = container.Name.TrimStart('/');
+            var service = environment.Services.FirstOrDefault(s => s.Name == container.Config!.Labels.Value(Names.Service));
+            if (service is null)
+            {
+                drift.Add($"{name}: runs in {environment.Name} but its service is not in the schema");
+                continue;
+            }
+
+            var want = service.Networks.Select(s => environment.NetworkOf(s).Name).ToHashSet(StringComparer.Ordinal);
+            var have = container.NetworkSettings?.Networks?.Keys.ToHashSet(StringComparer.Ordinal) ?? [];
+            foreach (var missing in want.Except(have).Order(StringComparer.Ordinal))
+            {
+                drift.Add($"{name}: not attached to {missing}");
+            }
+
+            foreach (var extra in have.Except(want).Order(StringComparer.Ordinal))
+            {
+                drift.Add($"{name}: also attached to {extra}, which the schema does not give it");
+            }
+        }
+
+        return (states, drift);
+    }
+
+    /// <summary>
+    /// From inside each running service (a probe container sharing its network namespace), resolves every
+    /// dependency by service name, connects to its ports, and fetches its HTTP health endpoint.
+    /// </summary>
+    public async Task<IReadOnlyList<ProbeResult>> HealthAsync(string probeImage, CancellationToken cancellationToken)
+    {
+        var containers = (await ContainerDetailsAsync(cancellationToken)).Where(c => c.State!.Running).ToList();
+        var results = new List<ProbeResult>();
+        await Images.EnsureAsync(engine, [("network probe", probeImage)], log, cancellationToken);
+        foreach (var service in environment.Services)
+        {
+            var container = containers.FirstOrDefault(c => c.Config!.Labels.Value(Names.Service) == service.Name);
+            if (container is null || service.DependsOn.Count == 0)
+            {
+                continue;
+            }
+
+            var checks = service.DependsOn.SelectMany(d => Checks(environment.Service(d))).ToList();
+            var script = string.Join('\n', checks.Select(c => c.Script));
+            var output = await RunProbeAsync(container.ID, service.Name, probeImage, script, cancellationToken);
+            foreach (var (to, check, _) in checks)
+            {
+                var line = output.FirstOrDefault(l => l.StartsWith($"{to}|{check}|", StringComparison.Ordinal));
+                var parts = line?.Split('|', 4);
+                var passed = parts is { Length: >= 3 } && parts[2] == "ok";
+                var detail = parts is { Length: 4 } ? parts[3].Trim() : line is null ? "no answer from the probe" : string.Empty;
+                results.Add(new ProbeResult(service.Name, to, check, passed, passed ? string.Empty : detail));
+            }
+        }
+
+        return results;
+    }
+
+    /// <summary>DNS, TCP per container port, and the HTTP health endpoint of a dependency, as probe shell lines.</summary>
+    internal static IEnumerable<(string To, string Check, string Script)> Checks(ResolvedService dependency)
+    {
+        var name = dependency.Name;
+        yield return (name, "dns", $"if out=$(nslookup {name} 2>&1); then echo '{name}|dns|ok'; else echo \"{name}|dns|fail|$(echo $out | tail -c 200)\"; fi");
+        var ports = dependency.Ports.Where(p => p.Protocol == "tcp").Select(p => p.ContainerPort).ToList();
+        var url = HealthUrl(dependency);
+        if (url is not null && ports.Count == 0)
+        {
+            ports.Add(url.Value.Port);
+        }
+
+        foreach (var port in ports.Distinct())
+        {
+            var to = $"{name}:{port.ToString(CultureInfo.InvariantCulture)}";
+            yield return (to, "tcp", $"if out=$(nc -w 3 {name} {port} </dev/null 2>&1); then echo '{to}|tcp|ok'; else echo \"{to}|tcp|fail|$(echo $out | tail -c 200)\"; fi");
+        }
+
+        if (url is { } health)
+        {
+            var target = $"http://{name}:{health.Port}{health.Path}";
+            yield return (target, "http", $"if out=$(timeout 5 wget -q -O /dev/null '{target}' 2>&1); then echo '{target}|http|ok'; else echo \"{target}|http|fail|$(echo $out | tail -c 200)\"; fi");
+        }
+    }
+
+    /// <summary>The port and path of an HTTP healthcheck against 127.0.0.1/localhost, if the service has one.</summary>
+    internal static (int Port, string Path)? HealthUrl(ResolvedService service)
+    {
+        if (service.Healthcheck is not { Disabled: false } check)
+        {
+            return null;
+        }
+
+        foreach (var part in check.Test.SelectMany(t => t.Split(' ')))
+        {
+            if (Uri.TryCreate(part.Trim('"', '\''), UriKind.Absolute, out var uri) && uri.Scheme == "http" && (uri.Host == "127.0.0.1" || uri.Host == "localhost"))
+            {
+                return (uri.Port, uri.PathAndQuery);
+            }
+        }
+
+        return null;
+    }
+
+    private async Task<IReadOnlyList<string>> RunProbeAsync(string containerId, string service, string image, string script, CancellationToken cancellationToken)
+    {
+        var labels = new Dictionary<string, string>
+        {
+            [Names.ComposeProject] = environment.Project,
+            [Names.Environment] = environment.Name,
+            [ProbeLabel] = "true",
+            [Names.Service] = service + "-probe",
+        };
+        var created = await engine.Client.Containers.CreateContainerAsync(
+            new CreateContainerParameters
+            {
+                Image = image,
+                Entrypoint = ["/bin/sh", "-c"],
+                Cmd = [script],
+                Labels = labels,
+                HostConfig = new HostConfig { NetworkMode = $"container:{containerId}" },
+            },
+            cancellationToken);
+        try
+        {
+            await engine.Client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromMinutes(2));
+            await engine.Client.Containers.WaitContainerAsync(created.ID, timeout.Token);
+            return await LlmStack.Engine.Health.TailAsync(engine, created.ID, 1000, cancellationToken);
+        }
+        finally
+        {
+            await engine.CallAsync(ct => engine.Client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true }, ct), CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Networks this environment owns (labels) that are absent from its schema networks, or unused while their
+    /// stack is stopped. Never one without our labels, never one a container uses.
+    /// </summary>
+    public async Task<(IReadOnlyList<DockerNetwork> Remove, IReadOnlyList<(DockerNetwork Network, string Why)> Keep)> CleanupCandidatesAsync(CancellationToken cancellationToken)
+    {
+        var containers = await ContainerDetailsAsync(cancellationToken);
+        var remove = new List<DockerNetwork>();
+        var keep = new List<(DockerNetwork, string)>();
+        foreach (var network in (await DockerNetwork.ListAsync(engine, cancellationToken)).Where(n => _scope.Owns(n.Labels)))
+        {
+            var stack = network.Labels.Value(Names.Stack);
+            var inSchema = environment.Networks.Any(n => n.Name == network.Name);
+            var stackStopped = containers.All(c => c.Config!.Labels.Value(Names.Stack) != stack);
+            if (network.Containers > 0)
+            {
+                keep.Add((network, $"in use by {network.Containers} container(s)"));
+            }
+            else if (!inSchema)
+            {
+                remove.Add(network);
+            }
+            else if (stackStopped)
+            {
+                remove.Add(network);
+            }
+            else
+            {
+                keep.Add((network, $"stack {stack} has containers"));
+            }
+        }
+
+        return (remove, keep);
+    }
+
+    public async Task RemoveAsync(IReadOnlyList<DockerNetwork> networks, AuditLog audit, CancellationToken cancellationToken)
+    {
+        foreach (var network in networks)
+        {
+            var detail = await engine.CallAsync(ct => engine.Client.Networks.InspectNetworkAsync(network.Id, ct), cancellationToken);
+            if (!_scope.Owns(detail.Labels) || detail.Containers is { Count: > 0 })
+            {
+                log.Warning("Kept {Network}: it changed since it was listed (in use, or not ours)", network.Name);
+                continue;
+            }
+
+            await engine.CallAsync(ct => engine.Client.Networks.DeleteNetworkAsync(network.Id, ct), cancellationToken);
+            audit.Record("CleanupNetworks", environment.Name, "removed network", network.Name, string.Join(",", network.Subnets));
+        }
+    }
+
+    private async Task<List<ContainerInspectResponse>> ContainerDetailsAsync(CancellationToken cancellationToken)
+    {
+        var list = await engine.CallAsync(ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = _scope.Filter() }, ct), cancellationToken);
+        var result = new List<ContainerInspectResponse>();
+        foreach (var container in list.Where(c => c.Labels.Value(ProbeLabel) is null))
+        {
+            result.Add(await engine.CallAsync(ct => engine.Client.Containers.InspectContainerAsync(container.ID, ct), cancellationToken));
+        }
+
+        return result;
+    }
+}
