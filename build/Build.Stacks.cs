@@ -93,7 +93,7 @@ partial class Build
     ITargetDefinition StartStack(ITargetDefinition _, string stack, string target) => _
         .Description($"Start the {stack} stack: create missing networks, volumes and containers, wait until healthy.")
         .OnlyWhenStatic(() => Wanted(stack, target))
-        .Executes(async ct => ReportSummary("Containers", (await Stacks.StartAsync(stack, ct)).ToString()));
+        .Executes(async ct => ReportSummary("Containers", (await Stacks.StartAsync(stack, Out, ct)).ToString()));
 
     ITargetDefinition StopStack(ITargetDefinition _, string stack) => _
         .Description($"Stop and remove the {stack} stack's containers (graceful timeout); volumes stay; its network goes once unused.")

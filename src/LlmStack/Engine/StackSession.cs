@@ -1,3 +1,4 @@
+using LlmStack.Networks;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Security;
@@ -28,15 +29,37 @@ public sealed class StackSession(SchemaFile schema, string environment, string? 
     private async Task<StackOperations> OperationsAsync(CancellationToken cancellationToken) =>
         new(await EngineAsync(cancellationToken), Environment, schema.RootDirectory, log);
 
-    /// <summary>Hook run with the networks a Start is about to create, before anything is created.</summary>
-    public Func<IReadOnlyList<ResolvedNetwork>, CancellationToken, Task>? BeforeCreatingNetworks { get; set; }
+    /// <summary>An image as this run uses it (after --image-map).</summary>
+    public string MapImage(string image) => ImageMap.Load(imageMap, schema.RootDirectory).Apply(image);
 
-    public async Task<StartReport> StartAsync(string stack, CancellationToken cancellationToken)
+    /// <summary>Network checks for this environment, with every environment's networks of the schema for comparison.</summary>
+    public async Task<NetworkOperations> NetworksAsync(CancellationToken cancellationToken)
+    {
+        var all = schema.Load().Environments.Keys
+            .SelectMany(name => (name == environment ? Environment : schema.Resolve(name)).Networks.Select(n => (name, n)))
+            .ToList();
+        return new NetworkOperations(await EngineAsync(cancellationToken), Environment, all, log);
+    }
+
+    /// <summary>
+    /// Starts a stack. Before anything is created, the networks it would create are checked for conflicts with
+    /// the schema, Docker networks, host routes, interface addresses and resolvers.
+    /// </summary>
+    public async Task<StartReport> StartAsync(string stack, TextWriter output, CancellationToken cancellationToken)
     {
         Environment.Stack(stack);
         var map = ImageMap.Load(imageMap, schema.RootDirectory);
         var operations = await OperationsAsync(cancellationToken);
-        return await operations.StartAsync(stack, Secrets, map, BeforeCreatingNetworks, cancellationToken);
+        var networks = await NetworksAsync(cancellationToken);
+        return await operations.StartAsync(stack, Secrets, map, async (wanted, ct) =>
+        {
+            var conflicts = await networks.ConflictsAsync(wanted, HostNetworkState.Read(), ct);
+            if (conflicts.Count > 0)
+            {
+                NetworkCommands.WriteConflicts(output, conflicts);
+                throw NetworkCommands.ConflictError(Environment.Name, conflicts);
+            }
+        }, cancellationToken);
     }
 
     public async Task<int> StopAsync(string stack, CancellationToken cancellationToken) =>

@@ -140,7 +140,7 @@ public sealed class NetworkOperations(DockerEngine engine, ResolvedEnvironment e
                 var parts = line?.Split('|', 4);
                 var passed = parts is { Length: >= 3 } && parts[2] == "ok";
                 var detail = parts is { Length: 4 } ? parts[3].Trim() : line is null ? "no answer from the probe" : string.Empty;
-                results.Add(new ProbeResult(service.Name, to, check, passed, passed ? string.Empty : detail));
+                results.Add(new ProbeResult(service.Name, to, check, passed, passed ? string.Empty : System.Text.RegularExpressions.Regex.Replace(detail, @"\s+", " ")));
             }
         }
 
@@ -151,7 +151,7 @@ public sealed class NetworkOperations(DockerEngine engine, ResolvedEnvironment e
     internal static IEnumerable<(string To, string Check, string Script)> Checks(ResolvedService dependency)
     {
         var name = dependency.Name;
-        yield return (name, "dns", $"if out=$(nslookup {name} 2>&1); then echo '{name}|dns|ok'; else echo \"{name}|dns|fail|$(echo $out | tail -c 200)\"; fi");
+        yield return Probe(name, "dns", $"nslookup {name}");
         var ports = dependency.Ports.Where(p => p.Protocol == "tcp").Select(p => p.ContainerPort).ToList();
         var url = HealthUrl(dependency);
         if (url is not null && ports.Count == 0)
@@ -161,16 +161,19 @@ public sealed class NetworkOperations(DockerEngine engine, ResolvedEnvironment e
 
         foreach (var port in ports.Distinct())
         {
-            var to = $"{name}:{port.ToString(CultureInfo.InvariantCulture)}";
-            yield return (to, "tcp", $"if out=$(nc -w 3 {name} {port} </dev/null 2>&1); then echo '{to}|tcp|ok'; else echo \"{to}|tcp|fail|$(echo $out | tail -c 200)\"; fi");
+            yield return Probe($"{name}:{port.ToString(CultureInfo.InvariantCulture)}", "tcp", $"nc -w 3 {name} {port} </dev/null");
         }
 
         if (url is { } health)
         {
             var target = $"http://{name}:{health.Port}{health.Path}";
-            yield return (target, "http", $"if out=$(timeout 5 wget -q -O /dev/null '{target}' 2>&1); then echo '{target}|http|ok'; else echo \"{target}|http|fail|$(echo $out | tail -c 200)\"; fi");
+            yield return Probe(target, "http", $"timeout 5 wget -q -O /dev/null '{target}'");
         }
     }
+
+    /// <summary>One probe line: <c>to|check|ok</c>, or <c>to|check|fail|last 200 characters of its output</c>.</summary>
+    private static (string To, string Check, string Script) Probe(string to, string check, string command) =>
+        (to, check, $"if out=$({command} 2>&1); then echo '{to}|{check}|ok'; else echo \"{to}|{check}|fail|$(echo \"$out\" | tr '\\n' ' ' | tail -c 200)\"; fi");
 
     /// <summary>The port and path of an HTTP healthcheck against 127.0.0.1/localhost, if the service has one.</summary>
     internal static (int Port, string Path)? HealthUrl(ResolvedService service)

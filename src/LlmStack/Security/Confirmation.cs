@@ -8,16 +8,21 @@ namespace LlmStack.Security;
 /// </summary>
 public static class Confirmation
 {
+    /// <summary>A --confirm that names another environment is a mistake even when there turns out to be nothing to do.</summary>
+    public static void CheckTarget(string operation, string environment, string? confirm)
+    {
+        if (confirm is not null && !string.Equals(confirm, environment, StringComparison.Ordinal))
+        {
+            throw new PipelineException($"--confirm {confirm} does not match the environment {environment}: {operation} changed nothing");
+        }
+    }
+
     /// <summary>Returns when the operation may go ahead; throws (changing nothing) when it may not.</summary>
     public static void Require(string operation, string environment, string what, string? confirm, TextReader input, TextWriter output, bool interactive)
     {
+        CheckTarget(operation, environment, confirm);
         if (confirm is not null)
         {
-            if (!string.Equals(confirm, environment, StringComparison.Ordinal))
-            {
-                throw new PipelineException($"--confirm {confirm} does not match the environment {environment}: {operation} changed nothing");
-            }
-
             return;
         }
 

@@ -1,0 +1,37 @@
+using LlmStack.Networks;
+using LlmStack.Pipeline;
+using LlmStack.Security;
+
+/// <summary>Network management: conflicts, free subnets, drift, reachability, scoped cleanup.</summary>
+partial class Build
+{
+    [Parameter("Destructive operations: list what would change and change nothing")]
+    readonly bool DryRun;
+
+    [Parameter("Destructive operations: confirm by naming the environment (for CI; interactive runs are asked)")]
+    readonly string? Confirm;
+
+    [Parameter("Image of the network probe container (needs sh, nslookup, nc and wget)")]
+    readonly string ProbeImage = "busybox:1.36";
+
+    Target CheckNetworkConflicts => _ => _
+        .Description("The environment's networks against the schema, every Docker network, host routes, interface addresses and DNS resolvers; non-zero exit on a conflict.")
+        .Executes(async ct => await NetworkCommands.CheckConflictsAsync(await Stacks.NetworksAsync(ct), Stacks.Environment, Out, Log, ct));
+
+    Target SuggestSubnets => _ => _
+        .Description("Free private subnets for the environment's networks (same prefix), as a ready-to-paste schema snippet.")
+        .Executes(async ct => await NetworkCommands.SuggestAsync(await Stacks.NetworksAsync(ct), Stacks.Environment, Out, ct));
+
+    Target ValidateNetworks => _ => _
+        .Description("Live networks against the schema: existence, driver, subnet, gateway, labels, and which containers are attached; non-zero exit on drift.")
+        .Executes(async ct => await NetworkCommands.ValidateAsync(await Stacks.NetworksAsync(ct), Stacks.Environment, Out, ct));
+
+    Target CheckNetworkHealth => _ => _
+        .Description("From inside each running service: resolve and connect to every dependency (cross-stack too) and fetch its health endpoint; a matrix; non-zero exit on a failure.")
+        .Executes(async ct => await NetworkCommands.HealthAsync(await Stacks.NetworksAsync(ct), Stacks.Environment, Stacks.MapImage(ProbeImage), Out, ct));
+
+    Target CleanupNetworks => _ => _
+        .Description("Remove this environment's labelled networks that are not in the schema, or unused while their stack is stopped (--dry-run; --confirm <environment>); audited.")
+        .Executes(async ct => await NetworkCommands.CleanupAsync(
+            await Stacks.NetworksAsync(ct), Stacks.Environment, DryRun, Confirm, Console.In, !Console.IsInputRedirected, AuditLog.For(RootDirectory, Log), Out, Log, ct));
+}
