@@ -145,6 +145,7 @@ public static class Cli
             WorkingDirectory = root,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            RedirectStandardInput = true, // never interactive: confirmations must come from --confirm
         };
         start.Environment["LLMSTACK_LOG_DIRECTORY"] = logs;
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
@@ -153,6 +154,7 @@ public static class Cli
         }
 
         using var process = Process.Start(start)!;
+        process.StandardInput.Close();
         var output = new System.Text.StringBuilder();
         var gate = new object();
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (gate) { output.AppendLine(e.Data); } } };

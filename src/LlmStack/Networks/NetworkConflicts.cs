@@ -121,20 +121,22 @@ public static class NetworkConflicts
         taken.AddRange(host.Addresses.Where(a => !bridges.Contains(a.Interface)).Select(a => a.Network));
         taken.AddRange(host.Resolvers.Select(r => new IPNetwork(r, r.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128)));
 
+        // Keep every current subnet that is free first, so a moved one never lands on a neighbour's.
+        var keep = environment.Networks.Where(n => !taken.Any(t => Subnets.Overlap(t, n.Subnet))).ToList();
+        taken.AddRange(keep.Select(n => n.Subnet));
         var result = new List<(string, IPNetwork, IPAddress, bool)>();
         foreach (var network in environment.Networks)
         {
-            var subnet = network.Subnet;
-            var changed = false;
-            if (taken.Any(t => Subnets.Overlap(t, subnet)))
+            if (keep.Contains(network))
             {
-                subnet = NextFree(network.Subnet, taken) ?? throw new LlmStack.Pipeline.PipelineException(
-                    $"no free private /{network.Subnet.PrefixLength} left for {environment.Name}/{network.Stack}: remove unused networks or routes");
-                changed = true;
+                result.Add((network.Stack, network.Subnet, network.Gateway, false));
+                continue;
             }
 
+            var subnet = NextFree(network.Subnet, taken) ?? throw new LlmStack.Pipeline.PipelineException(
+                $"no free private /{network.Subnet.PrefixLength} left for {environment.Name}/{network.Stack}: remove unused networks or routes");
             taken.Add(subnet);
-            result.Add((network.Stack, subnet, changed ? Subnets.FirstHost(subnet) : network.Gateway, changed));
+            result.Add((network.Stack, subnet, Subnets.FirstHost(subnet), true));
         }
 
         return result;

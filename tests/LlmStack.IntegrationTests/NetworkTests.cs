@@ -1,0 +1,150 @@
+using Docker.DotNet.Models;
+
+namespace LlmStack.IntegrationTests;
+
+[Collection("docker")]
+[Trait("Category", "Integration")]
+public sealed class NetworkTests(DockerFixture docker) : IAsyncLifetime
+{
+    private const string ImageMap = "tests/fixtures/image-map.yaml";
+    private readonly List<string> _foreignNetworks = [];
+
+    public Task InitializeAsync() => docker.CleanAsync("testing");
+
+    public async Task DisposeAsync()
+    {
+        await docker.CleanAsync("testing");
+        foreach (var network in _foreignNetworks)
+        {
+            try
+            {
+                await docker.Docker.Networks.DeleteNetworkAsync(network);
+            }
+            catch (Docker.DotNet.DockerNetworkNotFoundException)
+            {
+            }
+        }
+    }
+
+    private Task<Cli.Result> Run(params string[] arguments) =>
+        Cli.RunAsync(docker.Root, [.. arguments, "--environment", "testing", "--image-map", ImageMap]);
+
+    private async Task<string> ForeignNetworkAsync(string name, string subnet, Dictionary<string, string>? labels = null)
+    {
+        var created = await docker.Docker.Networks.CreateNetworkAsync(new NetworksCreateParameters
+        {
+            Name = name,
+            Labels = labels ?? new Dictionary<string, string>(),
+            IPAM = new IPAM { Config = [new IPAMConfig { Subnet = subnet }] },
+        });
+        _foreignNetworks.Add(created.ID);
+        return created.ID;
+    }
+
+    [Fact]
+    public async Task A_foreign_overlapping_network_is_named_and_blocks_StartCore_before_anything_is_created()
+    {
+        await ForeignNetworkAsync("foreign-overlap", "10.83.1.0/25");
+
+        var check = await Run("CheckNetworkConflicts");
+        check.ExitCode.Should().NotBe(0);
+        check.Output.Should().Contain("multimodal-testing_core").And.Contain("Docker network 'foreign-overlap' (10.83.1.0/25)");
+
+        var start = await Run("StartCore");
+        start.ExitCode.Should().NotBe(0);
+        start.Output.Should().Contain("Docker network 'foreign-overlap' (10.83.1.0/25)").And.Contain("run SuggestSubnets");
+        (await docker.ContainersAsync("testing")).Should().BeEmpty();
+        (await docker.Docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).Should().NotContain(v => v.StartsWith("multimodal-testing_", StringComparison.Ordinal));
+        (await docker.Docker.Networks.ListNetworksAsync()).Select(n => n.Name).Should().NotContain("multimodal-testing_core");
+
+        var suggest = await Run("SuggestSubnets");
+        suggest.ExitCode.Should().Be(0, suggest.ToString());
+        suggest.Output.Should().Contain("environments:\n  testing:\n    networks:").And.MatchRegex(@"core: \{ subnet: 10\.\d+\.\d+\.0/24, gateway: [0-9.]+ \}   # changed");
+        suggest.Output.Should().Contain("inference: { subnet: 10.83.2.0/24, gateway: 10.83.2.1 }\n");
+    }
+
+    [Fact]
+    public async Task The_environments_own_running_networks_are_not_conflicts()
+    {
+        (await Run("StartInference")).ExitCode.Should().Be(0);
+        var check = await Run("CheckNetworkConflicts");
+        check.ExitCode.Should().Be(0, check.ToString());
+        check.Output.Should().Contain("No conflicts: 6 network(s) of testing checked");
+    }
+
+    [Fact]
+    public async Task ValidateNetworks_catches_a_network_with_a_wrong_subnet()
+    {
+        await ForeignNetworkAsync("multimodal-testing_core", "10.83.7.0/24", new Dictionary<string, string>
+        {
+            ["com.docker.compose.project"] = "multimodal-testing",
+            ["com.docker.compose.network"] = "core",
+            ["io.llmstack.environment"] = "testing",
+            ["io.llmstack.stack"] = "core",
+        });
+
+        var drift = await Run("ValidateNetworks");
+        drift.ExitCode.Should().NotBe(0);
+        drift.Output.Should().Contain("drift: multimodal-testing_core: subnet 10.83.7.0/24, expected 10.83.1.0/24");
+
+        // Start replaces the unused drifted network with the schema's, after which nothing drifts.
+        var start = await Run("StartCore");
+        start.ExitCode.Should().Be(0, start.ToString());
+        start.Output.Should().Contain("Removed network multimodal-testing_core (subnet 10.83.7.0/24 differs from the schema's 10.83.1.0/24)");
+        var clean = await Run("ValidateNetworks");
+        clean.ExitCode.Should().Be(0, clean.ToString());
+        clean.Output.Should().MatchRegex(@"multimodal-testing_core\s+core\s+ok\s+bridge 10\.83\.1\.0/24 gw 10\.83\.1\.1");
+    }
+
+    [Fact]
+    public async Task CheckNetworkHealth_passes_for_core_and_inference_and_names_the_pair_when_a_dependency_stops()
+    {
+        (await Run("StartInference")).ExitCode.Should().Be(0);
+        var healthy = await Run("CheckNetworkHealth");
+        healthy.ExitCode.Should().Be(0, healthy.ToString());
+        healthy.Output.Should().MatchRegex(@"litellm\s+postgres:5432\s+tcp\s+ok").And.MatchRegex(@"litellm\s+http://vllm:8000/health\s+http\s+ok");
+
+        await docker.Docker.Containers.StopContainerAsync("multimodal-testing-postgres-1", new ContainerStopParameters());
+        var broken = await Run("CheckNetworkHealth");
+        broken.ExitCode.Should().NotBe(0);
+        broken.Output.Should().Contain("litellm -> postgres:5432 (tcp)").And.MatchRegex(@"litellm\s+vllm:8000\s+tcp\s+ok");
+        (await docker.ContainersAsync("testing")).Should().NotContain(c => c.Labels.ContainsKey("io.llmstack.probe"), "probe containers are removed");
+    }
+
+    [Fact]
+    public async Task CleanupNetworks_removes_only_an_orphaned_labelled_network_after_confirmation_and_audits_it()
+    {
+        (await Run("StartCore")).ExitCode.Should().Be(0);
+        await ForeignNetworkAsync("multimodal-shared", "10.99.8.0/24");
+        await ForeignNetworkAsync("multimodal-testing_legacy", "10.99.9.0/24", new Dictionary<string, string>
+        {
+            ["com.docker.compose.project"] = "multimodal-testing",
+            ["io.llmstack.environment"] = "testing",
+            ["io.llmstack.stack"] = "legacy",
+        });
+        var audit = Path.Combine(Path.GetTempPath(), $"llmstack-it-audit-{Guid.NewGuid():N}.jsonl");
+        var env = new Dictionary<string, string> { ["LLMSTACK_AUDIT_LOG"] = audit };
+        async Task<IReadOnlyList<string>> Networks() => (await docker.Docker.Networks.ListNetworksAsync()).Select(n => n.Name).ToList();
+
+        var dryRun = await Cli.RunAsync(docker.Root, ["CleanupNetworks", "--environment", "testing", "--dry-run"], env);
+        dryRun.ExitCode.Should().Be(0, dryRun.ToString());
+        dryRun.Output.Should().MatchRegex(@"multimodal-testing_legacy\s+10\.99\.9\.0/24\s+would remove").And.MatchRegex(@"multimodal-testing_core\s+10\.83\.1\.0/24\s+keep: in use");
+        dryRun.Output.Should().NotContain("multimodal-shared");
+        (await Networks()).Should().Contain("multimodal-testing_legacy");
+
+        var unconfirmed = await Cli.RunAsync(docker.Root, ["CleanupNetworks", "--environment", "testing"], env);
+        unconfirmed.ExitCode.Should().NotBe(0);
+        unconfirmed.Output.Should().Contain("pass --confirm testing to do it");
+        (await Networks()).Should().Contain("multimodal-testing_legacy");
+        File.Exists(audit).Should().BeFalse("nothing changed, nothing audited");
+
+        var confirmed = await Cli.RunAsync(docker.Root, ["CleanupNetworks", "--environment", "testing", "--confirm", "testing"], env);
+        confirmed.ExitCode.Should().Be(0, confirmed.ToString());
+        var after = await Networks();
+        after.Should().NotContain("multimodal-testing_legacy");
+        after.Should().Contain("multimodal-shared").And.Contain("multimodal-testing_core");
+        var lines = File.ReadAllLines(audit);
+        lines.Should().ContainSingle().Which.Should().Contain("\"operation\":\"CleanupNetworks\"").And.Contain("\"target\":\"multimodal-testing_legacy\"");
+        File.Delete(audit);
+    }
+}
