@@ -31,16 +31,7 @@ public sealed class ImageMap
             throw new PipelineException($"image map '{path}' not found: pass an existing --image-map file");
         }
 
-        var stream = new YamlStream();
-        try
-        {
-            using var reader = new StreamReader(full);
-            stream.Load(reader);
-        }
-        catch (YamlDotNet.Core.YamlException e)
-        {
-            throw new PipelineException($"{path}:{e.Start.Line}:{e.Start.Column}: malformed YAML in the image map");
-        }
+        var stream = Schema.SchemaLoader.LoadYaml(full, path, "image map");
 
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         if (stream.Documents.Count > 0 && stream.Documents[0].RootNode is not YamlMappingNode)

@@ -52,7 +52,7 @@ public static class NetworkConflicts
         HostNetworkState host)
     {
         var scope = Scope.Of(environment);
-        var bridges = dockerNetworks.Select(n => n.Bridge).Append("docker0").ToHashSet(StringComparer.Ordinal);
+        var bridges = Bridges(dockerNetworks);
         var conflicts = new List<NetworkConflict>();
         foreach (var network in wanted)
         {
@@ -111,7 +111,7 @@ public static class NetworkConflicts
         HostNetworkState host)
     {
         var scope = Scope.Of(environment);
-        var bridges = dockerNetworks.Select(n => n.Bridge).Append("docker0").ToHashSet(StringComparer.Ordinal);
+        var bridges = Bridges(dockerNetworks);
         var taken = new List<IPNetwork>();
         taken.AddRange(schemaNetworks.Where(n => n.Environment != environment.Name).Select(n => n.Network.Subnet));
         taken.AddRange(dockerNetworks
@@ -141,6 +141,10 @@ public static class NetworkConflicts
 
         return result;
     }
+
+    /// <summary>Host devices that are Docker bridges: their routes and addresses are judged as Docker networks.</summary>
+    private static HashSet<string> Bridges(IReadOnlyList<DockerNetwork> dockerNetworks) =>
+        dockerNetworks.Select(n => n.Bridge).Append("docker0").ToHashSet(StringComparer.Ordinal);
 
     private static IPNetwork? NextFree(IPNetwork current, List<IPNetwork> taken)
     {

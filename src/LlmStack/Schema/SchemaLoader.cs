@@ -10,7 +10,7 @@ public sealed record SchemaLoadResult(ComposeSchema? Schema, IReadOnlyList<Diagn
 }
 
 /// <summary>Reads the unified schema with YamlDotNet and binds it to the typed model.</summary>
-public static class SchemaLoader
+public static partial class SchemaLoader
 {
     /// <summary>Reads, binds and validates: every problem of the file, in source order.</summary>
     public static SchemaLoadResult Load(string path, string? displayPath = null, string? rootDirectory = null)
@@ -110,17 +110,7 @@ public static class SchemaLoader
             throw new SchemaException($"schema file '{path}' not found");
         }
 
-        var stream = new YamlStream();
-        try
-        {
-            using var reader = new StreamReader(path);
-            stream.Load(reader);
-        }
-        catch (YamlException e)
-        {
-            throw new SchemaException($"{path}:{e.Start.Line}:{e.Start.Column}: malformed YAML");
-        }
-
+        var stream = LoadYaml(path, path, "schema");
         if (stream.Documents.Count > 0
             && stream.Documents[0].RootNode is YamlMappingNode root
             && root.Children.TryGetValue(new YamlScalarNode("environments"), out var environments)
@@ -130,6 +120,26 @@ public static class SchemaLoader
         }
 
         return [];
+    }
+}
+
+public static partial class SchemaLoader
+{
+    /// <summary>Reads a small YAML file (not the schema's full diagnostics path): a syntax error is one line with its position.</summary>
+    internal static YamlStream LoadYaml(string path, string displayPath, string what)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            using var reader = new StreamReader(path);
+            stream.Load(reader);
+        }
+        catch (YamlException e)
+        {
+            throw new SchemaException($"{displayPath}:{e.Start.Line}:{e.Start.Column}: malformed YAML in the {what}");
+        }
+
+        return stream;
     }
 }
 
