@@ -62,7 +62,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
 
         foreach (var volume in environment.Volumes.Where(v => services.Any(s => s.Volumes.Any(m => m.Kind == MountKind.Volume && m.Source == v.Key))))
         {
-            await EnsureVolumeAsync(volume, stack, cancellationToken);
+            await EnsureVolumeAsync(volume, cancellationToken);
         }
 
         var existing = await ContainersAsync(stack, cancellationToken);
@@ -240,7 +240,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         return match is null ? null : await engine.CallAsync(ct => engine.Client.Networks.InspectNetworkAsync(match.ID, ct), cancellationToken);
     }
 
-    private async Task EnsureVolumeAsync(ResolvedVolume volume, string stack, CancellationToken cancellationToken)
+    private async Task EnsureVolumeAsync(ResolvedVolume volume, CancellationToken cancellationToken)
     {
         try
         {
@@ -257,8 +257,6 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
             await engine.Client.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume.Name, Driver = volume.Driver, Labels = labels }, cancellationToken);
             log.Information("Created volume {Volume}", volume.Name);
         }
-
-        _ = stack;
     }
 
     private async Task RemoveOrphansAsync(IList<ContainerListResponse> existing, Dictionary<string, List<ContainerPlan>> plans, CancellationToken cancellationToken)

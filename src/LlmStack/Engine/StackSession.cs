@@ -15,6 +15,7 @@ public sealed class StackSession(SchemaFile schema, string environment, string? 
     private ResolvedEnvironment? _resolved;
     private DockerEngine? _engine;
     private SecretStore? _secrets;
+    private List<(string, ResolvedNetwork)>? _schemaNetworks;
 
     public ResolvedEnvironment Environment => _resolved ??= schema.Resolve(environment);
 
@@ -35,10 +36,10 @@ public sealed class StackSession(SchemaFile schema, string environment, string? 
     /// <summary>Network checks for this environment, with every environment's networks of the schema for comparison.</summary>
     public async Task<NetworkOperations> NetworksAsync(CancellationToken cancellationToken)
     {
-        var all = schema.Load().Environments.Keys
+        _schemaNetworks ??= schema.Load().Environments.Keys
             .SelectMany(name => (name == environment ? Environment : schema.Resolve(name)).Networks.Select(n => (name, n)))
             .ToList();
-        return new NetworkOperations(await EngineAsync(cancellationToken), Environment, all, log);
+        return new NetworkOperations(await EngineAsync(cancellationToken), Environment, _schemaNetworks, log);
     }
 
     /// <summary>

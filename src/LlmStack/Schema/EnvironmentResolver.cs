@@ -58,6 +58,7 @@ public static partial class EnvironmentResolver
         var gpu = environment.Gpu ?? true;
 
         var services = new List<ResolvedService>();
+        var definitions = new Dictionary<string, ServiceDefinition>(StringComparer.Ordinal);
         foreach (var stack in stacks)
         {
             foreach (var serviceName in schema.Stacks[stack].Services)
@@ -68,11 +69,12 @@ public static partial class EnvironmentResolver
                 }
 
                 var merged = environment.Services.TryGetValue(serviceName, out var overrides) ? Merge(definition, overrides) : definition;
+                definitions[serviceName] = merged;
                 services.Add(ResolveService(schema, name, serviceName, stack, merged, variables, secrets, gpu, rootDirectory, diagnostics));
             }
         }
 
-        foreach (var (serviceName, overrides) in environment.Services)
+        foreach (var serviceName in environment.Services.Keys)
         {
             if (!schema.Services.ContainsKey(serviceName))
             {
@@ -83,15 +85,13 @@ public static partial class EnvironmentResolver
                 diagnostics.Warning(environment.Locate($"services.{serviceName}"),
                     $"environment '{name}' overrides service '{serviceName}', which is not part of it (its stack is not enabled)");
             }
-
-            _ = overrides;
         }
 
-        CheckDependencies(schema, name, services, diagnostics);
+        CheckDependencies(schema, name, services, definitions, diagnostics);
         var ordered = OrderServices(services, stacks);
         var networks = Networks(schema, name, project, environment, stacks, diagnostics);
         var volumes = Volumes(schema, project, ordered);
-        CheckHostPorts(schema, name, ordered, diagnostics);
+        CheckHostPorts(name, ordered, definitions, diagnostics);
 
         return new ResolvedEnvironment
         {
@@ -587,12 +587,11 @@ public static partial class EnvironmentResolver
         return result;
     }
 
-    private static void CheckDependencies(ComposeSchema schema, string environment, List<ResolvedService> services, DiagnosticBag diagnostics)
+    private static void CheckDependencies(ComposeSchema schema, string environment, List<ResolvedService> services, Dictionary<string, ServiceDefinition> definitions, DiagnosticBag diagnostics)
     {
         foreach (var service in services)
         {
-            var definition = schema.Services[service.Name];
-            var merged = schema.Environments[environment].Services.TryGetValue(service.Name, out var o) ? Merge(definition, o) : definition;
+            var merged = definitions[service.Name];
             for (var i = 0; i < service.DependsOn.Count; i++)
             {
                 var dependency = service.DependsOn[i];
@@ -730,14 +729,12 @@ public static partial class EnvironmentResolver
             .ToList();
     }
 
-    private static void CheckHostPorts(ComposeSchema schema, string environment, List<ResolvedService> services, DiagnosticBag diagnostics)
+    private static void CheckHostPorts(string environment, List<ResolvedService> services, Dictionary<string, ServiceDefinition> definitions, DiagnosticBag diagnostics)
     {
         var seen = new List<(string Service, PortMapping Port)>();
         foreach (var service in services)
         {
-            var definition = schema.Environments[environment].Services.TryGetValue(service.Name, out var o)
-                ? Merge(schema.Services[service.Name], o)
-                : schema.Services[service.Name];
+            var definition = definitions[service.Name];
             for (var i = 0; i < service.Ports.Count; i++)
             {
                 var port = service.Ports[i];

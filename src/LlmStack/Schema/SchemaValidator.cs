@@ -36,7 +36,7 @@ public static partial class SchemaValidator
         }
 
         CheckAcrossEnvironments(schema, resolved, diagnostics);
-        CheckUnusedVolumes(schema, resolved, diagnostics);
+        CheckUnusedVolumes(schema, diagnostics);
     }
 
     private static void CheckTopLevel(ComposeSchema schema, DiagnosticBag diagnostics)
@@ -260,7 +260,7 @@ public static partial class SchemaValidator
         }
     }
 
-    private static void CheckUnusedVolumes(ComposeSchema schema, List<(string Name, ResolvedEnvironment Environment)> environments, DiagnosticBag diagnostics)
+    private static void CheckUnusedVolumes(ComposeSchema schema, DiagnosticBag diagnostics)
     {
         foreach (var volume in schema.Volumes.Keys)
         {
@@ -271,8 +271,6 @@ public static partial class SchemaValidator
                 diagnostics.Warning(schema.Locate($"volumes.{volume}"), $"volume '{volume}' is not used by any service");
             }
         }
-
-        _ = environments;
     }
 
     private static SourceLocation Locate(ComposeSchema schema, string environment, string service, string key) =>
