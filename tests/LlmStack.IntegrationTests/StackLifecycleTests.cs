@@ -183,6 +183,41 @@ public sealed class StackLifecycleTests(DockerFixture docker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Replicas_are_started_counted_and_scaled_down()
+    {
+        string Schema(int replicas) => SchemaCopy.Write(docker.Root, root =>
+        {
+            var minio = root.Service("minio");
+            minio.Set("replicas", new YamlScalarNode(replicas.ToString(System.Globalization.CultureInfo.InvariantCulture)) { Style = YamlDotNet.Core.ScalarStyle.Plain });
+            minio.Set("ports", new YamlSequenceNode());
+        });
+        var three = Schema(3);
+        var one = Schema(1);
+        try
+        {
+            var start = await StartCore("testing", "--schema", three);
+            start.ExitCode.Should().Be(0, start.ToString());
+            (await docker.ContainersAsync("testing")).Where(c => c.Labels["io.llmstack.service"] == "minio").Select(c => c.Names[0])
+                .Should().BeEquivalentTo("/multimodal-testing-minio-1", "/multimodal-testing-minio-2", "/multimodal-testing-minio-3");
+            var status = await Run("StatusCore", "--environment", "testing", "--schema", three);
+            status.Output.Should().MatchRegex(@"minio\s+core\s+running\s+\S+\s+\S+\s+3/3");
+
+            // Every replica answers on the service name.
+            (await docker.ExecAsync("multimodal-testing-qdrant-1", "nslookup", "minio")).Output.Split("Address").Length.Should().BeGreaterThan(3);
+
+            var scaled = await StartCore("testing", "--schema", one);
+            scaled.ExitCode.Should().Be(0, scaled.ToString());
+            scaled.Output.Should().Contain("Orphan removed: multimodal-testing-minio-3").And.Contain("Orphan removed: multimodal-testing-minio-2");
+            (await docker.ContainersAsync("testing")).Count(c => c.Labels["io.llmstack.service"] == "minio").Should().Be(1);
+        }
+        finally
+        {
+            File.Delete(three);
+            File.Delete(one);
+        }
+    }
+
+    [Fact]
     public async Task A_missing_image_fails_naming_the_service_before_anything_is_created()
     {
         var map = Path.Combine(Path.GetTempPath(), $"llmstack-it-map-{Guid.NewGuid():N}.yaml");

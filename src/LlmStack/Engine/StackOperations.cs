@@ -65,8 +65,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
             await EnsureVolumeAsync(volume, cancellationToken);
         }
 
-        var existing = await ContainersAsync(stack, cancellationToken);
-        await RemoveOrphansAsync(existing, plans, cancellationToken);
+        var existing = await RemoveOrphansAsync(await ContainersAsync(stack, cancellationToken), plans, cancellationToken);
 
         var actions = new ConcurrentDictionary<string, string>();
         foreach (var level in Levels(services))
@@ -259,21 +258,28 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         }
     }
 
-    private async Task RemoveOrphansAsync(IList<ContainerListResponse> existing, Dictionary<string, List<ContainerPlan>> plans, CancellationToken cancellationToken)
+    /// <summary>Removes containers whose service left the stack or whose replica number is beyond the count; returns the rest.</summary>
+    private async Task<List<ContainerListResponse>> RemoveOrphansAsync(IList<ContainerListResponse> existing, Dictionary<string, List<ContainerPlan>> plans, CancellationToken cancellationToken)
     {
-        foreach (var container in existing.ToList())
+        var kept = new List<ContainerListResponse>();
+        foreach (var container in existing)
         {
             var service = container.Labels.Value(Names.Service);
             var number = int.TryParse(container.Labels.Value(Names.ComposeContainerNumber), out var n) ? n : 0;
             if (service is null || !plans.TryGetValue(service, out var replicas) || number < 1 || number > replicas.Count)
             {
                 await StopAndRemoveAsync(container, "orphan removed", cancellationToken);
-                existing.Remove(container);
+            }
+            else
+            {
+                kept.Add(container);
             }
         }
+
+        return kept;
     }
 
-    private async Task ReconcileAsync(ResolvedService service, List<ContainerPlan> plans, IList<ContainerListResponse> existing, ConcurrentDictionary<string, string> actions, CancellationToken cancellationToken)
+    private async Task ReconcileAsync(ResolvedService service, List<ContainerPlan> plans, List<ContainerListResponse> existing, ConcurrentDictionary<string, string> actions, CancellationToken cancellationToken)
     {
         var ready = new List<Task>();
         foreach (var plan in plans)

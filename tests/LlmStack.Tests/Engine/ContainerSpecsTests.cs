@@ -67,6 +67,20 @@ public class ContainerSpecsTests
     }
 
     [Fact]
+    public void Resources_and_replicas_of_production_reach_the_create_call()
+    {
+        var production = Schema.Resolve("production");
+        var postgres = ContainerSpecs.Build(production, production.Service("postgres"), 1, "x:1", Secret, Repository.Root).Create.HostConfig!;
+        postgres.Memory.Should().Be(4L << 30);
+        postgres.NanoCPUs.Should().Be(2_000_000_000);
+        postgres.MemoryReservation.Should().Be(2L << 30);
+
+        var worker = production.Service("multimodal-worker");
+        Enumerable.Range(1, worker.Replicas).Select(n => ContainerSpecs.Build(production, worker, n, "x:1", Secret, Repository.Root).Name)
+            .Should().Equal("multimodal-production-multimodal-worker-1", "multimodal-production-multimodal-worker-2", "multimodal-production-multimodal-worker-3");
+    }
+
+    [Fact]
     public void Gpu_requests_follow_the_environment()
     {
         var staging = Schema.Resolve("staging");
