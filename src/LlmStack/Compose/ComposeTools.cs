@@ -16,14 +16,19 @@ public static class ComposeTools
     public static string JsonSchemaPath(string root) =>
         Path.Combine(ToolsDirectory(root), "node_modules", "dclint", "schemas", "compose.schema.json");
 
-    public static async Task EnsureAsync(string root, ILogger log, CancellationToken cancellationToken)
+    /// <summary>Fails with the install hint when Debian's docker-compose (v1) is not on PATH.</summary>
+    public static async Task RequireDockerComposeAsync(string root, CancellationToken cancellationToken)
     {
         var compose = await ProcessRunner.RunAsync("sh", ["-c", "command -v docker-compose"], root, null, cancellationToken);
         if (compose.ExitCode != 0)
         {
             throw new PipelineException("docker-compose (v1) is not installed: apt-get install docker-compose (bash .ci/run does it)");
         }
+    }
 
+    public static async Task EnsureAsync(string root, ILogger log, CancellationToken cancellationToken)
+    {
+        await RequireDockerComposeAsync(root, cancellationToken);
         var schema = JsonSchemaPath(root);
         var package = Path.Combine(ToolsDirectory(root), "node_modules", "dclint", "package.json");
         if (File.Exists(schema) && File.ReadAllText(package).Contains($"\"version\": \"{DclintVersion}\"", StringComparison.Ordinal))

@@ -126,8 +126,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
                 .Select(async c =>
                 {
                     var name = c.Names[0].TrimStart('/');
-                    var grace = (uint)(service.StopGracePeriod ?? TimeSpan.FromSeconds(10)).TotalSeconds;
-                    await engine.CallAsync(ct => engine.Client.Containers.RestartContainerAsync(c.ID, new ContainerRestartParameters { WaitBeforeKillSeconds = grace }, ct), cancellationToken);
+                    await engine.CallAsync(ct => engine.Client.Containers.RestartContainerAsync(c.ID, new ContainerRestartParameters { WaitBeforeKillSeconds = GraceSeconds(service) }, ct), cancellationToken);
                     await Health.WaitReadyAsync(engine, c.ID, name, service, log, cancellationToken);
                     log.Information("Restarted {Container}", name);
                 })));
@@ -367,6 +366,9 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         }
     }
 
+    /// <summary>How long Docker waits after SIGTERM: the service's stop_grace_period, else Docker's 10 s.</summary>
+    private static uint GraceSeconds(ResolvedService? service) => (uint)(service?.StopGracePeriod ?? TimeSpan.FromSeconds(10)).TotalSeconds;
+
     private static PipelineException Refused(ContainerPlan plan, string what, DockerApiException e)
     {
         var message = Images.ApiMessage(e);
@@ -385,7 +387,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
 
         var name = container.Names.FirstOrDefault()?.TrimStart('/') ?? container.ID[..12];
         var service = environment.Services.FirstOrDefault(s => s.Name == container.Labels.Value(Names.Service));
-        var grace = (uint)(service?.StopGracePeriod ?? TimeSpan.FromSeconds(10)).TotalSeconds;
+        var grace = GraceSeconds(service);
         if (container.State == "running" || container.State == "restarting")
         {
             await engine.CallAsync(ct => engine.Client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = grace }, ct), cancellationToken);

@@ -22,11 +22,7 @@ public static class StartBenchmark
 
     public static async Task<(Timing LlmStack, Timing Compose)> RunAsync(SchemaFile schema, string imageMapPath, int runs, SecretMasker masker, ILogger log, CancellationToken cancellationToken)
     {
-        var compose = await ProcessRunner.RunAsync("sh", ["-c", "command -v docker-compose"], schema.RootDirectory, null, cancellationToken);
-        if (compose.ExitCode != 0)
-        {
-            throw new PipelineException("docker-compose (v1) is not installed: apt-get install docker-compose");
-        }
+        await ComposeTools.RequireDockerComposeAsync(schema.RootDirectory, cancellationToken);
 
         var map = ImageMap.Load(imageMapPath, schema.RootDirectory);
         var environment = Derive(schema.Resolve("testing"), map);
