@@ -1,4 +1,4 @@
-using LlmStack.Engine;
+using LlmStack.DevTools;
 using LlmStack.Pipeline;
 
 partial class Build

@@ -5,10 +5,10 @@ using LlmStack.Security;
 /// <summary>Network management: conflicts, free subnets, drift, reachability, scoped cleanup.</summary>
 partial class Build
 {
-    [Parameter("Destructive operations: list what would change and change nothing")]
+    [Parameter("Destructive operations: list what would change and change nothing", Sources = ParameterSources.CommandLine)]
     readonly bool DryRun;
 
-    [Parameter("Destructive operations: confirm by naming the environment (for CI; interactive runs are asked)")]
+    [Parameter("Destructive operations: confirm by naming the environment (for CI; interactive runs are asked)", Sources = ParameterSources.CommandLine)]
     readonly string? Confirm;
 
     [Parameter("Image of the network probe container (needs sh, nslookup, nc and wget)")]

@@ -1,3 +1,4 @@
+using LlmStack.DevTools;
 using LlmStack.Pipeline;
 
 partial class Build
@@ -6,7 +7,7 @@ partial class Build
 
     Target ComposeTools => _ => _
         .Description("Check docker-compose (v1) and install npm dclint (compose-spec JSON schema) into .nuke/temp/tools: the compose validity tests use both.")
-        .Executes(ct => LlmStack.Compose.ComposeTools.EnsureAsync(RootDirectory, Log, ct));
+        .Executes(ct => LlmStack.DevTools.ComposeTools.EnsureAsync(RootDirectory, Log, ct));
 
     Target UnitTest => _ => _
         .Description("Run the unit tests (engine and domain; no Docker engine needed).")

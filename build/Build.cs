@@ -9,9 +9,14 @@ partial class Build : PipelineBuild
 {
     public static Task<int> Main(string[] args) => Execute<Build>(args);
 
+    protected override string EnvironmentPrefix => "LLMSTACK";
+
+    protected override string CommandName => "./build.sh";
+
     [Parameter("Unified schema file, relative to the repository root")]
     readonly string Schema = "schemas/compose-schema.yaml";
 
+    // Never from a bare ENVIRONMENT variable: a host-wide one would silently retarget every run.
     [Parameter("Environment to operate on (from the schema)", ValueProviderMember = nameof(EnvironmentNames))]
     readonly string Environment = "development";
 

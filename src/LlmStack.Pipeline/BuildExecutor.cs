@@ -10,21 +10,45 @@ namespace LlmStack.Pipeline;
 /// </summary>
 internal static class BuildExecutor
 {
-    /// <summary><c>--skip</c> without names skips every target not invoked; with names, those (unless invoked).</summary>
-    public static void ApplySkips(IReadOnlyList<ExecutableTarget> plan, IReadOnlyList<string>? skip)
+    /// <summary>
+    /// <c>--skip</c> without names skips every target not invoked; with names, those (unless invoked). A name that is
+    /// no target at all is an error (a typo); a target that is not in this plan is ignored (as in NUKE), so one CI
+    /// template can pass the same --skip to different runs. Returns the names that were ignored.
+    /// </summary>
+    public static IReadOnlyList<string> ApplySkips(IReadOnlyList<ExecutableTarget> targets, IReadOnlyList<ExecutableTarget> plan, IReadOnlyList<string>? skip)
     {
         if (skip is null)
         {
-            return;
+            return [];
         }
 
-        var skipped = skip.Count == 0
-            ? plan.Where(t => !t.Invoked).ToList()
-            : skip.Select(name => ExecutionPlanner.Find(plan, name)).ToList();
+        var ignored = new List<string>();
+        var skipped = new List<ExecutableTarget>();
+        if (skip.Count == 0)
+        {
+            skipped.AddRange(plan.Where(t => !t.Invoked));
+        }
+        else
+        {
+            foreach (var target in skip.Select(name => ExecutionPlanner.Find(targets, name)))
+            {
+                if (plan.Contains(target))
+                {
+                    skipped.Add(target);
+                }
+                else
+                {
+                    ignored.Add(target.Name);
+                }
+            }
+        }
+
         foreach (var target in skipped.Where(t => !t.Invoked))
         {
             MarkSkipped(plan, target, "via --skip");
         }
+
+        return ignored;
     }
 
     public static async Task<int> RunAsync(PipelineBuild build, IReadOnlyList<ExecutableTarget> plan, CancellationToken token, CancellationToken assuredToken)
@@ -194,10 +218,10 @@ internal static class BuildExecutor
             {
                 if (requirement.IsParameter && requirement.Member is { } member)
                 {
-                    var descriptor = ParameterService.Discover(build).FirstOrDefault(p =>
+                    var descriptor = build.Parameters.FirstOrDefault(p =>
                         p.Member is { } m && m.Name == member.Name && m.DeclaringType == member.DeclaringType);
                     var flag = descriptor?.DisplayName ?? requirement.Text;
-                    var env = descriptor is null ? string.Empty : $" or set {ParameterService.EnvironmentName(descriptor)}";
+                    var env = descriptor is null ? string.Empty : $" or set {descriptor.VariableName}";
                     failures.Add($"Target '{target.Name}' requires parameter {flag}: pass {flag} <value>{env}.");
                 }
                 else

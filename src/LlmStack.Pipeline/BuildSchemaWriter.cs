@@ -109,7 +109,7 @@ internal static class BuildSchemaWriter
 
         if (parameter.IsSecret)
         {
-            property["default"] = $"Secrets are never stored here: set environment variable {ParameterService.EnvironmentName(parameter)}";
+            property["default"] = $"Secrets are never stored here: set environment variable {parameter.VariableName}";
         }
 
         return property;

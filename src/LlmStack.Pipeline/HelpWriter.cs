@@ -5,9 +5,9 @@ internal static class HelpWriter
 {
     private const int Width = 100;
 
-    public static void Write(TextWriter output, IReadOnlyList<ExecutableTarget> targets, IReadOnlyList<ParameterDescriptor> parameters, BuiltInParameters builtIns)
+    public static void Write(TextWriter output, IReadOnlyList<ExecutableTarget> targets, IReadOnlyList<ParameterDescriptor> parameters, BuiltInParameters builtIns, string command, string prefix)
     {
-        output.WriteLine("Usage: ./build.sh <target> [<target> ...] [--parameter value ...]");
+        output.WriteLine($"Usage: {command} <target> [<target> ...] [--parameter value ...]");
         output.WriteLine();
         output.WriteLine("Targets (with their direct dependencies):");
         output.WriteLine();
@@ -39,8 +39,8 @@ internal static class HelpWriter
 
         output.WriteLine();
         output.WriteLine("Names ignore case and dashes (--image-map = --imagemap). Values come from the command line,");
-        output.WriteLine($"then environment variables ({ParameterService.EnvironmentPrefix}_<NAME> or the bare name), then .nuke/parameters.<profile>.json");
-        output.WriteLine("and .nuke/parameters.json, else the default.");
+        output.WriteLine($"then environment variables ({prefix}_<NAME>), then .nuke/parameters.<profile>.json and .nuke/parameters.json,");
+        output.WriteLine("else the default; a parameter marked 'command line only' takes no other source.");
     }
 
     private static void WriteParameter(TextWriter output, ParameterDescriptor parameter)
@@ -56,9 +56,18 @@ internal static class HelpWriter
             text += $" (Allowed values unavailable: {valueSetError})";
         }
 
+        if (parameter.Sources == ParameterSources.CommandLine)
+        {
+            text += " Command line only.";
+        }
+        else if (parameter.Sources.HasFlag(ParameterSources.BareVariable))
+        {
+            text += $" Also read from {Naming.ToKebabCase(parameter.Name).Replace('-', '_').ToUpperInvariant()}.";
+        }
+
         if (parameter.IsSecret)
         {
-            text += $" Secret: pass it as {ParameterService.EnvironmentName(parameter)}; never printed.";
+            text += $" Secret: pass it as {parameter.VariableName}; never printed.";
         }
         else if (parameter.DefaultText is { } defaultText)
         {

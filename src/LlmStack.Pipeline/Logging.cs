@@ -17,7 +17,9 @@ internal static class Logging
     public const string ConsoleTemplate = "{Timestamp:HH:mm:ss} [{Level:u3}] {Message:lj}{NewLine}{Exception}";
     public const string FileTemplate = "{Timestamp:HH:mm:ss.fff} | {Level:u1} | {Target,-20} | {Message:lj}{NewLine}{Exception}";
 
-    public static Logger Create(string temporaryDirectory, Verbosity verbosity, TextWriter? output, SecretMasker masker, Func<string?> currentTarget)
+    /// <param name="output">Console output for tests and embedding (null: the process console).</param>
+    /// <param name="error">With <paramref name="output"/>: where errors go, as the console sends them to standard error.</param>
+    public static Logger Create(string temporaryDirectory, Verbosity verbosity, TextWriter? output, TextWriter? error, SecretMasker masker, Func<string?> currentTarget)
     {
         Directory.CreateDirectory(temporaryDirectory);
         var logFile = Path.Combine(temporaryDirectory, "build.log");
@@ -39,7 +41,7 @@ internal static class Logging
             .WriteTo.File(new CompactJsonFormatter(), jsonFile);
         sinks = output is null
             ? sinks.WriteTo.Console(consoleLevel, ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture, standardErrorFromLevel: LogEventLevel.Error)
-            : sinks.WriteTo.Sink(new WriterSink(output, new MessageTemplateTextFormatter(ConsoleTemplate, System.Globalization.CultureInfo.InvariantCulture)), consoleLevel);
+            : sinks.WriteTo.Sink(new WriterSink(output, error ?? output, new MessageTemplateTextFormatter(ConsoleTemplate, System.Globalization.CultureInfo.InvariantCulture)), consoleLevel);
         var inner = sinks.CreateLogger();
 
         return new LoggerConfiguration()
@@ -93,17 +95,18 @@ internal static class Logging
         public void Dispose() => inner.Dispose();
     }
 
-    /// <summary>Console output into a given writer (tests, embedding).</summary>
-    private sealed class WriterSink(TextWriter output, ITextFormatter formatter) : ILogEventSink
+    /// <summary>Console output into given writers (tests, embedding): errors to the error writer, as on a console.</summary>
+    private sealed class WriterSink(TextWriter output, TextWriter error, ITextFormatter formatter) : ILogEventSink
     {
         private readonly Lock _lock = new();
 
         public void Emit(LogEvent logEvent)
         {
+            var writer = logEvent.Level >= LogEventLevel.Error ? error : output;
             lock (_lock)
             {
-                formatter.Format(logEvent, output);
-                output.Flush();
+                formatter.Format(logEvent, writer);
+                writer.Flush();
             }
         }
     }

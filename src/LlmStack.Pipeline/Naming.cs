@@ -5,7 +5,7 @@ namespace LlmStack.Pipeline;
 /// <summary>Names on the command line: kebab-case for display, matching ignores dashes, underscores and case.</summary>
 public static class Naming
 {
-    private static readonly string[] KnownWords = ["GitHub", "DotNet", "NuGet", "LlmStack", "MinIO"];
+    private static readonly string[] KnownWords = ["GitHub", "DotNet", "NuGet"];
 
     /// <summary><c>ImageMap</c> → <c>image-map</c>; <c>GitHubToken</c> → <c>github-token</c>.</summary>
     public static string ToKebabCase(string name)

@@ -43,6 +43,12 @@ public sealed class ParameterDescriptor
 
     public char Separator { get; internal init; }
 
+    /// <summary>Where the value may come from.</summary>
+    public ParameterSources Sources { get; internal init; } = ParameterSources.Default;
+
+    /// <summary>The prefixed environment variable: <c>LLMSTACK_IMAGE_MAP</c> for <c>ImageMap</c> with prefix LLMSTACK.</summary>
+    public string VariableName { get; internal init; } = string.Empty;
+
     internal MemberInfo? Member { get; init; }
 
     internal Func<object?>? DefaultValue { get; init; }
@@ -96,11 +102,14 @@ public sealed class ParameterDescriptor
     }
 
     /// <summary>The default as text for help, or null. Secrets never show one.</summary>
-    public string? DefaultText
+    public string? DefaultText => IsSecret ? null : CurrentText;
+
+    /// <summary>The member's value now (the default before injection, the resolved value after), as text; null when empty or false.</summary>
+    internal string? CurrentText
     {
         get
         {
-            if (IsSecret || DefaultValue is null)
+            if (DefaultValue is null)
             {
                 return null;
             }
@@ -148,7 +157,9 @@ public sealed class ParameterDescriptor
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                _valueSetError = e.Message;
+                // Reflection wraps the provider's own exception ("Exception has been thrown by the target of an invocation").
+                var cause = e is TargetInvocationException { InnerException: { } inner } ? inner : e;
+                _valueSetError = cause.Message;
             }
         }
     }
@@ -159,20 +170,28 @@ public sealed class ParameterDescriptor
 /// <summary>Discovers, resolves, converts, checks and injects parameters.</summary>
 internal sealed class ParameterService
 {
-    public const string EnvironmentPrefix = "LLMSTACK";
-
     private readonly CommandLine _commandLine;
     private readonly IReadOnlyDictionary<string, string> _environment;
+    private readonly string _prefix;
     private readonly List<(string File, Dictionary<string, JsonElement> Values)> _files = [];
     private readonly Dictionary<(Type, string), object?> _componentValues = [];
 
-    public ParameterService(CommandLine commandLine, IReadOnlyDictionary<string, string> environment)
+    /// <param name="prefix">The build's environment variable prefix (<c>LLMSTACK</c>: <c>LLMSTACK_ENVIRONMENT</c>).</param>
+    public ParameterService(CommandLine commandLine, IReadOnlyDictionary<string, string> environment, string prefix)
     {
         _commandLine = commandLine;
         _environment = environment;
+        _prefix = prefix;
     }
 
     public List<string> Warnings { get; } = [];
+
+    /// <summary>A parameter file that could not be read: ignored for --help, an error for a run.</summary>
+    public PipelineException? FileError { get; private set; }
+
+    /// <summary><c>LLMSTACK_IMAGE_MAP</c> for <c>ImageMap</c>.</summary>
+    public static string VariableNameFor(string prefix, string name) =>
+        prefix + "_" + Naming.ToKebabCase(name).Replace('-', '_').ToUpperInvariant();
 
     /// <summary>Loads parameters.json and the profile files (later profiles win over earlier, all over parameters.json).</summary>
     public void LoadFiles(string nukeDirectory, IReadOnlyList<string> profiles)
@@ -203,8 +222,15 @@ internal sealed class ParameterService
             }
             catch (JsonException e)
             {
+                // Kept for later: --help must still work with a broken file, a run must not.
                 var where = e.LineNumber is { } line ? $":{line + 1}:{(e.BytePositionInLine ?? 0) + 1}" : string.Empty;
-                throw new PipelineException($"{file}{where}: invalid JSON in parameter file: {e.Message.Split('\n')[0]}");
+                FileError ??= new PipelineException($"{file}{where}: invalid JSON in parameter file: {e.Message.Split('\n')[0]}");
+                continue;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                FileError ??= new PipelineException($"{file}: cannot read parameter file: {e.Message}");
+                continue;
             }
 
             values.Remove("$schema");
@@ -212,7 +238,7 @@ internal sealed class ParameterService
         }
     }
 
-    public static IReadOnlyList<ParameterDescriptor> Discover(object build)
+    public static IReadOnlyList<ParameterDescriptor> Discover(object build, string prefix)
     {
         var buildType = build.GetType();
         var result = new List<ParameterDescriptor>();
@@ -230,7 +256,7 @@ internal sealed class ParameterService
                 throw new PipelineException($"Parameter '{readOnly.Name}' of {buildType.Name} needs a setter (or make it a readonly field).");
             }
 
-            result.Add(Create(build, member, attribute, isComponent: false));
+            result.Add(Create(build, member, attribute, isComponent: false, prefix));
         }
 
         foreach (var component in buildType.GetInterfaces())
@@ -240,7 +266,7 @@ internal sealed class ParameterService
                 if (property.GetCustomAttribute<ParameterAttribute>() is { } attribute
                     && !result.Any(p => string.Equals(p.Name, attribute.Name ?? property.Name, StringComparison.OrdinalIgnoreCase)))
                 {
-                    result.Add(Create(build, property, attribute, isComponent: true));
+                    result.Add(Create(build, property, attribute, isComponent: true, prefix));
                 }
             }
         }
@@ -254,7 +280,7 @@ internal sealed class ParameterService
         return result.OrderBy(p => p.Name, StringComparer.Ordinal).ToList();
     }
 
-    private static ParameterDescriptor Create(object build, MemberInfo member, ParameterAttribute attribute, bool isComponent)
+    private static ParameterDescriptor Create(object build, MemberInfo member, ParameterAttribute attribute, bool isComponent, string prefix)
     {
         var type = member is FieldInfo field ? field.FieldType : ((PropertyInfo)member).PropertyType;
         Func<IEnumerable<string>>? provider = null;
@@ -280,6 +306,8 @@ internal sealed class ParameterService
             IsSecret = member.GetCustomAttribute<SecretAttribute>() is not null,
             Listed = attribute.List,
             Separator = attribute.Separator,
+            Sources = attribute.Sources,
+            VariableName = VariableNameFor(prefix, attribute.Name ?? member.Name),
             ValueProvider = provider,
             DefaultValue = isComponent
                 ? () => ((PropertyInfo)member).GetValue(build)
@@ -321,7 +349,13 @@ internal sealed class ParameterService
             if (parameter.IsSecret)
             {
                 throw new PipelineException(
-                    $"{file}: secret parameter '{parameter.Name}' must not be stored in a parameter file; pass it as environment variable {EnvironmentName(parameter)}.");
+                    $"{file}: secret parameter '{parameter.Name}' must not be stored in a parameter file; pass it as environment variable {parameter.VariableName}.");
+            }
+
+            if (!parameter.Sources.HasFlag(ParameterSources.ParameterFile))
+            {
+                Ignored(parameter, $"'{entry.Key}' in {Path.GetFileName(file)}");
+                continue;
             }
 
             parameter.Source = Path.GetFileName(file);
@@ -336,47 +370,79 @@ internal sealed class ParameterService
         return null;
     }
 
-    /// <summary><c>LLMSTACK_IMAGE_MAP</c> for <c>ImageMap</c>.</summary>
-    public static string EnvironmentName(ParameterDescriptor parameter) =>
-        EnvironmentPrefix + "_" + Naming.ToKebabCase(parameter.Name).Replace('-', '_').ToUpperInvariant();
+    private void Ignored(ParameterDescriptor parameter, string where)
+    {
+        var allowed = new List<string>();
+        if (parameter.Sources.HasFlag(ParameterSources.CommandLine))
+        {
+            allowed.Add($"the command line ({parameter.DisplayName})");
+        }
+
+        if (parameter.Sources.HasFlag(ParameterSources.PrefixedVariable))
+        {
+            allowed.Add(parameter.VariableName);
+        }
+
+        if (parameter.Sources.HasFlag(ParameterSources.ParameterFile))
+        {
+            allowed.Add("parameter files");
+        }
+
+        Warnings.Add($"{where} is ignored: {parameter.DisplayName} is only taken from {string.Join(", ", allowed)}.");
+    }
 
     private IReadOnlyList<string>? FromEnvironment(ParameterDescriptor parameter, string normalized)
     {
-        // Exact name, then LLMSTACK_<NAME> (any case and separators), then the bare name (not for built-ins:
-        // a CI variable like TARGET must never pick targets).
-        var tiers = new List<Func<string, bool>>
+        // LLMSTACK_<NAME> (any case and separators), then, where a parameter opts in, the bare name. Built-ins never take
+        // a bare name: a CI variable like TARGET must never pick targets.
+        var prefixed = Naming.Normalize(_prefix) + normalized;
+        var tiers = new List<(ParameterSources Source, Func<string, bool> Matches)>
         {
-            key => key == parameter.Name,
-            key => Naming.Normalize(key) == Naming.Normalize(EnvironmentPrefix) + normalized,
+            (ParameterSources.PrefixedVariable, key => Naming.Normalize(key) == prefixed),
         };
         if (!parameter.IsBuiltIn)
         {
-            tiers.Add(key => Naming.Normalize(key) == normalized);
+            tiers.Add((ParameterSources.BareVariable, key => Naming.Normalize(key) == normalized));
         }
 
-        foreach (var tier in tiers)
+        foreach (var (source, matches) in tiers)
         {
-            var matches = _environment.Where(kv => tier(kv.Key)).ToList();
-            if (matches.Count > 1)
+            var found = _environment.Where(kv => matches(kv.Key)).ToList();
+            if (found.Count == 0 || (source == ParameterSources.BareVariable && !parameter.Sources.HasFlag(source)))
             {
-                Warnings.Add(
-                    $"Environment variables {string.Join(", ", matches.Select(m => m.Key))} all match parameter {parameter.DisplayName}: ignored, set only one.");
+                continue; // an ambient bare variable is not a parameter unless the parameter says so: no warning either
+            }
+
+            if (!parameter.Sources.HasFlag(source))
+            {
+                Ignored(parameter, $"environment variable {found[0].Key}");
                 continue;
             }
 
-            if (matches.Count == 1)
+            if (found.Count > 1)
             {
-                var (key, value) = matches[0];
-                parameter.Source = $"environment variable {key}";
-                if (string.IsNullOrWhiteSpace(value))
+                Warnings.Add(
+                    $"Environment variables {string.Join(", ", found.Select(m => m.Key))} all match parameter {parameter.DisplayName}: ignored, set only one.");
+                continue;
+            }
+
+            var (key, value) = found[0];
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                // An empty variable (a CI template passing an empty input) means "not given", never "an empty list".
+                if (parameter.IsFlag)
                 {
-                    return parameter.IsArray ? [] : parameter.IsFlag ? ["false"] : null;
+                    parameter.Source = $"environment variable {key}";
+                    return ["false"];
                 }
 
-                return parameter.IsArray
-                    ? value.Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries)
-                    : [value];
+                continue;
             }
+
+            parameter.Source = $"environment variable {key}";
+            return parameter.IsArray
+                ? value.Split([' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries)
+                : [value];
         }
 
         return null;

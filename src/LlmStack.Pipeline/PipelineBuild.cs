@@ -42,6 +42,18 @@ public abstract class PipelineBuild : IPipelineBuild
 
     public TextWriter Out { get; internal set; } = TextWriter.Null;
 
+    /// <summary>
+    /// Prefix of the environment variables that set parameters: with <c>LLMSTACK</c>, <c>LLMSTACK_ENVIRONMENT</c> sets
+    /// <c>--environment</c>. The build names it; the engine knows no product.
+    /// </summary>
+    protected internal virtual string EnvironmentPrefix => "BUILD";
+
+    /// <summary>How users start the build (for help text), e.g. <c>./build.sh</c>.</summary>
+    protected internal virtual string CommandName => "build";
+
+    /// <summary>Every parameter of the build (built-ins excluded), once discovered.</summary>
+    public IReadOnlyList<ParameterDescriptor> Parameters { get; internal set; } = [];
+
     /// <summary>Every target, in declaration order.</summary>
     public IReadOnlyList<ExecutableTarget> Targets { get; internal set; } = [];
 

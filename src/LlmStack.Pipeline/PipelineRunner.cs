@@ -67,8 +67,9 @@ public static class PipelineRunner
         {
             var commandLine = CommandLine.Parse(options.Arguments);
             var variables = options.EnvironmentVariables ?? ProcessEnvironment();
-            var service = new ParameterService(commandLine, variables);
-            var builtIns = new BuiltInParameters();
+            var prefix = build.EnvironmentPrefix;
+            var service = new ParameterService(commandLine, variables, prefix);
+            var builtIns = new BuiltInParameters(prefix);
 
             var root = service.Raw(builtIns.Root) is { } rootValue
                 ? Path.GetFullPath((string)ParameterService.Convert(builtIns.Root, rootValue)!, options.WorkingDirectory ?? Directory.GetCurrentDirectory())
@@ -83,7 +84,8 @@ public static class PipelineRunner
             var profiles = service.Raw(builtIns.Profile) is { } p ? (string[])ParameterService.Convert(builtIns.Profile, p)! : [];
             service.LoadFiles(Path.Combine(root, ".nuke"), profiles);
 
-            var parameters = ParameterService.Discover(build);
+            var parameters = ParameterService.Discover(build, prefix);
+            build.Parameters = parameters;
             CheckUnknownNames(commandLine, parameters.Concat(builtIns.All).ToList());
             build.Attach(service);
 
@@ -122,14 +124,25 @@ public static class PipelineRunner
                 .ToList();
             if (help || invoked.Count == 0)
             {
-                HelpWriter.Write(build.Out, targets, parameters, builtIns);
+                // Help never depends on a parameter file being well-formed: the broken file is named, then help follows.
+                if (service.FileError is { } fileError)
+                {
+                    error.WriteLine($"warning: {fileError.Message} (ignored for --help; a run fails on it)");
+                }
+
+                HelpWriter.Write(build.Out, targets, parameters, builtIns, build.CommandName, prefix);
                 return 0;
             }
 
+            if (service.FileError is { } brokenFile)
+            {
+                throw brokenFile;
+            }
+
             // The logger (console, build.log, build.json) is only needed once something runs: help stays fast.
-            // LLMSTACK_LOG_DIRECTORY moves build.log/build.json (a nested run, e.g. from a test, keeps its parent's logs intact).
-            var logDirectory = variables.TryGetValue("LLMSTACK_LOG_DIRECTORY", out var directory) && directory.Length > 0 ? directory : build.TemporaryDirectory;
-            logger = Logging.Create(logDirectory, verbosity, options.Output, build.Secrets, () => build.CurrentTarget?.Name);
+            // <PREFIX>_LOG_DIRECTORY moves build.log/build.json (a nested run, e.g. from a test, keeps its parent's logs intact).
+            var logDirectory = variables.TryGetValue(prefix + "_LOG_DIRECTORY", out var directory) && directory.Length > 0 ? directory : build.TemporaryDirectory;
+            logger = Logging.Create(logDirectory, verbosity, options.Output, options.Output is null ? null : error, build.Secrets, () => build.CurrentTarget?.Name);
             build.Log = logger;
             foreach (var warning in service.Warnings)
             {
@@ -144,8 +157,10 @@ public static class PipelineRunner
 
             var plan = ExecutionPlanner.Plan(targets, invoked);
             build.ExecutionPlan = plan;
-            var skip = service.Raw(builtIns.Skip);
-            BuildExecutor.ApplySkips(plan, skip);
+            foreach (var name in BuildExecutor.ApplySkips(targets, plan, service.Raw(builtIns.Skip)))
+            {
+                build.Log.Debug("--skip {Target}: not in this run's plan, ignored", name);
+            }
 
             if (service.Raw(builtIns.Plan) is { } planRaw && (bool)ParameterService.Convert(builtIns.Plan, planRaw)!)
             {
@@ -153,12 +168,21 @@ public static class PipelineRunner
                 return 0;
             }
 
+            ParameterHeader.Write(build.Log, parameters, build.Secrets);
             return await BuildExecutor.RunAsync(build, plan, run.Token, assured.Token);
         }
         catch (PipelineException e)
         {
-            logger?.Error("{Message}", e.Message);
-            error.WriteLine($"error: {e.Message}");
+            // Once the logger exists it prints the error (console and files); before that, standard error does. Never both.
+            if (logger is not null)
+            {
+                logger.Error("{Message}", e.Message);
+            }
+            else
+            {
+                error.WriteLine($"error: {e.Message}");
+            }
+
             return Failure;
         }
         finally
@@ -170,6 +194,7 @@ public static class PipelineRunner
 
             logger?.Dispose();
             build.Out.Flush();
+            error.Flush();
         }
     }
 
@@ -215,24 +240,24 @@ public static class PipelineRunner
 }
 
 /// <summary>The engine's own parameters.</summary>
-internal sealed class BuiltInParameters
+internal sealed class BuiltInParameters(string prefix)
 {
-    public ParameterDescriptor Target { get; } = Create("Target", typeof(string[]), "Targets to run (also positional; separate with spaces or '+')", '+');
+    public ParameterDescriptor Target { get; } = Create(prefix, "Target", typeof(string[]), "Targets to run (also positional; separate with spaces or '+')", '+');
 
-    public ParameterDescriptor Skip { get; } = Create("Skip", typeof(string[]), "Targets to skip with the dependencies only they need; without names, every target not invoked", '+');
+    public ParameterDescriptor Skip { get; } = Create(prefix, "Skip", typeof(string[]), "Targets to skip with the dependencies only they need; without names, every target not invoked", '+');
 
-    public ParameterDescriptor Help { get; } = Create("Help", typeof(bool), "Show targets and parameters");
+    public ParameterDescriptor Help { get; } = Create(prefix, "Help", typeof(bool), "Show targets and parameters");
 
-    public ParameterDescriptor Plan { get; } = Create("Plan", typeof(bool), "Show the execution plan and write a Mermaid graph to .nuke/temp/plan.mmd, run nothing");
+    public ParameterDescriptor Plan { get; } = Create(prefix, "Plan", typeof(bool), "Show the execution plan and write a Mermaid graph to .nuke/temp/plan.mmd, run nothing");
 
-    public ParameterDescriptor Root { get; } = Create("Root", typeof(string), "Repository root (default: nearest directory with .nuke/)");
+    public ParameterDescriptor Root { get; } = Create(prefix, "Root", typeof(string), "Repository root (default: nearest directory with .nuke/)");
 
-    public ParameterDescriptor Verbosity { get; } = Create("Verbosity", typeof(Verbosity), "Console verbosity; files always log everything");
+    public ParameterDescriptor Verbosity { get; } = Create(prefix, "Verbosity", typeof(Verbosity), "Console verbosity; files always log everything");
 
-    public ParameterDescriptor Profile { get; } = Create("Profile", typeof(string[]), "Also load .nuke/parameters.<profile>.json (later profiles win)");
+    public ParameterDescriptor Profile { get; } = Create(prefix, "Profile", typeof(string[]), "Also load .nuke/parameters.<profile>.json (later profiles win)");
 
     public IReadOnlyList<ParameterDescriptor> All => [Target, Skip, Help, Plan, Root, Verbosity, Profile];
 
-    private static ParameterDescriptor Create(string name, Type type, string description, char separator = default) =>
-        new(name, type, description) { IsBuiltIn = true, Separator = separator };
+    private static ParameterDescriptor Create(string prefix, string name, Type type, string description, char separator = default) =>
+        new(name, type, description) { IsBuiltIn = true, Separator = separator, VariableName = ParameterService.VariableNameFor(prefix, name) };
 }

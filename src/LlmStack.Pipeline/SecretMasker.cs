@@ -53,18 +53,83 @@ public sealed class SecretMasker
     public bool Contains(string text) => _secrets.Any(s => text.Contains(s, StringComparison.Ordinal));
 }
 
-/// <summary>A writer that masks secrets in everything written through it.</summary>
+/// <summary>
+/// A writer that masks secrets in everything written through it. Text is held until a line ends (or the writer is
+/// flushed), then masked as a whole, so a secret written a character or a fragment at a time is masked too.
+/// </summary>
 public sealed class MaskingTextWriter(TextWriter inner, SecretMasker masker) : TextWriter
 {
+    private readonly System.Text.StringBuilder _pending = new();
+    private readonly Lock _lock = new();
+
     public override System.Text.Encoding Encoding => inner.Encoding;
 
-    public override void Write(char value) => inner.Write(value);
+    public override void Write(char value)
+    {
+        lock (_lock)
+        {
+            _pending.Append(value);
+            if (value == '\n')
+            {
+                Emit();
+            }
+        }
+    }
 
-    public override void Write(string? value) => inner.Write(value is null ? null : masker.Mask(value));
+    public override void Write(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return;
+        }
 
-    public override void WriteLine(string? value) => inner.WriteLine(value is null ? null : masker.Mask(value));
+        lock (_lock)
+        {
+            _pending.Append(value);
+            if (value.Contains('\n', StringComparison.Ordinal))
+            {
+                Emit();
+            }
+        }
+    }
 
     public override void Write(char[] buffer, int index, int count) => Write(new string(buffer, index, count));
 
-    public override void Flush() => inner.Flush();
+    public override void WriteLine(string? value) => Write((value ?? string.Empty) + NewLine);
+
+    public override void WriteLine() => Write(NewLine);
+
+    /// <summary>Writes what is pending, masked (a prompt without a newline shows once flushed).</summary>
+    public override void Flush()
+    {
+        lock (_lock)
+        {
+            if (_pending.Length > 0)
+            {
+                inner.Write(masker.Mask(_pending.ToString()));
+                _pending.Clear();
+            }
+
+            inner.Flush();
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Flush();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    /// <summary>Writes every complete line pending; keeps a trailing partial line.</summary>
+    private void Emit()
+    {
+        var text = _pending.ToString();
+        var end = text.LastIndexOf('\n') + 1;
+        inner.Write(masker.Mask(text[..end]));
+        _pending.Remove(0, end);
+    }
 }

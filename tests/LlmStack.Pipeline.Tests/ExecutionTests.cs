@@ -72,9 +72,34 @@ public class ExecutionTests
     public async Task Skip_from_an_environment_variable()
     {
         using var h = new Harness();
-        h.Environment["LLMSTACK_SKIP"] = "";
+        h.Environment["BUILD_SKIP"] = "B";
         (await h.RunAsync<SkipBuild>("A")).Should().Be(0);
-        h.BuildAs<SkipBuild>().Ran.Should().Equal("A");
+        h.BuildAs<SkipBuild>().Ran.Should().NotContain("B").And.Contain("A");
+    }
+
+    [Fact]
+    public async Task An_empty_skip_variable_skips_nothing()
+    {
+        // A CI template passing an empty input must not turn into a bare --skip (fault 8).
+        using var h = new Harness();
+        h.Environment["BUILD_SKIP"] = "";
+        (await h.RunAsync<SkipBuild>("A")).Should().Be(0, h.Error);
+        h.BuildAs<SkipBuild>().Ran.Should().Contain("A").And.HaveCountGreaterThan(1);
+    }
+
+    [Fact]
+    public async Task Skipping_a_target_that_is_not_planned_is_ignored_but_a_typo_is_an_error()
+    {
+        using var h = new Harness();
+        var planned = (await h.RunAsync<SkipBuild>("A")).Should().Be(0, h.Error);
+        var ran = h.BuildAs<SkipBuild>().Ran.ToList();
+        var unrelated = h.BuildAs<SkipBuild>().Targets.Select(t => t.Name).First(n => !h.PlanNames.Contains(n));
+
+        (await h.RunAsync<SkipBuild>("A", "--skip", unrelated)).Should().Be(0, h.Error);
+        h.BuildAs<SkipBuild>().Ran.Should().Equal(ran);
+
+        (await h.RunAsync<SkipBuild>("A", "--skip", "Nonexistent")).Should().Be(PipelineRunner.Failure);
+        h.Error.Should().Contain("Target 'Nonexistent' does not exist");
     }
 
     public class ConditionBuild : RecordingBuild

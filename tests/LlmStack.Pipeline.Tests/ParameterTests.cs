@@ -27,7 +27,7 @@ public class ParameterTests
         [Parameter("Image substitutions")]
         public readonly string? ImageMap;
 
-        [Parameter("Change nothing")]
+        [Parameter("Change nothing", Sources = ParameterSources.CommandLine)]
         public readonly bool DryRun;
 
         [Parameter("How many")]
@@ -46,8 +46,11 @@ public class ParameterTests
         [Secret]
         public readonly string? ApiToken;
 
-        [Parameter("Confirmation")]
+        [Parameter("Confirmation", Sources = ParameterSources.CommandLine)]
         public readonly string? Confirm;
+
+        [Parameter("A directory that may come from a bare variable", Sources = ParameterSources.Default | ParameterSources.BareVariable)]
+        public readonly string? HostDirectory;
 
         public IEnumerable<string> Environments => File.Exists(SchemaPath) ? File.ReadAllLines(SchemaPath) : ["development", "staging"];
 
@@ -66,6 +69,7 @@ public class ParameterTests
             Seen["Services"] = Services;
             Seen["Schema"] = ((IHaveSchema)this).Schema;
             Seen["Port"] = ((IHaveSchema)this).Port;
+            Seen["HostDirectory"] = HostDirectory;
             Log.Information("Token is {Token} and inline " + ApiToken, ApiToken);
             Out.WriteLine($"console token {ApiToken}");
         });
@@ -97,14 +101,14 @@ public class ParameterTests
     public async Task Command_line_beats_environment_beats_profile_beats_parameters_json()
     {
         using var h = new Harness();
-        h.WriteParameters("""{ "$schema": "build.schema.json", "Count": 2, "ImageMap": "file.yaml", "DryRun": true, "Limit": 4, "Services": ["a", "b"] }""");
+        h.WriteParameters("""{ "$schema": "build.schema.json", "Count": 2, "ImageMap": "file.yaml", "Mode": "thorough", "Limit": 4, "Services": ["a", "b"] }""");
         h.WriteParameters("""{ "Count": 3, "ImageMap": "profile.yaml" }""", "ci");
-        h.Environment["LLMSTACK_COUNT"] = "5";
+        h.Environment["BUILD_COUNT"] = "5";
 
         var b = await Show(h, "--profile", "ci", "--count", "7");
         b.Seen["Count"].Should().Be(7);
         b.Seen["ImageMap"].Should().Be("profile.yaml");
-        b.Seen["DryRun"].Should().Be(true);
+        b.Seen["Mode"].Should().Be(Mode.Thorough);
         b.Seen["Limit"].Should().Be(4);
         b.Seen["Services"].Should().BeEquivalentTo(new[] { "a", "b" });
 
@@ -133,28 +137,68 @@ public class ParameterTests
     }
 
     [Theory]
-    [InlineData("LLMSTACK_IMAGE_MAP")]
-    [InlineData("llmstack_imagemap")]
-    [InlineData("IMAGE_MAP")]
-    [InlineData("ImageMap")]
-    public async Task Environment_variables_match_with_or_without_the_prefix(string variable)
+    [InlineData("BUILD_IMAGE_MAP")]
+    [InlineData("build_imagemap")]
+    [InlineData("Build_Image_Map")]
+    public async Task Prefixed_environment_variables_match_in_any_case_and_separators(string variable)
     {
         using var h = new Harness();
         h.Environment[variable] = "env.yaml";
         var b = await Show(h);
         b.Seen["ImageMap"].Should().Be("env.yaml");
+        b.Parameters.Single(p => p.Name == "ImageMap").Source.Should().Be($"environment variable {variable}");
+    }
+
+    [Theory]
+    [InlineData("IMAGE_MAP")]
+    [InlineData("ImageMap")]
+    public async Task Bare_environment_variables_are_not_parameters_unless_the_parameter_opts_in(string variable)
+    {
+        using var h = new Harness();
+        h.Environment[variable] = "ambient.yaml";
+        h.Environment["TARGET"] = "NeedsToken";
+        h.Environment["HOST_DIRECTORY"] = "/from/bare";
+        var b = await Show(h);
+        b.Seen["ImageMap"].Should().BeNull("an ambient variable must never set a parameter by accident");
+        b.Seen["HostDirectory"].Should().Be("/from/bare", "HostDirectory opts in to its bare name");
+        h.PlanNames.Should().Equal("Show");
     }
 
     [Fact]
-    public async Task The_prefixed_variable_wins_over_the_bare_one_and_builtins_ignore_bare_names()
+    public async Task Ambient_variables_never_confirm_a_command_line_only_parameter()
+    {
+        // Fault 4: CONFIRM=development in the environment satisfied a confirmation; ENVIRONMENT=production retargeted runs.
+        using var h = new Harness();
+        h.Environment["CONFIRM"] = "staging";
+        h.Environment["BUILD_CONFIRM"] = "staging";
+        h.Environment["ENVIRONMENT"] = "staging";
+        h.WriteParameters("""{ "Confirm": "staging", "DryRun": true }""");
+        (await h.RunAsync<ParamBuild>("NeedsConfirm")).Should().Be(PipelineRunner.Failure);
+        h.Error.Should().Contain("Target 'NeedsConfirm' requires 'Confirm == Environment'.");
+        var b = h.BuildAs<ParamBuild>();
+        b.Confirm.Should().BeNull();
+        b.Environment.Should().Be("development");
+        b.DryRun.Should().BeFalse();
+        h.Output.Should().Contain("environment variable BUILD_CONFIRM is ignored: --confirm is only taken from the command line (--confirm)")
+            .And.Contain("'Confirm' in parameters.json is ignored").And.Contain("'DryRun' in parameters.json is ignored");
+
+        (await h.RunAsync<ParamBuild>("NeedsConfirm", "--environment", "staging", "--confirm", "staging")).Should().Be(0, h.Error);
+    }
+
+    [Fact]
+    public async Task The_run_header_names_each_value_and_its_source_with_secrets_masked()
     {
         using var h = new Harness();
-        h.Environment["IMAGE_MAP"] = "bare.yaml";
-        h.Environment["LLMSTACK_IMAGE_MAP"] = "prefixed.yaml";
-        h.Environment["TARGET"] = "NeedsToken";
-        var b = await Show(h);
-        b.Seen["ImageMap"].Should().Be("prefixed.yaml");
-        h.PlanNames.Should().Equal("Show");
+        h.Environment["BUILD_IMAGE_MAP"] = "map.yaml";
+        h.Environment["BUILD_API_TOKEN"] = "super-secret-token";
+        h.WriteParameters("""{ "Count": 3 }""");
+        await Show(h, "--environment", "staging");
+        h.Output.Should().MatchRegex(@"--environment +staging +\(command line\)")
+            .And.MatchRegex(@"--image-map +map\.yaml +\(environment variable BUILD_IMAGE_MAP\)")
+            .And.MatchRegex(@"--count +3 +\(parameters\.json\)")
+            .And.MatchRegex(@"--api-token +\*\*\*\* +\(environment variable BUILD_API_TOKEN\)")
+            .And.MatchRegex(@"--mode +fast +\(default\)")
+            .And.NotContain("super-secret-token");
     }
 
     [Fact]
@@ -204,7 +248,7 @@ public class ParameterTests
     {
         using var h = new Harness();
         (await h.RunAsync<ParamBuild>("NeedsToken")).Should().Be(PipelineRunner.Failure);
-        h.Error.Should().Contain("Target 'NeedsToken' requires parameter --api-token: pass --api-token <value> or set LLMSTACK_API_TOKEN.");
+        h.Error.Should().Contain("Target 'NeedsToken' requires parameter --api-token: pass --api-token <value> or set BUILD_API_TOKEN.");
 
         (await h.RunAsync<ParamBuild>("NeedsConfirm", "--environment", "staging")).Should().Be(PipelineRunner.Failure);
         h.Error.Should().Contain("Target 'NeedsConfirm' requires 'Confirm == Environment'.");
@@ -217,7 +261,7 @@ public class ParameterTests
     {
         using var h = new Harness();
         const string token = "s3cr3t-token-value";
-        h.Environment["LLMSTACK_API_TOKEN"] = token;
+        h.Environment["BUILD_API_TOKEN"] = token;
         await Show(h);
         h.Output.Should().NotContain(token).And.Contain("console token ****").And.Contain("Token is ****");
         var log = File.ReadAllText(Path.Combine(h.Root, ".nuke", "temp", "build.log"));
@@ -255,13 +299,59 @@ public class ParameterTests
         var help = h.Output;
         help.Should().Contain("  --environment <string>\n      Environment to operate on. Allowed: development, staging. Default: development.");
         help.Should().Contain("  --mode <fast|thorough>\n      Mode. Default: fast.");
-        help.Should().Contain("  --dry-run\n      Change nothing.");
+        help.Should().Contain("  --dry-run\n      Change nothing. Command line only.");
         help.Should().Contain("  --services <string...>");
         help.Should().Contain("  --schema <string>\n      Path of the schema. Default: schemas/default.yaml.");
         help.Should().Contain("  --port <int>\n      Port of the thing. Default: 8080.");
-        help.Should().Contain("  --api-token <string>\n      API token. Secret: pass it as LLMSTACK_API_TOKEN; never printed.");
+        help.Should().Contain("  --api-token <string>\n      API token. Secret: pass it as BUILD_API_TOKEN; never printed.");
         help.Should().Contain("  --skip <string...>").And.Contain("  --plan").And.Contain("  --verbosity <quiet|minimal|normal|verbose>");
         h.BuildAs<ParamBuild>().Seen.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task A_malformed_parameter_file_does_not_break_help_but_fails_a_run_with_its_position()
+    {
+        // Fault 7.
+        using var h = new Harness();
+        h.WriteParameters("{\n  \"Count\": 3,\n  oops\n}");
+        (await h.RunAsync<ParamBuild>("--help")).Should().Be(0);
+        h.Output.Should().Contain("Targets (with their direct dependencies):");
+        h.Error.Should().Contain("parameters.json:3:").And.Contain("ignored for --help");
+
+        (await h.RunAsync<ParamBuild>("Show")).Should().Be(PipelineRunner.Failure);
+        h.Error.Should().Contain("parameters.json:3:").And.Contain("invalid JSON in parameter file");
+        h.BuildAs<ParamBuild>().Seen.Should().BeEmpty();
+    }
+
+    public class BrokenProviderBuild : PipelineBuild
+    {
+        [Parameter("Environment", ValueProviderMember = nameof(Names))]
+        public readonly string Environment = "development";
+
+        public IEnumerable<string> Names => throw new FileNotFoundException("schemas/missing.yaml does not exist: pass --schema");
+
+        public Target Show => _ => _.Executes(() => { });
+    }
+
+    [Fact]
+    public async Task Help_shows_why_a_value_set_is_unavailable()
+    {
+        // Fault 10: the reflection wrapper's "Exception has been thrown by the target of an invocation" hid the cause.
+        using var h = new Harness();
+        (await h.RunAsync<BrokenProviderBuild>("--help")).Should().Be(0);
+        h.Output.Should().Contain("(Allowed values unavailable: schemas/missing.yaml does not exist: pass --schema)")
+            .And.NotContain("target of an invocation");
+    }
+
+    [Fact]
+    public async Task An_error_after_the_logger_exists_is_printed_once()
+    {
+        // Fault 6: it was printed as "[ERR] …" and again as "error: …".
+        using var h = new Harness();
+        (await h.RunAsync<ParamBuild>("NeedsToken")).Should().Be(PipelineRunner.Failure);
+        var everything = h.Output + h.Error;
+        var count = everything.Split("Target 'NeedsToken' requires parameter --api-token").Length - 1;
+        count.Should().Be(1, everything);
     }
 
     [Fact]
@@ -280,7 +370,7 @@ public class ParameterTests
         var file = Path.Combine(h.Root, ".nuke", "build.schema.json");
         var json = File.ReadAllText(file);
         json.Should().Contain("\"NeedsConfirm\"").And.Contain("\"Environment\"").And.Contain("\"enum\": [\n");
-        json.Should().Contain("Secrets are never stored here: set environment variable LLMSTACK_API_TOKEN");
+        json.Should().Contain("Secrets are never stored here: set environment variable BUILD_API_TOKEN");
         var stamp = File.GetLastWriteTimeUtc(file);
         File.SetLastWriteTimeUtc(file, stamp.AddHours(-1));
         await h.RunAsync<ParamBuild>("--help");

@@ -21,7 +21,7 @@ internal static class Tools
     public static string ComposeJsonSchema()
     {
         var path = Environment.GetEnvironmentVariable("LLMSTACK_COMPOSE_JSON_SCHEMA")
-            ?? LlmStack.Compose.ComposeTools.JsonSchemaPath(Repository.Root);
+            ?? LlmStack.DevTools.ComposeTools.JsonSchemaPath(Repository.Root);
         return File.Exists(path)
             ? path
             : throw new InvalidOperationException($"{path} is missing: run ./build.sh ComposeTools (npm install dclint)");

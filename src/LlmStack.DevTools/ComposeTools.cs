@@ -1,7 +1,7 @@
 using LlmStack.Pipeline;
 using Serilog;
 
-namespace LlmStack.Compose;
+namespace LlmStack.DevTools;
 
 /// <summary>
 /// The validators the compose tests use: Debian's docker-compose (v1) and the compose-spec JSON schema that

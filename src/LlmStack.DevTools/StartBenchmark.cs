@@ -2,12 +2,13 @@ using System.Diagnostics;
 using System.Net;
 using Docker.DotNet.Models;
 using LlmStack.Compose;
+using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Security;
 using Serilog;
 
-namespace LlmStack.Engine;
+namespace LlmStack.DevTools;
 
 /// <summary>
 /// StartCore to all-ready, against <c>docker-compose up -d</c> of our generated core file plus waiting until Docker

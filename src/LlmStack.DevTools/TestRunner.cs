@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Xml.Linq;
+using LlmStack.Pipeline;
 using Serilog;
 
-namespace LlmStack.Pipeline;
+namespace LlmStack.DevTools;
 
 /// <summary><c>dotnet test</c> with a filter and a TRX report whose counters go to the summary table.</summary>
 public static class TestRunner
