@@ -23,7 +23,7 @@ partial class Build
         .DependsOn(FixtureImages)
         .Executes(async ct =>
         {
-            var (ours, compose) = await StartBenchmark.RunAsync(SchemaFile, "tests/fixtures/image-map.yaml", Runs ?? 5, Secrets, Log, ct);
+            var (ours, compose) = await StartBenchmark.RunAsync(SchemaFile, "tests/fixtures/image-map.yaml", Runs ?? 5, SecretsDir, Secrets, Log, ct);
             Log.Information("{Ours}", ours.ToString());
             Log.Information("{Compose}", compose.ToString());
             ReportSummary("LlmStack", $"{ours.Median.TotalSeconds:0.00}s");

@@ -1,6 +1,5 @@
 using LlmStack.Networks;
 using LlmStack.Pipeline;
-using LlmStack.Security;
 
 /// <summary>Network management: conflicts, free subnets, drift, reachability, scoped cleanup.</summary>
 partial class Build
@@ -31,7 +30,6 @@ partial class Build
         .Executes(async ct => await NetworkCommands.HealthAsync(await Stacks.NetworksAsync(ct), Stacks.Environment, Stacks.MapImage(ProbeImage), Out, ct));
 
     Target CleanupNetworks => _ => _
-        .Description("Remove this environment's labelled networks that are not in the schema, or unused while their stack is stopped (--dry-run; --confirm <environment>); audited.")
-        .Executes(async ct => await NetworkCommands.CleanupAsync(
-            await Stacks.NetworksAsync(ct), Stacks.Environment, DryRun, Confirm, Console.In, !Console.IsInputRedirected, AuditLog.For(RootDirectory, Log), Out, Log, ct));
+        .Description("Remove this environment's labelled networks that are not in the schema, or unused while their stack is stopped, through the change gate (--dry-run; --confirm <environment>); audited.")
+        .Executes(ct => NetworkCommands.CleanupAsync(Stacks, nameof(CleanupNetworks), ct));
 }

@@ -1,5 +1,7 @@
 using LlmStack.Engine;
 using LlmStack.Pipeline;
+using LlmStack.Schema;
+using LlmStack.Security;
 
 /// <summary>
 /// Stack lifecycle. Dependencies mirror the schema's stack dependencies (a unit test keeps them in step):
@@ -8,11 +10,20 @@ using LlmStack.Pipeline;
 /// </summary>
 partial class Build
 {
-    [Parameter("Docker engine endpoint (default: DOCKER_HOST, else unix:///var/run/docker.sock)")]
+    [Parameter("Docker engine endpoint (default: DOCKER_HOST, else unix:///var/run/docker.sock)", Sources = ParameterSources.Default | ParameterSources.BareVariable)]
     readonly string? DockerHost;
 
     [Parameter("YAML map of image substitutions (image: replacement; \"*\" for every other image), e.g. tests/fixtures/image-map.yaml")]
     readonly string? ImageMap;
+
+    [Parameter("Directory of the secrets files (<environment>.env); a CI runner keeps it outside the checkout")]
+    readonly string SecretsDir = SecretStore.DefaultDirectory;
+
+    [Parameter("Host-wide directory of the environment locks (default: /run/lock/llmstack, else <temp>/llmstack-locks)")]
+    readonly string? LockDir;
+
+    [Parameter("How long a run that changes an environment waits for another run's lock (30s, 5m, 1h)")]
+    readonly string LockTimeout = "5m";
 
     [Parameter("Status and SystemStatus: print JSON")]
     readonly bool Json;
@@ -29,9 +40,28 @@ partial class Build
     [Parameter("Logs: only this service")]
     readonly string? Service;
 
-    StackSession? _stacks;
+    EnvironmentSession? _stacks;
 
-    StackSession Stacks => _stacks ??= new StackSession(SchemaFile, Environment, DockerHost, ImageMap, Secrets, Log);
+    EnvironmentSession Stacks => _stacks ??= new EnvironmentSession(new SessionOptions
+    {
+        Schema = SchemaFile,
+        Environment = Environment,
+        DockerHost = DockerHost,
+        ImageMap = ImageMap,
+        SecretsDirectory = SecretsDir,
+        LockDirectory = LockDir ?? System.Environment.GetEnvironmentVariable(EnvironmentLock.DirectoryVariable),
+        LockTimeout = Duration.ParseParameter("--lock-timeout", LockTimeout),
+        Gate = new GateOptions(DryRun, Confirm, Console.In, !Console.IsInputRedirected, AuditLog.For(RootDirectory, Log)),
+        Masker = Secrets,
+        Log = Log,
+        Out = Out,
+        CurrentTarget = () => CurrentTarget?.Name,
+        Command = string.Join(' ', InvokedTargets.Select(t => t.Name)),
+    });
+
+    protected override void OnBuildFinished() => _stacks?.Dispose();
+
+    protected override string? DescribeFailure(Exception exception) => Failures.Describe(exception);
 
     // Start: a stack after the stacks it depends on.
     Target StartCore => _ => StartStack(_, "core", nameof(StartCore));
@@ -66,8 +96,11 @@ partial class Build
     Target RestartMonitoring => _ => RestartStack(_, "monitoring", nameof(RestartMonitoring)).After(RestartCore);
 
     Target Restart => _ => _
-        .Description("Restart every running stack of the environment in dependency order, health-gated.")
-        .DependsOn(RestartCore, RestartInference, RestartAi, RestartUi, RestartTesting, RestartMonitoring);
+        .Description("Restart every running stack of the environment in dependency order, health-gated; stopped stacks are left alone.")
+        .DependsOn(RestartCore, RestartInference, RestartAi, RestartUi, RestartTesting, RestartMonitoring)
+        .Executes(() => Stacks.Restarted > 0
+            ? Task.CompletedTask
+            : throw new PipelineException($"nothing is running in environment {Environment}: use Start"));
 
     Target StatusCore => _ => StatusStack(_, "core");
     Target StatusInference => _ => StatusStack(_, "inference");
@@ -77,8 +110,8 @@ partial class Build
     Target StatusMonitoring => _ => StatusStack(_, "monitoring");
 
     Target SystemStatus => _ => _
-        .Description("Every service of the environment, plus its networks and volumes (--json for machines).")
-        .Executes(ct => Stacks.SystemStatusAsync(Json, Out, ct));
+        .Description("Every service of the environment, plus its networks and volumes (--json); non-zero exit when a started stack is partly down or unhealthy.")
+        .Executes(ct => Stacks.SystemStatusAsync(Json, ct));
 
     Target LogsCore => _ => LogsStack(_, "core");
     Target LogsInference => _ => LogsStack(_, "inference");
@@ -87,28 +120,30 @@ partial class Build
     Target LogsTesting => _ => LogsStack(_, "testing");
     Target LogsMonitoring => _ => LogsStack(_, "monitoring");
 
+    bool IsInvoked(string target) => InvokedTargets.Any(t => t.Name == target);
+
     /// <summary>A stack the environment does not enable is skipped when pulled in, and an error when named on the command line.</summary>
-    bool Wanted(string stack, string target) => Stacks.IsEnabled(stack) || InvokedTargets.Any(t => t.Name == target);
+    bool Wanted(string stack, string target) => Stacks.IsEnabled(stack) || IsInvoked(target);
 
     ITargetDefinition StartStack(ITargetDefinition _, string stack, string target) => _
         .Description($"Start the {stack} stack: create missing networks, volumes and containers, wait until healthy.")
         .OnlyWhenStatic(() => Wanted(stack, target))
-        .Executes(async ct => ReportSummary("Containers", (await Stacks.StartAsync(stack, Out, ct)).ToString()));
+        .Executes(async ct => ReportSummary("Containers", (await Stacks.StartAsync(stack, ct)).ToString()));
 
     ITargetDefinition StopStack(ITargetDefinition _, string stack) => _
         .Description($"Stop and remove the {stack} stack's containers (graceful timeout); volumes stay; its network goes once unused.")
         .Executes(async ct => ReportSummary("Removed", (await Stacks.StopAsync(stack, ct)).ToString()));
 
     ITargetDefinition RestartStack(ITargetDefinition _, string stack, string target) => _
-        .Description($"Restart the {stack} stack's services in dependency order, each level health-gated.")
+        .Description($"Restart the {stack} stack's services in dependency order, each level health-gated (an error if named while the stack is stopped).")
         .OnlyWhenStatic(() => Wanted(stack, target))
-        .Executes(ct => Stacks.RestartAsync(stack, ct));
+        .Executes(async ct => ReportSummary("Restarted", (await Stacks.RestartAsync(stack, IsInvoked(target), ct)).ToString()));
 
     ITargetDefinition StatusStack(ITargetDefinition _, string stack) => _
-        .Description($"Per service of the {stack} stack: state, health, uptime, replicas, image, ports (--json for machines).")
-        .Executes(ct => Stacks.StatusAsync(stack, Json, Out, ct));
+        .Description($"Per service of the {stack} stack: state, health, uptime, replicas, image, ports (--json); non-zero exit unless every service is running and healthy.")
+        .Executes(ct => Stacks.StatusAsync(stack, Json, ct));
 
     ITargetDefinition LogsStack(ITargetDefinition _, string stack) => _
         .Description($"Logs of the {stack} stack, prefixed by container (--tail, --since, --follow, --service).")
-        .Executes(ct => Stacks.LogsAsync(stack, new LogOptions(Tail, Since, Follow, Service), Out, ct));
+        .Executes(ct => Stacks.LogsAsync(stack, new LogOptions(Tail, Since, Follow, Service), ct));
 }

@@ -21,14 +21,14 @@ public static class StartBenchmark
     public const string Project = "llmstack-benchmark";
     public const string EnvironmentName = "benchmark";
 
-    public static async Task<(Timing LlmStack, Timing Compose)> RunAsync(SchemaFile schema, string imageMapPath, int runs, SecretMasker masker, ILogger log, CancellationToken cancellationToken)
+    public static async Task<(Timing LlmStack, Timing Compose)> RunAsync(SchemaFile schema, string imageMapPath, int runs, string secretsDirectory, SecretMasker masker, ILogger log, CancellationToken cancellationToken)
     {
         await ComposeTools.RequireDockerComposeAsync(schema.RootDirectory, cancellationToken);
 
         var map = ImageMap.Load(imageMapPath, schema.RootDirectory);
         var environment = Derive(schema.Resolve("testing"), map);
         using var engine = await DockerEngine.ConnectAsync(null, log, cancellationToken);
-        var secrets = SecretStore.LoadOrGenerate(schema.RootDirectory, EnvironmentName, schema.Load().Secrets, masker, log);
+        var secrets = SecretStore.LoadOrGenerate(schema.RootDirectory, secretsDirectory, EnvironmentName, schema.Load().Secrets, masker, log);
         var composeFile = WriteComposeFile(environment, schema.RootDirectory);
         var operations = new StackOperations(engine, environment, schema.RootDirectory, Serilog.Core.Logger.None);
         var ours = new List<TimeSpan>();

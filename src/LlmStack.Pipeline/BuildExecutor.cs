@@ -155,6 +155,12 @@ internal static class BuildExecutor
                 build.Log.Error("{Message}", e.Message);
                 build.Log.Debug(e, "Target {TargetName} failed", target.Name);
             }
+            else if (build.DescribeFailure(e) is { } described)
+            {
+                target.SummaryInfo ??= FirstLine(described);
+                build.Log.Error("{Message}", described);
+                build.Log.Debug(e, "Target {TargetName} failed", target.Name);
+            }
             else
             {
                 target.SummaryInfo ??= $"{e.GetType().Name}: {FirstLine(e.Message)}";

@@ -51,6 +51,17 @@ public abstract class PipelineBuild : IPipelineBuild
     /// <summary>How users start the build (for help text), e.g. <c>./build.sh</c>.</summary>
     protected internal virtual string CommandName => "build";
 
+    /// <summary>
+    /// Turns an exception a target did not expect into one line for the user (a refused request of a service the build
+    /// talks to, say), or null to log it with its stack trace. The stack trace still goes to the log files.
+    /// </summary>
+    protected internal virtual string? DescribeFailure(Exception exception) => null;
+
+    /// <summary>Called once when a run that executed targets ends (success, failure or Ctrl-C): release what the run held.</summary>
+    protected internal virtual void OnBuildFinished()
+    {
+    }
+
     /// <summary>Every parameter of the build (built-ins excluded), once discovered.</summary>
     public IReadOnlyList<ParameterDescriptor> Parameters { get; internal set; } = [];
 

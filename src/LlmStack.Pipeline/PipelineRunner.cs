@@ -169,7 +169,14 @@ public static class PipelineRunner
             }
 
             ParameterHeader.Write(build.Log, parameters, build.Secrets);
-            return await BuildExecutor.RunAsync(build, plan, run.Token, assured.Token);
+            try
+            {
+                return await BuildExecutor.RunAsync(build, plan, run.Token, assured.Token);
+            }
+            finally
+            {
+                build.OnBuildFinished();
+            }
         }
         catch (PipelineException e)
         {

@@ -22,6 +22,12 @@ public static class Names
     public const string Managed = "io.llmstack.managed";
     public const string Image = "io.llmstack.image";
 
+    /// <summary>On one-off helper containers: what the helper is for (network-probe, volume-backup, …).</summary>
+    public const string Helper = "io.llmstack.helper";
+
+    /// <summary>On helper containers: the run that made it (host/pid), so leftovers of a killed run can be found.</summary>
+    public const string Run = "io.llmstack.run";
+
     /// <summary>Container name of replica <paramref name="number"/> (compose v2 style): <c>&lt;project&gt;-&lt;service&gt;-&lt;n&gt;</c>.</summary>
     public static string Container(string project, string service, int number) => $"{project}-{service}-{number}";
 }

@@ -50,12 +50,16 @@ public sealed class DockerEngine : IDisposable
 
     public ILogger Log { get; }
 
+    /// <summary>The endpoint a run uses: <paramref name="endpoint"/> (--docker-host), else DOCKER_HOST, else the default socket.</summary>
+    public static string ResolveEndpoint(string? endpoint) =>
+        string.IsNullOrWhiteSpace(endpoint)
+            ? Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } host ? host : DefaultEndpoint
+            : endpoint;
+
     /// <summary>Connects to <paramref name="endpoint"/> (or DOCKER_HOST, or the default socket) and checks the engine answers.</summary>
     public static async Task<DockerEngine> ConnectAsync(string? endpoint, ILogger log, CancellationToken cancellationToken)
     {
-        endpoint = string.IsNullOrWhiteSpace(endpoint)
-            ? Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } host ? host : DefaultEndpoint
-            : endpoint;
+        endpoint = ResolveEndpoint(endpoint);
         if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri))
         {
             throw new PipelineException($"Docker endpoint '{endpoint}' is not a URI: use unix:///var/run/docker.sock or tcp://host:2375");
@@ -74,8 +78,7 @@ public sealed class DockerEngine : IDisposable
                 throw new PipelineException($"Docker engine at {endpoint} speaks API {version.APIVersion}; LlmStack needs {ApiVersion} or later: upgrade Docker");
             }
         }
-        catch (Exception e) when (e is HttpRequestException or SocketException or IOException or TimeoutException
-                                  || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception e) when (IsUnreachable(e) || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
             engine.Dispose();
             throw new EngineUnreachableException(endpoint, e);
@@ -90,6 +93,18 @@ public sealed class DockerEngine : IDisposable
 
     public async Task CallAsync(Func<CancellationToken, Task> call, CancellationToken cancellationToken) =>
         await _retry.ExecuteAsync(async ct => await call(ct), cancellationToken);
+
+    /// <summary>
+    /// A failure to reach the engine at all: the socket or TCP connection failed. Docker.DotNet wraps a refused TCP
+    /// connection in an AggregateException, so the whole chain is searched.
+    /// </summary>
+    public static bool IsUnreachable(Exception e) => e switch
+    {
+        HttpRequestException or SocketException or TimeoutException => true,
+        IOException when e is not FileNotFoundException => true,
+        AggregateException aggregate => aggregate.InnerExceptions.Any(IsUnreachable),
+        _ => e.InnerException is { } inner && IsUnreachable(inner),
+    };
 
     internal static bool IsTransient(Exception e) => e switch
     {

@@ -26,9 +26,7 @@ public static class LogStream
             throw new PipelineException($"service '{wanted}' is not in stack {stack} (services: {string.Join(", ", services)})");
         }
 
-        var containers = await engine.CallAsync(
-            ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = scope.Filter(stack, options.Service) }, ct),
-            cancellationToken);
+        var containers = await engine.ServiceContainersAsync(scope, cancellationToken, stack, options.Service);
         if (containers.Count == 0)
         {
             throw new PipelineException($"no containers of {(options.Service is null ? $"stack {stack}" : $"service {options.Service}")} in environment {environment.Name}: start it first");

@@ -33,6 +33,22 @@ public sealed record Scope(string Project, string Environment)
             ["label"] = Labels(stack, service).ToDictionary(l => l, _ => true),
         };
 
+    /// <summary>The environment's service containers (never its helpers: those carry no service label).</summary>
+    public IDictionary<string, IDictionary<string, bool>> ServiceFilter(string? stack = null, string? service = null)
+    {
+        var filter = Filter(stack, service);
+        filter["label"][Names.Service] = true;
+        return filter;
+    }
+
+    /// <summary>The environment's one-off helper containers.</summary>
+    public IDictionary<string, IDictionary<string, bool>> HelperFilter()
+    {
+        var filter = Filter();
+        filter["label"][Names.Helper] = true;
+        return filter;
+    }
+
     /// <summary>Whether a resource's labels put it in this scope.</summary>
     public bool Owns(IDictionary<string, string>? labels) =>
         labels is not null
@@ -52,6 +68,13 @@ public sealed record Scope(string Project, string Environment)
 
 public static class LabelExtensions
 {
+    /// <summary>The scope's service containers (all states unless <paramref name="all"/> is false), optionally of one stack or service.</summary>
+    public static async Task<IList<Docker.DotNet.Models.ContainerListResponse>> ServiceContainersAsync(
+        this DockerEngine engine, Scope scope, CancellationToken cancellationToken, string? stack = null, string? service = null, bool all = true) =>
+        await engine.CallAsync(
+            ct => engine.Client.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters { All = all, Filters = scope.ServiceFilter(stack, service) }, ct),
+            cancellationToken);
+
     /// <summary>A label's value, or null (Docker gives label maps as IDictionary, possibly null).</summary>
     public static string? Value(this IDictionary<string, string>? labels, string key) =>
         labels is not null && labels.TryGetValue(key, out var value) ? value : null;

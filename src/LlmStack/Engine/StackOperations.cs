@@ -25,6 +25,7 @@ public sealed record StartReport(IReadOnlyDictionary<string, string> Actions)
 public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment environment, string rootDirectory, ILogger log)
 {
     private readonly Scope _scope = Scope.Of(environment);
+    private readonly ServiceLifecycle _lifecycle = new(engine, environment, log);
 
     public DockerEngine Engine => engine;
 
@@ -68,7 +69,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         var existing = await RemoveOrphansAsync(await ContainersAsync(stack, cancellationToken), plans, cancellationToken);
 
         var actions = new ConcurrentDictionary<string, string>();
-        foreach (var level in Levels(services))
+        foreach (var level in _lifecycle.Graph.Levels(services.Select(s => s.Name)))
         {
             await Task.WhenAll(level.Select(service => ReconcileAsync(service, plans[service.Name], existing, actions, cancellationToken)));
         }
@@ -82,14 +83,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
     public async Task<int> StopAsync(string stack, CancellationToken cancellationToken)
     {
         var containers = await ContainersAsync(stack, cancellationToken);
-        var order = environment.Services.Select(s => s.Name).ToList();
-        var byLevel = containers
-            .GroupBy(c => order.IndexOf(c.Labels.Value(Names.Service) ?? string.Empty))
-            .OrderByDescending(g => g.Key); // dependents (later in the order) first; orphans (-1) last
-        foreach (var group in byLevel)
-        {
-            await Task.WhenAll(group.Select(c => StopAndRemoveAsync(c, "stopped", cancellationToken)));
-        }
+        await _lifecycle.StopAsync(containers, remove: true, "stopped", cancellationToken);
 
         var networks = await engine.CallAsync(ct => engine.Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = _scope.Filter(stack) }, ct), cancellationToken);
         foreach (var network in networks)
@@ -109,58 +103,38 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         return containers.Count;
     }
 
-    /// <summary>Restarts the stack's running services in dependency order, each level health-gated; dependents keep running.</summary>
-    public async Task RestartAsync(string stack, CancellationToken cancellationToken)
+    /// <summary>
+    /// Restarts the stack's running services in dependency order, each level health-gated; dependents keep running.
+    /// A stack with nothing running is an error when <paramref name="required"/> (the user named it), otherwise skipped.
+    /// Returns how many containers were restarted.
+    /// </summary>
+    public async Task<int> RestartAsync(string stack, bool required, CancellationToken cancellationToken)
     {
         environment.Stack(stack);
         var containers = await ContainersAsync(stack, cancellationToken);
         if (containers.All(c => c.State != "running"))
         {
-            throw new PipelineException($"stack {stack} is not running in environment {environment.Name}: use Start{Health.Capitalize(stack)}");
+            if (required)
+            {
+                throw new PipelineException($"stack {stack} is not running in environment {environment.Name}: use Start{Health.Capitalize(stack)}");
+            }
+
+            log.Information("Stack {Stack} is not running in {Environment}: nothing to restart", stack, environment.Name);
+            return 0;
         }
 
-        foreach (var level in Levels(environment.Services.Where(s => s.Stack == stack).ToList()))
-        {
-            await Task.WhenAll(level.SelectMany(service => containers
-                .Where(c => c.Labels.Value(Names.Service) == service.Name)
-                .Select(async c =>
-                {
-                    var name = c.Names[0].TrimStart('/');
-                    await engine.CallAsync(ct => engine.Client.Containers.RestartContainerAsync(c.ID, new ContainerRestartParameters { WaitBeforeKillSeconds = GraceSeconds(service) }, ct), cancellationToken);
-                    await Health.WaitReadyAsync(engine, c.ID, name, service, log, cancellationToken);
-                    log.Information("Restarted {Container}", name);
-                })));
-        }
+        return await _lifecycle.RestartAsync(environment.Stack(stack).Services, cancellationToken);
     }
 
-    /// <summary>The stack's containers (all states), by label.</summary>
-    public async Task<IList<ContainerListResponse>> ContainersAsync(string? stack, CancellationToken cancellationToken) =>
-        await engine.CallAsync(ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = _scope.Filter(stack) }, ct), cancellationToken);
-
-    /// <summary>Services grouped so that each group only depends on earlier groups (within the stack).</summary>
-    internal static List<List<ResolvedService>> Levels(IReadOnlyList<ResolvedService> services)
-    {
-        var level = new Dictionary<string, int>();
-        int LevelOf(ResolvedService service) =>
-            level.TryGetValue(service.Name, out var known)
-                ? known
-                : level[service.Name] = service.DependsOn
-                    .Select(d => services.FirstOrDefault(s => s.Name == d))
-                    .Where(d => d is not null)
-                    .Select(d => LevelOf(d!) + 1)
-                    .DefaultIfEmpty(0)
-                    .Max();
-
-        return services.GroupBy(LevelOf).OrderBy(g => g.Key).Select(g => g.ToList()).ToList();
-    }
+    /// <summary>The stack's service containers (all states), by label.</summary>
+    public Task<IList<ContainerListResponse>> ContainersAsync(string? stack, CancellationToken cancellationToken) =>
+        engine.ServiceContainersAsync(_scope, cancellationToken, stack);
 
     private async Task CheckExternalDependenciesAsync(string stack, List<ResolvedService> services, CancellationToken cancellationToken)
     {
         foreach (var dependency in services.SelectMany(s => s.DependsOn.Select(d => (Service: s, Dependency: environment.Service(d)))).Where(x => x.Dependency.Stack != stack))
         {
-            var running = (await engine.CallAsync(
-                    ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { Filters = _scope.Filter(service: dependency.Dependency.Name) }, ct),
-                    cancellationToken))
+            var running = (await engine.ServiceContainersAsync(_scope, cancellationToken, service: dependency.Dependency.Name, all: false))
                 .Where(c => c.State == "running")
                 .ToList();
             if (running.Count == 0)
@@ -267,7 +241,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
             var number = int.TryParse(container.Labels.Value(Names.ComposeContainerNumber), out var n) ? n : 0;
             if (service is null || !plans.TryGetValue(service, out var replicas) || number < 1 || number > replicas.Count)
             {
-                await StopAndRemoveAsync(container, "orphan removed", cancellationToken);
+                await _lifecycle.StopOneAsync(container, remove: true, "orphan removed", cancellationToken);
             }
             else
             {
@@ -307,7 +281,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
                 if (current is not null)
                 {
                     var why = current.ImageID != imageId ? "image changed" : "definition changed";
-                    await StopAndRemoveAsync(current, $"recreating ({why})", cancellationToken);
+                    await _lifecycle.StopOneAsync(current, remove: true, $"recreating ({why})", cancellationToken);
                     actions[plan.Name] = "recreated";
                 }
                 else
@@ -366,9 +340,6 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         }
     }
 
-    /// <summary>How long Docker waits after SIGTERM: the service's stop_grace_period, else Docker's 10 s.</summary>
-    private static uint GraceSeconds(ResolvedService? service) => (uint)(service?.StopGracePeriod ?? TimeSpan.FromSeconds(10)).TotalSeconds;
-
     private static PipelineException Refused(ContainerPlan plan, string what, DockerApiException e)
     {
         var message = Images.ApiMessage(e);
@@ -376,31 +347,5 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
             ? ": the service asks for a GPU; install the NVIDIA container runtime, or use an environment with gpu: false on CPU-only hosts"
             : string.Empty;
         return new PipelineException($"service '{plan.Service.Name}': Docker refused to {what} {plan.Name}: {message}{hint}");
-    }
-
-    private async Task StopAndRemoveAsync(ContainerListResponse container, string action, CancellationToken cancellationToken)
-    {
-        if (!_scope.Owns(container.Labels))
-        {
-            throw new InvalidOperationException($"refusing to touch {container.ID}: not in scope {_scope}");
-        }
-
-        var name = container.Names.FirstOrDefault()?.TrimStart('/') ?? container.ID[..12];
-        var service = environment.Services.FirstOrDefault(s => s.Name == container.Labels.Value(Names.Service));
-        var grace = GraceSeconds(service);
-        if (container.State == "running" || container.State == "restarting")
-        {
-            await engine.CallAsync(ct => engine.Client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = grace }, ct), cancellationToken);
-        }
-
-        try
-        {
-            await engine.CallAsync(ct => engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct), cancellationToken);
-        }
-        catch (DockerContainerNotFoundException)
-        {
-        }
-
-        log.Information("{Action}: {Container}", Health.Capitalize(action), name);
     }
 }

@@ -39,7 +39,7 @@ public static class StatusReport
     public static async Task<IReadOnlyList<ServiceStatus>> ServicesAsync(DockerEngine engine, ResolvedEnvironment environment, string? stack, CancellationToken cancellationToken)
     {
         var scope = Scope.Of(environment);
-        var containers = await engine.CallAsync(ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = scope.Filter(stack) }, ct), cancellationToken);
+        var containers = await engine.ServiceContainersAsync(scope, cancellationToken, stack);
         var details = new List<ContainerInspectResponse>();
         foreach (var container in containers)
         {
@@ -63,7 +63,13 @@ public static class StatusReport
                 : running.Count == desired ? "running"
                 : running.Count == 0 ? mine[0].State!.Status
                 : "partial";
-            var healths = running.Select(d => d.State!.Health?.Status).Where(h => h is not null).Distinct().ToList();
+            var healths = new List<string?>();
+            foreach (var container in running)
+            {
+                healths.Add(await HealthOfAsync(engine, container, service, cancellationToken));
+            }
+
+            healths = healths.Where(h => h is not null).Distinct().ToList();
             var health = running.Count == 0 || (service is not null && !service.HasHealthcheck) ? "-"
                 : healths.Count == 1 ? healths[0]!
                 : healths.Count == 0 ? "-"
@@ -92,6 +98,54 @@ public static class StatusReport
         return result;
     }
 
+    /// <summary>
+    /// Docker's health verdict, except that "starting" (Docker's first probe comes one interval after start) is settled by
+    /// running the service's own check now, as Start does: a service Start reported healthy is not reported as starting.
+    /// </summary>
+    private static async Task<string?> HealthOfAsync(DockerEngine engine, ContainerInspectResponse container, ResolvedService? service, CancellationToken cancellationToken)
+    {
+        var docker = container.State!.Health?.Status;
+        if (docker == "starting" && service?.HasHealthcheck == true)
+        {
+            var (passed, _) = await Health.ProbeAsync(engine, container.ID, service.Healthcheck!, cancellationToken);
+            return passed ? "healthy" : "starting";
+        }
+
+        return docker;
+    }
+
+    /// <summary>
+    /// What makes a status check fail: a service of the schema that is missing, stopped, partly running, unhealthy or
+    /// still starting. With <paramref name="onlyStartedStacks"/>, a stack with nothing at all running is fine (it is
+    /// simply stopped) and only stacks that are partly up count.
+    /// </summary>
+    public static IReadOnlyList<string> Problems(IReadOnlyList<ServiceStatus> services, ResolvedEnvironment environment, bool onlyStartedStacks)
+    {
+        var expected = environment.Services.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        var problems = new List<string>();
+        foreach (var stack in services.Where(s => expected.Contains(s.Service)).GroupBy(s => s.Stack))
+        {
+            if (onlyStartedStacks && stack.All(s => s.Running == 0))
+            {
+                continue;
+            }
+
+            foreach (var s in stack)
+            {
+                if (s.State != "running")
+                {
+                    problems.Add($"{s.Service} ({s.State})");
+                }
+                else if (s.Health is "unhealthy" or "starting" || s.Health.Contains('/', StringComparison.Ordinal))
+                {
+                    problems.Add($"{s.Service} ({s.Health})");
+                }
+            }
+        }
+
+        return problems;
+    }
+
     public static async Task<SystemStatus> SystemAsync(DockerEngine engine, ResolvedEnvironment environment, CancellationToken cancellationToken)
     {
         var scope = Scope.Of(environment);
@@ -109,7 +163,7 @@ public static class StatusReport
 
         var volumes = new List<VolumeStatus>();
         var listed = await engine.CallAsync(ct => engine.Client.Volumes.ListAsync(new VolumesListParameters { Filters = scope.Filter() }, ct), cancellationToken);
-        var all = await engine.CallAsync(ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = scope.Filter() }, ct), cancellationToken);
+        var all = await engine.ServiceContainersAsync(scope, cancellationToken);
         foreach (var volume in listed.Volumes ?? [])
         {
             volumes.Add(new VolumeStatus(

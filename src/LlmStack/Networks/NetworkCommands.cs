@@ -94,35 +94,7 @@ public static class NetworkCommands
         }
     }
 
-    public static async Task CleanupAsync(NetworkOperations networks, ResolvedEnvironment environment, bool dryRun, string? confirm, TextReader input, bool interactive, AuditLog audit, TextWriter output, Serilog.ILogger log, CancellationToken cancellationToken)
-    {
-        Confirmation.CheckTarget("CleanupNetworks", environment.Name, confirm);
-        var (remove, keep) = await networks.CleanupCandidatesAsync(cancellationToken);
-        var table = new TextTable("NETWORK", "SUBNET", "ACTION");
-        foreach (var network in remove)
-        {
-            table.Add(network.Name, string.Join(",", network.Subnets), dryRun ? "would remove" : "remove");
-        }
-
-        foreach (var (network, why) in keep)
-        {
-            table.Add(network.Name, string.Join(",", network.Subnets), "keep: " + why);
-        }
-
-        table.Write(output);
-        if (remove.Count == 0)
-        {
-            log.Information("Nothing to clean up in {Environment}", environment.Name);
-            return;
-        }
-
-        if (dryRun)
-        {
-            log.Information("Dry run: {Count} network(s) would be removed; nothing changed", remove.Count);
-            return;
-        }
-
-        Confirmation.Require("CleanupNetworks", environment.Name, $"remove {remove.Count} network(s)", confirm, input, output, interactive);
-        await networks.RemoveAsync(remove, audit, cancellationToken);
-    }
+    /// <summary>CleanupNetworks: through the change gate (table, --dry-run, confirmation, audit), under the environment lock.</summary>
+    public static async Task CleanupAsync(Engine.EnvironmentSession session, string target, CancellationToken cancellationToken) =>
+        await session.ChangeAsync(target, async ct => await (await session.NetworksAsync(ct)).CleanupPlanAsync(ct), cancellationToken);
 }

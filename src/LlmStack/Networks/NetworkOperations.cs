@@ -16,9 +16,9 @@ public sealed record NetworkState(string Name, string Stack, string State, strin
 public sealed record ProbeResult(string From, string To, string Check, bool Passed, string Detail);
 
 /// <summary>Network checks and cleanup for one environment on a live engine.</summary>
-public sealed class NetworkOperations(DockerEngine engine, ResolvedEnvironment environment, IReadOnlyList<(string Environment, ResolvedNetwork Network)> schemaNetworks, ILogger log)
+public sealed class NetworkOperations(
+    DockerEngine engine, ResolvedEnvironment environment, IReadOnlyList<(string Environment, ResolvedNetwork Network)> schemaNetworks, HelperContainers helpers, ILogger log)
 {
-    public const string ProbeLabel = "io.llmstack.probe";
     private readonly Scope _scope = Scope.Of(environment);
 
     public async Task<IReadOnlyList<NetworkConflict>> ConflictsAsync(IReadOnlyList<ResolvedNetwork> wanted, HostNetworkState host, CancellationToken cancellationToken) =>
@@ -133,7 +133,7 @@ public sealed class NetworkOperations(DockerEngine engine, ResolvedEnvironment e
 
             var checks = service.DependsOn.SelectMany(d => Checks(environment.Service(d))).ToList();
             var script = string.Join('\n', checks.Select(c => c.Script));
-            var output = await RunProbeAsync(container.ID, service.Name, probeImage, script, cancellationToken);
+            var output = await RunProbeAsync(container.ID, probeImage, script, cancellationToken);
             foreach (var (to, check, _) in checks)
             {
                 var line = output.FirstOrDefault(l => l.StartsWith($"{to}|{check}|", StringComparison.Ordinal));
@@ -194,95 +194,87 @@ public sealed class NetworkOperations(DockerEngine engine, ResolvedEnvironment e
         return null;
     }
 
-    private async Task<IReadOnlyList<string>> RunProbeAsync(string containerId, string service, string image, string script, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<string>> RunProbeAsync(string containerId, string image, string script, CancellationToken cancellationToken)
     {
-        var labels = new Dictionary<string, string>
-        {
-            [Names.ComposeProject] = environment.Project,
-            [Names.Environment] = environment.Name,
-            [ProbeLabel] = "true",
-            [Names.Service] = service + "-probe",
-        };
-        var created = await engine.Client.Containers.CreateContainerAsync(
-            new CreateContainerParameters
+        var result = await helpers.RunAsync(
+            new HelperSpec
             {
+                Purpose = "network-probe",
                 Image = image,
                 Entrypoint = ["/bin/sh", "-c"],
-                Cmd = [script],
-                Labels = labels,
-                HostConfig = new HostConfig { NetworkMode = $"container:{containerId}" },
+                Command = [script],
+                NetworkOfContainer = containerId,
+                Timeout = TimeSpan.FromMinutes(2),
             },
             cancellationToken);
-        try
-        {
-            await engine.Client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(TimeSpan.FromMinutes(2));
-            await engine.Client.Containers.WaitContainerAsync(created.ID, timeout.Token);
-            return await LlmStack.Engine.Health.TailAsync(engine, created.ID, 1000, cancellationToken);
-        }
-        finally
-        {
-            await engine.CallAsync(ct => engine.Client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true }, ct), CancellationToken.None);
-        }
+        return [.. result.Lines, .. result.Errors];
     }
 
     /// <summary>
-    /// Networks this environment owns (labels) that are absent from its schema networks, or unused while their
-    /// stack is stopped. Never one without our labels, never one a container uses.
+    /// The cleanup plan: networks this environment owns (labels) that are absent from its schema networks, or unused
+    /// while their stack is stopped. Never one without our labels, never one a container uses; each is looked at again
+    /// just before it is removed.
     /// </summary>
-    public async Task<(IReadOnlyList<DockerNetwork> Remove, IReadOnlyList<(DockerNetwork Network, string Why)> Keep)> CleanupCandidatesAsync(CancellationToken cancellationToken)
+    public async Task<ChangePlan> CleanupPlanAsync(CancellationToken cancellationToken)
     {
         var containers = await ContainerDetailsAsync(cancellationToken);
-        var remove = new List<DockerNetwork>();
-        var keep = new List<(DockerNetwork, string)>();
+        var remove = new List<PlannedChange>();
+        var keep = new List<KeptResource>();
         foreach (var network in (await DockerNetwork.ListAsync(engine, cancellationToken)).Where(n => _scope.Owns(n.Labels)))
         {
             var stack = network.Labels.Value(Names.Stack);
             var inSchema = environment.Networks.Any(n => n.Name == network.Name);
             var stackStopped = containers.All(c => c.Config!.Labels.Value(Names.Stack) != stack);
+            var label = $"{network.Name} ({string.Join(",", network.Subnets)})";
             if (network.Containers > 0)
             {
-                keep.Add((network, $"in use by {network.Containers} container(s)"));
+                keep.Add(new KeptResource("network", label, $"in use by {network.Containers} container(s)"));
             }
-            else if (!inSchema)
+            else if (!inSchema || stackStopped)
             {
-                remove.Add(network);
-            }
-            else if (stackStopped)
-            {
-                remove.Add(network);
+                var why = !inSchema ? $"not in the schema's networks for {environment.Name}" : $"unused while stack {stack} is stopped";
+                remove.Add(new PlannedChange("network", label, "remove", why, ct => RemoveAsync(network, ct)));
             }
             else
             {
-                keep.Add((network, $"stack {stack} has containers"));
+                keep.Add(new KeptResource("network", label, $"stack {stack} has containers"));
             }
         }
 
-        return (remove, keep);
+        return new ChangePlan($"remove {remove.Count} network(s)", remove, keep);
     }
 
-    public async Task RemoveAsync(IReadOnlyList<DockerNetwork> networks, AuditLog audit, CancellationToken cancellationToken)
+    private async Task<string?> RemoveAsync(DockerNetwork network, CancellationToken cancellationToken)
     {
-        foreach (var network in networks)
+        NetworkResponse detail;
+        try
         {
-            var detail = await engine.CallAsync(ct => engine.Client.Networks.InspectNetworkAsync(network.Id, ct), cancellationToken);
-            if (!_scope.Owns(detail.Labels) || detail.Containers is { Count: > 0 })
-            {
-                log.Warning("Kept {Network}: it changed since it was listed (in use, or not ours)", network.Name);
-                continue;
-            }
-
-            await engine.CallAsync(ct => engine.Client.Networks.DeleteNetworkAsync(network.Id, ct), cancellationToken);
-            audit.Record("CleanupNetworks", environment.Name, "removed network", network.Name, string.Join(",", network.Subnets));
+            detail = await engine.CallAsync(ct => engine.Client.Networks.InspectNetworkAsync(network.Id, ct), cancellationToken);
         }
+        catch (Docker.DotNet.DockerNetworkNotFoundException)
+        {
+            throw new ChangeSkippedException("it is gone already");
+        }
+
+        if (!_scope.Owns(detail.Labels))
+        {
+            throw new ChangeSkippedException("its labels changed: not ours any more");
+        }
+
+        if (detail.Containers is { Count: > 0 } users)
+        {
+            throw new ChangeSkippedException($"now in use by {string.Join(", ", users.Values.Select(u => u.Name))}");
+        }
+
+        await engine.CallAsync(ct => engine.Client.Networks.DeleteNetworkAsync(network.Id, ct), cancellationToken);
+        return string.Join(",", network.Subnets);
     }
 
     private async Task<List<ContainerInspectResponse>> ContainerDetailsAsync(CancellationToken cancellationToken)
     {
-        var list = await engine.CallAsync(ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = _scope.Filter() }, ct), cancellationToken);
+        var list = await engine.ServiceContainersAsync(_scope, cancellationToken);
         var result = new List<ContainerInspectResponse>();
-        foreach (var container in list.Where(c => c.Labels.Value(ProbeLabel) is null))
+        foreach (var container in list)
         {
             result.Add(await engine.CallAsync(ct => engine.Client.Containers.InspectContainerAsync(container.ID, ct), cancellationToken));
         }

@@ -39,6 +39,9 @@ public sealed record ResolvedEnvironment
 
     public ResolvedNetwork NetworkOf(string stack) => Networks.Single(n => n.Stack == stack);
 
+    /// <summary>The service dependency graph: order, levels, dependencies and dependents.</summary>
+    public ServiceGraph Graph => new(Services);
+
     /// <summary>The enabled stacks that depend on <paramref name="stack"/>, directly or not.</summary>
     public IReadOnlyList<ResolvedStack> Dependents(string stack) =>
         Stacks.Where(s => s.Name != stack && s.AllDependencies.Contains(stack)).ToList();

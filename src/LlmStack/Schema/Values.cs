@@ -39,6 +39,12 @@ public static partial class Duration
         return true;
     }
 
+    /// <summary>A duration given as a parameter (<c>--lock-timeout 5m</c>); a bad value is one line naming the parameter.</summary>
+    public static TimeSpan ParseParameter(string parameter, string text) =>
+        TryParse(text.Trim(), out var value)
+            ? value
+            : throw new LlmStack.Pipeline.PipelineException($"Invalid value '{text}' for {parameter}: expected a duration like 30s, 5m or 1h30m.");
+
     /// <summary>Back to compose form: whole units, largest first.</summary>
     public static string Format(TimeSpan value)
     {

@@ -3,35 +3,50 @@ using Serilog;
 
 namespace LlmStack.Security;
 
-/// <summary>One change made by a destructive operation.</summary>
-public sealed record AuditEntry(DateTimeOffset Time, string Operation, string Environment, string Action, string Target, string? Detail, string User, string Host);
+/// <summary>One change applied (or attempted) by a destructive operation: who, when, which target, what, and how it went.</summary>
+public sealed record AuditEntry(
+    DateTimeOffset Time,
+    string Target,
+    string Environment,
+    string Kind,
+    string Resource,
+    string Action,
+    string Result,
+    string? Detail,
+    string User,
+    string Host,
+    int Pid);
 
 /// <summary>
-/// Append-only JSON lines (<c>audit/audit.jsonl</c> under the repository, git-ignored, or LLMSTACK_AUDIT_LOG):
-/// every removal, wipe or restore, who ran it, where and when. Each entry is also logged.
+/// Append-only JSON lines (<c>audit/audit.jsonl</c> under the repository, git-ignored, or LLMSTACK_AUDIT_LOG): every
+/// change the change gate applies, who ran it, where and when, and its result. Each entry is also logged.
 /// </summary>
 public sealed class AuditLog(string path, ILogger log)
 {
+    public const string PathVariable = "LLMSTACK_AUDIT_LOG";
+
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
     private readonly Lock _lock = new();
 
     public string Path { get; } = path;
 
     public static AuditLog For(string rootDirectory, ILogger log) =>
-        new(Environment.GetEnvironmentVariable("LLMSTACK_AUDIT_LOG") is { Length: > 0 } custom
+        new(Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } custom
             ? custom
             : System.IO.Path.Combine(rootDirectory, "audit", "audit.jsonl"), log);
 
-    public void Record(string operation, string environment, string action, string target, string? detail = null)
+    public AuditEntry Record(string target, string environment, string kind, string resource, string action, string result, string? detail = null)
     {
-        var entry = new AuditEntry(DateTimeOffset.UtcNow, operation, environment, action, target, detail, Environment.UserName, Environment.MachineName);
+        var entry = new AuditEntry(
+            DateTimeOffset.UtcNow, target, environment, kind, resource, action, result, detail, Environment.UserName, Environment.MachineName, Environment.ProcessId);
         lock (_lock)
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
             File.AppendAllText(Path, JsonSerializer.Serialize(entry, Json) + "\n");
         }
 
-        log.Information("Audit: {Operation} {Action} {Target} ({Environment})", operation, action, target, environment);
+        log.Information("Audit: {Target} {Action} {Kind} {Resource} in {Environment}: {Result}", target, action, kind, resource, environment, result);
+        return entry;
     }
 
     public IReadOnlyList<AuditEntry> Read() =>

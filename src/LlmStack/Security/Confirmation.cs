@@ -3,8 +3,8 @@ using LlmStack.Pipeline;
 namespace LlmStack.Security;
 
 /// <summary>
-/// The gate of every destructive operation: <c>--dry-run</c> changes nothing; otherwise <c>--confirm &lt;environment&gt;</c>
-/// (CI), or typing the environment name at a prompt (interactive). Without either, nothing happens.
+/// The confirmation step of the change gate: <c>--confirm &lt;environment&gt;</c> (CI), or typing the environment name
+/// at a prompt (interactive). Without either, nothing happens. Ctrl-C at the prompt cancels the run.
 /// </summary>
 public static class Confirmation
 {
@@ -18,7 +18,8 @@ public static class Confirmation
     }
 
     /// <summary>Returns when the operation may go ahead; throws (changing nothing) when it may not.</summary>
-    public static void Require(string operation, string environment, string what, string? confirm, TextReader input, TextWriter output, bool interactive)
+    public static async Task RequireAsync(
+        string operation, string environment, string what, string? confirm, TextReader input, TextWriter output, bool interactive, CancellationToken cancellationToken)
     {
         CheckTarget(operation, environment, confirm);
         if (confirm is not null)
@@ -34,7 +35,20 @@ public static class Confirmation
 
         output.Write($"{operation} will {what} in environment {environment}. Type the environment name to confirm: ");
         output.Flush();
-        var answer = input.ReadLine()?.Trim();
+
+        // A console read cannot be cancelled: read on the side and stop waiting on Ctrl-C (the read dies with the process).
+        var read = Task.Run(input.ReadLine, CancellationToken.None);
+        string? answer;
+        try
+        {
+            answer = (await read.WaitAsync(cancellationToken))?.Trim();
+        }
+        catch (OperationCanceledException)
+        {
+            output.WriteLine();
+            throw;
+        }
+
         if (!string.Equals(answer, environment, StringComparison.Ordinal))
         {
             throw new PipelineException($"not confirmed ('{answer}' is not '{environment}'): {operation} changed nothing");

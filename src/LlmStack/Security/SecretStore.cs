@@ -6,10 +6,11 @@ using Serilog;
 namespace LlmStack.Security;
 
 /// <summary>
-/// <c>secrets/&lt;environment&gt;.env</c>: the values of the schema's secrets for one environment, as
-/// <c>NAME=value</c> lines (compose's --env-file format). The directory is 0700 and the file 0600, both
-/// git-ignored. Missing secrets are generated with a CSPRNG; existing values are never overwritten. Every value
-/// is registered with the run's masker, so none reaches a log or the console.
+/// <c>&lt;secrets directory&gt;/&lt;environment&gt;.env</c> (default <c>secrets/</c>, or <c>--secrets-dir</c>): the values
+/// of the schema's secrets for one environment, as <c>NAME=value</c> lines (compose's --env-file format). The directory
+/// is 0700 and the file 0600, both git-ignored. Missing secrets are generated with a CSPRNG; existing values are never
+/// overwritten, and a file that exists but cannot be read is an error, never replaced. Every value is registered with
+/// the run's masker, so none reaches a log or the console.
 /// </summary>
 public sealed class SecretStore
 {
@@ -30,13 +31,17 @@ public sealed class SecretStore
 
     public string? Get(string name) => _values.GetValueOrDefault(name);
 
-    public static string FileFor(string rootDirectory, string environment) =>
-        System.IO.Path.Combine(rootDirectory, "secrets", $"{environment}.env");
+    public const string DefaultDirectory = "secrets";
+
+    /// <summary>The secrets file of an environment; <paramref name="directory"/> is relative to the repository root unless absolute.</summary>
+    public static string FileFor(string rootDirectory, string directory, string environment) =>
+        System.IO.Path.Combine(System.IO.Path.GetFullPath(directory, rootDirectory), $"{environment}.env");
 
     /// <summary>Reads the environment's secrets, generating (and writing) the missing ones.</summary>
-    public static SecretStore LoadOrGenerate(string rootDirectory, string environment, IReadOnlyDictionary<string, SecretDefinition> definitions, SecretMasker masker, ILogger log)
+    public static SecretStore LoadOrGenerate(
+        string rootDirectory, string directory, string environment, IReadOnlyDictionary<string, SecretDefinition> definitions, SecretMasker masker, ILogger log)
     {
-        var path = FileFor(rootDirectory, environment);
+        var path = FileFor(rootDirectory, directory, environment);
         var values = Read(path);
         foreach (var value in values.Values)
         {
@@ -53,7 +58,7 @@ public sealed class SecretStore
             }
 
             Write(path, values);
-            log.Information("Generated {Count} secret(s) into {File}: {Names}", missing.Count, System.IO.Path.GetRelativePath(rootDirectory, path), string.Join(", ", missing));
+            log.Information("Generated {Count} secret(s) into {File}: {Names}", missing.Count, Display(rootDirectory, path), string.Join(", ", missing));
         }
         else if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
         {
@@ -61,7 +66,7 @@ public sealed class SecretStore
             if ((mode & (UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.OtherRead | UnixFileMode.OtherWrite)) != 0)
             {
                 File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-                log.Warning("{File} was readable by others: set to 0600", System.IO.Path.GetRelativePath(rootDirectory, path));
+                log.Warning("{File} was readable by others: set to 0600", Display(rootDirectory, path));
             }
         }
 
@@ -74,16 +79,47 @@ public sealed class SecretStore
         return (definition.Prefix ?? string.Empty) + RandomNumberGenerator.GetString(charset, definition.Length ?? 32);
     }
 
+    private static string Display(string root, string path)
+    {
+        var relative = System.IO.Path.GetRelativePath(root, path);
+        return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
+    }
+
+    /// <summary>
+    /// The file's values; empty only when nothing at all is at <paramref name="path"/>. Anything else that cannot be read
+    /// as a file (a directory, a dangling link, no permission) is one clear error, and nothing is written.
+    /// </summary>
     private static Dictionary<string, string> Read(string path)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        var info = new FileInfo(path);
+        if (info.LinkTarget is { } target && info.ResolveLinkTarget(returnFinalTarget: true) is not { Exists: true })
+        {
+            throw new PipelineException($"secrets file {path} is a link to {target}, which does not exist: fix the link (LlmStack never replaces a secrets file)");
+        }
+
+        if (Directory.Exists(path))
+        {
+            throw new PipelineException($"secrets file {path} is a directory: move it away (LlmStack never replaces a secrets file)");
+        }
+
         if (!File.Exists(path))
         {
             return values;
         }
 
+        List<string> lines;
+        try
+        {
+            lines = File.ReadAllLines(path).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new PipelineException($"secrets file {path} cannot be read ({e.Message.Split('\n')[0]}): fix its permissions (LlmStack never replaces a secrets file)");
+        }
+
         var number = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var line in lines)
         {
             number++;
             var text = line.Trim();
@@ -108,12 +144,16 @@ public sealed class SecretStore
     private static void Write(string path, Dictionary<string, string> values)
     {
         var directory = System.IO.Path.GetDirectoryName(path)!;
-        Directory.CreateDirectory(directory);
         var temporary = path + ".tmp";
         var owner = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        if (!Directory.Exists(directory))
         {
-            File.SetUnixFileMode(directory, owner | UnixFileMode.UserExecute);
+            // A directory we create is ours to lock down; one the user made (--secrets-dir) keeps its mode.
+            Directory.CreateDirectory(directory);
+            if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+            {
+                File.SetUnixFileMode(directory, owner | UnixFileMode.UserExecute);
+            }
         }
 
         var content = "# LlmStack secrets: generated once, never overwritten. Keep private (mode 0600, git-ignored).\n"
@@ -124,12 +164,27 @@ public sealed class SecretStore
             options.UnixCreateMode = owner;
         }
 
-        using (var stream = new FileStream(temporary, options))
-        using (var writer = new StreamWriter(stream))
+        try
         {
-            writer.Write(content);
-        }
+            using (var stream = new FileStream(temporary, options))
+            using (var writer = new StreamWriter(stream))
+            {
+                writer.Write(content);
+            }
 
-        File.Move(temporary, path, overwrite: true);
+            File.Move(temporary, path, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try
+            {
+                File.Delete(temporary);
+            }
+            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
+            {
+            }
+
+            throw new PipelineException($"cannot write secrets file {path}: {e.Message.Split('\n')[0]}");
+        }
     }
 }

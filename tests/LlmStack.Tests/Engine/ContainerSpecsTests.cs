@@ -105,25 +105,6 @@ public class ContainerSpecsTests
     }
 
     [Fact]
-    public void Levels_put_each_service_after_its_dependencies_within_the_stack()
-    {
-        var testing = Schema.Resolve("testing");
-        var ai = testing.Services.Where(s => s.Stack == "ai").ToList();
-        var levels = StackOperations.Levels(ai);
-        var levelOf = levels.SelectMany((level, i) => level.Select(s => (s.Name, i))).ToDictionary(x => x.Name, x => x.i);
-        foreach (var service in ai)
-        {
-            foreach (var dependency in service.DependsOn.Where(levelOf.ContainsKey))
-            {
-                levelOf[dependency].Should().BeLessThan(levelOf[service.Name], $"{service.Name} depends on {dependency}");
-            }
-        }
-
-        levelOf["multimodal-worker"].Should().Be(0);
-        levelOf["ai-agents"].Should().BeGreaterThan(levelOf["retrieval-proxy"]);
-    }
-
-    [Fact]
     public void The_health_deadline_is_the_healthchecks_own_timing()
     {
         var testing = Schema.Resolve("testing");

@@ -21,7 +21,7 @@ public class SecretStoreTests : IDisposable
     public void Missing_secrets_are_generated_with_their_shape_into_a_private_file()
     {
         var masker = new SecretMasker();
-        var store = SecretStore.LoadOrGenerate(_root, "qa", Definitions(), masker, Serilog.Core.Logger.None);
+        var store = SecretStore.LoadOrGenerate(_root, "secrets", "qa", Definitions(), masker, Serilog.Core.Logger.None);
 
         store.Get("DB_PASSWORD").Should().MatchRegex("^[A-Za-z0-9]{24}$");
         store.Get("API_KEY").Should().MatchRegex("^sk-[A-Za-z0-9]{40}$");
@@ -35,11 +35,11 @@ public class SecretStoreTests : IDisposable
     public void Existing_values_are_never_overwritten_and_new_ones_are_added()
     {
         Directory.CreateDirectory(Path.Combine(_root, "secrets"));
-        File.WriteAllText(SecretStore.FileFor(_root, "qa"), "# kept\nDB_PASSWORD=chosen-by-hand-long\n");
-        var store = SecretStore.LoadOrGenerate(_root, "qa", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
+        File.WriteAllText(SecretStore.FileFor(_root, "secrets", "qa"), "# kept\nDB_PASSWORD=chosen-by-hand-long\n");
+        var store = SecretStore.LoadOrGenerate(_root, "secrets", "qa", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
         store.Get("DB_PASSWORD").Should().Be("chosen-by-hand-long");
 
-        var again = SecretStore.LoadOrGenerate(_root, "qa", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
+        var again = SecretStore.LoadOrGenerate(_root, "secrets", "qa", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
         again.Get("API_KEY").Should().Be(store.Get("API_KEY"));
         again.Get("DB_PASSWORD").Should().Be("chosen-by-hand-long");
     }
@@ -47,12 +47,12 @@ public class SecretStoreTests : IDisposable
     [Fact]
     public void Two_generations_differ_and_a_readable_file_is_made_private()
     {
-        var first = SecretStore.LoadOrGenerate(_root, "a", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
-        var second = SecretStore.LoadOrGenerate(_root, "b", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
+        var first = SecretStore.LoadOrGenerate(_root, "secrets", "a", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
+        var second = SecretStore.LoadOrGenerate(_root, "secrets", "b", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
         second.Get("DB_PASSWORD").Should().NotBe(first.Get("DB_PASSWORD"));
 
         File.SetUnixFileMode(first.Path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.OtherRead);
-        SecretStore.LoadOrGenerate(_root, "a", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
+        SecretStore.LoadOrGenerate(_root, "secrets", "a", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
         File.GetUnixFileMode(first.Path).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
     }
 
@@ -60,8 +60,51 @@ public class SecretStoreTests : IDisposable
     public void A_malformed_line_names_the_file_and_line_but_not_the_value()
     {
         Directory.CreateDirectory(Path.Combine(_root, "secrets"));
-        File.WriteAllText(SecretStore.FileFor(_root, "qa"), "DB_PASSWORD=ok-value-here\nsupersecretvalue\n");
-        var load = () => SecretStore.LoadOrGenerate(_root, "qa", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
+        File.WriteAllText(SecretStore.FileFor(_root, "secrets", "qa"), "DB_PASSWORD=ok-value-here\nsupersecretvalue\n");
+        var load = () => SecretStore.LoadOrGenerate(_root, "secrets", "qa", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
         load.Should().Throw<PipelineException>().Where(e => e.Message.EndsWith("qa.env:2: expected NAME=value (the value is not shown)") && !e.Message.Contains("supersecret"));
+    }
+
+    [Fact]
+    public void A_secrets_file_that_is_a_directory_is_an_error_and_nothing_is_written()
+    {
+        // Fault 3: it was treated as missing, new secrets went to testing.env.tmp, then an IOException stack trace.
+        var path = SecretStore.FileFor(_root, "secrets", "qa");
+        Directory.CreateDirectory(path);
+        var load = () => SecretStore.LoadOrGenerate(_root, "secrets", "qa", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
+        load.Should().Throw<PipelineException>().WithMessage($"secrets file {path} is a directory: move it away (LlmStack never replaces a secrets file)");
+        Directory.GetFileSystemEntries(Path.GetDirectoryName(path)!).Should().Equal(path);
+        Directory.GetFileSystemEntries(path).Should().BeEmpty();
+    }
+
+    [Fact]
+    public void A_dangling_link_in_place_of_the_secrets_file_is_an_error_and_nothing_is_written()
+    {
+        var path = SecretStore.FileFor(_root, "secrets", "qa");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var target = Path.Combine(_root, "vault", "qa.env");
+        File.CreateSymbolicLink(path, target);
+        var load = () => SecretStore.LoadOrGenerate(_root, "secrets", "qa", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
+        load.Should().Throw<PipelineException>().WithMessage($"secrets file {path} is a link to {target}, which does not exist: fix the link*");
+        Directory.GetFileSystemEntries(Path.GetDirectoryName(path)!).Should().Equal(path);
+        File.Exists(target).Should().BeFalse();
+    }
+
+    [Fact]
+    public void The_secrets_directory_can_live_outside_the_checkout()
+    {
+        var outside = Repository.TempDirectory("runner-secrets");
+        try
+        {
+            var store = SecretStore.LoadOrGenerate(_root, outside, "qa", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
+            store.Path.Should().Be(Path.Combine(outside, "qa.env"));
+            File.Exists(store.Path).Should().BeTrue();
+            Directory.Exists(Path.Combine(_root, "secrets")).Should().BeFalse();
+            File.GetUnixFileMode(store.Path).Should().Be(UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        finally
+        {
+            Directory.Delete(outside, recursive: true);
+        }
     }
 }

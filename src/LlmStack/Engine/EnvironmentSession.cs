@@ -1,0 +1,233 @@
+using LlmStack.Networks;
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+using LlmStack.Security;
+using Serilog;
+
+namespace LlmStack.Engine;
+
+/// <summary>What a run passes to its <see cref="EnvironmentSession"/>.</summary>
+public sealed record SessionOptions
+{
+    public required SchemaFile Schema { get; init; }
+
+    public required string Environment { get; init; }
+
+    /// <summary>--docker-host; null uses DOCKER_HOST, else the default socket.</summary>
+    public string? DockerHost { get; init; }
+
+    public string? ImageMap { get; init; }
+
+    /// <summary>Where <c>&lt;environment&gt;.env</c> lives; relative to the repository root unless absolute.</summary>
+    public string SecretsDirectory { get; init; } = SecretStore.DefaultDirectory;
+
+    /// <summary>The host-wide lock directory; null uses <see cref="EnvironmentLock.DefaultDirectory"/>.</summary>
+    public string? LockDirectory { get; init; }
+
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    public required GateOptions Gate { get; init; }
+
+    public required SecretMasker Masker { get; init; }
+
+    public required ILogger Log { get; init; }
+
+    public required TextWriter Out { get; init; }
+
+    /// <summary>The target running now (recorded as the lock holder and in the audit log).</summary>
+    public Func<string?> CurrentTarget { get; init; } = () => null;
+
+    /// <summary>The invoked targets, for the lock holder's record.</summary>
+    public string Command { get; init; } = string.Empty;
+}
+
+/// <summary>
+/// Everything the targets of one run share for one environment, each created on first use: the resolved environment,
+/// one engine connection, the secrets, the image map, the environment lock (taken by the first target that changes
+/// anything and held until the run ends), the change gate, the service lifecycle and the helper containers.
+/// </summary>
+public sealed class EnvironmentSession(SessionOptions options) : IDisposable
+{
+    private readonly ILogger _log = options.Log;
+    private readonly SemaphoreSlim _locking = new(1, 1);
+    private ResolvedEnvironment? _resolved;
+    private DockerEngine? _engine;
+    private SecretStore? _secrets;
+    private EnvironmentLock? _lock;
+    private List<(string, ResolvedNetwork)>? _schemaNetworks;
+
+    public SessionOptions Options => options;
+
+    public ResolvedEnvironment Environment => _resolved ??= options.Schema.Resolve(options.Environment);
+
+    public bool IsEnabled(string stack) => Environment.Stacks.Any(s => s.Name == stack);
+
+    /// <summary>Containers restarted by this run's Restart targets (the all-stacks Restart fails when nothing ran).</summary>
+    public int Restarted { get; private set; }
+
+    public async Task<DockerEngine> EngineAsync(CancellationToken cancellationToken) =>
+        _engine ??= await DockerEngine.ConnectAsync(options.DockerHost, _log, cancellationToken);
+
+    public SecretStore Secrets =>
+        _secrets ??= SecretStore.LoadOrGenerate(
+            options.Schema.RootDirectory, options.SecretsDirectory, Environment.Name, options.Schema.Load().Secrets, options.Masker, _log);
+
+    /// <summary>An image as this run uses it (after --image-map).</summary>
+    public string MapImage(string image) => ImageMap.Load(options.ImageMap, options.Schema.RootDirectory).Apply(image);
+
+    /// <summary>
+    /// Takes the environment lock (endpoint + compose project) unless this run holds it already; it is kept until the
+    /// run ends. Every target that changes the environment calls this before it looks at anything.
+    /// </summary>
+    public async Task LockAsync(CancellationToken cancellationToken)
+    {
+        await _locking.WaitAsync(cancellationToken);
+        try
+        {
+            if (_lock is { IsHeld: true })
+            {
+                return;
+            }
+
+            var directory = options.LockDirectory is { Length: > 0 } custom
+                ? Path.GetFullPath(custom, options.Schema.RootDirectory)
+                : EnvironmentLock.DefaultDirectory();
+            var me = new LockHolder(
+                options.CurrentTarget() ?? "?", options.Command, System.Environment.ProcessId, System.Environment.UserName, System.Environment.MachineName,
+                DateTimeOffset.Now, options.Schema.RootDirectory);
+            _lock = await EnvironmentLock.AcquireAsync(
+                directory,
+                DockerEngine.ResolveEndpoint(options.DockerHost),
+                Environment.Project,
+                Environment.Name,
+                me,
+                options.LockTimeout,
+                holder => _log.Warning(
+                    "Environment {Environment} is locked by {Holder}: waiting up to {Timeout} (--lock-timeout)",
+                    Environment.Name, holder?.ToString() ?? "another run", EnvironmentLock.Format(options.LockTimeout)),
+                cancellationToken);
+            _log.Debug("Holding the lock of {Environment}: {Path}", Environment.Name, _lock.LockPath);
+        }
+        finally
+        {
+            _locking.Release();
+        }
+    }
+
+    public bool HoldsLock => _lock is { IsHeld: true };
+
+    /// <summary>The one way to change the environment destructively: plan under the lock, table, dry-run or confirm, apply, audit.</summary>
+    public Task<GateOutcome> ChangeAsync(string target, Func<CancellationToken, Task<ChangePlan>> plan, CancellationToken cancellationToken) =>
+        new ChangeGate(options.Gate, options.Out, _log).RunAsync(target, Environment.Name, LockAsync, plan, cancellationToken);
+
+    public async Task<ServiceLifecycle> LifecycleAsync(CancellationToken cancellationToken) =>
+        new(await EngineAsync(cancellationToken), Environment, _log);
+
+    public async Task<HelperContainers> HelpersAsync(CancellationToken cancellationToken) =>
+        new(await EngineAsync(cancellationToken), Scope.Of(Environment), _log);
+
+    private async Task<StackOperations> OperationsAsync(CancellationToken cancellationToken) =>
+        new(await EngineAsync(cancellationToken), Environment, options.Schema.RootDirectory, _log);
+
+    /// <summary>Network checks for this environment, with every environment's networks of the schema for comparison.</summary>
+    public async Task<NetworkOperations> NetworksAsync(CancellationToken cancellationToken)
+    {
+        _schemaNetworks ??= options.Schema.Load().Environments.Keys
+            .SelectMany(name => (name == options.Environment ? Environment : options.Schema.Resolve(name)).Networks.Select(n => (name, n)))
+            .ToList();
+        return new NetworkOperations(await EngineAsync(cancellationToken), Environment, _schemaNetworks, await HelpersAsync(cancellationToken), _log);
+    }
+
+    /// <summary>
+    /// Starts a stack under the lock. Before anything is created, the networks it would create are checked for conflicts
+    /// with the schema, Docker networks, host routes, interface addresses and resolvers.
+    /// </summary>
+    public async Task<StartReport> StartAsync(string stack, CancellationToken cancellationToken)
+    {
+        Environment.Stack(stack);
+        await LockAsync(cancellationToken);
+        var map = ImageMap.Load(options.ImageMap, options.Schema.RootDirectory);
+        var operations = await OperationsAsync(cancellationToken);
+        var networks = await NetworksAsync(cancellationToken);
+        return await operations.StartAsync(stack, Secrets, map, async (wanted, ct) =>
+        {
+            var conflicts = await networks.ConflictsAsync(wanted, HostNetworkState.Read(), ct);
+            if (conflicts.Count > 0)
+            {
+                NetworkCommands.WriteConflicts(options.Out, conflicts);
+                throw NetworkCommands.ConflictError(Environment.Name, conflicts);
+            }
+        }, cancellationToken);
+    }
+
+    public async Task<int> StopAsync(string stack, CancellationToken cancellationToken)
+    {
+        await LockAsync(cancellationToken);
+        return await (await OperationsAsync(cancellationToken)).StopAsync(stack, cancellationToken);
+    }
+
+    /// <summary>Restarts a stack under the lock; a stack that is not running fails only when <paramref name="required"/>.</summary>
+    public async Task<int> RestartAsync(string stack, bool required, CancellationToken cancellationToken)
+    {
+        Environment.Stack(stack);
+        await LockAsync(cancellationToken);
+        var count = await (await OperationsAsync(cancellationToken)).RestartAsync(stack, required, cancellationToken);
+        Restarted += count;
+        return count;
+    }
+
+    /// <summary>Prints the stack's services; fails (after printing) when one of them is not running and healthy.</summary>
+    public async Task StatusAsync(string stack, bool json, CancellationToken cancellationToken)
+    {
+        Environment.Stack(stack);
+        var services = await StatusReport.ServicesAsync(await EngineAsync(cancellationToken), Environment, stack, cancellationToken);
+        if (json)
+        {
+            options.Out.WriteLine(StatusReport.ToJson(services));
+        }
+        else
+        {
+            StatusReport.WriteServices(options.Out, services);
+        }
+
+        var problems = StatusReport.Problems(services, Environment, onlyStartedStacks: false);
+        if (problems.Count > 0)
+        {
+            throw new PipelineException(
+                $"{problems.Count} of {services.Count(s => Environment.Services.Any(e => e.Name == s.Service))} service(s) of stack {stack} are not running and healthy in {Environment.Name}: {string.Join(", ", problems)}");
+        }
+    }
+
+    /// <summary>Prints every service, network and volume; fails when a stack that is up is only partly up or unhealthy.</summary>
+    public async Task SystemStatusAsync(bool json, CancellationToken cancellationToken)
+    {
+        var status = await StatusReport.SystemAsync(await EngineAsync(cancellationToken), Environment, cancellationToken);
+        if (json)
+        {
+            options.Out.WriteLine(StatusReport.ToJson(status));
+        }
+        else
+        {
+            StatusReport.WriteSystem(options.Out, status);
+        }
+
+        var problems = StatusReport.Problems(status.Services, Environment, onlyStartedStacks: true);
+        if (problems.Count > 0)
+        {
+            throw new PipelineException($"{problems.Count} service(s) of running stacks are not running and healthy in {Environment.Name}: {string.Join(", ", problems)}");
+        }
+    }
+
+    public async Task LogsAsync(string stack, LogOptions logOptions, CancellationToken cancellationToken)
+    {
+        Environment.Stack(stack);
+        await LogStream.WriteAsync(await EngineAsync(cancellationToken), Environment, stack, logOptions, options.Out, cancellationToken);
+    }
+
+    public void Dispose()
+    {
+        _lock?.Dispose();
+        _engine?.Dispose();
+        _locking.Dispose();
+    }
+}

@@ -1,0 +1,340 @@
+using System.Text;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using LlmStack.Compose;
+using LlmStack.Pipeline;
+using Serilog;
+
+namespace LlmStack.Engine;
+
+/// <summary>A named volume mounted into a helper container.</summary>
+public sealed record HelperMount(string Volume, string Target, bool ReadOnly = true);
+
+/// <summary>
+/// A one-off container: what it runs, what it mounts, which network namespace it joins, and its streams.
+/// <see cref="Stdin"/> writes the container's standard input (closed when it returns); standard output goes to
+/// <see cref="Stdout"/> as bytes, or is collected as text when that is null.
+/// </summary>
+public sealed record HelperSpec
+{
+    /// <summary>What it is for (<c>network-probe</c>, <c>volume-backup</c>): its label and part of its name.</summary>
+    public required string Purpose { get; init; }
+
+    public required string Image { get; init; }
+
+    public IReadOnlyList<string>? Entrypoint { get; init; }
+
+    public IReadOnlyList<string> Command { get; init; } = [];
+
+    public IReadOnlyList<HelperMount> Mounts { get; init; } = [];
+
+    /// <summary>Join this container's network namespace (<c>--network container:&lt;id&gt;</c>).</summary>
+    public string? NetworkOfContainer { get; init; }
+
+    /// <summary>Or attach to this network by name; with neither, no network at all.</summary>
+    public string? Network { get; init; }
+
+    public string? User { get; init; }
+
+    public string? WorkingDirectory { get; init; }
+
+    public Func<Stream, CancellationToken, Task>? Stdin { get; init; }
+
+    public Stream? Stdout { get; init; }
+
+    /// <summary>Kill it after this long (default: no limit beyond the run's cancellation).</summary>
+    public TimeSpan? Timeout { get; init; }
+}
+
+/// <summary>How a helper ended: its exit code, standard output as text (when not streamed) and its last error lines.</summary>
+public sealed record HelperResult(long ExitCode, string Output, IReadOnlyList<string> Errors)
+{
+    public IReadOnlyList<string> Lines => Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList();
+}
+
+/// <summary>
+/// One-off helper containers of an environment, in one place: labelled as ours (compose project, one-off, our
+/// environment and helper labels, the run that made it), no log driver (a streamed volume never lands in Docker's
+/// logs), standard streams attached, and removed when done, cancelled or failed. Leftovers of a run that was killed
+/// (its process is gone) are removed by the next helper of the environment.
+/// </summary>
+public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger log)
+{
+    private const int ErrorLines = 20;
+
+    /// <summary>The run (host and process) a helper belongs to.</summary>
+    public static string RunId => $"{Environment.MachineName}/{Environment.ProcessId}";
+
+    public async Task<HelperResult> RunAsync(HelperSpec spec, CancellationToken cancellationToken)
+    {
+        await SweepAsync(cancellationToken);
+        var create = CreateParameters(spec);
+        CreateContainerResponse created;
+        try
+        {
+            created = await engine.Client.Containers.CreateContainerAsync(create, cancellationToken);
+        }
+        catch (DockerImageNotFoundException)
+        {
+            throw new PipelineException($"helper image {spec.Image} ({spec.Purpose}) is not present: pull it, or map it with --image-map");
+        }
+        catch (DockerApiException e)
+        {
+            throw new PipelineException($"Docker refused to create the {spec.Purpose} helper ({spec.Image}): {Images.ApiMessage(e)}");
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (spec.Timeout is { } limit)
+        {
+            timeout.CancelAfter(limit);
+        }
+
+        try
+        {
+            using var stream = await engine.Client.Containers.AttachContainerAsync(
+                created.ID,
+                new ContainerAttachParameters { Stream = true, Stdin = spec.Stdin is not null, Stdout = true, Stderr = true },
+                timeout.Token);
+            try
+            {
+                await engine.Client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), timeout.Token);
+            }
+            catch (DockerApiException e)
+            {
+                throw new PipelineException($"Docker refused to start the {spec.Purpose} helper ({spec.Image}): {Images.ApiMessage(e)}");
+            }
+
+            var output = new StringBuilder();
+            var errors = new ErrorTail(ErrorLines);
+            var pumpIn = spec.Stdin is { } writeInput ? WriteStdinAsync(stream, writeInput, timeout.Token) : Task.CompletedTask;
+            var pumpOut = ReadOutputAsync(stream, spec.Stdout, output, errors, timeout.Token);
+            await Task.WhenAll(pumpIn, pumpOut);
+            var exit = await engine.Client.Containers.WaitContainerAsync(created.ID, timeout.Token);
+            var result = new HelperResult(exit.StatusCode, output.ToString(), errors.Lines);
+            log.Debug("Helper {Purpose} ({Image}) exited with {Code}", spec.Purpose, spec.Image, exit.StatusCode);
+            return result;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && timeout.IsCancellationRequested)
+        {
+            throw new PipelineException($"the {spec.Purpose} helper ({spec.Image}) did not finish within {spec.Timeout!.Value.TotalSeconds:0}s");
+        }
+        finally
+        {
+            await RemoveAsync(created.ID);
+        }
+    }
+
+    /// <summary>Removes this environment's helpers whose run is gone (killed before it could clean up).</summary>
+    public async Task<int> SweepAsync(CancellationToken cancellationToken)
+    {
+        var helpers = await engine.CallAsync(
+            ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = scope.HelperFilter() }, ct),
+            cancellationToken);
+        var removed = 0;
+        foreach (var helper in helpers)
+        {
+            if (helper.Labels.Value(Names.Run) is not { } run || IsAlive(run))
+            {
+                continue;
+            }
+
+            await RemoveAsync(helper.ID);
+            log.Information("Removed helper {Container} left by a run that ended ({Run})", helper.Names.FirstOrDefault()?.TrimStart('/') ?? helper.ID[..12], run);
+            removed++;
+        }
+
+        return removed;
+    }
+
+    internal CreateContainerParameters CreateParameters(HelperSpec spec)
+    {
+        var labels = new Dictionary<string, string>
+        {
+            [Names.ComposeProject] = scope.Project,
+            [Names.ComposeOneoff] = "True",
+            [Names.Environment] = scope.Environment,
+            [Names.Managed] = "true",
+            [Names.Helper] = spec.Purpose,
+            [Names.Run] = RunId,
+        };
+        var stdin = spec.Stdin is not null;
+        return new CreateContainerParameters
+        {
+            Name = $"{scope.Project}-{spec.Purpose}-{Guid.NewGuid().ToString("N")[..8]}",
+            Image = spec.Image,
+            Entrypoint = spec.Entrypoint?.ToList()!,
+            Cmd = spec.Command.ToList(),
+            User = spec.User!,
+            WorkingDir = spec.WorkingDirectory!,
+            Labels = labels,
+            AttachStdin = stdin,
+            OpenStdin = stdin,
+            StdinOnce = stdin,
+            AttachStdout = true,
+            AttachStderr = true,
+            Tty = false,
+            HostConfig = new HostConfig
+            {
+                NetworkMode = spec.NetworkOfContainer is { } id ? $"container:{id}" : spec.Network ?? "none",
+                Mounts = spec.Mounts.Select(m => new Mount { Type = "volume", Source = m.Volume, Target = m.Target, ReadOnly = m.ReadOnly }).ToList(),
+                LogConfig = new LogConfig { Type = "none" },
+            },
+        };
+    }
+
+    private static async Task WriteStdinAsync(MultiplexedStream stream, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
+    {
+        await using var input = new AttachedInput(stream);
+        await write(input, cancellationToken);
+        stream.CloseWrite();
+    }
+
+    private static async Task ReadOutputAsync(MultiplexedStream stream, Stream? stdout, StringBuilder collected, ErrorTail errors, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[81920];
+        var decoder = Encoding.UTF8.GetDecoder();
+        var errorDecoder = Encoding.UTF8.GetDecoder();
+        var chars = new char[Encoding.UTF8.GetMaxCharCount(buffer.Length)];
+        while (true)
+        {
+            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken);
+            if (read.EOF)
+            {
+                break;
+            }
+
+            if (read.Target == MultiplexedStream.TargetStream.StandardError)
+            {
+                var count = errorDecoder.GetChars(buffer, 0, read.Count, chars, 0);
+                errors.Append(chars.AsSpan(0, count));
+            }
+            else if (stdout is not null)
+            {
+                await stdout.WriteAsync(buffer.AsMemory(0, read.Count), cancellationToken);
+            }
+            else
+            {
+                var count = decoder.GetChars(buffer, 0, read.Count, chars, 0);
+                collected.Append(chars, 0, count);
+            }
+        }
+
+        if (stdout is not null)
+        {
+            await stdout.FlushAsync(cancellationToken);
+        }
+    }
+
+    private async Task RemoveAsync(string id)
+    {
+        try
+        {
+            // Never cancelled: a helper must not outlive a Ctrl-C.
+            await engine.Client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict)
+        {
+            // Removal already in progress.
+        }
+    }
+
+    internal static bool IsAlive(string run)
+    {
+        var slash = run.LastIndexOf('/');
+        if (slash < 0 || !int.TryParse(run[(slash + 1)..], out var pid))
+        {
+            return false;
+        }
+
+        if (!string.Equals(run[..slash], Environment.MachineName, StringComparison.Ordinal))
+        {
+            return true; // another host's run: not ours to judge
+        }
+
+        if (pid == Environment.ProcessId)
+        {
+            return true;
+        }
+
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The container's standard input as a write-only stream.</summary>
+    private sealed class AttachedInput(MultiplexedStream inner) : Stream
+    {
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => inner.WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            inner.WriteAsync(buffer, offset, count, cancellationToken);
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var array = buffer.ToArray();
+            await inner.WriteAsync(array, 0, array.Length, cancellationToken);
+        }
+    }
+
+    /// <summary>The last lines of standard error (a helper's diagnostics, bounded).</summary>
+    private sealed class ErrorTail(int max)
+    {
+        private readonly Queue<string> _lines = new();
+        private readonly StringBuilder _current = new();
+
+        public IReadOnlyList<string> Lines => [.. _lines, .. _current.Length > 0 ? [_current.ToString()] : Array.Empty<string>()];
+
+        public void Append(ReadOnlySpan<char> text)
+        {
+            foreach (var c in text)
+            {
+                if (c == '\n')
+                {
+                    _lines.Enqueue(_current.ToString().TrimEnd('\r'));
+                    _current.Clear();
+                    if (_lines.Count > max)
+                    {
+                        _lines.Dequeue();
+                    }
+                }
+                else if (_current.Length < 2000)
+                {
+                    _current.Append(c);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using LlmStack.Compose;
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+using Serilog;
+
+namespace LlmStack.Engine;
+
+/// <summary>How services are taken out of the way: paused (frozen, quick to resume) or stopped (processes end cleanly).</summary>
+public enum SuspendMode
+{
+    Pause,
+    Stop,
+}
+
+/// <summary>A container that was running and has been paused or stopped, to be brought back.</summary>
+public sealed record SuspendedContainer(string Id, string Name, string Service, SuspendMode Mode);
+
+/// <summary>
+/// Services taken out of the way by <see cref="ServiceLifecycle.SuspendAsync"/>. Disposing brings them back (in
+/// dependency order, health-gated) if that has not happened yet, so a failing or cancelled operation never leaves
+/// them down: <c>await using var paused = await lifecycle.SuspendAsync(...)</c>.
+/// </summary>
+public sealed class SuspendedServices(ServiceLifecycle lifecycle, IReadOnlyList<SuspendedContainer> containers) : IAsyncDisposable
+{
+    private int _resumed;
+
+    public IReadOnlyList<SuspendedContainer> Containers => containers;
+
+    /// <summary>The services affected (those asked for and their running dependents), dependencies first.</summary>
+    public IReadOnlyList<string> Services => containers.Select(c => c.Service).Distinct().ToList();
+
+    public async Task ResumeAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _resumed, 1) == 0)
+        {
+            await lifecycle.ResumeAsync(containers, cancellationToken);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // Not the run's token: after a Ctrl-C the services still come back (each bounded by its healthcheck deadline).
+        await ResumeAsync(CancellationToken.None);
+    }
+}
+
+/// <summary>
+/// Stopping, pausing, restarting and bringing back services of one environment, in dependency order, in one place:
+/// dependents go down before what they need, come back after it, a level at a time (in parallel within a level), each
+/// gated by its health. Stack start/stop/restart use it, and so does every feature that must take services out of the
+/// way (backups, restores, wipes, secret rotation).
+/// </summary>
+public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment environment, ILogger log)
+{
+    private readonly Scope _scope = Scope.Of(environment);
+    private readonly ServiceGraph _graph = environment.Graph;
+
+    public ServiceGraph Graph => _graph;
+
+    /// <summary>How long Docker waits after SIGTERM: the service's stop_grace_period, else Docker's 10 s.</summary>
+    public static uint GraceSeconds(ResolvedService? service) => (uint)(service?.StopGracePeriod ?? TimeSpan.FromSeconds(10)).TotalSeconds;
+
+    /// <summary>
+    /// Stops (and with <paramref name="remove"/>, removes) containers: dependents first, a level at a time, each level in
+    /// parallel; containers of services the environment no longer has go last.
+    /// </summary>
+    public async Task StopAsync(IEnumerable<ContainerListResponse> containers, bool remove, string action, CancellationToken cancellationToken)
+    {
+        var list = containers.ToList();
+        var known = list.Where(c => IsKnown(c.Labels.Value(Names.Service))).ToList();
+        var levels = _graph.Levels(known.Select(c => c.Labels.Value(Names.Service)!));
+        foreach (var level in levels.Reverse())
+        {
+            var names = level.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+            await Task.WhenAll(known.Where(c => names.Contains(c.Labels.Value(Names.Service)!)).Select(c => StopOneAsync(c, remove, action, cancellationToken)));
+        }
+
+        await Task.WhenAll(list.Except(known).Select(c => StopOneAsync(c, remove, action, cancellationToken)));
+    }
+
+    /// <summary>Stops (graceful timeout) and, if asked, removes one container of this environment.</summary>
+    public async Task StopOneAsync(ContainerListResponse container, bool remove, string action, CancellationToken cancellationToken)
+    {
+        if (!_scope.Owns(container.Labels))
+        {
+            throw new InvalidOperationException($"refusing to touch {container.ID}: not in scope {_scope}");
+        }
+
+        var name = NameOf(container);
+        var service = IsKnown(container.Labels.Value(Names.Service)) ? _graph[container.Labels.Value(Names.Service)!] : null;
+        if (container.State is "running" or "restarting" or "paused")
+        {
+            if (container.State == "paused")
+            {
+                await engine.CallAsync(ct => engine.Client.Containers.UnpauseContainerAsync(container.ID, ct), cancellationToken);
+            }
+
+            await engine.CallAsync(
+                ct => engine.Client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = GraceSeconds(service) }, ct),
+                cancellationToken);
+        }
+
+        if (remove)
+        {
+            try
+            {
+                await engine.CallAsync(ct => engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct), cancellationToken);
+            }
+            catch (DockerContainerNotFoundException)
+            {
+            }
+        }
+
+        log.Information("{Action}: {Container}", Health.Capitalize(action), name);
+    }
+
+    /// <summary>Restarts the running containers of the services in place, in dependency order, each level health-gated. Returns how many.</summary>
+    public async Task<int> RestartAsync(IEnumerable<string> services, CancellationToken cancellationToken)
+    {
+        var restarted = 0;
+        foreach (var level in _graph.Levels(services))
+        {
+            var work = new List<Task>();
+            foreach (var service in level)
+            {
+                foreach (var container in (await engine.ServiceContainersAsync(_scope, cancellationToken, service: service.Name)).Where(c => c.State == "running"))
+                {
+                    restarted++;
+                    work.Add(RestartOneAsync(container, service, cancellationToken));
+                }
+            }
+
+            await Task.WhenAll(work);
+        }
+
+        return restarted;
+    }
+
+    /// <summary>
+    /// Takes the services out of the way, and (unless <paramref name="includeDependents"/> is false) every running service
+    /// that depends on them: dependents first, a level at a time. Only containers that were running are touched, and
+    /// only those come back. Dispose the result (or call ResumeAsync) to bring them back.
+    /// </summary>
+    public async Task<SuspendedServices> SuspendAsync(IEnumerable<string> services, SuspendMode mode, CancellationToken cancellationToken, bool includeDependents = true)
+    {
+        var names = services.ToList();
+        foreach (var name in names)
+        {
+            _ = _graph[name]; // unknown service: one clear error before anything is touched
+        }
+
+        var affected = includeDependents ? _graph.WithDependents(names) : _graph.InOrder(names);
+        var running = new List<(ContainerListResponse Container, string Service)>();
+        foreach (var service in affected)
+        {
+            running.AddRange((await engine.ServiceContainersAsync(_scope, cancellationToken, service: service)).Where(c => c.State == "running").Select(c => (c, service)));
+        }
+
+        var done = new List<SuspendedContainer>();
+        var suspended = new SuspendedServices(this, done);
+        try
+        {
+            foreach (var level in _graph.Levels(running.Select(r => r.Service)).Reverse())
+            {
+                var members = level.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+                await Task.WhenAll(running.Where(r => members.Contains(r.Service)).Select(async r =>
+                {
+                    await SuspendOneAsync(r.Container, r.Service, mode, cancellationToken);
+                    lock (done)
+                    {
+                        done.Add(new SuspendedContainer(r.Container.ID, NameOf(r.Container), r.Service, mode));
+                    }
+                }));
+            }
+        }
+        catch
+        {
+            // What was already taken down comes back before the failure is reported.
+            await suspended.DisposeAsync();
+            throw;
+        }
+
+        log.Information("{Mode} {Count} container(s): {Names}", mode == SuspendMode.Pause ? "Paused" : "Stopped", done.Count, string.Join(", ", done.Select(d => d.Name)));
+        return suspended;
+    }
+
+    /// <summary>Brings suspended containers back in dependency order, health-gated; every one is tried, failures are reported together.</summary>
+    internal async Task ResumeAsync(IReadOnlyList<SuspendedContainer> containers, CancellationToken cancellationToken)
+    {
+        var failures = new List<string>();
+        foreach (var level in _graph.Levels(containers.Select(c => c.Service)))
+        {
+            var members = level.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+            await Task.WhenAll(containers.Where(c => members.Contains(c.Service)).Select(async c =>
+            {
+                try
+                {
+                    if (c.Mode == SuspendMode.Pause)
+                    {
+                        await engine.CallAsync(ct => engine.Client.Containers.UnpauseContainerAsync(c.Id, ct), cancellationToken);
+                    }
+                    else
+                    {
+                        await engine.CallAsync(ct => engine.Client.Containers.StartContainerAsync(c.Id, new ContainerStartParameters(), ct), cancellationToken);
+                    }
+
+                    await Health.WaitReadyAsync(engine, c.Id, c.Name, _graph[c.Service], log, cancellationToken);
+                    log.Information("{Action} {Container}", c.Mode == SuspendMode.Pause ? "Resumed" : "Started", c.Name);
+                }
+                catch (Exception e) when (e is PipelineException or DockerApiException)
+                {
+                    lock (failures)
+                    {
+                        failures.Add($"{c.Name}: {e.Message.Split('\n')[0]}");
+                    }
+                }
+            }));
+        }
+
+        if (failures.Count > 0)
+        {
+            throw new PipelineException($"{failures.Count} service container(s) did not come back: {string.Join("; ", failures)}");
+        }
+    }
+
+    private async Task SuspendOneAsync(ContainerListResponse container, string service, SuspendMode mode, CancellationToken cancellationToken)
+    {
+        if (mode == SuspendMode.Pause)
+        {
+            await engine.CallAsync(ct => engine.Client.Containers.PauseContainerAsync(container.ID, ct), cancellationToken);
+        }
+        else
+        {
+            await engine.CallAsync(
+                ct => engine.Client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = GraceSeconds(_graph[service]) }, ct),
+                cancellationToken);
+        }
+    }
+
+    private async Task RestartOneAsync(ContainerListResponse container, ResolvedService service, CancellationToken cancellationToken)
+    {
+        var name = NameOf(container);
+        await engine.CallAsync(
+            ct => engine.Client.Containers.RestartContainerAsync(container.ID, new ContainerRestartParameters { WaitBeforeKillSeconds = GraceSeconds(service) }, ct),
+            cancellationToken);
+        await Health.WaitReadyAsync(engine, container.ID, name, service, log, cancellationToken);
+        log.Information("Restarted {Container}", name);
+    }
+
+    private bool IsKnown(string? service) => service is not null && environment.Services.Any(s => s.Name == service);
+
+    internal static string NameOf(ContainerListResponse container) => container.Names.FirstOrDefault()?.TrimStart('/') ?? container.ID[..12];
+}

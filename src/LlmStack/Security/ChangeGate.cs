@@ -1,0 +1,137 @@
+using LlmStack.Pipeline;
+using Serilog;
+
+namespace LlmStack.Security;
+
+/// <summary>
+/// One change a destructive operation plans: the kind of resource, which one, what happens to it and why.
+/// <see cref="Apply"/> does it (re-checking what it must) and returns a detail for the audit log.
+/// </summary>
+public sealed record PlannedChange(string Kind, string Resource, string Action, string Why, Func<CancellationToken, Task<string?>> Apply);
+
+/// <summary>
+/// Thrown by <see cref="PlannedChange.Apply"/> when, looking again just before acting, the change no longer applies
+/// (the resource went, or something not ours started using it): audited as skipped, and the other changes go on.
+/// </summary>
+public sealed class ChangeSkippedException(string reason) : Exception(reason);
+
+/// <summary>A resource the plan looked at and leaves alone: shown in the table so the user sees why.</summary>
+public sealed record KeptResource(string Kind, string Resource, string Why);
+
+/// <summary>What an operation would do. <paramref name="Summary"/> completes "… will &lt;summary&gt; in environment X".</summary>
+public sealed record ChangePlan(string Summary, IReadOnlyList<PlannedChange> Changes, IReadOnlyList<KeptResource> Kept)
+{
+    public static ChangePlan Of(string summary, IReadOnlyList<PlannedChange> changes) => new(summary, changes, []);
+}
+
+public enum GateOutcome
+{
+    NothingToDo,
+    DryRun,
+    Applied,
+}
+
+/// <summary>
+/// How this run answers the gate. <see cref="DryRun"/> and <see cref="Confirm"/> come from the command line only (the
+/// build declares them so); <see cref="Interactive"/> is whether a person can be asked.
+/// </summary>
+public sealed record GateOptions(bool DryRun, string? Confirm, TextReader Input, bool Interactive, AuditLog Audit);
+
+/// <summary>
+/// The one way a destructive operation changes anything: plan → table → <c>--dry-run</c> (change nothing, exit 0) or
+/// confirmation (typed environment name, or <c>--confirm &lt;environment&gt;</c> when nobody can be asked) → apply →
+/// an audit entry per change. Outside a dry run the environment lock is taken before planning, so what is shown, what
+/// is confirmed and what is applied all see the same state.
+/// </summary>
+public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger log)
+{
+    public GateOptions Options => options;
+
+    public async Task<GateOutcome> RunAsync(
+        string target,
+        string environment,
+        Func<CancellationToken, Task> holdLock,
+        Func<CancellationToken, Task<ChangePlan>> plan,
+        CancellationToken cancellationToken)
+    {
+        Confirmation.CheckTarget(target, environment, options.Confirm);
+        if (!options.DryRun)
+        {
+            await holdLock(cancellationToken);
+        }
+
+        var planned = await plan(cancellationToken);
+        Write(planned);
+        if (planned.Changes.Count == 0)
+        {
+            log.Information("{Target}: nothing to change in {Environment}", target, environment);
+            return GateOutcome.NothingToDo;
+        }
+
+        if (options.DryRun)
+        {
+            log.Information("Dry run: {Target} would make {Count} change(s) in {Environment}; nothing changed", target, planned.Changes.Count, environment);
+            return GateOutcome.DryRun;
+        }
+
+        await Confirmation.RequireAsync(target, environment, planned.Summary, options.Confirm, options.Input, output, options.Interactive, cancellationToken);
+
+        var applied = 0;
+        foreach (var change in planned.Changes)
+        {
+            string? detail;
+            try
+            {
+                detail = await change.Apply(cancellationToken);
+            }
+            catch (ChangeSkippedException skipped)
+            {
+                options.Audit.Record(target, environment, change.Kind, change.Resource, change.Action, "skipped", skipped.Message);
+                log.Warning("Skipped: {Action} {Kind} {Resource}: {Reason}", change.Action, change.Kind, change.Resource, skipped.Message);
+                continue;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                options.Audit.Record(target, environment, change.Kind, change.Resource, change.Action, "cancelled");
+                log.Warning("{Target} cancelled: {Applied} of {Count} change(s) applied", target, applied, planned.Changes.Count);
+                throw;
+            }
+            catch (Exception e)
+            {
+                var message = e.Message.Split('\n')[0];
+                options.Audit.Record(target, environment, change.Kind, change.Resource, change.Action, "failed", message);
+                throw new PipelineException(
+                    $"{target} could not {change.Action} {change.Kind} {change.Resource}: {message}; {applied} of {planned.Changes.Count} change(s) were applied before it (audit log: {options.Audit.Path})",
+                    e);
+            }
+
+            options.Audit.Record(target, environment, change.Kind, change.Resource, change.Action, "done", detail);
+            applied++;
+        }
+
+        log.Information("{Target}: {Count} change(s) applied in {Environment}", target, applied, environment);
+        return GateOutcome.Applied;
+    }
+
+    private void Write(ChangePlan plan)
+    {
+        if (plan.Changes.Count == 0 && plan.Kept.Count == 0)
+        {
+            return;
+        }
+
+        var table = new TextTable("KIND", "RESOURCE", "ACTION", "WHY");
+        foreach (var change in plan.Changes)
+        {
+            table.Add(change.Kind, change.Resource, options.DryRun ? "would " + change.Action : change.Action, change.Why);
+        }
+
+        foreach (var kept in plan.Kept)
+        {
+            table.Add(kept.Kind, kept.Resource, "keep", kept.Why);
+        }
+
+        table.Write(output);
+        output.Flush();
+    }
+}

@@ -1,0 +1,148 @@
+using LlmStack.Pipeline;
+using LlmStack.Security;
+
+namespace LlmStack.Tests.Security;
+
+/// <summary>The one change gate: plan, table, dry-run or confirmation, apply, audit.</summary>
+public sealed class ChangeGateTests : IDisposable
+{
+    private readonly string _directory = Repository.TempDirectory("gate");
+    private readonly List<string> _applied = [];
+    private readonly StringWriter _output = new();
+    private int _locks;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private AuditLog Audit => new(Path.Combine(_directory, "audit.jsonl"), Serilog.Core.Logger.None);
+
+    private ChangeGate Gate(bool dryRun = false, string? confirm = null, string typed = "", bool interactive = false) =>
+        new(new GateOptions(dryRun, confirm, new StringReader(typed), interactive, Audit), _output, Serilog.Core.Logger.None);
+
+    private PlannedChange Change(string resource, Func<Task<string?>>? apply = null) =>
+        new("network", resource, "remove", "unused", async _ =>
+        {
+            _applied.Add(resource);
+            return apply is null ? "10.83.9.0/24" : await apply();
+        });
+
+    private Task<GateOutcome> Run(ChangeGate gate, params PlannedChange[] changes) =>
+        gate.RunAsync("CleanupNetworks", "testing", _ => { _locks++; return Task.CompletedTask; },
+            _ => Task.FromResult(new ChangePlan($"remove {changes.Length} network(s)", changes, [new KeptResource("network", "in-use", "used by 1 container")])),
+            CancellationToken.None);
+
+    [Fact]
+    public async Task A_dry_run_lists_every_change_and_changes_nothing_without_the_lock()
+    {
+        var outcome = await Run(Gate(dryRun: true), Change("a"), Change("b"));
+        outcome.Should().Be(GateOutcome.DryRun);
+        _applied.Should().BeEmpty();
+        _locks.Should().Be(0, "a dry run is read-only");
+        _output.ToString().Should().Contain("would remove").And.Contain("a").And.Contain("b").And.Contain("keep").And.Contain("used by 1 container");
+        Audit.Read().Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task Without_confirm_a_non_interactive_run_changes_nothing_and_says_how()
+    {
+        var run = () => Run(Gate(), Change("a"));
+        (await run.Should().ThrowAsync<PipelineException>()).WithMessage(
+            "CleanupNetworks would remove 1 network(s) in environment testing: pass --confirm testing to do it, or --dry-run to only list it");
+        _applied.Should().BeEmpty();
+        _locks.Should().Be(1, "the plan is made under the lock");
+    }
+
+    [Fact]
+    public async Task Confirm_must_name_the_environment_even_when_there_is_nothing_to_do()
+    {
+        var run = () => Run(Gate(confirm: "staging"));
+        (await run.Should().ThrowAsync<PipelineException>()).WithMessage("--confirm staging does not match the environment testing: CleanupNetworks changed nothing");
+        _locks.Should().Be(0);
+    }
+
+    [Theory]
+    [InlineData("testing\n", true)]
+    [InlineData("yes\n", false)]
+    [InlineData("", false)]
+    public async Task Interactive_runs_must_type_the_environment_name(string typed, bool accepted)
+    {
+        var run = () => Run(Gate(typed: typed, interactive: true), Change("a"));
+        if (accepted)
+        {
+            (await run()).Should().Be(GateOutcome.Applied);
+            _applied.Should().Equal("a");
+        }
+        else
+        {
+            await run.Should().ThrowAsync<PipelineException>().WithMessage("not confirmed*");
+            _applied.Should().BeEmpty();
+        }
+
+        _output.ToString().Should().Contain("Type the environment name to confirm");
+    }
+
+    [Fact]
+    public async Task Ctrl_c_at_the_prompt_cancels_without_changing_anything()
+    {
+        // Fault 11: the prompt blocked in Console.ReadLine and ignored Ctrl-C.
+        var reader = new BlockingReader();
+        var gate = new ChangeGate(new GateOptions(false, null, reader, true, Audit), _output, Serilog.Core.Logger.None);
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var run = () => gate.RunAsync("CleanupNetworks", "testing", _ => Task.CompletedTask,
+            _ => Task.FromResult(ChangePlan.Of("remove 1 network(s)", [Change("a")])), cancel.Token);
+        await run.Should().ThrowAsync<OperationCanceledException>();
+        _applied.Should().BeEmpty();
+        reader.Release();
+    }
+
+    [Fact]
+    public async Task Every_applied_change_is_audited_with_who_when_target_environment_resource_and_result()
+    {
+        (await Run(Gate(confirm: "testing"), Change("multimodal-testing_legacy"), Change("multimodal-testing_old"))).Should().Be(GateOutcome.Applied);
+        var entries = Audit.Read();
+        entries.Select(e => e.Resource).Should().Equal("multimodal-testing_legacy", "multimodal-testing_old");
+        entries.Should().OnlyContain(e => e.Target == "CleanupNetworks" && e.Environment == "testing" && e.Kind == "network" && e.Action == "remove" && e.Result == "done");
+        entries[0].Detail.Should().Be("10.83.9.0/24");
+        entries[0].User.Should().NotBeNullOrEmpty();
+        entries[0].Host.Should().NotBeNullOrEmpty();
+        entries[0].Pid.Should().Be(Environment.ProcessId);
+        entries[0].Time.Should().BeCloseTo(DateTimeOffset.UtcNow, TimeSpan.FromMinutes(1));
+    }
+
+    [Fact]
+    public async Task A_failing_change_stops_the_rest_and_says_how_far_it_got()
+    {
+        var run = () => Run(Gate(confirm: "testing"), Change("a"), Change("b", () => throw new InvalidOperationException("engine said no")), Change("c"));
+        (await run.Should().ThrowAsync<PipelineException>()).WithMessage(
+            "CleanupNetworks could not remove network b: engine said no; 1 of 3 change(s) were applied before it (audit log: *)");
+        _applied.Should().Equal("a", "b");
+        Audit.Read().Select(e => (e.Resource, e.Result)).Should().Equal(("a", "done"), ("b", "failed"));
+    }
+
+    [Fact]
+    public async Task A_change_that_no_longer_applies_is_skipped_and_the_rest_go_on()
+    {
+        (await Run(Gate(confirm: "testing"), Change("a", () => throw new ChangeSkippedException("now in use by x")), Change("b"))).Should().Be(GateOutcome.Applied);
+        Audit.Read().Select(e => (e.Resource, e.Result, e.Detail)).Should().Equal(("a", "skipped", "now in use by x"), ("b", "done", "10.83.9.0/24"));
+    }
+
+    [Fact]
+    public async Task Nothing_to_change_is_a_success_that_writes_nothing()
+    {
+        (await Run(Gate())).Should().Be(GateOutcome.NothingToDo);
+        Audit.Read().Should().BeEmpty();
+    }
+
+    /// <summary>A console that never answers until released.</summary>
+    private sealed class BlockingReader : TextReader
+    {
+        private readonly ManualResetEventSlim _gate = new();
+
+        public override string? ReadLine()
+        {
+            _gate.Wait(TimeSpan.FromSeconds(10));
+            return null;
+        }
+
+        public void Release() => _gate.Set();
+    }
+}
