@@ -108,7 +108,7 @@ public sealed class NetworkTests(DockerFixture docker) : IAsyncLifetime
         var broken = await Run("CheckNetworkHealth");
         broken.ExitCode.Should().NotBe(0);
         broken.Output.Should().Contain("litellm -> postgres:5432 (tcp)").And.MatchRegex(@"litellm\s+vllm:8000\s+tcp\s+ok");
-        (await docker.ContainersAsync("testing")).Should().NotContain(c => c.Labels.ContainsKey("io.llmstack.probe"), "probe containers are removed");
+        (await docker.ContainersAsync("testing")).Should().NotContain(c => c.Labels.ContainsKey("io.llmstack.helper"), "probe containers are removed");
     }
 
     [Fact]
@@ -123,18 +123,21 @@ public sealed class NetworkTests(DockerFixture docker) : IAsyncLifetime
             ["io.llmstack.stack"] = "legacy",
         });
         var audit = Path.Combine(Path.GetTempPath(), $"llmstack-it-audit-{Guid.NewGuid():N}.jsonl");
-        var env = new Dictionary<string, string> { ["LLMSTACK_AUDIT_LOG"] = audit };
+        // Ambient confirmations must never count: only --confirm on the command line does (fault 4).
+        var env = new Dictionary<string, string> { ["LLMSTACK_AUDIT_LOG"] = audit, ["CONFIRM"] = "testing", ["LLMSTACK_CONFIRM"] = "testing", ["DRY_RUN"] = "true" };
         async Task<IReadOnlyList<string>> Networks() => (await docker.Docker.Networks.ListNetworksAsync()).Select(n => n.Name).ToList();
 
         var dryRun = await Cli.RunAsync(docker.Root, ["CleanupNetworks", "--environment", "testing", "--dry-run"], env);
         dryRun.ExitCode.Should().Be(0, dryRun.ToString());
-        dryRun.Output.Should().MatchRegex(@"multimodal-testing_legacy\s+10\.99\.9\.0/24\s+would remove").And.MatchRegex(@"multimodal-testing_core\s+10\.83\.1\.0/24\s+keep: in use");
+        dryRun.Output.Should().MatchRegex(@"network\s+multimodal-testing_legacy\s+10\.99\.9\.0/24\s+would remove\s+not in the schema")
+            .And.MatchRegex(@"network\s+multimodal-testing_core\s+10\.83\.1\.0/24\s+keep\s+in use by 4 container");
         dryRun.Output.Should().NotContain("multimodal-shared");
         (await Networks()).Should().Contain("multimodal-testing_legacy");
 
         var unconfirmed = await Cli.RunAsync(docker.Root, ["CleanupNetworks", "--environment", "testing"], env);
         unconfirmed.ExitCode.Should().NotBe(0);
-        unconfirmed.Output.Should().Contain("pass --confirm testing to do it");
+        unconfirmed.Output.Should().Contain("CleanupNetworks would remove 1 network(s) in environment testing: pass --confirm testing to do it")
+            .And.Contain("environment variable LLMSTACK_CONFIRM is ignored");
         (await Networks()).Should().Contain("multimodal-testing_legacy");
         File.Exists(audit).Should().BeFalse("nothing changed, nothing audited");
 
@@ -144,7 +147,8 @@ public sealed class NetworkTests(DockerFixture docker) : IAsyncLifetime
         after.Should().NotContain("multimodal-testing_legacy");
         after.Should().Contain("multimodal-shared").And.Contain("multimodal-testing_core");
         var lines = File.ReadAllLines(audit);
-        lines.Should().ContainSingle().Which.Should().Contain("\"operation\":\"CleanupNetworks\"").And.Contain("\"target\":\"multimodal-testing_legacy\"");
+        lines.Should().ContainSingle().Which.Should().Contain("\"target\":\"CleanupNetworks\"").And.Contain("\"environment\":\"testing\"")
+            .And.Contain("\"resource\":\"multimodal-testing_legacy\"").And.Contain("\"result\":\"done\"").And.Contain("\"detail\":\"10.99.9.0/24\"");
         File.Delete(audit);
     }
 }

@@ -74,7 +74,7 @@ public sealed class StackLifecycleTests(DockerFixture docker) : IAsyncLifetime
 
         var status = await Run("StatusCore", "--environment", "testing", "--json");
         status.ExitCode.Should().Be(0, status.ToString());
-        var json = status.Output[status.Output.IndexOf('[')..(status.Output.LastIndexOf(']') + 1)];
+        var json = status.Output[(status.Output.IndexOf("\n[", StringComparison.Ordinal) + 1)..(status.Output.LastIndexOf("]\n", StringComparison.Ordinal) + 1)];
         var services = JsonDocument.Parse(json).RootElement.EnumerateArray().ToList();
         services.Select(s => s.GetProperty("service").GetString()).Should().BeEquivalentTo(Core);
         services.Should().OnlyContain(s => s.GetProperty("state").GetString() == "running"
@@ -261,13 +261,21 @@ public sealed class StackLifecycleTests(DockerFixture docker) : IAsyncLifetime
         }
     }
 
-    [Fact]
-    public async Task An_unreachable_engine_gives_one_clear_error()
+    [Theory]
+    [InlineData("DOCKER_HOST", "unix:///tmp/llmstack-no-engine.sock")]
+    [InlineData("DOCKER_HOST", "tcp://127.0.0.1:1")]
+    [InlineData("--docker-host", "tcp://127.0.0.1:1")]
+    public async Task An_unreachable_engine_gives_one_clear_error(string how, string endpoint)
     {
-        var result = await Cli.RunAsync(docker.Root, ["StatusCore", "--environment", "testing"], new Dictionary<string, string> { ["DOCKER_HOST"] = "unix:///tmp/llmstack-no-engine.sock" });
+        // Fault 2: a tcp endpoint printed a 25-line AggregateException/SocketException stack trace.
+        var result = how == "DOCKER_HOST"
+            ? await Cli.RunAsync(docker.Root, ["StatusCore", "--environment", "testing"], new Dictionary<string, string> { ["DOCKER_HOST"] = endpoint })
+            : await Cli.RunAsync(docker.Root, ["StatusCore", "--environment", "testing", how, endpoint]);
         result.ExitCode.Should().Be(1);
-        result.Output.Should().Contain("Docker engine not reachable at unix:///tmp/llmstack-no-engine.sock: start dockerd or set DOCKER_HOST");
-        result.Output.Should().NotContain("   at ", "no stack trace");
+        var message = $"Docker engine not reachable at {endpoint}: start dockerd there, or point --docker-host (or DOCKER_HOST) at a running engine";
+        result.Output.Should().Contain(message);
+        result.Output.Split(message).Length.Should().Be(3, "once in the log, once in the summary table, never twice as an error");
+        result.Output.Should().NotContain("   at ", "no stack trace").And.NotContain("Exception");
     }
 
     [Fact]

@@ -10,7 +10,7 @@ namespace LlmStack.Engine;
 
 /// <summary>The Docker engine is not there: one line naming the endpoint and the fix.</summary>
 public sealed class EngineUnreachableException(string endpoint, Exception? inner = null)
-    : PipelineException($"Docker engine not reachable at {endpoint}: start dockerd or set DOCKER_HOST", inner);
+    : PipelineException($"Docker engine not reachable at {endpoint}: start dockerd there, or point --docker-host (or DOCKER_HOST) at a running engine", inner);
 
 /// <summary>
 /// A connection to a Docker engine (Docker.DotNet, API 1.41). Idempotent calls go through a bounded retry for

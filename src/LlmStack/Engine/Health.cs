@@ -27,7 +27,8 @@ public static class Health
 
     public static async Task WaitReadyAsync(DockerEngine engine, string containerId, string containerName, ResolvedService service, ILogger log, CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + Deadline(service);
+        var waitStarted = DateTime.UtcNow;
+        var deadline = waitStarted + Deadline(service);
         var check = service.HasHealthcheck ? service.Healthcheck! : null;
         string? lastOutput = null;
         while (true)
@@ -57,15 +58,12 @@ public static class Health
             }
             else
             {
-                switch (state.Health?.Status)
+                if (state.Health?.Status == "healthy")
                 {
-                    case "healthy":
-                        return;
-                    case "unhealthy":
-                        throw Unhealthy(service, containerName, state.Health.Log?.LastOrDefault()?.Output ?? lastOutput, "Docker reports it unhealthy");
+                    return;
                 }
 
-                if (state.Running)
+                if (state.Running && !state.Paused)
                 {
                     var (passed, output) = await ProbeAsync(engine, containerId, check, cancellationToken);
                     lastOutput = output;
@@ -74,6 +72,13 @@ public static class Health
                         log.Debug("{Container}: healthcheck passed", containerName);
                         return;
                     }
+                }
+
+                // Docker's verdict counts only when it is about now: one reached before this wait (a probe that timed out
+                // while the container was paused, say) is stale, and our own probe decides.
+                if (state.Health?.Status == "unhealthy" && state.Health.Log?.LastOrDefault() is { } last && last.End.ToUniversalTime() > waitStarted)
+                {
+                    throw Unhealthy(service, containerName, last.Output ?? lastOutput, "Docker reports it unhealthy");
                 }
             }
 

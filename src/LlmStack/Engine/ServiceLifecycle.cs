@@ -29,7 +29,7 @@ public sealed class SuspendedServices(ServiceLifecycle lifecycle, IReadOnlyList<
     public IReadOnlyList<SuspendedContainer> Containers => containers;
 
     /// <summary>The services affected (those asked for and their running dependents), dependencies first.</summary>
-    public IReadOnlyList<string> Services => containers.Select(c => c.Service).Distinct().ToList();
+    public IReadOnlyList<string> Services => lifecycle.Graph.InOrder(containers.Select(c => c.Service));
 
     public async Task ResumeAsync(CancellationToken cancellationToken)
     {

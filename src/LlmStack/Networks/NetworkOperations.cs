@@ -225,19 +225,19 @@ public sealed class NetworkOperations(
             var stack = network.Labels.Value(Names.Stack);
             var inSchema = environment.Networks.Any(n => n.Name == network.Name);
             var stackStopped = containers.All(c => c.Config!.Labels.Value(Names.Stack) != stack);
-            var label = $"{network.Name} ({string.Join(",", network.Subnets)})";
+            var subnets = string.Join(",", network.Subnets);
             if (network.Containers > 0)
             {
-                keep.Add(new KeptResource("network", label, $"in use by {network.Containers} container(s)"));
+                keep.Add(new KeptResource("network", network.Name, $"in use by {network.Containers} container(s)") { Detail = subnets });
             }
             else if (!inSchema || stackStopped)
             {
                 var why = !inSchema ? $"not in the schema's networks for {environment.Name}" : $"unused while stack {stack} is stopped";
-                remove.Add(new PlannedChange("network", label, "remove", why, ct => RemoveAsync(network, ct)));
+                remove.Add(new PlannedChange("network", network.Name, "remove", why, ct => RemoveAsync(network, ct)) { Detail = subnets });
             }
             else
             {
-                keep.Add(new KeptResource("network", label, $"stack {stack} has containers"));
+                keep.Add(new KeptResource("network", network.Name, $"stack {stack} has containers") { Detail = subnets });
             }
         }
 

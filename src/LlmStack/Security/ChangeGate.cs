@@ -7,7 +7,11 @@ namespace LlmStack.Security;
 /// One change a destructive operation plans: the kind of resource, which one, what happens to it and why.
 /// <see cref="Apply"/> does it (re-checking what it must) and returns a detail for the audit log.
 /// </summary>
-public sealed record PlannedChange(string Kind, string Resource, string Action, string Why, Func<CancellationToken, Task<string?>> Apply);
+public sealed record PlannedChange(string Kind, string Resource, string Action, string Why, Func<CancellationToken, Task<string?>> Apply)
+{
+    /// <summary>Shown in the table (a subnet, a size).</summary>
+    public string? Detail { get; init; }
+}
 
 /// <summary>
 /// Thrown by <see cref="PlannedChange.Apply"/> when, looking again just before acting, the change no longer applies
@@ -16,7 +20,10 @@ public sealed record PlannedChange(string Kind, string Resource, string Action, 
 public sealed class ChangeSkippedException(string reason) : Exception(reason);
 
 /// <summary>A resource the plan looked at and leaves alone: shown in the table so the user sees why.</summary>
-public sealed record KeptResource(string Kind, string Resource, string Why);
+public sealed record KeptResource(string Kind, string Resource, string Why)
+{
+    public string? Detail { get; init; }
+}
 
 /// <summary>What an operation would do. <paramref name="Summary"/> completes "… will &lt;summary&gt; in environment X".</summary>
 public sealed record ChangePlan(string Summary, IReadOnlyList<PlannedChange> Changes, IReadOnlyList<KeptResource> Kept)
@@ -120,15 +127,15 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
             return;
         }
 
-        var table = new TextTable("KIND", "RESOURCE", "ACTION", "WHY");
+        var table = new TextTable("KIND", "RESOURCE", "DETAIL", "ACTION", "WHY");
         foreach (var change in plan.Changes)
         {
-            table.Add(change.Kind, change.Resource, options.DryRun ? "would " + change.Action : change.Action, change.Why);
+            table.Add(change.Kind, change.Resource, change.Detail ?? "-", options.DryRun ? "would " + change.Action : change.Action, change.Why);
         }
 
         foreach (var kept in plan.Kept)
         {
-            table.Add(kept.Kind, kept.Resource, "keep", kept.Why);
+            table.Add(kept.Kind, kept.Resource, kept.Detail ?? "-", "keep", kept.Why);
         }
 
         table.Write(output);

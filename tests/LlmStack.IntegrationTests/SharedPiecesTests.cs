@@ -1,0 +1,241 @@
+using System.Text;
+using Docker.DotNet.Models;
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+
+namespace LlmStack.IntegrationTests;
+
+/// <summary>The core and inference stacks of the testing environment, started once for the tests of a class.</summary>
+public sealed class RunningInference : IAsyncLifetime
+{
+    public DockerFixture Docker { get; } = new();
+
+    public DockerEngine Engine { get; private set; } = null!;
+
+    public ResolvedEnvironment Testing { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Docker.InitializeAsync();
+        await Docker.CleanAsync("testing");
+        var start = await Cli.RunAsync(Docker.Root, ["StartInference", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml"]);
+        if (start.ExitCode != 0)
+        {
+            throw new InvalidOperationException("StartInference failed: " + start);
+        }
+
+        Engine = await DockerEngine.ConnectAsync(null, Serilog.Core.Logger.None, CancellationToken.None);
+        Testing = new SchemaFile(Docker.Root, "schemas/compose-schema.yaml").Resolve("testing");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Docker.CleanAsync("testing");
+        Engine.Dispose();
+        await Docker.DisposeAsync();
+    }
+}
+
+/// <summary>Helper containers and the service lifecycle on the real engine.</summary>
+[Collection("docker")]
+[Trait("Category", "Integration")]
+public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<RunningInference>
+{
+    private const string Volume = "multimodal-testing_helper_test";
+    private const string Image = "llmstack-fixture/standin:1";
+    private static readonly TimeSpan Limit = TimeSpan.FromMinutes(1);
+
+    private HelperContainers Helpers => new(running.Engine, Scope.Of(running.Testing), Serilog.Core.Logger.None);
+
+    private ServiceLifecycle Lifecycle => new(running.Engine, running.Testing, Serilog.Core.Logger.None);
+
+    private async Task<ContainerInspectResponse> Inspect(string service) =>
+        await running.Docker.Docker.Containers.InspectContainerAsync($"multimodal-testing-{service}-1");
+
+    private async Task<IList<ContainerListResponse>> HelpersLeft() =>
+        await running.Docker.Docker.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["io.llmstack.helper"] = true } },
+        });
+
+    [Fact]
+    public async Task A_helper_streams_stdin_in_and_stdout_out_through_a_volume_and_is_removed_after()
+    {
+        await running.Docker.Docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = Volume });
+        try
+        {
+            var content = string.Concat(Enumerable.Range(0, 20000).Select(i => $"line {i}\n"));
+            var labels = new List<IDictionary<string, string>>();
+            var write = await Helpers.RunAsync(new HelperSpec
+            {
+                Purpose = "volume-restore",
+                Image = Image,
+                Entrypoint = ["/bin/sh", "-c"],
+                Command = ["cat > /data/file.txt && chmod 640 /data/file.txt"],
+                Mounts = [new HelperMount(Volume, "/data", ReadOnly: false)],
+                Timeout = Limit,
+                Stdin = async (stream, ct) =>
+                {
+                    labels.AddRange((await HelpersLeft()).Select(c => c.Labels));
+                    await stream.WriteAsync(Encoding.UTF8.GetBytes(content), ct);
+                },
+            }, CancellationToken.None);
+            write.ExitCode.Should().Be(0, string.Join('\n', write.Errors));
+
+            var label = labels.Should().ContainSingle().Subject;
+            label.Should().Contain("com.docker.compose.project", "multimodal-testing").And.Contain("com.docker.compose.oneoff", "True")
+                .And.Contain("io.llmstack.environment", "testing").And.Contain("io.llmstack.helper", "volume-restore")
+                .And.Contain("io.llmstack.run", $"{Environment.MachineName}/{Environment.ProcessId}");
+            label.Should().NotContainKey("io.llmstack.service", "a helper is never mistaken for a service");
+
+            var read = await Helpers.RunAsync(new HelperSpec
+            {
+                Purpose = "volume-read", Image = Image, Entrypoint = ["cat"], Command = ["/data/file.txt"], Mounts = [new HelperMount(Volume, "/data")], Timeout = Limit,
+            }, CancellationToken.None);
+            read.ExitCode.Should().Be(0);
+            read.Output.Should().Be(content);
+
+            using var tar = new MemoryStream();
+            var archive = await Helpers.RunAsync(new HelperSpec
+            {
+                Purpose = "volume-backup", Image = Image, Entrypoint = ["tar"], Command = ["-c", "-C", "/data", "."], Mounts = [new HelperMount(Volume, "/data")], Stdout = tar,
+                Timeout = Limit,
+            }, CancellationToken.None);
+            archive.ExitCode.Should().Be(0);
+            tar.Length.Should().BeGreaterThan(content.Length);
+            Encoding.ASCII.GetString(tar.ToArray(), 0, 512).Should().Contain("file.txt");
+            archive.Output.Should().BeEmpty("streamed output is not also collected");
+
+            var readOnly = await Helpers.RunAsync(new HelperSpec
+            {
+                Purpose = "volume-read", Image = Image, Entrypoint = ["/bin/sh", "-c"], Command = ["echo x > /data/other.txt"], Mounts = [new HelperMount(Volume, "/data")],
+                Timeout = Limit,
+            }, CancellationToken.None);
+            readOnly.ExitCode.Should().NotBe(0);
+            readOnly.Errors.Should().Contain(e => e.Contains("Read-only file system", StringComparison.Ordinal));
+
+            (await HelpersLeft()).Should().BeEmpty("every helper is removed after use");
+        }
+        finally
+        {
+            await running.Docker.Docker.Volumes.RemoveAsync(Volume, force: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_cancelled_helper_is_removed_and_a_killed_runs_leftovers_are_swept()
+    {
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        var slow = () => Helpers.RunAsync(new HelperSpec { Purpose = "slow", Image = Image, Entrypoint = ["sleep"], Command = ["60"] }, cancel.Token);
+        await slow.Should().ThrowAsync<OperationCanceledException>();
+        (await HelpersLeft()).Should().BeEmpty();
+
+        var timed = () => Helpers.RunAsync(new HelperSpec { Purpose = "slow", Image = Image, Entrypoint = ["sleep"], Command = ["60"], Timeout = TimeSpan.FromSeconds(1) }, CancellationToken.None);
+        (await timed.Should().ThrowAsync<PipelineException>()).WithMessage("the slow helper (llmstack-fixture/standin:1) did not finish within 1s");
+        (await HelpersLeft()).Should().BeEmpty();
+
+        Task<CreateContainerResponse> Helper(int pid) => running.Docker.Docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = Image,
+            Cmd = ["sleep", "60"],
+            Labels = new Dictionary<string, string>
+            {
+                ["com.docker.compose.project"] = "multimodal-testing",
+                ["io.llmstack.environment"] = "testing",
+                ["io.llmstack.helper"] = "volume-backup",
+                ["io.llmstack.run"] = $"{Environment.MachineName}/{pid}",
+            },
+        });
+        var leftover = await Helper(int.MaxValue - 1); // a run that is gone
+        var live = await Helper(Environment.ProcessId);
+        try
+        {
+            (await Helpers.SweepAsync(CancellationToken.None)).Should().Be(1);
+            (await HelpersLeft()).Select(c => c.ID).Should().Equal(live.ID);
+        }
+        finally
+        {
+            await running.Docker.Docker.Containers.RemoveContainerAsync(live.ID, new ContainerRemoveParameters { Force = true });
+            try
+            {
+                await running.Docker.Docker.Containers.RemoveContainerAsync(leftover.ID, new ContainerRemoveParameters { Force = true });
+            }
+            catch (Docker.DotNet.DockerContainerNotFoundException)
+            {
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Stopping_a_service_stops_its_dependents_first_and_brings_them_back_in_dependency_order()
+    {
+        // litellm needs postgres (core) and vllm (inference).
+        await using (var suspended = await Lifecycle.SuspendAsync(["postgres"], SuspendMode.Stop, CancellationToken.None))
+        {
+            suspended.Services.Should().Equal("postgres", "litellm");
+            (await Inspect("postgres")).State!.Running.Should().BeFalse();
+            (await Inspect("litellm")).State!.Running.Should().BeFalse();
+            (await Inspect("vllm")).State!.Running.Should().BeTrue("vllm does not depend on postgres");
+            (await Inspect("redis")).State!.Running.Should().BeTrue();
+            Finished(await Inspect("litellm")).Should().BeOnOrBefore(Finished(await Inspect("postgres")), "dependents stop first");
+            await suspended.ResumeAsync(CancellationToken.None);
+        }
+
+        var postgres = await Inspect("postgres");
+        var litellm = await Inspect("litellm");
+        postgres.State!.Running.Should().BeTrue();
+        litellm.State!.Running.Should().BeTrue();
+        Started(postgres).Should().BeBefore(Started(litellm), "what is needed comes back first");
+        (await running.Docker.ExecAsync("multimodal-testing-postgres-1", "pg_isready", "-U", "multimodal")).ExitCode.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task Paused_services_resume_even_when_the_work_in_between_fails()
+    {
+        var failing = async () =>
+        {
+            await using var paused = await Lifecycle.SuspendAsync(["vllm"], SuspendMode.Pause, CancellationToken.None);
+            paused.Services.Should().Equal("vllm", "litellm");
+            (await Inspect("vllm")).State!.Paused.Should().BeTrue();
+            (await Inspect("litellm")).State!.Paused.Should().BeTrue();
+            throw new InvalidOperationException("the backup failed");
+        };
+        await failing.Should().ThrowAsync<InvalidOperationException>().WithMessage("the backup failed");
+        foreach (var service in new[] { "vllm", "litellm" })
+        {
+            var state = (await Inspect(service)).State!;
+            state.Paused.Should().BeFalse();
+            state.Running.Should().BeTrue();
+        }
+    }
+
+    [Fact]
+    public async Task Only_what_was_running_is_suspended_and_brought_back()
+    {
+        await running.Docker.Docker.Containers.StopContainerAsync("multimodal-testing-minio-1", new ContainerStopParameters { WaitBeforeKillSeconds = 1 });
+        try
+        {
+            await using (var suspended = await Lifecycle.SuspendAsync(["minio", "qdrant"], SuspendMode.Stop, CancellationToken.None))
+            {
+                suspended.Containers.Select(c => c.Service).Should().Equal("qdrant");
+            }
+
+            (await Inspect("minio")).State!.Running.Should().BeFalse("it was stopped before, it stays stopped");
+            (await Inspect("qdrant")).State!.Running.Should().BeTrue();
+            var unknown = () => Lifecycle.SuspendAsync(["qdrantt"], SuspendMode.Stop, CancellationToken.None);
+            await unknown.Should().ThrowAsync<SchemaException>().WithMessage("service 'qdrantt' is not part of this environment");
+        }
+        finally
+        {
+            await running.Docker.Docker.Containers.StartContainerAsync("multimodal-testing-minio-1", new ContainerStartParameters());
+        }
+    }
+
+    private static DateTime Finished(ContainerInspectResponse container) =>
+        DateTime.Parse(container.State!.FinishedAt, null, System.Globalization.DateTimeStyles.AdjustToUniversal);
+
+    private static DateTime Started(ContainerInspectResponse container) =>
+        DateTime.Parse(container.State!.StartedAt, null, System.Globalization.DateTimeStyles.AdjustToUniversal);
+}
