@@ -49,7 +49,7 @@ partial class Build
         DockerHost = DockerHost,
         ImageMap = ImageMap,
         SecretsDirectory = SecretsDir,
-        LockDirectory = LockDir ?? System.Environment.GetEnvironmentVariable(EnvironmentLock.DirectoryVariable),
+        LockDirectory = LockDir,
         LockTimeout = Duration.ParseParameter("--lock-timeout", LockTimeout),
         Gate = new GateOptions(DryRun, Confirm, Console.In, !Console.IsInputRedirected, AuditLog.For(RootDirectory, Log)),
         Masker = Secrets,

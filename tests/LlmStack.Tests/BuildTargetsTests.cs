@@ -70,4 +70,23 @@ public class BuildTargetsTests
             Target(verb).ExecutionDependencies.Select(t => t.Name).Should().BeEquivalentTo(Schema.Stacks.Keys.Select(s => verb + Pascal(s)));
         }
     }
+
+    private static ParameterAttribute ParameterOf(string member) =>
+        Type.GetType("Build, _build", throwOnError: true)!
+            .GetField(member, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!
+            .GetCustomAttributes(typeof(ParameterAttribute), false).Cast<ParameterAttribute>().Single();
+
+    [Theory]
+    [InlineData("Confirm")]
+    [InlineData("DryRun")]
+    public void Safety_parameters_come_from_the_command_line_only(string member)
+    {
+        ParameterOf(member).Sources.Should().Be(ParameterSources.CommandLine, "no ambient variable or committed file may confirm or un-dry a run");
+    }
+
+    [Fact]
+    public void The_environment_is_never_read_from_a_bare_variable()
+    {
+        ParameterOf("Environment").Sources.Should().NotHaveFlag(ParameterSources.BareVariable, "a host-wide ENVIRONMENT=production must not retarget runs");
+    }
 }

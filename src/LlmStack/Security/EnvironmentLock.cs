@@ -135,7 +135,7 @@ public sealed class EnvironmentLock : IDisposable
             }
             catch (UnauthorizedAccessException e)
             {
-                throw new PipelineException($"cannot open the lock file {path}: {e.Message}: make {directory} writable, or set {DirectoryVariable}");
+                throw new PipelineException($"cannot open the lock file {path}: {e.Message}: make {directory} writable, or pass --lock-dir (or set {DirectoryVariable})");
             }
         }
     }
@@ -176,7 +176,7 @@ public sealed class EnvironmentLock : IDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new PipelineException($"cannot create the lock directory {directory}: {e.Message}: set {DirectoryVariable} to a writable directory");
+            throw new PipelineException($"cannot create the lock directory {directory}: {e.Message}: pass --lock-dir (or set {DirectoryVariable}) with a writable directory");
         }
     }
 
