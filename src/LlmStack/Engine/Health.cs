@@ -146,20 +146,48 @@ public static class Health
     internal static string Capitalize(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 }
 
-/// <summary>docker exec: run a command in a container and collect its output and exit code.</summary>
+/// <summary>docker exec: run a command in a container, with its streams (stdin written, stdout streamed or collected).</summary>
 public static class Exec
 {
-    public sealed record Result(long ExitCode, string Output, string Error);
+    public sealed record Result(long ExitCode, string Output, string Error)
+    {
+        public IReadOnlyList<string> ErrorLines => Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
 
-    public static async Task<Result> RunAsync(DockerEngine engine, string containerId, IReadOnlyList<string> command, CancellationToken cancellationToken)
+    /// <summary>Runs and collects standard output and error.</summary>
+    public static Task<Result> RunAsync(DockerEngine engine, string containerId, IReadOnlyList<string> command, CancellationToken cancellationToken) =>
+        StreamAsync(engine, containerId, command, cancellationToken);
+
+    /// <summary>
+    /// Runs with <paramref name="stdin"/> written to the command's input (then closed) and its output copied to
+    /// <paramref name="stdout"/> (collected when null). <paramref name="environment"/> (NAME=value) is passed through the
+    /// API, never on a command line.
+    /// </summary>
+    public static async Task<Result> StreamAsync(
+        DockerEngine engine,
+        string containerId,
+        IReadOnlyList<string> command,
+        CancellationToken cancellationToken,
+        Func<Stream, CancellationToken, Task>? stdin = null,
+        Stream? stdout = null,
+        IReadOnlyList<string>? environment = null,
+        string? user = null)
     {
         var created = await engine.Client.Exec.CreateContainerExecAsync(
             containerId,
-            new ContainerExecCreateParameters { Cmd = [.. command], AttachStdout = true, AttachStderr = true },
+            new ContainerExecCreateParameters
+            {
+                Cmd = [.. command],
+                AttachStdin = stdin is not null,
+                AttachStdout = true,
+                AttachStderr = true,
+                Env = environment?.ToList()!,
+                User = user!,
+            },
             cancellationToken);
         using var stream = await engine.Client.Exec.StartContainerExecAsync(created.ID, new ContainerExecStartParameters(), cancellationToken);
-        var (stdout, stderr) = await stream.ReadOutputToEndAsync(cancellationToken);
+        var output = await AttachedStreams.PumpAsync(stream, stdin, stdout, 200, cancellationToken);
         var inspect = await engine.CallAsync(ct => engine.Client.Exec.InspectContainerExecAsync(created.ID, ct), cancellationToken);
-        return new Result(inspect.ExitCode ?? -1, stdout, stderr);
+        return new Result(inspect.ExitCode ?? -1, output.Output, string.Join('\n', output.Errors));
     }
 }

@@ -1,4 +1,3 @@
-using System.Text;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 using LlmStack.Compose;
@@ -49,7 +48,7 @@ public sealed record HelperSpec
 /// <summary>How a helper ended: its exit code, standard output as text (when not streamed) and its last error lines.</summary>
 public sealed record HelperResult(long ExitCode, string Output, IReadOnlyList<string> Errors)
 {
-    public IReadOnlyList<string> Lines => Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList();
+    public IReadOnlyList<string> Lines => new StreamOutput(Output, Errors).Lines;
 }
 
 /// <summary>
@@ -104,13 +103,9 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
                 throw new PipelineException($"Docker refused to start the {spec.Purpose} helper ({spec.Image}): {Images.ApiMessage(e)}");
             }
 
-            var output = new StringBuilder();
-            var errors = new ErrorTail(ErrorLines);
-            var pumpIn = spec.Stdin is { } writeInput ? WriteStdinAsync(stream, writeInput, timeout.Token) : Task.CompletedTask;
-            var pumpOut = ReadOutputAsync(stream, spec.Stdout, output, errors, timeout.Token);
-            await Task.WhenAll(pumpIn, pumpOut);
+            var streams = await AttachedStreams.PumpAsync(stream, spec.Stdin, spec.Stdout, ErrorLines, timeout.Token);
             var exit = await engine.Client.Containers.WaitContainerAsync(created.ID, timeout.Token);
-            var result = new HelperResult(exit.StatusCode, output.ToString(), errors.Lines);
+            var result = new HelperResult(exit.StatusCode, streams.Output, streams.Errors);
             log.Debug("Helper {Purpose} ({Image}) exited with {Code}", spec.Purpose, spec.Image, exit.StatusCode);
             return result;
         }
@@ -182,49 +177,6 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
         };
     }
 
-    private static async Task WriteStdinAsync(MultiplexedStream stream, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
-    {
-        await using var input = new AttachedInput(stream);
-        await write(input, cancellationToken);
-        stream.CloseWrite();
-    }
-
-    private static async Task ReadOutputAsync(MultiplexedStream stream, Stream? stdout, StringBuilder collected, ErrorTail errors, CancellationToken cancellationToken)
-    {
-        var buffer = new byte[81920];
-        var decoder = Encoding.UTF8.GetDecoder();
-        var errorDecoder = Encoding.UTF8.GetDecoder();
-        var chars = new char[Encoding.UTF8.GetMaxCharCount(buffer.Length)];
-        while (true)
-        {
-            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken);
-            if (read.EOF)
-            {
-                break;
-            }
-
-            if (read.Target == MultiplexedStream.TargetStream.StandardError)
-            {
-                var count = errorDecoder.GetChars(buffer, 0, read.Count, chars, 0);
-                errors.Append(chars.AsSpan(0, count));
-            }
-            else if (stdout is not null)
-            {
-                await stdout.WriteAsync(buffer.AsMemory(0, read.Count), cancellationToken);
-            }
-            else
-            {
-                var count = decoder.GetChars(buffer, 0, read.Count, chars, 0);
-                collected.Append(chars, 0, count);
-            }
-        }
-
-        if (stdout is not null)
-        {
-            await stdout.FlushAsync(cancellationToken);
-        }
-    }
-
     private async Task RemoveAsync(string id)
     {
         try
@@ -267,74 +219,6 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
         catch (ArgumentException)
         {
             return false;
-        }
-    }
-
-    /// <summary>The container's standard input as a write-only stream.</summary>
-    private sealed class AttachedInput(MultiplexedStream inner) : Stream
-    {
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => inner.WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
-
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            inner.WriteAsync(buffer, offset, count, cancellationToken);
-
-        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            var array = buffer.ToArray();
-            await inner.WriteAsync(array, 0, array.Length, cancellationToken);
-        }
-    }
-
-    /// <summary>The last lines of standard error (a helper's diagnostics, bounded).</summary>
-    private sealed class ErrorTail(int max)
-    {
-        private readonly Queue<string> _lines = new();
-        private readonly StringBuilder _current = new();
-
-        public IReadOnlyList<string> Lines => [.. _lines, .. _current.Length > 0 ? [_current.ToString()] : Array.Empty<string>()];
-
-        public void Append(ReadOnlySpan<char> text)
-        {
-            foreach (var c in text)
-            {
-                if (c == '\n')
-                {
-                    _lines.Enqueue(_current.ToString().TrimEnd('\r'));
-                    _current.Clear();
-                    if (_lines.Count > max)
-                    {
-                        _lines.Dequeue();
-                    }
-                }
-                else if (_current.Length < 2000)
-                {
-                    _current.Append(c);
-                }
-            }
         }
     }
 }
