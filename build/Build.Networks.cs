@@ -10,8 +10,8 @@ partial class Build
     [Parameter("Destructive operations: confirm by naming the environment (for CI; interactive runs are asked)", Sources = ParameterSources.CommandLine)]
     readonly string? Confirm;
 
-    [Parameter("Image of the network probe container (needs sh, nslookup, nc and wget)")]
-    readonly string ProbeImage = "busybox:1.36";
+    [Parameter("Image of the helper containers: network probes, volume backups and restores (needs sh, nslookup, nc, wget, tar, find, stat)")]
+    readonly string HelperImage = "busybox:1.36";
 
     Target CheckNetworkConflicts => _ => _
         .Description("The environment's networks against the schema, every Docker network, host routes, interface addresses and DNS resolvers; non-zero exit on a conflict.")
@@ -27,7 +27,7 @@ partial class Build
 
     Target CheckNetworkHealth => _ => _
         .Description("From inside each running service: resolve and connect to every dependency (cross-stack too) and fetch its health endpoint; a matrix; non-zero exit on a failure.")
-        .Executes(async ct => await NetworkCommands.HealthAsync(await Stacks.NetworksAsync(ct), Stacks.Environment, Stacks.MapImage(ProbeImage), Out, ct));
+        .Executes(async ct => await NetworkCommands.HealthAsync(await Stacks.NetworksAsync(ct), Stacks.Environment, Stacks.MapImage(HelperImage), Out, ct));
 
     Target CleanupNetworks => _ => _
         .Description("Remove this environment's labelled networks that are not in the schema, or unused while their stack is stopped, through the change gate (--dry-run; --confirm <environment>); audited.")

@@ -4,8 +4,12 @@ using LlmStack.Pipeline;
 partial class Build
 {
     Target ValidateSchema => _ => _
-        .Description("Check the unified schema: every problem in one run, each with file:line:col; non-zero exit on errors.")
-        .Executes(() => SchemaFile.Validate(Out, Log));
+        .Description("Check the unified schema and the backup configuration: every problem in one run, each with file:line:col; non-zero exit on errors.")
+        .Executes(() =>
+        {
+            SchemaFile.Validate(Out, Log);
+            LlmStack.Backup.BackupConfigLoader.Validate(SchemaFile, BackupConfig, Out, Log);
+        });
 
     Target GenerateCompose => _ => _
         .Description("Write compose files for every environment: artifacts/compose/<environment>/<stack>.yml and all.yml.")

@@ -17,7 +17,7 @@ partial class Build : PipelineBuild
     readonly string Schema = "schemas/compose-schema.yaml";
 
     // Never from a bare ENVIRONMENT variable: a host-wide one would silently retarget every run.
-    [Parameter("Environment to operate on (from the schema)", ValueProviderMember = nameof(EnvironmentNames))]
+    [Parameter("Environment to operate on (from the schema)", ValueProviderMember = nameof(EnvironmentNames), Header = true)]
     readonly string Environment = "development";
 
     IEnumerable<string> EnvironmentNames => SchemaFile.EnvironmentNames();

@@ -48,6 +48,9 @@ public sealed class ParameterAttribute(string? description = null) : Attribute
     /// <see cref="ParameterSources.CommandLine"/> only, so no ambient variable or committed file can answer for the user.
     /// </summary>
     public ParameterSources Sources { get; set; } = ParameterSources.Default;
+
+    /// <summary>Shown in the run header even at its default (the environment a run targets, say); others appear there only when given.</summary>
+    public bool Header { get; set; }
 }
 
 /// <summary>The parameter's value is never printed: not in help, logs, plans or the schema.</summary>

@@ -46,6 +46,9 @@ public sealed class ParameterDescriptor
     /// <summary>Where the value may come from.</summary>
     public ParameterSources Sources { get; internal init; } = ParameterSources.Default;
 
+    /// <summary>Shown in the run header even when it is the default.</summary>
+    public bool InHeader { get; internal init; }
+
     /// <summary>The prefixed environment variable: <c>LLMSTACK_IMAGE_MAP</c> for <c>ImageMap</c> with prefix LLMSTACK.</summary>
     public string VariableName { get; internal init; } = string.Empty;
 
@@ -307,6 +310,7 @@ internal sealed class ParameterService
             Listed = attribute.List,
             Separator = attribute.Separator,
             Sources = attribute.Sources,
+            InHeader = attribute.Header,
             VariableName = VariableNameFor(prefix, attribute.Name ?? member.Name),
             ValueProvider = provider,
             DefaultValue = isComponent

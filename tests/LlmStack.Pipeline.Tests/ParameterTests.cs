@@ -36,7 +36,7 @@ public class ParameterTests
         [Parameter("Optional number")]
         public readonly int? Limit;
 
-        [Parameter("Mode")]
+        [Parameter("Mode", Header = true)]
         public readonly Mode Mode = Mode.Fast;
 
         [Parameter("Services", Separator = ',')]
@@ -198,7 +198,9 @@ public class ParameterTests
             .And.MatchRegex(@"--count +3 +\(parameters\.json\)")
             .And.MatchRegex(@"--api-token +\*\*\*\* +\(environment variable BUILD_API_TOKEN\)")
             .And.MatchRegex(@"--mode +fast +\(default\)")
+            .And.NotMatchRegex(@"\[INF\] --port ", "defaults of other parameters go to the log files only")
             .And.NotContain("super-secret-token");
+        File.ReadAllText(Path.Combine(h.Root, ".nuke", "temp", "build.log")).Should().MatchRegex(@"--port +8080 +\(default\)");
     }
 
     [Fact]

@@ -37,6 +37,9 @@ public sealed record HelperSpec
 
     public string? WorkingDirectory { get; init; }
 
+    /// <summary>NAME=value pairs (paths and names for a script: safer than quoting them into it).</summary>
+    public IReadOnlyList<string> Environment { get; init; } = [];
+
     public Func<Stream, CancellationToken, Task>? Stdin { get; init; }
 
     public Stream? Stdout { get; init; }
@@ -62,7 +65,7 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
     private const int ErrorLines = 20;
 
     /// <summary>The run (host and process) a helper belongs to.</summary>
-    public static string RunId => $"{Environment.MachineName}/{Environment.ProcessId}";
+    public static string RunId => $"{System.Environment.MachineName}/{System.Environment.ProcessId}";
 
     public async Task<HelperResult> RunAsync(HelperSpec spec, CancellationToken cancellationToken)
     {
@@ -160,6 +163,7 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
             Entrypoint = spec.Entrypoint?.ToList()!,
             Cmd = spec.Command.ToList(),
             User = spec.User!,
+            Env = spec.Environment.ToList(),
             WorkingDir = spec.WorkingDirectory!,
             Labels = labels,
             AttachStdin = stdin,
@@ -201,12 +205,12 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
             return false;
         }
 
-        if (!string.Equals(run[..slash], Environment.MachineName, StringComparison.Ordinal))
+        if (!string.Equals(run[..slash], System.Environment.MachineName, StringComparison.Ordinal))
         {
             return true; // another host's run: not ours to judge
         }
 
-        if (pid == Environment.ProcessId)
+        if (pid == System.Environment.ProcessId)
         {
             return true;
         }

@@ -182,7 +182,10 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
             throw;
         }
 
-        log.Information("{Mode} {Count} container(s): {Names}", mode == SuspendMode.Pause ? "Paused" : "Stopped", done.Count, string.Join(", ", done.Select(d => d.Name)));
+        if (done.Count > 0)
+        {
+            log.Information("{Mode} {Count} container(s): {Names}", mode == SuspendMode.Pause ? "Paused" : "Stopped", done.Count, string.Join(", ", done.Select(d => d.Name)));
+        }
         return suspended;
     }
 

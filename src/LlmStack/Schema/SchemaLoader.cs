@@ -41,10 +41,26 @@ public static partial class SchemaLoader
 
     internal static ComposeSchema? Parse(string path, string displayPath, DiagnosticBag diagnostics)
     {
+        var schema = ParseDocument<ComposeSchema>(path, displayPath, diagnostics, "the schema", "schema file not found: pass --schema PATH");
+        if (schema is not null)
+        {
+            schema.File = displayPath;
+        }
+
+        return schema;
+    }
+
+    /// <summary>
+    /// Reads a single-document YAML file and binds it to <typeparamref name="T"/>: a missing file, malformed YAML (with
+    /// its position), unknown keys and wrong shapes are all diagnostics at file:line:col. The one path for every
+    /// configuration file (the schema, backup strategies, …).
+    /// </summary>
+    internal static T? ParseDocument<T>(string path, string displayPath, DiagnosticBag diagnostics, string what, string notFound) where T : SchemaNode, new()
+    {
         var origin = new SourceLocation(displayPath, 1, 1);
         if (!File.Exists(path))
         {
-            diagnostics.Error(origin, "schema file not found: pass --schema PATH");
+            diagnostics.Error(origin, notFound);
             return null;
         }
 
@@ -80,23 +96,17 @@ public static partial class SchemaLoader
 
         if (stream.Documents.Count == 0)
         {
-            diagnostics.Error(origin, "the schema is empty");
+            diagnostics.Error(origin, $"{what} is empty");
             return null;
         }
 
         if (stream.Documents.Count > 1)
         {
             var second = stream.Documents[1].RootNode.Start;
-            diagnostics.Error(new SourceLocation(displayPath, (int)second.Line, (int)second.Column), "the schema must be a single YAML document");
+            diagnostics.Error(new SourceLocation(displayPath, (int)second.Line, (int)second.Column), $"{what} must be a single YAML document");
         }
 
-        var schema = new YamlBinder(displayPath, diagnostics).Bind<ComposeSchema>(stream.Documents[0].RootNode, "the schema");
-        if (schema is not null)
-        {
-            schema.File = displayPath;
-        }
-
-        return schema;
+        return new YamlBinder(displayPath, diagnostics).Bind<T>(stream.Documents[0].RootNode, what);
     }
 
     /// <summary>

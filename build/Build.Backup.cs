@@ -1,0 +1,69 @@
+using LlmStack.Backup;
+using LlmStack.Pipeline;
+
+/// <summary>Backups and restore on restic: every service's data, encrypted and deduplicated.</summary>
+partial class Build
+{
+    [Parameter("Backup configuration, relative to the repository root")]
+    readonly string BackupConfig = BackupConfigLoader.DefaultPath;
+
+    [Parameter("BackupService and Restore: the backup type (postgres: full, schema, data; redis: rdb, aof)")]
+    readonly string? BackupType;
+
+    [Parameter("Restore: which backup (a set id, a snapshot id, or latest)")]
+    readonly string Backup = "latest";
+
+    [Parameter("RestoreSet: the backup set id (BackupList shows them)")]
+    readonly string? BackupSet;
+
+    [Parameter("A key file for the backup repositories instead of <secrets dir>/<environment>.backup-key")]
+    readonly string? BackupKeyFile;
+
+    [Parameter("The backup repositories' key itself (for CI runners)")]
+    [Secret]
+    readonly string? BackupKey;
+
+    [Parameter("BackupSchedule: next runs shown per environment")]
+    readonly int NextRuns = 3;
+
+    BackupOperations? _backups;
+
+    BackupOperations Backups => _backups ??= new BackupOperations(Stacks, new BackupOptions
+    {
+        ConfigFile = BackupConfig,
+        KeyFile = BackupKeyFile,
+        KeyValue = BackupKey,
+        HelperImage = HelperImage,
+    });
+
+    Target BackupFull => _ => _
+        .Description("Back up every service of the environment that holds data, and the configuration, as one backup set; non-zero exit naming the members that failed (the others are kept).")
+        .Executes(async ct => ReportSummary("Set", (await Backups.FullAsync(nameof(BackupFull), ct)).Set));
+
+    Target BackupService => _ => _
+        .Description("Back up one service (--service X [--backup-type T]) as a backup set of its own.")
+        .Requires(() => Service)
+        .Executes(async ct => ReportSummary("Set", (await Backups.ServiceAsync(Service!, BackupType, nameof(BackupService), ct)).Set));
+
+    Target BackupList => _ => _
+        .Description("Every backup per service: time, set, type, size, bytes added (--json).")
+        .Executes(ct => Backups.ListAsync(Json, ct));
+
+    Target BackupStatus => _ => _
+        .Description("The last backup of each service against the schedule, and the repository size (--json); non-zero when one is overdue, failed or missing.")
+        .Executes(ct => Backups.StatusAsync(Json, ct));
+
+    Target BackupSchedule => _ => _
+        .Description("The configured backup schedules (UTC) and their next runs.")
+        .Executes(() => Backups.Schedule(NextRuns));
+
+    Target Restore => _ => _
+        .Description("Restore one service (--service X [--backup ID|latest] [--backup-type T]) through the change gate: a safety backup first, then the restore and its check; any failure puts the safety backup back.")
+        .Requires(() => Service)
+        .Executes(ct => Backups.RestoreAsync(nameof(Restore), Service!, Backup, BackupType, ct));
+
+    Target RestoreSet => _ => _
+        .Description("Restore every service of a complete backup set (--backup-set ID) in dependency order, through the change gate, with one safety backup first.")
+        .Requires(() => BackupSet)
+        .Executes(ct => Backups.RestoreSetAsync(nameof(RestoreSet), BackupSet!, ct));
+}

@@ -1,0 +1,271 @@
+using Cronos;
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+
+namespace LlmStack.Backup;
+
+/// <summary><c>configs/backup-strategies.yaml</c>, bound like the schema (unknown keys and wrong shapes are diagnostics).</summary>
+public sealed class BackupConfig : SchemaNode
+{
+    public Dictionary<string, TierDefinition> Tiers { get; set; } = new();
+
+    public Dictionary<string, EnvironmentBackupDefinition> Environments { get; set; } = new();
+
+    public Dictionary<string, ServiceBackupDefinition> Services { get; set; } = new();
+
+    public KeyDefinition? Key { get; set; }
+}
+
+/// <summary>One storage tier: a restic repository per environment.</summary>
+public sealed class TierDefinition : SchemaNode
+{
+    /// <summary><c>local</c>: a filesystem path.</summary>
+    public string? Kind { get; set; }
+
+    /// <summary>Where the repositories live: <c>&lt;path&gt;/&lt;environment&gt;</c>; relative to the repository root unless absolute.</summary>
+    public string? Path { get; set; }
+}
+
+public sealed class EnvironmentBackupDefinition : SchemaNode
+{
+    /// <summary>Five-field cron, UTC.</summary>
+    public string? Schedule { get; set; }
+
+    /// <summary>Tiers, the first one receives the backup.</summary>
+    public List<string>? Tiers { get; set; }
+}
+
+public sealed class ServiceBackupDefinition : SchemaNode
+{
+    /// <summary><c>postgres</c>, <c>redis</c>, <c>volume</c> or <c>none</c>.</summary>
+    public string? Method { get; set; }
+
+    /// <summary>The backup types this service offers; BackupFull takes the first.</summary>
+    public List<string>? Types { get; set; }
+
+    /// <summary>For <c>volume</c>: <c>pause</c> (default) or <c>stop</c> the services that write the volume while it is copied.</summary>
+    public string? Mode { get; set; }
+
+    /// <summary>For <c>none</c>: why this data needs no backup.</summary>
+    public string? Reason { get; set; }
+}
+
+public sealed class KeyDefinition : SchemaNode
+{
+    /// <summary>A key file to use instead of <c>&lt;secrets dir&gt;/&lt;environment&gt;.backup-key</c>.</summary>
+    public string? File { get; set; }
+}
+
+/// <summary>The backup methods and the types each offers.</summary>
+public static class BackupMethods
+{
+    public const string Postgres = "postgres";
+    public const string Redis = "redis";
+    public const string Volume = "volume";
+    public const string None = "none";
+    public const string Config = "config";
+
+    public static readonly IReadOnlyDictionary<string, IReadOnlyList<string>> Types = new Dictionary<string, IReadOnlyList<string>>
+    {
+        [Postgres] = ["full", "schema", "data"],
+        [Redis] = ["rdb", "aof"],
+        [Volume] = ["volume"],
+        [None] = [],
+    };
+
+    public static readonly IReadOnlyList<string> TierKinds = ["local"];
+}
+
+/// <summary>Reads and validates the backup configuration against the schema.</summary>
+public static class BackupConfigLoader
+{
+    public const string DefaultPath = "configs/backup-strategies.yaml";
+
+    /// <summary>Every problem of the file, in source order, each with file:line:col.</summary>
+    public static (BackupConfig? Config, IReadOnlyList<Diagnostic> Diagnostics) Load(string path, string displayPath, ComposeSchema schema)
+    {
+        var diagnostics = new DiagnosticBag();
+        var config = SchemaLoader.ParseDocument<BackupConfig>(path, displayPath, diagnostics, "the backup configuration", $"backup configuration not found: create {displayPath} (docs/BACKUP.md) or pass --backup-config PATH");
+        if (config is not null)
+        {
+            Validate(config, schema, diagnostics);
+        }
+
+        return (config, diagnostics.Items);
+    }
+
+    /// <summary>ValidateSchema's part: prints every diagnostic (file:line:col) and throws when there is an error.</summary>
+    public static void Validate(SchemaFile schema, string configFile, TextWriter output, Serilog.ILogger log)
+    {
+        var (config, diagnostics) = Load(Path.GetFullPath(configFile, schema.RootDirectory), configFile, schema.Load());
+        foreach (var diagnostic in diagnostics)
+        {
+            output.WriteLine(diagnostic.ToString());
+        }
+
+        var errors = diagnostics.Count(d => d.IsError);
+        if (errors > 0)
+        {
+            throw new SchemaException($"{configFile}: {errors} error(s), {diagnostics.Count - errors} warning(s): fix the errors above and run ValidateSchema again");
+        }
+
+        log.Information("{File} is valid: {Tiers} tier(s), {Environments} environment schedule(s), {Services} service setting(s)",
+            configFile, config!.Tiers.Count, config.Environments.Count, config.Services.Count);
+    }
+
+    /// <summary>A configuration that must be valid, or the first error (for the targets that only use it).</summary>
+    public static BackupConfig LoadValid(string path, string displayPath, ComposeSchema schema)
+    {
+        var (config, diagnostics) = Load(path, displayPath, schema);
+        var errors = diagnostics.Where(d => d.IsError).ToList();
+        if (errors.Count > 0)
+        {
+            var more = errors.Count > 1 ? $" (and {errors.Count - 1} more: run ValidateSchema)" : string.Empty;
+            throw new SchemaException($"{errors[0]}{more}");
+        }
+
+        return config!;
+    }
+
+    internal static void Validate(BackupConfig config, ComposeSchema schema, DiagnosticBag diagnostics)
+    {
+        if (config.Tiers.Count == 0)
+        {
+            diagnostics.Error(config.Has("tiers") ? config.Locate("tiers") : config.Location, "no tiers: define at least one, e.g. tiers: { local: { kind: local, path: backups } }");
+        }
+
+        foreach (var (name, tier) in config.Tiers)
+        {
+            if (tier.Kind is not { } kind || !BackupMethods.TierKinds.Contains(kind))
+            {
+                diagnostics.Error(tier.Has("kind") ? tier.Locate("kind") : tier.Location,
+                    $"tier '{name}': kind must be one of {string.Join(", ", BackupMethods.TierKinds)}{(tier.Kind is null ? string.Empty : $", not '{tier.Kind}'")}");
+            }
+
+            if (string.IsNullOrWhiteSpace(tier.Path))
+            {
+                diagnostics.Error(tier.Has("path") ? tier.Locate("path") : tier.Location, $"tier '{name}' has no path");
+            }
+        }
+
+        foreach (var (name, environment) in config.Environments)
+        {
+            if (!schema.Environments.ContainsKey(name))
+            {
+                diagnostics.Error(config.Locate($"environments.{name}"),
+                    $"environment '{name}' is not in the schema (defined: {string.Join(", ", schema.Environments.Keys)})");
+            }
+
+            if (environment.Schedule is { } schedule)
+            {
+                if (!TryParseCron(schedule, out _, out var problem))
+                {
+                    diagnostics.Error(environment.Locate("schedule"), $"environment '{name}': schedule '{schedule}' is not a cron expression: {problem}");
+                }
+            }
+            else
+            {
+                diagnostics.Error(environment.Location, $"environment '{name}' has no schedule (five-field cron in UTC, e.g. \"0 3 * * *\")");
+            }
+
+            if (environment.Tiers is not { Count: > 0 } tiers)
+            {
+                diagnostics.Error(environment.Has("tiers") ? environment.Locate("tiers") : environment.Location, $"environment '{name}' has no tiers");
+                continue;
+            }
+
+            for (var i = 0; i < tiers.Count; i++)
+            {
+                if (!config.Tiers.ContainsKey(tiers[i]))
+                {
+                    diagnostics.Error(environment.Locate($"tiers[{i}]"), $"environment '{name}' uses undefined tier '{tiers[i]}' (defined: {string.Join(", ", config.Tiers.Keys)})");
+                }
+            }
+
+            if (tiers.Distinct(StringComparer.Ordinal).Count() != tiers.Count)
+            {
+                diagnostics.Error(environment.Locate("tiers"), $"environment '{name}' lists a tier twice");
+            }
+        }
+
+        foreach (var missing in schema.Environments.Keys.Where(e => !config.Environments.ContainsKey(e)))
+        {
+            diagnostics.Error(config.Has("environments") ? config.Locate("environments") : config.Location,
+                $"environment '{missing}' of the schema has no backup settings: add environments: {{ {missing}: {{ schedule: \"0 3 * * *\", tiers: [...] }} }}");
+        }
+
+        foreach (var (name, service) in config.Services)
+        {
+            var location = config.Locate($"services.{name}");
+            if (!schema.Services.ContainsKey(name))
+            {
+                diagnostics.Error(location, $"service '{name}' is not in the schema");
+            }
+
+            if (service.Method is not { } method || !BackupMethods.Types.ContainsKey(method))
+            {
+                diagnostics.Error(service.Has("method") ? service.Locate("method") : service.Location,
+                    $"service '{name}': method must be one of {string.Join(", ", BackupMethods.Types.Keys)}{(service.Method is null ? string.Empty : $", not '{service.Method}'")}");
+                continue;
+            }
+
+            var offered = BackupMethods.Types[method];
+            if (service.Types is { } types)
+            {
+                if (method is BackupMethods.Volume or BackupMethods.None)
+                {
+                    diagnostics.Error(service.Locate("types"), $"service '{name}': method {method} takes no types");
+                }
+                else
+                {
+                    if (types.Count == 0)
+                    {
+                        diagnostics.Error(service.Locate("types"), $"service '{name}': types is empty (offered: {string.Join(", ", offered)})");
+                    }
+
+                    for (var i = 0; i < types.Count; i++)
+                    {
+                        if (!offered.Contains(types[i]))
+                        {
+                            diagnostics.Error(service.Locate($"types[{i}]"), $"service '{name}': method {method} has no type '{types[i]}' (offered: {string.Join(", ", offered)})");
+                        }
+                    }
+                }
+            }
+
+            if (service.Mode is { } mode && (method != BackupMethods.Volume || mode is not ("pause" or "stop")))
+            {
+                diagnostics.Error(service.Locate("mode"), method == BackupMethods.Volume
+                    ? $"service '{name}': mode must be pause or stop, not '{mode}'"
+                    : $"service '{name}': mode is for method volume only");
+            }
+
+            if (method == BackupMethods.None && string.IsNullOrWhiteSpace(service.Reason))
+            {
+                diagnostics.Error(service.Location, $"service '{name}': method none needs a reason (why its data needs no backup)");
+            }
+            else if (method != BackupMethods.None && service.Reason is not null)
+            {
+                diagnostics.Error(service.Locate("reason"), $"service '{name}': reason is for method none only");
+            }
+        }
+    }
+
+    /// <summary>Five-field cron (minute hour day month weekday), parsed by Cronos.</summary>
+    public static bool TryParseCron(string text, out CronExpression? expression, out string problem)
+    {
+        try
+        {
+            expression = CronExpression.Parse(text, CronFormat.Standard);
+            problem = string.Empty;
+            return true;
+        }
+        catch (CronFormatException e)
+        {
+            expression = null;
+            problem = e.Message;
+            return false;
+        }
+    }
+}

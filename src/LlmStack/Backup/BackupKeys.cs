@@ -1,0 +1,83 @@
+using System.Security.Cryptography;
+using LlmStack.Pipeline;
+using Serilog;
+
+namespace LlmStack.Backup;
+
+/// <summary>
+/// The key of an environment's backup repositories. In order: a value from the environment (<c>LLMSTACK_BACKUP_KEY</c>,
+/// for CI runners), a key file (<c>--backup-key-file</c>, then <c>key.file</c> of the configuration), else
+/// <c>&lt;secrets dir&gt;/&lt;environment&gt;.backup-key</c>, generated with a CSPRNG (0600) when the repository does not
+/// exist yet. Losing the key loses the backups: restic cannot open a repository without it.
+/// </summary>
+public static class BackupKeys
+{
+    private const string Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+    public static string DefaultFile(string rootDirectory, string secretsDirectory, string environment) =>
+        Path.Combine(Path.GetFullPath(secretsDirectory, rootDirectory), $"{environment}.backup-key");
+
+    public static BackupKey Resolve(
+        string? value, string? file, string? configFile, string rootDirectory, string secretsDirectory, string environment, bool repositoryExists, SecretMasker masker, ILogger log)
+    {
+        if (!string.IsNullOrEmpty(value))
+        {
+            masker.Register(value);
+            return new BackupKey(null, value, "LLMSTACK_BACKUP_KEY");
+        }
+
+        if (!string.IsNullOrWhiteSpace(file ?? configFile))
+        {
+            var path = Path.GetFullPath((file ?? configFile)!, rootDirectory);
+            if (!File.Exists(path))
+            {
+                throw new PipelineException($"backup key file {path} does not exist: restore it from your copy (without it the backups cannot be read)");
+            }
+
+            Register(path, masker);
+            return new BackupKey(path, null, path);
+        }
+
+        var generated = DefaultFile(rootDirectory, secretsDirectory, environment);
+        if (File.Exists(generated))
+        {
+            Register(generated, masker);
+            return new BackupKey(generated, null, generated);
+        }
+
+        if (repositoryExists)
+        {
+            throw new PipelineException(
+                $"the backup key of {environment} is missing ({generated}) but its repository exists: restore the key file from your copy, or pass --backup-key-file");
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(generated)!);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        var key = RandomNumberGenerator.GetString(Alphabet, 48);
+        masker.Register(key);
+        using (var writer = new StreamWriter(new FileStream(generated, options)))
+        {
+            writer.Write(key);
+        }
+
+        log.Warning("Generated the backup key of {Environment} into {File}: keep a copy somewhere else (docs/BACKUP.md); without it the backups cannot be read", environment, generated);
+        return new BackupKey(generated, null, generated);
+    }
+
+    private static void Register(string path, SecretMasker masker)
+    {
+        try
+        {
+            masker.Register(File.ReadAllText(path).Trim());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new PipelineException($"backup key file {path} cannot be read: {e.Message}");
+        }
+    }
+}

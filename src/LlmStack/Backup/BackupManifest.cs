@@ -1,0 +1,106 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace LlmStack.Backup;
+
+/// <summary>One snapshot of a member: a postgres database dump, the globals, an rdb, a volume's tar, the config files.</summary>
+public sealed record BackupPart(string Name, string Snapshot, string Path, long Bytes, long Added, double Seconds)
+{
+    /// <summary>What the part is of, where its name cannot say it (a database's real name).</summary>
+    public string? Source { get; init; }
+}
+
+/// <summary>How one member of a set went: its parts when it succeeded, the reason when it failed; counts for the restore check.</summary>
+public sealed record MemberResult(
+    string Service,
+    string Method,
+    string Type,
+    string? Volume,
+    string Status,
+    string? Error,
+    IReadOnlyList<BackupPart> Parts,
+    IReadOnlyDictionary<string, long>? Counts)
+{
+    public const string Ok = "ok";
+    public const string Failed = "failed";
+
+    /// <summary>Nothing to back up (a volume that was never created: its stack has not run yet).</summary>
+    public const string Skipped = "skipped";
+
+    public bool Succeeded => Status == Ok;
+
+    public string Key => $"{Service}/{Volume ?? Type}";
+
+    public long Bytes => Parts.Sum(p => p.Bytes);
+
+    public long Added => Parts.Sum(p => p.Added);
+}
+
+/// <summary>
+/// The record of one backup set, saved into the repository as its own snapshot once every member has run. A member
+/// snapshot that no manifest names (a run killed half-way) is never listed, never restored: a backup exists only once
+/// its manifest does. The set is complete only when every member succeeded.
+/// </summary>
+public sealed record BackupSetManifest(
+    string Set,
+    string Environment,
+    string Project,
+    string Tier,
+    string Trigger,
+    DateTimeOffset Started,
+    DateTimeOffset Finished,
+    string Version,
+    string Status,
+    IReadOnlyList<MemberResult> Members)
+{
+    public const string Complete = "complete";
+    public const string Incomplete = "failed";
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public bool IsComplete => Status == Complete;
+
+    /// <summary>Stable path of the manifest inside its snapshot.</summary>
+    public string Path => ManifestPath(Set);
+
+    public static string ManifestPath(string set) => $"/llmstack/sets/{set}.json";
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static BackupSetManifest FromJson(string json) => JsonSerializer.Deserialize<BackupSetManifest>(json, Json)!;
+
+    /// <summary>A new set id: UTC time to the second and a random suffix, sortable (<c>20261129T201500Z-3fa2</c>).</summary>
+    public static string NewSetId(DateTimeOffset now) =>
+        now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture) + "-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));
+}
+
+/// <summary>
+/// The tag and naming scheme of snapshots. Every snapshot carries <c>llmstack</c>, <c>env=</c>, <c>set=</c> and
+/// <c>version=</c>; a member part adds <c>kind=member</c>, <c>service=</c>, <c>type=</c>, <c>part=</c>; a set manifest
+/// <c>kind=set</c>, <c>trigger=</c>. Paths are stable (<c>/postgres/full/db-multimodal.dump</c>) and the host is the
+/// compose project, so restic deduplicates one day's backup against the last.
+/// </summary>
+public static class BackupTags
+{
+    public const string Marker = "llmstack";
+
+    public static IReadOnlyList<string> Member(string environment, string set, string version, string service, string type, string part) =>
+        [Marker, "kind=member", $"env={environment}", $"set={set}", $"version={version}", $"service={service}", $"type={type}", $"part={part}"];
+
+    public static IReadOnlyList<string> Set(string environment, string set, string version, string trigger, string status) =>
+        [Marker, "kind=set", $"env={environment}", $"set={set}", $"version={version}", $"trigger={trigger}", $"status={status}"];
+
+    /// <summary>Where a member part lives inside its snapshot.</summary>
+    public static string PartPath(string service, string type, string part) => $"/{service}/{type}/{part}";
+
+    /// <summary>A part name safe as a file name (database names may hold anything).</summary>
+    public static string SafeName(string name) =>
+        new(name.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_').ToArray());
+}

@@ -1,0 +1,340 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+using LlmStack.Security;
+
+namespace LlmStack.Backup;
+
+/// <summary>What a run passes to the backup targets.</summary>
+public sealed record BackupOptions
+{
+    /// <summary>configs/backup-strategies.yaml (relative to the root unless absolute).</summary>
+    public string ConfigFile { get; init; } = BackupConfigLoader.DefaultPath;
+
+    public string? KeyFile { get; init; }
+
+    /// <summary>A key value (LLMSTACK_BACKUP_KEY); never from a file or the command line.</summary>
+    public string? KeyValue { get; init; }
+
+    /// <summary>Image of the helper containers that read and write volumes (needs sh, tar, find, stat).</summary>
+    public string HelperImage { get; init; } = "busybox:1.36";
+}
+
+/// <summary>One service's latest backup, for BackupList and BackupStatus.</summary>
+public sealed record BackupRow(string Service, string Type, string Set, DateTimeOffset Time, string SetStatus, long Bytes, long Added, string Trigger);
+
+/// <summary>The backup targets of one environment: BackupFull, BackupService, BackupList, BackupStatus, BackupSchedule, Restore, RestoreSet.</summary>
+public sealed class BackupOperations(EnvironmentSession session, BackupOptions options)
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    private BackupConfig? _config;
+    private BackupContext? _context;
+
+    private string Root => session.Options.Schema.RootDirectory;
+
+    private TextWriter Out => session.Options.Out;
+
+    private Serilog.ILogger Log => session.Options.Log;
+
+    public BackupConfig Config => _config ??= BackupConfigLoader.LoadValid(
+        Path.GetFullPath(options.ConfigFile, Root), options.ConfigFile, session.Options.Schema.Load());
+
+    public EnvironmentBackupPlan Plan => BackupPlanner.Plan(Config, session.Environment, Root);
+
+    /// <summary>Every service that holds data, as one set; fails naming the members that failed (the others are kept).</summary>
+    public async Task<BackupSetManifest> FullAsync(string trigger, CancellationToken cancellationToken)
+    {
+        await session.LockAsync(cancellationToken);
+        var context = await ContextAsync(cancellationToken);
+        return Require(await new BackupRunner(context).RunAsync(trigger, context.Plan.Members, cancellationToken));
+    }
+
+    /// <summary>One service (every type of member it has, or one type).</summary>
+    public async Task<BackupSetManifest> ServiceAsync(string service, string? type, string trigger, CancellationToken cancellationToken)
+    {
+        var members = Plan.For(service, type);
+        await session.LockAsync(cancellationToken);
+        var context = await ContextAsync(cancellationToken);
+        return Require(await new BackupRunner(context).RunAsync(trigger, members, cancellationToken));
+    }
+
+    /// <summary>Per service and type, every listed backup (newest first): time, set, type, size, added bytes.</summary>
+    public async Task ListAsync(bool json, CancellationToken cancellationToken)
+    {
+        var rows = Rows(await (await ContextAsync(cancellationToken)).Catalog.SetsAsync(cancellationToken))
+            .OrderBy(r => r.Service, StringComparer.Ordinal).ThenByDescending(r => r.Time).ToList();
+        if (json)
+        {
+            Out.WriteLine(JsonSerializer.Serialize(rows, Json));
+            return;
+        }
+
+        var table = new TextTable("SERVICE", "TYPE", "TIME (UTC)", "SET", "SET STATUS", "SIZE", "ADDED", "TRIGGER");
+        foreach (var r in rows)
+        {
+            table.Add(r.Service, r.Type, r.Time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), r.Set, r.SetStatus,
+                BackupProgress.Size(r.Bytes), BackupProgress.Size(r.Added), r.Trigger);
+        }
+
+        table.Write(Out);
+        if (rows.Count == 0)
+        {
+            Log.Information("No backups of {Environment} yet: run BackupFull", session.Environment.Name);
+        }
+    }
+
+    /// <summary>
+    /// The last backup of each service against the schedule (overdue when older than the last scheduled run before
+    /// now, give or take an hour), and the repository size. Fails when a service is overdue or its last backup failed.
+    /// </summary>
+    public async Task StatusAsync(bool json, CancellationToken cancellationToken)
+    {
+        var context = await ContextAsync(cancellationToken);
+        var sets = await context.Catalog.SetsAsync(cancellationToken);
+        var size = await context.Repository.SizeAsync(cancellationToken);
+        var now = DateTimeOffset.UtcNow;
+        var due = Due(context.Plan.Cron, now);
+        var status = new List<object>();
+        var problems = new List<string>();
+        var table = new TextTable("SERVICE", "LAST BACKUP (UTC)", "AGE", "SET", "STATE");
+        foreach (var service in context.Plan.Members.Select(m => m.Service).Distinct())
+        {
+            var attempts = sets.SelectMany(s => s.Members.Where(m => m.Service == service).Select(m => (Set: s, Member: m)))
+                .Where(x => x.Set.Trigger != "pre-restore").ToList();
+            var last = attempts.LastOrDefault(a => a.Member.Succeeded);
+            var lastAttempt = attempts.LastOrDefault(a => a.Member.Status != MemberResult.Skipped);
+            string state;
+            if (last.Set is null && lastAttempt.Set is null && attempts.Count > 0)
+            {
+                state = "no data yet";
+            }
+            else if (last.Set is null && lastAttempt.Set is null)
+            {
+                state = "never backed up";
+            }
+            else if (last.Set is null)
+            {
+                state = $"failed in {lastAttempt.Set!.Set}: {lastAttempt.Member.Error}";
+            }
+            else if (lastAttempt.Set is not null && !lastAttempt.Member.Succeeded && lastAttempt.Set.Started > last.Set.Started)
+            {
+                state = $"failed in {lastAttempt.Set.Set}: {lastAttempt.Member.Error}";
+            }
+            else if (due is { } dueAt && last.Set.Started < dueAt - TimeSpan.FromHours(1))
+            {
+                state = $"overdue (a run was due {dueAt.UtcDateTime:yyyy-MM-dd HH:mm}Z)";
+            }
+            else
+            {
+                state = "ok";
+            }
+
+            if (state is not ("ok" or "no data yet"))
+            {
+                problems.Add($"{service}: {state}");
+            }
+
+            var age = last.Set is null ? (TimeSpan?)null : now - last.Set.Started;
+            table.Add(service, last.Set?.Started.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) ?? "-",
+                age is { } a ? StatusReport.Uptime(a) : "-", last.Set?.Set ?? "-", state);
+            status.Add(new { service, last = last.Set?.Started, set = last.Set?.Set, state });
+        }
+
+        if (json)
+        {
+            Out.WriteLine(JsonSerializer.Serialize(new { environment = session.Environment.Name, tier = context.Repository.Tier.Name, repository = context.Repository.Location, size, schedule = context.Plan.Schedule, services = status }, Json));
+        }
+        else
+        {
+            table.Write(Out);
+            Out.WriteLine();
+            Out.WriteLine($"Repository {context.Repository.Location} (tier {context.Repository.Tier.Name}): {BackupProgress.Size(size)}; schedule {context.Plan.Schedule} (UTC)");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new PipelineException($"{problems.Count} service(s) of {session.Environment.Name} without a current backup: {string.Join("; ", problems)}");
+        }
+    }
+
+    /// <summary>The configured schedules and their next runs (UTC).</summary>
+    public void Schedule(int count)
+    {
+        var table = new TextTable("ENVIRONMENT", "SCHEDULE (UTC)", "TIERS", "NEXT RUNS");
+        foreach (var (name, settings) in Config.Environments)
+        {
+            BackupConfigLoader.TryParseCron(settings.Schedule!, out var cron, out _);
+            var next = new List<string>();
+            var from = DateTime.UtcNow;
+            for (var i = 0; i < count && cron!.GetNextOccurrence(from, TimeZoneInfo.Utc) is { } at; i++)
+            {
+                next.Add(at.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture));
+                from = at;
+            }
+
+            table.Add(name, settings.Schedule!, string.Join(", ", settings.Tiers!), string.Join("; ", next));
+        }
+
+        table.Write(Out);
+    }
+
+    /// <summary>
+    /// Restore through the change gate: the table says what will be replaced; after confirmation, a safety backup of
+    /// the current data (pre-restore), then the restore and its check. Any failure puts the safety backup back.
+    /// </summary>
+    public Task<GateOutcome> RestoreAsync(string target, string service, string backup, string? type, CancellationToken cancellationToken) =>
+        session.ChangeAsync(target, async ct =>
+        {
+            var context = await ContextAsync(ct);
+            var chosen = RestoreRunner.Find(await context.Catalog.SetsAsync(ct), session.Environment.Name, service, backup, type);
+            return RestorePlan(target, context, [chosen]);
+        }, cancellationToken);
+
+    /// <summary>Every member of a complete set, in dependency order, with one safety backup first.</summary>
+    public Task<GateOutcome> RestoreSetAsync(string target, string set, CancellationToken cancellationToken) =>
+        session.ChangeAsync(target, async ct =>
+        {
+            var context = await ContextAsync(ct);
+            var order = session.Environment.Services.Select(s => s.Name).Append(BackupPlanner.ConfigService).ToList();
+            var chosen = RestoreRunner.FindSet(await context.Catalog.SetsAsync(ct), session.Environment.Name, set, order);
+            return RestorePlan(target, context, chosen);
+        }, cancellationToken);
+
+    private ChangePlan RestorePlan(string target, BackupContext context, IReadOnlyList<RestoreTarget> chosen)
+    {
+        var runner = new RestoreRunner(context, Path.Combine(Root, "artifacts", "restore"));
+        var replaced = chosen.Where(c => c.Member.Method != BackupMethods.Config).ToList();
+        BackupSetManifest? safety = null;
+        var restored = new List<RestoreTarget>();
+        var changes = new List<PlannedChange>();
+        if (replaced.Count > 0)
+        {
+            var current = replaced.SelectMany(c => context.Plan.For(c.Member.Service, c.Member.Type).Where(m => m.Key == c.Member.Key)).ToList();
+            changes.Add(new PlannedChange("backup", string.Join(", ", current.Select(m => m.Key)), "back up", "a safety copy of the current data (trigger pre-restore), put back if the restore fails",
+                async ct =>
+                {
+                    safety = await new BackupRunner(context).RunAsync("pre-restore", current, ct);
+                    return safety.IsComplete
+                        ? $"safety set {safety.Set}"
+                        : throw new PipelineException($"the safety backup failed ({string.Join("; ", safety.Members.Where(m => !m.Succeeded).Select(m => $"{m.Key}: {m.Error}"))}): nothing was restored");
+                }));
+        }
+
+        foreach (var item in chosen)
+        {
+            var member = item.Member;
+            var action = member.Method == BackupMethods.Config ? "extract" : "restore";
+            var why = member.Method == BackupMethods.Config
+                ? $"into artifacts/restore/{item.Set.Set}/ (the checkout is not touched)"
+                : $"replace the current data with set {item.Set.Set} ({item.Set.Started.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, {member.Type})";
+            changes.Add(new PlannedChange(member.Method, member.Key, action, why, async ct =>
+            {
+                try
+                {
+                    restored.Add(item);
+                    await runner.RestoreAsync(item, ct);
+                    return $"from set {item.Set.Set}";
+                }
+                catch (Exception e) when (safety is not null && e is not OperationCanceledException)
+                {
+                    await RollBackAsync(runner, safety, restored, e);
+                    throw;
+                }
+            })
+            { Detail = BackupProgress.Size(member.Bytes) });
+        }
+
+        return new ChangePlan($"replace the data of {string.Join(", ", chosen.Select(c => c.Member.Key))}", changes, []);
+    }
+
+    /// <summary>Puts the safety backup back for every member touched so far, then reports what happened.</summary>
+    private async Task RollBackAsync(RestoreRunner runner, BackupSetManifest safety, IReadOnlyList<RestoreTarget> touched, Exception failure)
+    {
+        Log.Error("Restore failed ({Error}): putting the data from before the restore back (safety set {Set})", failure.Message.Split('\n')[0], safety.Set);
+        var problems = new List<string>();
+        foreach (var item in touched.Where(t => t.Member.Method != BackupMethods.Config))
+        {
+            var previous = safety.Members.FirstOrDefault(m => m.Key == item.Member.Key && m.Succeeded);
+            if (previous is null)
+            {
+                continue;
+            }
+
+            try
+            {
+                // Never cancelled: a half-restored service must get its old data back.
+                await runner.RestoreAsync(new RestoreTarget(safety, previous), CancellationToken.None);
+            }
+            catch (Exception e) when (e is PipelineException or Docker.DotNet.DockerApiException or IOException)
+            {
+                problems.Add($"{item.Member.Key}: {e.Message.Split('\n')[0]}");
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new PipelineException(
+                $"restore failed ({failure.Message.Split('\n')[0]}) and putting the safety backup {safety.Set} back failed too ({string.Join("; ", problems)}): restore it with RestoreSet --backup-set {safety.Set}");
+        }
+
+        throw new PipelineException($"restore failed ({failure.Message.Split('\n')[0]}); the data from before the restore was put back (safety set {safety.Set})", failure);
+    }
+
+    private static BackupSetManifest Require(BackupSetManifest manifest) =>
+        manifest.IsComplete
+            ? manifest
+            : throw new PipelineException(
+                $"backup set {manifest.Set} is incomplete: {string.Join("; ", manifest.Members.Where(m => !m.Succeeded).Select(m => $"{m.Key}: {m.Error}"))} (the {manifest.Members.Count(m => m.Succeeded)} other member(s) were kept)");
+
+    private static IEnumerable<BackupRow> Rows(IReadOnlyList<BackupSetManifest> sets) =>
+        sets.SelectMany(s => s.Members.Where(m => m.Succeeded).Select(m =>
+            new BackupRow(m.Volume is null ? m.Service : $"{m.Service} ({m.Volume})", m.Type, s.Set, s.Started, s.Status, m.Bytes, m.Added, s.Trigger)));
+
+    /// <summary>The last scheduled run at or before now.</summary>
+    private static DateTimeOffset? Due(Cronos.CronExpression cron, DateTimeOffset now)
+    {
+        var occurrences = cron.GetOccurrences(now.UtcDateTime.AddDays(-32), now.UtcDateTime, TimeZoneInfo.Utc, fromInclusive: true, toInclusive: true).ToList();
+        return occurrences.Count == 0 ? null : new DateTimeOffset(occurrences[^1], TimeSpan.Zero);
+    }
+
+    private async Task<BackupContext> ContextAsync(CancellationToken cancellationToken)
+    {
+        if (_context is not null)
+        {
+            return _context;
+        }
+
+        await ResticRepository.RequireAsync(cancellationToken);
+        var plan = Plan;
+        var exists = File.Exists(Path.Combine(plan.Primary.Repository, "config"));
+        var key = BackupKeys.Resolve(
+            options.KeyValue, options.KeyFile, Config.Key?.File, Root, session.Options.SecretsDirectory, session.Environment.Name, exists, session.Options.Masker, Log);
+        var temp = Path.Combine(Root, ".nuke", "temp");
+        var repository = new ResticRepository(plan.Primary, session.Environment.Name, key, Path.Combine(temp, "restic-cache"), Log);
+        await repository.OpenAsync(cancellationToken);
+        var engine = await session.EngineAsync(cancellationToken);
+        var secrets = session.Secrets;
+        _context = new BackupContext(
+            engine,
+            session.Environment,
+            plan,
+            repository,
+            await session.LifecycleAsync(cancellationToken),
+            await session.HelpersAsync(cancellationToken),
+            session.MapImage(options.HelperImage),
+            secrets.Get,
+            [session.Options.Schema.FullPath, Path.Combine(Root, "configs"), secrets.Path],
+            Path.Combine(temp, "backup-manifests"),
+            BackupProgress.ForConsole(Log),
+            Log);
+        return _context;
+    }
+}

@@ -1,0 +1,130 @@
+using Cronos;
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+
+namespace LlmStack.Backup;
+
+/// <summary>A tier as one environment uses it: the restic repository's location.</summary>
+public sealed record ResolvedTier(string Name, string Kind, string Repository);
+
+/// <summary>
+/// One member of a backup set: a service's data of one type (a postgres dump, a redis rdb, one named volume, the
+/// configuration). <see cref="Writers"/> are the services that write a volume (suspended while it is copied).
+/// </summary>
+public sealed record BackupMember(string Service, string Method, string Type, string? Volume, string? VolumeName, IReadOnlyList<string> Writers, SuspendMode Mode)
+{
+    /// <summary>Stable name of the member within a set: <c>postgres/full</c>, <c>qdrant/qdrant_data</c>, <c>config/config</c>.</summary>
+    public string Key => $"{Service}/{Volume ?? Type}";
+}
+
+/// <summary>Everything a backup of one environment needs: schedule, tiers and members, dependencies first.</summary>
+public sealed record EnvironmentBackupPlan(
+    string Environment,
+    string Project,
+    string Schedule,
+    CronExpression Cron,
+    IReadOnlyList<ResolvedTier> Tiers,
+    IReadOnlyList<BackupMember> Members,
+    IReadOnlyDictionary<string, string> NotBackedUp,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> Types)
+{
+    /// <summary>The tier every backup is written to first.</summary>
+    public ResolvedTier Primary => Tiers[0];
+
+    /// <summary>What <c>BackupService --service X [--backup-type T]</c> backs up.</summary>
+    public IReadOnlyList<BackupMember> For(string service, string? type)
+    {
+        if (NotBackedUp.TryGetValue(service, out var reason))
+        {
+            throw new PipelineException($"service '{service}' is not backed up in {Environment}: {reason} (configs/backup-strategies.yaml)");
+        }
+
+        var members = Members.Where(m => m.Service == service).ToList();
+        if (members.Count == 0)
+        {
+            var services = Members.Select(m => m.Service).Distinct();
+            throw new PipelineException($"service '{service}' holds no data to back up in {Environment} (services with backups: {string.Join(", ", services)})");
+        }
+
+        if (type is null)
+        {
+            return members;
+        }
+
+        var offered = Types[service];
+        if (!offered.Contains(type))
+        {
+            throw new PipelineException($"service '{service}' has no backup type '{type}' (types: {string.Join(", ", offered)})");
+        }
+
+        return members.Select(m => m.Method is BackupMethods.Postgres or BackupMethods.Redis ? m with { Type = type } : m).ToList();
+    }
+}
+
+/// <summary>Resolves the backup configuration for one environment of the schema (pure: no I/O).</summary>
+public static class BackupPlanner
+{
+    public const string ConfigService = "config";
+
+    public static EnvironmentBackupPlan Plan(BackupConfig config, ResolvedEnvironment environment, string rootDirectory)
+    {
+        if (!config.Environments.TryGetValue(environment.Name, out var settings))
+        {
+            throw new SchemaException($"environment '{environment.Name}' has no backup settings in the backup configuration");
+        }
+
+        BackupConfigLoader.TryParseCron(settings.Schedule!, out var cron, out _);
+        var tiers = settings.Tiers!.Select(name =>
+        {
+            var tier = config.Tiers[name];
+            return new ResolvedTier(name, tier.Kind!, Path.Combine(Path.GetFullPath(tier.Path!, rootDirectory), environment.Name));
+        }).ToList();
+
+        var members = new List<BackupMember>();
+        var skipped = new Dictionary<string, string>(StringComparer.Ordinal);
+        var types = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        var ownedVolumes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var service in environment.Services)
+        {
+            var definition = config.Services.GetValueOrDefault(service.Name);
+            var method = definition?.Method ?? BackupMethods.Volume;
+            var named = service.Volumes.Where(v => v.Kind == MountKind.Volume).Select(v => v.Source).Distinct().ToList();
+            switch (method)
+            {
+                case BackupMethods.None:
+                    skipped[service.Name] = definition!.Reason!;
+                    ownedVolumes.UnionWith(named);
+                    break;
+                case BackupMethods.Postgres or BackupMethods.Redis:
+                    var offered = definition!.Types is { Count: > 0 } listed ? listed : BackupMethods.Types[method];
+                    types[service.Name] = offered;
+                    members.Add(new BackupMember(service.Name, method, offered[0], null, null, [service.Name], SuspendMode.Pause));
+                    ownedVolumes.UnionWith(named); // the dump covers the service's own volume
+                    break;
+                default:
+                    var mode = definition?.Mode == "stop" ? SuspendMode.Stop : SuspendMode.Pause;
+                    foreach (var volume in named.Where(ownedVolumes.Add))
+                    {
+                        var writers = environment.Services
+                            .Where(s => s.Volumes.Any(m => m.Kind == MountKind.Volume && m.Source == volume && !m.ReadOnly))
+                            .Select(s => s.Name)
+                            .ToList();
+                        var dockerName = environment.Volumes.First(v => v.Key == volume).Name;
+                        members.Add(new BackupMember(service.Name, BackupMethods.Volume, "volume", volume, dockerName, writers, mode));
+                    }
+
+                    if (named.Count > 0)
+                    {
+                        types[service.Name] = ["volume"];
+                    }
+
+                    break;
+            }
+        }
+
+        members.Add(new BackupMember(ConfigService, BackupMethods.Config, "config", null, null, [], SuspendMode.Pause));
+        types[ConfigService] = ["config"];
+        return new EnvironmentBackupPlan(environment.Name, environment.Project, settings.Schedule!, cron!, tiers, members, skipped, types);
+    }
+}

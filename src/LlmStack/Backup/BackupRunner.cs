@@ -1,0 +1,272 @@
+using System.Globalization;
+using System.Text;
+using Docker.DotNet;
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+using Serilog;
+
+namespace LlmStack.Backup;
+
+/// <summary>What backups and restores of one environment share.</summary>
+public sealed record BackupContext(
+    DockerEngine Engine,
+    ResolvedEnvironment Environment,
+    EnvironmentBackupPlan Plan,
+    ResticRepository Repository,
+    ServiceLifecycle Lifecycle,
+    HelperContainers Helpers,
+    string HelperImage,
+    Func<string, string?> Secrets,
+    IReadOnlyList<string> ConfigPaths,
+    string ManifestCache,
+    BackupProgress Progress,
+    ILogger Log)
+{
+    public static string Version => typeof(BackupContext).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    public string Host => Environment.Project;
+
+    public BackupCatalog Catalog => new(Repository, ManifestCache);
+
+    /// <summary>The running container of a service, or one line saying it must run.</summary>
+    public async Task<(string Id, string Name)> RunningContainerAsync(string service, CancellationToken cancellationToken)
+    {
+        var running = (await Engine.ServiceContainersAsync(Scope.Of(Environment), cancellationToken, service: service, all: false))
+            .Where(c => c.State == "running")
+            .OrderBy(c => c.Names[0], StringComparer.Ordinal)
+            .FirstOrDefault();
+        return running is null
+            ? throw new PipelineException($"service '{service}' is not running in {Environment.Name}: start it (Start{Health.Capitalize(Environment.Service(service).Stack)}) to back it up or restore it")
+            : (running.ID, running.Names[0].TrimStart('/'));
+    }
+
+    /// <summary>A variable of the service's own environment (POSTGRES_USER), with secrets resolved.</summary>
+    public string? ServiceVariable(string service, string name) =>
+        Environment.Service(service).Environment.FirstOrDefault(kv => kv.Key == name) is { Key: not null } pair
+            ? Interpolation.Materialize(pair.Value, Secrets)
+            : null;
+
+    /// <summary>Where the service mounts a named volume (the helper mounts it at the same place).</summary>
+    public string MountPoint(string service, string volume) =>
+        Environment.Service(service).Volumes.First(v => v.Kind == MountKind.Volume && v.Source == volume).Target;
+
+    public static PipelineException Failed(string what, string container, Exec.Result result) =>
+        new($"{what} failed in {container} (exit {result.ExitCode}): {result.ErrorLines.LastOrDefault(l => l.Trim().Length > 0) ?? "no error output"}");
+}
+
+/// <summary>A member with nothing to back up: recorded as skipped, the set stays complete.</summary>
+public sealed class MemberSkippedException(string reason) : Exception(reason);
+
+/// <summary>
+/// Runs a backup set: each member in dependency order into the environment's first tier, then the set's manifest.
+/// A failing member (a stopped service, a tool error) is recorded and the others go on; the set is then incomplete
+/// and the run fails naming the failed members, while the members that succeeded stay listed and restorable.
+/// </summary>
+public sealed class BackupRunner(BackupContext context)
+{
+    private readonly ILogger _log = context.Log;
+
+    public async Task<BackupSetManifest> RunAsync(string trigger, IReadOnlyList<BackupMember> members, CancellationToken cancellationToken)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var set = BackupSetManifest.NewSetId(started);
+        _log.Information("Backup set {Set} of {Environment} ({Count} member(s)) into {Tier}: {Repository}", set, context.Environment.Name, members.Count, context.Repository.Tier.Name, context.Repository.Location);
+        var results = new List<MemberResult>();
+        foreach (var member in members)
+        {
+            try
+            {
+                results.Add(await BackupAsync(set, member, cancellationToken));
+            }
+            catch (MemberSkippedException skipped)
+            {
+                _log.Information("Nothing to back up for {Member}: {Reason}", member.Key, skipped.Message);
+                results.Add(new MemberResult(member.Service, member.Method, member.Type, member.Volume, MemberResult.Skipped, skipped.Message, [], null));
+            }
+            catch (Exception e) when (e is PipelineException or DockerApiException or IOException && !cancellationToken.IsCancellationRequested)
+            {
+                context.Progress.Done();
+                var message = e.Message.Split('\n')[0];
+                _log.Error("Backup of {Member} failed: {Error}", member.Key, message);
+                results.Add(new MemberResult(member.Service, member.Method, member.Type, member.Volume, MemberResult.Failed, message, [], null));
+            }
+        }
+
+        var status = results.All(r => r.Status != MemberResult.Failed) ? BackupSetManifest.Complete : BackupSetManifest.Incomplete;
+        var manifest = new BackupSetManifest(
+            set, context.Environment.Name, context.Environment.Project, context.Repository.Tier.Name, trigger, started, DateTimeOffset.UtcNow, BackupContext.Version, status, results);
+        await context.Repository.BackupStreamAsync(
+            manifest.Path,
+            BackupTags.Set(context.Environment.Name, set, BackupContext.Version, trigger, status),
+            context.Host,
+            async (stream, ct) => await stream.WriteAsync(Encoding.UTF8.GetBytes(manifest.ToJson()), ct),
+            null,
+            cancellationToken);
+        context.Catalog.Remember(manifest);
+        _log.Information("Backup set {Set}: {Status}, {Ok} of {Count} member(s), {Bytes} read, {Added} added to the repository",
+            set, status, results.Count(r => r.Succeeded), results.Count, BackupProgress.Size(results.Sum(r => r.Bytes)), BackupProgress.Size(results.Sum(r => r.Added)));
+        return manifest;
+    }
+
+    private async Task<MemberResult> BackupAsync(string set, BackupMember member, CancellationToken cancellationToken)
+    {
+        var parts = new List<BackupPart>();
+        IReadOnlyDictionary<string, long>? counts = null;
+        switch (member.Method)
+        {
+            case BackupMethods.Postgres:
+                await PostgresAsync(set, member, parts, cancellationToken);
+                break;
+            case BackupMethods.Redis:
+                await RedisAsync(set, member, parts, cancellationToken);
+                break;
+            case BackupMethods.Volume:
+                counts = await VolumeAsync(set, member, parts, cancellationToken);
+                break;
+            case BackupMethods.Config:
+                await ConfigAsync(set, member, parts, cancellationToken);
+                break;
+            default:
+                throw new PipelineException($"service '{member.Service}': unknown backup method '{member.Method}'");
+        }
+
+        var result = new MemberResult(member.Service, member.Method, member.Type, member.Volume, MemberResult.Ok, null, parts, counts);
+        _log.Information("Backed up {Member} ({Type}): {Parts} part(s), {Bytes} read, {Added} added in {Seconds:0.0} s",
+            member.Key, member.Type, parts.Count, BackupProgress.Size(result.Bytes), BackupProgress.Size(result.Added), parts.Sum(p => p.Seconds));
+        return result;
+    }
+
+    /// <summary>Streams one part into the repository; the producer throws when its tool fails, and then nothing is saved.</summary>
+    private async Task<BackupPart> StreamPartAsync(string set, BackupMember member, string part, Func<Stream, CancellationToken, Task> produce, CancellationToken cancellationToken)
+    {
+        var path = BackupTags.PartPath(member.Service, member.Type, part);
+        var summary = await context.Repository.BackupStreamAsync(
+            path,
+            BackupTags.Member(context.Environment.Name, set, BackupContext.Version, member.Service, member.Type, part),
+            context.Host,
+            produce,
+            context.Progress.For($"{member.Key} {part}"),
+            cancellationToken);
+        context.Progress.Done();
+        return new BackupPart(part, summary.SnapshotId, path, summary.BytesProcessed, summary.DataAdded, summary.Seconds);
+    }
+
+    private async Task PostgresAsync(string set, BackupMember member, List<BackupPart> parts, CancellationToken cancellationToken)
+    {
+        var (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
+        var user = context.ServiceVariable(member.Service, "POSTGRES_USER") ?? "postgres";
+        var database = context.ServiceVariable(member.Service, "POSTGRES_DB") ?? user;
+        var listed = await Exec.RunAsync(context.Engine, id,
+            ["psql", "-U", user, "-d", database, "-AtX", "-c", "SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY 1"], cancellationToken);
+        if (listed.ExitCode != 0)
+        {
+            throw BackupContext.Failed("listing the databases", name, listed);
+        }
+
+        parts.Add(await StreamPartAsync(set, member, "globals.sql", Producer(id, name, ["pg_dumpall", "-U", user, "--globals-only"]), cancellationToken));
+        var only = member.Type switch
+        {
+            "schema" => new[] { "--schema-only" },
+            "data" => ["--data-only"],
+            _ => [],
+        };
+        foreach (var db in listed.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var part = await StreamPartAsync(set, member, $"db-{BackupTags.SafeName(db)}.dump",
+                Producer(id, name, ["pg_dump", "-U", user, "--format=custom", .. only, "-d", db]), cancellationToken);
+            parts.Add(part with { Source = db });
+        }
+    }
+
+    private async Task RedisAsync(string set, BackupMember member, List<BackupPart> parts, CancellationToken cancellationToken)
+    {
+        var (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
+        var redis = new RedisCli(context.Engine, id, name);
+        var directory = await redis.ConfigAsync("dir", cancellationToken);
+        if (member.Type == "aof")
+        {
+            if (await redis.ConfigAsync("appendonly", cancellationToken) != "yes")
+            {
+                throw new PipelineException($"redis ({name}) has appendonly off: there is no AOF to back up; use --backup-type rdb");
+            }
+
+            await redis.RewriteAofAsync(cancellationToken);
+            var appendDirectory = await redis.ConfigAsync("appenddirname", cancellationToken);
+            parts.Add(await StreamPartAsync(set, member, "appendonlydir.tar", Producer(id, name, ["tar", "-c", "-C", directory, appendDirectory]), cancellationToken));
+            return;
+        }
+
+        await redis.SaveAsync(cancellationToken);
+        var file = await redis.ConfigAsync("dbfilename", cancellationToken);
+        parts.Add(await StreamPartAsync(set, member, "dump.rdb", Producer(id, name, ["cat", $"{directory.TrimEnd('/')}/{file}"]), cancellationToken));
+    }
+
+    private async Task<IReadOnlyDictionary<string, long>> VolumeAsync(string set, BackupMember member, List<BackupPart> parts, CancellationToken cancellationToken)
+    {
+        // Mounting a volume that does not exist would create it (without our labels): look first, and never read one that is not ours.
+        try
+        {
+            var volume = await context.Engine.CallAsync(ct => context.Engine.Client.Volumes.InspectAsync(member.VolumeName!, ct), cancellationToken);
+            if (!Scope.Of(context.Environment).Owns(volume.Labels))
+            {
+                throw new PipelineException($"volume {member.VolumeName} exists but is not LlmStack's for {context.Environment.Name} (labels differ): not backed up");
+            }
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            throw new MemberSkippedException($"volume {member.VolumeName} does not exist (its stack has never run)");
+        }
+
+        long entries = -1;
+        parts.Add(await StreamPartAsync(set, member, $"{member.Volume}.tar", async (stdin, ct) =>
+        {
+            // The services that write the volume are paused (or stopped) only while it is read, and always come back.
+            await using var suspended = member.Writers.Count == 0
+                ? null
+                : await context.Lifecycle.SuspendAsync(member.Writers, member.Mode, ct, includeDependents: member.Mode == SuspendMode.Stop);
+            var result = await context.Helpers.RunAsync(
+                new HelperSpec
+                {
+                    Purpose = "volume-backup",
+                    Image = context.HelperImage,
+                    Entrypoint = ["/bin/sh", "-c"],
+                    Command = ["echo \"entries=$(find /volume -mindepth 1 | wc -l)\" >&2 && tar -c -C /volume ."],
+                    Mounts = [new HelperMount(member.VolumeName!, "/volume", ReadOnly: true)],
+                    Stdout = stdin,
+                },
+                ct);
+            if (result.ExitCode != 0)
+            {
+                throw new PipelineException($"reading volume {member.VolumeName} failed (exit {result.ExitCode}): {result.Errors.LastOrDefault() ?? "no error output"}");
+            }
+
+            var count = result.Errors.FirstOrDefault(e => e.StartsWith("entries=", StringComparison.Ordinal));
+            entries = count is null ? -1 : long.Parse(count["entries=".Length..].Trim(), CultureInfo.InvariantCulture);
+        }, cancellationToken));
+        return new Dictionary<string, long> { ["entries"] = entries };
+    }
+
+    private async Task ConfigAsync(string set, BackupMember member, List<BackupPart> parts, CancellationToken cancellationToken)
+    {
+        var paths = context.ConfigPaths.Where(p => File.Exists(p) || Directory.Exists(p)).ToList();
+        var summary = await context.Repository.BackupFilesAsync(
+            paths,
+            BackupTags.Member(context.Environment.Name, set, BackupContext.Version, member.Service, member.Type, "files"),
+            context.Host,
+            context.Progress.For("config"),
+            cancellationToken);
+        context.Progress.Done();
+        parts.Add(new BackupPart("files", summary.SnapshotId, string.Join(',', paths), summary.BytesProcessed, summary.DataAdded, summary.Seconds));
+    }
+
+    /// <summary>A tool in the service's container whose standard output is the part (never staged in a file or in memory).</summary>
+    private Func<Stream, CancellationToken, Task> Producer(string id, string name, IReadOnlyList<string> command) => async (stdin, ct) =>
+    {
+        var result = await Exec.StreamAsync(context.Engine, id, command, ct, stdout: stdin);
+        if (result.ExitCode != 0)
+        {
+            throw BackupContext.Failed(command[0], name, result);
+        }
+    };
+}

@@ -1,0 +1,399 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using LlmStack.Pipeline;
+using Serilog;
+
+namespace LlmStack.Backup;
+
+/// <summary>A snapshot as restic lists it (<c>snapshots --json</c>).</summary>
+public sealed record ResticSnapshot(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("short_id")] string ShortId,
+    [property: JsonPropertyName("time")] DateTimeOffset Time,
+    [property: JsonPropertyName("paths")] IReadOnlyList<string> Paths,
+    [property: JsonPropertyName("tags")] IReadOnlyList<string>? Tags,
+    [property: JsonPropertyName("hostname")] string Hostname)
+{
+    public string? Tag(string key) => Tags?.FirstOrDefault(t => t.StartsWith(key + "=", StringComparison.Ordinal))?[(key.Length + 1)..];
+}
+
+/// <summary>What one <c>restic backup</c> did: the snapshot, bytes read, bytes added to the repository, seconds.</summary>
+public sealed record ResticBackupSummary(string SnapshotId, long BytesProcessed, long DataAdded, double Seconds);
+
+/// <summary>The repository key: a file (<c>RESTIC_PASSWORD_FILE</c>) or a value (<c>RESTIC_PASSWORD</c>), never a command-line argument.</summary>
+public sealed record BackupKey(string? File, string? Value, string Source);
+
+/// <summary>Progress of one running backup or restore (bytes so far, percent and seconds left when restic knows them).</summary>
+public sealed record ResticProgress(long BytesDone, long? TotalBytes, double? Percent, double? SecondsRemaining, double SecondsElapsed);
+
+/// <summary>restic could not take its repository lock (another restic process, or a stale lock of a killed one).</summary>
+public sealed class ResticLockedException(string message) : PipelineException(message);
+
+/// <summary>
+/// One restic repository (an environment on a tier). LlmStack never writes its own archive or crypto format: restic
+/// encrypts (AES-256-CTR + Poly1305), compresses (zstd), deduplicates and locks. The key reaches restic through its
+/// environment, never a command line. Every call is one restic process with its output parsed (<c>--json</c>).
+/// </summary>
+public sealed class ResticRepository(ResolvedTier tier, string environment, BackupKey key, string cacheDirectory, ILogger log)
+{
+    public static readonly Version MinimumVersion = new(0, 14, 0);
+    private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };
+
+    public ResolvedTier Tier => tier;
+
+    public string Location => tier.Repository;
+
+    /// <summary>restic on PATH and at least 0.14, or one line naming the package.</summary>
+    public static async Task<Version> RequireAsync(CancellationToken cancellationToken)
+    {
+        ProcessResult result;
+        try
+        {
+            result = await ProcessRunner.RunAsync("restic", ["version"], Directory.GetCurrentDirectory(), null, cancellationToken);
+        }
+        catch (PipelineException)
+        {
+            throw new PipelineException("restic is not installed: apt-get install restic (0.14 or later); backups are restic repositories");
+        }
+
+        var words = string.Join(' ', result.Output).Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var text = words.Length > 1 ? words[1] : string.Empty;
+        if (result.ExitCode != 0 || !Version.TryParse(text, out var version))
+        {
+            throw new PipelineException($"restic did not report its version ('{string.Join(' ', result.Output)}'): reinstall it (apt-get install restic)");
+        }
+
+        if (version < MinimumVersion)
+        {
+            throw new PipelineException($"restic {version} is too old: LlmStack needs {MinimumVersion} or later (apt-get install restic from Debian 12 or newer)");
+        }
+
+        return version;
+    }
+
+    /// <summary>
+    /// Opens the repository, creating it on first use (format 2: compressed). A wrong key fails here, before anything
+    /// is read from a service or written anywhere.
+    /// </summary>
+    public async Task OpenAsync(CancellationToken cancellationToken)
+    {
+        var config = Path.Combine(Location, "config");
+        if (!File.Exists(config))
+        {
+            if (Directory.Exists(Location) && Directory.EnumerateFileSystemEntries(Location).Any())
+            {
+                throw new PipelineException($"{Location} is not a restic repository (no config file) but is not empty: move it away or point tier '{tier.Name}' elsewhere");
+            }
+
+            Directory.CreateDirectory(Location);
+            await RunAsync(["init", "--repository-version", "2"], cancellationToken);
+            log.Information("Created backup repository {Repository} (tier {Tier}, environment {Environment})", Location, tier.Name, environment);
+            return;
+        }
+
+        await RunAsync(["cat", "config"], cancellationToken);
+    }
+
+    /// <summary>
+    /// Backs up what <paramref name="produce"/> writes, as one file named <paramref name="path"/>. The snapshot is
+    /// committed only when the producer returns: if it throws, restic is killed before it sees the end of its input,
+    /// so a failed producer never leaves a truncated snapshot.
+    /// </summary>
+    public async Task<ResticBackupSummary> BackupStreamAsync(
+        string path, IReadOnlyList<string> tags, string host, Func<Stream, CancellationToken, Task> produce, Action<ResticProgress>? progress, CancellationToken cancellationToken)
+    {
+        using var process = Start(["backup", "--stdin", "--stdin-filename", path, "--host", host, "--json", .. TagArguments(tags)], redirectInput: true, binaryOutput: false);
+        var reading = ReadBackupOutputAsync(process, progress);
+        try
+        {
+            await produce(process.StandardInput.BaseStream, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            Kill(process);
+            await process.WaitForExitAsync(CancellationToken.None);
+            var (_, errors) = await reading;
+            if (e is IOException && errors.Count > 0)
+            {
+                // restic stopped reading first (a wrong key, a full disk): its reason is the real one.
+                throw Classify("backup", process.ExitCode, errors);
+            }
+
+            throw;
+        }
+
+        process.StandardInput.Close();
+        await WaitAsync(process, cancellationToken);
+        var (summary, stderr) = await reading;
+        if (process.ExitCode != 0 || summary is null)
+        {
+            throw Classify("backup", process.ExitCode, stderr);
+        }
+
+        return summary;
+    }
+
+    /// <summary>Backs up files and directories of this machine (the configuration member).</summary>
+    public async Task<ResticBackupSummary> BackupFilesAsync(IReadOnlyList<string> paths, IReadOnlyList<string> tags, string host, Action<ResticProgress>? progress, CancellationToken cancellationToken)
+    {
+        using var process = Start(["backup", "--host", host, "--json", .. TagArguments(tags), "--", .. paths], redirectInput: false, binaryOutput: false);
+        var reading = ReadBackupOutputAsync(process, progress);
+        await WaitAsync(process, cancellationToken);
+        var (summary, stderr) = await reading;
+        if (process.ExitCode != 0 || summary is null)
+        {
+            throw Classify("backup", process.ExitCode, stderr);
+        }
+
+        return summary;
+    }
+
+    /// <summary>The snapshots carrying every one of <paramref name="tags"/>, oldest first.</summary>
+    public async Task<IReadOnlyList<ResticSnapshot>> SnapshotsAsync(IReadOnlyList<string> tags, CancellationToken cancellationToken)
+    {
+        var output = await RunAsync(["snapshots", "--json", .. tags.Count == 0 ? [] : new[] { "--tag", string.Join(',', tags) }], cancellationToken);
+        return JsonSerializer.Deserialize<List<ResticSnapshot>>(string.Concat(output), Json)?.OrderBy(s => s.Time).ToList() ?? [];
+    }
+
+    /// <summary>Streams one file of a snapshot (<c>restic dump</c>) into <paramref name="consume"/>; both must succeed.</summary>
+    public async Task DumpAsync(string snapshotId, string path, Func<Stream, CancellationToken, Task> consume, CancellationToken cancellationToken)
+    {
+        using var process = Start(["dump", snapshotId, path], redirectInput: false, binaryOutput: true);
+        var stderr = CollectErrorsAsync(process);
+        try
+        {
+            await consume(process.StandardOutput.BaseStream, cancellationToken);
+        }
+        catch
+        {
+            Kill(process);
+            await process.WaitForExitAsync(CancellationToken.None);
+            throw;
+        }
+
+        await WaitAsync(process, cancellationToken);
+        if (process.ExitCode != 0)
+        {
+            throw Classify("dump", process.ExitCode, await stderr);
+        }
+    }
+
+    /// <summary>Restores a snapshot of files into <paramref name="target"/> (restic keeps the original absolute paths below it).</summary>
+    public Task RestoreAsync(string snapshotId, string target, CancellationToken cancellationToken) =>
+        RunAsync(["restore", snapshotId, "--target", target], cancellationToken);
+
+    /// <summary>The repository's size on disk (<c>stats --mode raw-data</c>).</summary>
+    public async Task<long> SizeAsync(CancellationToken cancellationToken)
+    {
+        var output = await RunAsync(["stats", "--mode", "raw-data", "--json"], cancellationToken);
+        using var json = JsonDocument.Parse(string.Concat(output));
+        return json.RootElement.TryGetProperty("total_size", out var size) ? size.GetInt64() : 0;
+    }
+
+    /// <summary>Removes stale locks only (restic decides: the holder's process is gone, or the lock is old).</summary>
+    public async Task UnlockAsync(CancellationToken cancellationToken)
+    {
+        await RunAsync(["unlock"], cancellationToken);
+        log.Information("Removed stale restic locks of {Repository}", Location);
+    }
+
+    /// <summary>Removes snapshots by id (incomplete ones of a failed run).</summary>
+    public Task ForgetAsync(IReadOnlyList<string> snapshotIds, CancellationToken cancellationToken) =>
+        snapshotIds.Count == 0 ? Task.CompletedTask : WithStaleLockRetryAsync(ct => RunAsync(["forget", .. snapshotIds], ct), cancellationToken);
+
+    /// <summary>Runs an operation that needs restic's exclusive lock; a lock left by a killed run is removed (only if restic calls it stale) and the operation retried once.</summary>
+    public async Task WithStaleLockRetryAsync(Func<CancellationToken, Task> operation, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await operation(cancellationToken);
+        }
+        catch (ResticLockedException)
+        {
+            await UnlockAsync(cancellationToken);
+            await operation(cancellationToken);
+        }
+    }
+
+    private async Task<IReadOnlyList<string>> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    {
+        using var process = Start(arguments, redirectInput: false, binaryOutput: false);
+        var output = new List<string>();
+        var stdout = Task.Run(async () =>
+        {
+            while (await process.StandardOutput.ReadLineAsync(CancellationToken.None) is { } line)
+            {
+                output.Add(line);
+            }
+        }, CancellationToken.None);
+        var stderr = CollectErrorsAsync(process);
+        await WaitAsync(process, cancellationToken);
+        await stdout;
+        if (process.ExitCode != 0)
+        {
+            throw Classify(arguments[0], process.ExitCode, await stderr);
+        }
+
+        return output;
+    }
+
+    private Process Start(IReadOnlyList<string> arguments, bool redirectInput, bool binaryOutput)
+    {
+        var start = new ProcessStartInfo("restic")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = redirectInput,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        // Only what we set: an inherited RESTIC_* variable (another repository, another key) must never leak in.
+        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("RESTIC_", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(name);
+        }
+
+        start.Environment["RESTIC_REPOSITORY"] = Location;
+        start.Environment["RESTIC_CACHE_DIR"] = cacheDirectory;
+        start.Environment["RESTIC_PROGRESS_FPS"] = "1";
+        if (key.File is { } file)
+        {
+            start.Environment["RESTIC_PASSWORD_FILE"] = file;
+        }
+        else
+        {
+            start.Environment["RESTIC_PASSWORD"] = key.Value;
+        }
+
+        _ = binaryOutput; // the caller reads StandardOutput.BaseStream for binary data
+        try
+        {
+            return Process.Start(start) ?? throw new PipelineException("restic could not be started");
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            throw new PipelineException("restic is not installed: apt-get install restic (0.14 or later)");
+        }
+    }
+
+    private static IReadOnlyList<string> TagArguments(IReadOnlyList<string> tags) => tags.SelectMany(t => new[] { "--tag", t }).ToList();
+
+    private static async Task<(ResticBackupSummary? Summary, IReadOnlyList<string> Errors)> ReadBackupOutputAsync(Process process, Action<ResticProgress>? progress)
+    {
+        var errors = CollectErrorsAsync(process);
+        ResticBackupSummary? summary = null;
+        while (await process.StandardOutput.ReadLineAsync(CancellationToken.None) is { } line)
+        {
+            if (!line.StartsWith('{'))
+            {
+                continue;
+            }
+
+            try
+            {
+                using var json = JsonDocument.Parse(line);
+                var root = json.RootElement;
+                var type = root.TryGetProperty("message_type", out var t) ? t.GetString() : null;
+                if (type == "status" && progress is not null)
+                {
+                    progress(new ResticProgress(
+                        Long(root, "bytes_done") ?? 0,
+                        Long(root, "total_bytes") is > 0 and var total ? total : null,
+                        root.TryGetProperty("percent_done", out var p) && p.GetDouble() > 0 ? p.GetDouble() : null,
+                        root.TryGetProperty("seconds_remaining", out var r) ? r.GetDouble() : null,
+                        root.TryGetProperty("seconds_elapsed", out var e) ? e.GetDouble() : 0));
+                }
+                else if (type == "summary")
+                {
+                    summary = new ResticBackupSummary(
+                        root.GetProperty("snapshot_id").GetString()!,
+                        Long(root, "total_bytes_processed") ?? 0,
+                        Long(root, "data_added") ?? 0,
+                        root.TryGetProperty("total_duration", out var d) ? d.GetDouble() : 0);
+                }
+            }
+            catch (JsonException)
+            {
+            }
+        }
+
+        return (summary, await errors);
+    }
+
+    private static long? Long(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : null;
+
+    private static Task<IReadOnlyList<string>> CollectErrorsAsync(Process process) => Task.Run<IReadOnlyList<string>>(async () =>
+    {
+        var lines = new List<string>();
+        while (await process.StandardError.ReadLineAsync(CancellationToken.None) is { } line)
+        {
+            lines.Add(line);
+            if (lines.Count > 50)
+            {
+                lines.RemoveAt(0);
+            }
+        }
+
+        return lines;
+    });
+
+    private static async Task WaitAsync(Process process, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await process.WaitForExitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill(process);
+            await process.WaitForExitAsync(CancellationToken.None);
+            throw;
+        }
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // already gone
+        }
+    }
+
+    private PipelineException Classify(string command, int exitCode, IReadOnlyList<string> stderr)
+    {
+        var text = string.Join('\n', stderr);
+        if (text.Contains("wrong password or no key found", StringComparison.Ordinal))
+        {
+            return new PipelineException($"backup repository {tier.Name} for {environment} cannot be opened with the configured key ({key.Source}): use the key it was created with");
+        }
+
+        if (text.Contains("already locked", StringComparison.Ordinal))
+        {
+            return new ResticLockedException($"backup repository {tier.Name} for {environment} is locked by another restic process: {FirstFatal(stderr)}");
+        }
+
+        if (text.Contains("Is there a repository at the following location", StringComparison.Ordinal))
+        {
+            return new PipelineException($"backup repository {tier.Name} for {environment} does not exist at {Location}: run a backup first");
+        }
+
+        return new PipelineException(string.Create(CultureInfo.InvariantCulture,
+            $"restic {command} on {tier.Name} for {environment} failed (exit {exitCode}): {FirstFatal(stderr)}"));
+    }
+
+    private static string FirstFatal(IReadOnlyList<string> stderr) =>
+        stderr.FirstOrDefault(l => l.StartsWith("Fatal:", StringComparison.Ordinal))
+        ?? stderr.LastOrDefault(l => l.Trim().Length > 0)
+        ?? "no error output";
+}

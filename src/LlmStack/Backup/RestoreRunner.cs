@@ -1,0 +1,415 @@
+using System.Globalization;
+using System.Text;
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+using Serilog;
+
+namespace LlmStack.Backup;
+
+/// <summary>One member of one set, chosen for a restore.</summary>
+public sealed record RestoreTarget(BackupSetManifest Set, MemberResult Member)
+{
+    public override string ToString() => $"{Member.Key} ({Member.Type}) from set {Set.Set} of {Set.Started.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z";
+}
+
+/// <summary>
+/// Puts one member's data back and checks it: postgres through <c>pg_restore --clean --if-exists</c> in one transaction
+/// (globals first) with its dependents stopped; redis by writing the rdb (or the AOF directory) into its volume while it
+/// is stopped; a volume emptied and refilled through a helper container while its users are stopped; the configuration
+/// into <c>artifacts/restore/</c>. After each, the result is compared with the backup (row counts from the dump itself,
+/// keys from the rdb, file counts from the backup).
+/// </summary>
+public sealed class RestoreRunner(BackupContext context, string restoreDirectory)
+{
+    private readonly ILogger _log = context.Log;
+
+    /// <summary>Picks the member to restore: <c>latest</c> (newest listed), a set id, or a snapshot id of one of its parts.</summary>
+    public static RestoreTarget Find(IReadOnlyList<BackupSetManifest> sets, string environment, string service, string backup, string? type)
+    {
+        var candidates = sets
+            .SelectMany(set => set.Members.Where(m => m.Succeeded && m.Service == service && (type is null || m.Type == type)).Select(m => new RestoreTarget(set, m)))
+            .ToList();
+        if (candidates.Count == 0)
+        {
+            throw new PipelineException($"no backup of service '{service}'{(type is null ? string.Empty : $" of type {type}")} in {environment}: run BackupService --service {service} first (BackupList shows what exists)");
+        }
+
+        if (backup == "latest")
+        {
+            return candidates.OrderBy(c => c.Set.Started).Last();
+        }
+
+        var match = candidates.Where(c => c.Set.Set == backup || c.Member.Parts.Any(p => p.Snapshot.StartsWith(backup, StringComparison.Ordinal))).ToList();
+        return match.Count switch
+        {
+            0 => throw new PipelineException($"no backup '{backup}' of service '{service}' in {environment}: BackupList shows the sets and their services"),
+            > 1 => throw new PipelineException($"backup '{backup}' of service '{service}' is ambiguous (it matches {match.Count} members): add --backup-type"),
+            _ => match[0],
+        };
+    }
+
+    /// <summary>Every member of a set, in dependency order; the set must be complete.</summary>
+    public static IReadOnlyList<RestoreTarget> FindSet(IReadOnlyList<BackupSetManifest> sets, string environment, string setId, IReadOnlyList<string> order)
+    {
+        var set = sets.FirstOrDefault(s => s.Set == setId)
+            ?? throw new PipelineException($"no backup set '{setId}' in {environment}: BackupList shows the sets");
+        if (!set.IsComplete)
+        {
+            var failed = set.Members.Where(m => !m.Succeeded).Select(m => m.Key);
+            throw new PipelineException($"backup set {setId} is incomplete (failed: {string.Join(", ", failed)}): restore its members one by one with Restore --service X --backup {setId}");
+        }
+
+        return set.Members
+            .OrderBy(m => order.ToList().IndexOf(m.Service) is var i && i < 0 ? int.MaxValue : i)
+            .Select(m => new RestoreTarget(set, m))
+            .ToList();
+    }
+
+    public async Task RestoreAsync(RestoreTarget target, CancellationToken cancellationToken)
+    {
+        var member = target.Member;
+        _log.Information("Restoring {Target}", target.ToString());
+        switch (member.Method)
+        {
+            case BackupMethods.Postgres:
+                await PostgresAsync(member, cancellationToken);
+                break;
+            case BackupMethods.Redis:
+                await RedisAsync(member, cancellationToken);
+                break;
+            case BackupMethods.Volume:
+                await VolumeAsync(member, cancellationToken);
+                break;
+            case BackupMethods.Config:
+                await ConfigAsync(target, cancellationToken);
+                break;
+            default:
+                throw new PipelineException($"backup of '{member.Service}' has unknown method '{member.Method}'");
+        }
+
+        _log.Information("Restored and checked {Member}", member.Key);
+    }
+
+    private async Task PostgresAsync(MemberResult member, CancellationToken cancellationToken)
+    {
+        // Dependents stop (and come back) around the restore; postgres itself must run for pg_restore.
+        var dependents = context.Lifecycle.Graph.DependentsOf(member.Service);
+        await using var stopped = dependents.Count == 0 ? null : await context.Lifecycle.SuspendAsync(dependents, SuspendMode.Stop, cancellationToken);
+        var (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
+        var user = context.ServiceVariable(member.Service, "POSTGRES_USER") ?? "postgres";
+        var maintenance = context.ServiceVariable(member.Service, "POSTGRES_DB") ?? user;
+
+        var globals = member.Parts.First(p => p.Name == "globals.sql");
+        var applied = await ExecFromDumpAsync(globals, id, ["psql", "-U", user, "-d", maintenance, "-X", "-q", "-v", "ON_ERROR_STOP=0", "-f", "-"], cancellationToken);
+        var errors = applied.ErrorLines.Where(l => l.Contains("ERROR:", StringComparison.Ordinal) && !l.Contains("already exists", StringComparison.Ordinal)).ToList();
+        if (applied.ExitCode != 0 || errors.Count > 0)
+        {
+            throw new PipelineException($"restoring the roles into {name} failed: {errors.FirstOrDefault() ?? applied.ErrorLines.LastOrDefault() ?? $"exit {applied.ExitCode}"}");
+        }
+
+        foreach (var part in member.Parts.Where(p => p.Source is not null))
+        {
+            var database = part.Source!;
+            var exists = await PsqlAsync(id, name, user, maintenance, $"SELECT count(*) FROM pg_database WHERE datname = {Literal(database)};", cancellationToken);
+            if (exists.Trim() == "0")
+            {
+                var created = await Exec.RunAsync(context.Engine, id, ["createdb", "-U", user, "--", database], cancellationToken);
+                if (created.ExitCode != 0)
+                {
+                    throw BackupContext.Failed($"createdb {database}", name, created);
+                }
+            }
+
+            Exec.Result restored;
+            if (member.Type == "data")
+            {
+                // Rows only: the tables of the dump are emptied and refilled in one transaction.
+                var tables = (await CountRowsInDumpAsync(part, id, cancellationToken)).Keys.ToList();
+                restored = await ExecFromDumpAsync(part, id,
+                    ["sh", "-c", "{ echo 'BEGIN;'; printf '%s\\n' \"$LLMSTACK_TRUNCATE\"; pg_restore --data-only --disable-triggers -f -; echo 'COMMIT;'; } | psql -U \"$LLMSTACK_USER\" -d \"$LLMSTACK_DATABASE\" -X -q -v ON_ERROR_STOP=1"],
+                    cancellationToken,
+                    [$"LLMSTACK_USER={user}", $"LLMSTACK_DATABASE={database}", $"LLMSTACK_TRUNCATE={(tables.Count == 0 ? string.Empty : $"TRUNCATE TABLE {string.Join(", ", tables)} CASCADE;")}"]);
+            }
+            else
+            {
+                restored = await ExecFromDumpAsync(part, id,
+                    ["pg_restore", "-U", user, "-d", database, "--clean", "--if-exists", "--single-transaction", "--exit-on-error"], cancellationToken);
+            }
+
+            if (restored.ExitCode != 0)
+            {
+                throw BackupContext.Failed($"pg_restore of database {database}", name, restored);
+            }
+
+            if (member.Type != "schema")
+            {
+                await CheckRowsAsync(part, id, name, user, database, cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>The rows the dump holds per table (its COPY blocks) against the live counts after the restore.</summary>
+    private async Task CheckRowsAsync(BackupPart part, string id, string name, string user, string database, CancellationToken cancellationToken)
+    {
+        var expected = await CountRowsInDumpAsync(part, id, cancellationToken);
+        if (expected.Count == 0)
+        {
+            return;
+        }
+
+        var sql = string.Concat(expected.Keys.Select(t => $"SELECT {Literal(t)}, count(*) FROM {t};\n"));
+        var live = (await PsqlAsync(id, name, user, database, sql, cancellationToken))
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split('|'))
+            .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture), StringComparer.Ordinal);
+        var wrong = expected.Where(kv => live.GetValueOrDefault(kv.Key, -1) != kv.Value).ToList();
+        if (wrong.Count > 0)
+        {
+            var (table, rows) = wrong[0];
+            throw new PipelineException($"check after restoring database {database} failed: {table} has {live.GetValueOrDefault(table, -1)} rows, the backup {rows} ({wrong.Count} table(s) differ)");
+        }
+
+        _log.Information("Checked database {Database}: {Tables} table(s), {Rows} row(s) as in the backup", database, expected.Count, expected.Values.Sum());
+    }
+
+    /// <summary>Rows per table in a dump: <c>pg_restore --data-only -f -</c> in the container, COPY lines counted as they stream.</summary>
+    private async Task<Dictionary<string, long>> CountRowsInDumpAsync(BackupPart part, string id, CancellationToken cancellationToken)
+    {
+        var counter = new CopyRowCounter();
+        await context.Repository.DumpAsync(part.Snapshot, part.Path, async (dump, ct) =>
+        {
+            var result = await Exec.StreamAsync(context.Engine, id, ["pg_restore", "--data-only", "-f", "-"], ct, stdin: (input, c) => dump.CopyToAsync(input, c), stdout: counter);
+            if (result.ExitCode != 0)
+            {
+                throw new PipelineException($"reading the backup of {part.Source} failed: {result.ErrorLines.LastOrDefault() ?? $"exit {result.ExitCode}"}");
+            }
+        }, cancellationToken);
+        return counter.Rows;
+    }
+
+    private async Task RedisAsync(MemberResult member, CancellationToken cancellationToken)
+    {
+        var (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
+        var redis = new RedisCli(context.Engine, id, name);
+        var directory = (await redis.ConfigAsync("dir", cancellationToken)).TrimEnd('/');
+        var file = await redis.ConfigAsync("dbfilename", cancellationToken);
+        var appendOnly = await redis.ConfigAsync("appendonly", cancellationToken) == "yes";
+        var appendDirectory = await redis.ConfigAsync("appenddirname", cancellationToken);
+        var appendFile = await redis.ConfigAsync("appendfilename", cancellationToken);
+        var mount = context.Environment.Service(member.Service).Volumes
+            .Where(v => v.Kind == Schema.MountKind.Volume && (directory == v.Target.TrimEnd('/') || directory.StartsWith(v.Target.TrimEnd('/') + "/", StringComparison.Ordinal)))
+            .OrderByDescending(v => v.Target.Length)
+            .FirstOrDefault()
+            ?? throw new PipelineException($"redis ({name}) keeps its data in {directory}, which is on no named volume: nothing to restore into");
+        var volume = context.Environment.Volumes.First(v => v.Key == mount.Source).Name;
+        var part = member.Parts.Single();
+        var script = member.Type == "aof"
+            ? "set -e; owner=$(stat -c %u:%g \"$D\"); rm -rf \"$D/$AD\"; tar -x -C \"$D\"; chown -R \"$owner\" \"$D/$AD\""
+            : "set -e; owner=$(stat -c %u:%g \"$D\"); cat > \"$D/.llmstack-restore\"; rm -rf \"$D/$AD\"; mv \"$D/.llmstack-restore\" \"$D/$F\"; "
+              + "chown \"$owner\" \"$D/$F\"; chmod 600 \"$D/$F\"; "
+              + "if [ \"$AOF\" = yes ]; then mkdir \"$D/$AD\"; cp \"$D/$F\" \"$D/$AD/$AF.1.base.rdb\"; : > \"$D/$AD/$AF.1.incr.aof\"; "
+              + "printf 'file %s seq 1 type b\\nfile %s seq 1 type i\\n' \"$AF.1.base.rdb\" \"$AF.1.incr.aof\" > \"$D/$AD/$AF.manifest\"; "
+              + "chmod 700 \"$D/$AD\"; chmod 600 \"$D/$AD\"/*; chown -R \"$owner\" \"$D/$AD\"; fi";
+
+        await using (var stopped = await context.Lifecycle.SuspendAsync([member.Service], SuspendMode.Stop, cancellationToken))
+        {
+            await WriteIntoVolumeAsync(part, volume, mount.Target, script,
+                [$"D={directory}", $"F={file}", $"AD={appendDirectory}", $"AF={appendFile}", $"AOF={(appendOnly ? "yes" : "no")}"], cancellationToken);
+        }
+
+        (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
+        redis = new RedisCli(context.Engine, id, name);
+        var live = await redis.KeyCountAsync(cancellationToken);
+        if (member.Type == "rdb")
+        {
+            var check = await Exec.RunAsync(context.Engine, id, ["redis-check-rdb", $"{directory}/{file}"], cancellationToken);
+            var text = check.Output + check.Error;
+            var read = Number(text, "keys read");
+            var expired = Number(text, "already expired");
+            var expires = Number(text, "expires");
+            if (check.ExitCode != 0 || read is null)
+            {
+                throw new PipelineException($"redis-check-rdb does not accept the restored {file}: {text.Split('\n').LastOrDefault(l => l.Trim().Length > 0)}");
+            }
+
+            var expected = read.Value - (expired ?? 0);
+            if (live > expected || live < expected - (expires ?? 0))
+            {
+                throw new PipelineException($"check after restoring redis failed: {live} key(s) live, the backup holds {expected}");
+            }
+
+            _log.Information("Checked redis: {Live} key(s), the backup holds {Expected} ({Expires} with a TTL)", live, expected, expires ?? 0);
+        }
+        else
+        {
+            _log.Information("Checked redis: it loaded the restored AOF, {Live} key(s)", live);
+        }
+    }
+
+    private async Task VolumeAsync(MemberResult member, CancellationToken cancellationToken)
+    {
+        var volume = context.Environment.Volumes.First(v => v.Key == member.Volume).Name;
+        var writers = context.Environment.Services
+            .Where(s => s.Volumes.Any(m => m.Kind == Schema.MountKind.Volume && m.Source == member.Volume))
+            .Select(s => s.Name)
+            .ToList();
+        var part = member.Parts.Single();
+        HelperResult result;
+        await using (var stopped = await context.Lifecycle.SuspendAsync(writers, SuspendMode.Stop, cancellationToken))
+        {
+            result = await WriteIntoVolumeAsync(part, volume, "/volume",
+                "set -e; find /volume -mindepth 1 -maxdepth 1 -exec rm -rf {} \\; ; tar -x -p -C /volume; echo \"entries=$(find /volume -mindepth 1 | wc -l)\" >&2", [], cancellationToken);
+        }
+
+        var line = result.Errors.LastOrDefault(e => e.StartsWith("entries=", StringComparison.Ordinal));
+        var entries = line is null ? -1 : long.Parse(line["entries=".Length..].Trim(), CultureInfo.InvariantCulture);
+        var expected = member.Counts?.GetValueOrDefault("entries", -1) ?? -1;
+        if (expected >= 0 && entries != expected)
+        {
+            throw new PipelineException($"check after restoring volume {volume} failed: {entries} file(s) and directories, the backup has {expected}");
+        }
+
+        _log.Information("Checked volume {Volume}: {Entries} file(s) and directories as in the backup", volume, entries);
+    }
+
+    private async Task ConfigAsync(RestoreTarget target, CancellationToken cancellationToken)
+    {
+        var directory = Path.Combine(restoreDirectory, target.Set.Set);
+        if (Directory.Exists(directory))
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+
+        Directory.CreateDirectory(directory);
+        await context.Repository.RestoreAsync(target.Member.Parts.Single().Snapshot, directory, cancellationToken);
+        _log.Warning("The configuration of set {Set} is in {Directory} (the checkout is never overwritten): compare and copy what you need", target.Set.Set, directory);
+    }
+
+    /// <summary>A helper container that reads a backup part on its standard input and writes it into a volume.</summary>
+    private async Task<HelperResult> WriteIntoVolumeAsync(BackupPart part, string volume, string mountPoint, string script, IReadOnlyList<string> environment, CancellationToken cancellationToken)
+    {
+        HelperResult? result = null;
+        await context.Repository.DumpAsync(part.Snapshot, part.Path, async (dump, ct) =>
+        {
+            result = await context.Helpers.RunAsync(
+                new HelperSpec
+                {
+                    Purpose = "volume-restore",
+                    Image = context.HelperImage,
+                    Entrypoint = ["/bin/sh", "-c"],
+                    Command = [script],
+                    Mounts = [new HelperMount(volume, mountPoint, ReadOnly: false)],
+                    Environment = environment,
+                    Stdin = (input, c) => dump.CopyToAsync(input, c),
+                },
+                ct);
+            if (result.ExitCode != 0)
+            {
+                throw new PipelineException($"writing the backup into volume {volume} failed (exit {result.ExitCode}): {result.Errors.LastOrDefault() ?? "no error output"}");
+            }
+        }, cancellationToken);
+        return result!;
+    }
+
+    /// <summary>A command in a service's container whose standard input is a backup part.</summary>
+    private async Task<Exec.Result> ExecFromDumpAsync(BackupPart part, string id, IReadOnlyList<string> command, CancellationToken cancellationToken, IReadOnlyList<string>? environment = null)
+    {
+        Exec.Result? result = null;
+        await context.Repository.DumpAsync(part.Snapshot, part.Path, async (dump, ct) =>
+        {
+            result = await Exec.StreamAsync(context.Engine, id, command, ct, stdin: (input, c) => dump.CopyToAsync(input, c), environment: environment);
+        }, cancellationToken);
+        return result!;
+    }
+
+    private async Task<string> PsqlAsync(string id, string name, string user, string database, string sql, CancellationToken cancellationToken)
+    {
+        var result = await Exec.StreamAsync(context.Engine, id, ["psql", "-U", user, "-d", database, "-AtX", "-v", "ON_ERROR_STOP=1", "-f", "-"], cancellationToken,
+            stdin: async (input, ct) => await input.WriteAsync(Encoding.UTF8.GetBytes(sql), ct));
+        return result.ExitCode == 0 ? result.Output : throw BackupContext.Failed("psql", name, result);
+    }
+
+    private static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
+
+    private static long? Number(string text, string label)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(text, $@"(\d+) {label}");
+        return match.Success ? long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
+    }
+
+    /// <summary>Counts rows of the COPY blocks in pg_restore's SQL output as it streams (one line per row in COPY text format).</summary>
+    private sealed class CopyRowCounter : Stream
+    {
+        private readonly StringBuilder _line = new();
+        private readonly Decoder _decoder = Encoding.UTF8.GetDecoder();
+        private string? _table;
+
+        public Dictionary<string, long> Rows { get; } = new(StringComparer.Ordinal);
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => throw new NotSupportedException();
+            set => throw new NotSupportedException();
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            var chars = new char[_decoder.GetCharCount(buffer, offset, count)];
+            _decoder.GetChars(buffer, offset, count, chars, 0);
+            foreach (var c in chars)
+            {
+                if (c != '\n')
+                {
+                    if (_line.Length < 4096)
+                    {
+                        _line.Append(c);
+                    }
+
+                    continue;
+                }
+
+                Line(_line.ToString());
+                _line.Clear();
+            }
+        }
+
+        private void Line(string line)
+        {
+            if (_table is null)
+            {
+                if (line.StartsWith("COPY ", StringComparison.Ordinal) && line.EndsWith("FROM stdin;", StringComparison.Ordinal))
+                {
+                    var end = line.IndexOf(" (", StringComparison.Ordinal) is var paren and > 0 ? paren : line.IndexOf(" FROM stdin;", StringComparison.Ordinal);
+                    _table = line[5..end];
+                    Rows[_table] = 0;
+                }
+            }
+            else if (line == "\\.")
+            {
+                _table = null;
+            }
+            else
+            {
+                Rows[_table]++;
+            }
+        }
+    }
+}
