@@ -243,7 +243,7 @@ public static class BackupConfigLoader
 
             if (method == BackupMethods.None && string.IsNullOrWhiteSpace(service.Reason))
             {
-                diagnostics.Error(service.Location, $"service '{name}': method none needs a reason (why its data needs no backup)");
+                diagnostics.Error(location, $"service '{name}': method none needs a reason (why its data needs no backup)");
             }
             else if (method != BackupMethods.None && service.Reason is not null)
             {

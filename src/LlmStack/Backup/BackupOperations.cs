@@ -309,7 +309,8 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     {
         if (_context is not null)
         {
-            return _context;
+            // The lifecycle journals suspensions only once the lock is held: take a fresh one each time.
+            return _context = _context with { Lifecycle = await session.LifecycleAsync(cancellationToken) };
         }
 
         await ResticRepository.RequireAsync(cancellationToken);

@@ -29,7 +29,7 @@ public sealed class BackupProgress(TextWriter? terminal, ILogger log)
         var text = string.Create(CultureInfo.InvariantCulture, $"{what}: {Size(progress.BytesDone)}")
                    + (progress.Percent is { } percent ? string.Create(CultureInfo.InvariantCulture, $" ({percent * 100:0}%)") : string.Empty)
                    + $", {Size((long)rate)}/s"
-                   + (progress.SecondsRemaining is > 0 and var left ? $", {TimeSpan.FromSeconds(left):mm\\:ss} left" : string.Empty);
+                   + (progress.TotalBytes is not null && progress.SecondsRemaining is > 0 and var left ? $", {TimeSpan.FromSeconds(left):mm\\:ss} left" : string.Empty);
         if (terminal is not null)
         {
             lock (terminal)

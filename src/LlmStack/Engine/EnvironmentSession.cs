@@ -107,6 +107,9 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
                     Environment.Name, holder?.ToString() ?? "another run", EnvironmentLock.Format(options.LockTimeout)),
                 cancellationToken);
             _log.Debug("Holding the lock of {Environment}: {Path}", Environment.Name, _lock.LockPath);
+
+            // Services a killed run left paused or stopped come back first.
+            await (await LifecycleAsync(cancellationToken)).RecoverAsync(cancellationToken);
         }
         finally
         {
@@ -120,8 +123,9 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     public Task<GateOutcome> ChangeAsync(string target, Func<CancellationToken, Task<ChangePlan>> plan, CancellationToken cancellationToken) =>
         new ChangeGate(options.Gate, options.Out, _log).RunAsync(target, Environment.Name, LockAsync, plan, cancellationToken);
 
+    /// <summary>The service lifecycle; under the lock, its suspensions are journaled next to the lock file.</summary>
     public async Task<ServiceLifecycle> LifecycleAsync(CancellationToken cancellationToken) =>
-        new(await EngineAsync(cancellationToken), Environment, _log);
+        new(await EngineAsync(cancellationToken), Environment, _log, _lock is { IsHeld: true } held ? held.LockPath : null);
 
     public async Task<HelperContainers> HelpersAsync(CancellationToken cancellationToken) =>
         new(await EngineAsync(cancellationToken), Scope.Of(Environment), _log);

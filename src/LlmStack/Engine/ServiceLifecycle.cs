@@ -22,7 +22,7 @@ public sealed record SuspendedContainer(string Id, string Name, string Service, 
 /// dependency order, health-gated) if that has not happened yet, so a failing or cancelled operation never leaves
 /// them down: <c>await using var paused = await lifecycle.SuspendAsync(...)</c>.
 /// </summary>
-public sealed class SuspendedServices(ServiceLifecycle lifecycle, IReadOnlyList<SuspendedContainer> containers) : IAsyncDisposable
+public sealed class SuspendedServices(ServiceLifecycle lifecycle, IReadOnlyList<SuspendedContainer> containers, string? journal) : IAsyncDisposable
 {
     private int _resumed;
 
@@ -35,7 +35,14 @@ public sealed class SuspendedServices(ServiceLifecycle lifecycle, IReadOnlyList<
     {
         if (Interlocked.Exchange(ref _resumed, 1) == 0)
         {
-            await lifecycle.ResumeAsync(containers, cancellationToken);
+            try
+            {
+                await lifecycle.ResumeAsync(containers, cancellationToken);
+            }
+            finally
+            {
+                ServiceLifecycle.DeleteJournal(journal);
+            }
         }
     }
 
@@ -52,8 +59,15 @@ public sealed class SuspendedServices(ServiceLifecycle lifecycle, IReadOnlyList<
 /// gated by its health. Stack start/stop/restart use it, and so does every feature that must take services out of the
 /// way (backups, restores, wipes, secret rotation).
 /// </summary>
-public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment environment, ILogger log)
+/// <remarks>
+/// With a <c>journalBase</c> (the environment lock's path), every suspension is written down before it happens
+/// (<c>&lt;base&gt;.&lt;id&gt;.suspended</c>) and forgotten once resumed, so services left paused or stopped by a run that was
+/// killed are brought back by <see cref="RecoverAsync"/> when the next run takes the lock.
+/// </remarks>
+public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment environment, ILogger log, string? journalBase = null)
 {
+    private static readonly System.Text.Json.JsonSerializerOptions JournalJson = new() { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase };
+
     private readonly Scope _scope = Scope.Of(environment);
     private readonly ServiceGraph _graph = environment.Graph;
 
@@ -159,7 +173,8 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
         }
 
         var done = new List<SuspendedContainer>();
-        var suspended = new SuspendedServices(this, done);
+        var journal = journalBase is null ? null : $"{journalBase}.{Guid.NewGuid():N}.suspended";
+        var suspended = new SuspendedServices(this, done, journal);
         try
         {
             foreach (var level in _graph.Levels(running.Select(r => r.Service)).Reverse())
@@ -167,10 +182,18 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
                 var members = level.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
                 await Task.WhenAll(running.Where(r => members.Contains(r.Service)).Select(async r =>
                 {
+                    var entry = new SuspendedContainer(r.Container.ID, NameOf(r.Container), r.Service, mode);
+                    lock (done)
+                    {
+                        // Written down before it happens: a run killed right after still knows what to bring back.
+                        WriteJournal(journal, [.. done, entry]);
+                    }
+
                     await SuspendOneAsync(r.Container, r.Service, mode, cancellationToken);
                     lock (done)
                     {
-                        done.Add(new SuspendedContainer(r.Container.ID, NameOf(r.Container), r.Service, mode));
+                        done.Add(entry);
+                        WriteJournal(journal, done);
                     }
                 }));
             }
@@ -189,6 +212,72 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
         return suspended;
     }
 
+    /// <summary>Brings back what runs that were killed left paused or stopped (their journals), then forgets them.</summary>
+    public async Task<int> RecoverAsync(CancellationToken cancellationToken)
+    {
+        if (journalBase is null || Path.GetDirectoryName(journalBase) is not { } directory || !Directory.Exists(directory))
+        {
+            return 0;
+        }
+
+        var count = 0;
+        foreach (var file in Directory.GetFiles(directory, Path.GetFileName(journalBase) + ".*.suspended"))
+        {
+            List<SuspendedContainer> left;
+            try
+            {
+                left = System.Text.Json.JsonSerializer.Deserialize<List<SuspendedContainer>>(await File.ReadAllTextAsync(file, cancellationToken), JournalJson) ?? [];
+            }
+            catch (Exception e) when (e is IOException or System.Text.Json.JsonException)
+            {
+                // A run died with services suspended, but what it suspended is unreadable: what is paused can only be ours.
+                log.Warning("A run that ended abruptly left an unreadable suspension journal {File} ({Error}): unpausing every paused service container", file, e.Message.Split('\n')[0]);
+                left = (await engine.ServiceContainersAsync(_scope, cancellationToken))
+                    .Where(c => c.State == "paused" && c.Labels.Value(Names.Service) is { } s && IsKnown(s))
+                    .Select(c => new SuspendedContainer(c.ID, NameOf(c), c.Labels.Value(Names.Service)!, SuspendMode.Pause))
+                    .ToList();
+            }
+
+            if (left.Count > 0)
+            {
+                log.Warning("A run that ended abruptly left {Count} container(s) paused or stopped ({Names}): bringing them back",
+                    left.Count, string.Join(", ", left.Select(c => c.Name)));
+                await ResumeAsync(left, cancellationToken);
+                count += left.Count;
+            }
+
+            DeleteJournal(file);
+        }
+
+        return count;
+    }
+
+    internal static void DeleteJournal(string? journal)
+    {
+        if (journal is null)
+        {
+            return;
+        }
+
+        try
+        {
+            File.Delete(journal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+    }
+
+    /// <summary>Written atomically (a temporary file, then a rename): a run killed mid-write leaves the previous journal.</summary>
+    private static void WriteJournal(string? journal, IReadOnlyList<SuspendedContainer> containers)
+    {
+        if (journal is not null)
+        {
+            File.WriteAllText(journal + ".tmp", System.Text.Json.JsonSerializer.Serialize(containers, JournalJson));
+            File.Move(journal + ".tmp", journal, overwrite: true);
+        }
+    }
+
     /// <summary>Brings suspended containers back in dependency order, health-gated; every one is tried, failures are reported together.</summary>
     internal async Task ResumeAsync(IReadOnlyList<SuspendedContainer> containers, CancellationToken cancellationToken)
     {
@@ -200,17 +289,22 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
             {
                 try
                 {
-                    if (c.Mode == SuspendMode.Pause)
+                    var state = (await engine.CallAsync(ct => engine.Client.Containers.InspectContainerAsync(c.Id, ct), cancellationToken)).State;
+                    if (state?.Paused == true)
                     {
                         await engine.CallAsync(ct => engine.Client.Containers.UnpauseContainerAsync(c.Id, ct), cancellationToken);
                     }
-                    else
+                    else if (state?.Running != true)
                     {
                         await engine.CallAsync(ct => engine.Client.Containers.StartContainerAsync(c.Id, new ContainerStartParameters(), ct), cancellationToken);
                     }
 
                     await Health.WaitReadyAsync(engine, c.Id, c.Name, _graph[c.Service], log, cancellationToken);
                     log.Information("{Action} {Container}", c.Mode == SuspendMode.Pause ? "Resumed" : "Started", c.Name);
+                }
+                catch (DockerContainerNotFoundException)
+                {
+                    log.Warning("{Container} is gone: not brought back", c.Name);
                 }
                 catch (Exception e) when (e is PipelineException or DockerApiException)
                 {

@@ -269,6 +269,12 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
                 {
                     actions[plan.Name] = "unchanged";
                 }
+                else if (current.State == "paused")
+                {
+                    await engine.CallAsync(ct => engine.Client.Containers.UnpauseContainerAsync(id, ct), cancellationToken);
+                    actions[plan.Name] = "unpaused";
+                    log.Information("Unpaused {Container}", plan.Name);
+                }
                 else
                 {
                     await StartContainerAsync(plan, id, cancellationToken);

@@ -1,0 +1,265 @@
+using System.Globalization;
+using System.Text.Json;
+using Docker.DotNet.Models;
+
+namespace LlmStack.IntegrationTests;
+
+/// <summary>The core stack of the testing environment, started once for the backup tests.</summary>
+public sealed class RunningCore : IAsyncLifetime
+{
+    public DockerFixture Docker { get; } = new();
+
+    public async Task InitializeAsync()
+    {
+        await Docker.InitializeAsync();
+        await Docker.CleanAsync("testing");
+        var start = await Cli.RunAsync(Docker.Root, ["StartCore", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml"]);
+        if (start.ExitCode != 0)
+        {
+            throw new InvalidOperationException("StartCore failed: " + start);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Docker.CleanAsync("testing");
+        await Docker.DisposeAsync();
+    }
+}
+
+/// <summary>Backups and restores on restic against real PostgreSQL and Redis and a stand-in's volume.</summary>
+[Collection("docker")]
+[Trait("Category", "Integration")]
+public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, IAsyncLifetime
+{
+    private const string Postgres = "multimodal-testing-postgres-1";
+    private const string Redis = "multimodal-testing-redis-1";
+    private const string Qdrant = "multimodal-testing-qdrant-1";
+    private readonly string _work = Path.Combine(Path.GetTempPath(), $"llmstack-it-backup-{Guid.NewGuid():N}");
+    private readonly List<Cli.Result> _runs = [];
+
+    private DockerFixture Docker => core.Docker;
+
+    private string ConfigFile => Path.Combine(_work, "backup-strategies.yaml");
+
+    private string Repository => Path.Combine(_work, "tier", "testing");
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_work);
+        var config = await File.ReadAllTextAsync(Path.Combine(Docker.Root, "configs", "backup-strategies.yaml"));
+        await File.WriteAllTextAsync(ConfigFile, config.Replace("    path: backups", $"    path: {Path.Combine(_work, "tier")}", StringComparison.Ordinal));
+
+        // Every test starts from a healthy, unpaused core (a previous test may have stopped a service).
+        var start = await Run("StartCore");
+        start.ExitCode.Should().Be(0, start.ToString());
+    }
+
+    public Task DisposeAsync()
+    {
+        Directory.Delete(_work, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    private async Task<Cli.Result> Run(params string[] arguments)
+    {
+        var result = await Cli.RunAsync(Docker.Root, [.. arguments, "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile]);
+        _runs.Add(result);
+        return result;
+    }
+
+    private async Task<string> Sh(string container, string script)
+    {
+        var (code, output) = await Docker.ExecAsync(container, "sh", "-c", script);
+        code.Should().Be(0, output);
+        return output;
+    }
+
+    private Task<string> Sql(string sql) => Sh(Postgres, $"psql -U multimodal -d multimodal -AtX -v ON_ERROR_STOP=1 -c \"{sql}\"");
+
+    private Task<string> Tree() => Sh(Qdrant, "cd /qdrant/storage && find . -exec stat -c '%n %a %s' {} \\; | sort && find . -type f -exec sha256sum {} \\; | sort");
+
+    private async Task<List<JsonElement>> ListAsync()
+    {
+        var list = await Run("BackupList", "--json");
+        list.ExitCode.Should().Be(0, list.ToString());
+        var json = list.Output[(list.Output.IndexOf("\n[", StringComparison.Ordinal) + 1)..(list.Output.LastIndexOf("]\n", StringComparison.Ordinal) + 1)];
+        return JsonDocument.Parse(json).RootElement.EnumerateArray().ToList();
+    }
+
+    private async Task AssertEverythingRunsAsync()
+    {
+        foreach (var container in await Docker.ContainersAsync("testing", "core"))
+        {
+            var state = (await Docker.Docker.Containers.InspectContainerAsync(container.ID)).State!;
+            state.Running.Should().BeTrue($"{container.Names[0]} runs again");
+            state.Paused.Should().BeFalse($"{container.Names[0]} is not left paused");
+        }
+    }
+
+    [Fact]
+    public async Task BackupFull_then_Restore_brings_back_postgres_rows_and_roles_redis_keys_and_ttls_and_a_volume_tree_exactly()
+    {
+        await Sql("DROP TABLE IF EXISTS ledger; DROP ROLE IF EXISTS auditor; CREATE ROLE auditor LOGIN; "
+                  + "CREATE TABLE ledger (id int primary key, body text); INSERT INTO ledger SELECT g, 'row ' || g || E'\\\\nsecond line' FROM generate_series(1, 500) g;");
+        var rows = await Sql("SELECT id, body FROM ledger ORDER BY id");
+        await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET plain value && redis-cli SET temporary soon EX 3600 && redis-cli -n 2 HSET profile name ada");
+        await Sh(Qdrant, "rm -rf /qdrant/storage/* && mkdir -p /qdrant/storage/collections/docs && head -c 300000 /dev/urandom > /qdrant/storage/collections/docs/segment.bin "
+                         + "&& chmod 640 /qdrant/storage/collections/docs/segment.bin && echo meta > /qdrant/storage/meta.json && chmod 700 /qdrant/storage/collections");
+        var tree = await Tree();
+
+        var backup = await Run("BackupFull");
+        backup.ExitCode.Should().Be(0, backup.ToString());
+        backup.Output.Should().Contain("Backed up postgres/full").And.Contain("Backed up redis/rdb").And.Contain("Backed up qdrant/qdrant_data")
+            .And.Contain("Backed up config/config").And.Contain("Nothing to back up for vllm/vllm_cache").And.MatchRegex(@"Backup set \S+: complete");
+        (await Docker.Docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).Should().NotContain("multimodal-testing_vllm_cache",
+            "a volume that does not exist is never created by a backup");
+        var listed = await ListAsync();
+        listed.Select(r => r.GetProperty("service").GetString()).Should().Contain(["postgres", "redis", "qdrant (qdrant_data)", "minio (minio_data)", "config"]);
+        (await Run("BackupStatus")).ExitCode.Should().Be(0);
+        await AssertEverythingRunsAsync();
+
+        await Sql("DELETE FROM ledger WHERE id > 100; UPDATE ledger SET body = 'changed'; DROP ROLE auditor;");
+        await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET intruder 1");
+        await Sh(Qdrant, "rm -rf /qdrant/storage/collections && echo changed > /qdrant/storage/meta.json && echo new > /qdrant/storage/new.txt");
+
+        var dryRun = await Run("Restore", "--service", "postgres", "--dry-run");
+        dryRun.ExitCode.Should().Be(0, dryRun.ToString());
+        dryRun.Output.Should().MatchRegex(@"postgres\s+postgres/full\s+\S+ \S+\s+would restore");
+        (await Sql("SELECT count(*) FROM ledger")).Trim().Should().Be("100", "a dry run changes nothing");
+
+        foreach (var service in new[] { "postgres", "redis", "qdrant" })
+        {
+            var restore = await Run("Restore", "--service", service, "--confirm", "testing");
+            restore.ExitCode.Should().Be(0, restore.ToString());
+            restore.Output.Should().Contain("Restored and checked").And.Contain("trigger pre-restore");
+        }
+
+        (await Sql("SELECT id, body FROM ledger ORDER BY id")).Should().Be(rows);
+        (await Sql("SELECT rolname FROM pg_roles WHERE rolname = 'auditor'")).Trim().Should().Be("auditor");
+        (await Sh(Redis, "redis-cli KEYS '*' | sort")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal("plain", "temporary");
+        (await Sh(Redis, "redis-cli GET plain")).Trim().Should().Be("value");
+        int.Parse((await Sh(Redis, "redis-cli TTL temporary")).Trim(), CultureInfo.InvariantCulture).Should().BeInRange(3000, 3600, "the TTL survives");
+        (await Sh(Redis, "redis-cli -n 2 HGET profile name")).Trim().Should().Be("ada");
+        (await Tree()).Should().Be(tree, "the volume is byte-identical, with its modes");
+        await AssertEverythingRunsAsync();
+
+        var after = await ListAsync();
+        after.Count(r => r.GetProperty("trigger").GetString() == "pre-restore").Should().Be(3, "each restore kept a safety copy first");
+
+        // Neither the environment's secrets nor the repository key ever reach the console or the logs.
+        var secrets = File.ReadAllLines(Path.Combine(Docker.Root, "secrets", "testing.env")).Where(l => l.Contains('=') && !l.StartsWith('#')).Select(l => l[(l.IndexOf('=') + 1)..]).ToList();
+        secrets.Add(File.ReadAllText(Path.Combine(Docker.Root, "secrets", "testing.backup-key")).Trim());
+        foreach (var run in _runs)
+        {
+            foreach (var secret in secrets)
+            {
+                (run.Output + run.Log + run.JsonLog).Should().NotContain(secret);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Data_only_postgres_and_aof_redis_backups_restore_exactly()
+    {
+        await Sql("DROP TABLE IF EXISTS stock; CREATE TABLE stock (sku text primary key, qty int); INSERT INTO stock SELECT 'sku-' || g, g FROM generate_series(1, 50) g;");
+        var rows = await Sql("SELECT sku, qty FROM stock ORDER BY sku");
+        await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET kept 1 && redis-cli RPUSH queue a b c");
+
+        (await Run("BackupService", "--service", "postgres", "--backup-type", "data")).ExitCode.Should().Be(0);
+        var aof = await Run("BackupService", "--service", "redis", "--backup-type", "aof");
+        aof.ExitCode.Should().Be(0, aof.ToString());
+
+        await Sql("DELETE FROM stock WHERE qty > 10; INSERT INTO stock VALUES ('extra', 1); UPDATE stock SET qty = 0;");
+        await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET other 2");
+
+        var data = await Run("Restore", "--service", "postgres", "--backup-type", "data", "--confirm", "testing");
+        data.ExitCode.Should().Be(0, data.ToString());
+        (await Sql("SELECT sku, qty FROM stock ORDER BY sku")).Should().Be(rows);
+
+        var restored = await Run("Restore", "--service", "redis", "--backup-type", "aof", "--confirm", "testing");
+        restored.ExitCode.Should().Be(0, restored.ToString());
+        (await Sh(Redis, "redis-cli KEYS '*' | sort")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal("kept", "queue");
+        (await Sh(Redis, "redis-cli LRANGE queue 0 -1")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal("a", "b", "c");
+        await AssertEverythingRunsAsync();
+    }
+
+    [Fact]
+    public async Task A_backup_killed_mid_run_leaves_no_listed_backup_its_paused_service_comes_back_and_the_next_backup_succeeds()
+    {
+        await Sh("multimodal-testing-minio-1", "dd if=/dev/urandom of=/data/big.bin bs=1M count=400 2>/dev/null");
+        try
+        {
+            var killed = await Cli.RunAsync(Docker.Root, ["BackupService", "--service", "minio", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
+                whileRunning: async process =>
+                {
+                    var deadline = DateTime.UtcNow.AddMinutes(2);
+                    while (!(await Docker.Docker.Containers.InspectContainerAsync("multimodal-testing-minio-1")).State!.Paused)
+                    {
+                        DateTime.UtcNow.Should().BeBefore(deadline, "the backup pauses minio while it reads its volume");
+                        await Task.Delay(20);
+                    }
+
+                    using var kill = System.Diagnostics.Process.Start("kill", ["-KILL", process.Id.ToString(CultureInfo.InvariantCulture)])!;
+                    await kill.WaitForExitAsync();
+                });
+            killed.ExitCode.Should().Be(137, killed.ToString());
+            await Task.Delay(2000); // restic, left alone, sees the end of its input
+
+            (await ListAsync()).Should().NotContain(r => r.GetProperty("service").GetString() == "minio (minio_data)", "a run that never wrote its manifest has no backup");
+
+            var next = await Run("BackupService", "--service", "minio");
+            next.ExitCode.Should().Be(0, next.ToString());
+            next.Output.Should().Contain("left 1 container(s) paused or stopped (multimodal-testing-minio-1): bringing them back");
+            (await ListAsync()).Count(r => r.GetProperty("service").GetString() == "minio (minio_data)").Should().Be(1);
+            await AssertEverythingRunsAsync();
+        }
+        finally
+        {
+            await Run("StartCore"); // unpauses minio if the test failed before the recovery did
+            await Sh("multimodal-testing-minio-1", "rm -f /data/big.bin");
+        }
+    }
+
+    [Fact]
+    public async Task A_wrong_key_fails_with_one_line_and_writes_nothing()
+    {
+        (await Run("BackupService", "--service", "redis")).ExitCode.Should().Be(0);
+        var before = Directory.GetFiles(Repository, "*", SearchOption.AllDirectories).Select(f => (f, new FileInfo(f).Length)).OrderBy(x => x.f).ToList();
+        var wrong = Path.Combine(_work, "wrong.key");
+        await File.WriteAllTextAsync(wrong, "not-the-key-of-this-repository");
+
+        var result = await Run("BackupFull", "--backup-key-file", wrong);
+        result.ExitCode.Should().Be(1);
+        result.Output.Should().Contain($"backup repository local for testing cannot be opened with the configured key ({wrong}): use the key it was created with")
+            .And.NotContain("   at ").And.NotContain("not-the-key-of-this-repository");
+        Directory.GetFiles(Repository, "*", SearchOption.AllDirectories).Select(f => (f, new FileInfo(f).Length)).OrderBy(x => x.f).ToList()
+            .Should().Equal(before, "nothing was written");
+        await AssertEverythingRunsAsync();
+    }
+
+    [Fact]
+    public async Task A_failing_member_fails_BackupFull_naming_it_while_the_others_are_kept()
+    {
+        await Docker.Docker.Containers.StopContainerAsync(Redis, new ContainerStopParameters { WaitBeforeKillSeconds = 1 });
+        var result = await Run("BackupFull");
+        result.ExitCode.Should().Be(1, result.ToString());
+        result.Output.Should().MatchRegex(@"backup set \S+ is incomplete: redis/rdb: service 'redis' is not running in testing: start it \(StartCore\)")
+            .And.Contain("other member(s) were kept");
+        var listed = await ListAsync();
+        listed.Should().Contain(r => r.GetProperty("service").GetString() == "postgres" && r.GetProperty("setStatus").GetString() == "failed");
+        listed.Should().NotContain(r => r.GetProperty("service").GetString() == "redis");
+        var status = await Run("BackupStatus");
+        status.ExitCode.Should().Be(1);
+        status.Output.Should().Contain("redis: failed in");
+    }
+
+    [Fact]
+    public async Task Two_backups_of_one_environment_at_once_the_second_waits_for_the_lock()
+    {
+        var results = await Task.WhenAll(Run("BackupService", "--service", "postgres"), Run("BackupService", "--service", "postgres"));
+        results.Should().OnlyContain(r => r.ExitCode == 0);
+        results.Count(r => r.Output.Contains("Environment testing is locked by BackupService", StringComparison.Ordinal)).Should().Be(1);
+        (await ListAsync()).Count(r => r.GetProperty("service").GetString() == "postgres").Should().Be(2);
+    }
+}

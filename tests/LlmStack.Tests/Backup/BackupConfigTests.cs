@@ -1,0 +1,154 @@
+using LlmStack.Backup;
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+
+namespace LlmStack.Tests.Backup;
+
+/// <summary>configs/backup-strategies.yaml: validation with positions, the per-environment plan, and the tag scheme.</summary>
+public sealed class BackupConfigTests : IDisposable
+{
+    private const string Marker = "⟦";
+    private static readonly SchemaFile SchemaFile = new(Repository.Root, "schemas/compose-schema.yaml");
+    private static readonly string RealConfig = File.ReadAllText(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath));
+    private readonly string _directory = Repository.TempDirectory("backup-config");
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private (BackupConfig? Config, IReadOnlyList<Diagnostic> Diagnostics) Load(string yaml)
+    {
+        var path = Path.Combine(_directory, "backup.yaml");
+        File.WriteAllText(path, yaml);
+        return BackupConfigLoader.Load(path, "backup.yaml", SchemaFile.Load());
+    }
+
+    private static (string Yaml, string? Position) Edit(params (string From, string To)[] edits)
+    {
+        var yaml = RealConfig;
+        foreach (var (from, to) in edits)
+        {
+            yaml.Should().Contain(from);
+            var index = yaml.IndexOf(from, StringComparison.Ordinal);
+            yaml = yaml[..index] + to + yaml[(index + from.Length)..];
+        }
+
+        var marker = yaml.IndexOf(Marker, StringComparison.Ordinal);
+        if (marker < 0)
+        {
+            return (yaml, null);
+        }
+
+        var before = yaml[..marker];
+        var position = $"{before.Count(c => c == '\n') + 1}:{marker - (before.LastIndexOf('\n') + 1) + 1}";
+        return (yaml.Remove(marker, Marker.Length), position);
+    }
+
+    [Fact]
+    public void The_shipped_configuration_is_valid()
+    {
+        var (config, diagnostics) = Load(RealConfig);
+        diagnostics.Should().BeEmpty();
+        config!.Environments.Keys.Should().BeEquivalentTo(SchemaFile.Load().Environments.Keys);
+    }
+
+    public static TheoryData<string, (string, string)[]> Broken => new()
+    {
+        { "unknown key 'shedule' in environment 'staging'", [("  staging:\n    schedule:", "  staging:\n    ⟦shedule:")] },
+        { "environment 'staging': schedule '0 3 * *' is not a cron expression", [("    schedule: \"0 3 * * *\"", "    ⟦schedule: \"0 3 * *\"")] },
+        { "environment 'testing': schedule '0 25 * * *' is not a cron expression", [("    schedule: \"0 4 * * *\"", "    ⟦schedule: \"0 25 * * *\"")] },
+        { "environment 'production' uses undefined tier 'offsite'", [("    schedule: \"0 1 * * *\"\n    tiers: [local]", "    schedule: \"0 1 * * *\"\n    tiers: [local, ⟦offsite]")] },
+        { "environment 'qa' is not in the schema", [("environments:\n", "environments:\n  ⟦qa:\n    schedule: \"0 5 * * *\"\n    tiers: [local]\n")] },
+        { "tier 'local': kind must be one of local, not 'nfs'", [("    kind: local", "    ⟦kind: nfs")] },
+        { "service 'postgress' is not in the schema", [("  postgres:\n    method: postgres", "  ⟦postgress:\n    method: postgres")] },
+        { "service 'redis': method redis has no type 'snapshot'", [("    types: [rdb, aof]", "    types: [rdb, ⟦snapshot]")] },
+        { "service 'qdrant': method must be one of postgres, redis, volume, none, not 'rsync'", [("  qdrant:\n    method: volume", "  qdrant:\n    ⟦method: rsync")] },
+        { "service 'minio': mode must be pause or stop, not 'freeze'", [("  minio:\n    method: volume\n    mode: pause", "  minio:\n    method: volume\n    ⟦mode: freeze")] },
+        { "service 'n8n-monitoring': method none needs a reason", [("  n8n-monitoring:\n    method: none\n    reason: metrics cache, rebuilt on start", "  ⟦n8n-monitoring:\n    method: none")] },
+        { "'types' of service 'postgres' must be a list, not 'full'", [("    types: [full, schema, data]", "    types: ⟦full")] },
+        { "environment 'development' of the schema has no backup settings", [("  development:\n    schedule: \"0 2 * * *\"\n    tiers: [local]\n", string.Empty), ("environments:", "⟦environments:")] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Broken))]
+    public void Each_broken_configuration_reports_its_problem_at_its_position(string message, (string, string)[] edits)
+    {
+        var (yaml, position) = Edit(edits);
+        position.Should().NotBeNull();
+        var rendered = Load(yaml).Diagnostics.Select(d => d.ToString()).ToList();
+        rendered.Should().Contain(d => d.StartsWith($"backup.yaml:{position}: error: ", StringComparison.Ordinal) && d.Contains(message, StringComparison.Ordinal),
+            $"expected '{message}' at {position}; got:\n{string.Join('\n', rendered)}");
+    }
+
+    [Fact]
+    public void Malformed_yaml_is_one_error_with_its_position()
+    {
+        var (yaml, _) = Edit(("    types: [rdb, aof]", "    types: [rdb, aof"));
+        var (config, diagnostics) = Load(yaml);
+        config.Should().BeNull();
+        diagnostics.Should().ContainSingle().Which.ToString().Should().MatchRegex(@"^backup\.yaml:\d+:\d+: error: malformed YAML");
+    }
+
+    [Fact]
+    public void The_testing_plan_backs_up_every_data_service_in_dependency_order()
+    {
+        var testing = SchemaFile.Resolve("testing");
+        var config = BackupConfigLoader.LoadValid(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, SchemaFile.Load());
+        var plan = BackupPlanner.Plan(config, testing, "/repo");
+
+        plan.Primary.Repository.Should().Be("/repo/backups/testing");
+        plan.Schedule.Should().Be("0 4 * * *");
+        plan.Members.Select(m => m.Key).Should().Equal(
+            "postgres/full", "redis/rdb", "qdrant/qdrant_data", "minio/minio_data", "vllm/vllm_cache", "openwebui/openwebui_data", "n8n/n8n_data",
+            "allure-results/allure_results", "allure-results/allure_history", "prometheus/prometheus_data", "grafana/grafana_data", "elasticsearch/elasticsearch_data",
+            "config/config");
+        plan.NotBackedUp.Keys.Should().BeEquivalentTo("multimodal-worker", "n8n-monitoring");
+
+        var allure = plan.Members.Single(m => m.Volume == "allure_results");
+        allure.VolumeName.Should().Be("multimodal-testing_allure_results");
+        allure.Writers.Should().BeEquivalentTo("allure-results", "allure-report", "allure-cli");
+        allure.Mode.Should().Be(SuspendMode.Pause);
+    }
+
+    [Fact]
+    public void BackupService_picks_a_services_members_and_checks_the_type()
+    {
+        var config = BackupConfigLoader.LoadValid(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, SchemaFile.Load());
+        var plan = BackupPlanner.Plan(config, SchemaFile.Resolve("testing"), "/repo");
+
+        plan.For("postgres", null).Should().ContainSingle().Which.Type.Should().Be("full");
+        plan.For("postgres", "schema").Should().ContainSingle().Which.Type.Should().Be("schema");
+        plan.For("allure-results", null).Select(m => m.Volume).Should().Equal("allure_results", "allure_history");
+        var wrongType = () => plan.For("redis", "full");
+        wrongType.Should().Throw<PipelineException>().WithMessage("service 'redis' has no backup type 'full' (types: rdb, aof)");
+        var none = () => plan.For("multimodal-worker", null);
+        none.Should().Throw<PipelineException>().WithMessage("service 'multimodal-worker' is not backed up in testing: processing cache, rebuilt on demand*");
+        var stateless = () => plan.For("litellm", null);
+        stateless.Should().Throw<PipelineException>().WithMessage("service 'litellm' holds no data to back up in testing*");
+    }
+
+    [Fact]
+    public void Snapshots_are_tagged_and_named_so_that_restic_deduplicates_day_after_day()
+    {
+        BackupTags.Member("testing", "20261129T201500Z-3fa2", "1.0.0", "postgres", "full", "db-multimodal.dump").Should().Equal(
+            "llmstack", "kind=member", "env=testing", "set=20261129T201500Z-3fa2", "version=1.0.0", "service=postgres", "type=full", "part=db-multimodal.dump");
+        BackupTags.Set("testing", "s", "1.0.0", "BackupFull", "complete").Should().Contain("kind=set").And.Contain("status=complete").And.Contain("trigger=BackupFull");
+        BackupTags.PartPath("postgres", "full", "db-multimodal.dump").Should().Be("/postgres/full/db-multimodal.dump", "the same path every day");
+        BackupTags.SafeName("my db/ü").Should().Be("my_db__");
+        BackupSetManifest.ManifestPath("x").Should().Be("/llmstack/sets/x.json");
+
+        var id = BackupSetManifest.NewSetId(new DateTimeOffset(2026, 11, 29, 20, 15, 0, TimeSpan.FromHours(1)));
+        id.Should().MatchRegex("^20261129T191500Z-[0-9a-f]{4}$", "UTC, sortable, with a random suffix");
+    }
+
+    [Fact]
+    public void A_manifest_survives_its_json_round_trip_and_knows_when_it_is_complete()
+    {
+        var manifest = new BackupSetManifest("s", "testing", "multimodal-testing", "local", "BackupFull", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "1.0.0",
+            BackupSetManifest.Complete,
+            [new MemberResult("postgres", "postgres", "full", null, MemberResult.Ok, null, [new BackupPart("db-x.dump", "abc", "/postgres/full/db-x.dump", 10, 5, 0.5) { Source = "x" }], null)]);
+        var back = BackupSetManifest.FromJson(manifest.ToJson());
+        back.IsComplete.Should().BeTrue();
+        back.Members.Single().Parts.Single().Source.Should().Be("x");
+        back.Members.Single().Bytes.Should().Be(10);
+    }
+}
