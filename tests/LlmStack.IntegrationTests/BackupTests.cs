@@ -255,6 +255,40 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     }
 
     [Fact]
+    public async Task A_stale_restic_lock_of_a_killed_restic_is_removed_and_the_backup_goes_on()
+    {
+        (await Run("BackupService", "--service", "redis")).ExitCode.Should().Be(0);
+        var locks = Path.Combine(Repository, "locks");
+        var start = new System.Diagnostics.ProcessStartInfo("restic", ["backup", "--stdin", "--stdin-filename", "intruder", "--host", "intruder"])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.Environment["RESTIC_REPOSITORY"] = Repository;
+        start.Environment["RESTIC_PASSWORD_FILE"] = Path.Combine(Docker.Root, "secrets", "testing.backup-key");
+        using (var intruder = System.Diagnostics.Process.Start(start)!)
+        {
+            await intruder.StandardInput.WriteAsync(new string('x', 100000));
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!Directory.Exists(locks) || Directory.GetFiles(locks).Length == 0)
+            {
+                DateTime.UtcNow.Should().BeBefore(deadline, "restic takes its lock");
+                await Task.Delay(20);
+            }
+
+            intruder.Kill();
+            await intruder.WaitForExitAsync();
+        }
+
+        Directory.GetFiles(locks).Should().HaveCount(1, "kill -9 leaves restic's lock behind");
+        var next = await Run("BackupService", "--service", "redis");
+        next.ExitCode.Should().Be(0, next.ToString());
+        Directory.GetFiles(locks).Should().BeEmpty("the stale lock was removed, and the run removed its own");
+        (await ListAsync()).Count(r => r.GetProperty("service").GetString() == "redis").Should().Be(2);
+    }
+
+    [Fact]
     public async Task Two_backups_of_one_environment_at_once_the_second_waits_for_the_lock()
     {
         var results = await Task.WhenAll(Run("BackupService", "--service", "postgres"), Run("BackupService", "--service", "postgres"));

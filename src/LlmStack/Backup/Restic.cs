@@ -28,9 +28,6 @@ public sealed record BackupKey(string? File, string? Value, string Source);
 /// <summary>Progress of one running backup or restore (bytes so far, percent and seconds left when restic knows them).</summary>
 public sealed record ResticProgress(long BytesDone, long? TotalBytes, double? Percent, double? SecondsRemaining, double SecondsElapsed);
 
-/// <summary>restic could not take its repository lock (another restic process, or a stale lock of a killed one).</summary>
-public sealed class ResticLockedException(string message) : PipelineException(message);
-
 /// <summary>
 /// One restic repository (an environment on a tier). LlmStack never writes its own archive or crypto format: restic
 /// encrypts (AES-256-CTR + Poly1305), compresses (zstd), deduplicates and locks. The key reaches restic through its
@@ -74,8 +71,8 @@ public sealed class ResticRepository(ResolvedTier tier, string environment, Back
     }
 
     /// <summary>
-    /// Opens the repository, creating it on first use (format 2: compressed). A wrong key fails here, before anything
-    /// is read from a service or written anywhere.
+    /// Opens the repository, creating it on first use (format 2: compressed), and removes stale locks. A wrong key fails
+    /// here, before anything is read from a service or written anywhere.
     /// </summary>
     public async Task OpenAsync(CancellationToken cancellationToken)
     {
@@ -94,6 +91,9 @@ public sealed class ResticRepository(ResolvedTier tier, string environment, Back
         }
 
         await RunAsync(["cat", "config"], cancellationToken);
+
+        // A restic killed mid-operation leaves its lock; restic itself removes it once it finds it stale.
+        await UnlockStaleAsync(cancellationToken);
     }
 
     /// <summary>
@@ -192,29 +192,11 @@ public sealed class ResticRepository(ResolvedTier tier, string environment, Back
         return json.RootElement.TryGetProperty("total_size", out var size) ? size.GetInt64() : 0;
     }
 
-    /// <summary>Removes stale locks only (restic decides: the holder's process is gone, or the lock is old).</summary>
-    public async Task UnlockAsync(CancellationToken cancellationToken)
+    /// <summary>Removes stale locks only: restic decides (the holder's process is gone, or the lock is old).</summary>
+    public async Task UnlockStaleAsync(CancellationToken cancellationToken)
     {
         await RunAsync(["unlock"], cancellationToken);
-        log.Information("Removed stale restic locks of {Repository}", Location);
-    }
-
-    /// <summary>Removes snapshots by id (incomplete ones of a failed run).</summary>
-    public Task ForgetAsync(IReadOnlyList<string> snapshotIds, CancellationToken cancellationToken) =>
-        snapshotIds.Count == 0 ? Task.CompletedTask : WithStaleLockRetryAsync(ct => RunAsync(["forget", .. snapshotIds], ct), cancellationToken);
-
-    /// <summary>Runs an operation that needs restic's exclusive lock; a lock left by a killed run is removed (only if restic calls it stale) and the operation retried once.</summary>
-    public async Task WithStaleLockRetryAsync(Func<CancellationToken, Task> operation, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await operation(cancellationToken);
-        }
-        catch (ResticLockedException)
-        {
-            await UnlockAsync(cancellationToken);
-            await operation(cancellationToken);
-        }
+        log.Debug("Removed stale restic locks of {Repository}, if any", Location);
     }
 
     private async Task<IReadOnlyList<string>> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
@@ -380,7 +362,7 @@ public sealed class ResticRepository(ResolvedTier tier, string environment, Back
 
         if (text.Contains("already locked", StringComparison.Ordinal))
         {
-            return new ResticLockedException($"backup repository {tier.Name} for {environment} is locked by another restic process: {FirstFatal(stderr)}");
+            return new PipelineException($"backup repository {tier.Name} for {environment} is locked by another restic process that is still running: {FirstFatal(stderr)}");
         }
 
         if (text.Contains("Is there a repository at the following location", StringComparison.Ordinal))
