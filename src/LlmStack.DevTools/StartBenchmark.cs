@@ -132,7 +132,7 @@ public static class StartBenchmark
     }
 
     /// <summary>Removes everything of the benchmark project (by its compose project label; nothing else carries it).</summary>
-    private static async Task CleanAsync(DockerEngine engine, CancellationToken cancellationToken)
+    internal static async Task CleanAsync(DockerEngine engine, CancellationToken cancellationToken)
     {
         foreach (var container in await engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = Filter() }, cancellationToken))
         {
