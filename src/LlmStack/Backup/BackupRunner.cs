@@ -47,6 +47,15 @@ public sealed record BackupContext(
             ? Interpolation.Materialize(pair.Value, Secrets)
             : null;
 
+    /// <summary>Files and directories in a volume (a helper running <paramref name="spec"/>'s count command).</summary>
+    public async Task<long> CountEntriesAsync(HelperSpec spec, string volume, CancellationToken cancellationToken)
+    {
+        var result = await Helpers.RunAsync(spec with { Purpose = "volume-count", Entrypoint = ["/bin/sh", "-c"], Command = ["find /volume -mindepth 1 | wc -l"] }, cancellationToken);
+        return result.ExitCode == 0 && long.TryParse(result.Output.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var count)
+            ? count
+            : throw new PipelineException($"counting the files of volume {volume} failed (exit {result.ExitCode}): {result.Errors.LastOrDefault() ?? result.Output.Trim()}");
+    }
+
     /// <summary>Where the service mounts a named volume (the helper mounts it at the same place).</summary>
     public string MountPoint(string service, string volume) =>
         Environment.Service(service).Volumes.First(v => v.Kind == MountKind.Volume && v.Source == volume).Target;
@@ -225,24 +234,16 @@ public sealed class BackupRunner(BackupContext context)
             await using var suspended = member.Writers.Count == 0
                 ? null
                 : await context.Lifecycle.SuspendAsync(member.Writers, member.Mode, ct, includeDependents: member.Mode == SuspendMode.Stop);
-            var result = await context.Helpers.RunAsync(
-                new HelperSpec
-                {
-                    Purpose = "volume-backup",
-                    Image = context.HelperImage,
-                    Entrypoint = ["/bin/sh", "-c"],
-                    Command = ["echo \"entries=$(find /volume -mindepth 1 | wc -l)\" >&2 && tar -c -C /volume ."],
-                    Mounts = [new HelperMount(member.VolumeName!, "/volume", ReadOnly: true)],
-                    Stdout = stdin,
-                },
-                ct);
-            if (result.ExitCode != 0)
+            var spec = new HelperSpec
             {
-                throw new PipelineException($"reading volume {member.VolumeName} failed (exit {result.ExitCode}): {result.Errors.LastOrDefault() ?? "no error output"}");
-            }
-
-            var count = result.Errors.FirstOrDefault(e => e.StartsWith("entries=", StringComparison.Ordinal));
-            entries = count is null ? -1 : long.Parse(count["entries=".Length..].Trim(), CultureInfo.InvariantCulture);
+                Purpose = "volume-backup",
+                Image = context.HelperImage,
+                Entrypoint = ["/bin/sh", "-c"],
+                Command = ["find /volume -mindepth 1 | wc -l"],
+                Mounts = [new HelperMount(member.VolumeName!, "/volume", ReadOnly: true)],
+            };
+            entries = await context.CountEntriesAsync(spec, member.VolumeName!, ct);
+            await context.Helpers.ReadArchiveAsync(spec, "/volume/.", stdin, ct);
         }, cancellationToken));
         return new Dictionary<string, long> { ["entries"] = entries };
     }

@@ -254,15 +254,27 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
             .Select(s => s.Name)
             .ToList();
         var part = member.Parts.Single();
-        HelperResult result;
+        var spec = new HelperSpec
+        {
+            Purpose = "volume-restore",
+            Image = context.HelperImage,
+            Entrypoint = ["/bin/sh", "-c"],
+            Command = ["find /volume -mindepth 1 -maxdepth 1 -exec rm -rf {} \\;"],
+            Mounts = [new HelperMount(volume, "/volume", ReadOnly: false)],
+        };
+        long entries;
         await using (var stopped = await context.Lifecycle.SuspendAsync(writers, SuspendMode.Stop, cancellationToken))
         {
-            result = await WriteIntoVolumeAsync(part, volume, "/volume",
-                "set -e; find /volume -mindepth 1 -maxdepth 1 -exec rm -rf {} \\; ; tar -x -p -C /volume; echo \"entries=$(find /volume -mindepth 1 | wc -l)\" >&2", [], cancellationToken);
+            var emptied = await context.Helpers.RunAsync(spec, cancellationToken);
+            if (emptied.ExitCode != 0)
+            {
+                throw new PipelineException($"emptying volume {volume} failed (exit {emptied.ExitCode}): {emptied.Errors.LastOrDefault() ?? "no error output"}");
+            }
+
+            await context.Repository.DumpAsync(part.Snapshot, part.Path, (dump, ct) => context.Helpers.WriteArchiveAsync(spec, "/volume", dump, ct), cancellationToken);
+            entries = await context.CountEntriesAsync(spec, volume, cancellationToken);
         }
 
-        var line = result.Errors.LastOrDefault(e => e.StartsWith("entries=", StringComparison.Ordinal));
-        var entries = line is null ? -1 : long.Parse(line["entries=".Length..].Trim(), CultureInfo.InvariantCulture);
         var expected = member.Counts?.GetValueOrDefault("entries", -1) ?? -1;
         if (expected >= 0 && entries != expected)
         {

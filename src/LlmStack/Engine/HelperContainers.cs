@@ -122,6 +122,65 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
         }
     }
 
+    /// <summary>
+    /// Streams a path of a helper container's mounts as a tar (entries <c>./…</c> for a path ending in <c>/.</c>) through
+    /// the engine's archive API: the container is created but never started, so no tar runs anywhere and nothing passes
+    /// through an attached stream (about ten times faster on Docker 20.10).
+    /// </summary>
+    public async Task ReadArchiveAsync(HelperSpec spec, string path, Stream output, CancellationToken cancellationToken)
+    {
+        var id = await CreateIdleAsync(spec, cancellationToken);
+        try
+        {
+            var archive = await engine.Client.Containers.GetArchiveFromContainerAsync(id, new ContainerPathStatParameters { Path = path }, false, cancellationToken);
+            await using (var tar = archive.Stream ?? throw new PipelineException($"the engine sent no archive of {path}"))
+            {
+                await tar.CopyToAsync(output, cancellationToken);
+            }
+
+            await output.FlushAsync(cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            throw new PipelineException($"reading {path} of the {spec.Purpose} helper failed: {Images.ApiMessage(e)}");
+        }
+        finally
+        {
+            await RemoveAsync(id);
+        }
+    }
+
+    /// <summary>Unpacks a tar stream into a path of a helper container's mounts (archive API; owners and modes kept).</summary>
+    public async Task WriteArchiveAsync(HelperSpec spec, string path, Stream input, CancellationToken cancellationToken)
+    {
+        var id = await CreateIdleAsync(spec, cancellationToken);
+        try
+        {
+            await engine.Client.Containers.ExtractArchiveToContainerAsync(id, new CopyToContainerParameters { Path = path, CopyUIDGID = true }, input, cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            throw new PipelineException($"writing into {path} of the {spec.Purpose} helper failed: {Images.ApiMessage(e)}");
+        }
+        finally
+        {
+            await RemoveAsync(id);
+        }
+    }
+
+    private async Task<string> CreateIdleAsync(HelperSpec spec, CancellationToken cancellationToken)
+    {
+        await SweepAsync(cancellationToken);
+        try
+        {
+            return (await engine.Client.Containers.CreateContainerAsync(CreateParameters(spec), cancellationToken)).ID;
+        }
+        catch (DockerImageNotFoundException)
+        {
+            throw new PipelineException($"helper image {spec.Image} ({spec.Purpose}) is not present: pull it, or map it with --image-map");
+        }
+    }
+
     /// <summary>Removes this environment's helpers whose run is gone (killed before it could clean up).</summary>
     public async Task<int> SweepAsync(CancellationToken cancellationToken)
     {
