@@ -5,27 +5,7 @@ using Docker.DotNet.Models;
 namespace LlmStack.IntegrationTests;
 
 /// <summary>The core stack of the testing environment, started once for the backup tests.</summary>
-public sealed class RunningCore : IAsyncLifetime
-{
-    public DockerFixture Docker { get; } = new();
-
-    public async Task InitializeAsync()
-    {
-        await Docker.InitializeAsync();
-        await Docker.CleanAsync("testing");
-        var start = await Cli.RunAsync(Docker.Root, ["StartCore", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml"]);
-        if (start.ExitCode != 0)
-        {
-            throw new InvalidOperationException("StartCore failed: " + start);
-        }
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Docker.CleanAsync("testing");
-        await Docker.DisposeAsync();
-    }
-}
+public sealed class RunningCore() : RunningStacks("StartCore");
 
 /// <summary>Backups and restores on restic against real PostgreSQL and Redis and a stand-in's volume.</summary>
 [Collection("docker")]

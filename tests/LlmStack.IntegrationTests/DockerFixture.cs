@@ -124,6 +124,37 @@ public sealed class DockerFixture : IAsyncLifetime
     }
 }
 
+/// <summary>Stacks of the testing environment started once (by a Start target) for the tests of a class, removed after.</summary>
+public abstract class RunningStacks(string startTarget) : IAsyncLifetime
+{
+    public DockerFixture Docker { get; } = new();
+
+    public Engine.DockerEngine Engine { get; private set; } = null!;
+
+    public Schema.ResolvedEnvironment Testing { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        await Docker.InitializeAsync();
+        await Docker.CleanAsync("testing");
+        var start = await Cli.RunAsync(Docker.Root, [startTarget, "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml"]);
+        if (start.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{startTarget} failed: {start}");
+        }
+
+        Engine = await LlmStack.Engine.DockerEngine.ConnectAsync(null, Serilog.Core.Logger.None, CancellationToken.None);
+        Testing = new Schema.SchemaFile(Docker.Root, "schemas/compose-schema.yaml").Resolve("testing");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Docker.CleanAsync("testing");
+        Engine.Dispose();
+        await Docker.DisposeAsync();
+    }
+}
+
 /// <summary>Runs ./build.sh as a user would, with its logs in a directory of the test's own.</summary>
 public static class Cli
 {

@@ -7,35 +7,7 @@ using LlmStack.Schema;
 namespace LlmStack.IntegrationTests;
 
 /// <summary>The core and inference stacks of the testing environment, started once for the tests of a class.</summary>
-public sealed class RunningInference : IAsyncLifetime
-{
-    public DockerFixture Docker { get; } = new();
-
-    public DockerEngine Engine { get; private set; } = null!;
-
-    public ResolvedEnvironment Testing { get; private set; } = null!;
-
-    public async Task InitializeAsync()
-    {
-        await Docker.InitializeAsync();
-        await Docker.CleanAsync("testing");
-        var start = await Cli.RunAsync(Docker.Root, ["StartInference", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml"]);
-        if (start.ExitCode != 0)
-        {
-            throw new InvalidOperationException("StartInference failed: " + start);
-        }
-
-        Engine = await DockerEngine.ConnectAsync(null, Serilog.Core.Logger.None, CancellationToken.None);
-        Testing = new SchemaFile(Docker.Root, "schemas/compose-schema.yaml").Resolve("testing");
-    }
-
-    public async Task DisposeAsync()
-    {
-        await Docker.CleanAsync("testing");
-        Engine.Dispose();
-        await Docker.DisposeAsync();
-    }
-}
+public sealed class RunningInference() : RunningStacks("StartInference");
 
 /// <summary>Helper containers and the service lifecycle on the real engine.</summary>
 [Collection("docker")]

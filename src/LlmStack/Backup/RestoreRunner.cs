@@ -350,37 +350,13 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
     }
 
     /// <summary>Counts rows of the COPY blocks in pg_restore's SQL output as it streams (one line per row in COPY text format).</summary>
-    private sealed class CopyRowCounter : Stream
+    private sealed class CopyRowCounter : WriteOnlyStream
     {
         private readonly StringBuilder _line = new();
         private readonly Decoder _decoder = Encoding.UTF8.GetDecoder();
         private string? _table;
 
         public Dictionary<string, long> Rows { get; } = new(StringComparer.Ordinal);
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position
-        {
-            get => throw new NotSupportedException();
-            set => throw new NotSupportedException();
-        }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         public override void Write(byte[] buffer, int offset, int count)
         {
