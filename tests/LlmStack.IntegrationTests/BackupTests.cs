@@ -235,6 +235,50 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     }
 
     [Fact]
+    public async Task RestoreSet_brings_a_whole_set_back_in_dependency_order()
+    {
+        await Sql("DROP TABLE IF EXISTS orders; CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 20);");
+        await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET session abc");
+        var backup = await Run("BackupFull");
+        backup.ExitCode.Should().Be(0, backup.ToString());
+        var set = (await ListAsync()).First(r => r.GetProperty("trigger").GetString() == "BackupFull").GetProperty("set").GetString()!;
+
+        await Sql("TRUNCATE orders;");
+        await Sh(Redis, "redis-cli FLUSHALL");
+        var restore = await Run("RestoreSet", "--backup-set", set, "--confirm", "testing");
+        restore.ExitCode.Should().Be(0, restore.ToString());
+        var order = new[] { "Restoring postgres/full", "Restoring redis/rdb", "Restoring qdrant/qdrant_data", "Restoring minio/minio_data" }
+            .Select(line => restore.Output.IndexOf(line, StringComparison.Ordinal)).ToList();
+        order.Should().OnlyContain(i => i >= 0).And.BeInAscendingOrder();
+        restore.Output.Should().Contain($"The configuration of set {set} is in");
+        (await Sql("SELECT count(*) FROM orders")).Trim().Should().Be("20");
+        (await Sh(Redis, "redis-cli GET session")).Trim().Should().Be("abc");
+        await AssertEverythingRunsAsync();
+    }
+
+    [Fact]
+    public async Task A_restore_whose_check_fails_puts_the_data_from_before_it_back()
+    {
+        await Sh(Qdrant, "rm -rf /qdrant/storage/* && echo backed-up > /qdrant/storage/a.txt");
+        (await Run("BackupService", "--service", "qdrant")).ExitCode.Should().Be(0);
+        await Sh(Qdrant, "echo current > /qdrant/storage/a.txt && echo current > /qdrant/storage/b.txt");
+        var current = await Tree();
+
+        // A backup that does not match its manifest (as a damaged one would): its file count is off by one.
+        var cache = Path.Combine(Docker.Root, ".nuke", "temp", "backup-manifests",
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Repository)))[..16]);
+        var manifest = Directory.GetFiles(cache, "*.json").Single();
+        await File.WriteAllTextAsync(manifest, (await File.ReadAllTextAsync(manifest)).Replace("\"entries\": 1", "\"entries\": 2", StringComparison.Ordinal));
+
+        var restore = await Run("Restore", "--service", "qdrant", "--confirm", "testing");
+        restore.ExitCode.Should().Be(1, restore.ToString());
+        restore.Output.Should().Contain("check after restoring volume multimodal-testing_qdrant_data failed: 1 file(s) and directories, the backup has 2")
+            .And.Contain("the data from before the restore was put back (safety set");
+        (await Tree()).Should().Be(current, "the safety backup was restored");
+        await AssertEverythingRunsAsync();
+    }
+
+    [Fact]
     public async Task A_stale_restic_lock_of_a_killed_restic_is_removed_and_the_backup_goes_on()
     {
         (await Run("BackupService", "--service", "redis")).ExitCode.Should().Be(0);

@@ -60,6 +60,7 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
         }
 
         return set.Members
+            .Where(m => m.Succeeded) // skipped members (a volume that did not exist) have nothing to restore
             .OrderBy(m => order.ToList().IndexOf(m.Service) is var i && i < 0 ? int.MaxValue : i)
             .Select(m => new RestoreTarget(set, m))
             .ToList();
