@@ -45,6 +45,10 @@ partial class Build
         .Requires(() => Service)
         .Executes(async ct => ReportSummary("Set", (await Backups.ServiceAsync(Service!, BackupType, nameof(BackupService), ct)).Set));
 
+    Target BackupCopy => _ => _
+        .Description("Copy to every other tier of the environment what the first tier has and it lacks (restic copy; tape: export); non-zero naming the tiers that failed.")
+        .Executes(ct => Backups.CopyAsync(ct));
+
     Target BackupList => _ => _
         .Description("Every backup per service: time, set, type, size, bytes added (--json).")
         .Executes(ct => Backups.ListAsync(Json, ct));

@@ -109,7 +109,8 @@ public static class BackupBenchmark
         var repository = new ResticRepository(plan.Primary, StartBenchmark.EnvironmentName, key, Path.Combine(work, "restic-cache"), log);
         repository.OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
         return new BackupContext(
-            engine, environment, plan, repository, new ServiceLifecycle(engine, environment, log), new HelperContainers(engine, Scope.Of(environment), log),
+            engine, environment, plan, repository, new BackupTiers(repository, [], tier => new ResticRepository(tier, StartBenchmark.EnvironmentName, key, Path.Combine(work, "restic-cache"), log), Path.Combine(work, "manifests"), log),
+            new ServiceLifecycle(engine, environment, log), new HelperContainers(engine, Scope.Of(environment), log),
             map.Apply("busybox:1.36"), secrets.Get, [], Path.Combine(work, "manifests"), new BackupProgress(null, Serilog.Core.Logger.None), log);
     }
 

@@ -1,5 +1,12 @@
 namespace LlmStack.Backup;
 
+/// <summary>A set as one repository holds it: its manifest, the id of the manifest's snapshot there, and its tags.</summary>
+public sealed record CatalogEntry(BackupSetManifest Manifest, string SnapshotId, IReadOnlyList<string> Tags)
+{
+    /// <summary>When the set was last verified on this tier (<c>verified=yyyy-MM-dd</c> tags), if ever.</summary>
+    public string? Verified => Tags.Where(t => t.StartsWith("verified=", StringComparison.Ordinal)).Select(t => t["verified=".Length..]).Order(StringComparer.Ordinal).LastOrDefault();
+}
+
 /// <summary>
 /// The backup sets of a repository, read from their manifests. A manifest never changes once written (its set id is
 /// in its path), so each is read from the repository once and then kept in a local cache.
@@ -10,9 +17,13 @@ public sealed class BackupCatalog(ResticRepository repository, string cacheDirec
         System.Text.Encoding.UTF8.GetBytes(repository.Location)))[..16]);
 
     /// <summary>Every set with a manifest, oldest first. Member snapshots no manifest names are not backups.</summary>
-    public async Task<IReadOnlyList<BackupSetManifest>> SetsAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<BackupSetManifest>> SetsAsync(CancellationToken cancellationToken) =>
+        (await EntriesAsync(cancellationToken)).Select(e => e.Manifest).ToList();
+
+    /// <summary>Every set with its manifest snapshot, oldest first.</summary>
+    public async Task<IReadOnlyList<CatalogEntry>> EntriesAsync(CancellationToken cancellationToken)
     {
-        var sets = new List<BackupSetManifest>();
+        var entries = new List<CatalogEntry>();
         foreach (var snapshot in await repository.SnapshotsAsync([BackupTags.Marker, "kind=set"], cancellationToken))
         {
             var set = snapshot.Tag("set");
@@ -35,10 +46,10 @@ public sealed class BackupCatalog(ResticRepository repository, string cacheDirec
                 Write(set, json);
             }
 
-            sets.Add(BackupSetManifest.FromJson(json));
+            entries.Add(new CatalogEntry(BackupSetManifest.FromJson(json), snapshot.Id, snapshot.Tags ?? []));
         }
 
-        return sets.OrderBy(s => s.Started).ToList();
+        return entries.OrderBy(e => e.Manifest.Started).ToList();
     }
 
     /// <summary>Caches a manifest this run has just written.</summary>

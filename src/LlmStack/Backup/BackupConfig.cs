@@ -17,14 +17,29 @@ public sealed class BackupConfig : SchemaNode
     public KeyDefinition? Key { get; set; }
 }
 
-/// <summary>One storage tier: a restic repository per environment.</summary>
+/// <summary>One storage tier: a restic repository per environment (or, for tape, an export target).</summary>
 public sealed class TierDefinition : SchemaNode
 {
-    /// <summary><c>local</c>: a filesystem path.</summary>
+    /// <summary><c>local</c>, <c>remote</c>, <c>cloud</c> or <c>tape</c>.</summary>
     public string? Kind { get; set; }
 
-    /// <summary>Where the repositories live: <c>&lt;path&gt;/&lt;environment&gt;</c>; relative to the repository root unless absolute.</summary>
+    /// <summary>
+    /// local: a directory (relative to the repository root unless absolute); tape: a directory (one file per set) or a
+    /// device file. The environment's repository (or export directory) is <c>&lt;path&gt;/&lt;environment&gt;</c>.
+    /// </summary>
     public string? Path { get; set; }
+
+    /// <summary>remote: any restic repository location (a mounted share's path, <c>sftp:</c>, <c>rest:</c>); cloud: <c>s3:https://host/bucket/prefix</c>.</summary>
+    public string? Repository { get; set; }
+
+    /// <summary>cloud: a file in the secrets directory with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (NAME=value lines).</summary>
+    public string? Credentials { get; set; }
+
+    /// <summary>remote and cloud: a CA certificate for a private endpoint (restic --cacert).</summary>
+    public string? CaFile { get; set; }
+
+    /// <summary>tape: where the export manifests are kept (default <c>backups/tape-catalog</c>).</summary>
+    public string? Catalog { get; set; }
 }
 
 public sealed class EnvironmentBackupDefinition : SchemaNode
@@ -74,7 +89,12 @@ public static class BackupMethods
         [None] = [],
     };
 
-    public static readonly IReadOnlyList<string> TierKinds = ["local"];
+    public const string Local = "local";
+    public const string Remote = "remote";
+    public const string Cloud = "cloud";
+    public const string Tape = "tape";
+
+    public static readonly IReadOnlyList<string> TierKinds = [Local, Remote, Cloud, Tape];
 }
 
 /// <summary>Reads and validates the backup configuration against the schema.</summary>
@@ -143,9 +163,32 @@ public static class BackupConfigLoader
                     $"tier '{name}': kind must be one of {string.Join(", ", BackupMethods.TierKinds)}{(tier.Kind is null ? string.Empty : $", not '{tier.Kind}'")}");
             }
 
-            if (string.IsNullOrWhiteSpace(tier.Path))
+            switch (tier.Kind)
             {
-                diagnostics.Error(tier.Has("path") ? tier.Locate("path") : tier.Location, $"tier '{name}' has no path");
+                case BackupMethods.Local or BackupMethods.Tape when string.IsNullOrWhiteSpace(tier.Path):
+                    diagnostics.Error(tier.Location, $"tier '{name}' ({tier.Kind}) has no path");
+                    break;
+                case BackupMethods.Remote when string.IsNullOrWhiteSpace(tier.Repository):
+                    diagnostics.Error(tier.Location, $"tier '{name}' (remote) has no repository (a path, sftp:… or rest:…)");
+                    break;
+                case BackupMethods.Cloud when tier.Repository is not { } repository || !repository.StartsWith("s3:", StringComparison.Ordinal):
+                    diagnostics.Error(tier.Has("repository") ? tier.Locate("repository") : tier.Location, $"tier '{name}' (cloud) needs a repository like s3:https://host/bucket/prefix");
+                    break;
+                case BackupMethods.Cloud when string.IsNullOrWhiteSpace(tier.Credentials):
+                    diagnostics.Error(tier.Location, $"tier '{name}' (cloud) needs credentials: a file in the secrets directory with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+                    break;
+            }
+
+            foreach (var (key, allowed) in new (string Key, string[] Kinds)[]
+                     {
+                         ("path", [BackupMethods.Local, BackupMethods.Tape]), ("repository", [BackupMethods.Remote, BackupMethods.Cloud]),
+                         ("credentials", [BackupMethods.Cloud]), ("ca_file", [BackupMethods.Remote, BackupMethods.Cloud]), ("catalog", [BackupMethods.Tape]),
+                     })
+            {
+                if (tier.Has(key) && tier.Kind is { } k && BackupMethods.TierKinds.Contains(k) && !allowed.Contains(k))
+                {
+                    diagnostics.Error(tier.Locate(key), $"tier '{name}': {key} is for {string.Join(" and ", allowed)} tiers, not {k}");
+                }
             }
         }
 
@@ -186,6 +229,12 @@ public static class BackupConfigLoader
             if (tiers.Distinct(StringComparer.Ordinal).Count() != tiers.Count)
             {
                 diagnostics.Error(environment.Locate("tiers"), $"environment '{name}' lists a tier twice");
+            }
+
+            if (config.Tiers.TryGetValue(tiers[0], out var first) && first.Kind is not (BackupMethods.Local or BackupMethods.Remote))
+            {
+                diagnostics.Error(environment.Locate("tiers[0]"),
+                    $"environment '{name}': the first tier receives every backup and is copied to the others, so it must be local or remote, not {first.Kind}");
             }
         }
 

@@ -69,6 +69,36 @@ public static class BackupKeys
         return new BackupKey(generated, null, generated);
     }
 
+    /// <summary>
+    /// A cloud tier's credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, optionally AWS_DEFAULT_REGION) from its file
+    /// in the secrets directory, masked everywhere, passed to restic through its environment. Null for other tiers.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string>? TierCredentials(ResolvedTier tier, SecretMasker masker)
+    {
+        if (tier.CredentialsFile is not { } file)
+        {
+            return null;
+        }
+
+        if (!File.Exists(file))
+        {
+            throw new PipelineException($"tier {tier.Name}: credentials file {file} does not exist: create it (mode 0600) with AWS_ACCESS_KEY_ID=… and AWS_SECRET_ACCESS_KEY=…");
+        }
+
+        var values = Security.SecretStore.Read(file);
+        foreach (var required in new[] { "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY" }.Where(r => !values.ContainsKey(r)))
+        {
+            throw new PipelineException($"tier {tier.Name}: {file} has no {required}");
+        }
+
+        foreach (var value in values.Values)
+        {
+            masker.Register(value);
+        }
+
+        return values.Where(kv => kv.Key.StartsWith("AWS_", StringComparison.Ordinal)).ToDictionary(kv => kv.Key, kv => kv.Value);
+    }
+
     private static void Register(string path, SecretMasker masker)
     {
         try

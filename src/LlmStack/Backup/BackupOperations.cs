@@ -22,8 +22,8 @@ public sealed record BackupOptions
     public string HelperImage { get; init; } = "busybox:1.36";
 }
 
-/// <summary>One service's latest backup, for BackupList and BackupStatus.</summary>
-public sealed record BackupRow(string Service, string Type, string Set, DateTimeOffset Time, string SetStatus, long Bytes, long Added, string Trigger);
+/// <summary>One backup of a service, for BackupList: its set, and the tiers that hold the set.</summary>
+public sealed record BackupRow(string Service, string Type, string Set, DateTimeOffset Time, string SetStatus, long Bytes, long Added, string Trigger, IReadOnlyList<string> Tiers);
 
 /// <summary>The backup targets of one environment: BackupFull, BackupService, BackupList, BackupStatus, BackupSchedule, Restore, RestoreSet.</summary>
 public sealed class BackupOperations(EnvironmentSession session, BackupOptions options)
@@ -47,14 +47,14 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     public BackupConfig Config => _config ??= BackupConfigLoader.LoadValid(
         Path.GetFullPath(options.ConfigFile, Root), options.ConfigFile, session.Options.Schema.Load());
 
-    public EnvironmentBackupPlan Plan => BackupPlanner.Plan(Config, session.Environment, Root);
+    public EnvironmentBackupPlan Plan => BackupPlanner.Plan(Config, session.Environment, Root, session.Options.SecretsDirectory);
 
     /// <summary>Every service that holds data, as one set; fails naming the members that failed (the others are kept).</summary>
     public async Task<BackupSetManifest> FullAsync(string trigger, CancellationToken cancellationToken)
     {
         await session.LockAsync(cancellationToken);
         var context = await ContextAsync(cancellationToken);
-        return Require(await new BackupRunner(context).RunAsync(trigger, context.Plan.Members, cancellationToken));
+        return await FinishAsync(context, await new BackupRunner(context).RunAsync(trigger, context.Plan.Members, cancellationToken), cancellationToken);
     }
 
     /// <summary>One service (every type of member it has, or one type).</summary>
@@ -63,25 +63,70 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         var members = Plan.For(service, type);
         await session.LockAsync(cancellationToken);
         var context = await ContextAsync(cancellationToken);
-        return Require(await new BackupRunner(context).RunAsync(trigger, members, cancellationToken));
+        return await FinishAsync(context, await new BackupRunner(context).RunAsync(trigger, members, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Copies whatever the first tier has and another tier lacks (<c>BackupCopy</c>); fails naming the tiers that failed.</summary>
+    public async Task CopyAsync(CancellationToken cancellationToken)
+    {
+        await session.LockAsync(cancellationToken);
+        var context = await ContextAsync(cancellationToken);
+        var results = await context.Tiers.CopyAsync(await context.Catalog.EntriesAsync(cancellationToken), cancellationToken);
+        var table = new TextTable("TIER", "KIND", "RESULT");
+        foreach (var result in results)
+        {
+            table.Add(result.Tier, result.Kind, result.Ok ? result.Outcome : "FAILED: " + result.Outcome);
+        }
+
+        table.Write(Out);
+        if (results.Count == 0)
+        {
+            Log.Information("{Environment} has one tier ({Tier}): nothing to copy", session.Environment.Name, context.Repository.Tier.Name);
+        }
+
+        if (BackupTiers.Failures(results) is { } failures)
+        {
+            throw new PipelineException(failures);
+        }
+    }
+
+    /// <summary>After a set is written to the first tier: the copies, then the verdict (incomplete set, failed tiers).</summary>
+    private async Task<BackupSetManifest> FinishAsync(BackupContext context, BackupSetManifest manifest, CancellationToken cancellationToken)
+    {
+        var entries = (await context.Catalog.EntriesAsync(cancellationToken)).Where(e => e.Manifest.Set == manifest.Set).ToList();
+        var tierFailures = BackupTiers.Failures(await context.Tiers.CopyAsync(entries, cancellationToken));
+        if (!manifest.IsComplete)
+        {
+            throw new PipelineException(
+                $"backup set {manifest.Set} is incomplete: {string.Join("; ", manifest.Members.Where(m => m.Status == MemberResult.Failed).Select(m => $"{m.Key}: {m.Error}"))} (the {manifest.Members.Count(m => m.Succeeded)} other member(s) were kept)"
+                + (tierFailures is null ? string.Empty : "; " + tierFailures));
+        }
+
+        return tierFailures is null ? manifest : throw new PipelineException($"backup set {manifest.Set} is complete on {context.Repository.Tier.Name}, but {tierFailures}");
     }
 
     /// <summary>Per service and type, every listed backup (newest first): time, set, type, size, added bytes.</summary>
     public async Task ListAsync(bool json, CancellationToken cancellationToken)
     {
-        var rows = Rows(await (await ContextAsync(cancellationToken)).Catalog.SetsAsync(cancellationToken))
-            .OrderBy(r => r.Service, StringComparer.Ordinal).ThenByDescending(r => r.Time).ToList();
+        var context = await ContextAsync(cancellationToken);
+        var inventory = await context.Tiers.InventoryAsync(await context.Catalog.EntriesAsync(cancellationToken), cancellationToken);
+        foreach (var unreadable in inventory.Where(i => i.Entries is null))
+        {
+            Log.Warning("Tier {Tier} cannot be read: {Error}", unreadable.Tier.Name, unreadable.Error);
+        }
+
+        var rows = Rows(inventory).OrderBy(r => r.Service, StringComparer.Ordinal).ThenByDescending(r => r.Time).ToList();
         if (json)
         {
             Out.WriteLine(JsonSerializer.Serialize(rows, Json));
             return;
         }
 
-        var table = new TextTable("SERVICE", "TYPE", "TIME (UTC)", "SET", "SET STATUS", "SIZE", "ADDED", "TRIGGER");
+        var table = new TextTable("SERVICE", "TYPE", "TIME (UTC)", "SET", "SET STATUS", "SIZE", "ADDED", "TRIGGER", "TIERS");
         foreach (var r in rows)
         {
             table.Add(r.Service, r.Type, r.Time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), r.Set, r.SetStatus,
-                BackupProgress.Size(r.Bytes), BackupProgress.Size(r.Added), r.Trigger);
+                BackupProgress.Size(r.Bytes), BackupProgress.Size(r.Added), r.Trigger, string.Join(",", r.Tiers));
         }
 
         table.Write(Out);
@@ -148,15 +193,52 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
             status.Add(new { service, last = last.Set?.Started, set = last.Set?.Set, state });
         }
 
+        var tiers = new List<object>();
+        var tierTable = new TextTable("TIER", "KIND", "SETS", "NEWEST SET", "SIZE", "STATE");
+        foreach (var inventory in await context.Tiers.InventoryAsync(await context.Catalog.EntriesAsync(cancellationToken), cancellationToken))
+        {
+            long? tierSize = null;
+            var state = inventory.Error ?? "ok";
+            if (inventory.Entries is not null && inventory.Tier.IsRepository)
+            {
+                try
+                {
+                    tierSize = inventory.Tier.Name == context.Repository.Tier.Name ? size : await context.Tiers.Open(inventory.Tier).SizeAsync(cancellationToken);
+                }
+                catch (PipelineException e)
+                {
+                    state = e.Message;
+                }
+            }
+
+            var newest = inventory.Entries?.LastOrDefault()?.Manifest.Set;
+            var entriesOnTier = inventory.Entries?.Select(e => e.Manifest.Set).ToHashSet(StringComparer.Ordinal);
+            if (entriesOnTier is not null && sets.LastOrDefault(s => s.Trigger != "pre-restore") is { } last && !entriesOnTier.Contains(last.Set) && state == "ok")
+            {
+                state = $"behind: lacks set {last.Set} (BackupCopy)";
+            }
+
+            if (state != "ok")
+            {
+                problems.Add($"tier {inventory.Tier.Name}: {state}");
+            }
+
+            tierTable.Add(inventory.Tier.Name, inventory.Tier.Kind, inventory.Entries?.Count.ToString(CultureInfo.InvariantCulture) ?? "-", newest ?? "-",
+                tierSize is { } s ? BackupProgress.Size(s) : "-", state);
+            tiers.Add(new { tier = inventory.Tier.Name, kind = inventory.Tier.Kind, repository = inventory.Tier.Repository, sets = inventory.Entries?.Count, newest, size = tierSize, state });
+        }
+
         if (json)
         {
-            Out.WriteLine(JsonSerializer.Serialize(new { environment = session.Environment.Name, tier = context.Repository.Tier.Name, repository = context.Repository.Location, size, schedule = context.Plan.Schedule, services = status }, Json));
+            Out.WriteLine(JsonSerializer.Serialize(new { environment = session.Environment.Name, schedule = context.Plan.Schedule, services = status, tiers }, Json));
         }
         else
         {
             table.Write(Out);
             Out.WriteLine();
-            Out.WriteLine($"Repository {context.Repository.Location} (tier {context.Repository.Tier.Name}): {BackupProgress.Size(size)}; schedule {context.Plan.Schedule} (UTC)");
+            tierTable.Write(Out);
+            Out.WriteLine();
+            Out.WriteLine($"Schedule {context.Plan.Schedule} (UTC)");
         }
 
         if (problems.Count > 0)
@@ -288,15 +370,15 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         throw new PipelineException($"restore failed ({failure.Message.Split('\n')[0]}); the data from before the restore was put back (safety set {safety.Set})", failure);
     }
 
-    private static BackupSetManifest Require(BackupSetManifest manifest) =>
-        manifest.IsComplete
-            ? manifest
-            : throw new PipelineException(
-                $"backup set {manifest.Set} is incomplete: {string.Join("; ", manifest.Members.Where(m => !m.Succeeded).Select(m => $"{m.Key}: {m.Error}"))} (the {manifest.Members.Count(m => m.Succeeded)} other member(s) were kept)");
-
-    private static IEnumerable<BackupRow> Rows(IReadOnlyList<BackupSetManifest> sets) =>
-        sets.SelectMany(s => s.Members.Where(m => m.Succeeded).Select(m =>
-            new BackupRow(m.Volume is null ? m.Service : $"{m.Service} ({m.Volume})", m.Type, s.Set, s.Started, s.Status, m.Bytes, m.Added, s.Trigger)));
+    private static IEnumerable<BackupRow> Rows(IReadOnlyList<TierInventory> inventory)
+    {
+        var tiersOf = inventory.Where(i => i.Entries is not null)
+            .SelectMany(i => i.Entries!.Select(e => (e.Manifest.Set, Tier: i.Tier.Name)))
+            .GroupBy(x => x.Set)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(x => x.Tier).ToList());
+        return inventory[0].Entries!.Select(e => e.Manifest).SelectMany(s => s.Members.Where(m => m.Succeeded).Select(m =>
+            new BackupRow(m.Volume is null ? m.Service : $"{m.Service} ({m.Volume})", m.Type, s.Set, s.Started, s.Status, m.Bytes, m.Added, s.Trigger, tiersOf[s.Set])));
+    }
 
     /// <summary>The last scheduled run at or before now.</summary>
     private static DateTimeOffset? Due(Cronos.CronExpression cron, DateTimeOffset now)
@@ -319,8 +401,11 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         var key = BackupKeys.Resolve(
             options.KeyValue, options.KeyFile, Config.Key?.File, Root, session.Options.SecretsDirectory, session.Environment.Name, exists, session.Options.Masker, Log);
         var temp = Path.Combine(Root, ".nuke", "temp");
-        var repository = new ResticRepository(plan.Primary, session.Environment.Name, key, Path.Combine(temp, "restic-cache"), Log);
+        ResticRepository Open(ResolvedTier tier) => new(
+            tier, session.Environment.Name, key, Path.Combine(temp, "restic-cache"), Log, BackupKeys.TierCredentials(tier, session.Options.Masker));
+        var repository = Open(plan.Primary);
         await repository.OpenAsync(cancellationToken);
+        var manifests = Path.Combine(temp, "backup-manifests");
         var engine = await session.EngineAsync(cancellationToken);
         var secrets = session.Secrets;
         _context = new BackupContext(
@@ -328,12 +413,13 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
             session.Environment,
             plan,
             repository,
+            new BackupTiers(repository, plan.Tiers.Skip(1).ToList(), Open, manifests, Log),
             await session.LifecycleAsync(cancellationToken),
             await session.HelpersAsync(cancellationToken),
             session.MapImage(options.HelperImage),
             secrets.Get,
             [session.Options.Schema.FullPath, Path.Combine(Root, "configs"), secrets.Path],
-            Path.Combine(temp, "backup-manifests"),
+            manifests,
             BackupProgress.ForConsole(Log),
             Log);
         return _context;

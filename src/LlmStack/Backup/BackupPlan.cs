@@ -5,8 +5,24 @@ using LlmStack.Schema;
 
 namespace LlmStack.Backup;
 
-/// <summary>A tier as one environment uses it: the restic repository's location.</summary>
-public sealed record ResolvedTier(string Name, string Kind, string Repository);
+/// <summary>
+/// A tier as one environment uses it: the restic repository's location (for tape, the export path), and what the
+/// restic process needs to reach it (a CA file, a credentials file in the secrets directory).
+/// </summary>
+public sealed record ResolvedTier(string Name, string Kind, string Repository)
+{
+    public string? CaFile { get; init; }
+
+    public string? CredentialsFile { get; init; }
+
+    /// <summary>tape: where the export manifests are kept.</summary>
+    public string? Catalog { get; init; }
+
+    public bool IsRepository => Kind != BackupMethods.Tape;
+
+    /// <summary>A local path (local tiers, and remote ones that are a mounted share's path).</summary>
+    public bool IsPath => !Repository.Contains(':', StringComparison.Ordinal) || (Repository.Length > 1 && Repository[1] == ':');
+}
 
 /// <summary>
 /// One member of a backup set: a service's data of one type (a postgres dump, a redis rdb, one named volume, the
@@ -67,7 +83,25 @@ public static class BackupPlanner
 {
     public const string ConfigService = "config";
 
-    public static EnvironmentBackupPlan Plan(BackupConfig config, ResolvedEnvironment environment, string rootDirectory)
+    /// <summary>Where a tier keeps an environment's repository: the location with <c>/&lt;environment&gt;</c> appended.</summary>
+    public static ResolvedTier Resolve(string name, TierDefinition tier, string environment, string rootDirectory, string secretsDirectory)
+    {
+        string Under(string path) => Path.Combine(Path.GetFullPath(path, rootDirectory), environment);
+        var repository = tier.Kind switch
+        {
+            BackupMethods.Local or BackupMethods.Tape => Under(tier.Path!),
+            _ when !tier.Repository!.Contains(':', StringComparison.Ordinal) => Under(tier.Repository),
+            _ => tier.Repository!.TrimEnd('/') + "/" + environment,
+        };
+        return new ResolvedTier(name, tier.Kind!, repository)
+        {
+            CaFile = tier.CaFile is null ? null : Path.GetFullPath(tier.CaFile, rootDirectory),
+            CredentialsFile = tier.Credentials is null ? null : Path.Combine(Path.GetFullPath(secretsDirectory, rootDirectory), tier.Credentials),
+            Catalog = tier.Kind == BackupMethods.Tape ? Path.Combine(Path.GetFullPath(tier.Catalog ?? "backups/tape-catalog", rootDirectory), environment) : null,
+        };
+    }
+
+    public static EnvironmentBackupPlan Plan(BackupConfig config, ResolvedEnvironment environment, string rootDirectory, string secretsDirectory = "secrets")
     {
         if (!config.Environments.TryGetValue(environment.Name, out var settings))
         {
@@ -75,11 +109,7 @@ public static class BackupPlanner
         }
 
         BackupConfigLoader.TryParseCron(settings.Schedule!, out var cron, out _);
-        var tiers = settings.Tiers!.Select(name =>
-        {
-            var tier = config.Tiers[name];
-            return new ResolvedTier(name, tier.Kind!, Path.Combine(Path.GetFullPath(tier.Path!, rootDirectory), environment.Name));
-        }).ToList();
+        var tiers = settings.Tiers!.Select(name => Resolve(name, config.Tiers[name], environment.Name, rootDirectory, secretsDirectory)).ToList();
 
         var members = new List<BackupMember>();
         var skipped = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -14,6 +14,7 @@ public sealed record BackupContext(
     ResolvedEnvironment Environment,
     EnvironmentBackupPlan Plan,
     ResticRepository Repository,
+    BackupTiers Tiers,
     ServiceLifecycle Lifecycle,
     HelperContainers Helpers,
     string HelperImage,

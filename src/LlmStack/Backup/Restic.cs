@@ -16,6 +16,13 @@ public sealed record ResticSnapshot(
     [property: JsonPropertyName("tags")] IReadOnlyList<string>? Tags,
     [property: JsonPropertyName("hostname")] string Hostname)
 {
+    /// <summary>For a snapshot <c>restic copy</c> made: the id it has in the repository it came from.</summary>
+    [JsonPropertyName("original")]
+    public string? Original { get; init; }
+
+    /// <summary>The id in the first tier: its own, or the one it was copied from.</summary>
+    public string SourceId => Original ?? Id;
+
     public string? Tag(string key) => Tags?.FirstOrDefault(t => t.StartsWith(key + "=", StringComparison.Ordinal))?[(key.Length + 1)..];
 }
 
@@ -28,12 +35,19 @@ public sealed record BackupKey(string? File, string? Value, string Source);
 /// <summary>Progress of one running backup or restore (bytes so far, percent and seconds left when restic knows them).</summary>
 public sealed record ResticProgress(long BytesDone, long? TotalBytes, double? Percent, double? SecondsRemaining, double SecondsElapsed);
 
+/// <summary>There is no repository at the location yet.</summary>
+public sealed class MissingRepositoryException(string message) : PipelineException(message);
+
+/// <summary>A tier cannot be reached (connection refused, DNS, TLS): that tier fails, the others go on.</summary>
+public sealed class TierUnreachableException(string message) : PipelineException(message);
+
 /// <summary>
 /// One restic repository (an environment on a tier). LlmStack never writes its own archive or crypto format: restic
 /// encrypts (AES-256-CTR + Poly1305), compresses (zstd), deduplicates and locks. The key reaches restic through its
 /// environment, never a command line. Every call is one restic process with its output parsed (<c>--json</c>).
 /// </summary>
-public sealed class ResticRepository(ResolvedTier tier, string environment, BackupKey key, string cacheDirectory, ILogger log)
+public sealed class ResticRepository(
+    ResolvedTier tier, string environment, BackupKey key, string cacheDirectory, ILogger log, IReadOnlyDictionary<string, string>? credentials = null)
 {
     public static readonly Version MinimumVersion = new(0, 14, 0);
     private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };
@@ -74,23 +88,28 @@ public sealed class ResticRepository(ResolvedTier tier, string environment, Back
     /// Opens the repository, creating it on first use (format 2: compressed), and removes stale locks. A wrong key fails
     /// here, before anything is read from a service or written anywhere.
     /// </summary>
-    public async Task OpenAsync(CancellationToken cancellationToken)
+    public async Task OpenAsync(CancellationToken cancellationToken, ResticRepository? chunkerSource = null)
     {
-        var config = Path.Combine(Location, "config");
-        if (!File.Exists(config))
+        if (!await ExistsAsync(cancellationToken))
         {
-            if (Directory.Exists(Location) && Directory.EnumerateFileSystemEntries(Location).Any())
+            if (tier.IsPath)
             {
-                throw new PipelineException($"{Location} is not a restic repository (no config file) but is not empty: move it away or point tier '{tier.Name}' elsewhere");
+                if (Directory.Exists(Location) && Directory.EnumerateFileSystemEntries(Location).Any())
+                {
+                    throw new PipelineException($"{Location} is not a restic repository (no config file) but is not empty: move it away or point tier '{tier.Name}' elsewhere");
+                }
+
+                Directory.CreateDirectory(Location);
             }
 
-            Directory.CreateDirectory(Location);
-            await RunAsync(["init", "--repository-version", "2"], cancellationToken);
+            // A copy target takes the first tier's chunker parameters, so what is copied deduplicates there too.
+            await RunAsync(
+                chunkerSource is null ? ["init", "--repository-version", "2"] : ["init", "--repository-version", "2", "--copy-chunker-params", "--from-repo", chunkerSource.Location],
+                cancellationToken,
+                chunkerSource?.FromEnvironment());
             log.Information("Created backup repository {Repository} (tier {Tier}, environment {Environment})", Location, tier.Name, environment);
             return;
         }
-
-        await RunAsync(["cat", "config"], cancellationToken);
 
         // A restic killed mid-operation leaves its lock; restic itself removes it once it finds it stale.
         await UnlockStaleAsync(cancellationToken);
@@ -150,6 +169,54 @@ public sealed class ResticRepository(ResolvedTier tier, string environment, Back
         return summary;
     }
 
+    /// <summary>Whether a repository is there: its config file (paths), or restic can read its config (anything else).</summary>
+    private async Task<bool> ExistsAsync(CancellationToken cancellationToken)
+    {
+        if (tier.IsPath)
+        {
+            if (!File.Exists(Path.Combine(Location, "config")))
+            {
+                return false;
+            }
+
+            await RunAsync(["cat", "config"], cancellationToken);
+            return true;
+        }
+
+        try
+        {
+            await RunAsync(["cat", "config"], cancellationToken);
+            return true;
+        }
+        catch (MissingRepositoryException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Copies snapshots (by the first tier's ids) from <paramref name="source"/>; restic skips what it copied before.
+    /// Returns how many it copied now.
+    /// </summary>
+    public async Task<int> CopyFromAsync(ResticRepository source, IReadOnlyList<string> snapshotIds, CancellationToken cancellationToken)
+    {
+        if (snapshotIds.Count == 0)
+        {
+            return 0;
+        }
+
+        var output = await RunAsync(["copy", "--from-repo", source.Location, .. snapshotIds], cancellationToken, source.FromEnvironment());
+        return output.Count(l => l.StartsWith("snapshot ", StringComparison.Ordinal) && l.Contains(" saved", StringComparison.Ordinal));
+    }
+
+    /// <summary><c>restic check</c>, reading back a subset of the data (<c>1/10</c>, <c>5%</c>) or all of it (<c>100%</c>).</summary>
+    public Task<IReadOnlyList<string>> CheckAsync(string? readDataSubset, CancellationToken cancellationToken) =>
+        RunAsync(readDataSubset is null ? ["check"] : readDataSubset == "100%" ? ["check", "--read-data"] : ["check", $"--read-data-subset={readDataSubset}"], cancellationToken);
+
+    /// <summary>Adds tags to snapshots (restic gives them new ids: only ever used on set manifests, which are found by tag).</summary>
+    public Task TagAsync(IReadOnlyList<string> snapshotIds, IReadOnlyList<string> add, CancellationToken cancellationToken) =>
+        RunAsync(["tag", .. add.SelectMany(t => new[] { "--add", t }), .. snapshotIds], cancellationToken);
+
     /// <summary>The snapshots carrying every one of <paramref name="tags"/>, oldest first.</summary>
     public async Task<IReadOnlyList<ResticSnapshot>> SnapshotsAsync(IReadOnlyList<string> tags, CancellationToken cancellationToken)
     {
@@ -158,9 +225,16 @@ public sealed class ResticRepository(ResolvedTier tier, string environment, Back
     }
 
     /// <summary>Streams one file of a snapshot (<c>restic dump</c>) into <paramref name="consume"/>; both must succeed.</summary>
-    public async Task DumpAsync(string snapshotId, string path, Func<Stream, CancellationToken, Task> consume, CancellationToken cancellationToken)
+    public Task DumpAsync(string snapshotId, string path, Func<Stream, CancellationToken, Task> consume, CancellationToken cancellationToken) =>
+        DumpAsync(["dump", snapshotId, path], consume, cancellationToken);
+
+    /// <summary>Streams a whole snapshot as a tar (<c>restic dump --archive tar ID /</c>).</summary>
+    public Task DumpArchiveAsync(string snapshotId, Func<Stream, CancellationToken, Task> consume, CancellationToken cancellationToken) =>
+        DumpAsync(["dump", "--archive", "tar", snapshotId, "/"], consume, cancellationToken);
+
+    private async Task DumpAsync(IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task> consume, CancellationToken cancellationToken)
     {
-        using var process = Start(["dump", snapshotId, path], redirectInput: false, binaryOutput: true);
+        using var process = Start(arguments, redirectInput: false, binaryOutput: true);
         var stderr = CollectErrorsAsync(process);
         try
         {
@@ -199,9 +273,14 @@ public sealed class ResticRepository(ResolvedTier tier, string environment, Back
         log.Debug("Removed stale restic locks of {Repository}, if any", Location);
     }
 
-    private async Task<IReadOnlyList<string>> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    /// <summary>How another restic process reads this repository as its source (<c>--from-repo</c>), without the key on a command line.</summary>
+    private IReadOnlyDictionary<string, string> FromEnvironment() => key.File is { } file
+        ? new Dictionary<string, string> { ["RESTIC_FROM_PASSWORD_FILE"] = file }
+        : new Dictionary<string, string> { ["RESTIC_FROM_PASSWORD_COMMAND"] = "printenv LLMSTACK_RESTIC_FROM_KEY", ["LLMSTACK_RESTIC_FROM_KEY"] = key.Value! };
+
+    private async Task<IReadOnlyList<string>> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
     {
-        using var process = Start(arguments, redirectInput: false, binaryOutput: false);
+        using var process = Start(arguments, redirectInput: false, binaryOutput: false, environment);
         var output = new List<string>();
         var stdout = Task.Run(async () =>
         {
@@ -221,7 +300,7 @@ public sealed class ResticRepository(ResolvedTier tier, string environment, Back
         return output;
     }
 
-    private Process Start(IReadOnlyList<string> arguments, bool redirectInput, bool binaryOutput)
+    private Process Start(IReadOnlyList<string> arguments, bool redirectInput, bool binaryOutput, IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("restic")
         {
@@ -230,6 +309,12 @@ public sealed class ResticRepository(ResolvedTier tier, string environment, Back
             RedirectStandardInput = redirectInput,
             UseShellExecute = false,
         };
+        if (tier.CaFile is { } ca)
+        {
+            start.ArgumentList.Add("--cacert");
+            start.ArgumentList.Add(ca);
+        }
+
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
@@ -251,6 +336,11 @@ public sealed class ResticRepository(ResolvedTier tier, string environment, Back
         else
         {
             start.Environment["RESTIC_PASSWORD"] = key.Value;
+        }
+
+        foreach (var (name, value) in (credentials ?? new Dictionary<string, string>()).Concat(environment ?? new Dictionary<string, string>()))
+        {
+            start.Environment[name] = value;
         }
 
         _ = binaryOutput; // the caller reads StandardOutput.BaseStream for binary data
@@ -367,12 +457,21 @@ public sealed class ResticRepository(ResolvedTier tier, string environment, Back
 
         if (text.Contains("Is there a repository at the following location", StringComparison.Ordinal))
         {
-            return new PipelineException($"backup repository {tier.Name} for {environment} does not exist at {Location}: run a backup first");
+            return new MissingRepositoryException($"backup repository {tier.Name} for {environment} does not exist at {Location}: run a backup first");
+        }
+
+        if (Unreachable(text))
+        {
+            return new TierUnreachableException($"tier {tier.Name} of {environment} is unreachable ({Location}): {FirstFatal(stderr)}");
         }
 
         return new PipelineException(string.Create(CultureInfo.InvariantCulture,
             $"restic {command} on {tier.Name} for {environment} failed (exit {exitCode}): {FirstFatal(stderr)}"));
     }
+
+    private static bool Unreachable(string text) =>
+        new[] { "connection refused", "no such host", "i/o timeout", "network is unreachable", "certificate", "x509", "EOF", "dial tcp" }
+            .Any(marker => text.Contains(marker, StringComparison.OrdinalIgnoreCase));
 
     private static string FirstFatal(IReadOnlyList<string> stderr) =>
         stderr.FirstOrDefault(l => l.StartsWith("Fatal:", StringComparison.Ordinal))

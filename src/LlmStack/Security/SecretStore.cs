@@ -89,7 +89,7 @@ public sealed class SecretStore
     /// The file's values; empty only when nothing at all is at <paramref name="path"/>. Anything else that cannot be read
     /// as a file (a directory, a dangling link, no permission) is one clear error, and nothing is written.
     /// </summary>
-    private static Dictionary<string, string> Read(string path)
+    public static Dictionary<string, string> Read(string path)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         var info = new FileInfo(path);
