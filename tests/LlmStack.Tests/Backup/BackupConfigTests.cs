@@ -58,7 +58,11 @@ public sealed class BackupConfigTests : IDisposable
         { "environment 'testing': schedule '0 25 * * *' is not a cron expression", [("    schedule: \"0 4 * * *\"", "    ⟦schedule: \"0 25 * * *\"")] },
         { "environment 'production' uses undefined tier 'offsite'", [("    schedule: \"0 1 * * *\"\n    tiers: [local]", "    schedule: \"0 1 * * *\"\n    tiers: [local, ⟦offsite]")] },
         { "environment 'qa' is not in the schema", [("environments:\n", "environments:\n  ⟦qa:\n    schedule: \"0 5 * * *\"\n    tiers: [local]\n")] },
-        { "tier 'local': kind must be one of local, not 'nfs'", [("    kind: local", "    ⟦kind: nfs")] },
+        { "tier 'local': kind must be one of local, remote, cloud, tape, not 'nfs'", [("    kind: local", "    ⟦kind: nfs")] },
+        { "tier 'offsite' (cloud) needs a repository like s3:https://host/bucket/prefix", [("tiers:\n", "tiers:\n  offsite:\n    kind: cloud\n    ⟦repository: https://s3.example.com/bucket\n    credentials: s3.env\n")] },
+        { "tier 'local': repository is for remote and cloud tiers, not local", [("    path: backups", "    path: backups\n    ⟦repository: rest:http://x")] },
+        { "environment 'staging': the first tier receives every backup and is copied to the others, so it must be local or remote, not tape",
+            [("tiers:\n", "tiers:\n  lto:\n    kind: tape\n    path: /dev/nst0\n"), ("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [⟦lto, local]")] },
         { "service 'postgress' is not in the schema", [("  postgres:\n    method: postgres", "  ⟦postgress:\n    method: postgres")] },
         { "service 'redis': method redis has no type 'snapshot'", [("    types: [rdb, aof]", "    types: [rdb, ⟦snapshot]")] },
         { "service 'qdrant': method must be one of postgres, redis, volume, none, not 'rsync'", [("  qdrant:\n    method: volume", "  qdrant:\n    ⟦method: rsync")] },
@@ -107,6 +111,25 @@ public sealed class BackupConfigTests : IDisposable
         allure.VolumeName.Should().Be("multimodal-testing_allure_results");
         allure.Writers.Should().BeEquivalentTo("allure-results", "allure-report", "allure-cli");
         allure.Mode.Should().Be(SuspendMode.Pause);
+    }
+
+    [Fact]
+    public void Each_tier_keeps_the_environment_in_a_place_of_its_own()
+    {
+        BackupPlanner.Resolve("remote", new TierDefinition { Kind = "remote", Repository = "rest:http://10.0.0.5:8000/" }, "staging", "/repo", "secrets").Repository
+            .Should().Be("rest:http://10.0.0.5:8000/staging");
+        var cloud = BackupPlanner.Resolve("cloud", new TierDefinition { Kind = "cloud", Repository = "s3:https://s3.example.com/bucket/llm", Credentials = "s3.env", CaFile = "ca.pem" },
+            "staging", "/repo", "/etc/llmstack/secrets");
+        cloud.Repository.Should().Be("s3:https://s3.example.com/bucket/llm/staging");
+        cloud.CredentialsFile.Should().Be("/etc/llmstack/secrets/s3.env");
+        cloud.CaFile.Should().Be("/repo/ca.pem");
+        cloud.IsPath.Should().BeFalse();
+        var share = BackupPlanner.Resolve("nfs", new TierDefinition { Kind = "remote", Repository = "/mnt/backup-server/llmstack" }, "staging", "/repo", "secrets");
+        share.Repository.Should().Be("/mnt/backup-server/llmstack/staging");
+        share.IsPath.Should().BeTrue();
+        var tape = BackupPlanner.Resolve("tape", new TierDefinition { Kind = "tape", Path = "/srv/tape" }, "staging", "/repo", "secrets");
+        tape.Catalog.Should().Be("/repo/backups/tape-catalog/staging");
+        tape.IsRepository.Should().BeFalse();
     }
 
     [Fact]
