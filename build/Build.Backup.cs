@@ -49,6 +49,16 @@ partial class Build
         .Description("Copy to every other tier of the environment what the first tier has and it lacks (restic copy; tape: export); non-zero naming the tiers that failed.")
         .Executes(ct => Backups.CopyAsync(ct));
 
+    [Parameter("BackupVerify: the share of each repository's data restic reads back (1/10, 5%); 0 for metadata only")]
+    readonly string ReadDataSubset = "10%";
+
+    [Parameter("BackupVerify: read back all of each repository's data")]
+    readonly bool ReadData;
+
+    Target BackupVerify => _ => _
+        .Description("Every tier: restic check (reading back --read-data-subset, or all with --read-data), then the newest set's (or --backup-set's) content in throwaway containers of the services' own images; tape read back; marks the set verified per tier; non-zero naming tier, set and service.")
+        .Executes(ct => Backups.VerifyAsync(BackupSet, ReadData ? "100%" : ReadDataSubset, ct));
+
     Target BackupList => _ => _
         .Description("Every backup per service: time, set, type, size, bytes added (--json).")
         .Executes(ct => Backups.ListAsync(Json, ct));

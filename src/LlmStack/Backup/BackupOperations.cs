@@ -90,6 +90,27 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         }
     }
 
+    /// <summary>BackupVerify: every tier checked, a set's content checked on each; fails naming tier, set and service.</summary>
+    public async Task VerifyAsync(string? set, string readDataSubset, CancellationToken cancellationToken)
+    {
+        await session.LockAsync(cancellationToken);
+        var context = await ContextAsync(cancellationToken);
+        var results = await new BackupVerifier(context, session.MapImage).VerifyAsync(set, readDataSubset, cancellationToken);
+        var table = new TextTable("TIER", "SET", "CHECK", "RESULT");
+        foreach (var r in results)
+        {
+            table.Add(r.Tier, r.Set ?? "-", r.Check, (r.Ok ? "ok: " : "FAILED: ") + r.Detail);
+        }
+
+        table.Write(Out);
+        var failed = results.Where(r => !r.Ok).ToList();
+        if (failed.Count > 0)
+        {
+            throw new PipelineException(
+                $"{failed.Count} check(s) failed: {string.Join("; ", failed.Take(5).Select(f => $"tier {f.Tier}{(f.Set is null ? string.Empty : $", set {f.Set}")}, {f.Check}: {f.Detail}"))}");
+        }
+    }
+
     /// <summary>After a set is written to the first tier: the copies, then the verdict (incomplete set, failed tiers).</summary>
     private async Task<BackupSetManifest> FinishAsync(BackupContext context, BackupSetManifest manifest, CancellationToken cancellationToken)
     {

@@ -1,0 +1,217 @@
+using System.Formats.Tar;
+using System.Globalization;
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+using Serilog;
+
+namespace LlmStack.Backup;
+
+/// <summary>One verification finding: where (tier, set, service) and what.</summary>
+public sealed record VerifyResult(string Tier, string? Set, string Check, bool Ok, string Detail);
+
+/// <summary>
+/// <c>BackupVerify</c>: per tier, <c>restic check</c> with a share of the data read back (all of it when asked), then the
+/// content of a set's backups checked in throwaway containers from the services' own images — <c>pg_restore --list</c>
+/// on each dump, <c>redis-check-rdb</c> on the rdb — and a full tar listing of every volume (its entries against the
+/// count taken at backup time). Tape exports are read back against their sha256. A tier whose checks all pass marks the
+/// set verified there (a <c>verified=yyyy-MM-dd</c> tag on the set's manifest snapshot).
+/// </summary>
+public sealed class BackupVerifier(BackupContext context, Func<string, string> imageOf)
+{
+    private readonly ILogger _log = context.Log;
+
+    public async Task<IReadOnlyList<VerifyResult>> VerifyAsync(string? setId, string readDataSubset, CancellationToken cancellationToken)
+    {
+        var results = new List<VerifyResult>();
+        var primaryEntries = await context.Catalog.EntriesAsync(cancellationToken);
+        var chosen = setId is null
+            ? primaryEntries.LastOrDefault(e => e.Manifest.IsComplete && e.Manifest.Trigger != "pre-restore")
+            : primaryEntries.FirstOrDefault(e => e.Manifest.Set == setId)
+              ?? throw new PipelineException($"no backup set '{setId}' in {context.Environment.Name}: BackupList shows the sets");
+        if (chosen is null)
+        {
+            throw new PipelineException($"no complete backup set of {context.Environment.Name} to verify: run BackupFull first");
+        }
+
+        foreach (var tier in new[] { context.Repository.Tier }.Concat(context.Tiers.Others))
+        {
+            var before = results.Count;
+            if (tier.Kind == BackupMethods.Tape)
+            {
+                var tape = new TapeTier(tier, context.Repository, _log);
+                var export = tape.Exports().FirstOrDefault(e => e.Set == chosen.Manifest.Set);
+                var problem = export is null ? $"set {chosen.Manifest.Set} was never exported here (BackupCopy)" : await tape.VerifyAsync(export, cancellationToken);
+                results.Add(new VerifyResult(tier.Name, chosen.Manifest.Set, "read back (sha256, listing)", problem is null, problem ?? $"{BackupProgress.Size(export!.Bytes)}, sha256 ok"));
+                continue;
+            }
+
+            var repository = tier.Name == context.Repository.Tier.Name ? context.Repository : context.Tiers.Open(tier);
+            try
+            {
+                await repository.OpenAsync(cancellationToken);
+                await repository.CheckAsync(readDataSubset == "0" ? null : readDataSubset, cancellationToken);
+                results.Add(new VerifyResult(tier.Name, null, $"restic check (read data {readDataSubset})", true, "no errors"));
+            }
+            catch (PipelineException e)
+            {
+                results.Add(new VerifyResult(tier.Name, null, $"restic check (read data {readDataSubset})", false, e.Message));
+                if (e is TierUnreachableException)
+                {
+                    continue;
+                }
+            }
+
+            IReadOnlyList<ResticSnapshot> snapshots;
+            CatalogEntry? entry;
+            try
+            {
+                snapshots = await repository.SnapshotsAsync([BackupTags.Marker, $"set={chosen.Manifest.Set}"], cancellationToken);
+                entry = (await new BackupCatalog(repository, context.ManifestCache).EntriesAsync(cancellationToken)).FirstOrDefault(e => e.Manifest.Set == chosen.Manifest.Set);
+            }
+            catch (PipelineException e)
+            {
+                results.Add(new VerifyResult(tier.Name, chosen.Manifest.Set, "list snapshots", false, e.Message));
+                continue;
+            }
+
+            if (entry is null)
+            {
+                results.Add(new VerifyResult(tier.Name, chosen.Manifest.Set, "set present", false, $"set {chosen.Manifest.Set} is not on this tier (BackupCopy)"));
+                continue;
+            }
+
+            foreach (var member in chosen.Manifest.Members.Where(m => m.Succeeded))
+            {
+                foreach (var part in member.Parts)
+                {
+                    // The manifest has restic's short ids; a copy keeps the first tier's full id as its original.
+                    var here = snapshots.FirstOrDefault(s => s.SourceId.StartsWith(part.Snapshot, StringComparison.Ordinal));
+                    var check = $"{member.Key} {part.Name}";
+                    if (here is null)
+                    {
+                        results.Add(new VerifyResult(tier.Name, chosen.Manifest.Set, check, false, "snapshot missing on this tier"));
+                        continue;
+                    }
+
+                    try
+                    {
+                        var detail = await CheckPartAsync(repository, here.Id, member, part, cancellationToken);
+                        results.Add(new VerifyResult(tier.Name, chosen.Manifest.Set, check, true, detail));
+                    }
+                    catch (PipelineException e)
+                    {
+                        results.Add(new VerifyResult(tier.Name, chosen.Manifest.Set, check, false, e.Message.Split('\n')[0]));
+                    }
+                }
+            }
+
+            if (results.Skip(before).All(r => r.Ok))
+            {
+                await repository.TagAsync([entry.SnapshotId], [$"verified={DateTime.UtcNow:yyyy-MM-dd}"], cancellationToken);
+                _log.Information("Set {Set} verified on tier {Tier}", chosen.Manifest.Set, tier.Name);
+            }
+        }
+
+        return results;
+    }
+
+    private async Task<string> CheckPartAsync(ResticRepository repository, string snapshot, MemberResult member, BackupPart part, CancellationToken cancellationToken)
+    {
+        switch (member.Method)
+        {
+            case BackupMethods.Postgres when part.Source is not null:
+            {
+                var result = await InImageAsync(repository, snapshot, part, member.Service, ["pg_restore"], ["--list"], cancellationToken);
+                var entries = result.Lines.Count(l => !l.StartsWith(';'));
+                return $"pg_restore --list: {entries} entries";
+            }
+
+            case BackupMethods.Redis when member.Type == "rdb":
+            {
+                var result = await InImageAsync(repository, snapshot, part, member.Service, ["/bin/sh", "-c"], ["cat > /tmp/dump.rdb && redis-check-rdb /tmp/dump.rdb"], cancellationToken);
+                return string.Join(' ', result.Lines.Where(l => l.Contains("keys read", StringComparison.Ordinal)).Select(l => l.Split(']').Last().Trim()).DefaultIfEmpty("redis-check-rdb: OK"));
+            }
+
+            case BackupMethods.Volume or BackupMethods.Config or BackupMethods.Redis:
+            {
+                // A full listing: every entry's header and data is read, so a damaged pack fails restic's decryption here.
+                long entries = 0;
+                long bytes = 0;
+                Func<Stream, CancellationToken, Task> list = async (stream, ct) =>
+                {
+                    await using var reader = new TarReader(stream);
+                    while (await reader.GetNextEntryAsync(copyData: false, ct) is { } entry)
+                    {
+                        if (entry.Name is not ("./" or "."))
+                        {
+                            entries++;
+                        }
+
+                        if (entry.DataStream is { } data)
+                        {
+                            await data.CopyToAsync(Stream.Null, ct);
+                        }
+
+                        bytes += entry.Length;
+                    }
+                };
+                try
+                {
+                    if (member.Method == BackupMethods.Config)
+                    {
+                        await repository.DumpArchiveAsync(snapshot, list, cancellationToken);
+                    }
+                    else
+                    {
+                        await repository.DumpAsync(snapshot, part.Path, list, cancellationToken);
+                    }
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new PipelineException($"the tar is damaged: {e.Message}");
+                }
+
+                var expected = member.Counts?.GetValueOrDefault("entries", -1) ?? -1;
+                if (member.Method == BackupMethods.Volume && expected >= 0 && entries != expected)
+                {
+                    throw new PipelineException($"the tar lists {entries} entries, the backup counted {expected}");
+                }
+
+                return string.Create(CultureInfo.InvariantCulture, $"tar listing: {entries} entries, {BackupProgress.Size(bytes)}");
+            }
+
+            default:
+            {
+                // Globals and anything else: read it all back (restic verifies every blob it decrypts).
+                long bytes = 0;
+                await repository.DumpAsync(snapshot, part.Path, async (stream, ct) =>
+                {
+                    var buffer = new byte[81920];
+                    int read;
+                    while ((read = await stream.ReadAsync(buffer, ct)) > 0)
+                    {
+                        bytes += read;
+                    }
+                }, cancellationToken);
+                return bytes == part.Bytes ? $"read back, {BackupProgress.Size(bytes)}" : throw new PipelineException($"read back {bytes} bytes, the backup has {part.Bytes}");
+            }
+        }
+    }
+
+    /// <summary>A tool from the service's own image, run in a throwaway container with the part on its standard input.</summary>
+    private async Task<HelperResult> InImageAsync(
+        ResticRepository repository, string snapshot, BackupPart part, string service, IReadOnlyList<string> entrypoint, IReadOnlyList<string> command, CancellationToken cancellationToken)
+    {
+        HelperResult? result = null;
+        var image = imageOf(context.Environment.Service(service).Image);
+        await repository.DumpAsync(snapshot, part.Path, async (dump, ct) =>
+        {
+            result = await context.Helpers.RunAsync(
+                new HelperSpec { Purpose = "backup-verify", Image = image, Entrypoint = entrypoint, Command = command, Stdin = (input, c) => dump.CopyToAsync(input, c), Timeout = TimeSpan.FromMinutes(30) },
+                ct);
+        }, cancellationToken);
+        return result!.ExitCode == 0
+            ? result
+            : throw new PipelineException($"{entrypoint[0]} {string.Join(' ', command)} in {image} rejects it (exit {result.ExitCode}): {result.Errors.LastOrDefault() ?? result.Lines.LastOrDefault() ?? "no output"}");
+    }
+}
