@@ -59,6 +59,10 @@ partial class Build
         .Description("Every tier: restic check (reading back --read-data-subset, or all with --read-data), then the newest set's (or --backup-set's) content in throwaway containers of the services' own images; tape read back; marks the set verified per tier; non-zero naming tier, set and service.")
         .Executes(ct => Backups.VerifyAsync(BackupSet, ReadData ? "100%" : ReadDataSubset, ct));
 
+    Target RestoreTest => _ => _
+        .Description("Restore the newest complete set (or --backup-set) into throwaway containers in a project and network of their own, prove the data equal to the backup (dump after restore = dump in backup, key digest, sha256 of every file), report under artifacts/restore-test/; always cleaned up.")
+        .Executes(async ct => ReportSummary("Set", (await Backups.RestoreTestAsync(BackupSet, ct)).Set));
+
     Target BackupList => _ => _
         .Description("Every backup per service: time, set, type, size, bytes added (--json).")
         .Executes(ct => Backups.ListAsync(Json, ct));

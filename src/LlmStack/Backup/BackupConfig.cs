@@ -15,6 +15,23 @@ public sealed class BackupConfig : SchemaNode
     public Dictionary<string, ServiceBackupDefinition> Services { get; set; } = new();
 
     public KeyDefinition? Key { get; set; }
+
+    public RestoreTestDefinition? RestoreTest { get; set; }
+
+    public MetricsDefinition? Metrics { get; set; }
+}
+
+/// <summary>How RestoreTest builds its throwaway containers.</summary>
+public sealed class RestoreTestDefinition : SchemaNode
+{
+    /// <summary>The environment whose images and settings the throwaway containers use (default: the one tested).</summary>
+    public string? TestEnvironment { get; set; }
+}
+
+/// <summary>Where the Prometheus text-format metrics go (node_exporter's textfile collector).</summary>
+public sealed class MetricsDefinition : SchemaNode
+{
+    public string? File { get; set; }
 }
 
 /// <summary>One storage tier: a restic repository per environment (or, for tape, an export target).</summary>
@@ -236,6 +253,11 @@ public static class BackupConfigLoader
                 diagnostics.Error(environment.Locate("tiers[0]"),
                     $"environment '{name}': the first tier receives every backup and is copied to the others, so it must be local or remote, not {first.Kind}");
             }
+        }
+
+        if (config.RestoreTest?.TestEnvironment is { } test && !schema.Environments.ContainsKey(test))
+        {
+            diagnostics.Error(config.RestoreTest.Locate("test_environment"), $"restore_test.test_environment '{test}' is not an environment of the schema");
         }
 
         foreach (var missing in schema.Environments.Keys.Where(e => !config.Environments.ContainsKey(e)))

@@ -23,6 +23,12 @@ public sealed record MemberResult(
     IReadOnlyList<BackupPart> Parts,
     IReadOnlyDictionary<string, long>? Counts)
 {
+    /// <summary>
+    /// A digest of the data as backed up, for RestoreTest: redis — of every key's value, recorded only when no write
+    /// happened between the save and the digest; volumes — the sha256 of the tree's sha256 listing (its own part).
+    /// </summary>
+    public string? Digest { get; init; }
+
     public const string Ok = "ok";
     public const string Failed = "failed";
 

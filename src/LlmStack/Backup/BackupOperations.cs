@@ -111,6 +111,33 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         }
     }
 
+    /// <summary>RestoreTest: the newest complete set (or <paramref name="set"/>) restored into throwaway containers and proven equal.</summary>
+    public async Task<RestoreTestReport> RestoreTestAsync(string? set, CancellationToken cancellationToken)
+    {
+        await session.LockAsync(cancellationToken);
+        var context = await ContextAsync(cancellationToken);
+        var entries = await context.Catalog.EntriesAsync(cancellationToken);
+        var entry = set is null
+            ? entries.LastOrDefault(e => e.Manifest.IsComplete && e.Manifest.Trigger != "pre-restore")
+              ?? throw new PipelineException($"no complete backup set of {session.Environment.Name} to test: run BackupFull first")
+            : entries.FirstOrDefault(e => e.Manifest.Set == set) ?? throw new PipelineException($"no backup set '{set}' in {session.Environment.Name}: BackupList shows the sets");
+        var testEnvironment = Config.RestoreTest?.TestEnvironment is { } name && name != session.Environment.Name
+            ? session.Options.Schema.Resolve(name)
+            : session.Environment;
+        var report = await new RestoreTester(context, testEnvironment, session.MapImage, Root, Log).RunAsync(entry, cancellationToken);
+        var table = new TextTable("MEMBER", "CHECK", "RESULT");
+        foreach (var check in report.Checks)
+        {
+            table.Add(check.Member, check.Check, (check.Ok ? "ok: " : "FAILED: ") + check.Detail);
+        }
+
+        table.Write(Out);
+        var failed = report.Checks.Where(c => !c.Ok).ToList();
+        return failed.Count == 0
+            ? report
+            : throw new PipelineException($"restore test of set {report.Set} failed: {string.Join("; ", failed.Select(f => $"{f.Member}: {f.Check}: {f.Detail}"))} (report: artifacts/restore-test/{report.Environment}/{report.Set}.md)");
+    }
+
     /// <summary>After a set is written to the first tier: the copies, then the verdict (incomplete set, failed tiers).</summary>
     private async Task<BackupSetManifest> FinishAsync(BackupContext context, BackupSetManifest manifest, CancellationToken cancellationToken)
     {

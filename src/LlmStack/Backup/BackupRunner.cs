@@ -123,16 +123,17 @@ public sealed class BackupRunner(BackupContext context)
     {
         var parts = new List<BackupPart>();
         IReadOnlyDictionary<string, long>? counts = null;
+        string? digest = null;
         switch (member.Method)
         {
             case BackupMethods.Postgres:
                 await PostgresAsync(set, member, parts, cancellationToken);
                 break;
             case BackupMethods.Redis:
-                await RedisAsync(set, member, parts, cancellationToken);
+                digest = await RedisAsync(set, member, parts, cancellationToken);
                 break;
             case BackupMethods.Volume:
-                counts = await VolumeAsync(set, member, parts, cancellationToken);
+                (counts, digest) = await VolumeAsync(set, member, parts, cancellationToken);
                 break;
             case BackupMethods.Config:
                 await ConfigAsync(set, member, parts, cancellationToken);
@@ -141,7 +142,7 @@ public sealed class BackupRunner(BackupContext context)
                 throw new PipelineException($"service '{member.Service}': unknown backup method '{member.Method}'");
         }
 
-        var result = new MemberResult(member.Service, member.Method, member.Type, member.Volume, MemberResult.Ok, null, parts, counts);
+        var result = new MemberResult(member.Service, member.Method, member.Type, member.Volume, MemberResult.Ok, null, parts, counts) { Digest = digest };
         _log.Information("Backed up {Member} ({Type}): {Parts} part(s), {Bytes} read, {Added} added in {Seconds:0.0} s",
             member.Key, member.Type, parts.Count, BackupProgress.Size(result.Bytes), BackupProgress.Size(result.Added), parts.Sum(p => p.Seconds));
         return result;
@@ -189,7 +190,7 @@ public sealed class BackupRunner(BackupContext context)
         }
     }
 
-    private async Task RedisAsync(string set, BackupMember member, List<BackupPart> parts, CancellationToken cancellationToken)
+    private async Task<string?> RedisAsync(string set, BackupMember member, List<BackupPart> parts, CancellationToken cancellationToken)
     {
         var (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
         var redis = new RedisCli(context.Engine, id, name);
@@ -204,15 +205,33 @@ public sealed class BackupRunner(BackupContext context)
             await redis.RewriteAofAsync(cancellationToken);
             var appendDirectory = await redis.ConfigAsync("appenddirname", cancellationToken);
             parts.Add(await StreamPartAsync(set, member, "appendonlydir.tar", Producer(id, name, ["tar", "-c", "-C", directory, appendDirectory]), cancellationToken));
-            return;
+            return null;
         }
 
         await redis.SaveAsync(cancellationToken);
         var file = await redis.ConfigAsync("dbfilename", cancellationToken);
         parts.Add(await StreamPartAsync(set, member, "dump.rdb", Producer(id, name, ["cat", $"{directory.TrimEnd('/')}/{file}"]), cancellationToken));
+        return await RedisDigestAsync(redis, cancellationToken);
     }
 
-    private async Task<IReadOnlyDictionary<string, long>> VolumeAsync(string set, BackupMember member, List<BackupPart> parts, CancellationToken cancellationToken)
+    /// <summary>
+    /// The digest of the dataset the rdb holds, for RestoreTest: taken right after the save, and kept only if Redis
+    /// reports no change since the save both before and after (then the live data is exactly the file's). Skipped for
+    /// very large datasets (the script blocks Redis while it runs).
+    /// </summary>
+    private async Task<string?> RedisDigestAsync(RedisCli redis, CancellationToken cancellationToken)
+    {
+        static bool Unchanged(IReadOnlyDictionary<string, string> info) => info.GetValueOrDefault("rdb_changes_since_last_save") == "0";
+        if (!Unchanged(await redis.InfoAsync("persistence", cancellationToken)) || await redis.KeyCountAsync(cancellationToken) > 1_000_000)
+        {
+            return null;
+        }
+
+        var (keys, digest) = await redis.DigestAsync(cancellationToken);
+        return Unchanged(await redis.InfoAsync("persistence", cancellationToken)) ? $"{keys}:{digest}" : null;
+    }
+
+    private async Task<(IReadOnlyDictionary<string, long> Counts, string Digest)> VolumeAsync(string set, BackupMember member, List<BackupPart> parts, CancellationToken cancellationToken)
     {
         // Mounting a volume that does not exist would create it (without our labels): look first, and never read one that is not ours.
         try
@@ -228,7 +247,7 @@ public sealed class BackupRunner(BackupContext context)
             throw new MemberSkippedException($"volume {member.VolumeName} does not exist (its stack has never run)");
         }
 
-        long entries = -1;
+        TreeListing? listing = null;
         parts.Add(await StreamPartAsync(set, member, $"{member.Volume}.tar", async (stdin, ct) =>
         {
             // The services that write the volume are paused (or stopped) only while it is read, and always come back.
@@ -243,10 +262,17 @@ public sealed class BackupRunner(BackupContext context)
                 Command = ["find /volume -mindepth 1 | wc -l"],
                 Mounts = [new HelperMount(member.VolumeName!, "/volume", ReadOnly: true)],
             };
-            entries = await context.CountEntriesAsync(spec, member.VolumeName!, ct);
-            await context.Helpers.ReadArchiveAsync(spec, "/volume/.", stdin, ct);
+
+            // The tar goes to restic and, on the way, through a reader that counts its entries and hashes every file.
+            await using var tee = new TarListingTee(stdin);
+            await context.Helpers.ReadArchiveAsync(spec, "/volume/.", tee, ct);
+            listing = await tee.CompleteAsync(ct);
         }, cancellationToken));
-        return new Dictionary<string, long> { ["entries"] = entries };
+
+        // The tree's sha256 listing is a part of its own: RestoreTest compares a restored tree with it file by file.
+        var text = listing!.Text;
+        parts.Add(await StreamPartAsync(set, member, $"{member.Volume}.sha256", async (stdin, ct) => await stdin.WriteAsync(System.Text.Encoding.UTF8.GetBytes(text), ct), cancellationToken));
+        return (new Dictionary<string, long> { ["entries"] = listing.Entries, ["files"] = listing.Files }, listing.Digest);
     }
 
     private async Task ConfigAsync(string set, BackupMember member, List<BackupPart> parts, CancellationToken cancellationToken)

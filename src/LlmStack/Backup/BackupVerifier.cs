@@ -132,7 +132,7 @@ public sealed class BackupVerifier(BackupContext context, Func<string, string> i
                 return string.Join(' ', result.Lines.Where(l => l.Contains("keys read", StringComparison.Ordinal)).Select(l => l.Split(']').Last().Trim()).DefaultIfEmpty("redis-check-rdb: OK"));
             }
 
-            case BackupMethods.Volume or BackupMethods.Config or BackupMethods.Redis:
+            case BackupMethods.Volume or BackupMethods.Config or BackupMethods.Redis when part.Name.EndsWith(".tar", StringComparison.Ordinal) || member.Method == BackupMethods.Config:
             {
                 // A full listing: every entry's header and data is read, so a damaged pack fails restic's decryption here.
                 long entries = 0;

@@ -61,6 +61,23 @@ internal sealed class RedisCli(DockerEngine engine, string containerId, string c
         await BackgroundAsync("BGREWRITEAOF", "aof_rewrites", "aof_rewrite_in_progress", "aof_last_bgrewrite_status", cancellationToken);
     }
 
+    private const string DigestScript =
+        "local out = {} local n = 0 for db = 0, tonumber(ARGV[1]) - 1 do redis.call('SELECT', db) local cursor = '0' repeat "
+        + "local r = redis.call('SCAN', cursor, 'COUNT', 1000) cursor = r[1] for _, k in ipairs(r[2]) do n = n + 1 "
+        + "out[#out + 1] = redis.sha1hex(db .. ':' .. k .. ':' .. redis.call('DUMP', k)) end until cursor == '0' end "
+        + "table.sort(out) return {n, redis.sha1hex(table.concat(out))}";
+
+    /// <summary>
+    /// A digest of every key's value in every database (sorted sha1 of db, key and DUMP), and the key count. A script:
+    /// Redis runs it atomically, so it sees one consistent dataset.
+    /// </summary>
+    public async Task<(long Keys, string Digest)> DigestAsync(CancellationToken cancellationToken)
+    {
+        var databases = await ConfigAsync("databases", cancellationToken);
+        var lines = (await RunAsync(["EVAL", DigestScript, "0", databases], cancellationToken)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        return (long.Parse(lines[0].Trim(), CultureInfo.InvariantCulture), lines[1].Trim());
+    }
+
     /// <summary>Keys in every logical database (INFO keyspace).</summary>
     public async Task<long> KeyCountAsync(CancellationToken cancellationToken)
     {

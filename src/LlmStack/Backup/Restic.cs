@@ -240,10 +240,17 @@ public sealed class ResticRepository(
         {
             await consume(process.StandardOutput.BaseStream, cancellationToken);
         }
-        catch
+        catch (Exception e)
         {
+            var failedByItself = process.HasExited && process.ExitCode != 0;
             Kill(process);
             await process.WaitForExitAsync(CancellationToken.None);
+            if (failedByItself && e is not OperationCanceledException)
+            {
+                // restic stopped first (damaged data, a wrong key): its reason, not the reader's "unexpected end".
+                throw Classify(arguments[0], process.ExitCode, await stderr);
+            }
+
             throw;
         }
 

@@ -254,7 +254,7 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
             .Where(s => s.Volumes.Any(m => m.Kind == Schema.MountKind.Volume && m.Source == member.Volume))
             .Select(s => s.Name)
             .ToList();
-        var part = member.Parts.Single();
+        var part = member.Parts.First(p => p.Name.EndsWith(".tar", StringComparison.Ordinal));
         var spec = new HelperSpec
         {
             Purpose = "volume-restore",

@@ -101,7 +101,7 @@ public sealed class DockerEngine : IDisposable
     public static bool IsUnreachable(Exception e) => e switch
     {
         HttpRequestException or SocketException or TimeoutException => true,
-        IOException when e is not FileNotFoundException => true,
+        IOException { InnerException: SocketException } => true,
         AggregateException aggregate => aggregate.InnerExceptions.Any(IsUnreachable),
         _ => e.InnerException is { } inner && IsUnreachable(inner),
     };

@@ -1,0 +1,307 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using LlmStack.Compose;
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+using Serilog;
+
+namespace LlmStack.Backup;
+
+/// <summary>One proof of a restore test.</summary>
+public sealed record RestoreTestCheck(string Member, string Check, bool Ok, string Detail);
+
+/// <summary>The outcome of a restore test, written as Markdown and JSON under artifacts/.</summary>
+public sealed record RestoreTestReport(string Environment, string Set, string TestEnvironment, string Project, DateTimeOffset Started, double Seconds, bool Passed, IReadOnlyList<RestoreTestCheck> Checks);
+
+/// <summary>
+/// <c>RestoreTest</c>: a backup set restored into throwaway containers from the same images (resolved for the test
+/// environment, mapped like every image), in a compose project and an internal network of their own, no published
+/// ports, labelled, and always removed afterwards — after a pass, a failure or Ctrl-C. The data is then proven equal
+/// to the backup: postgres — the restored database dumped again and compared with the dump inside the backup (dump →
+/// restore → dump), plus row counts; redis — the key count and a digest of every key's value against the digest taken
+/// at backup time; volumes — the restored tree's sha256 listing against the one recorded at backup time.
+/// </summary>
+public sealed class RestoreTester(BackupContext source, ResolvedEnvironment testEnvironment, Func<string, string> imageOf, string root, ILogger log)
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+
+    public string Project => $"llmstack-restoretest-{source.Environment.Name}";
+
+    public async Task<RestoreTestReport> RunAsync(CatalogEntry entry, CancellationToken cancellationToken)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var manifest = entry.Manifest;
+        var members = manifest.Members.Where(m => m.Succeeded && m.Method != BackupMethods.Config).ToList();
+        var throwaway = Derive(members);
+        var engine = source.Engine;
+        var scope = Scope.Of(throwaway);
+        var checks = new List<RestoreTestCheck>();
+        await CleanAsync(engine, scope, CancellationToken.None); // leftovers of a test that was killed
+        try
+        {
+            await CreateAsync(throwaway, cancellationToken);
+            var context = source with
+            {
+                Environment = throwaway,
+                Lifecycle = new ServiceLifecycle(engine, throwaway, log),
+                Helpers = new HelperContainers(engine, scope, log),
+            };
+            var runner = new RestoreRunner(context, Path.Combine(root, "artifacts", "restore-test"));
+            foreach (var member in members)
+            {
+                try
+                {
+                    await runner.RestoreAsync(new RestoreTarget(manifest, member), cancellationToken);
+                    checks.Add(new RestoreTestCheck(member.Key, "restore and its check", true, "restored; counts as in the backup"));
+                    checks.AddRange(await ProveAsync(context, member, cancellationToken));
+                }
+                catch (Exception e) when (e is PipelineException or DockerApiException or IOException)
+                {
+                    checks.Add(new RestoreTestCheck(member.Key, "restore", false, e.Message.Split('\n')[0]));
+                }
+            }
+        }
+        finally
+        {
+            await CleanAsync(engine, scope, CancellationToken.None);
+        }
+
+        var report = new RestoreTestReport(
+            source.Environment.Name, manifest.Set, testEnvironment.Name, Project, started, (DateTimeOffset.UtcNow - started).TotalSeconds, checks.All(c => c.Ok) && checks.Count > 0, checks);
+        Write(report);
+        if (report.Passed)
+        {
+            await source.Repository.TagAsync([entry.SnapshotId], [$"verified={DateTime.UtcNow:yyyy-MM-dd}", $"restore-tested={DateTime.UtcNow:yyyy-MM-dd}"], cancellationToken);
+        }
+
+        return report;
+    }
+
+    /// <summary>The members' services as the test environment defines them, renamed into the throwaway project: no ports, one internal network, no dependencies.</summary>
+    private ResolvedEnvironment Derive(IReadOnlyList<MemberResult> members)
+    {
+        var services = members.Select(m => m.Service).Distinct().ToHashSet(StringComparer.Ordinal);
+        var network = $"{Project}_restoretest";
+        return testEnvironment with
+        {
+            Name = $"{source.Environment.Name}-restoretest",
+            Project = Project,
+            Stacks = testEnvironment.Stacks.Where(s => s.Services.Any(services.Contains)).ToList(),
+            Networks = testEnvironment.Networks.Select(n => n with { Name = network }).ToList(),
+            Volumes = testEnvironment.Volumes.Select(v => v with { Name = $"{Project}_{v.Key}" }).ToList(),
+            Services = testEnvironment.Services.Where(s => services.Contains(s.Name)).Select(s => s with
+            {
+                Image = imageOf(s.Image),
+                Ports = [],
+                DependsOn = [],
+                Networks = [s.Stack],
+                Replicas = 1,
+                ContainerName = null,
+            }).ToList(),
+        };
+    }
+
+    private async Task CreateAsync(ResolvedEnvironment throwaway, CancellationToken cancellationToken)
+    {
+        var engine = source.Engine;
+        var scope = Scope.Of(throwaway);
+        var network = throwaway.Networks[0].Name;
+        await engine.Client.Networks.CreateNetworkAsync(
+            new NetworksCreateParameters { Name = network, Internal = true, Labels = scope.ResourceLabels("restoretest", Names.ComposeNetwork, "restoretest") },
+            cancellationToken);
+        foreach (var volume in throwaway.Volumes.Where(v => throwaway.Services.Any(s => s.Volumes.Any(m => m.Kind == MountKind.Volume && m.Source == v.Key))))
+        {
+            var labels = scope.ResourceLabels(volume.Stacks[0], Names.ComposeVolume, volume.Key);
+            await engine.Client.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume.Name, Driver = volume.Driver, Labels = labels }, cancellationToken);
+        }
+
+        // Only services whose data is restored into a running server need to run; volumes are filled by helpers.
+        foreach (var service in throwaway.Services.Where(s => source.Plan.Members.Any(m => m.Service == s.Name && m.Method is BackupMethods.Postgres or BackupMethods.Redis)))
+        {
+            var plan = ContainerSpecs.Build(throwaway, service, 1, service.Image, source.Secrets, root);
+            var created = await engine.Client.Containers.CreateContainerAsync(plan.Create, cancellationToken);
+            await engine.Client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
+            await LlmStack.Engine.Health.WaitReadyAsync(engine, created.ID, plan.Name, service, log, cancellationToken);
+            log.Information("Throwaway {Container} is ready ({Image})", plan.Name, service.Image);
+        }
+    }
+
+    private async Task<IReadOnlyList<RestoreTestCheck>> ProveAsync(BackupContext context, MemberResult member, CancellationToken cancellationToken)
+    {
+        switch (member.Method)
+        {
+            case BackupMethods.Postgres:
+            {
+                var checks = new List<RestoreTestCheck>();
+                var (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
+                var user = context.ServiceVariable(member.Service, "POSTGRES_USER") ?? "postgres";
+                foreach (var part in member.Parts.Where(p => p.Source is not null && member.Type == "full"))
+                {
+                    var fromBackup = await SqlDigestAsync(context, id, ["pg_restore", "-f", "-"], part, cancellationToken);
+                    var fromRestore = await SqlDigestAsync(context, id, ["pg_dump", "-U", user, "-d", part.Source!], null, cancellationToken);
+                    checks.Add(new RestoreTestCheck(member.Key, $"dump of database {part.Source} after the restore = the dump in the backup", fromBackup == fromRestore,
+                        fromBackup == fromRestore ? $"sha256 {fromBackup[..16]}…" : $"restored {fromRestore[..16]}… ≠ backup {fromBackup[..16]}… in {name}"));
+                }
+
+                return checks;
+            }
+
+            case BackupMethods.Redis:
+            {
+                var (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
+                var (keys, digest) = await new RedisCli(context.Engine, id, name).DigestAsync(cancellationToken);
+                if (member.Digest is null)
+                {
+                    return [new RestoreTestCheck(member.Key, "key digest", true, $"{keys} key(s); no digest was recorded at backup time (writes during the backup), counts checked only")];
+                }
+
+                var expected = member.Digest;
+                var actual = $"{keys}:{digest}";
+                return [new RestoreTestCheck(member.Key, "key count and digest of every value", expected == actual,
+                    expected == actual ? $"{keys} key(s), digest {digest[..12]}…" : $"restored {actual}, backup {expected}")];
+            }
+
+            case BackupMethods.Volume:
+            {
+                var listingPart = member.Parts.FirstOrDefault(p => p.Name.EndsWith(".sha256", StringComparison.Ordinal));
+                if (listingPart is null)
+                {
+                    return [new RestoreTestCheck(member.Key, "sha256 of every file", false, "the backup has no sha256 listing (made before LlmStack recorded one): take a new backup")];
+                }
+
+                using var buffer = new MemoryStream();
+                await context.Repository.DumpAsync(listingPart.Snapshot, listingPart.Path, (s, ct) => s.CopyToAsync(buffer, ct), cancellationToken);
+                var expected = TreeListing.Parse(Encoding.UTF8.GetString(buffer.ToArray()), member.Counts?.GetValueOrDefault("entries") ?? -1);
+                var volume = context.Environment.Volumes.First(v => v.Key == member.Volume).Name;
+                var hashed = await context.Helpers.RunAsync(
+                    new HelperSpec
+                    {
+                        Purpose = "restore-test-hash",
+                        Image = context.HelperImage,
+                        Entrypoint = ["/bin/sh", "-c"],
+                        Command = ["cd /volume && find . -type f -exec sha256sum {} +"],
+                        Mounts = [new HelperMount(volume, "/volume")],
+                    },
+                    cancellationToken);
+                var actual = TreeListing.Parse(hashed.Output, expected.Entries);
+                var first = actual.Lines.Except(expected.Lines).Concat(expected.Lines.Except(actual.Lines)).FirstOrDefault();
+                return [new RestoreTestCheck(member.Key, "sha256 of every file against the backup's listing", hashed.ExitCode == 0 && first is null,
+                    first is null ? $"{actual.Files} file(s), listing {actual.Digest[..12]}…" : $"differs at {first.Split("  ").Last()}")];
+            }
+
+            default:
+                return [];
+        }
+    }
+
+    /// <summary>A SQL dump (from the backup through pg_restore, or of the restored database through pg_dump), without its time stamps and session keys, hashed.</summary>
+    private static async Task<string> SqlDigestAsync(BackupContext context, string id, IReadOnlyList<string> command, BackupPart? part, CancellationToken cancellationToken)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var normalizer = new SqlNormalizer(hash);
+        Exec.Result? result = null;
+        if (part is null)
+        {
+            result = await Exec.StreamAsync(context.Engine, id, command, cancellationToken, stdout: normalizer);
+        }
+        else
+        {
+            await context.Repository.DumpAsync(part.Snapshot, part.Path, async (dump, ct) =>
+                result = await Exec.StreamAsync(context.Engine, id, command, ct, stdin: (input, c) => dump.CopyToAsync(input, c), stdout: normalizer), cancellationToken);
+        }
+
+        normalizer.Finish();
+        return result!.ExitCode == 0
+            ? Convert.ToHexStringLower(hash.GetHashAndReset())
+            : throw new PipelineException($"{command[0]} failed (exit {result.ExitCode}): {result.ErrorLines.LastOrDefault()}");
+    }
+
+    private void Write(RestoreTestReport report)
+    {
+        var directory = Path.Combine(root, "artifacts", "restore-test", report.Environment);
+        Directory.CreateDirectory(directory);
+        File.WriteAllText(Path.Combine(directory, $"{report.Set}.json"), JsonSerializer.Serialize(report, Json));
+        File.WriteAllText(Path.Combine(directory, $"{report.Set}.md"), Markdown(report));
+        log.Information("Restore test report: {File}", Path.Combine(directory, $"{report.Set}.md"));
+    }
+
+    public static string Markdown(RestoreTestReport report)
+    {
+        var text = new StringBuilder();
+        text.AppendLine($"# Restore test of {report.Environment}, set {report.Set}: {(report.Passed ? "passed" : "FAILED")}");
+        text.AppendLine();
+        text.AppendLine($"Restored into throwaway containers of project `{report.Project}` (images and settings of `{report.TestEnvironment}`) on {report.Started:yyyy-MM-dd HH:mm:ss}Z, {report.Seconds:0.0} s.");
+        text.AppendLine();
+        text.AppendLine("| Member | Check | Result | Detail |");
+        text.AppendLine("|---|---|---|---|");
+        foreach (var check in report.Checks)
+        {
+            text.AppendLine($"| {check.Member} | {check.Check} | {(check.Ok ? "ok" : "**failed**")} | {check.Detail.Replace("|", "\\|", StringComparison.Ordinal)} |");
+        }
+
+        return text.ToString();
+    }
+
+    /// <summary>Removes the throwaway project's containers, network and volumes (by its labels; never anything else).</summary>
+    private static async Task CleanAsync(DockerEngine engine, Scope scope, CancellationToken cancellationToken)
+    {
+        foreach (var container in await engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = scope.Filter() }, cancellationToken))
+        {
+            await engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, cancellationToken);
+        }
+
+        foreach (var network in await engine.Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = scope.Filter() }, cancellationToken))
+        {
+            await engine.Client.Networks.DeleteNetworkAsync(network.ID, cancellationToken);
+        }
+
+        foreach (var volume in (await engine.Client.Volumes.ListAsync(new VolumesListParameters { Filters = scope.Filter() }, cancellationToken)).Volumes ?? [])
+        {
+            await engine.Client.Volumes.RemoveAsync(volume.Name, force: true, cancellationToken);
+        }
+    }
+
+    /// <summary>Hashes SQL text line by line, leaving out what differs between two dumps of the same data (time stamps, \restrict keys).</summary>
+    private sealed class SqlNormalizer(IncrementalHash hash) : WriteOnlyStream
+    {
+        private readonly List<byte> _line = [];
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            for (var i = offset; i < offset + count; i++)
+            {
+                _line.Add(buffer[i]);
+                if (buffer[i] == (byte)'\n')
+                {
+                    Line();
+                }
+            }
+        }
+
+        public void Finish()
+        {
+            if (_line.Count > 0)
+            {
+                Line();
+            }
+        }
+
+        private void Line()
+        {
+            var text = Encoding.UTF8.GetString(_line.ToArray());
+            _line.Clear();
+            if (text.StartsWith("-- Dumped", StringComparison.Ordinal) || text.StartsWith("-- Started on", StringComparison.Ordinal)
+                || text.StartsWith("-- Completed on", StringComparison.Ordinal) || text.StartsWith("\\restrict", StringComparison.Ordinal)
+                || text.StartsWith("\\unrestrict", StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            hash.AppendData(Encoding.UTF8.GetBytes(text));
+        }
+    }
+}
