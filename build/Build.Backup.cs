@@ -23,6 +23,9 @@ partial class Build
     [Secret]
     readonly string? BackupKey;
 
+    [Parameter("Prometheus textfile the backup targets update (default: metrics.file of the backup configuration)")]
+    readonly string? MetricsFile;
+
     [Parameter("BackupSchedule: next runs shown per environment")]
     readonly int NextRuns = 3;
 
@@ -34,6 +37,7 @@ partial class Build
         KeyFile = BackupKeyFile,
         KeyValue = BackupKey,
         HelperImage = HelperImage,
+        MetricsFile = MetricsFile,
     });
 
     Target BackupFull => _ => _

@@ -20,6 +20,9 @@ public sealed record BackupOptions
 
     /// <summary>Image of the helper containers that read and write volumes (needs sh, tar, find, stat).</summary>
     public string HelperImage { get; init; } = "busybox:1.36";
+
+    /// <summary>The Prometheus textfile to write (overrides <c>metrics.file</c> of the configuration).</summary>
+    public string? MetricsFile { get; init; }
 }
 
 /// <summary>One backup of a service, for BackupList: its set, and the tiers that hold the set.</summary>
@@ -49,6 +52,10 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
 
     public EnvironmentBackupPlan Plan => BackupPlanner.Plan(Config, session.Environment, Root, session.Options.SecretsDirectory);
 
+    private BackupMetrics Metrics => options.MetricsFile is { Length: > 0 } file
+        ? new BackupMetrics(Path.GetFullPath(file, Root), System.Environment.GetEnvironmentVariable("GITHUB_STEP_SUMMARY"))
+        : BackupMetrics.For(Config, Root);
+
     /// <summary>Every service that holds data, as one set; fails naming the members that failed (the others are kept).</summary>
     public async Task<BackupSetManifest> FullAsync(string trigger, CancellationToken cancellationToken)
     {
@@ -71,7 +78,9 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     {
         await session.LockAsync(cancellationToken);
         var context = await ContextAsync(cancellationToken);
-        var results = await context.Tiers.CopyAsync(await context.Catalog.EntriesAsync(cancellationToken), cancellationToken);
+        var entries = await context.Catalog.EntriesAsync(cancellationToken);
+        var results = await context.Tiers.CopyAsync(entries, cancellationToken);
+        Metrics.Copy(entries.LastOrDefault(e => e.Manifest.Trigger != "pre-restore")?.Manifest, session.Environment.Name, results);
         var table = new TextTable("TIER", "KIND", "RESULT");
         foreach (var result in results)
         {
@@ -96,6 +105,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         await session.LockAsync(cancellationToken);
         var context = await ContextAsync(cancellationToken);
         var results = await new BackupVerifier(context, session.MapImage).VerifyAsync(set, readDataSubset, cancellationToken);
+        Metrics.Verify(session.Environment.Name, results);
         var table = new TextTable("TIER", "SET", "CHECK", "RESULT");
         foreach (var r in results)
         {
@@ -125,6 +135,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
             ? session.Options.Schema.Resolve(name)
             : session.Environment;
         var report = await new RestoreTester(context, testEnvironment, session.MapImage, Root, Log).RunAsync(entry, cancellationToken);
+        Metrics.RestoreTest(report);
         var table = new TextTable("MEMBER", "CHECK", "RESULT");
         foreach (var check in report.Checks)
         {
@@ -141,8 +152,12 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     /// <summary>After a set is written to the first tier: the copies, then the verdict (incomplete set, failed tiers).</summary>
     private async Task<BackupSetManifest> FinishAsync(BackupContext context, BackupSetManifest manifest, CancellationToken cancellationToken)
     {
+        var metrics = Metrics;
+        metrics.Backup(manifest);
         var entries = (await context.Catalog.EntriesAsync(cancellationToken)).Where(e => e.Manifest.Set == manifest.Set).ToList();
-        var tierFailures = BackupTiers.Failures(await context.Tiers.CopyAsync(entries, cancellationToken));
+        var results = await context.Tiers.CopyAsync(entries, cancellationToken);
+        metrics.Copy(manifest, session.Environment.Name, results);
+        var tierFailures = BackupTiers.Failures(results);
         if (!manifest.IsComplete)
         {
             throw new PipelineException(
