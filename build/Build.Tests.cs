@@ -5,13 +5,13 @@ partial class Build
 {
     string TestResults => Path.Combine(ArtifactsDirectory, "test-results");
 
-    Target ComposeTools => _ => _
-        .Description("Check docker-compose (v1) and install npm dclint (compose-spec JSON schema) into .nuke/temp/tools: the compose validity tests use both.")
-        .Executes(ct => LlmStack.DevTools.ComposeTools.EnsureAsync(RootDirectory, Log, ct));
+    Target TestTools => _ => _
+        .Description("Check docker-compose (v1), restic and rclone, and install the pinned npm test tools (dclint, s3rver, parse-prometheus-text-format) into .nuke/temp/tools.")
+        .Executes(ct => LlmStack.DevTools.TestTools.EnsureAsync(RootDirectory, Log, ct));
 
     Target UnitTest => _ => _
         .Description("Run the unit tests (engine and domain; no Docker engine needed).")
-        .DependsOn(ComposeTools)
+        .DependsOn(TestTools)
         .Executes(ct => TestRunner.RunAsync(RootDirectory, "LlmStack.sln", "Category!=Integration", TestResults, "unit", Log, ReportSummary, ct));
 
     Target FixtureImages => _ => _
@@ -20,7 +20,7 @@ partial class Build
 
     Target IntegrationTest => _ => _
         .Description("Run the integration tests against the real Docker engine (Category=Integration).")
-        .DependsOn(FixtureImages)
+        .DependsOn(FixtureImages, TestTools)
         .After(UnitTest)
         .Executes(ct => TestRunner.RunAsync(RootDirectory, "tests/LlmStack.IntegrationTests", "Category=Integration", TestResults, "integration", Log, ReportSummary, ct));
 

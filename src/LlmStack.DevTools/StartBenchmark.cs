@@ -23,7 +23,7 @@ public static class StartBenchmark
 
     public static async Task<(Timing LlmStack, Timing Compose)> RunAsync(SchemaFile schema, string imageMapPath, int runs, string secretsDirectory, SecretMasker masker, ILogger log, CancellationToken cancellationToken)
     {
-        await ComposeTools.RequireDockerComposeAsync(schema.RootDirectory, cancellationToken);
+        await TestTools.RequireDockerComposeAsync(schema.RootDirectory, cancellationToken);
 
         var map = ImageMap.Load(imageMapPath, schema.RootDirectory);
         var environment = Derive(schema.Resolve("testing"), map);

@@ -17,13 +17,13 @@ internal static class Tools
         throw new InvalidOperationException($"{name} is not installed: {install} (bash .ci/run installs it)");
     }
 
-    /// <summary>The compose-spec JSON schema shipped by npm dclint (installed by the ComposeTools target).</summary>
+    /// <summary>The compose-spec JSON schema shipped by npm dclint (installed by the TestTools target).</summary>
     public static string ComposeJsonSchema()
     {
         var path = Environment.GetEnvironmentVariable("LLMSTACK_COMPOSE_JSON_SCHEMA")
-            ?? LlmStack.DevTools.ComposeTools.JsonSchemaPath(Repository.Root);
+            ?? LlmStack.DevTools.TestTools.JsonSchemaPath(Repository.Root);
         return File.Exists(path)
             ? path
-            : throw new InvalidOperationException($"{path} is missing: run ./build.sh ComposeTools (npm install dclint)");
+            : throw new InvalidOperationException($"{path} is missing: run ./build.sh TestTools (npm install dclint)");
     }
 }

@@ -1,0 +1,64 @@
+using LlmStack.Pipeline;
+using Serilog;
+
+namespace LlmStack.DevTools;
+
+/// <summary>
+/// What the tests need beside the engine: Debian's docker-compose (v1), restic and rclone (a restic REST server for
+/// the remote tier), and pinned npm packages installed into .nuke/temp/tools — dclint (its compose-spec JSON schema),
+/// s3rver (an S3 server for the cloud tier) and parse-prometheus-text-format (to check the metrics file with a parser).
+/// </summary>
+public static class TestTools
+{
+    public static readonly IReadOnlyList<(string Name, string Version)> NpmPackages =
+        [("dclint", "3.1.0"), ("s3rver", "3.7.1"), ("parse-prometheus-text-format", "1.1.1")];
+
+    public static string ToolsDirectory(string root) => Path.Combine(root, ".nuke", "temp", "tools");
+
+    public static string JsonSchemaPath(string root) =>
+        Path.Combine(ToolsDirectory(root), "node_modules", "dclint", "schemas", "compose.schema.json");
+
+    /// <summary>Fails with the install hint when a Debian tool is not on PATH.</summary>
+    public static async Task RequireAsync(string root, string tool, string package, CancellationToken cancellationToken)
+    {
+        var found = await ProcessRunner.RunAsync("sh", ["-c", $"command -v {tool}"], root, null, cancellationToken);
+        if (found.ExitCode != 0)
+        {
+            throw new PipelineException($"{tool} is not installed: apt-get install {package} (bash .ci/run does it)");
+        }
+    }
+
+    public static Task RequireDockerComposeAsync(string root, CancellationToken cancellationToken) => RequireAsync(root, "docker-compose", "docker-compose", cancellationToken);
+
+    public static async Task EnsureAsync(string root, ILogger log, CancellationToken cancellationToken)
+    {
+        await RequireDockerComposeAsync(root, cancellationToken);
+        await RequireAsync(root, "restic", "restic", cancellationToken);
+        await RequireAsync(root, "rclone", "rclone", cancellationToken);
+        var missing = NpmPackages.Where(p => !Installed(root, p.Name, p.Version)).ToList();
+        if (missing.Count == 0)
+        {
+            log.Information("npm test tools present in {Directory}: {Packages}", Path.GetRelativePath(root, ToolsDirectory(root)), string.Join(", ", NpmPackages.Select(p => $"{p.Name}@{p.Version}")));
+            return;
+        }
+
+        Directory.CreateDirectory(ToolsDirectory(root));
+        log.Information("Installing {Packages} into {Directory}", string.Join(", ", NpmPackages.Select(p => $"{p.Name}@{p.Version}")), Path.GetRelativePath(root, ToolsDirectory(root)));
+        var npm = await ProcessRunner.RunAsync(
+            "npm",
+            ["install", "--prefix", ToolsDirectory(root), "--no-audit", "--no-fund", "--no-save", .. NpmPackages.Select(p => $"{p.Name}@{p.Version}")],
+            root,
+            line => log.Debug("{Line}", line),
+            cancellationToken);
+        if (npm.ExitCode != 0 || NpmPackages.Any(p => !Installed(root, p.Name, p.Version)))
+        {
+            throw new PipelineException($"npm install of the test tools failed (exit {npm.ExitCode}): is npm installed and the npm registry reachable?");
+        }
+    }
+
+    private static bool Installed(string root, string name, string version)
+    {
+        var package = Path.Combine(ToolsDirectory(root), "node_modules", name, "package.json");
+        return File.Exists(package) && File.ReadAllText(package).Contains($"\"version\": \"{version}\"", StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,319 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+
+namespace LlmStack.IntegrationTests;
+
+/// <summary>
+/// The test servers of the tiers, on 127.0.0.1: <c>rclone serve restic</c> (remote) and npm s3rver with TLS and a
+/// self-signed certificate made here (cloud; restic's S3 client needs TLS against s3rver). Started once per class.
+/// </summary>
+public sealed class TierServers : IAsyncLifetime
+{
+    private readonly List<Process> _processes = [];
+
+    public string Directory { get; } = Path.Combine(Path.GetTempPath(), $"llmstack-it-tiers-{Guid.NewGuid():N}");
+
+    public int RestPort { get; } = FreePort();
+
+    public int S3Port { get; } = FreePort();
+
+    public string CaFile => Path.Combine(Directory, "cert.pem");
+
+    public async Task InitializeAsync()
+    {
+        System.IO.Directory.CreateDirectory(Path.Combine(Directory, "rest"));
+        System.IO.Directory.CreateDirectory(Path.Combine(Directory, "s3"));
+        using (var key = RSA.Create(2048))
+        {
+            var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+            var san = new SubjectAlternativeNameBuilder();
+            san.AddIpAddress(IPAddress.Loopback);
+            request.CertificateExtensions.Add(san.Build());
+            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(2));
+            await File.WriteAllTextAsync(CaFile, certificate.ExportCertificatePem());
+            await File.WriteAllTextAsync(Path.Combine(Directory, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+        }
+
+        var root = new DockerFixture().Root;
+        Start("rclone", ["serve", "restic", Path.Combine(Directory, "rest"), "--addr", $"127.0.0.1:{RestPort}"]);
+        Start(Path.Combine(root, ".nuke", "temp", "tools", "node_modules", ".bin", "s3rver"),
+            ["-d", Path.Combine(Directory, "s3"), "-a", "127.0.0.1", "-p", S3Port.ToString(CultureInfo.InvariantCulture), "--key", Path.Combine(Directory, "key.pem"), "--cert", CaFile, "--configure-bucket", "llmstack"]);
+        foreach (var port in new[] { RestPort, S3Port })
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (true)
+            {
+                try
+                {
+                    using var client = new TcpClient();
+                    await client.ConnectAsync(IPAddress.Loopback, port);
+                    break;
+                }
+                catch (SocketException) when (DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(100);
+                }
+            }
+        }
+    }
+
+    public Task DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            process.Kill(entireProcessTree: true);
+            process.Dispose();
+        }
+
+        System.IO.Directory.Delete(Directory, recursive: true);
+        return Task.CompletedTask;
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private void Start(string file, IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _processes.Add(process);
+    }
+}
+
+/// <summary>Four tiers (local, remote over rclone's REST server, cloud over s3rver with TLS, tape as a file), verification, restore tests, metrics.</summary>
+[Collection("docker")]
+[Trait("Category", "Integration")]
+public sealed class TierTests(RunningCore core, TierServers servers) : IClassFixture<RunningCore>, IClassFixture<TierServers>, IAsyncLifetime
+{
+    private readonly string _id = Guid.NewGuid().ToString("N")[..8];
+    private readonly string _credentials = $"tier-test-{Guid.NewGuid():N}.env";
+
+    private DockerFixture Docker => core.Docker;
+
+    private string Work => Path.Combine(servers.Directory, _id);
+
+    private string ConfigFile => Path.Combine(Work, "backup-strategies.yaml");
+
+    private string Metrics => Path.Combine(Work, "metrics.prom");
+
+    private string Summary => Path.Combine(Work, "summary.md");
+
+    private string LocalRepository => Path.Combine(Work, "local", "testing");
+
+    private string RemoteRepository => Path.Combine(servers.Directory, "rest", _id, "testing");
+
+    public async Task InitializeAsync()
+    {
+        System.IO.Directory.CreateDirectory(Work);
+        await File.WriteAllBytesAsync(Path.Combine(Work, "tape.device"), []); // a file as the device: each export replaces the last
+        await File.WriteAllTextAsync(Path.Combine(Docker.Root, "secrets", _credentials), "AWS_ACCESS_KEY_ID=S3RVER\nAWS_SECRET_ACCESS_KEY=S3RVER\n");
+        await WriteConfigAsync(servers.RestPort);
+        (await Run("StartCore")).ExitCode.Should().Be(0);
+    }
+
+    public Task DisposeAsync()
+    {
+        File.Delete(Path.Combine(Docker.Root, "secrets", _credentials));
+        return Task.CompletedTask;
+    }
+
+    private async Task WriteConfigAsync(int restPort)
+    {
+        var config = await File.ReadAllTextAsync(Path.Combine(Docker.Root, "configs", "backup-strategies.yaml"));
+        config = config.Replace("""
+            tiers:
+              local:
+                kind: local
+            """, $"""
+            metrics:
+              file: {Metrics}
+            tiers:
+              remote:
+                kind: remote
+                repository: rest:http://127.0.0.1:{restPort}/{_id}
+              cloud:
+                kind: cloud
+                repository: s3:https://127.0.0.1:{servers.S3Port}/llmstack/{_id}
+                credentials: {_credentials}
+                ca_file: {servers.CaFile}
+              tape:
+                kind: tape
+                path: {Path.Combine(Work, "tape.device")}
+                catalog: {Path.Combine(Work, "tape-catalog")}
+              local:
+                kind: local
+            """, StringComparison.Ordinal)
+            .Replace("    path: backups", $"    path: {Path.Combine(Work, "local")}", StringComparison.Ordinal)
+            .Replace("""
+                schedule: "0 4 * * *"
+                tiers: [local]
+            """, """
+                schedule: "0 4 * * *"
+                tiers: [local, remote, cloud, tape]
+            """, StringComparison.Ordinal);
+        await File.WriteAllTextAsync(ConfigFile, config);
+    }
+
+    private Task<Cli.Result> Run(params string[] arguments) =>
+        Cli.RunAsync(Docker.Root, [.. arguments, "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
+            new Dictionary<string, string> { ["GITHUB_STEP_SUMMARY"] = Summary });
+
+    private async Task<List<JsonElement>> ListAsync()
+    {
+        var list = await Run("BackupList", "--json");
+        var json = list.Output[(list.Output.IndexOf("\n[", StringComparison.Ordinal) + 1)..(list.Output.LastIndexOf("]\n", StringComparison.Ordinal) + 1)];
+        return JsonDocument.Parse(json).RootElement.EnumerateArray().ToList();
+    }
+
+    private static void FlipAByte(string repository)
+    {
+        var pack = System.IO.Directory.GetFiles(Path.Combine(repository, "data"), "*", SearchOption.AllDirectories).OrderByDescending(f => new FileInfo(f).Length).First();
+        var bytes = File.ReadAllBytes(pack);
+        bytes[bytes.Length / 2] ^= 0xff;
+        File.WriteAllBytes(pack, bytes);
+    }
+
+    private async Task AssertNoThrowawayLeftAsync()
+    {
+        var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["com.docker.compose.project=llmstack-restoretest-testing"] = true } };
+        (await Docker.Docker.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters { All = true, Filters = filter })).Should().BeEmpty();
+        (await Docker.Docker.Networks.ListNetworksAsync(new Docker.DotNet.Models.NetworksListParameters { Filters = filter })).Should().BeEmpty();
+        ((await Docker.Docker.Volumes.ListAsync(new Docker.DotNet.Models.VolumesListParameters { Filters = filter })).Volumes ?? []).Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task A_backup_reaches_all_four_tiers_copy_is_idempotent_and_the_metrics_parse()
+    {
+        var backup = await Run("BackupFull");
+        backup.ExitCode.Should().Be(0, backup.ToString());
+        backup.Output.Should().Contain("Created backup repository rest:http").And.Contain("Created backup repository s3:https").And.Contain("Exported set");
+        foreach (var row in (await ListAsync()).Where(r => r.GetProperty("trigger").GetString() == "BackupFull"))
+        {
+            row.GetProperty("tiers").EnumerateArray().Select(t => t.GetString()).Should().Equal("local", "remote", "cloud", "tape");
+        }
+
+        var copy = await Run("BackupCopy");
+        copy.ExitCode.Should().Be(0, copy.ToString());
+        copy.Output.Should().MatchRegex(@"remote\s+remote\s+up to date").And.MatchRegex(@"cloud\s+cloud\s+up to date").And.MatchRegex(@"tape\s+tape\s+up to date");
+
+        var verify = await Run("BackupVerify");
+        verify.ExitCode.Should().Be(0, verify.ToString());
+        verify.Output.Should().MatchRegex(@"tape\s+\S+\s+read back \(sha256, listing\)\s+ok").And.MatchRegex(@"cloud\s+\S+\s+postgres/full db-multimodal.dump\s+ok: pg_restore --list");
+        var status = await Run("BackupStatus");
+        status.ExitCode.Should().Be(0, status.ToString());
+
+        // The metrics file is read with a Prometheus text-format parser, not a regex.
+        var parsed = await ParseMetricsAsync();
+        var lastSuccess = parsed.Single(m => m.GetProperty("name").GetString() == "llmstack_backup_last_success_timestamp_seconds").GetProperty("metrics").EnumerateArray().ToList();
+        lastSuccess.Select(m => m.GetProperty("labels").GetProperty("tier").GetString()).Distinct().Should().BeEquivalentTo("local", "remote", "cloud", "tape");
+        lastSuccess.Should().Contain(m => m.GetProperty("labels").GetProperty("service").GetString() == "postgres/full");
+        double.Parse(lastSuccess[0].GetProperty("value").GetString()!, CultureInfo.InvariantCulture).Should().BeApproximately(DateTimeOffset.UtcNow.ToUnixTimeSeconds(), 600);
+        parsed.Single(m => m.GetProperty("name").GetString() == "llmstack_backup_verify_ok").GetProperty("metrics").EnumerateArray()
+            .Should().HaveCount(4).And.OnlyContain(m => m.GetProperty("value").GetString() == "1");
+        File.ReadAllText(Summary).Should().Contain("### Backup set").And.Contain("### Copies to the other tiers of testing").And.Contain("### BackupVerify of testing");
+    }
+
+    [Fact]
+    public async Task An_unreachable_remote_fails_that_tier_only_and_the_others_get_the_copy()
+    {
+        await WriteConfigAsync(TierServers.FreePort());
+        var backup = await Run("BackupService", "--service", "redis");
+        backup.ExitCode.Should().Be(1, backup.ToString());
+        backup.Output.Should().Contain("is complete on local, but 1 tier(s) failed: remote: tier remote of testing is unreachable");
+        var rows = await ListAsync();
+        rows.Should().ContainSingle(r => r.GetProperty("service").GetString() == "redis")
+            .Which.GetProperty("tiers").EnumerateArray().Select(t => t.GetString()).Should().Equal("local", "cloud", "tape");
+        (await ParseMetricsAsync()).Single(m => m.GetProperty("name").GetString() == "llmstack_backup_copy_ok").GetProperty("metrics").EnumerateArray()
+            .Single(m => m.GetProperty("labels").GetProperty("tier").GetString() == "remote").GetProperty("value").GetString().Should().Be("0");
+    }
+
+    [Fact]
+    public async Task A_flipped_byte_in_a_tier_is_found_by_BackupVerify_and_named()
+    {
+        (await Run("BackupFull")).ExitCode.Should().Be(0);
+        FlipAByte(RemoteRepository);
+        var verify = await Run("BackupVerify", "--read-data");
+        verify.ExitCode.Should().Be(1, verify.ToString());
+        verify.Output.Should().MatchRegex(@"remote\s+-\s+restic check \(read data 100%\)\s+FAILED").And.MatchRegex(@"local\s+-\s+restic check \(read data 100%\)\s+ok")
+            .And.MatchRegex(@"check\(s\) failed: tier remote");
+        (await ParseMetricsAsync()).Single(m => m.GetProperty("name").GetString() == "llmstack_backup_verify_ok").GetProperty("metrics").EnumerateArray()
+            .Single(m => m.GetProperty("labels").GetProperty("tier").GetString() == "remote").GetProperty("value").GetString().Should().Be("0");
+    }
+
+    [Fact]
+    public async Task RestoreTest_passes_on_a_good_set_fails_on_a_corrupted_one_and_always_cleans_up()
+    {
+        await Docker.ExecAsync("multimodal-testing-redis-1", "redis-cli", "SET", "proof", "42");
+        await Docker.ExecAsync("multimodal-testing-qdrant-1", "sh", "-c", "mkdir -p /qdrant/storage/p && head -c 400000 /dev/urandom > /qdrant/storage/p/blob");
+        (await Run("BackupFull")).ExitCode.Should().Be(0);
+
+        var good = await Run("RestoreTest");
+        good.ExitCode.Should().Be(0, good.ToString());
+        good.Output.Should().MatchRegex(@"dump of database multimodal after the restore = the dump in the backup\s+ok")
+            .And.MatchRegex(@"redis/rdb\s+key count and digest of every value\s+ok")
+            .And.MatchRegex(@"qdrant/qdrant_data\s+sha256 of every file against the backup's listing\s+ok");
+        var set = (await ListAsync()).First(r => r.GetProperty("trigger").GetString() == "BackupFull").GetProperty("set").GetString()!;
+        File.Exists(Path.Combine(Docker.Root, "artifacts", "restore-test", "testing", $"{set}.md")).Should().BeTrue();
+        JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Docker.Root, "artifacts", "restore-test", "testing", $"{set}.json"))).RootElement.GetProperty("passed").GetBoolean().Should().BeTrue();
+        await AssertNoThrowawayLeftAsync();
+
+        var cancelled = await Cli.RunAsync(Docker.Root, ["RestoreTest", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
+            whileRunning: async process =>
+            {
+                var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["com.docker.compose.project=llmstack-restoretest-testing"] = true } };
+                var deadline = DateTime.UtcNow.AddMinutes(2);
+                while ((await Docker.Docker.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters { All = true, Filters = filter })).Count == 0)
+                {
+                    DateTime.UtcNow.Should().BeBefore(deadline);
+                    await Task.Delay(100);
+                }
+
+                using var interrupt = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)])!;
+                await interrupt.WaitForExitAsync();
+            });
+        cancelled.ExitCode.Should().Be(130, cancelled.ToString());
+        await AssertNoThrowawayLeftAsync();
+
+        FlipAByte(LocalRepository);
+        var bad = await Run("RestoreTest");
+        bad.ExitCode.Should().Be(1, bad.ToString());
+        bad.Output.Should().Contain($"restore test of set {set} failed");
+        await AssertNoThrowawayLeftAsync();
+        (await ParseMetricsAsync()).Single(m => m.GetProperty("name").GetString() == "llmstack_backup_restore_test_ok").GetProperty("metrics").EnumerateArray()
+            .Single().GetProperty("value").GetString().Should().Be("0");
+    }
+
+    private async Task<List<JsonElement>> ParseMetricsAsync()
+    {
+        var parser = Path.Combine(Docker.Root, ".nuke", "temp", "tools", "node_modules", "parse-prometheus-text-format");
+        var start = new ProcessStartInfo("node", ["-e", $"process.stdout.write(JSON.stringify(require({JsonSerializer.Serialize(parser)})(require('fs').readFileSync({JsonSerializer.Serialize(Metrics)}, 'utf8'))))"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var node = Process.Start(start)!;
+        var output = await node.StandardOutput.ReadToEndAsync();
+        var error = await node.StandardError.ReadToEndAsync();
+        await node.WaitForExitAsync();
+        node.ExitCode.Should().Be(0, error);
+        return JsonDocument.Parse(output).RootElement.EnumerateArray().ToList();
+    }
+}
