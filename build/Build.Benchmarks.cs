@@ -31,7 +31,7 @@ partial class Build
             ReportSummary("ratio", $"{ours.Median.TotalSeconds / compose.Median.TotalSeconds:0.00}");
         });
 
-    [Parameter("BenchmarkBackup: MiB of mixed data in the benchmark volume")]
+    [Parameter("BenchmarkBackup, BenchmarkTiers: MiB of mixed data in the benchmark volume")]
     readonly int VolumeMib = 1024;
 
     [Parameter("BenchmarkBackup: MiB of the benchmark postgres database")]
@@ -43,6 +43,15 @@ partial class Build
         .Executes(async ct =>
         {
             var figures = await BackupBenchmark.RunAsync(SchemaFile, "tests/fixtures/image-map.yaml", SecretsDir, VolumeMib, DatabaseMib, Secrets, Log, ct);
+            ReportSummary("Figures", figures.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        });
+
+    Target BenchmarkTiers => _ => _
+        .Description("Tier and restore-test figures for the README (nothing asserted): a backup set with a --volume-mib volume copied to a remote (rclone serve restic) and a cloud tier (s3rver, TLS) with restic copy, first and unchanged, against rclone sync of the repository to the same S3; RestoreTest of the set against a plain restic restore. In a project of its own, servers on 127.0.0.1.")
+        .DependsOn(FixtureImages, TestTools)
+        .Executes(async ct =>
+        {
+            var figures = await TierBenchmark.RunAsync(SchemaFile, "tests/fixtures/image-map.yaml", SecretsDir, VolumeMib, Secrets, Log, ct);
             ReportSummary("Figures", figures.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
         });
 }

@@ -46,7 +46,7 @@ public static class BackupBenchmark
         {
             await StartBenchmark.CleanAsync(engine, CancellationToken.None);
             await new StackOperations(engine, environment, root, Serilog.Core.Logger.None).StartAsync("core", secrets, ImageMap.None, null, cancellationToken);
-            var context = Context(schema, environment, engine, secrets, work, map, log);
+            var context = await ContextAsync(schema, environment, engine, secrets, work, map, log);
             var volume = context.Plan.Members.Single(m => m.Volume == "qdrant_data");
             var mountpoint = (await engine.Client.Volumes.InspectAsync(volume.VolumeName!, cancellationToken)).Mountpoint;
 
@@ -98,18 +98,31 @@ public static class BackupBenchmark
         return figures;
     }
 
-    private static BackupContext Context(SchemaFile schema, ResolvedEnvironment environment, DockerEngine engine, SecretStore secrets, string work, ImageMap map, ILogger log)
+    /// <summary>
+    /// A backup context for the benchmark project: a local first tier under <paramref name="work"/>, then the
+    /// <paramref name="others"/> tiers (their credentials files in <paramref name="secretsDirectory"/>); a throwaway key.
+    /// </summary>
+    internal static async Task<BackupContext> ContextAsync(
+        SchemaFile schema, ResolvedEnvironment environment, DockerEngine engine, SecretStore secrets, string work, ImageMap map, ILogger log,
+        IReadOnlyDictionary<string, TierDefinition>? others = null, string secretsDirectory = "secrets", SecretMasker? masker = null)
     {
         var root = schema.RootDirectory;
         var config = BackupConfigLoader.LoadValid(Path.Combine(root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, schema.Load());
         config.Tiers["benchmark"] = new TierDefinition { Kind = "local", Path = Path.Combine(work, "repositories") };
-        config.Environments[StartBenchmark.EnvironmentName] = new EnvironmentBackupDefinition { Schedule = "0 0 * * *", Tiers = ["benchmark"] };
-        var plan = BackupPlanner.Plan(config, environment, root);
+        foreach (var (name, tier) in others ?? new Dictionary<string, TierDefinition>())
+        {
+            config.Tiers[name] = tier;
+        }
+
+        config.Environments[StartBenchmark.EnvironmentName] = new EnvironmentBackupDefinition { Schedule = "0 0 * * *", Tiers = ["benchmark", .. (others?.Keys ?? [])] };
+        var plan = BackupPlanner.Plan(config, environment, root, secretsDirectory);
         var key = new BackupKey(null, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)), "benchmark key");
-        var repository = new ResticRepository(plan.Primary, StartBenchmark.EnvironmentName, key, Path.Combine(work, "restic-cache"), log);
-        repository.OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
+        ResticRepository Open(ResolvedTier tier) => new(
+            tier, StartBenchmark.EnvironmentName, key, Path.Combine(work, "restic-cache"), log, BackupKeys.TierCredentials(tier, masker ?? new SecretMasker()));
+        var repository = Open(plan.Primary);
+        await repository.OpenAsync(CancellationToken.None);
         return new BackupContext(
-            engine, environment, plan, repository, new BackupTiers(repository, [], tier => new ResticRepository(tier, StartBenchmark.EnvironmentName, key, Path.Combine(work, "restic-cache"), log), Path.Combine(work, "manifests"), log),
+            engine, environment, plan, repository, new BackupTiers(repository, plan.Tiers.Skip(1).ToList(), Open, Path.Combine(work, "manifests"), log),
             new ServiceLifecycle(engine, environment, log), new HelperContainers(engine, Scope.Of(environment), log),
             map.Apply("busybox:1.36"), secrets.Get, [], Path.Combine(work, "manifests"), new BackupProgress(null, Serilog.Core.Logger.None), log);
     }
@@ -178,7 +191,7 @@ public static class BackupBenchmark
     }
 
     /// <summary>40 % random files (1 KiB to 16 MiB), 60 % JSON-log-like text in 1 MiB files, written by a helper container.</summary>
-    private static async Task FillAsync(BackupContext context, string volume, int mib, CancellationToken cancellationToken)
+    internal static async Task FillAsync(BackupContext context, string volume, int mib, CancellationToken cancellationToken)
     {
         var script = """
             set -e

@@ -1,114 +1,41 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using LlmStack.DevTools;
 
 namespace LlmStack.IntegrationTests;
 
-/// <summary>
-/// The test servers of the tiers, on 127.0.0.1: <c>rclone serve restic</c> (remote) and npm s3rver with TLS and a
-/// self-signed certificate made here (cloud; restic's S3 client needs TLS against s3rver). Started once per class.
-/// </summary>
-public sealed class TierServers : IAsyncLifetime
+/// <summary>The tier servers (<see cref="TierServers"/>) on 127.0.0.1, started once per class.</summary>
+public sealed class TierServerFixture : IAsyncLifetime
 {
-    private readonly List<Process> _processes = [];
+    private TierServers? _servers;
 
-    public string Directory { get; } = Path.Combine(Path.GetTempPath(), $"llmstack-it-tiers-{Guid.NewGuid():N}");
+    public TierServers Servers => _servers!;
 
-    public int RestPort { get; } = FreePort();
+    public async Task InitializeAsync() => _servers = await TierServers.StartAsync(new DockerFixture().Root, CancellationToken.None);
 
-    public int S3Port { get; } = FreePort();
-
-    public string CaFile => Path.Combine(Directory, "cert.pem");
-
-    public async Task InitializeAsync()
+    public async Task DisposeAsync()
     {
-        System.IO.Directory.CreateDirectory(Path.Combine(Directory, "rest"));
-        System.IO.Directory.CreateDirectory(Path.Combine(Directory, "s3"));
-        using (var key = RSA.Create(2048))
+        if (_servers is not null)
         {
-            var request = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-            var san = new SubjectAlternativeNameBuilder();
-            san.AddIpAddress(IPAddress.Loopback);
-            request.CertificateExtensions.Add(san.Build());
-            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(2));
-            await File.WriteAllTextAsync(CaFile, certificate.ExportCertificatePem());
-            await File.WriteAllTextAsync(Path.Combine(Directory, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+            await _Servers.DisposeAsync();
         }
-
-        var root = new DockerFixture().Root;
-        Start("rclone", ["serve", "restic", Path.Combine(Directory, "rest"), "--addr", $"127.0.0.1:{RestPort}"]);
-        Start(Path.Combine(root, ".nuke", "temp", "tools", "node_modules", ".bin", "s3rver"),
-            ["-d", Path.Combine(Directory, "s3"), "-a", "127.0.0.1", "-p", S3Port.ToString(CultureInfo.InvariantCulture), "--key", Path.Combine(Directory, "key.pem"), "--cert", CaFile, "--configure-bucket", "llmstack"]);
-        foreach (var port in new[] { RestPort, S3Port })
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (true)
-            {
-                try
-                {
-                    using var client = new TcpClient();
-                    await client.ConnectAsync(IPAddress.Loopback, port);
-                    break;
-                }
-                catch (SocketException) when (DateTime.UtcNow < deadline)
-                {
-                    await Task.Delay(100);
-                }
-            }
-        }
-    }
-
-    public Task DisposeAsync()
-    {
-        foreach (var process in _processes)
-        {
-            process.Kill(entireProcessTree: true);
-            process.Dispose();
-        }
-
-        System.IO.Directory.Delete(Directory, recursive: true);
-        return Task.CompletedTask;
-    }
-
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private void Start(string file, IEnumerable<string> arguments)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        _processes.Add(process);
     }
 }
 
 /// <summary>Four tiers (local, remote over rclone's REST server, cloud over s3rver with TLS, tape as a file), verification, restore tests, metrics.</summary>
 [Collection("docker")]
 [Trait("Category", "Integration")]
-public sealed class TierTests(RunningCore core, TierServers servers) : IClassFixture<RunningCore>, IClassFixture<TierServers>, IAsyncLifetime
+public sealed class TierTests(RunningCore core, TierServerFixture fixture) : IClassFixture<RunningCore>, IClassFixture<TierServerFixture>, IAsyncLifetime
 {
     private readonly string _id = Guid.NewGuid().ToString("N")[..8];
     private readonly string _credentials = $"tier-test-{Guid.NewGuid():N}.env";
 
     private DockerFixture Docker => core.Docker;
 
-    private string Work => Path.Combine(servers.Directory, _id);
+    private TierServers Servers => fixture.Servers;
+
+    private string Work => Path.Combine(Servers.Directory, _id);
 
     private string ConfigFile => Path.Combine(Work, "backup-strategies.yaml");
 
@@ -118,14 +45,14 @@ public sealed class TierTests(RunningCore core, TierServers servers) : IClassFix
 
     private string LocalRepository => Path.Combine(Work, "local", "testing");
 
-    private string RemoteRepository => Path.Combine(servers.Directory, "rest", _id, "testing");
+    private string RemoteRepository => Path.Combine(Servers.RestRoot, _id, "testing");
 
     public async Task InitializeAsync()
     {
         System.IO.Directory.CreateDirectory(Work);
         await File.WriteAllBytesAsync(Path.Combine(Work, "tape.device"), []); // a file as the device: each export replaces the last
-        await File.WriteAllTextAsync(Path.Combine(Docker.Root, "secrets", _credentials), "AWS_ACCESS_KEY_ID=S3RVER\nAWS_SECRET_ACCESS_KEY=S3RVER\n");
-        await WriteConfigAsync(servers.RestPort);
+        LlmStack.Security.SecretStore.WritePrivate(Path.Combine(Docker.Root, "secrets", _credentials), TierServers.CredentialsFile);
+        await WriteConfigAsync(Servers.RestPort);
         (await Run("StartCore")).ExitCode.Should().Be(0);
     }
 
@@ -151,9 +78,9 @@ public sealed class TierTests(RunningCore core, TierServers servers) : IClassFix
                 repository: rest:http://127.0.0.1:{restPort}/{_id}
               cloud:
                 kind: cloud
-                repository: s3:https://127.0.0.1:{servers.S3Port}/llmstack/{_id}
+                repository: s3:{Servers.S3Url}/{TierServers.Bucket}/{_id}
                 credentials: {_credentials}
-                ca_file: {servers.CaFile}
+                ca_file: {Servers.CaFile}
               tape:
                 kind: tape
                 path: {Path.Combine(Work, "tape.device")}

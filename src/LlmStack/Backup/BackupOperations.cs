@@ -26,7 +26,8 @@ public sealed record BackupOptions
 }
 
 /// <summary>One backup of a service, for BackupList: its set, and the tiers that hold the set.</summary>
-public sealed record BackupRow(string Service, string Type, string Set, DateTimeOffset Time, string SetStatus, long Bytes, long Added, string Trigger, IReadOnlyList<string> Tiers);
+public sealed record BackupRow(string Service, string Type, string Set, DateTimeOffset Time, string SetStatus, long Bytes, long Added, string Trigger, IReadOnlyList<string> Tiers,
+    IReadOnlyDictionary<string, string> Verified);
 
 /// <summary>The backup targets of one environment: BackupFull, BackupService, BackupList, BackupStatus, BackupSchedule, Restore, RestoreSet.</summary>
 public sealed class BackupOperations(EnvironmentSession session, BackupOptions options)
@@ -185,11 +186,12 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
             return;
         }
 
-        var table = new TextTable("SERVICE", "TYPE", "TIME (UTC)", "SET", "SET STATUS", "SIZE", "ADDED", "TRIGGER", "TIERS");
+        var table = new TextTable("SERVICE", "TYPE", "TIME (UTC)", "SET", "SET STATUS", "SIZE", "ADDED", "TRIGGER", "TIERS", "VERIFIED");
         foreach (var r in rows)
         {
             table.Add(r.Service, r.Type, r.Time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), r.Set, r.SetStatus,
-                BackupProgress.Size(r.Bytes), BackupProgress.Size(r.Added), r.Trigger, string.Join(",", r.Tiers));
+                BackupProgress.Size(r.Bytes), BackupProgress.Size(r.Added), r.Trigger, string.Join(",", r.Tiers),
+                r.Verified.Count == 0 ? "-" : $"{r.Verified.Values.Max(StringComparer.Ordinal)} ({string.Join(",", r.Verified.Keys)})");
         }
 
         table.Write(Out);
@@ -439,8 +441,13 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
             .SelectMany(i => i.Entries!.Select(e => (e.Manifest.Set, Tier: i.Tier.Name)))
             .GroupBy(x => x.Set)
             .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(x => x.Tier).ToList());
-        return inventory[0].Entries!.Select(e => e.Manifest).SelectMany(s => s.Members.Where(m => m.Succeeded).Select(m =>
-            new BackupRow(m.Volume is null ? m.Service : $"{m.Service} ({m.Volume})", m.Type, s.Set, s.Started, s.Status, m.Bytes, m.Added, s.Trigger, tiersOf[s.Set])));
+        var verifiedOf = inventory.Where(i => i.Entries is not null)
+            .SelectMany(i => i.Entries!.Where(e => e.Verified is not null).Select(e => (e.Manifest.Set, Tier: i.Tier.Name, Date: e.Verified!)))
+            .GroupBy(x => x.Set)
+            .ToDictionary(g => g.Key, g => (IReadOnlyDictionary<string, string>)g.ToDictionary(x => x.Tier, x => x.Date));
+        return inventory[0].Entries!.SelectMany(e => e.Manifest.Members.Where(m => m.Succeeded).Select(m =>
+            new BackupRow(m.Volume is null ? m.Service : $"{m.Service} ({m.Volume})", m.Type, e.Manifest.Set, e.Manifest.Started, e.Manifest.Status, m.Bytes, m.Added, e.Manifest.Trigger,
+                tiersOf[e.Manifest.Set], verifiedOf.GetValueOrDefault(e.Manifest.Set) ?? new Dictionary<string, string>())));
     }
 
     /// <summary>The last scheduled run at or before now.</summary>

@@ -73,8 +73,10 @@ public sealed class BackupTiers(ResticRepository primary, IReadOnlyList<Resolved
             {
                 if (tier.Kind == BackupMethods.Tape)
                 {
-                    var exported = new TapeTier(tier, primary, log).Exports().Select(e => e.Set).ToHashSet(StringComparer.Ordinal);
-                    inventory.Add(new TierInventory(tier, primaryEntries.Where(e => exported.Contains(e.Manifest.Set)).ToList(), null));
+                    // An export is read back as it is written: it counts as verified on the day it was exported.
+                    var exported = new TapeTier(tier, primary, log).Exports().ToDictionary(e => e.Set, e => e.Exported, StringComparer.Ordinal);
+                    inventory.Add(new TierInventory(tier, primaryEntries.Where(e => exported.ContainsKey(e.Manifest.Set))
+                        .Select(e => e with { Tags = [$"verified={exported[e.Manifest.Set].UtcDateTime:yyyy-MM-dd}"] }).ToList(), null));
                     continue;
                 }
 

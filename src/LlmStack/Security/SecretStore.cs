@@ -141,6 +141,23 @@ public sealed class SecretStore
     }
 
     /// <summary>Writes atomically: a 0600 temporary file beside it, then a rename.</summary>
+    /// <summary>Writes a file only its owner can read (0600 on Unix), replacing one that exists.</summary>
+    public static void WritePrivate(string path, string content)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            if (File.Exists(path))
+            {
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
+        }
+
+        using var writer = new StreamWriter(path, System.Text.Encoding.UTF8, options);
+        writer.Write(content);
+    }
+
     private static void Write(string path, Dictionary<string, string> values)
     {
         var directory = System.IO.Path.GetDirectoryName(path)!;
