@@ -18,7 +18,7 @@ public sealed class TierServerFixture : IAsyncLifetime
     {
         if (_servers is not null)
         {
-            await _Servers.DisposeAsync();
+            await _servers.DisposeAsync();
         }
     }
 }
