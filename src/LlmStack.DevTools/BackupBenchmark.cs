@@ -29,24 +29,13 @@ public static class BackupBenchmark
     public static async Task<IReadOnlyList<BackupFigure>> RunAsync(
         SchemaFile schema, string imageMapPath, string secretsDirectory, int volumeMiB, int databaseMiB, SecretMasker masker, ILogger log, CancellationToken cancellationToken)
     {
-        var root = schema.RootDirectory;
-        var map = ImageMap.Load(imageMapPath, root);
-        var environment = StartBenchmark.Derive(schema.Resolve("testing"), map);
-        using var engine = await DockerEngine.ConnectAsync(null, log, cancellationToken);
-        var secrets = SecretStore.LoadOrGenerate(root, secretsDirectory, StartBenchmark.EnvironmentName, schema.Load().Secrets, masker, log);
-        var work = Path.Combine(root, "artifacts", "benchmark", "backup");
-        if (Directory.Exists(work))
-        {
-            Directory.Delete(work, recursive: true);
-        }
-
-        Directory.CreateDirectory(work);
+        using var bed = await StartBenchmark.BedAsync(schema, imageMapPath, secretsDirectory, "backup", masker, log, cancellationToken);
+        var (engine, work) = (bed.Engine, bed.Work);
         var figures = new List<BackupFigure>();
         try
         {
-            await StartBenchmark.CleanAsync(engine, CancellationToken.None);
-            await new StackOperations(engine, environment, root, Serilog.Core.Logger.None).StartAsync("core", secrets, ImageMap.None, null, cancellationToken);
-            var context = await ContextAsync(schema, environment, engine, secrets, work, map, log);
+            await bed.StartCoreAsync(cancellationToken);
+            var context = await ContextAsync(bed, log);
             var volume = context.Plan.Members.Single(m => m.Volume == "qdrant_data");
             var mountpoint = (await engine.Client.Volumes.InspectAsync(volume.VolumeName!, cancellationToken)).Mountpoint;
 
@@ -103,9 +92,9 @@ public static class BackupBenchmark
     /// <paramref name="others"/> tiers (their credentials files in <paramref name="secretsDirectory"/>); a throwaway key.
     /// </summary>
     internal static async Task<BackupContext> ContextAsync(
-        SchemaFile schema, ResolvedEnvironment environment, DockerEngine engine, SecretStore secrets, string work, ImageMap map, ILogger log,
-        IReadOnlyDictionary<string, TierDefinition>? others = null, string secretsDirectory = "secrets", SecretMasker? masker = null)
+        BenchmarkBed bed, ILogger log, IReadOnlyDictionary<string, TierDefinition>? others = null, string secretsDirectory = "secrets", SecretMasker? masker = null)
     {
+        var (schema, environment, engine, secrets, work, map) = (bed.Schema, bed.Environment, bed.Engine, bed.Secrets, bed.Work, bed.Map);
         var root = schema.RootDirectory;
         var config = BackupConfigLoader.LoadValid(Path.Combine(root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, schema.Load());
         config.Tiers["benchmark"] = new TierDefinition { Kind = "local", Path = Path.Combine(work, "repositories") };

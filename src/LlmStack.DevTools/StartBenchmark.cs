@@ -71,6 +71,26 @@ public static class StartBenchmark
         return (new Timing("LlmStack StartCore", ours), new Timing("docker-compose up -d + wait healthy", theirs));
     }
 
+    /// <summary>
+    /// The benchmark project made ready for a data benchmark: the testing environment derived into it, its secrets,
+    /// an emptied work directory under artifacts/benchmark/<paramref name="name"/>, and the engine. Dispose it to close the engine.
+    /// </summary>
+    internal static async Task<BenchmarkBed> BedAsync(SchemaFile schema, string imageMapPath, string secretsDirectory, string name, SecretMasker masker, ILogger log, CancellationToken cancellationToken)
+    {
+        var root = schema.RootDirectory;
+        var map = ImageMap.Load(imageMapPath, root);
+        var environment = Derive(schema.Resolve("testing"), map);
+        var secrets = SecretStore.LoadOrGenerate(root, secretsDirectory, EnvironmentName, schema.Load().Secrets, masker, log);
+        var work = Path.Combine(root, "artifacts", "benchmark", name);
+        if (Directory.Exists(work))
+        {
+            Directory.Delete(work, recursive: true);
+        }
+
+        Directory.CreateDirectory(work);
+        return new BenchmarkBed(schema, map, environment, secrets, work, await DockerEngine.ConnectAsync(null, log, cancellationToken));
+    }
+
     /// <summary>The testing environment's services under the benchmark project: own subnets, host ports + 30000, images mapped.</summary>
     internal static ResolvedEnvironment Derive(ResolvedEnvironment testing, ImageMap map) => testing with
     {
@@ -152,4 +172,19 @@ public static class StartBenchmark
 
     private static IDictionary<string, IDictionary<string, bool>> Filter() =>
         new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Names.ComposeProject}={Project}"] = true } };
+}
+
+/// <summary>What a data benchmark works in: the benchmark project's environment, its secrets and work directory, the engine.</summary>
+internal sealed record BenchmarkBed(SchemaFile Schema, ImageMap Map, ResolvedEnvironment Environment, SecretStore Secrets, string Work, DockerEngine Engine) : IDisposable
+{
+    public string Root => Schema.RootDirectory;
+
+    /// <summary>Removes whatever an earlier run left in the benchmark project, then starts its core stack.</summary>
+    public async Task StartCoreAsync(CancellationToken cancellationToken)
+    {
+        await StartBenchmark.CleanAsync(Engine, CancellationToken.None);
+        await new StackOperations(Engine, Environment, Root, Serilog.Core.Logger.None).StartAsync("core", Secrets, ImageMap.None, null, cancellationToken);
+    }
+
+    public void Dispose() => Engine.Dispose();
 }

@@ -21,32 +21,21 @@ public static class TierBenchmark
     public static async Task<IReadOnlyList<BackupFigure>> RunAsync(
         SchemaFile schema, string imageMapPath, string secretsDirectory, int volumeMiB, SecretMasker masker, ILogger log, CancellationToken cancellationToken)
     {
-        var root = schema.RootDirectory;
-        var map = ImageMap.Load(imageMapPath, root);
-        var environment = StartBenchmark.Derive(schema.Resolve("testing"), map);
-        using var engine = await DockerEngine.ConnectAsync(null, log, cancellationToken);
-        var secrets = SecretStore.LoadOrGenerate(root, secretsDirectory, StartBenchmark.EnvironmentName, schema.Load().Secrets, masker, log);
-        var work = Path.Combine(root, "artifacts", "benchmark", "tiers");
-        if (Directory.Exists(work))
-        {
-            Directory.Delete(work, recursive: true);
-        }
-
-        Directory.CreateDirectory(work);
+        using var bed = await StartBenchmark.BedAsync(schema, imageMapPath, secretsDirectory, "tiers", masker, log, cancellationToken);
+        var (root, work, environment, map) = (bed.Root, bed.Work, bed.Environment, bed.Map);
         var credentials = Path.Combine(Path.GetFullPath(secretsDirectory, root), "benchmark-s3.env");
         SecretStore.WritePrivate(credentials, TierServers.CredentialsFile);
         var figures = new List<BackupFigure>();
         await using var servers = await TierServers.StartAsync(root, cancellationToken);
         try
         {
-            await StartBenchmark.CleanAsync(engine, CancellationToken.None);
-            await new StackOperations(engine, environment, root, Serilog.Core.Logger.None).StartAsync("core", secrets, ImageMap.None, null, cancellationToken);
+            await bed.StartCoreAsync(cancellationToken);
             var tiers = new Dictionary<string, TierDefinition>
             {
                 ["remote"] = new() { Kind = BackupMethods.Remote, Repository = $"rest:{servers.RestUrl}/benchmark" },
                 ["cloud"] = new() { Kind = BackupMethods.Cloud, Repository = $"s3:{servers.S3Url}/{TierServers.Bucket}/benchmark", Credentials = Path.GetFileName(credentials), CaFile = servers.CaFile },
             };
-            var context = await BackupBenchmark.ContextAsync(schema, environment, engine, secrets, work, map, log, tiers, secretsDirectory, masker);
+            var context = await BackupBenchmark.ContextAsync(bed, log, tiers, secretsDirectory, masker);
             var volume = context.Plan.Members.Single(m => m.Volume == "qdrant_data");
             log.Information("Filling {Volume} with {Size} MiB of mixed data", volume.VolumeName, volumeMiB);
             await BackupBenchmark.FillAsync(context, volume.VolumeName!, volumeMiB, cancellationToken);
@@ -98,7 +87,7 @@ public static class TierBenchmark
         }
         finally
         {
-            await StartBenchmark.CleanAsync(engine, CancellationToken.None);
+            await StartBenchmark.CleanAsync(bed.Engine, CancellationToken.None);
             File.Delete(credentials);
         }
 
