@@ -31,7 +31,7 @@ partial class Build
 
     BackupOperations? _backups;
 
-    BackupOperations Backups => _backups ??= new BackupOperations(Stacks, new BackupOptions
+    BackupOperations BackupTargets => _backups ??= new BackupOperations(Stacks, new BackupOptions
     {
         ConfigFile = BackupConfig,
         KeyFile = BackupKeyFile,
@@ -42,16 +42,16 @@ partial class Build
 
     Target BackupFull => _ => _
         .Description("Back up every service of the environment that holds data, and the configuration, as one backup set; non-zero exit naming the members that failed (the others are kept).")
-        .Executes(async ct => ReportSummary("Set", (await Backups.FullAsync(nameof(BackupFull), ct)).Set));
+        .Executes(async ct => ReportSummary("Set", (await BackupTargets.FullAsync(nameof(BackupFull), ct)).Set));
 
     Target BackupService => _ => _
         .Description("Back up one service (--service X [--backup-type T]) as a backup set of its own.")
         .Requires(() => Service)
-        .Executes(async ct => ReportSummary("Set", (await Backups.ServiceAsync(Service!, BackupType, nameof(BackupService), ct)).Set));
+        .Executes(async ct => ReportSummary("Set", (await BackupTargets.ServiceAsync(Service!, BackupType, nameof(BackupService), ct)).Set));
 
     Target BackupCopy => _ => _
         .Description("Copy to every other tier of the environment what the first tier has and it lacks (restic copy; tape: export); non-zero naming the tiers that failed.")
-        .Executes(ct => Backups.CopyAsync(ct));
+        .Executes(ct => BackupTargets.CopyAsync(ct));
 
     [Parameter("BackupVerify: the share of each repository's data restic reads back (1/10, 5%); 0 for metadata only")]
     readonly string ReadDataSubset = "10%";
@@ -61,31 +61,31 @@ partial class Build
 
     Target BackupVerify => _ => _
         .Description("Every tier: restic check (reading back --read-data-subset, or all with --read-data), then the newest set's (or --backup-set's) content in throwaway containers of the services' own images; tape read back; marks the set verified per tier; non-zero naming tier, set and service.")
-        .Executes(ct => Backups.VerifyAsync(BackupSet, ReadData ? "100%" : ReadDataSubset, ct));
+        .Executes(ct => BackupTargets.VerifyAsync(BackupSet, ReadData ? "100%" : ReadDataSubset, ct));
 
     Target RestoreTest => _ => _
         .Description("Restore the newest complete set (or --backup-set) into throwaway containers in a project and network of their own, prove the data equal to the backup (dump after restore = dump in backup, key digest, sha256 of every file), report under artifacts/restore-test/; always cleaned up.")
-        .Executes(async ct => ReportSummary("Set", (await Backups.RestoreTestAsync(BackupSet, ct)).Set));
+        .Executes(async ct => ReportSummary("Set", (await BackupTargets.RestoreTestAsync(BackupSet, ct)).Set));
 
     Target BackupList => _ => _
         .Description("Every backup per service: time, set, type, size, bytes added (--json).")
-        .Executes(ct => Backups.ListAsync(Json, ct));
+        .Executes(ct => BackupTargets.ListAsync(Json, ct));
 
     Target BackupStatus => _ => _
         .Description("The last backup of each service against the schedule, and the repository size (--json); non-zero when one is overdue, failed or missing.")
-        .Executes(ct => Backups.StatusAsync(Json, ct));
+        .Executes(ct => BackupTargets.StatusAsync(Json, ct));
 
     Target BackupSchedule => _ => _
         .Description("The configured backup schedules (UTC) and their next runs.")
-        .Executes(() => Backups.Schedule(NextRuns));
+        .Executes(() => BackupTargets.Schedule(NextRuns));
 
     Target Restore => _ => _
         .Description("Restore one service (--service X [--backup ID|latest] [--backup-type T]) through the change gate: a safety backup first, then the restore and its check; any failure puts the safety backup back.")
         .Requires(() => Service)
-        .Executes(ct => Backups.RestoreAsync(nameof(Restore), Service!, Backup, BackupType, ct));
+        .Executes(ct => BackupTargets.RestoreAsync(nameof(Restore), Service!, Backup, BackupType, ct));
 
     Target RestoreSet => _ => _
         .Description("Restore every service of a complete backup set (--backup-set ID) in dependency order, through the change gate, with one safety backup first.")
         .Requires(() => BackupSet)
-        .Executes(ct => Backups.RestoreSetAsync(nameof(RestoreSet), BackupSet!, ct));
+        .Executes(ct => BackupTargets.RestoreSetAsync(nameof(RestoreSet), BackupSet!, ct));
 }

@@ -4,11 +4,12 @@ using LlmStack.Pipeline;
 partial class Build
 {
     Target ValidateSchema => _ => _
-        .Description("Check the unified schema and the backup configuration: every problem in one run, each with file:line:col; non-zero exit on errors.")
+        .Description("Check the unified schema, the backup and the retention configuration: every problem in one run, each with file:line:col; non-zero exit on errors.")
         .Executes(() =>
         {
             SchemaFile.Validate(Out, Log);
             LlmStack.Backup.BackupConfigLoader.Validate(SchemaFile, BackupConfig, Out, Log);
+            LlmStack.Retention.RetentionConfigLoader.Validate(SchemaFile, RetentionConfig, Out, Log);
         });
 
     Target GenerateCompose => _ => _

@@ -136,17 +136,7 @@ public static class BackupConfigLoader
     public static void Validate(SchemaFile schema, string configFile, TextWriter output, Serilog.ILogger log)
     {
         var (config, diagnostics) = Load(Path.GetFullPath(configFile, schema.RootDirectory), configFile, schema.Load());
-        foreach (var diagnostic in diagnostics)
-        {
-            output.WriteLine(diagnostic.ToString());
-        }
-
-        var errors = diagnostics.Count(d => d.IsError);
-        if (errors > 0)
-        {
-            throw new SchemaException($"{configFile}: {errors} error(s), {diagnostics.Count - errors} warning(s): fix the errors above and run ValidateSchema again");
-        }
-
+        ConfigDiagnostics.Report(diagnostics, configFile, output);
         log.Information("{File} is valid: {Tiers} tier(s), {Environments} environment schedule(s), {Services} service setting(s)",
             configFile, config!.Tiers.Count, config.Environments.Count, config.Services.Count);
     }
@@ -155,13 +145,7 @@ public static class BackupConfigLoader
     public static BackupConfig LoadValid(string path, string displayPath, ComposeSchema schema)
     {
         var (config, diagnostics) = Load(path, displayPath, schema);
-        var errors = diagnostics.Where(d => d.IsError).ToList();
-        if (errors.Count > 0)
-        {
-            var more = errors.Count > 1 ? $" (and {errors.Count - 1} more: run ValidateSchema)" : string.Empty;
-            throw new SchemaException($"{errors[0]}{more}");
-        }
-
+        ConfigDiagnostics.ThrowFirstError(diagnostics);
         return config!;
     }
 

@@ -206,7 +206,7 @@ internal sealed class YamlBinder(string file, DiagnosticBag diagnostics)
     {
         var text = what.Trim('\'');
         var name = text.Split('\'')[0];
-        return name.EndsWith('s') ? name[..^1] : name;
+        return name.EndsWith("ies", StringComparison.Ordinal) ? name[..^3] + "y" : name.EndsWith('s') ? name[..^1] : name;
     }
 
     private static Dictionary<string, PropertyInfo> Properties(Type type)

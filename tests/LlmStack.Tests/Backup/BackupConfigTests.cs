@@ -8,7 +8,6 @@ namespace LlmStack.Tests.Backup;
 /// <summary>configs/backup-strategies.yaml: validation with positions, the per-environment plan, and the tag scheme.</summary>
 public sealed class BackupConfigTests : IDisposable
 {
-    private const string Marker = "⟦";
     private static readonly SchemaFile SchemaFile = new(Repository.Root, "schemas/compose-schema.yaml");
     private static readonly string RealConfig = File.ReadAllText(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath));
     private readonly string _directory = Repository.TempDirectory("backup-config");
@@ -22,26 +21,7 @@ public sealed class BackupConfigTests : IDisposable
         return BackupConfigLoader.Load(path, "backup.yaml", SchemaFile.Load());
     }
 
-    private static (string Yaml, string? Position) Edit(params (string From, string To)[] edits)
-    {
-        var yaml = RealConfig;
-        foreach (var (from, to) in edits)
-        {
-            yaml.Should().Contain(from);
-            var index = yaml.IndexOf(from, StringComparison.Ordinal);
-            yaml = yaml[..index] + to + yaml[(index + from.Length)..];
-        }
-
-        var marker = yaml.IndexOf(Marker, StringComparison.Ordinal);
-        if (marker < 0)
-        {
-            return (yaml, null);
-        }
-
-        var before = yaml[..marker];
-        var position = $"{before.Count(c => c == '\n') + 1}:{marker - (before.LastIndexOf('\n') + 1) + 1}";
-        return (yaml.Remove(marker, Marker.Length), position);
-    }
+    private static (string Yaml, string? Position) Edit(params (string From, string To)[] edits) => ConfigEdit.Apply(RealConfig, edits);
 
     [Fact]
     public void The_shipped_configuration_is_valid()

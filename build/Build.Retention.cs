@@ -1,0 +1,63 @@
+using LlmStack.Pipeline;
+using LlmStack.Retention;
+
+/// <summary>Retention: backup retention per tier with restic's keep rules and LlmStack's safety rules.</summary>
+partial class Build
+{
+    [Parameter("Retention configuration, relative to the repository root")]
+    readonly string RetentionConfig = RetentionConfigLoader.DefaultPath;
+
+    [Parameter("RetentionSimulate: a JSON array of backups ({id, time (RFC 3339 with offset), tags, verified})")]
+    readonly string? Backups;
+
+    [Parameter("RetentionSimulate: a policy of the retention configuration (its safety rules apply, with --environment's min_keep)")]
+    readonly string? Policy;
+
+    [Parameter("Keep the N newest backups (-1: all)")]
+    readonly int? KeepLast;
+
+    [Parameter("Keep the newest backup of each of the last N hours that have one (-1: every hour)")]
+    readonly int? KeepHourly;
+
+    [Parameter("Keep the newest backup of each of the last N days that have one (-1: every day)")]
+    readonly int? KeepDaily;
+
+    [Parameter("Keep the newest backup of each of the last N ISO weeks that have one (-1: every week)")]
+    readonly int? KeepWeekly;
+
+    [Parameter("Keep the newest backup of each of the last N months that have one (-1: every month)")]
+    readonly int? KeepMonthly;
+
+    [Parameter("Keep the newest backup of each of the last N years that have one (-1: every year)")]
+    readonly int? KeepYearly;
+
+    [Parameter("Keep every backup newer than the newest one minus this duration (1y2m3d3h)")]
+    readonly string? KeepWithin;
+
+    [Parameter("Keep the newest backup of each hour within this duration of the newest backup")]
+    readonly string? KeepWithinHourly;
+
+    [Parameter("Keep the newest backup of each day within this duration of the newest backup")]
+    readonly string? KeepWithinDaily;
+
+    [Parameter("Keep the newest backup of each week within this duration of the newest backup")]
+    readonly string? KeepWithinWeekly;
+
+    [Parameter("Keep the newest backup of each month within this duration of the newest backup")]
+    readonly string? KeepWithinMonthly;
+
+    [Parameter("Keep the newest backup of each year within this duration of the newest backup")]
+    readonly string? KeepWithinYearly;
+
+    [Parameter("Keep backups that have every tag of a list (tag1,tag2); repeatable")]
+    readonly string[]? KeepTag;
+
+    Target RetentionSimulate => _ => _
+        .Description("The retention planner offline: --backups FILE and a policy (--keep-* parameters, restic's rules only; or --policy NAME from the retention configuration, with the safety rules); each backup as keep/remove with the rules that keep it (--json).")
+        .Requires(() => Backups)
+        .Executes(() => RetentionCommands.Simulate(
+            new SimulateOptions(RootDirectory, Backups!, Policy, RetentionConfig, Environment, Json,
+                new PolicyArguments(KeepLast, KeepHourly, KeepDaily, KeepWeekly, KeepMonthly, KeepYearly,
+                    KeepWithin, KeepWithinHourly, KeepWithinDaily, KeepWithinWeekly, KeepWithinMonthly, KeepWithinYearly, KeepTag)),
+            SchemaFile, Out));
+}

@@ -1,0 +1,49 @@
+using LlmStack.Pipeline;
+using LlmStack.Schema;
+
+namespace LlmStack.Retention;
+
+/// <summary>What RetentionSimulate was given.</summary>
+public sealed record SimulateOptions(string Root, string BackupsFile, string? Policy, string ConfigFile, string Environment, bool Json, PolicyArguments Arguments);
+
+/// <summary>The bodies of the retention targets.</summary>
+public static class RetentionCommands
+{
+    /// <summary>
+    /// RetentionSimulate: the planner on a file of backups. A policy by parameters applies restic's rules only; a policy
+    /// by name (<c>--policy</c>) also the safety rules, with the environment's <c>min_keep</c>.
+    /// </summary>
+    public static void Simulate(SimulateOptions options, SchemaFile schema, TextWriter output)
+    {
+        if (options.Policy is not null && options.Arguments.Any)
+        {
+            throw new PipelineException("give either --policy NAME or --keep-* parameters, not both");
+        }
+
+        if (options.Policy is null && !options.Arguments.Any)
+        {
+            throw new PipelineException("give a policy: --keep-* parameters (e.g. --keep-daily 7 --keep-weekly 4) or --policy NAME from the retention configuration");
+        }
+
+        var backups = RetentionSimulator.Load(Path.GetFullPath(options.BackupsFile, options.Root), options.BackupsFile);
+        var now = DateTimeOffset.UtcNow;
+        if (options.Policy is { } name)
+        {
+            var config = RetentionConfigLoader.LoadValid(Path.GetFullPath(options.ConfigFile, options.Root), options.ConfigFile, schema.Load());
+            if (!config.Policies.TryGetValue(name, out var definition))
+            {
+                throw new PipelineException($"policy '{name}' is not in {options.ConfigFile} (policies: {string.Join(", ", config.Policies.Keys)})");
+            }
+
+            var policy = definition.ToPolicy();
+            var minKeep = config.Environments.GetValueOrDefault(options.Environment)?.MinKeep ?? 1;
+            var plan = RetentionPlanner.PlanSafe(backups, policy, new RetentionSafety(minKeep), now);
+            RetentionSimulator.Write(plan, $"'{name}' ({policy}; min_keep {minKeep} of {options.Environment}, newest verified kept)", options.Json, output);
+        }
+        else
+        {
+            var policy = options.Arguments.ToPolicy();
+            RetentionSimulator.Write(RetentionPlanner.Plan(backups, policy, now), $"{policy} (restic's rules only)", options.Json, output);
+        }
+    }
+}

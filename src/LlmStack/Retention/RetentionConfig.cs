@@ -1,0 +1,220 @@
+using LlmStack.Backup;
+using LlmStack.Schema;
+
+namespace LlmStack.Retention;
+
+/// <summary><c>configs/retention-policies.yaml</c>, bound like the schema (unknown keys and wrong shapes are diagnostics).</summary>
+public sealed class RetentionConfig : SchemaNode
+{
+    /// <summary>Named backup retention policies: restic's keep rules.</summary>
+    public Dictionary<string, KeepPolicyDefinition> Policies { get; set; } = new();
+
+    /// <summary>Which policy each backup tier uses (tier name → policy name); an environment may override it.</summary>
+    public Dictionary<string, string> Tiers { get; set; } = new();
+
+    public PruneDefinition? Prune { get; set; }
+
+    public Dictionary<string, EnvironmentRetentionDefinition> Environments { get; set; } = new();
+}
+
+/// <summary>restic's keep rules. Counts: -1 = unlimited. Durations: <c>1y2m3d3h</c>. <c>keep_tag</c>: comma-separated tag lists.</summary>
+public sealed class KeepPolicyDefinition : SchemaNode
+{
+    public int? KeepLast { get; set; }
+
+    public int? KeepHourly { get; set; }
+
+    public int? KeepDaily { get; set; }
+
+    public int? KeepWeekly { get; set; }
+
+    public int? KeepMonthly { get; set; }
+
+    public int? KeepYearly { get; set; }
+
+    public string? KeepWithin { get; set; }
+
+    public string? KeepWithinHourly { get; set; }
+
+    public string? KeepWithinDaily { get; set; }
+
+    public string? KeepWithinWeekly { get; set; }
+
+    public string? KeepWithinMonthly { get; set; }
+
+    public string? KeepWithinYearly { get; set; }
+
+    public List<string>? KeepTag { get; set; }
+
+    /// <summary>The policy (the definition must have passed validation).</summary>
+    public RetentionPolicy ToPolicy() => new PolicyArguments(
+        KeepLast, KeepHourly, KeepDaily, KeepWeekly, KeepMonthly, KeepYearly,
+        KeepWithin, KeepWithinHourly, KeepWithinDaily, KeepWithinWeekly, KeepWithinMonthly, KeepWithinYearly, KeepTag).ToPolicy();
+}
+
+/// <summary>When <c>restic prune</c> runs after a cleanup: only when worth it, since it is expensive.</summary>
+public sealed class PruneDefinition : SchemaNode
+{
+    /// <summary>Prune when the repository's unused data is at least this share (e.g. <c>10%</c>).</summary>
+    public string? WhenUnusedAbove { get; set; }
+
+    /// <summary>restic prune's own <c>--max-unused</c> (how much unused data it may leave behind).</summary>
+    public string? MaxUnused { get; set; }
+}
+
+public sealed class EnvironmentRetentionDefinition : SchemaNode
+{
+    /// <summary>Five-field cron, UTC: when RetentionCleanup runs.</summary>
+    public string? Schedule { get; set; }
+
+    /// <summary>The default age (days) of data inside the services for this environment.</summary>
+    public int? DataRetentionDays { get; set; }
+
+    /// <summary>At least this many newest backups of each service are kept on every tier, whatever the policy says.</summary>
+    public int? MinKeep { get; set; }
+
+    /// <summary>RetentionCleanup takes a BackupFull first.</summary>
+    public bool? BackupBeforeCleanup { get; set; }
+
+    /// <summary>Tier → policy for this environment, over the global <c>tiers</c>.</summary>
+    public Dictionary<string, string>? Tiers { get; set; }
+}
+
+public static class RetentionConfigLoader
+{
+    public const string DefaultPath = "configs/retention-policies.yaml";
+
+    public static (RetentionConfig? Config, IReadOnlyList<Diagnostic> Diagnostics) Load(string path, string displayPath, ComposeSchema schema)
+    {
+        var diagnostics = new DiagnosticBag();
+        var config = SchemaLoader.ParseDocument<RetentionConfig>(path, displayPath, diagnostics, "the retention configuration", $"retention configuration not found: create {displayPath} (docs/RETENTION.md) or pass --retention-config PATH");
+        if (config is not null)
+        {
+            Validate(config, schema, diagnostics);
+        }
+
+        return (config, diagnostics.Items);
+    }
+
+    /// <summary>ValidateSchema's part: prints every diagnostic (file:line:col) and throws when there is an error.</summary>
+    public static void Validate(SchemaFile schema, string configFile, TextWriter output, Serilog.ILogger log)
+    {
+        var (config, diagnostics) = Load(Path.GetFullPath(configFile, schema.RootDirectory), configFile, schema.Load());
+        ConfigDiagnostics.Report(diagnostics, configFile, output);
+        log.Information("{File} is valid: {Policies} polic(ies), {Environments} environment(s)", configFile, config!.Policies.Count, config.Environments.Count);
+    }
+
+    public static RetentionConfig LoadValid(string path, string displayPath, ComposeSchema schema)
+    {
+        var (config, diagnostics) = Load(path, displayPath, schema);
+        ConfigDiagnostics.ThrowFirstError(diagnostics);
+        return config!;
+    }
+
+    internal static void Validate(RetentionConfig config, ComposeSchema schema, DiagnosticBag diagnostics)
+    {
+        foreach (var (name, policy) in config.Policies)
+        {
+            var errorsBefore = diagnostics.Items.Count(d => d.IsError);
+            foreach (var key in new[] { "keep_last", "keep_hourly", "keep_daily", "keep_weekly", "keep_monthly", "keep_yearly" }.Where(policy.Has))
+            {
+                var value = key switch
+                {
+                    "keep_last" => policy.KeepLast,
+                    "keep_hourly" => policy.KeepHourly,
+                    "keep_daily" => policy.KeepDaily,
+                    "keep_weekly" => policy.KeepWeekly,
+                    "keep_monthly" => policy.KeepMonthly,
+                    _ => policy.KeepYearly,
+                };
+                if (value < -1)
+                {
+                    diagnostics.Error(policy.Locate(key), $"policy '{name}': {key} must be 0 or more, or -1 for unlimited");
+                }
+            }
+
+            foreach (var (key, text) in new[]
+                     {
+                         ("keep_within", policy.KeepWithin), ("keep_within_hourly", policy.KeepWithinHourly), ("keep_within_daily", policy.KeepWithinDaily),
+                         ("keep_within_weekly", policy.KeepWithinWeekly), ("keep_within_monthly", policy.KeepWithinMonthly), ("keep_within_yearly", policy.KeepWithinYearly),
+                     })
+            {
+                if (text is not null && !RetentionDuration.TryParse(text, out _, out var problem))
+                {
+                    diagnostics.Error(policy.Locate(key), $"policy '{name}': {key}: {problem}");
+                }
+            }
+
+            if (diagnostics.Items.Count(d => d.IsError) == errorsBefore && policy.ToPolicy().IsEmpty)
+            {
+                diagnostics.Error(config.Locate($"policies.{name}"), $"policy '{name}' has no keep rule: an empty policy would remove every backup; give at least one (keep_within: 7d, keep_daily: 7, …)");
+            }
+        }
+
+        CheckTierMap(config.Tiers, config, "tiers", config, diagnostics);
+        foreach (var (name, environment) in config.Environments)
+        {
+            if (!schema.Environments.ContainsKey(name))
+            {
+                diagnostics.Error(config.Locate($"environments.{name}"), $"environment '{name}' is not in the schema (environments: {string.Join(", ", schema.Environments.Keys)})");
+            }
+
+            if (environment.Schedule is { } schedule && !BackupConfigLoader.TryParseCron(schedule, out _, out var problem))
+            {
+                diagnostics.Error(environment.Locate("schedule"), $"environment '{name}': schedule '{schedule}' is not a cron expression: {problem}");
+            }
+
+            if (environment.MinKeep is < 1)
+            {
+                diagnostics.Error(environment.Locate("min_keep"), $"environment '{name}': min_keep must be 1 or more (the newest backup is never removed)");
+            }
+
+            if (environment.DataRetentionDays is < 1)
+            {
+                diagnostics.Error(environment.Locate("data_retention_days"), $"environment '{name}': data_retention_days must be 1 or more");
+            }
+
+            if (environment.Tiers is { } tiers)
+            {
+                CheckTierMap(tiers, environment, "tiers", config, diagnostics);
+            }
+        }
+
+        foreach (var missing in schema.Environments.Keys.Where(e => !config.Environments.ContainsKey(e)))
+        {
+            diagnostics.Error(config.Has("environments") ? config.Locate("environments") : config.Location, $"environment '{missing}' has no retention settings: add it under environments");
+        }
+
+        foreach (var (key, text) in new[] { ("when_unused_above", config.Prune?.WhenUnusedAbove), ("max_unused", config.Prune?.MaxUnused) })
+        {
+            if (text is not null && !Percent.TryParse(text, out _))
+            {
+                diagnostics.Error(config.Prune!.Locate(key), $"prune.{key} '{text}' must be a percentage like 10%");
+            }
+        }
+    }
+
+    private static void CheckTierMap(Dictionary<string, string> tiers, SchemaNode owner, string path, RetentionConfig config, DiagnosticBag diagnostics)
+    {
+        foreach (var (tier, policy) in tiers)
+        {
+            if (!config.Policies.ContainsKey(policy))
+            {
+                diagnostics.Error(owner.Locate($"{path}.{tier}"), $"tier '{tier}' uses policy '{policy}', which is not defined under policies ({string.Join(", ", config.Policies.Keys)})");
+            }
+        }
+    }
+}
+
+/// <summary>A share written as a percentage (<c>10%</c>, <c>2.5%</c>).</summary>
+public static class Percent
+{
+    public static bool TryParse(string text, out double value)
+    {
+        value = 0;
+        var trimmed = text.Trim();
+        return trimmed.EndsWith('%')
+               && double.TryParse(trimmed[..^1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out value)
+               && value is >= 0 and <= 100;
+    }
+}

@@ -1,0 +1,148 @@
+using FluentAssertions;
+using LlmStack.Pipeline;
+using LlmStack.Retention;
+using LlmStack.Schema;
+using Xunit;
+
+namespace LlmStack.Tests.Retention;
+
+/// <summary>configs/retention-policies.yaml: validation with positions; RetentionSimulate's input and output.</summary>
+public sealed class RetentionConfigTests : IDisposable
+{
+    private static readonly SchemaFile SchemaFile = new(Repository.Root, "schemas/compose-schema.yaml");
+    private static readonly string RealConfig = File.ReadAllText(Path.Combine(Repository.Root, RetentionConfigLoader.DefaultPath));
+    private readonly string _directory = Repository.TempDirectory("retention-config");
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private (RetentionConfig? Config, IReadOnlyList<Diagnostic> Diagnostics) Load(string yaml)
+    {
+        var path = Path.Combine(_directory, "retention.yaml");
+        File.WriteAllText(path, yaml);
+        return RetentionConfigLoader.Load(path, "retention.yaml", SchemaFile.Load());
+    }
+
+    [Fact]
+    public void The_shipped_configuration_is_valid_and_holds_the_old_defaults()
+    {
+        var (config, diagnostics) = Load(RealConfig);
+        diagnostics.Should().BeEmpty();
+        config!.Environments.Keys.Should().BeEquivalentTo(SchemaFile.Load().Environments.Keys);
+        config.Environments.ToDictionary(e => e.Key, e => e.Value.DataRetentionDays).Should().BeEquivalentTo(
+            new Dictionary<string, int?> { ["development"] = 7, ["staging"] = 14, ["production"] = 90, ["testing"] = 3 });
+        config.Policies.ToDictionary(p => p.Key, p => p.Value.KeepWithin).Should().BeEquivalentTo(
+            new Dictionary<string, string?> { ["local"] = "7d", ["remote"] = "30d", ["cloud"] = "90d", ["tape"] = "1y" });
+    }
+
+    public static TheoryData<string, (string, string)[]> Broken => new()
+    {
+        { "policy 'local': keep_within: '7 days' is not a duration", [("    keep_within: 7d", "    ⟦keep_within: 7 days")] },
+        { "policy 'local' has no keep rule: an empty policy would remove every backup", [("  local:\n    keep_within: 7d", "  ⟦local:\n    keep_last: 0")] },
+        { "policy 'remote': keep_daily must be 0 or more, or -1 for unlimited", [("    keep_within: 30d", "    keep_within: 30d\n    ⟦keep_daily: -2")] },
+        { "tier 'cloud' uses policy 'glacier', which is not defined under policies", [("  cloud: cloud", "  ⟦cloud: glacier")] },
+        { "environment 'production': schedule '0 3 * *' is not a cron expression", [("    schedule: \"0 3 * * 0\"", "    ⟦schedule: \"0 3 * *\"")] },
+        { "environment 'testing': min_keep must be 1 or more", [("    min_keep: 1", "    ⟦min_keep: 0")] },
+        { "environment 'qa' is not in the schema", [("environments:\n", "environments:\n  ⟦qa:\n    min_keep: 1\n")] },
+        { "prune.when_unused_above 'ten' must be a percentage like 10%", [("  when_unused_above: 10%", "  ⟦when_unused_above: ten")] },
+        { "unknown key 'keep_dayly' in policy 'tape'", [("    keep_within: 1y", "    keep_within: 1y\n    ⟦keep_dayly: 7")] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Broken))]
+    public void Each_broken_configuration_reports_its_problem_at_its_position(string message, (string, string)[] edits)
+    {
+        var (yaml, position) = ConfigEdit.Apply(RealConfig, edits);
+        position.Should().NotBeNull();
+        var rendered = Load(yaml).Diagnostics.Select(d => d.ToString()).ToList();
+        rendered.Should().Contain(d => d.StartsWith($"retention.yaml:{position}: error: ", StringComparison.Ordinal) && d.Contains(message, StringComparison.Ordinal),
+            $"expected '{message}' at {position}; got:\n{string.Join('\n', rendered)}");
+    }
+
+    private string Backups(string json)
+    {
+        var path = Path.Combine(_directory, "backups.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    private static PolicyArguments Arguments(int? last = null, int? monthly = null, string? within = null, IReadOnlyList<string>? tags = null) =>
+        new(last, null, null, null, monthly, null, within, null, null, null, null, null, tags);
+
+    private string Simulate(string backups, PolicyArguments arguments, string? policy = null, bool json = false, string environment = "production")
+    {
+        var output = new StringWriter();
+        RetentionCommands.Simulate(new SimulateOptions(Repository.Root, backups, policy, RetentionConfigLoader.DefaultPath, environment, json, arguments), SchemaFile, output);
+        return output.ToString();
+    }
+
+    private const string Four = """
+        [
+          {"id": "acdde683", "time": "2024-01-04T20:20:32+01:00"},
+          {"id": "209e47d4", "time": "2024-01-04T20:09:54+01:00", "tags": ["manual", "pre-upgrade"]},
+          {"id": "ab49e6f7", "time": "2024-01-03T01:04:38+01:00", "verified": true},
+          {"id": "8910a903", "time": "2024-01-02T13:42:44+01:00"}
+        ]
+        """;
+
+    [Fact]
+    public void Simulate_prints_json_with_keep_remove_and_the_reasons()
+    {
+        var json = System.Text.Json.JsonDocument.Parse(Simulate(Backups(Four), Arguments(monthly: 4, tags: ["manual,pre-upgrade", "other"]), json: true)).RootElement;
+        json.GetProperty("keep").EnumerateArray().Select(e => e.GetString()).Should().Equal("acdde683", "209e47d4", "8910a903");
+        json.GetProperty("remove").EnumerateArray().Select(e => e.GetString()).Should().Equal("ab49e6f7");
+        json.GetProperty("reasons").GetProperty("209e47d4").EnumerateArray().Select(e => e.GetString()).Should().Equal("tag manual,pre-upgrade");
+        json.GetProperty("reasons").GetProperty("8910a903").EnumerateArray().Select(e => e.GetString()).Should().Equal("oldest monthly");
+    }
+
+    [Fact]
+    public void Simulate_with_a_policy_by_parameters_applies_restics_rules_only()
+    {
+        // keep-last 1: the verified backup goes, as restic would do.
+        var text = Simulate(Backups(Four), Arguments(last: 1));
+        text.Should().MatchRegex(@"ab49e6f7 .* remove").And.Contain("keep 1, remove 3 of 4").And.Contain("restic's rules only");
+    }
+
+    [Fact]
+    public void Simulate_with_a_configured_policy_adds_the_safety_rules()
+    {
+        var backups = Backups("""
+            [
+              {"id": "new", "time": "2026-11-29T03:00:00+01:00"},
+              {"id": "verified", "time": "2026-10-01T03:00:00+01:00", "verified": true},
+              {"id": "old", "time": "2026-09-01T03:00:00+01:00"}
+            ]
+            """);
+        var json = System.Text.Json.JsonDocument.Parse(Simulate(backups, Arguments(), policy: "local", json: true, environment: "testing")).RootElement;
+        json.GetProperty("keep").EnumerateArray().Select(e => e.GetString()).Should().Equal("new", "verified");
+        json.GetProperty("reasons").GetProperty("verified").EnumerateArray().Select(e => e.GetString()).Should().Equal("newest verified");
+        json.GetProperty("reasons").GetProperty("new").EnumerateArray().Select(e => e.GetString()).Should().Equal("within 7d", "min_keep 1");
+    }
+
+    [Theory]
+    [InlineData("""[{"id": "x", "time": "2026-11-29T03:00:00"}]""", "backups.json: backup [0] ('x'): \"time\" must be RFC 3339 with an offset")]
+    [InlineData("""[{"time": "2026-11-29T03:00:00Z"}]""", "backups.json: backup [0] has no \"id\" string")]
+    [InlineData("""[{"id": "x", "time": "2026-11-29T03:00:00Z"}, {"id": "x", "time": "2026-11-28T03:00:00Z"}]""", "backup [1]: id 'x' appears twice")]
+    [InlineData("""[{"id": "x", "time": "2026-11-29T03:00:00Z", "verified": "yes"}]""", "\"verified\" must be true or false")]
+    [InlineData("{\"id\": \"x\"}", "backups.json: expected a JSON array of backups")]
+    [InlineData("[\n  {\"id\": \"x\",\n   \"time\": }\n]", "backups.json:3:12: malformed JSON")]
+    public void A_bad_backups_file_is_one_line_naming_the_place(string json, string message)
+    {
+        Backups(json);
+        var act = () => RetentionSimulator.Load(Path.Combine(_directory, "backups.json"), "backups.json");
+        act.Should().Throw<PipelineException>().Which.Message.Should().Contain(message);
+    }
+
+    [Fact]
+    public void Simulate_needs_exactly_one_kind_of_policy()
+    {
+        var backups = Backups(Four);
+        var none = () => Simulate(backups, Arguments());
+        none.Should().Throw<PipelineException>().WithMessage("give a policy*");
+        var both = () => Simulate(backups, Arguments(last: 1), policy: "local");
+        both.Should().Throw<PipelineException>().WithMessage("give either --policy NAME or --keep-* parameters, not both");
+        var unknown = () => Simulate(backups, Arguments(), policy: "weekly");
+        unknown.Should().Throw<PipelineException>().WithMessage("policy 'weekly' is not in configs/retention-policies.yaml*");
+        var bad = () => Simulate(backups, Arguments(within: "2w"));
+        bad.Should().Throw<PipelineException>().WithMessage("--keep-within: '2w' is not a duration*");
+    }
+}
