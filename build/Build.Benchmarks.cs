@@ -54,4 +54,18 @@ partial class Build
             var figures = await TierBenchmark.RunAsync(SchemaFile, "tests/fixtures/image-map.yaml", SecretsDir, VolumeMib, Secrets, Log, ct);
             ReportSummary("Figures", figures.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
         });
+
+    [Parameter("BenchmarkRetention: backups in the planned history")]
+    readonly int HistorySize = 100_000;
+
+    Target BenchmarkRetention => _ => _
+        .Description("Retention planner figures for the README (nothing asserted): a GFS policy over --history-size hourly backups, median of --runs (default 5).")
+        .Executes(() =>
+        {
+            foreach (var timing in RetentionBenchmark.Run(HistorySize, Runs ?? 5))
+            {
+                Log.Information("{Timing}", timing.ToString());
+                ReportSummary(timing.Name, $"{timing.Median.TotalMilliseconds:0} ms");
+            }
+        });
 }
