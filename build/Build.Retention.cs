@@ -60,4 +60,31 @@ partial class Build
                 new PolicyArguments(KeepLast, KeepHourly, KeepDaily, KeepWeekly, KeepMonthly, KeepYearly,
                     KeepWithin, KeepWithinHourly, KeepWithinDaily, KeepWithinWeekly, KeepWithinMonthly, KeepWithinYearly, KeepTag)),
             SchemaFile, Out));
+
+    RetentionOperations? _retention;
+
+    RetentionOperations Retention => _retention ??= new RetentionOperations(Stacks, BackupTargets, RetentionConfig, RootDirectory, Log);
+
+    Target RetentionStatus => _ => _
+        .Description("Backup retention of the environment: each tier's policy, what a cleanup would remove now per tier and service, the last cleanup (--json).")
+        .Executes(ct => Retention.StatusAsync(Json, ct));
+
+    Target RetentionCleanup => _ => _
+        .Description("Remove the backup sets no rule keeps, per tier (restic forget of exactly those snapshots, prune when worth it; tape exports rotated) through the change gate: table, --dry-run, --confirm, audit. BackupFull first when the environment's retention settings say backup_before_cleanup.")
+        .DependsOn(BackupFull)
+        .Executes(ct => Retention.CleanupAsync(nameof(RetentionCleanup), dryRun: false, ct));
+
+    Target RetentionTest => _ => _
+        .Description("The dry run of RetentionCleanup: the same plan and table, and nothing changed (no lock taken, nothing forgotten or pruned).")
+        .Executes(ct => Retention.CleanupAsync(nameof(RetentionTest), dryRun: true, ct));
+
+    Target RetentionSchedule => _ => _
+        .Description("The retention schedules (UTC) of every environment and their next runs.")
+        .Executes(() => RetentionCommands.Schedule(LlmStack.Retention.RetentionConfigLoader.LoadValid(System.IO.Path.Combine(RootDirectory, RetentionConfig), RetentionConfig, SchemaFile.Load()), NextRuns, Out));
+
+    /// <summary>BackupFull runs when asked for, or before a RetentionCleanup of an environment whose settings say backup_before_cleanup.</summary>
+    bool BackupFullWanted() =>
+        InvokedTargets.Any(t => t.Name == nameof(BackupFull))
+        || !ExecutionPlan.Any(t => t.Name == nameof(RetentionCleanup))
+        || Retention.BackupBeforeCleanup;
 }

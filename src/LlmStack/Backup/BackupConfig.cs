@@ -307,6 +307,25 @@ public static class BackupConfigLoader
         }
     }
 
+    /// <summary>The next <paramref name="count"/> runs (UTC, yyyy-MM-dd HH:mm) of a five-field cron expression; none when it does not parse.</summary>
+    public static IReadOnlyList<string> NextRuns(string? schedule, int count)
+    {
+        var next = new List<string>();
+        if (schedule is null || !TryParseCron(schedule, out var cron, out _))
+        {
+            return next;
+        }
+
+        var from = DateTime.UtcNow;
+        for (var i = 0; i < count && cron!.GetNextOccurrence(from, TimeZoneInfo.Utc) is { } at; i++)
+        {
+            next.Add(at.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture));
+            from = at;
+        }
+
+        return next;
+    }
+
     /// <summary>Five-field cron (minute hour day month weekday), parsed by Cronos.</summary>
     public static bool TryParseCron(string text, out CronExpression? expression, out string problem)
     {

@@ -318,16 +318,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         var table = new TextTable("ENVIRONMENT", "SCHEDULE (UTC)", "TIERS", "NEXT RUNS");
         foreach (var (name, settings) in Config.Environments)
         {
-            BackupConfigLoader.TryParseCron(settings.Schedule!, out var cron, out _);
-            var next = new List<string>();
-            var from = DateTime.UtcNow;
-            for (var i = 0; i < count && cron!.GetNextOccurrence(from, TimeZoneInfo.Utc) is { } at; i++)
-            {
-                next.Add(at.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture));
-                from = at;
-            }
-
-            table.Add(name, settings.Schedule!, string.Join(", ", settings.Tiers!), string.Join("; ", next));
+            table.Add(name, settings.Schedule!, string.Join(", ", settings.Tiers!), string.Join("; ", BackupConfigLoader.NextRuns(settings.Schedule, count)));
         }
 
         table.Write(Out);
@@ -457,7 +448,8 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         return occurrences.Count == 0 ? null : new DateTimeOffset(occurrences[^1], TimeSpan.Zero);
     }
 
-    private async Task<BackupContext> ContextAsync(CancellationToken cancellationToken)
+    /// <summary>The environment's backup context (repository of the first tier opened, tiers, lifecycle under the lock when held).</summary>
+    public async Task<BackupContext> ContextAsync(CancellationToken cancellationToken)
     {
         if (_context is not null)
         {

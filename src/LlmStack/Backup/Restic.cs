@@ -265,6 +265,14 @@ public sealed class ResticRepository(
     public Task RestoreAsync(string snapshotId, string target, CancellationToken cancellationToken) =>
         RunAsync(["restore", snapshotId, "--target", target], cancellationToken);
 
+    /// <summary>Removes these snapshots (<c>restic forget ID…</c>; by id only, never by a policy of restic's own).</summary>
+    public Task ForgetAsync(IReadOnlyList<string> snapshotIds, CancellationToken cancellationToken) =>
+        snapshotIds.Count == 0 ? Task.CompletedTask : RunAsync(["forget", .. snapshotIds], cancellationToken);
+
+    /// <summary>Frees the space of forgotten snapshots (<c>restic prune --max-unused</c>).</summary>
+    public Task PruneAsync(string maxUnused, CancellationToken cancellationToken) =>
+        RunAsync(["prune", "--max-unused", maxUnused], cancellationToken);
+
     /// <summary>The repository's size on disk (<c>stats --mode raw-data</c>).</summary>
     public async Task<long> SizeAsync(CancellationToken cancellationToken)
     {

@@ -42,6 +42,25 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
             .ToList();
     }
 
+    /// <summary>
+    /// Rotates an export out: on a directory tier its file and its record are removed; a device's cassettes are not ours
+    /// to erase, so there it returns false and the caller reports it.
+    /// </summary>
+    public bool Remove(string set)
+    {
+        if (IsDevice)
+        {
+            return false;
+        }
+
+        File.Delete(Path.Combine(tier.Repository, set + ".tar"));
+        File.Delete(Path.Combine(CatalogDirectory, set + ".json"));
+        return true;
+    }
+
+    /// <summary>A device (one cassette per export) rather than a directory of exports.</summary>
+    public bool OnDevice => IsDevice;
+
     /// <summary>Writes a set, reads it back, records it. Returns the record.</summary>
     public async Task<TapeExport> ExportAsync(CatalogEntry entry, CancellationToken cancellationToken)
     {

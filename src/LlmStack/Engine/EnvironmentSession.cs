@@ -120,8 +120,8 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     public bool HoldsLock => _lock is { IsHeld: true };
 
     /// <summary>The one way to change the environment destructively: plan under the lock, table, dry-run or confirm, apply, audit.</summary>
-    public Task<GateOutcome> ChangeAsync(string target, Func<CancellationToken, Task<ChangePlan>> plan, CancellationToken cancellationToken) =>
-        new ChangeGate(options.Gate, options.Out, _log).RunAsync(target, Environment.Name, LockAsync, plan, cancellationToken);
+    public Task<GateOutcome> ChangeAsync(string target, Func<CancellationToken, Task<ChangePlan>> plan, CancellationToken cancellationToken, bool forceDryRun = false) =>
+        new ChangeGate(forceDryRun ? options.Gate with { DryRun = true } : options.Gate, options.Out, _log).RunAsync(target, Environment.Name, LockAsync, plan, cancellationToken);
 
     /// <summary>The service lifecycle; under the lock, its suspensions are journaled next to the lock file.</summary>
     public async Task<ServiceLifecycle> LifecycleAsync(CancellationToken cancellationToken) =>

@@ -46,4 +46,18 @@ public static class RetentionCommands
             RetentionSimulator.Write(RetentionPlanner.Plan(backups, policy, now), $"{policy} (restic's rules only)", options.Json, output);
         }
     }
+
+    /// <summary>RetentionSchedule: each environment's cleanup schedule (UTC) and its next runs.</summary>
+    public static void Schedule(RetentionConfig config, int count, TextWriter output)
+    {
+        var table = new TextTable("ENVIRONMENT", "SCHEDULE (UTC)", "MIN KEEP", "BACKUP FIRST", "NEXT RUNS");
+        foreach (var (name, settings) in config.Environments)
+        {
+            var next = Backup.BackupConfigLoader.NextRuns(settings.Schedule, count);
+            table.Add(name, settings.Schedule ?? "-", (settings.MinKeep ?? 1).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                settings.BackupBeforeCleanup == true ? "yes" : "no", next.Count == 0 ? "-" : string.Join("; ", next));
+        }
+
+        table.Write(output);
+    }
 }
