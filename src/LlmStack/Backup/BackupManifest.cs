@@ -104,6 +104,9 @@ public static class BackupTags
         [Marker, "kind=set", $"env={environment}", $"set={set}", $"version={version}", $"trigger={trigger}", $"status={status}"];
 
     /// <summary>Where a member part lives inside its snapshot.</summary>
+    /// <summary>Selects every snapshot of a set on a tier: its members' parts and its manifest (copies included, whatever their ids there).</summary>
+    public static IReadOnlyList<string> OfSet(string environment, string set) => [Marker, $"env={environment}", $"set={set}"];
+
     public static string PartPath(string service, string type, string part) => $"/{service}/{type}/{part}";
 
     /// <summary>A part name safe as a file name (database names may hold anything).</summary>

@@ -7,10 +7,6 @@ public sealed record SetRetention(CatalogEntry Entry, bool Keep, IReadOnlyDictio
 {
     public string Set => Entry.Manifest.Set;
 
-    /// <summary>Every snapshot of the set on this tier: its members' parts and its manifest.</summary>
-    public IReadOnlyList<string> Snapshots =>
-        Entry.Manifest.Members.SelectMany(m => m.Parts.Select(p => p.Snapshot)).Append(Entry.SnapshotId).Distinct(StringComparer.Ordinal).ToList();
-
     /// <summary>The bytes this set added to the repository when it was made (an upper bound of what forgetting it frees).</summary>
     public long Added => Entry.Manifest.Members.Sum(m => m.Added);
 }

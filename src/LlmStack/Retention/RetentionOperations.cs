@@ -150,11 +150,16 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                         }
                         else
                         {
-                            await context.Tiers.Open(plan.Tier).ForgetAsync(set.Snapshots, c);
+                            // Selected by tags on this tier: a copy's snapshots have ids of their own there.
+                            var repository = context.Tiers.Open(plan.Tier);
+                            var snapshots = await repository.SnapshotsAsync(BackupTags.OfSet(session.Environment.Name, set.Set), c);
+                            await repository.ForgetAsync(snapshots.Select(s => s.Id).ToList(), c);
+                            removed++;
+                            return $"{snapshots.Count} snapshot(s)";
                         }
 
                         removed++;
-                        return $"{set.Snapshots.Count} snapshot(s)";
+                        return "export removed";
                     })
                     {
                         Detail = $"{Time(set)}, {BackupProgress.Size(set.Added)} added",
