@@ -239,3 +239,36 @@ public sealed class RetentionPlannerTests
         }
     }
 }
+
+/// <summary>Backup retention of a tier: per member groups, a set removed only when no member keeps it.</summary>
+public sealed class BackupRetentionTests
+{
+    private static readonly DateTimeOffset Now = DateTimeOffset.Parse("2026-11-29T12:00:00Z");
+
+    private static LlmStack.Backup.CatalogEntry Set(string id, string time, bool verified, params (string Service, bool Ok)[] members) => new(
+        new LlmStack.Backup.BackupSetManifest(id, "testing", "multimodal-testing", "local", "BackupFull", DateTimeOffset.Parse(time), DateTimeOffset.Parse(time).AddMinutes(1), "1.0.0",
+            members.All(m => m.Ok) ? "complete" : "failed",
+            members.Select(m => new LlmStack.Backup.MemberResult(m.Service, "redis", "rdb", null, m.Ok ? "ok" : "failed", m.Ok ? null : "boom",
+                m.Ok ? [new LlmStack.Backup.BackupPart("dump.rdb", $"snap-{id}-{m.Service}", "/x", 10, 10, 1)] : [], null)).ToList()),
+        $"manifest-{id}", verified ? ["llmstack", "verified=2026-11-20"] : ["llmstack"]);
+
+    [Fact]
+    public void A_set_goes_only_when_no_member_keeps_it_and_each_member_keeps_its_own_newest()
+    {
+        var entries = new[]
+        {
+            Set("s4", "2026-11-28T00:00:00Z", false, ("redis", true)),
+            Set("s3", "2026-11-27T00:00:00Z", false, ("postgres", true), ("redis", true)),
+            Set("s2", "2026-11-26T00:00:00Z", true, ("redis", true)),
+            Set("s1", "2026-11-25T00:00:00Z", false, ("postgres", true), ("redis", true)),
+            Set("s0", "2026-11-24T00:00:00Z", false, ("redis", false)),
+        };
+        var plan = LlmStack.Retention.BackupRetention.Plan(entries, new RetentionPolicy { Last = 1 }, new RetentionSafety(1), Now, TimeZoneInfo.Utc);
+
+        // redis: s4 (last); postgres: s3 (last); s2 is redis's newest verified; s1 nobody's; s0 holds nothing.
+        plan.Where(s => s.Keep).Select(s => s.Set).Should().Equal("s4", "s3", "s2");
+        plan.Where(s => !s.Keep).Select(s => s.Set).Should().Equal("s1", "s0");
+        plan.Single(s => s.Set == "s3").Reasons.Keys.Should().Equal("postgres/rdb");
+        plan.Single(s => s.Set == "s2").Reasons["redis/rdb"].Should().Equal("newest verified");
+    }
+}
