@@ -120,17 +120,8 @@ public static class BackupConfigLoader
     public const string DefaultPath = "configs/backup-strategies.yaml";
 
     /// <summary>Every problem of the file, in source order, each with file:line:col.</summary>
-    public static (BackupConfig? Config, IReadOnlyList<Diagnostic> Diagnostics) Load(string path, string displayPath, ComposeSchema schema)
-    {
-        var diagnostics = new DiagnosticBag();
-        var config = SchemaLoader.ParseDocument<BackupConfig>(path, displayPath, diagnostics, "the backup configuration", $"backup configuration not found: create {displayPath} (docs/BACKUP.md) or pass --backup-config PATH");
-        if (config is not null)
-        {
-            Validate(config, schema, diagnostics);
-        }
-
-        return (config, diagnostics.Items);
-    }
+    public static (BackupConfig? Config, IReadOnlyList<Diagnostic> Diagnostics) Load(string path, string displayPath, ComposeSchema schema) =>
+        ConfigDiagnostics.Load<BackupConfig>(path, displayPath, "the backup configuration", $"backup configuration not found: create {displayPath} (docs/BACKUP.md) or pass --backup-config PATH", (config, diagnostics) => Validate(config, schema, diagnostics));
 
     /// <summary>ValidateSchema's part: prints every diagnostic (file:line:col) and throws when there is an error.</summary>
     public static void Validate(SchemaFile schema, string configFile, TextWriter output, Serilog.ILogger log)
@@ -142,12 +133,8 @@ public static class BackupConfigLoader
     }
 
     /// <summary>A configuration that must be valid, or the first error (for the targets that only use it).</summary>
-    public static BackupConfig LoadValid(string path, string displayPath, ComposeSchema schema)
-    {
-        var (config, diagnostics) = Load(path, displayPath, schema);
-        ConfigDiagnostics.ThrowFirstError(diagnostics);
-        return config!;
-    }
+    public static BackupConfig LoadValid(string path, string displayPath, ComposeSchema schema) =>
+        ConfigDiagnostics.Valid(Load(path, displayPath, schema));
 
     internal static void Validate(BackupConfig config, ComposeSchema schema, DiagnosticBag diagnostics)
     {

@@ -84,17 +84,8 @@ public static class RetentionConfigLoader
 {
     public const string DefaultPath = "configs/retention-policies.yaml";
 
-    public static (RetentionConfig? Config, IReadOnlyList<Diagnostic> Diagnostics) Load(string path, string displayPath, ComposeSchema schema)
-    {
-        var diagnostics = new DiagnosticBag();
-        var config = SchemaLoader.ParseDocument<RetentionConfig>(path, displayPath, diagnostics, "the retention configuration", $"retention configuration not found: create {displayPath} (docs/RETENTION.md) or pass --retention-config PATH");
-        if (config is not null)
-        {
-            Validate(config, schema, diagnostics);
-        }
-
-        return (config, diagnostics.Items);
-    }
+    public static (RetentionConfig? Config, IReadOnlyList<Diagnostic> Diagnostics) Load(string path, string displayPath, ComposeSchema schema) =>
+        ConfigDiagnostics.Load<RetentionConfig>(path, displayPath, "the retention configuration", $"retention configuration not found: create {displayPath} (docs/RETENTION.md) or pass --retention-config PATH", (config, diagnostics) => Validate(config, schema, diagnostics));
 
     /// <summary>ValidateSchema's part: prints every diagnostic (file:line:col) and throws when there is an error.</summary>
     public static void Validate(SchemaFile schema, string configFile, TextWriter output, Serilog.ILogger log)
@@ -104,12 +95,8 @@ public static class RetentionConfigLoader
         log.Information("{File} is valid: {Policies} polic(ies), {Environments} environment(s)", configFile, config!.Policies.Count, config.Environments.Count);
     }
 
-    public static RetentionConfig LoadValid(string path, string displayPath, ComposeSchema schema)
-    {
-        var (config, diagnostics) = Load(path, displayPath, schema);
-        ConfigDiagnostics.ThrowFirstError(diagnostics);
-        return config!;
-    }
+    public static RetentionConfig LoadValid(string path, string displayPath, ComposeSchema schema) =>
+        ConfigDiagnostics.Valid(Load(path, displayPath, schema));
 
     internal static void Validate(RetentionConfig config, ComposeSchema schema, DiagnosticBag diagnostics)
     {
