@@ -74,8 +74,13 @@ partial class Build
         .DependsOn(BackupFull)
         .Executes(ct => Retention.CleanupAsync(nameof(RetentionCleanup), dryRun: false, ct));
 
+    Target RetentionCleanupService => _ => _
+        .Description("Data retention of one service (--service X): its old rows deleted (or archived, then deleted) through the change gate; --dry-run counts only.")
+        .Requires(() => Service)
+        .Executes(ct => Retention.CleanupAsync(nameof(RetentionCleanupService), dryRun: false, ct, Service));
+
     Target RetentionTest => _ => _
-        .Description("The dry run of RetentionCleanup: the same plan and table, and nothing changed (no lock taken, nothing forgotten or pruned).")
+        .Description("The dry run of RetentionCleanup: the same plan and table (backup sets, rows due in each table), and nothing changed (no lock taken, nothing forgotten, pruned or deleted).")
         .Executes(ct => Retention.CleanupAsync(nameof(RetentionTest), dryRun: true, ct));
 
     Target RetentionSchedule => _ => _

@@ -120,4 +120,61 @@ public sealed class RetentionTests(RunningCore core) : IClassFixture<RunningCore
         cleanup.ExitCode.Should().Be(1);
         cleanup.Output.Should().Contain("policy 'local' has no keep rule");
     }
+
+    private async Task<string> SqlAsync(string sql)
+    {
+        var (exit, output) = await Docker.ExecAsync("multimodal-testing-postgres-1", "psql", "-v", "ON_ERROR_STOP=1", "-At", "-U", "multimodal", "-d", "multimodal", "-c", sql);
+        exit.Should().Be(0, output);
+        return output.Trim();
+    }
+
+    [Fact]
+    public async Task Old_rows_go_in_batches_archived_rows_are_exactly_the_removed_ones_and_the_dry_run_only_counts()
+    {
+        var suffix = Guid.NewGuid().ToString("N")[..6];
+        var logs = $"it_logs_{suffix}";
+        var audit = $"it_audit_{suffix}";
+        await SqlAsync($"CREATE TABLE {logs} (id serial PRIMARY KEY, created_at timestamptz NOT NULL, msg text)");
+        await SqlAsync($"CREATE TABLE {audit} (id serial PRIMARY KEY, created_at timestamptz NOT NULL, msg text)");
+        await SqlAsync($"INSERT INTO {logs} (created_at, msg) SELECT now() - interval '10 days' - g * interval '1 minute', 'old ' || g FROM generate_series(1, 120) g");
+        await SqlAsync($"INSERT INTO {logs} (created_at, msg) SELECT now() - interval '1 day', 'new ' || g FROM generate_series(1, 30) g");
+        await SqlAsync($"INSERT INTO {audit} (created_at, msg) SELECT now() - interval '20 days', E'line one\\nline two\\t' || g FROM generate_series(1, 25) g");
+        await SqlAsync($"INSERT INTO {audit} (created_at, msg) SELECT now() - interval '2 days', 'recent ' || g FROM generate_series(1, 5) g");
+        var archivedExpected = await Docker.ExecAsync("multimodal-testing-postgres-1", "psql", "-U", "multimodal", "-d", "multimodal", "-c",
+            $"COPY (SELECT * FROM {audit} WHERE created_at < now() - interval '14 days') TO STDOUT");
+        try
+        {
+            await File.WriteAllTextAsync(RetentionConfig, (await File.ReadAllTextAsync(RetentionConfig))
+                .Replace("      - table: logs\n        date_column: created_at\n        days: 7",
+                    $"      - table: {logs}\n        date_column: created_at\n        days: 7\n        batch_size: 50", StringComparison.Ordinal)
+                .Replace("      - table: audit_logs\n        date_column: created_at\n        days: 90", $"      - table: {audit}\n        date_column: created_at\n        days: 14", StringComparison.Ordinal));
+            (await Run("BackupService", "--service", "redis")).ExitCode.Should().Be(0, "the archive goes into the environment's repository");
+
+            var dry = await Run("RetentionTest");
+            dry.ExitCode.Should().Be(0, dry.ToString());
+            dry.Output.Should().Contain($"postgres/multimodal.{logs}").And.Contain("120 row(s)").And.Contain("25 row(s)")
+                .And.Contain("postgres/multimodal.sessions").And.Contain("does not exist");
+            (await SqlAsync($"SELECT count(*) FROM {logs}")).Should().Be("150");
+            (await SqlAsync($"SELECT count(*) FROM {audit}")).Should().Be("30");
+
+            var cleanup = await Run("RetentionCleanupService", "--service", "postgres", "--confirm", "testing");
+            cleanup.ExitCode.Should().Be(0, cleanup.ToString());
+            cleanup.Output.Should().Contain("120 row(s) deleted").And.Contain("25 row(s) archived");
+            (await SqlAsync($"SELECT count(*) FROM {logs}")).Should().Be("30");
+            (await SqlAsync($"SELECT count(*) FROM {logs} WHERE msg LIKE 'old %'")).Should().Be("0");
+            (await SqlAsync($"SELECT count(*) FROM {audit}")).Should().Be("5");
+
+            var key = Path.Combine(Docker.Root, "secrets", "testing.backup-key");
+            var snapshots = await LlmStack.Pipeline.ProcessRunner.RunCheckedAsync("restic", ["-r", Local, "--password-file", key, "snapshots", "--json", "--no-lock", "--tag", "kind=archive"], "/", null, CancellationToken.None);
+            var archive = JsonDocument.Parse(string.Concat(snapshots.Output)).RootElement.EnumerateArray().Single();
+            var path = archive.GetProperty("paths")[0].GetString()!;
+            var dump = await LlmStack.Pipeline.ProcessRunner.RunCheckedAsync("restic", ["-r", Local, "--password-file", key, "dump", "--no-lock", archive.GetProperty("id").GetString()!, path], "/", null, CancellationToken.None);
+            string.Join('\n', dump.Output).Trim().Should().Be(archivedExpected.Output.Trim(), "the archive holds exactly the rows removed");
+            dump.Output.Should().HaveCount(25);
+        }
+        finally
+        {
+            await SqlAsync($"DROP TABLE IF EXISTS {logs}, {audit}");
+        }
+    }
 }

@@ -15,6 +15,36 @@ public sealed class RetentionConfig : SchemaNode
     public PruneDefinition? Prune { get; set; }
 
     public Dictionary<string, EnvironmentRetentionDefinition> Environments { get; set; } = new();
+
+    /// <summary>Data retention inside the services, each through its own mechanism.</summary>
+    public Dictionary<string, ServiceRetentionDefinition> Services { get; set; } = new();
+}
+
+/// <summary>A service's data retention. <c>tables</c>: PostgreSQL (rows older than N days).</summary>
+public sealed class ServiceRetentionDefinition : SchemaNode
+{
+    /// <summary>The database (default: the service's POSTGRES_DB, else postgres).</summary>
+    public string? Database { get; set; }
+
+    public List<TableRetentionDefinition>? Tables { get; set; }
+}
+
+public sealed class TableRetentionDefinition : SchemaNode
+{
+    /// <summary>A table name, optionally schema-qualified (<c>public.logs</c>).</summary>
+    public string? Table { get; set; }
+
+    /// <summary>The column holding each row's time (timestamp, timestamptz or date).</summary>
+    public string? DateColumn { get; set; }
+
+    /// <summary>Rows older than this many days go (default: the environment's data_retention_days).</summary>
+    public int? Days { get; set; }
+
+    /// <summary><c>delete_old_rows</c> (default) or <c>archive_then_delete</c>.</summary>
+    public string? Strategy { get; set; }
+
+    /// <summary>Rows per delete transaction for delete_old_rows (default 5000).</summary>
+    public int? BatchSize { get; set; }
 }
 
 /// <summary>restic's keep rules. Counts: -1 = unlimited. Durations: <c>1y2m3d3h</c>. <c>keep_tag</c>: comma-separated tag lists.</summary>
@@ -170,6 +200,46 @@ public static class RetentionConfigLoader
         foreach (var missing in schema.Environments.Keys.Where(e => !config.Environments.ContainsKey(e)))
         {
             diagnostics.Error(config.Has("environments") ? config.Locate("environments") : config.Location, $"environment '{missing}' has no retention settings: add it under environments");
+        }
+
+        foreach (var (name, service) in config.Services)
+        {
+            if (!schema.Services.ContainsKey(name))
+            {
+                diagnostics.Error(config.Locate($"services.{name}"), $"service '{name}' is not in the schema");
+            }
+
+            for (var i = 0; i < (service.Tables?.Count ?? 0); i++)
+            {
+                var table = service.Tables![i];
+                var where = $"service '{name}', table {i + 1}";
+                foreach (var (key, value) in new[] { ("table", table.Table), ("date_column", table.DateColumn) })
+                {
+                    if (value is null)
+                    {
+                        diagnostics.Error(table.Location, $"{where}: {key} is required");
+                    }
+                    else if (!PostgresRetention.Identifier().IsMatch(value) || (key == "date_column" && value.Contains('.', StringComparison.Ordinal)))
+                    {
+                        diagnostics.Error(table.Locate(key), $"{where}: {key} '{value}' must be a plain SQL name{(key == "table" ? " (schema.table allowed)" : string.Empty)}");
+                    }
+                }
+
+                if (table.Days is < 1)
+                {
+                    diagnostics.Error(table.Locate("days"), $"{where}: days must be 1 or more");
+                }
+
+                if (table.BatchSize is < 1)
+                {
+                    diagnostics.Error(table.Locate("batch_size"), $"{where}: batch_size must be 1 or more");
+                }
+
+                if (table.Strategy is { } strategy && strategy is not (TableRetention.DeleteOldRows or TableRetention.ArchiveThenDelete))
+                {
+                    diagnostics.Error(table.Locate("strategy"), $"{where}: strategy must be {TableRetention.DeleteOldRows} or {TableRetention.ArchiveThenDelete}, not '{strategy}'");
+                }
+            }
         }
 
         foreach (var (key, text) in new[] { ("when_unused_above", config.Prune?.WhenUnusedAbove), ("max_unused", config.Prune?.MaxUnused) })

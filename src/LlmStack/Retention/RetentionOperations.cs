@@ -79,7 +79,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                     keep = p.Sets?.Where(s => s.Keep).Select(s => s.Set),
                     remove = p.Sets?.Where(s => !s.Keep).Select(s => s.Set),
                 }),
-                services = DataServices().Select(s => new { service = s, data = "not managed by LlmStack" }),
+                services = DataServices().Select(s => new { service = s, data = DataRetention(s) }),
             }, Json));
             return;
         }
@@ -100,7 +100,8 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                 .Select(p => (p.Tier.Name, Count: p.Sets!.Count(s => !s.Keep && s.Entry.Manifest.Members.Any(m => m.Succeeded && m.Key == member))))
                 .Where(x => x.Count > 0)
                 .Select(x => $"{x.Name}: {x.Count}");
-            services.Add(member, string.Join(", ", removals.DefaultIfEmpty("-")), "not managed by LlmStack");
+            var service = member.Split('/')[0];
+            services.Add(member, string.Join(", ", removals.DefaultIfEmpty("-")), DataRetention(service));
         }
 
         services.Write(Out);
@@ -112,16 +113,21 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
     /// RetentionCleanup (and, with <paramref name="dryRun"/>, RetentionTest): through the change gate, forget exactly the
     /// planned sets on each tier, then prune the tiers where it is worth it. A tier that cannot be read is named at the end.
     /// </summary>
-    public async Task CleanupAsync(string target, bool dryRun, CancellationToken cancellationToken)
+    public async Task CleanupAsync(string target, bool dryRun, CancellationToken cancellationToken, string? service = null)
     {
         IReadOnlyList<TierRetentionPlan> plans = [];
+        var problems = new List<string>();
         var removed = 0;
         var outcome = await session.ChangeAsync(target, async ct =>
         {
-            plans = await PlanAsync(ct);
             var context = await backups.ContextAsync(ct);
             var changes = new List<PlannedChange>();
             var kept = new List<KeptResource>();
+            var data = await DataPlanAsync(service, context, ct);
+            changes.AddRange(data.Changes);
+            kept.AddRange(data.Kept);
+            problems.AddRange(data.Problems);
+            plans = service is null ? await PlanAsync(ct) : [];
             foreach (var plan in plans.Where(p => p.Sets is not null && p.Policy is not null))
             {
                 var tape = plan.Tier.IsRepository ? null : new TapeTier(plan.Tier, context.Repository, log);
@@ -180,18 +186,19 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                 }
             }
 
-            return new ChangePlan($"remove {changes.Count(c => c.Action is "forget" or "remove")} backup set(s) by the retention policies", changes, kept);
+            return new ChangePlan(
+                $"remove {changes.Count(c => c.Action is "forget" or "remove")} backup set(s) and old rows of {changes.Count(c => c.Kind == "rows")} table(s) by the retention policies", changes, kept);
         }, cancellationToken, forceDryRun: dryRun);
 
         if (!dryRun && outcome is GateOutcome.Applied or GateOutcome.NothingToDo)
         {
-            Record(new RetentionRun(DateTimeOffset.UtcNow, removed, plans.Any(p => p.Error is not null) ? "failed" : "ok"));
+            Record(new RetentionRun(DateTimeOffset.UtcNow, removed, problems.Count > 0 || plans.Any(p => p.Error is not null) ? "failed" : "ok"));
         }
 
-        var unreadable = plans.Where(p => p.Error is not null).ToList();
-        if (unreadable.Count > 0)
+        problems.AddRange(plans.Where(p => p.Error is not null).Select(p => $"tier {p.Tier.Name} could not be read and was left alone: {p.Error}"));
+        if (problems.Count > 0)
         {
-            throw new PipelineException($"retention of {session.Environment.Name}: {unreadable.Count} tier(s) could not be read and were left alone: {string.Join("; ", unreadable.Select(p => $"{p.Tier.Name}: {p.Error}"))}");
+            throw new PipelineException($"retention of {session.Environment.Name}: {string.Join("; ", problems)}");
         }
     }
 
@@ -229,6 +236,94 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
     private static string KeptBy(SetRetention set) => string.Join("; ", set.Reasons
         .GroupBy(r => string.Join(", ", r.Value))
         .Select(g => g.Count() > 2 ? $"{g.Count()} members ({g.First().Key}, …): {g.Key}" : $"{string.Join(", ", g.Select(r => r.Key))}: {g.Key}"));
+
+    /// <summary>
+    /// Data retention inside the services (all, or <paramref name="only"/>): per configured table the rows due now,
+    /// counted for the plan (the dry run stops there); a missing table or a service that is not running is reported.
+    /// </summary>
+    private async Task<(List<PlannedChange> Changes, List<KeptResource> Kept, List<string> Problems)> DataPlanAsync(string? only, BackupContext context, CancellationToken cancellationToken)
+    {
+        var changes = new List<PlannedChange>();
+        var kept = new List<KeptResource>();
+        var problems = new List<string>();
+        if (only is not null && !Config.Services.ContainsKey(only))
+        {
+            throw new PipelineException($"service '{only}' has no data retention in {configFile}: add it under services (docs/RETENTION.md)");
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        foreach (var (service, definition) in Config.Services.Where(s => only is null || s.Key == only))
+        {
+            if (definition.Tables is not { Count: > 0 } tables)
+            {
+                continue;
+            }
+
+            PostgresRetention postgres;
+            try
+            {
+                var (id, name) = await context.RunningContainerAsync(service, cancellationToken);
+                postgres = new PostgresRetention(context.Engine, id, name, context.ServiceVariable(service, "POSTGRES_USER") ?? "postgres",
+                    definition.Database ?? context.ServiceVariable(service, "POSTGRES_DB") ?? "postgres");
+            }
+            catch (PipelineException e)
+            {
+                problems.Add($"{service}: {e.Message.Split('\n')[0]}");
+                continue;
+            }
+
+            foreach (var table in tables.Select(t => new TableRetention(service, t.Table!, t.DateColumn!, t.Days ?? Settings.DataRetentionDays ?? 30, t.Strategy ?? TableRetention.DeleteOldRows, t.BatchSize ?? 5000)))
+            {
+                var resource = $"{service}/{postgres.Database}.{table.Table}";
+                var cutoff = table.Cutoff(now);
+                long? due;
+                try
+                {
+                    due = await postgres.CountAsync(table, cutoff, cancellationToken);
+                }
+                catch (PipelineException e)
+                {
+                    problems.Add($"{resource}: {e.Message}");
+                    continue;
+                }
+
+                var rule = $"{table.DateColumn} older than {table.Days} d (before {cutoff.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z)";
+                if (due is null)
+                {
+                    kept.Add(new KeptResource("table", resource, "does not exist: nothing to do"));
+                }
+                else if (due == 0)
+                {
+                    kept.Add(new KeptResource("table", resource, $"no row with {rule}"));
+                }
+                else
+                {
+                    var archive = table.Strategy == TableRetention.ArchiveThenDelete;
+                    changes.Add(new PlannedChange("rows", resource, archive ? "archive and delete" : "delete", archive ? $"{rule}; archived to the backup repository first" : rule, async ct =>
+                    {
+                        if (archive)
+                        {
+                            var (snapshot, rows) = await postgres.ArchiveThenDeleteAsync(table, cutoff, context.Repository, session.Environment.Name, context.Host, ct);
+                            return $"{rows} row(s) archived (snapshot {snapshot[..8]}) and deleted";
+                        }
+
+                        return $"{await postgres.DeleteAsync(table, cutoff, ct)} row(s) deleted";
+                    })
+                    {
+                        Detail = $"{due} row(s)",
+                        ContinueOnFailure = true,
+                    });
+                }
+            }
+        }
+
+        return (changes, kept, problems);
+    }
+
+    /// <summary>How a service's data is retained: its configured tables, or "not managed by LlmStack".</summary>
+    private string DataRetention(string service) => Config.Services.GetValueOrDefault(service)?.Tables is { Count: > 0 } tables
+        ? "rows: " + string.Join(", ", tables.Select(t => $"{t.Table} > {t.Days ?? Settings.DataRetentionDays ?? 30} d{(t.Strategy == TableRetention.ArchiveThenDelete ? " (archived)" : string.Empty)}"))
+        : "not managed by LlmStack";
 
     /// <summary>The services that hold data (named volumes), for the data-retention column.</summary>
     private IEnumerable<string> DataServices() => backups.Plan.Members.Where(m => m.Method != BackupMethods.Config).Select(m => m.Service).Distinct();

@@ -11,6 +11,9 @@ public sealed record PlannedChange(string Kind, string Resource, string Action, 
 {
     /// <summary>Shown in the table (a subnet, a size).</summary>
     public string? Detail { get; init; }
+
+    /// <summary>A failure is audited and the next changes still run; the run fails at the end naming every failure.</summary>
+    public bool ContinueOnFailure { get; init; }
 }
 
 /// <summary>
@@ -84,6 +87,7 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
         await Confirmation.RequireAsync(target, environment, planned.Summary, options.Confirm, options.Input, output, options.Interactive, cancellationToken);
 
         var applied = 0;
+        var failures = new List<string>();
         foreach (var change in planned.Changes)
         {
             string? detail;
@@ -103,6 +107,14 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
                 log.Warning("{Target} cancelled: {Applied} of {Count} change(s) applied", target, applied, planned.Changes.Count);
                 throw;
             }
+            catch (Exception e) when (change.ContinueOnFailure && e is not OperationCanceledException)
+            {
+                var message = e.Message.Split('\n')[0];
+                options.Audit.Record(target, environment, change.Kind, change.Resource, change.Action, "failed", message);
+                log.Error("Failed: {Action} {Kind} {Resource}: {Error}", change.Action, change.Kind, change.Resource, message);
+                failures.Add($"{change.Action} {change.Kind} {change.Resource}: {message}");
+                continue;
+            }
             catch (Exception e)
             {
                 var message = e.Message.Split('\n')[0];
@@ -114,6 +126,12 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
 
             options.Audit.Record(target, environment, change.Kind, change.Resource, change.Action, "done", detail);
             applied++;
+        }
+
+        if (failures.Count > 0)
+        {
+            throw new PipelineException(
+                $"{target}: {failures.Count} of {planned.Changes.Count} change(s) failed ({string.Join("; ", failures)}); {applied} were applied (audit log: {options.Audit.Path})");
         }
 
         log.Information("{Target}: {Count} change(s) applied in {Environment}", target, applied, environment);

@@ -45,6 +45,11 @@ public sealed class RetentionConfigTests : IDisposable
         { "environment 'qa' is not in the schema", [("environments:\n", "environments:\n  ⟦qa:\n    min_keep: 1\n")] },
         { "prune.when_unused_above 'ten' must be a percentage like 10%", [("  when_unused_above: 10%", "  ⟦when_unused_above: ten")] },
         { "unknown key 'keep_dayly' in policy 'tape'", [("    keep_within: 1y", "    keep_within: 1y\n    ⟦keep_dayly: 7")] },
+        { "service 'postgress' is not in the schema", [("services:\n  postgres:", "services:\n  ⟦postgress:")] },
+        { "service 'postgres', table 1: table 'logs; DROP TABLE x' must be a plain SQL name", [("      - table: logs", "      - ⟦table: logs; DROP TABLE x")] },
+        { "service 'postgres', table 2: date_column 'a.b' must be a plain SQL name", [("        date_column: created_at\n        days: 1", "        ⟦date_column: a.b\n        days: 1")] },
+        { "service 'postgres', table 3: strategy must be delete_old_rows or archive_then_delete, not 'truncate'", [("        strategy: archive_then_delete", "        ⟦strategy: truncate")] },
+        { "service 'postgres', table 1: days must be 1 or more", [("        days: 7", "        ⟦days: 0")] },
     };
 
     [Theory]
