@@ -147,13 +147,14 @@ public sealed class RetentionTests(RunningCore core) : IClassFixture<RunningCore
             await File.WriteAllTextAsync(RetentionConfig, (await File.ReadAllTextAsync(RetentionConfig))
                 .Replace("      - table: logs\n        date_column: created_at\n        days: 7",
                     $"      - table: {logs}\n        date_column: created_at\n        days: 7\n        batch_size: 50", StringComparison.Ordinal)
-                .Replace("      - table: audit_logs\n        date_column: created_at\n        days: 90", $"      - table: {audit}\n        date_column: created_at\n        days: 14", StringComparison.Ordinal));
+                .Replace("      - table: audit_logs\n        date_column: created_at\n        days: 90", $"      - table: {audit}\n        date_column: created_at\n        days: 14", StringComparison.Ordinal)
+                .Replace("      - table: sessions", $"      - table: it_missing_{suffix}", StringComparison.Ordinal));
             (await Run("BackupService", "--service", "redis")).ExitCode.Should().Be(0, "the archive goes into the environment's repository");
 
             var dry = await Run("RetentionTest");
             dry.ExitCode.Should().Be(0, dry.ToString());
             dry.Output.Should().Contain($"postgres/multimodal.{logs}").And.Contain("120 row(s)").And.Contain("25 row(s)")
-                .And.Contain("postgres/multimodal.sessions").And.Contain("does not exist");
+                .And.Contain($"postgres/multimodal.it_missing_{suffix}").And.Contain("does not exist");
             (await SqlAsync($"SELECT count(*) FROM {logs}")).Should().Be("150");
             (await SqlAsync($"SELECT count(*) FROM {audit}")).Should().Be("30");
 

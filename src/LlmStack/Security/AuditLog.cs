@@ -45,7 +45,14 @@ public sealed class AuditLog(string path, ILogger log)
             File.AppendAllText(Path, JsonSerializer.Serialize(entry, Json) + "\n");
         }
 
-        log.Information("Audit: {Target} {Action} {Kind} {Resource} in {Environment}: {Result}", target, action, kind, resource, environment, result);
+        if (detail is null)
+        {
+            log.Information("Audit: {Target} {Action} {Kind} {Resource} in {Environment}: {Result}", target, action, kind, resource, environment, result);
+        }
+        else
+        {
+            log.Information("Audit: {Target} {Action} {Kind} {Resource} in {Environment}: {Result} ({Detail})", target, action, kind, resource, environment, result, detail);
+        }
         return entry;
     }
 

@@ -131,7 +131,7 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
         if (failures.Count > 0)
         {
             throw new PipelineException(
-                $"{target}: {failures.Count} of {planned.Changes.Count} change(s) failed ({string.Join("; ", failures)}); {applied} were applied (audit log: {options.Audit.Path})");
+                $"{target}: {failures.Count} of {planned.Changes.Count} change(s) failed ({string.Join("; ", failures)}); {applied} applied (audit log: {options.Audit.Path})");
         }
 
         log.Information("{Target}: {Count} change(s) applied in {Environment}", target, applied, environment);

@@ -119,6 +119,19 @@ public sealed class ChangeGateTests : IDisposable
     }
 
     [Fact]
+    public async Task Changes_that_may_fail_alone_let_the_rest_run_and_the_run_fails_at_the_end_naming_each()
+    {
+        var run = () => Run(Gate(confirm: "testing"),
+            Change("a", () => throw new InvalidOperationException("table locked")) with { ContinueOnFailure = true },
+            Change("b"),
+            Change("c", () => throw new InvalidOperationException("gone")) with { ContinueOnFailure = true });
+        (await run.Should().ThrowAsync<PipelineException>()).WithMessage(
+            "CleanupNetworks: 2 of 3 change(s) failed (remove network a: table locked; remove network c: gone); 1 applied (audit log: *)");
+        _applied.Should().Equal("a", "b", "c");
+        Audit.Read().Select(e => (e.Resource, e.Result)).Should().Equal(("a", "failed"), ("b", "done"), ("c", "failed"));
+    }
+
+    [Fact]
     public async Task A_change_that_no_longer_applies_is_skipped_and_the_rest_go_on()
     {
         (await Run(Gate(confirm: "testing"), Change("a", () => throw new ChangeSkippedException("now in use by x")), Change("b"))).Should().Be(GateOutcome.Applied);
