@@ -166,7 +166,7 @@ public sealed class BackupVerifier(BackupContext context, Func<string, string> i
                         await repository.DumpAsync(snapshot, part.Path, list, cancellationToken);
                     }
                 }
-                catch (InvalidDataException e)
+                catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
                 {
                     throw new PipelineException($"the tar is damaged: {e.Message}");
                 }

@@ -242,6 +242,19 @@ public sealed class ResticRepository(
         }
         catch (Exception e)
         {
+            if (e is not OperationCanceledException && !process.HasExited)
+            {
+                // The reader may have hit the end of a stream restic cut short (damaged data): let restic exit with its reason.
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                try
+                {
+                    await process.WaitForExitAsync(grace.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+
             var failedByItself = process.HasExited && process.ExitCode != 0;
             Kill(process);
             await process.WaitForExitAsync(CancellationToken.None);
