@@ -22,7 +22,7 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
     public ResolvedTier Tier => tier;
 
     /// <summary>A device (an existing file that is not a directory) takes one set at a time; a directory keeps one file per set.</summary>
-    private bool IsDevice => File.Exists(DevicePath);
+    public bool OnDevice => File.Exists(DevicePath);
 
     /// <summary>The configured path itself (a device is not per environment).</summary>
     private string DevicePath => Path.GetDirectoryName(tier.Repository)!;
@@ -42,31 +42,25 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
             .ToList();
     }
 
-    /// <summary>
-    /// Rotates an export out: on a directory tier its file and its record are removed; a device's cassettes are not ours
-    /// to erase, so there it returns false and the caller reports it.
-    /// </summary>
-    public bool Remove(string set)
+    /// <summary>Rotates an export out of a directory tier: its file and its record. A device's cassettes are not ours to erase.</summary>
+    public void Remove(string set)
     {
-        if (IsDevice)
+        if (OnDevice)
         {
-            return false;
+            throw new InvalidOperationException($"tier {tier.Name} is a device: its exports are rotated by changing the cassette");
         }
 
         File.Delete(Path.Combine(tier.Repository, set + ".tar"));
         File.Delete(Path.Combine(CatalogDirectory, set + ".json"));
-        return true;
     }
-
-    /// <summary>A device (one cassette per export) rather than a directory of exports.</summary>
-    public bool OnDevice => IsDevice;
 
     /// <summary>Writes a set, reads it back, records it. Returns the record.</summary>
     public async Task<TapeExport> ExportAsync(CatalogEntry entry, CancellationToken cancellationToken)
     {
         var manifest = entry.Manifest;
-        var target = IsDevice ? DevicePath : Path.Combine(tier.Repository, manifest.Set + ".tar");
-        if (!IsDevice)
+        var device = OnDevice;
+        var target = device ? DevicePath : Path.Combine(tier.Repository, manifest.Set + ".tar");
+        if (!device)
         {
             Directory.CreateDirectory(tier.Repository);
         }
@@ -74,9 +68,9 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
         var written = new Dictionary<string, long>(StringComparer.Ordinal);
         try
         {
-            await using (var output = new FileStream(target, IsDevice ? FileMode.Open : FileMode.Create, FileAccess.Write))
+            await using (var output = new FileStream(target, device ? FileMode.Open : FileMode.Create, FileAccess.Write))
             {
-                if (IsDevice)
+                if (device)
                 {
                     output.SetLength(0);
                 }
@@ -144,7 +138,7 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
             return $"{export.Target} is gone";
         }
 
-        var latest = IsDevice ? Exports().LastOrDefault()?.Set : export.Set;
+        var latest = OnDevice ? Exports().LastOrDefault()?.Set : export.Set;
         if (latest != export.Set)
         {
             return null; // the device has been overwritten by a later set: only the last one can be read back

@@ -153,19 +153,16 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                         if (tape is not null)
                         {
                             tape.Remove(set.Set);
-                        }
-                        else
-                        {
-                            // Selected by tags on this tier: a copy's snapshots have ids of their own there.
-                            var repository = context.Tiers.Open(plan.Tier);
-                            var snapshots = await repository.SnapshotsAsync(BackupTags.OfSet(session.Environment.Name, set.Set), c);
-                            await repository.ForgetAsync(snapshots.Select(s => s.Id).ToList(), c);
                             removed++;
-                            return $"{snapshots.Count} snapshot(s)";
+                            return "export removed";
                         }
 
+                        // Selected by tags on this tier: a copy's snapshots have ids of their own there.
+                        var repository = context.Tiers.Open(plan.Tier);
+                        var snapshots = await repository.SnapshotsAsync(BackupTags.OfSet(session.Environment.Name, set.Set), c);
+                        await repository.ForgetAsync(snapshots.Select(s => s.Id).ToList(), c);
                         removed++;
-                        return "export removed";
+                        return $"{snapshots.Count} snapshot(s)";
                     })
                     {
                         Detail = $"{Time(set)}, {BackupProgress.Size(set.Added)} added",
