@@ -139,7 +139,7 @@ public sealed class BackupVerifier(BackupContext context, Func<string, string> i
                 long bytes = 0;
                 Func<Stream, CancellationToken, Task> list = async (stream, ct) =>
                 {
-                    await using var reader = new TarReader(stream);
+                    await using var reader = new TarReader(stream, leaveOpen: true);
                     while (await reader.GetNextEntryAsync(copyData: false, ct) is { } entry)
                     {
                         if (entry.Name is not ("./" or "."))

@@ -239,6 +239,17 @@ public sealed class ResticRepository(
         try
         {
             await consume(process.StandardOutput.BaseStream, cancellationToken);
+
+            // A reader may stop at its format's end (a tar's first end-of-archive block) while restic still writes
+            // the rest: read it, or restic dies of SIGPIPE (exit 141) and a good dump looks like a failure.
+            try
+            {
+                await process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, cancellationToken);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The reader closed the stream itself (it read to the end, as Docker's archive upload does).
+            }
         }
         catch (Exception e)
         {

@@ -82,7 +82,7 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
                     {
                         await source.DumpArchiveAsync(part.Snapshot, async (tar, ct) =>
                         {
-                            await using var reader = new TarReader(tar);
+                            await using var reader = new TarReader(tar, leaveOpen: true);
                             while (await reader.GetNextEntryAsync(copyData: false, ct) is { } item)
                             {
                                 // restic's paths (/postgres/full/db-x.dump, the config files' own) under the set's directory.
