@@ -1,4 +1,5 @@
 using LlmStack.Pipeline;
+using LlmStack.Retention;
 using LlmStack.Schema;
 
 /// <summary>
@@ -25,7 +26,10 @@ partial class Build : PipelineBuild
     SchemaFile? _schemaFile;
 
     // Re-created if --schema changes it after first use (the value set of --environment is read before injection).
-    SchemaFile SchemaFile => _schemaFile is { } file && file.DisplayPath == Schema ? file : _schemaFile = new SchemaFile(RootDirectory, Schema);
+    SchemaFile SchemaFile => _schemaFile is { } file && file.DisplayPath == Schema ? file : _schemaFile = new SchemaFile(RootDirectory, Schema)
+    {
+        Overlay = environment => RetentionConfigLoader.Variables(Path.GetFullPath(RetentionConfig, RootDirectory), RetentionConfig, _schemaFile!.Load(), environment),
+    };
 
     string ArtifactsDirectory => Path.Combine(RootDirectory, "artifacts");
 }

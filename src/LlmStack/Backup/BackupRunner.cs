@@ -57,6 +57,27 @@ public sealed record BackupContext(
             : throw new PipelineException($"counting the files of volume {volume} failed (exit {result.ExitCode}): {result.Errors.LastOrDefault() ?? result.Output.Trim()}");
     }
 
+    /// <summary>
+    /// The Docker name of a volume of the environment (the schema's key), when it exists; null when it does not (mounting
+    /// it would create it without our labels). A volume of that name that is not ours is never read or changed.
+    /// </summary>
+    public async Task<string?> OwnedVolumeAsync(string volume, CancellationToken cancellationToken)
+    {
+        var name = Environment.Volumes.FirstOrDefault(v => v.Key == volume)?.Name
+                   ?? throw new PipelineException($"volume '{volume}' is not part of environment {Environment.Name}");
+        try
+        {
+            var inspected = await Engine.CallAsync(ct => Engine.Client.Volumes.InspectAsync(name, ct), cancellationToken);
+            return Scope.Of(Environment).Owns(inspected.Labels)
+                ? name
+                : throw new PipelineException($"volume {name} exists but is not LlmStack's for {Environment.Name} (labels differ): left alone");
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Where the service mounts a named volume (the helper mounts it at the same place).</summary>
     public string MountPoint(string service, string volume) =>
         Environment.Service(service).Volumes.First(v => v.Kind == MountKind.Volume && v.Source == volume).Target;
@@ -233,16 +254,7 @@ public sealed class BackupRunner(BackupContext context)
 
     private async Task<(IReadOnlyDictionary<string, long> Counts, string Digest)> VolumeAsync(string set, BackupMember member, List<BackupPart> parts, CancellationToken cancellationToken)
     {
-        // Mounting a volume that does not exist would create it (without our labels): look first, and never read one that is not ours.
-        try
-        {
-            var volume = await context.Engine.CallAsync(ct => context.Engine.Client.Volumes.InspectAsync(member.VolumeName!, ct), cancellationToken);
-            if (!Scope.Of(context.Environment).Owns(volume.Labels))
-            {
-                throw new PipelineException($"volume {member.VolumeName} exists but is not LlmStack's for {context.Environment.Name} (labels differ): not backed up");
-            }
-        }
-        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        if (await context.OwnedVolumeAsync(member.Volume!, cancellationToken) is null)
         {
             throw new MemberSkippedException($"volume {member.VolumeName} does not exist (its stack has never run)");
         }

@@ -27,6 +27,61 @@ public sealed class ServiceRetentionDefinition : SchemaNode
     public string? Database { get; set; }
 
     public List<TableRetentionDefinition>? Tables { get; set; }
+
+    /// <summary>redis <c>expire_keys</c>: key patterns whose TTL is capped (never deleted).</summary>
+    public List<KeyRetentionDefinition>? ExpireKeys { get; set; }
+
+    /// <summary>Files by age under paths of the service's volumes.</summary>
+    public List<FileRetentionDefinition>? Files { get; set; }
+
+    /// <summary>vLLM (or any model server): whole model directories by last use, never the model in use.</summary>
+    public ModelRetentionDefinition? Models { get; set; }
+
+    /// <summary>Prometheus: its own TSDB retention, carried into the generated compose and the container command.</summary>
+    public TsdbRetentionDefinition? Tsdb { get; set; }
+}
+
+/// <summary>redis <c>expire_keys</c>: keys matching <c>pattern</c> in <c>databases</c> get a TTL of at most <c>days</c>.</summary>
+public sealed class KeyRetentionDefinition : SchemaNode
+{
+    /// <summary>A SCAN MATCH pattern (<c>embedding:*</c>).</summary>
+    public string? Pattern { get; set; }
+
+    /// <summary>The logical databases (default: 0).</summary>
+    public List<int>? Databases { get; set; }
+
+    /// <summary>The longest TTL a matching key may have, in days (default: the environment's data_retention_days).</summary>
+    public int? Days { get; set; }
+}
+
+/// <summary>Files under <c>path</c> of one of the service's volumes whose modification time is older than <c>days</c>.</summary>
+public sealed class FileRetentionDefinition : SchemaNode
+{
+    /// <summary>A named volume the service mounts (the schema's key, e.g. <c>allure_results</c>).</summary>
+    public string? Volume { get; set; }
+
+    /// <summary>A directory relative to the volume's root (default: the whole volume).</summary>
+    public string? Path { get; set; }
+
+    public int? Days { get; set; }
+}
+
+/// <summary>Whole model directories (the Hugging Face cache's <c>models--org--name</c>) not used for <c>days</c>.</summary>
+public sealed class ModelRetentionDefinition : SchemaNode
+{
+    public string? Volume { get; set; }
+
+    /// <summary>The directory holding one directory per model, relative to the volume's root (e.g. <c>huggingface/hub</c>).</summary>
+    public string? Path { get; set; }
+
+    public int? Days { get; set; }
+}
+
+/// <summary>Prometheus' own TSDB retention: <c>--storage.tsdb.retention.time</c> in the generated compose and the container command.</summary>
+public sealed class TsdbRetentionDefinition : SchemaNode
+{
+    /// <summary>Days of samples Prometheus keeps (default: the environment's data_retention_days).</summary>
+    public int? Days { get; set; }
 }
 
 public sealed class TableRetentionDefinition : SchemaNode
@@ -242,6 +297,55 @@ public static class RetentionConfigLoader
             }
         }
 
+        foreach (var (name, service) in config.Services)
+        {
+            var defined = schema.Services.GetValueOrDefault(name);
+            for (var i = 0; i < (service.ExpireKeys?.Count ?? 0); i++)
+            {
+                var keys = service.ExpireKeys![i];
+                var where = $"service '{name}', expire_keys {i + 1}";
+                if (string.IsNullOrWhiteSpace(keys.Pattern))
+                {
+                    diagnostics.Error(keys.Has("pattern") ? keys.Locate("pattern") : keys.Location, $"{where}: pattern is required (a SCAN MATCH pattern such as embedding:*)");
+                }
+
+                if (keys.Databases?.Any(d => d < 0) == true)
+                {
+                    diagnostics.Error(keys.Locate("databases"), $"{where}: databases are numbers from 0");
+                }
+
+                CheckDays(keys, where, keys.Days, diagnostics);
+            }
+
+            for (var i = 0; i < (service.Files?.Count ?? 0); i++)
+            {
+                var files = service.Files![i];
+                CheckVolumePath(files, $"service '{name}', files {i + 1}", name, defined, files.Volume, files.Path, diagnostics);
+                CheckDays(files, $"service '{name}', files {i + 1}", files.Days, diagnostics);
+            }
+
+            if (service.Models is { } models)
+            {
+                CheckVolumePath(models, $"service '{name}', models", name, defined, models.Volume, models.Path, diagnostics);
+                CheckDays(models, $"service '{name}', models", models.Days, diagnostics);
+            }
+
+            if (service.Tsdb is { } tsdb)
+            {
+                CheckDays(tsdb, $"service '{name}', tsdb", tsdb.Days, diagnostics);
+                if (defined is not null && defined.Command?.Contains(TsdbArgument) != true)
+                {
+                    diagnostics.Error(config.Locate($"services.{name}.tsdb"),
+                        $"service '{name}', tsdb: its command in the schema must carry {TsdbArgument} for the policy to reach Prometheus");
+                }
+            }
+        }
+
+        if (config.Services.Count(s => s.Value.Tsdb is not null) > 1)
+        {
+            diagnostics.Error(config.Locate("services"), $"tsdb is given for more than one service: {TsdbVariable} carries one value");
+        }
+
         foreach (var (key, text) in new[] { ("when_unused_above", config.Prune?.WhenUnusedAbove), ("max_unused", config.Prune?.MaxUnused) })
         {
             if (text is not null && !Percent.TryParse(text, out _))
@@ -249,6 +353,55 @@ public static class RetentionConfigLoader
                 diagnostics.Error(config.Prune!.Locate(key), $"prune.{key} '{text}' must be a percentage like 10%");
             }
         }
+    }
+
+    private static void CheckDays(SchemaNode node, string where, int? days, DiagnosticBag diagnostics)
+    {
+        if (days is < 1)
+        {
+            diagnostics.Error(node.Locate("days"), $"{where}: days must be 1 or more");
+        }
+    }
+
+    /// <summary>A volume the service mounts (in the schema) and a path inside it that cannot leave it.</summary>
+    private static void CheckVolumePath(SchemaNode node, string where, string service, ServiceDefinition? defined, string? volume, string? path, DiagnosticBag diagnostics)
+    {
+        if (volume is null)
+        {
+            diagnostics.Error(node.Location, $"{where}: volume is required (a named volume the service mounts)");
+        }
+        else if (defined is not null && defined.Volumes?.Any(v => v.Split(':')[0] == volume) != true)
+        {
+            var mounted = defined.Volumes?.Select(v => v.Split(':')[0]).Where(v => !v.StartsWith('.') && !v.StartsWith('/')).ToList() ?? [];
+            diagnostics.Error(node.Locate("volume"), $"{where}: service '{service}' does not mount volume '{volume}' ({(mounted.Count == 0 ? "it mounts no named volume" : "it mounts " + string.Join(", ", mounted))})");
+        }
+
+        if (path is not null && (path.StartsWith('/') || path.Split('/').Any(p => p == "..")))
+        {
+            diagnostics.Error(node.Locate("path"), $"{where}: path '{path}' must be relative to the volume's root, without '..'");
+        }
+    }
+
+    /// <summary>The schema variable that carries the TSDB retention into Prometheus' command, and the argument that uses it.</summary>
+    public const string TsdbVariable = "PROMETHEUS_RETENTION";
+
+    public const string TsdbArgument = "--storage.tsdb.retention.time=${" + TsdbVariable + "}";
+
+    /// <summary>
+    /// The schema variables the retention configuration sets for an environment (Prometheus' TSDB retention); empty when
+    /// the file does not exist. Applied when an environment is resolved, so the generated compose and the container
+    /// command both carry the policy.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Variables(string path, string displayPath, ComposeSchema schema, string environment)
+    {
+        if (!File.Exists(path))
+        {
+            return new Dictionary<string, string>();
+        }
+
+        var config = LoadValid(path, displayPath, schema);
+        return config.Services.Values.Where(s => s.Tsdb is not null)
+            .ToDictionary(_ => TsdbVariable, s => $"{s.Tsdb!.Days ?? config.Environments.GetValueOrDefault(environment)?.DataRetentionDays ?? 15}d");
     }
 
     private static void CheckTierMap(Dictionary<string, string> tiers, SchemaNode owner, string path, RetentionConfig config, DiagnosticBag diagnostics)

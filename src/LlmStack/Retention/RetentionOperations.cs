@@ -3,6 +3,7 @@ using System.Text.Json;
 using LlmStack.Backup;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
+using LlmStack.Schema;
 using LlmStack.Security;
 using Serilog;
 
@@ -63,6 +64,16 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
     {
         var plans = await PlanAsync(cancellationToken);
         var last = LastRun();
+        var rows = new List<(string Service, Dictionary<string, int> Removals, string Data)>();
+        foreach (var service in session.Environment.Services.Select(s => s.Name).Concat(Config.Services.Keys).Distinct())
+        {
+            var removals = plans.Where(p => p.Sets is not null)
+                .Select(p => (p.Tier.Name, Count: p.Sets!.Count(s => !s.Keep && s.Entry.Manifest.Members.Any(m => m.Succeeded && m.Service == service))))
+                .Where(x => x.Count > 0)
+                .ToDictionary(x => x.Name, x => x.Count);
+            rows.Add((service, removals, DataRetention(service) + await RunningTsdbAsync(service, cancellationToken)));
+        }
+
         if (json)
         {
             Out.WriteLine(JsonSerializer.Serialize(new
@@ -79,7 +90,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                     keep = p.Sets?.Where(s => s.Keep).Select(s => s.Set),
                     remove = p.Sets?.Where(s => !s.Keep).Select(s => s.Set),
                 }),
-                services = DataServices().Select(s => new { service = s, data = DataRetention(s) }),
+                services = rows.Select(r => new { service = r.Service, backupsToRemove = r.Removals, data = r.Data }),
             }, Json));
             return;
         }
@@ -94,14 +105,9 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
         table.Write(Out);
         Out.WriteLine();
         var services = new TextTable("SERVICE", "BACKUPS TO REMOVE NOW (TIER: SETS)", "DATA INSIDE THE SERVICE");
-        foreach (var member in plans.SelectMany(p => p.Sets ?? []).SelectMany(s => s.Entry.Manifest.Members.Where(m => m.Succeeded)).Select(m => m.Key).Distinct().Order(StringComparer.Ordinal))
+        foreach (var (service, removals, data) in rows)
         {
-            var removals = plans.Where(p => p.Sets is not null)
-                .Select(p => (p.Tier.Name, Count: p.Sets!.Count(s => !s.Keep && s.Entry.Manifest.Members.Any(m => m.Succeeded && m.Key == member))))
-                .Where(x => x.Count > 0)
-                .Select(x => $"{x.Name}: {x.Count}");
-            var service = member.Split('/')[0];
-            services.Add(member, string.Join(", ", removals.DefaultIfEmpty("-")), DataRetention(service));
+            services.Add(service, removals.Count == 0 ? "-" : string.Join(", ", removals.Select(r => $"{r.Key}: {r.Value}")), data);
         }
 
         services.Write(Out);
@@ -184,7 +190,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
             }
 
             return new ChangePlan(
-                $"remove {changes.Count(c => c.Action is "forget" or "remove")} backup set(s) and old rows of {changes.Count(c => c.Kind == "rows")} table(s) by the retention policies", changes, kept);
+                $"remove {changes.Count(c => c.Action is "forget" or "remove")} backup set(s) and old rows of {changes.Count(c => c.Kind == "rows")} table(s), {changes.Count(c => c.Kind is "keys" or "files" or "model")} other data item(s) by the retention policies", changes, kept);
         }, cancellationToken, forceDryRun: dryRun);
 
         if (!dryRun && outcome is GateOutcome.Applied or GateOutcome.NothingToDo)
@@ -235,14 +241,13 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
         .Select(g => g.Count() > 2 ? $"{g.Count()} members ({g.First().Key}, …): {g.Key}" : $"{string.Join(", ", g.Select(r => r.Key))}: {g.Key}"));
 
     /// <summary>
-    /// Data retention inside the services (all, or <paramref name="only"/>): per configured table the rows due now,
-    /// counted for the plan (the dry run stops there); a missing table or a service that is not running is reported.
+    /// Data retention inside the services (all, or <paramref name="only"/>), each through its own mechanism: what is due
+    /// now, counted for the plan (the dry run stops there). A missing table, path or volume is reported as nothing to
+    /// do; a service that cannot be reached is a problem named at the end, and the others still go on.
     /// </summary>
-    private async Task<(List<PlannedChange> Changes, List<KeptResource> Kept, List<string> Problems)> DataPlanAsync(string? only, BackupContext context, CancellationToken cancellationToken)
+    private async Task<DataPlan> DataPlanAsync(string? only, BackupContext context, CancellationToken cancellationToken)
     {
-        var changes = new List<PlannedChange>();
-        var kept = new List<KeptResource>();
-        var problems = new List<string>();
+        var plan = new DataPlan();
         if (only is not null && !Config.Services.ContainsKey(only))
         {
             throw new PipelineException($"service '{only}' has no data retention in {configFile}: add it under services (docs/RETENTION.md)");
@@ -251,79 +256,352 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
         var now = DateTimeOffset.UtcNow;
         foreach (var (service, definition) in Config.Services.Where(s => only is null || s.Key == only))
         {
-            if (definition.Tables is not { Count: > 0 } tables)
+            if (session.Environment.Services.All(s => s.Name != service))
             {
+                plan.Kept.Add(new KeptResource("service", service, $"not part of environment {session.Environment.Name}: nothing to do"));
                 continue;
             }
 
-            PostgresRetention postgres;
-            try
+            if (definition.Tables is { Count: > 0 } tables)
             {
-                var (id, name) = await context.RunningContainerAsync(service, cancellationToken);
-                postgres = new PostgresRetention(context.Engine, id, name, context.ServiceVariable(service, "POSTGRES_USER") ?? "postgres",
-                    definition.Database ?? context.ServiceVariable(service, "POSTGRES_DB") ?? "postgres");
-            }
-            catch (PipelineException e)
-            {
-                problems.Add($"{service}: {e.Message.Split('\n')[0]}");
-                continue;
+                await TablesAsync(service, definition, tables, context, now, plan, cancellationToken);
             }
 
-            foreach (var table in tables.Select(t => new TableRetention(service, t.Table!, t.DateColumn!, t.Days ?? Settings.DataRetentionDays ?? 30, t.Strategy ?? TableRetention.DeleteOldRows, t.BatchSize ?? 5000)))
+            if (definition.ExpireKeys is { Count: > 0 } keys)
             {
-                var resource = $"{service}/{postgres.Database}.{table.Table}";
-                var cutoff = table.Cutoff(now);
-                long? due;
-                try
-                {
-                    due = await postgres.CountAsync(table, cutoff, cancellationToken);
-                }
-                catch (PipelineException e)
-                {
-                    problems.Add($"{resource}: {e.Message}");
-                    continue;
-                }
+                await KeysAsync(service, keys, context, plan, cancellationToken);
+            }
 
-                var rule = $"{table.DateColumn} older than {table.Days} d (before {cutoff.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z)";
-                if (due is null)
-                {
-                    kept.Add(new KeptResource("table", resource, "does not exist: nothing to do"));
-                }
-                else if (due == 0)
-                {
-                    kept.Add(new KeptResource("table", resource, $"no row with {rule}"));
-                }
-                else
-                {
-                    var archive = table.Strategy == TableRetention.ArchiveThenDelete;
-                    changes.Add(new PlannedChange("rows", resource, archive ? "archive and delete" : "delete", archive ? $"{rule}; archived to the backup repository first" : rule, async ct =>
-                    {
-                        if (archive)
-                        {
-                            var (snapshot, rows) = await postgres.ArchiveThenDeleteAsync(table, cutoff, context.Repository, session.Environment.Name, context.Host, ct);
-                            return $"{rows} row(s) archived (snapshot {snapshot[..8]}) and deleted";
-                        }
+            foreach (var files in definition.Files ?? [])
+            {
+                await FilesAsync(new FileRetention(service, files.Volume!, files.Path ?? string.Empty, Days(files.Days)), context, plan, cancellationToken);
+            }
 
-                        return $"{await postgres.DeleteAsync(table, cutoff, ct)} row(s) deleted";
-                    })
-                    {
-                        Detail = $"{due} row(s)",
-                        ContinueOnFailure = true,
-                    });
-                }
+            if (definition.Models is { } models)
+            {
+                await ModelsAsync(service, models, context, now, plan, cancellationToken);
             }
         }
 
-        return (changes, kept, problems);
+        return plan;
     }
 
-    /// <summary>How a service's data is retained: its configured tables, or "not managed by LlmStack".</summary>
-    private string DataRetention(string service) => Config.Services.GetValueOrDefault(service)?.Tables is { Count: > 0 } tables
-        ? "rows: " + string.Join(", ", tables.Select(t => $"{t.Table} > {t.Days ?? Settings.DataRetentionDays ?? 30} d{(t.Strategy == TableRetention.ArchiveThenDelete ? " (archived)" : string.Empty)}"))
-        : "not managed by LlmStack";
+    private int Days(int? days) => days ?? Settings.DataRetentionDays ?? 30;
 
-    /// <summary>The services that hold data (named volumes), for the data-retention column.</summary>
-    private IEnumerable<string> DataServices() => backups.Plan.Members.Where(m => m.Method != BackupMethods.Config).Select(m => m.Service).Distinct();
+    private async Task TablesAsync(string service, ServiceRetentionDefinition definition, List<TableRetentionDefinition> tables, BackupContext context, DateTimeOffset now, DataPlan plan, CancellationToken cancellationToken)
+    {
+        PostgresRetention postgres;
+        try
+        {
+            var (id, name) = await context.RunningContainerAsync(service, cancellationToken);
+            postgres = new PostgresRetention(context.Engine, id, name, context.ServiceVariable(service, "POSTGRES_USER") ?? "postgres",
+                definition.Database ?? context.ServiceVariable(service, "POSTGRES_DB") ?? "postgres");
+        }
+        catch (PipelineException e)
+        {
+            plan.Problems.Add($"{service}: {e.Message.Split('\n')[0]}");
+            return;
+        }
+
+        foreach (var table in tables.Select(t => new TableRetention(service, t.Table!, t.DateColumn!, Days(t.Days), t.Strategy ?? TableRetention.DeleteOldRows, t.BatchSize ?? 5000)))
+        {
+            var resource = $"{service}/{postgres.Database}.{table.Table}";
+            var cutoff = table.Cutoff(now);
+            long? due;
+            try
+            {
+                due = await postgres.CountAsync(table, cutoff, cancellationToken);
+            }
+            catch (PipelineException e)
+            {
+                plan.Problems.Add($"{resource}: {e.Message}");
+                continue;
+            }
+
+            var rule = $"{table.DateColumn} older than {table.Days} d (before {cutoff.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z)";
+            if (due is null)
+            {
+                plan.Kept.Add(new KeptResource("table", resource, "does not exist: nothing to do"));
+            }
+            else if (due == 0)
+            {
+                plan.Kept.Add(new KeptResource("table", resource, $"no row with {rule}"));
+            }
+            else
+            {
+                var archive = table.Strategy == TableRetention.ArchiveThenDelete;
+                plan.Changes.Add(new PlannedChange("rows", resource, archive ? "archive and delete" : "delete", archive ? $"{rule}; archived to the backup repository first" : rule, async ct =>
+                {
+                    if (archive)
+                    {
+                        var (snapshot, rows) = await postgres.ArchiveThenDeleteAsync(table, cutoff, context.Repository, session.Environment.Name, context.Host, ct);
+                        return $"{rows} row(s) archived (snapshot {snapshot[..8]}) and deleted";
+                    }
+
+                    return $"{await postgres.DeleteAsync(table, cutoff, ct)} row(s) deleted";
+                })
+                {
+                    Detail = $"{due} row(s)",
+                    ContinueOnFailure = true,
+                });
+            }
+        }
+    }
+
+    private async Task KeysAsync(string service, List<KeyRetentionDefinition> definitions, BackupContext context, DataPlan plan, CancellationToken cancellationToken)
+    {
+        RedisRetention redis;
+        int databases;
+        try
+        {
+            var (id, name) = await context.RunningContainerAsync(service, cancellationToken);
+            redis = new RedisRetention(new RedisCli(context.Engine, id, name));
+            databases = await redis.DatabasesAsync(cancellationToken);
+        }
+        catch (PipelineException e)
+        {
+            plan.Problems.Add($"{service}: {e.Message.Split('\n')[0]}");
+            return;
+        }
+
+        foreach (var definition in definitions)
+        {
+            var keys = new KeyRetention(service, definition.Pattern!, definition.Databases ?? [0], Days(definition.Days));
+            foreach (var database in keys.Databases)
+            {
+                var resource = $"{service}/db{database}:{keys.Pattern}";
+                if (database >= databases)
+                {
+                    plan.Problems.Add($"{resource}: redis has databases 0 to {databases - 1} only");
+                    continue;
+                }
+
+                KeyPass pass;
+                try
+                {
+                    pass = await redis.PassAsync(keys, database, apply: false, cancellationToken);
+                }
+                catch (PipelineException e)
+                {
+                    plan.Problems.Add($"{resource}: {e.Message}");
+                    continue;
+                }
+
+                if (pass.Due == 0)
+                {
+                    plan.Kept.Add(new KeptResource("keys", resource, pass.Matched == 0 ? "no key matches" : $"every matching key has a TTL of {keys.Days} d or less") { Detail = $"{pass.Matched} key(s)" });
+                    continue;
+                }
+
+                plan.Changes.Add(new PlannedChange("keys", resource, "expire", $"no TTL or one longer than {keys.Days} d: TTL set to {keys.Days} d (never deleted)", async ct =>
+                {
+                    var done = await redis.PassAsync(keys, database, apply: true, ct);
+                    return $"TTL set on {done.Due} key(s)";
+                })
+                {
+                    Detail = $"{pass.Due} of {pass.Matched} key(s)",
+                    ContinueOnFailure = true,
+                });
+            }
+        }
+    }
+
+    private async Task FilesAsync(FileRetention files, BackupContext context, DataPlan plan, CancellationToken cancellationToken)
+    {
+        var volumes = new VolumeRetention(context);
+        (long Files, long Bytes)? due;
+        try
+        {
+            if (!await volumes.ExistsAsync(files.Volume, cancellationToken))
+            {
+                plan.Kept.Add(new KeptResource("files", files.Resource, "the volume does not exist (its stack has never run): nothing to do"));
+                return;
+            }
+
+            due = await volumes.CountFilesAsync(files, cancellationToken);
+        }
+        catch (PipelineException e)
+        {
+            plan.Problems.Add($"{files.Resource}: {e.Message}");
+            return;
+        }
+
+        var rule = $"files modified more than {files.Days} d ago";
+        if (due is null)
+        {
+            plan.Kept.Add(new KeptResource("files", files.Resource, "the path does not exist: nothing to do"));
+        }
+        else if (due.Value.Files == 0)
+        {
+            plan.Kept.Add(new KeptResource("files", files.Resource, $"no {rule}"));
+        }
+        else
+        {
+            plan.Changes.Add(new PlannedChange("files", files.Resource, "delete", rule, async ct =>
+            {
+                var (count, bytes) = await volumes.DeleteFilesAsync(files, ct);
+                return $"{count} file(s), {BackupProgress.Size(bytes)} deleted";
+            })
+            {
+                Detail = $"{due.Value.Files} file(s), {BackupProgress.Size(due.Value.Bytes)}",
+                ContinueOnFailure = true,
+            });
+        }
+    }
+
+    private async Task ModelsAsync(string service, ModelRetentionDefinition definition, BackupContext context, DateTimeOffset now, DataPlan plan, CancellationToken cancellationToken)
+    {
+        var volumes = new VolumeRetention(context);
+        var models = new ModelRetention(service, definition.Volume!, definition.Path ?? string.Empty, Days(definition.Days), await ModelsInUseAsync(service, context, cancellationToken));
+        IReadOnlyList<ModelDirectory>? directories;
+        try
+        {
+            directories = await volumes.ExistsAsync(models.Volume, cancellationToken) ? await volumes.ModelsAsync(models, cancellationToken) : null;
+        }
+        catch (PipelineException e)
+        {
+            plan.Problems.Add($"{models.Resource}: {e.Message}");
+            return;
+        }
+
+        if (directories is null)
+        {
+            plan.Kept.Add(new KeptResource("models", models.Resource, "the volume or path does not exist: nothing to do"));
+            return;
+        }
+
+        var cutoff = now.AddDays(-models.Days);
+        foreach (var decision in ModelPlanner.Plan(directories, models.InUse, cutoff))
+        {
+            var resource = $"{models.Resource}/{decision.Directory.Name}";
+            var size = BackupProgress.Size(decision.Directory.Kilobytes * 1024);
+            if (decision.Keep)
+            {
+                plan.Kept.Add(new KeptResource("model", resource, decision.Reason) { Detail = size });
+                continue;
+            }
+
+            plan.Changes.Add(new PlannedChange("model", resource, "remove", $"{decision.Reason} (more than {models.Days} d)", async ct =>
+                (await volumes.RemoveModelsAsync(models, [decision.Directory.Name], cutoff, ct)).Count == 1 ? "directory removed" : "used since the plan: kept")
+            {
+                Detail = size,
+                ContinueOnFailure = true,
+            });
+        }
+    }
+
+    /// <summary>
+    /// The models a service serves: the argument of <c>--model</c> in its configured command and in its running
+    /// container's (which may still serve the previous one until restarted).
+    /// </summary>
+    private static async Task<IReadOnlyList<string>> ModelsInUseAsync(string service, BackupContext context, CancellationToken cancellationToken)
+    {
+        var commands = new List<IReadOnlyList<string>>();
+        if (context.Environment.Service(service).Command is { } configured)
+        {
+            commands.Add(configured.Select(a => Interpolation.Materialize(a, context.Secrets)).ToList());
+        }
+
+        try
+        {
+            var (id, _) = await context.RunningContainerAsync(service, cancellationToken);
+            var inspect = await context.Engine.CallAsync(ct => context.Engine.Client.Containers.InspectContainerAsync(id, ct), cancellationToken);
+            commands.Add([.. inspect.Config?.Entrypoint ?? [], .. inspect.Config?.Cmd ?? []]);
+        }
+        catch (PipelineException)
+        {
+            // Not running: only the configured model is in use.
+        }
+
+        return commands.SelectMany(ModelArguments).Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>The values of <c>--model X</c> and <c>--model=X</c> in a command line.</summary>
+    internal static IEnumerable<string> ModelArguments(IReadOnlyList<string> command)
+    {
+        for (var i = 0; i < command.Count; i++)
+        {
+            if (command[i] == "--model" && i + 1 < command.Count)
+            {
+                yield return command[i + 1];
+            }
+            else if (command[i].StartsWith("--model=", StringComparison.Ordinal))
+            {
+                yield return command[i]["--model=".Length..];
+            }
+        }
+    }
+
+    /// <summary>What the data-retention part of a cleanup plans: changes, what stays and why, and problems named at the end.</summary>
+    private sealed class DataPlan
+    {
+        public List<PlannedChange> Changes { get; } = [];
+
+        public List<KeptResource> Kept { get; } = [];
+
+        public List<string> Problems { get; } = [];
+    }
+
+    /// <summary>How a service's data is retained, each mechanism in a few words, or "not managed by LlmStack".</summary>
+    private string DataRetention(string service)
+    {
+        var definition = Config.Services.GetValueOrDefault(service);
+        var parts = new List<string>();
+        if (definition?.Tables is { Count: > 0 } tables)
+        {
+            parts.Add("rows: " + string.Join(", ", tables.Select(t => $"{t.Table} > {Days(t.Days)} d{(t.Strategy == TableRetention.ArchiveThenDelete ? " (archived)" : string.Empty)}")));
+        }
+
+        if (definition?.ExpireKeys is { Count: > 0 } keys)
+        {
+            parts.Add("keys: " + string.Join(", ", keys.Select(k => $"{k.Pattern} (db {string.Join(',', k.Databases ?? [0])}) TTL ≤ {Days(k.Days)} d")));
+        }
+
+        if (definition?.Files is { Count: > 0 } files)
+        {
+            parts.Add("files: " + string.Join(", ", files.Select(f => $"{f.Volume}:/{(f.Path ?? string.Empty).Trim('/')} > {Days(f.Days)} d")));
+        }
+
+        if (definition?.Models is { } models)
+        {
+            parts.Add($"models: {models.Volume}:/{(models.Path ?? string.Empty).Trim('/')} unused > {Days(models.Days)} d, never the one in use");
+        }
+
+        if (definition?.Tsdb is { } tsdb)
+        {
+            parts.Add($"metrics: Prometheus keeps {Days(tsdb.Days)} d (--storage.tsdb.retention.time)");
+        }
+
+        return parts.Count == 0 ? "not managed by LlmStack" : string.Join("; ", parts);
+    }
+
+    /// <summary>
+    /// For a service with a TSDB policy that is running: whether its container runs with it (the policy reaches the
+    /// container when the stack is started again, which recreates containers whose configuration changed).
+    /// </summary>
+    private async Task<string> RunningTsdbAsync(string service, CancellationToken cancellationToken)
+    {
+        if (Config.Services.GetValueOrDefault(service)?.Tsdb is null || session.Environment.Services.All(s => s.Name != service))
+        {
+            return string.Empty;
+        }
+
+        const string flag = "--storage.tsdb.retention.time=";
+        var wanted = session.Environment.Service(service).Command?.FirstOrDefault(a => a.StartsWith(flag, StringComparison.Ordinal))?[flag.Length..];
+        var context = await backups.ContextAsync(cancellationToken);
+        try
+        {
+            var (id, _) = await context.RunningContainerAsync(service, cancellationToken);
+            var inspect = await context.Engine.CallAsync(ct => context.Engine.Client.Containers.InspectContainerAsync(id, ct), cancellationToken);
+            var running = inspect.Config?.Cmd?.FirstOrDefault(a => a.StartsWith(flag, StringComparison.Ordinal))?[flag.Length..] ?? "Prometheus' default";
+            var stack = Health.Capitalize(session.Environment.Service(service).Stack);
+            return running == wanted ? $", running with {running}" : $"; the container runs with {running}: Start{stack} applies {wanted}";
+        }
+        catch (PipelineException)
+        {
+            return ", not running";
+        }
+    }
 
     private static string Count(int? count) => count?.ToString(CultureInfo.InvariantCulture) ?? "-";
 

@@ -19,7 +19,7 @@ public static partial class EnvironmentResolver
     internal static partial Regex ProjectName();
 
     /// <summary>Resolves a schema that was validated; throws <see cref="SchemaException"/> on any error.</summary>
-    public static ResolvedEnvironment Resolve(ComposeSchema schema, string environment, string rootDirectory)
+    public static ResolvedEnvironment Resolve(ComposeSchema schema, string environment, string rootDirectory, IReadOnlyDictionary<string, string>? overlay = null)
     {
         if (!schema.Environments.ContainsKey(environment))
         {
@@ -28,7 +28,7 @@ public static partial class EnvironmentResolver
         }
 
         var diagnostics = new DiagnosticBag();
-        var resolved = Resolve(schema, environment, rootDirectory, diagnostics);
+        var resolved = Resolve(schema, environment, rootDirectory, diagnostics, overlay);
         var first = diagnostics.Items.FirstOrDefault(d => d.IsError);
         if (first is not null || resolved is null)
         {
@@ -38,7 +38,7 @@ public static partial class EnvironmentResolver
         return resolved;
     }
 
-    internal static ResolvedEnvironment? Resolve(ComposeSchema schema, string name, string rootDirectory, DiagnosticBag diagnostics)
+    internal static ResolvedEnvironment? Resolve(ComposeSchema schema, string name, string rootDirectory, DiagnosticBag diagnostics, IReadOnlyDictionary<string, string>? overlay = null)
     {
         if (!schema.Environments.TryGetValue(name, out var environment) || schema.Project?.Name is not { } projectName)
         {
@@ -54,6 +54,16 @@ public static partial class EnvironmentResolver
 
         var stacks = StackResolver.Enabled(schema, name, environment, diagnostics);
         var variables = Variables(schema, environment, diagnostics);
+        foreach (var (key, value) in overlay ?? new Dictionary<string, string>())
+        {
+            if (!variables.ContainsKey(key))
+            {
+                throw new SchemaException($"variable '{key}' is set by another configuration but not declared in {schema.File}: declare it under the top-level variables");
+            }
+
+            variables[key] = value;
+        }
+
         var secrets = new HashSet<string>(schema.Secrets.Keys, StringComparer.Ordinal);
         var gpu = environment.Gpu ?? true;
 

@@ -55,7 +55,13 @@ public sealed class SchemaFile(string rootDirectory, string path)
     /// <summary>Loads and validates; throws with the first error when the schema is invalid.</summary>
     public ComposeSchema Load() => _schema ??= SchemaLoader.LoadValid(FullPath, DisplayPath, RootDirectory);
 
-    public ResolvedEnvironment Resolve(string environment) => EnvironmentResolver.Resolve(Load(), environment, RootDirectory);
+    /// <summary>
+    /// Variables another configuration sets for an environment, over the schema's (the retention configuration's
+    /// Prometheus TSDB retention); each must be declared in the schema.
+    /// </summary>
+    public Func<string, IReadOnlyDictionary<string, string>>? Overlay { get; init; }
+
+    public ResolvedEnvironment Resolve(string environment) => EnvironmentResolver.Resolve(Load(), environment, RootDirectory, Overlay?.Invoke(environment));
 
     /// <summary>Prints every diagnostic (file:line:col) and a count; throws when there is an error.</summary>
     public void Validate(TextWriter output, ILogger log)
