@@ -2,10 +2,13 @@ using System.Text.Json;
 
 namespace LlmStack.IntegrationTests;
 
-/// <summary>Backup retention on two tiers of the real engine: the dry run changes nothing, the cleanup removes exactly the plan, restic check stays clean.</summary>
+/// <summary>
+/// Retention on the real engine: backups on two tiers (the dry run changes nothing, the cleanup removes exactly the plan,
+/// restic check stays clean), rows in PostgreSQL, TTLs in Redis, files and model directories in a volume.
+/// </summary>
 [Collection("docker")]
 [Trait("Category", "Integration")]
-public sealed class RetentionTests(RunningCore core) : IClassFixture<RunningCore>, IAsyncLifetime
+public sealed class RetentionTests(RunningInference core) : IClassFixture<RunningInference>, IAsyncLifetime
 {
     private readonly string _work = Path.Combine(Path.GetTempPath(), $"llmstack-it-retention-{Guid.NewGuid():N}");
 
@@ -32,7 +35,7 @@ public sealed class RetentionTests(RunningCore core) : IClassFixture<RunningCore
             .Replace("  remote: remote", "  remote: remote\n  nas: remote", StringComparison.Ordinal)
             .Replace("when_unused_above: 10%", "when_unused_above: 0%", StringComparison.Ordinal);
         await File.WriteAllTextAsync(RetentionConfig, retention);
-        (await Run("StartCore")).ExitCode.Should().Be(0);
+        (await Run("StartInference")).ExitCode.Should().Be(0);
     }
 
     public Task DisposeAsync()
@@ -176,6 +179,104 @@ public sealed class RetentionTests(RunningCore core) : IClassFixture<RunningCore
         finally
         {
             await SqlAsync($"DROP TABLE IF EXISTS {logs}, {audit}");
+        }
+    }
+
+    private const string Vllm = "multimodal-testing-vllm-1";
+    private const string Redis = "multimodal-testing-redis-1";
+
+    private async Task<string> RedisAsync(int database, params string[] command)
+    {
+        var (exit, output) = await Docker.ExecAsync(Redis, ["redis-cli", "-n", database.ToString(System.Globalization.CultureInfo.InvariantCulture), .. command]);
+        exit.Should().Be(0, output);
+        return output.Trim();
+    }
+
+    private async Task<string> InVllmAsync(string script)
+    {
+        var (exit, output) = await Docker.ExecAsync(Vllm, "sh", "-c", script);
+        exit.Should().Be(0, output);
+        return output.Trim();
+    }
+
+    /// <summary>Every file and directory under the cache with its modification time, and every test key with its TTL.</summary>
+    private async Task<string> StateAsync(string prefix) =>
+        await InVllmAsync("cd /root/.cache && find huggingface vllm -exec stat -c '%Y %n' {} + | sort") + "\n"
+        + string.Join('\n', await Task.WhenAll(new[] { (0, "a"), (0, "b"), (0, "c"), (3, "d") }.Select(async k => $"{k.Item1}:{k.Item2} {Ttl(await RedisAsync(k.Item1, "TTL", $"{prefix}{k.Item2}"))}")));
+
+    /// <summary>A TTL as what the rule looks at (TTLs count down, so not the seconds).</summary>
+    private static string Ttl(string seconds) => long.Parse(seconds, System.Globalization.CultureInfo.InvariantCulture) switch
+    {
+        -1 => "none",
+        > 86_400 => "over a day",
+        _ => "a day or less",
+    };
+
+    [Fact]
+    public async Task Redis_TTLs_files_and_model_directories_change_only_as_the_rules_say_and_never_in_the_dry_run()
+    {
+        var prefix = $"it{Guid.NewGuid():N}"[..10] + ":";
+        await RedisAsync(0, "SET", $"{prefix}a", "no ttl");
+        await RedisAsync(0, "SET", $"{prefix}b", "ten days", "EX", "864000");
+        await RedisAsync(0, "SET", $"{prefix}c", "one minute", "EX", "60");
+        await RedisAsync(3, "SET", $"{prefix}d", "no ttl, db 3");
+        await RedisAsync(0, "SET", $"other{prefix}x", "not matched");
+        var old = "$(date -d @$(( $(date +%s) - 10 * 86400 )) '+%Y-%m-%d %H:%M:%S')";
+        await InVllmAsync(
+            "set -e; cd /root/.cache; mkdir -p vllm/torch_compile_cache huggingface/hub; " +
+            "echo old > vllm/torch_compile_cache/old.bin; echo new > vllm/torch_compile_cache/new.bin; " +
+            $"touch -d \"{old}\" vllm/torch_compile_cache/old.bin; " +
+            "for m in models--microsoft--DialoGPT-medium models--old--unused models--fresh--model; do " +
+            "mkdir -p hub/$m/blobs hub/$m/snapshots/abc; echo weights > hub/$m/blobs/b1; ln -sf ../../blobs/b1 hub/$m/snapshots/abc/config.json; done; " +
+            "mv hub/* huggingface/hub/; rmdir hub; cd huggingface/hub; " +
+            $"for m in models--microsoft--DialoGPT-medium models--old--unused; do find $m -exec touch -h -d \"{old}\" {{}} +; done");
+        try
+        {
+            await File.WriteAllTextAsync(RetentionConfig, (await File.ReadAllTextAsync(RetentionConfig))
+                .Replace("      - pattern: \"processing:*\"\n        databases: [0]\n        days: 1", $"      - pattern: \"{prefix}*\"\n        databases: [0, 3]\n        days: 1", StringComparison.Ordinal)
+                .Replace("  vllm:\n    models:", "  vllm:\n    files:\n      - volume: vllm_cache\n        path: vllm/torch_compile_cache\n        days: 7\n    models:", StringComparison.Ordinal)
+                .Replace("      path: huggingface/hub\n      days: 30", "      path: huggingface/hub\n      days: 7", StringComparison.Ordinal));
+            (await Run("BackupService", "--service", "redis")).ExitCode.Should().Be(0, "RetentionTest reads every tier, which must exist");
+            var before = await StateAsync(prefix);
+            before.Should().Contain("models--old--unused").And.Contain("old.bin").And.Contain("0:a none").And.Contain("0:b over a day").And.Contain("3:d none");
+
+            var dry = await Run("RetentionTest");
+            dry.ExitCode.Should().Be(0, dry.ToString());
+            dry.Output.Should().MatchRegex($@"redis/db0:{System.Text.RegularExpressions.Regex.Escape(prefix)}\*\s+2 of 3 key\(s\)\s+would expire")
+                .And.MatchRegex($@"redis/db3:{System.Text.RegularExpressions.Regex.Escape(prefix)}\*\s+1 of 1 key\(s\)\s+would expire")
+                .And.MatchRegex(@"vllm/vllm_cache:vllm/torch_compile_cache\s+1 file\(s\), 4 B\s+would delete")
+                .And.MatchRegex(@"huggingface/hub/models--old--unused\s.*would remove")
+                .And.MatchRegex(@"huggingface/hub/models--microsoft--DialoGPT-medium\s.*keep\s+in use: microsoft/DialoGPT-medium")
+                .And.MatchRegex(@"huggingface/hub/models--fresh--model\s.*keep\s+used ");
+            (await StateAsync(prefix)).Should().Be(before, "the dry run changes no TTL, file or directory");
+
+            var redis = await Run("RetentionCleanupService", "--service", "redis", "--confirm", "testing");
+            redis.ExitCode.Should().Be(0, redis.ToString());
+            redis.Output.Should().Contain("TTL set on 2 key(s)").And.Contain("TTL set on 1 key(s)");
+            long Ttl(string text) => long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+            Ttl(await RedisAsync(0, "TTL", $"{prefix}a")).Should().BeInRange(86_000, 86_400, "a key without a TTL gets one");
+            Ttl(await RedisAsync(0, "TTL", $"{prefix}b")).Should().BeInRange(86_000, 86_400, "a longer TTL is shortened");
+            Ttl(await RedisAsync(0, "TTL", $"{prefix}c")).Should().BeInRange(1, 60, "a shorter TTL is left as it is");
+            Ttl(await RedisAsync(3, "TTL", $"{prefix}d")).Should().BeInRange(86_000, 86_400, "every configured database");
+            Ttl(await RedisAsync(0, "TTL", $"other{prefix}x")).Should().Be(-1, "keys that do not match are not touched");
+            (await RedisAsync(0, "EXISTS", $"{prefix}a", $"{prefix}b", $"{prefix}c")).Should().Be("3", "no key is ever deleted");
+
+            var vllm = await Run("RetentionCleanupService", "--service", "vllm", "--confirm", "testing");
+            vllm.ExitCode.Should().Be(0, vllm.ToString());
+            vllm.Output.Should().Contain("1 file(s), 4 B deleted").And.Contain("directory removed");
+            var after = await InVllmAsync("cd /root/.cache && find vllm huggingface/hub -mindepth 1 -maxdepth 2 | sort");
+            after.Should().Contain("vllm/torch_compile_cache/new.bin").And.NotContain("old.bin");
+            after.Should().Contain("huggingface/hub/models--microsoft--DialoGPT-medium").And.Contain("huggingface/hub/models--fresh--model").And.NotContain("models--old--unused");
+
+            var again = await Run("RetentionCleanupService", "--service", "vllm", "--confirm", "testing");
+            again.ExitCode.Should().Be(0, again.ToString());
+            again.Output.Should().Contain("nothing to change");
+        }
+        finally
+        {
+            await InVllmAsync("rm -rf /root/.cache/vllm /root/.cache/huggingface");
+            await RedisAsync(0, "DEL", $"{prefix}a", $"{prefix}b", $"{prefix}c", $"other{prefix}x");
+            await RedisAsync(3, "DEL", $"{prefix}d");
         }
     }
 }

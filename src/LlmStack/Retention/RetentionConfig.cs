@@ -335,7 +335,7 @@ public static class RetentionConfigLoader
                 CheckDays(tsdb, $"service '{name}', tsdb", tsdb.Days, diagnostics);
                 if (defined is not null && defined.Command?.Contains(TsdbArgument) != true)
                 {
-                    diagnostics.Error(config.Locate($"services.{name}.tsdb"),
+                    diagnostics.Error(service.Locate("tsdb"),
                         $"service '{name}', tsdb: its command in the schema must carry {TsdbArgument} for the policy to reach Prometheus");
                 }
             }

@@ -50,6 +50,12 @@ public sealed class RetentionConfigTests : IDisposable
         { "service 'postgres', table 2: date_column 'a.b' must be a plain SQL name", [("        date_column: created_at\n        days: 1", "        ⟦date_column: a.b\n        days: 1")] },
         { "service 'postgres', table 3: strategy must be delete_old_rows or archive_then_delete, not 'truncate'", [("        strategy: archive_then_delete", "        ⟦strategy: truncate")] },
         { "service 'postgres', table 1: days must be 1 or more", [("        days: 7", "        ⟦days: 0")] },
+        { "service 'vllm', files 1: service 'vllm' does not mount volume 'minio_data' (it mounts vllm_cache)", [("  vllm:\n    models:", "  vllm:\n    files:\n      - ⟦volume: minio_data\n    models:")] },
+        { "service 'vllm', models: path '../other' must be relative to the volume's root, without '..'", [("      path: huggingface/hub", "      ⟦path: ../other")] },
+        { "service 'grafana', tsdb: its command in the schema must carry --storage.tsdb.retention.time=${PROMETHEUS_RETENTION}", [("  prometheus:\n    tsdb:", "  grafana:\n    ⟦tsdb:")] },
+        { "service 'redis', expire_keys 1: pattern is required", [("      - pattern: \"processing:*\"\n        databases: [0]", "      - ⟦databases: [0]")] },
+        { "service 'redis', expire_keys 3: days must be 1 or more", [("        databases: [0]\n        days: 30", "        databases: [0]\n        ⟦days: 0")] },
+        { "service 'redis', expire_keys 2: databases are numbers from 0", [("        databases: [0]\n        days: 7", "        ⟦databases: [-1]\n        days: 7")] },
     };
 
     [Theory]
@@ -149,5 +155,29 @@ public sealed class RetentionConfigTests : IDisposable
         unknown.Should().Throw<PipelineException>().WithMessage("policy 'weekly' is not in configs/retention-policies.yaml*");
         var bad = () => Simulate(backups, Arguments(within: "2w"));
         bad.Should().Throw<PipelineException>().WithMessage("--keep-within: '2w' is not a duration*");
+    }
+
+    [Fact]
+    public void The_tsdb_policy_reaches_the_resolved_environment_and_so_the_compose_file_and_the_container_command()
+    {
+        var path = Path.Combine(_directory, "retention.yaml");
+        File.WriteAllText(path, RealConfig.Replace("  prometheus:\n    tsdb:\n      days: 15", "  prometheus:\n    tsdb:\n      days: 45", StringComparison.Ordinal));
+        var schema = new SchemaFile(Repository.Root, "schemas/compose-schema.yaml") { Overlay = e => RetentionConfigLoader.Variables(path, "retention.yaml", SchemaFile.Load(), e) };
+        var testing = schema.Resolve("testing");
+        testing.Service("prometheus").Command.Should().Contain("--storage.tsdb.retention.time=45d");
+        LlmStack.Compose.ComposeGenerator.Render(testing, null, Repository.Root, _directory).Should().Contain("--storage.tsdb.retention.time=45d");
+
+        File.WriteAllText(path, RealConfig.Replace("  prometheus:\n    tsdb:\n      days: 15", "  prometheus:\n    tsdb: {}", StringComparison.Ordinal));
+        new SchemaFile(Repository.Root, "schemas/compose-schema.yaml") { Overlay = e => RetentionConfigLoader.Variables(path, "retention.yaml", SchemaFile.Load(), e) }
+            .Resolve("production").Service("prometheus").Command.Should().Contain("--storage.tsdb.retention.time=90d", "without days, the environment's data_retention_days");
+        RetentionConfigLoader.Variables(Path.Combine(_directory, "absent.yaml"), "absent.yaml", SchemaFile.Load(), "testing").Should().BeEmpty();
+    }
+
+    [Fact]
+    public void A_variable_set_by_another_configuration_must_be_declared_in_the_schema()
+    {
+        var schema = new SchemaFile(Repository.Root, "schemas/compose-schema.yaml") { Overlay = _ => new Dictionary<string, string> { ["NOT_DECLARED"] = "1" } };
+        var act = () => schema.Resolve("testing");
+        act.Should().Throw<SchemaException>().WithMessage("variable 'NOT_DECLARED' is set by another configuration but not declared in *");
     }
 }
