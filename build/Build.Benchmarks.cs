@@ -55,6 +55,18 @@ partial class Build
             ReportSummary("Figures", figures.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
         });
 
+    [Parameter("BenchmarkRetentionCleanup: backup sets on the tier before the cleanup")]
+    readonly int CleanupSets = 200;
+
+    Target BenchmarkRetentionCleanup => _ => _
+        .Description("Cleanup figures for the README (nothing asserted): a tier with --cleanup-sets real backup sets cleaned to the newest 20 by LlmStack (catalog, plan, one forget, prune) against restic forget --keep-last --prune on a copy. In a project of its own.")
+        .DependsOn(FixtureImages)
+        .Executes(async ct =>
+        {
+            var figures = await RetentionCleanupBenchmark.RunAsync(SchemaFile, "tests/fixtures/image-map.yaml", SecretsDir, CleanupSets, Secrets, Log, ct);
+            ReportSummary("Figures", figures.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        });
+
     [Parameter("BenchmarkRetention: backups in the planned history")]
     readonly int HistorySize = 100_000;
 

@@ -92,7 +92,7 @@ public static class BackupBenchmark
     /// <paramref name="others"/> tiers (their credentials files in <paramref name="secretsDirectory"/>); a throwaway key.
     /// </summary>
     internal static async Task<BackupContext> ContextAsync(
-        BenchmarkBed bed, ILogger log, IReadOnlyDictionary<string, TierDefinition>? others = null, string secretsDirectory = "secrets", SecretMasker? masker = null)
+        BenchmarkBed bed, ILogger log, IReadOnlyDictionary<string, TierDefinition>? others = null, string secretsDirectory = "secrets", SecretMasker? masker = null, BackupKey? key = null)
     {
         var (schema, environment, engine, secrets, work, map) = (bed.Schema, bed.Environment, bed.Engine, bed.Secrets, bed.Work, bed.Map);
         var root = schema.RootDirectory;
@@ -105,7 +105,7 @@ public static class BackupBenchmark
 
         config.Environments[StartBenchmark.EnvironmentName] = new EnvironmentBackupDefinition { Schedule = "0 0 * * *", Tiers = ["benchmark", .. (others?.Keys ?? [])] };
         var plan = BackupPlanner.Plan(config, environment, root, secretsDirectory);
-        var key = new BackupKey(null, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)), "benchmark key");
+        key ??= new BackupKey(null, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)), "benchmark key");
         ResticRepository Open(ResolvedTier tier) => new(
             tier, StartBenchmark.EnvironmentName, key, Path.Combine(work, "restic-cache"), log, BackupKeys.TierCredentials(tier, masker ?? new SecretMasker()));
         var repository = Open(plan.Primary);

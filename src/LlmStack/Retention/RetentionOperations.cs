@@ -145,6 +145,10 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                     });
                 }
 
+                // The tier's forgets run as one restic forget (one lock, one index rewrite) when the first is applied:
+                // per set, that would be two restic runs each. Every set is still its own row and audit entry.
+                var forgetting = plan.Sets!.Where(s => !s.Keep).Select(s => s.Set).ToHashSet(StringComparer.Ordinal);
+                Task<IReadOnlyDictionary<string, int>>? forgotten = null;
                 foreach (var set in plan.Sets!.Where(s => !s.Keep))
                 {
                     var why = $"no rule of policy {plan.PolicyName} ({plan.Policy}) keeps it";
@@ -163,12 +167,9 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                             return "export removed";
                         }
 
-                        // Selected by tags on this tier: a copy's snapshots have ids of their own there.
-                        var repository = context.Tiers.Open(plan.Tier);
-                        var snapshots = await repository.SnapshotsAsync(BackupTags.OfSet(session.Environment.Name, set.Set), c);
-                        await repository.ForgetAsync(snapshots.Select(s => s.Id).ToList(), c);
+                        var counts = await (forgotten ??= ForgetSetsAsync(context.Tiers.Open(plan.Tier), session.Environment.Name, forgetting, c));
                         removed++;
-                        return $"{snapshots.Count} snapshot(s)";
+                        return $"{counts.GetValueOrDefault(set.Set)} snapshot(s)";
                     })
                     {
                         Detail = $"{Time(set)}, {BackupProgress.Size(set.Added)} added",
@@ -203,6 +204,20 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
         {
             throw new PipelineException($"retention of {session.Environment.Name}: {string.Join("; ", problems)}");
         }
+    }
+
+    /// <summary>
+    /// Forgets every snapshot of these sets in one <c>restic forget</c>; the number of snapshots per set. Selected by
+    /// tags on this repository (a copy's snapshots have ids of their own on each tier); archives belong to no set.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, int>> ForgetSetsAsync(ResticRepository repository, string environment, IReadOnlySet<string> sets, CancellationToken cancellationToken)
+    {
+        var chosen = (await repository.SnapshotsAsync([BackupTags.Marker, $"env={environment}"], cancellationToken))
+            .Select(s => (Snapshot: s, Set: s.Tag("set")))
+            .Where(x => x.Set is not null && sets.Contains(x.Set))
+            .ToList();
+        await repository.ForgetAsync(chosen.Select(x => x.Snapshot.Id).ToList(), cancellationToken);
+        return chosen.GroupBy(x => x.Set!).ToDictionary(g => g.Key, g => g.Count());
     }
 
     /// <summary>
