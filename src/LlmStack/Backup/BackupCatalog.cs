@@ -20,34 +20,36 @@ public sealed class BackupCatalog(ResticRepository repository, string cacheDirec
     public async Task<IReadOnlyList<BackupSetManifest>> SetsAsync(CancellationToken cancellationToken) =>
         (await EntriesAsync(cancellationToken)).Select(e => e.Manifest).ToList();
 
-    /// <summary>Every set with its manifest snapshot, oldest first.</summary>
+    /// <summary>
+    /// Every set with its manifest snapshot, oldest first. Manifests not cached yet are read in parallel: each
+    /// <c>restic dump</c> spends most of its time deriving the repository key (scrypt), one core each.
+    /// </summary>
     public async Task<IReadOnlyList<CatalogEntry>> EntriesAsync(CancellationToken cancellationToken)
     {
-        var entries = new List<CatalogEntry>();
-        foreach (var snapshot in await repository.SnapshotsAsync([BackupTags.Marker, "kind=set"], cancellationToken))
+        var sets = (await repository.SnapshotsAsync([BackupTags.Marker, "kind=set"], cancellationToken))
+            .Select(snapshot => (Snapshot: snapshot, Set: snapshot.Tag("set")))
+            .Where(x => x.Set is not null)
+            .ToList();
+        var entries = new CatalogEntry[sets.Count];
+        await Parallel.ForEachAsync(Enumerable.Range(0, sets.Count), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, System.Environment.ProcessorCount), CancellationToken = cancellationToken }, async (i, ct) =>
         {
-            var set = snapshot.Tag("set");
-            if (set is null)
-            {
-                continue;
-            }
-
+            var (snapshot, set) = (sets[i].Snapshot, sets[i].Set!);
             var cached = Path.Combine(CacheDirectory, set + ".json");
             string json;
             if (File.Exists(cached))
             {
-                json = await File.ReadAllTextAsync(cached, cancellationToken);
+                json = await File.ReadAllTextAsync(cached, ct);
             }
             else
             {
                 using var buffer = new MemoryStream();
-                await repository.DumpAsync(snapshot.Id, BackupSetManifest.ManifestPath(set), async (stream, ct) => await stream.CopyToAsync(buffer, ct), cancellationToken);
+                await repository.DumpAsync(snapshot.Id, BackupSetManifest.ManifestPath(set), async (stream, c) => await stream.CopyToAsync(buffer, c), ct);
                 json = System.Text.Encoding.UTF8.GetString(buffer.ToArray());
                 Write(set, json);
             }
 
-            entries.Add(new CatalogEntry(BackupSetManifest.FromJson(json), snapshot.Id, snapshot.Tags ?? []));
-        }
+            entries[i] = new CatalogEntry(BackupSetManifest.FromJson(json), snapshot.Id, snapshot.Tags ?? []);
+        });
 
         return entries.OrderBy(e => e.Manifest.Started).ToList();
     }
@@ -57,7 +59,11 @@ public sealed class BackupCatalog(ResticRepository repository, string cacheDirec
 
     private void Write(string set, string json)
     {
+        // Written aside, then moved: a run stopped half-way never leaves a truncated manifest behind.
         Directory.CreateDirectory(CacheDirectory);
-        File.WriteAllText(Path.Combine(CacheDirectory, set + ".json"), json);
+        var path = Path.Combine(CacheDirectory, set + ".json");
+        var partial = $"{path}.{Guid.NewGuid():N}.partial";
+        File.WriteAllText(partial, json);
+        File.Move(partial, path, overwrite: true);
     }
 }

@@ -74,18 +74,23 @@ public sealed class VolumeRetention(BackupContext context)
         + "if [ \"$0\" = 1 ]; then rm -f -- \"$f\" || continue; fi; echo \"$s\"; done' \"$3\" {} + "
         + "| awk '{n++; b+=$1} END {printf \"%d %d\\n\", n, b}'";
 
-    // $1 directory. Prints "<last used epoch> <KiB> <name>" per model directory: the newest read or write of any of its
-    // files, or change of its directories and links (a directory's access time moves whenever it is listed, so not that).
+    // Sets t to the last use of directory $d: the newest read or write of any of its files, or change of its
+    // directories and links (a directory's access time moves whenever it is listed, so not that).
+    private const string LastUsed =
+        "t=$({ find \"$d\" -type f -exec stat -c '%X %Y' {} +; find \"$d\" ! -type f -exec stat -c '%Y %Y' {} +; } "
+        + "| awk '{if ($1 > m) m = $1; if ($2 > m) m = $2} END {print m + 0}'); ";
+
+    // $1 directory. Prints "<last used epoch> <KiB> <name>" per model directory (not the hidden ones: .locks).
     private const string ModelsScript =
         "[ -d \"$1\" ] || { echo missing; exit 0; }; cd \"$1\" || exit 2; "
         + "for d in *; do [ -d \"$d\" ] && [ ! -L \"$d\" ] || continue; "
-        + "t=$({ find \"$d\" -type f -exec stat -c '%X %Y' {} +; find \"$d\" ! -type f -exec stat -c '%Y %Y' {} +; } | awk '{if ($1 > m) m = $1; if ($2 > m) m = $2} END {print m + 0}'); "
+        + LastUsed
         + "k=$(du -sk \"$d\" | cut -f1); echo \"$t $k $d\"; done";
 
-    // $1 directory, $2 cutoff epoch, then the names. Removes each whose newest access is still before the cutoff.
+    // $1 directory, $2 cutoff epoch, then the names. Removes each whose last use is still before the cutoff.
     private const string RemoveModelsScript =
         "cd \"$1\" || exit 2; c=$2; shift 2; for d; do [ -d \"$d\" ] || continue; "
-        + "t=$({ find \"$d\" -type f -exec stat -c '%X %Y' {} +; find \"$d\" ! -type f -exec stat -c '%Y %Y' {} +; } | awk '{if ($1 > m) m = $1; if ($2 > m) m = $2} END {print m + 0}'); "
+        + LastUsed
         + "if [ \"$t\" -lt \"$c\" ]; then rm -rf -- \"$d\" && echo \"removed $d\"; else echo \"used $d\"; fi; done";
 
     /// <summary>Whether the volume exists (and is ours: one that is not is an error, never touched).</summary>
