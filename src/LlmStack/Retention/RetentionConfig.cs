@@ -145,6 +145,9 @@ public sealed class PruneDefinition : SchemaNode
 
     /// <summary>restic prune's own <c>--max-unused</c> (how much unused data it may leave behind).</summary>
     public string? MaxUnused { get; set; }
+
+    /// <summary>Five-field cron, UTC: a cleanup also prunes a tier when an occurrence has passed since its last prune.</summary>
+    public string? Schedule { get; set; }
 }
 
 public sealed class EnvironmentRetentionDefinition : SchemaNode
@@ -344,6 +347,11 @@ public static class RetentionConfigLoader
         if (config.Services.Count(s => s.Value.Tsdb is not null) > 1)
         {
             diagnostics.Error(config.Locate("services"), $"tsdb is given for more than one service: {TsdbVariable} carries one value");
+        }
+
+        if (config.Prune?.Schedule is { } pruneSchedule && !BackupConfigLoader.TryParseCron(pruneSchedule, out _, out var pruneProblem))
+        {
+            diagnostics.Error(config.Prune.Locate("schedule"), $"prune.schedule '{pruneSchedule}' is not a cron expression: {pruneProblem}");
         }
 
         foreach (var (key, text) in new[] { ("when_unused_above", config.Prune?.WhenUnusedAbove), ("max_unused", config.Prune?.MaxUnused) })

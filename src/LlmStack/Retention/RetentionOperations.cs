@@ -124,6 +124,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
         IReadOnlyList<TierRetentionPlan> plans = [];
         var problems = new List<string>();
         var removed = 0;
+        var pruned = new Dictionary<string, DateTimeOffset>(LastRun()?.Pruned ?? new Dictionary<string, DateTimeOffset>(), StringComparer.Ordinal);
         var outcome = await session.ChangeAsync(target, async ct =>
         {
             var context = await backups.ContextAsync(ct);
@@ -178,7 +179,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
 
                 if (tape is null && plan.Sets!.Any(s => !s.Keep))
                 {
-                    var (prune, notYet) = await PruneAsync(plan, context, ct);
+                    var (prune, notYet) = await PruneAsync(plan, context, pruned, ct);
                     if (prune is not null)
                     {
                         changes.Add(prune);
@@ -196,7 +197,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
 
         if (!dryRun && outcome is GateOutcome.Applied or GateOutcome.NothingToDo)
         {
-            Record(new RetentionRun(DateTimeOffset.UtcNow, removed, problems.Count > 0 || plans.Any(p => p.Error is not null) ? "failed" : "ok"));
+            Record(new RetentionRun(DateTimeOffset.UtcNow, removed, problems.Count > 0 || plans.Any(p => p.Error is not null) ? "failed" : "ok") { Pruned = pruned });
         }
 
         problems.AddRange(plans.Where(p => p.Error is not null).Select(p => $"tier {p.Tier.Name} could not be read and was left alone: {p.Error}"));
@@ -221,33 +222,64 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
     }
 
     /// <summary>
-    /// A prune of the tier when the data the forgotten sets added is at least <c>prune.when_unused_above</c> of the
-    /// repository (an upper estimate of what becomes unused); otherwise why not yet.
+    /// A prune of the tier when it is worth it: the data the forgotten sets added is at least
+    /// <c>prune.when_unused_above</c> of the repository (an upper estimate of what becomes unused), or an occurrence of
+    /// <c>prune.schedule</c> has passed since the tier's last prune (with neither set, every cleanup prunes); otherwise
+    /// why not yet.
     /// </summary>
-    private async Task<(PlannedChange? Prune, KeptResource? NotYet)> PruneAsync(TierRetentionPlan plan, BackupContext context, CancellationToken cancellationToken)
+    private async Task<(PlannedChange? Prune, KeptResource? NotYet)> PruneAsync(TierRetentionPlan plan, BackupContext context, IDictionary<string, DateTimeOffset> pruned, CancellationToken cancellationToken)
     {
         var repository = context.Tiers.Open(plan.Tier);
         var size = await repository.SizeAsync(cancellationToken);
         var freed = plan.Sets!.Where(s => !s.Keep).Sum(s => s.Added);
-        Percent.TryParse(Config.Prune?.WhenUnusedAbove ?? "0%", out var threshold);
         var share = size == 0 ? 0 : 100.0 * freed / size;
-        if (share < threshold)
+        var (worth, why) = PruneDecision(Config.Prune, share, pruned.TryGetValue(plan.Tier.Name, out var at) ? at : null, DateTimeOffset.UtcNow);
+        if (!worth)
         {
-            return (null, new KeptResource("repository", plan.Tier.Name,
-                string.Create(CultureInfo.InvariantCulture, $"no prune yet: the forgotten sets added at most {share:0.##}% of it (prune.when_unused_above {threshold:0.#}%)")) { Detail = BackupProgress.Size(size) });
+            return (null, new KeptResource("repository", plan.Tier.Name, "no prune yet: " + why) { Detail = BackupProgress.Size(size) });
         }
 
         var maxUnused = Config.Prune?.MaxUnused ?? "5%";
         return (new PlannedChange("repository", plan.Tier.Name, "prune",
-            string.Create(CultureInfo.InvariantCulture, $"the forgotten sets added up to {share:0.#}% of it (≥ {threshold:0.#}%): restic prune --max-unused {maxUnused}"),
+            $"{why}: restic prune --max-unused {maxUnused}",
             async c =>
             {
                 await repository.PruneAsync(maxUnused, c);
+                pruned[plan.Tier.Name] = DateTimeOffset.UtcNow;
                 return $"{BackupProgress.Size(await repository.SizeAsync(c))} after the prune";
             })
         {
             Detail = BackupProgress.Size(size),
         }, null);
+    }
+
+    /// <summary>
+    /// Whether a tier is pruned now, and why (or why not yet): <c>when_unused_above</c> against the share the forgotten
+    /// sets added, or an occurrence of <c>schedule</c> since the last prune; either suffices; with neither, always.
+    /// </summary>
+    internal static (bool Worth, string Why) PruneDecision(PruneDefinition? prune, double share, DateTimeOffset? lastPruned, DateTimeOffset now)
+    {
+        var reasons = new List<string>();
+        var notYet = new List<string>();
+        if (prune?.WhenUnusedAbove is { } above && Percent.TryParse(above, out var threshold))
+        {
+            (share >= threshold ? reasons : notYet).Add(string.Create(CultureInfo.InvariantCulture,
+                $"the forgotten sets added {(share >= threshold ? "up to" : "at most")} {share:0.##}% of it (prune.when_unused_above {threshold:0.#}%)"));
+        }
+
+        if (prune?.Schedule is { } schedule && BackupConfigLoader.TryParseCron(schedule, out var cron, out _))
+        {
+            var due = lastPruned is null ? now : cron!.GetNextOccurrence(lastPruned.Value.UtcDateTime, TimeZoneInfo.Utc) is { } next ? new DateTimeOffset(next, TimeSpan.Zero) : DateTimeOffset.MaxValue;
+            (due <= now ? reasons : notYet).Add(lastPruned is null
+                ? $"never pruned by LlmStack (prune.schedule {schedule})"
+                : due <= now
+                    ? $"prune.schedule {schedule} came round since the last prune ({lastPruned.Value.UtcDateTime:yyyy-MM-dd HH:mm}Z)"
+                    : $"last pruned {lastPruned.Value.UtcDateTime:yyyy-MM-dd HH:mm}Z, prune.schedule {schedule} next at {due.UtcDateTime:yyyy-MM-dd HH:mm}Z");
+        }
+
+        return reasons.Count > 0 ? (true, string.Join("; ", reasons))
+            : notYet.Count > 0 ? (false, string.Join("; ", notYet))
+            : (true, "every cleanup prunes (no prune rule)");
     }
 
     /// <summary>The rules that keep a set, members with the same rules together.</summary>
@@ -644,4 +676,8 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
 }
 
 /// <summary>The last cleanup of an environment.</summary>
-public sealed record RetentionRun(DateTimeOffset Finished, int Removed, string Outcome);
+public sealed record RetentionRun(DateTimeOffset Finished, int Removed, string Outcome)
+{
+    /// <summary>When LlmStack last pruned each tier (for <c>prune.schedule</c>).</summary>
+    public Dictionary<string, DateTimeOffset>? Pruned { get; init; }
+}

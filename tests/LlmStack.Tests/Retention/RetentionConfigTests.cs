@@ -44,6 +44,7 @@ public sealed class RetentionConfigTests : IDisposable
         { "environment 'testing': min_keep must be 1 or more", [("    min_keep: 1", "    ⟦min_keep: 0")] },
         { "environment 'qa' is not in the schema", [("environments:\n", "environments:\n  ⟦qa:\n    min_keep: 1\n")] },
         { "prune.when_unused_above 'ten' must be a percentage like 10%", [("  when_unused_above: 10%", "  ⟦when_unused_above: ten")] },
+        { "prune.schedule 'sundays' is not a cron expression", [("  schedule: \"0 5 * * 0\"", "  ⟦schedule: sundays")] },
         { "unknown key 'keep_dayly' in policy 'tape'", [("    keep_within: 1y", "    keep_within: 1y\n    ⟦keep_dayly: 7")] },
         { "service 'postgress' is not in the schema", [("services:\n  postgres:", "services:\n  ⟦postgress:")] },
         { "service 'postgres', table 1: table 'logs; DROP TABLE x' must be a plain SQL name", [("      - table: logs", "      - ⟦table: logs; DROP TABLE x")] },
