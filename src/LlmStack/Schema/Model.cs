@@ -89,6 +89,26 @@ public sealed class SecretDefinition : SchemaNode
 public sealed class VolumeDefinition : SchemaNode
 {
     public string? Driver { get; set; }
+
+    /// <summary>What the volume holds (<see cref="DataTypes"/>): the data-type wipes select by it.</summary>
+    public string? Holds { get; set; }
+
+    /// <summary>Whether any wipe may remove it (default true); false keeps it through every wipe.</summary>
+    public bool? Wipe { get; set; }
+}
+
+/// <summary>The kinds of data a volume can hold; each has a wipe target of its own (WipeDb, WipeCache, …).</summary>
+public static class DataTypes
+{
+    public const string Db = "db";
+    public const string Cache = "cache";
+    public const string Models = "models";
+    public const string Logs = "logs";
+    public const string TestResults = "test_results";
+    public const string Metrics = "metrics";
+    public const string AppData = "app_data";
+
+    public static readonly IReadOnlyList<string> All = [Db, Cache, Models, Logs, TestResults, Metrics, AppData];
 }
 
 public sealed class StackDefinition : SchemaNode

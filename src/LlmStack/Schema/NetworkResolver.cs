@@ -84,6 +84,8 @@ internal static class NetworkResolver
                 Key = g.Key,
                 Name = $"{project}_{g.Key}",
                 Driver = schema.Volumes[g.Key].Driver ?? "local",
+                Holds = schema.Volumes[g.Key].Holds ?? DataTypes.AppData,
+                Wipeable = schema.Volumes[g.Key].Wipe ?? true,
                 Stacks = g.Select(x => x.Stack).Distinct().ToList(),
             })
             .ToList();

@@ -89,6 +89,12 @@ public sealed record ResolvedVolume
 
     /// <summary>Stacks whose services mount it.</summary>
     public required IReadOnlyList<string> Stacks { get; init; }
+
+    /// <summary>What it holds (<see cref="DataTypes"/>).</summary>
+    public string Holds { get; init; } = DataTypes.AppData;
+
+    /// <summary>Whether a wipe may remove it (the schema's <c>wipe</c>, default true).</summary>
+    public bool Wipeable { get; init; } = true;
 }
 
 public sealed class ResolvedHealthcheck

@@ -262,8 +262,17 @@ public static partial class SchemaValidator
 
     private static void CheckUnusedVolumes(ComposeSchema schema, DiagnosticBag diagnostics)
     {
-        foreach (var volume in schema.Volumes.Keys)
+        foreach (var (volume, definition) in schema.Volumes)
         {
+            if (definition.Holds is null)
+            {
+                diagnostics.Error(schema.Locate($"volumes.{volume}"), $"volume '{volume}' does not say what it holds: add holds: one of {string.Join(", ", DataTypes.All)}");
+            }
+            else if (!DataTypes.All.Contains(definition.Holds))
+            {
+                diagnostics.Error(definition.Locate("holds"), $"volume '{volume}': holds '{definition.Holds}' is not a data type ({string.Join(", ", DataTypes.All)})");
+            }
+
             var used = schema.Services.Values.Any(s => (s.Volumes ?? []).Any(v => v.Split(':')[0] == volume))
                 || schema.Environments.Values.Any(e => e.Services.Values.Any(s => (s.Volumes ?? []).Any(v => v.Split(':')[0] == volume)));
             if (!used)

@@ -22,7 +22,7 @@ internal static class SchemaSamples
         healthcheck_templates:
           standard: { interval: 10s, timeout: 5s, retries: 3 }
         volumes:
-          db_data: {}
+          db_data: { holds: db }
         stacks:
           core:
             depends_on: []

@@ -29,6 +29,9 @@ public class SchemaValidationTests : IDisposable
         { "unknown key 'extras' in the schema", [("environments:\n", "⟦extras: 1\nenvironments:\n")], "error" },
         { "service 'api' depends on undefined service 'cahce'", [("depends_on: [db, cache]", "depends_on: [db, ⟦cahce]")], "error" },
         { "service 'db' mounts undefined volume 'dbdata'", [("volumes: [\"db_data:", "volumes: [⟦\"dbdata:")], "error" },
+        { "volume 'db_data' does not say what it holds: add holds: one of db, cache, models, logs, test_results, metrics, app_data", [("  db_data: { holds: db }", "  ⟦db_data: {}")], "error" },
+        { "volume 'db_data': holds 'database' is not a data type", [("  db_data: { holds: db }", "  db_data: { ⟦holds: database }")], "error" },
+        { "unknown key 'wipeable' in volume 'db_data'", [("  db_data: { holds: db }", "  db_data: { holds: db, ⟦wipeable: false }")], "error" },
         { "stack 'app' depends on undefined stack 'base'", [("depends_on: [core]", "depends_on: [⟦base]")], "error" },
         { "service 'db' uses undefined healthcheck template 'strict'", [("      template: standard", "      ⟦template: strict")], "error" },
         { "service 'api' (stack 'app') depends on 'db' in stack 'core', which is not a dependency of stack 'app'", [("depends_on: [core]", "depends_on: []"), ("depends_on: [db, cache]", "depends_on: [⟦db, cache]")], "error" },
@@ -54,7 +57,7 @@ public class SchemaValidationTests : IDisposable
         { "service 'db': port '127.0.0.1:5432:54x2': container port '54x2' is not a port number", [("${DB_PORT}:5432\"", "${DB_PORT}:54x2\""), ("ports: [\"${BIND_ADDRESS}:${DB_PORT}", "ports: [⟦\"${BIND_ADDRESS}:${DB_PORT}")], "error" },
         { "secret ${DB_PASSWORD} cannot have a default or message", [("      POSTGRES_PASSWORD: ${DB_PASSWORD}", "      ⟦POSTGRES_PASSWORD: ${DB_PASSWORD:-changeme}")], "error" },
         { "service 'cache': healthcheck has no test", [("    command: [redis-server, --appendonly, \"yes\"]", "    command: [redis-server, --appendonly, \"yes\"]\n    healthcheck:\n      ⟦interval: 5s")], "error" },
-        { "volume 'unused' is not used by any service", [("  db_data: {}", "  db_data: {}\n  ⟦unused: {}")], "warning" },
+        { "volume 'unused' is not used by any service", [("  db_data: { holds: db }", "  db_data: { holds: db }\n  ⟦unused: { holds: cache }")], "warning" },
         { "environment 'test' overrides undefined service 'apii'", [("    services:\n      api:\n        environment:", "    services:\n      ⟦apii:\n        environment:")], "error" },
         { "unknown key 'imagee' in service 'api'", [("        environment:\n          EXTRA", "        ⟦imagee: x\n        environment:\n          EXTRA")], "error" },
     };
