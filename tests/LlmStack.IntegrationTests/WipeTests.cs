@@ -1,0 +1,123 @@
+using LlmStack.Pipeline;
+
+namespace LlmStack.IntegrationTests;
+
+/// <summary>
+/// Wipes on the real engine, among foreign look-alikes the old wipes removed (volumes otherproj_postgres_data,
+/// latest_test_db, hf_models, an unlabelled volume with one of our exact names, containers other-app-postgres and
+/// my-redis-cache, network multimodal-shared): they survive every wipe; the dry run changes nothing.
+/// </summary>
+[Collection("docker")]
+[Trait("Category", "Integration")]
+public sealed class WipeTests(RunningCore core) : IClassFixture<RunningCore>, IAsyncLifetime
+{
+    private const string Postgres = "multimodal-testing-postgres-1";
+    private static readonly string[] ForeignVolumes = ["otherproj_postgres_data", "latest_test_db", "hf_models", "multimodal-testing_vllm_cache"];
+    private static readonly string[] ForeignContainers = ["other-app-postgres", "my-redis-cache"];
+
+    private DockerFixture Docker => core.Docker;
+
+    private static async Task<string> DockerCliAsync(params string[] arguments)
+    {
+        var result = await ProcessRunner.RunCheckedAsync("docker", arguments, "/", null, CancellationToken.None);
+        return string.Join('\n', result.Output).Trim();
+    }
+
+    public async Task InitializeAsync()
+    {
+        foreach (var volume in ForeignVolumes)
+        {
+            await DockerCliAsync("volume", "create", volume);
+        }
+
+        await DockerCliAsync("network", "create", "multimodal-shared");
+        foreach (var container in ForeignContainers)
+        {
+            await DockerCliAsync("run", "-d", "--name", container, "--network", "multimodal-shared", "-v", "otherproj_postgres_data:/data", "llmstack-fixture/standin:1");
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        await ProcessRunner.RunAsync("docker", ["rm", "-f", .. ForeignContainers, "it-intruder"], "/", null, CancellationToken.None);
+        await ProcessRunner.RunAsync("docker", ["volume", "rm", .. ForeignVolumes], "/", null, CancellationToken.None);
+        await ProcessRunner.RunAsync("docker", ["network", "rm", "multimodal-shared"], "/", null, CancellationToken.None);
+    }
+
+    private Task<Cli.Result> Run(params string[] arguments) =>
+        Cli.RunAsync(Docker.Root, [.. arguments, "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml"]);
+
+    /// <summary>Every container, volume and network on the engine, with its state.</summary>
+    private static async Task<string> EngineStateAsync() =>
+        await DockerCliAsync("ps", "-a", "--format", "{{.Names}} {{.ID}} {{.State}}") + "\n"
+        + await DockerCliAsync("volume", "ls", "--format", "{{.Name}}") + "\n"
+        + await DockerCliAsync("network", "ls", "--format", "{{.Name}} {{.ID}}");
+
+    private async Task ForeignSurviveAsync()
+    {
+        var volumes = await DockerCliAsync("volume", "ls", "--format", "{{.Name}}");
+        volumes.Split('\n').Should().Contain(ForeignVolumes);
+        var running = await DockerCliAsync("ps", "--format", "{{.Names}}");
+        running.Split('\n').Should().Contain(ForeignContainers);
+        (await DockerCliAsync("network", "ls", "--format", "{{.Name}}")).Split('\n').Should().Contain("multimodal-shared");
+    }
+
+    [Fact]
+    public async Task WipeDb_dry_run_changes_nothing_then_empties_the_database_and_brings_it_back_healthy_and_foreign_resources_survive()
+    {
+        (await Run("StartCore")).ExitCode.Should().Be(0);
+        var (exit, output) = await Docker.ExecAsync(Postgres, "psql", "-U", "multimodal", "-d", "multimodal", "-c", "CREATE TABLE it_wipe_marker (id int)");
+        exit.Should().Be(0, output);
+        var before = await EngineStateAsync();
+
+        var dry = await Run("WipeDb", "--dry-run");
+        dry.ExitCode.Should().Be(0, dry.ToString());
+        dry.Output.Should().Contain("multimodal-testing_postgres_data").And.Contain("multimodal-testing_qdrant_data").And.Contain(Postgres)
+            .And.NotContain("otherproj_postgres_data").And.NotContain("latest_test_db").And.NotContain("other-app-postgres");
+        (await EngineStateAsync()).Should().Be(before, "a dry run changes nothing");
+
+        var wipe = await Run("WipeDb", "--confirm", "testing");
+        wipe.ExitCode.Should().Be(0, wipe.ToString());
+        (exit, output) = await Docker.ExecAsync(Postgres, "psql", "-U", "multimodal", "-d", "multimodal", "-Atc", "SELECT count(*) FROM pg_tables WHERE tablename = 'it_wipe_marker'");
+        exit.Should().Be(0, output);
+        output.Trim().Should().Be("0", "the database volume was emptied and initialised again");
+        wipe.Output.Should().Contain("Stack core of testing is up", "the stack comes back, health-gated (LlmStack probes itself, so Docker may still say starting)");
+        var health = await DockerCliAsync("inspect", "--format", "{{.State.Status}}", Postgres);
+        health.Should().Be("running");
+        await ForeignSurviveAsync();
+
+        // The unlabelled volume with our exact name: listed, never touched.
+        var models = await Run("WipeModels", "--dry-run");
+        models.ExitCode.Should().Be(0, models.ToString());
+        models.Output.Should().MatchRegex(@"multimodal-testing_vllm_cache\s.*keep\s+not LlmStack's for testing");
+        File.ReadLines(Path.Combine(Docker.Root, "audit", "audit.jsonl")).Should().Contain(l => l.Contains("\"target\":\"WipeDb\"", StringComparison.Ordinal) && l.Contains("multimodal-testing_postgres_data", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_volume_a_foreign_container_mounts_is_refused_and_named()
+    {
+        (await Run("StartCore")).ExitCode.Should().Be(0);
+        await DockerCliAsync("run", "-d", "--name", "it-intruder", "-v", "multimodal-testing_redis_data:/data", "llmstack-fixture/standin:1");
+        var wipe = await Run("WipeCache", "--confirm", "testing");
+        wipe.ExitCode.Should().Be(1, wipe.ToString());
+        wipe.Output.Should().Contain("multimodal-testing_redis_data").And.Contain("also mounted by it-intruder");
+        (await DockerCliAsync("volume", "ls", "--format", "{{.Name}}")).Split('\n').Should().Contain("multimodal-testing_redis_data");
+        await DockerCliAsync("rm", "-f", "it-intruder");
+    }
+
+    [Fact]
+    public async Task WipeEnvironment_removes_everything_of_the_environment_and_nothing_else()
+    {
+        (await Run("StartCore")).ExitCode.Should().Be(0);
+        var wipe = await Run("WipeEnvironment", "--confirm", "testing");
+        wipe.ExitCode.Should().Be(0, wipe.ToString());
+        wipe.Output.Should().Contain("multimodal-testing_postgres_data").And.Contain("secrets").And.NotContain("multimodal-testing_vllm_cache", "an unlabelled volume is not even seen");
+        (await Docker.ContainersAsync("testing")).Should().BeEmpty();
+        var volumes = (await DockerCliAsync("volume", "ls", "--format", "{{.Name}}")).Split('\n');
+        volumes.Should().NotContain(["multimodal-testing_postgres_data", "multimodal-testing_redis_data"]);
+        (await DockerCliAsync("network", "ls", "-q", "--filter", "label=io.llmstack.environment=testing")).Should().BeEmpty();
+        (await DockerCliAsync("volume", "ls", "-q", "--filter", "label=io.llmstack.environment=testing")).Should().BeEmpty();
+        await ForeignSurviveAsync();
+        File.Exists(Path.Combine(Docker.Root, "secrets", "testing.env")).Should().BeTrue("secrets are kept without --wipe-secrets");
+    }
+}
