@@ -42,7 +42,7 @@ partial class Build
 
     Target BackupFull => _ => _
         .Description("Back up every service of the environment that holds data, and the configuration, as one backup set; non-zero exit naming the members that failed (the others are kept).")
-        .OnlyWhenDynamic(BackupFullWanted, "asked for, or before RetentionCleanup when backup_before_cleanup")
+        .OnlyWhenDynamic(BackupFullWanted, "asked for, before WipeProduction/WipeStaging, or when backup_before_cleanup/backup_before_wipe asks for it")
         .Executes(async ct => ReportSummary("Set", (await BackupTargets.FullAsync(nameof(BackupFull), ct)).Set));
 
     Target BackupService => _ => _

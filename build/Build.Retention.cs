@@ -90,6 +90,6 @@ partial class Build
     /// <summary>BackupFull runs when asked for, or before a RetentionCleanup of an environment whose settings say backup_before_cleanup.</summary>
     bool BackupFullWanted() =>
         InvokedTargets.Any(t => t.Name == nameof(BackupFull))
-        || !ExecutionPlan.Any(t => t.Name == nameof(RetentionCleanup))
-        || Retention.BackupBeforeCleanup;
+        || (ExecutionPlan.Any(t => t.Name == nameof(RetentionCleanup)) && Retention.BackupBeforeCleanup)
+        || WipeWantsBackup();
 }

@@ -18,8 +18,31 @@ partial class Build : PipelineBuild
     readonly string Schema = "schemas/compose-schema.yaml";
 
     // Never from a bare ENVIRONMENT variable: a host-wide one would silently retarget every run.
-    [Parameter("Environment to operate on (from the schema)", ValueProviderMember = nameof(EnvironmentNames), Header = true)]
-    readonly string Environment = "development";
+    [Parameter("Environment to operate on (from the schema; default development, or the one a Wipe<Environment> target names)", Name = "Environment", ValueProviderMember = nameof(EnvironmentNames), Header = true)]
+    readonly string? EnvironmentArgument;
+
+    /// <summary>
+    /// The environment of this run: --environment, or the one an invoked WipeDevelopment/WipeStaging/WipeProduction/
+    /// WipeTesting (or alias) names — never both differing.
+    /// </summary>
+    string Environment
+    {
+        get
+        {
+            var named = InvokedTargets.Select(t => WipeEnvironmentTargets.GetValueOrDefault(t.Name)).Where(e => e is not null).Distinct().ToList();
+            if (named.Count > 1)
+            {
+                throw new PipelineException($"wipe targets of different environments ({string.Join(", ", named)}) in one run: wipe one environment per run");
+            }
+
+            if (named.Count == 1 && EnvironmentArgument is not null && EnvironmentArgument != named[0])
+            {
+                throw new PipelineException($"{InvokedTargets.First(t => WipeEnvironmentTargets.ContainsKey(t.Name)).Name} wipes {named[0]}, but --environment says {EnvironmentArgument}: drop --environment");
+            }
+
+            return named.SingleOrDefault() ?? EnvironmentArgument ?? "development";
+        }
+    }
 
     IEnumerable<string> EnvironmentNames => SchemaFile.EnvironmentNames();
 

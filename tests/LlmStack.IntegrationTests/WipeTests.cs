@@ -120,4 +120,71 @@ public sealed class WipeTests(RunningCore core) : IClassFixture<RunningCore>, IA
         await ForeignSurviveAsync();
         File.Exists(Path.Combine(Docker.Root, "secrets", "testing.env")).Should().BeTrue("secrets are kept without --wipe-secrets");
     }
+
+    [Fact]
+    public async Task A_wipe_that_asks_for_a_backup_first_removes_nothing_when_the_backup_fails()
+    {
+        (await Run("StartCore")).ExitCode.Should().Be(0);
+        var config = Path.Combine(Path.GetTempPath(), $"llmstack-it-wipe-{Guid.NewGuid():N}.yaml");
+        var backup = (await File.ReadAllTextAsync(Path.Combine(Docker.Root, "configs", "backup-strategies.yaml")))
+            .Replace("    path: backups", "    path: /proc/llmstack-no-such-place", StringComparison.Ordinal)
+            .Replace("    schedule: \"0 4 * * *\"\n    tiers: [local]", "    schedule: \"0 4 * * *\"\n    tiers: [local]\n    backup_before_wipe: true", StringComparison.Ordinal);
+        backup.Should().Contain("backup_before_wipe: true");
+        await File.WriteAllTextAsync(config, backup);
+        try
+        {
+            var before = await EngineStateAsync();
+            var wipe = await Run("WipeEnvironment", "--confirm", "testing", "--backup-config", config);
+            wipe.ExitCode.Should().NotBe(0, wipe.ToString());
+            wipe.Output.Should().MatchRegex(@"BackupFull\s+Failed").And.MatchRegex(@"WipeEnvironment\s+NotRun");
+            (await EngineStateAsync()).Should().Be(before, "nothing is removed when the backup before it fails");
+
+            var production = await Run("WipeProd", "--dry-run", "--backup-config", config);
+            production.Output.Should().Contain("WipeProd wipes production, but --environment says testing");
+        }
+        finally
+        {
+            File.Delete(config);
+        }
+    }
+
+    [Fact]
+    public async Task Reset_comes_back_with_the_same_secrets_and_the_new_database_accepts_them()
+    {
+        // Reset starts every stack: the unlabelled look-alike of our vllm_cache would (rightly) stop StartInference.
+        await DockerCliAsync("volume", "rm", "multimodal-testing_vllm_cache");
+        try
+        {
+            await ResetAsync();
+        }
+        finally
+        {
+            await Docker.CleanAsync("testing");
+        }
+    }
+
+    private async Task ResetAsync()
+    {
+        (await Run("StartCore")).ExitCode.Should().Be(0);
+        var secretsFile = Path.Combine(Docker.Root, "secrets", "testing.env");
+        var secrets = await File.ReadAllTextAsync(secretsFile);
+        var (exit, output) = await Docker.ExecAsync(Postgres, "psql", "-U", "multimodal", "-d", "multimodal", "-c", "CREATE TABLE it_reset_marker (id int)");
+        exit.Should().Be(0, output);
+
+        var reset = await Run("Reset", "--confirm", "testing");
+        reset.ExitCode.Should().Be(0, reset.ToString());
+        reset.Output.Should().Contain("Stack core of testing is up");
+        (await File.ReadAllTextAsync(secretsFile)).Should().Be(secrets, "Reset never regenerates secrets");
+        (exit, output) = await Docker.ExecAsync(Postgres, "psql", "-U", "multimodal", "-d", "multimodal", "-Atc", "SELECT count(*) FROM pg_tables WHERE tablename = 'it_reset_marker'");
+        exit.Should().Be(0, output);
+        output.Trim().Should().Be("0", "the database was wiped and initialised again");
+
+        // Over the network (loopback is trusted; the network address needs scram) with the password the container got
+        // from the secrets file (read inside, never on a command line).
+        const string address = "\"$(hostname -i | cut -d' ' -f1)\"";
+        (exit, output) = await Docker.ExecAsync(Postgres, "sh", "-c", $"PGPASSWORD=\"$POSTGRES_PASSWORD\" psql -h {address} -U multimodal -d multimodal -Atc 'SELECT 1'");
+        exit.Should().Be(0, output);
+        (exit, output) = await Docker.ExecAsync(Postgres, "sh", "-c", $"PGPASSWORD=wrong psql -h {address} -U multimodal -d multimodal -Atc 'SELECT 1'");
+        exit.Should().NotBe(0, "a wrong password is refused, so the right one was really checked");
+    }
 }

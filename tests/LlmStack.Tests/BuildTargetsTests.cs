@@ -87,6 +87,8 @@ public class BuildTargetsTests
     [Fact]
     public void The_environment_is_never_read_from_a_bare_variable()
     {
-        ParameterOf("Environment").Sources.Should().NotHaveFlag(ParameterSources.BareVariable, "a host-wide ENVIRONMENT=production must not retarget runs");
+        var environment = ParameterOf("EnvironmentArgument");
+        environment.Name.Should().Be("Environment", "the parameter stays --environment");
+        environment.Sources.Should().NotHaveFlag(ParameterSources.BareVariable, "a host-wide ENVIRONMENT=production must not retarget runs");
     }
 }

@@ -66,6 +66,9 @@ public sealed class EnvironmentBackupDefinition : SchemaNode
 
     /// <summary>Tiers, the first one receives the backup.</summary>
     public List<string>? Tiers { get; set; }
+
+    /// <summary>Every wipe of data takes a BackupFull first (WipeProduction and WipeStaging always do).</summary>
+    public bool? BackupBeforeWipe { get; set; }
 }
 
 public sealed class ServiceBackupDefinition : SchemaNode

@@ -51,6 +51,9 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     public BackupConfig Config => _config ??= BackupConfigLoader.LoadValid(
         Path.GetFullPath(options.ConfigFile, Root), options.ConfigFile, session.Options.Schema.Load());
 
+    /// <summary>Whether the environment's backup settings ask for a BackupFull before every wipe of data.</summary>
+    public bool BackupBeforeWipe => Config.Environments.GetValueOrDefault(session.Environment.Name)?.BackupBeforeWipe == true;
+
     public EnvironmentBackupPlan Plan => BackupPlanner.Plan(Config, session.Environment, Root, session.Options.SecretsDirectory);
 
     private BackupMetrics Metrics => options.MetricsFile is { Length: > 0 } file

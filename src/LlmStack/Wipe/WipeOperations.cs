@@ -109,10 +109,10 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
     /// Wipe&lt;Environment&gt;: every container (helpers included), volume and network with this environment's labels,
     /// whether or not the schema still names it; the secrets file only with <paramref name="wipeSecrets"/>.
     /// </summary>
-    public async Task WipeEnvironmentAsync(string target, bool wipeSecrets, CancellationToken cancellationToken)
+    public async Task<GateOutcome> WipeEnvironmentAsync(string target, bool wipeSecrets, CancellationToken cancellationToken)
     {
         var refusals = new List<string>();
-        await session.ChangeAsync(target, async ct =>
+        var outcome = await session.ChangeAsync(target, async ct =>
         {
             var engine = await session.EngineAsync(ct);
             var kept = new List<KeptResource>();
@@ -141,6 +141,28 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
             return new ChangePlan($"wipe everything of environment {Environment.Name}", changes, kept);
         }, cancellationToken);
         Refused(target, refusals);
+        return outcome;
+    }
+
+    /// <summary>
+    /// Reset: the environment's wipe (secrets always kept), then every enabled stack started again in order, health-gated,
+    /// so the new databases are initialised with the passwords the secrets file holds. A dry run or a wipe that was not
+    /// applied starts nothing.
+    /// </summary>
+    public async Task ResetAsync(string target, CancellationToken cancellationToken)
+    {
+        var outcome = await WipeEnvironmentAsync(target, wipeSecrets: false, cancellationToken);
+        var stacks = Environment.Stacks.Select(s => s.Name).ToList();
+        if (outcome == GateOutcome.DryRun)
+        {
+            log.Information("Dry run: {Target} would then start {Stacks}", target, string.Join(", ", stacks));
+            return;
+        }
+
+        foreach (var stack in stacks)
+        {
+            await session.StartAsync(stack, cancellationToken);
+        }
     }
 
     /// <summary>One change per container, dependents before what they depend on (helpers and unknown services first).</summary>
