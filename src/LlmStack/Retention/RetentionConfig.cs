@@ -283,10 +283,7 @@ public static class RetentionConfigLoader
                     }
                 }
 
-                if (table.Days is < 1)
-                {
-                    diagnostics.Error(table.Locate("days"), $"{where}: days must be 1 or more");
-                }
+                CheckDays(table, where, table.Days, diagnostics);
 
                 if (table.BatchSize is < 1)
                 {

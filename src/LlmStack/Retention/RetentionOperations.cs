@@ -549,18 +549,27 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
             commands.Add(configured.Select(a => Interpolation.Materialize(a, context.Secrets)).ToList());
         }
 
+        if (await RunningCommandAsync(service, context, cancellationToken) is { } running)
+        {
+            commands.Add(running);
+        }
+
+        return commands.SelectMany(ModelArguments).Distinct(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>The command line (entrypoint and arguments) of the service's running container, or null when it is not running.</summary>
+    private static async Task<IReadOnlyList<string>?> RunningCommandAsync(string service, BackupContext context, CancellationToken cancellationToken)
+    {
         try
         {
             var (id, _) = await context.RunningContainerAsync(service, cancellationToken);
             var inspect = await context.Engine.CallAsync(ct => context.Engine.Client.Containers.InspectContainerAsync(id, ct), cancellationToken);
-            commands.Add([.. inspect.Config?.Entrypoint ?? [], .. inspect.Config?.Cmd ?? []]);
+            return [.. inspect.Config?.Entrypoint ?? [], .. inspect.Config?.Cmd ?? []];
         }
         catch (PipelineException)
         {
-            // Not running: only the configured model is in use.
+            return null;
         }
-
-        return commands.SelectMany(ModelArguments).Distinct(StringComparer.Ordinal).ToList();
     }
 
     /// <summary>The values of <c>--model X</c> and <c>--model=X</c> in a command line.</summary>
@@ -635,19 +644,14 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
 
         const string flag = "--storage.tsdb.retention.time=";
         var wanted = session.Environment.Service(service).Command?.FirstOrDefault(a => a.StartsWith(flag, StringComparison.Ordinal))?[flag.Length..];
-        var context = await backups.ContextAsync(cancellationToken);
-        try
-        {
-            var (id, _) = await context.RunningContainerAsync(service, cancellationToken);
-            var inspect = await context.Engine.CallAsync(ct => context.Engine.Client.Containers.InspectContainerAsync(id, ct), cancellationToken);
-            var running = inspect.Config?.Cmd?.FirstOrDefault(a => a.StartsWith(flag, StringComparison.Ordinal))?[flag.Length..] ?? "Prometheus' default";
-            var stack = Health.Capitalize(session.Environment.Service(service).Stack);
-            return running == wanted ? $", running with {running}" : $"; the container runs with {running}: Start{stack} applies {wanted}";
-        }
-        catch (PipelineException)
+        if (await RunningCommandAsync(service, await backups.ContextAsync(cancellationToken), cancellationToken) is not { } command)
         {
             return ", not running";
         }
+
+        var running = command.FirstOrDefault(a => a.StartsWith(flag, StringComparison.Ordinal))?[flag.Length..] ?? "Prometheus' default";
+        var stack = Health.Capitalize(session.Environment.Service(service).Stack);
+        return running == wanted ? $", running with {running}" : $"; the container runs with {running}: Start{stack} applies {wanted}";
     }
 
     private static string Count(int? count) => count?.ToString(CultureInfo.InvariantCulture) ?? "-";
