@@ -31,18 +31,20 @@ partial class Build
 
     BackupOperations? _backups;
 
-    BackupOperations BackupTargets => _backups ??= new BackupOperations(Stacks, new BackupOptions
+    BackupOptions BackupOptions => new()
     {
         ConfigFile = BackupConfig,
         KeyFile = BackupKeyFile,
         KeyValue = BackupKey,
         HelperImage = HelperImage,
         MetricsFile = MetricsFile,
-    });
+    };
+
+    BackupOperations BackupTargets => _backups ??= new BackupOperations(Stacks, BackupOptions);
 
     Target BackupFull => _ => _
         .Description("Back up every service of the environment that holds data, and the configuration, as one backup set; non-zero exit naming the members that failed (the others are kept).")
-        .OnlyWhenDynamic(BackupFullWanted, "asked for, before WipeProduction/WipeStaging, or when backup_before_cleanup/backup_before_wipe asks for it")
+        .OnlyWhenDynamic(BackupFullWanted, "asked for, before a whole wipe of staging or production, or when backup_before_cleanup/backup_before_wipe asks for it")
         .Executes(async ct => ReportSummary("Set", (await BackupTargets.FullAsync(nameof(BackupFull), ct)).Set));
 
     Target BackupService => _ => _

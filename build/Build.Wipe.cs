@@ -1,3 +1,5 @@
+using LlmStack.Backup;
+using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Wipe;
@@ -10,7 +12,7 @@ partial class Build
 
     WipeOperations? _wipes;
 
-    WipeOperations Wipes => _wipes ??= new WipeOperations(Stacks, HelperImage, Log);
+    WipeOperations Wipes => _wipes ??= new WipeOperations(Stacks, HelperImage, Log) { SkippedBackup = SkippedBackupAsync };
 
     Target WipeCore => _ => WipeStack(_, "core");
     Target WipeInference => _ => WipeStack(_, "inference");
@@ -43,19 +45,73 @@ partial class Build
     Target WipeProd => _ => WipeWhole(_, "production, after a BackupFull (alias of WipeProduction)", always: true);
     Target WipeTesting => _ => WipeWhole(_, "testing");
 
+    Target WipeNuclear => _ => _
+        .Description("Everything of every environment of the schema's project (by their labels: nothing of any other project, nothing unlabelled), in one gate holding every environment's lock; confirmed by typing 'wipe <project> everywhere' (or --confirm with it); secrets kept unless --wipe-secrets; BackupBeforeNuclear first.")
+        .DependsOn(BackupBeforeNuclear)
+        .Executes(ct => Wipes.WipeNuclearAsync(nameof(WipeNuclear), WipeSecrets, ct));
+
+    Target BackupBeforeNuclear => _ => _
+        .Description("Before WipeNuclear: a BackupFull of each environment whose own wipe takes one (staging and production always, the others with backup_before_wipe) and that has volumes on this engine, each with its own key; a failure stops the wipe.")
+        .OnlyWhenDynamic(() => !DryRun && ExecutionPlan.Any(t => t.Name == nameof(WipeNuclear)), "before a WipeNuclear that is not a dry run")
+        .Executes(ct => Wipes.BackupEverywhereAsync(nameof(WipeNuclear), s => WipeTakesBackup(s, nameof(WipeNuclear)), BackupsOf, nameof(BackupBeforeNuclear), ct));
+
     Target Reset => _ => _
         .Description("The environment's wipe (secrets kept), then every enabled stack started again in order, health-gated, so the new databases use the passwords in the secrets file; a dry run or a declined wipe starts nothing.")
         .DependsOn(BackupFull)
         .Executes(ct => Wipes.ResetAsync(nameof(Reset), ct));
 
-    /// <summary>The wipes that take a BackupFull first: WipeStaging and WipeProduction always, the others when backup_before_wipe.</summary>
-    static readonly string[] AlwaysBackedUpWipes = [nameof(WipeStaging), nameof(WipeProduction), nameof(WipeProd)];
+    /// <summary>The wipes of a whole environment: of staging and production they always take a BackupFull first.</summary>
+    static readonly string[] WholeEnvironmentWipes =
+        [nameof(WipeEnvironment), nameof(WipeDevelopment), nameof(WipeDev), nameof(WipeStaging), nameof(WipeProduction), nameof(WipeProd), nameof(WipeTesting), nameof(Reset), nameof(WipeNuclear)];
 
-    /// <summary>Whether a wipe in this run asks for BackupFull first (not in a dry run: the wipe's table is all it shows).</summary>
+    static readonly string[] AlwaysBackedUpEnvironments = ["staging", "production"];
+
+    /// <summary>Whether <paramref name="target"/> takes a backup of the session's environment first: always for a whole staging or production wipe, else by backup_before_wipe.</summary>
+    bool WipeTakesBackup(EnvironmentSession session, string target) =>
+        (WholeEnvironmentWipes.Contains(target) && AlwaysBackedUpEnvironments.Contains(session.Environment.Name))
+        || BackupsOf(session).BackupBeforeWipe;
+
+    static bool IsWipe(string target) => target.StartsWith("Wipe", StringComparison.Ordinal) || target == nameof(Reset);
+
+    /// <summary>Whether a wipe of this run's environment asks for BackupFull first (not in a dry run: the wipe's table is all it shows).</summary>
     bool WipeWantsBackup() =>
-        !DryRun
-        && (ExecutionPlan.Any(t => AlwaysBackedUpWipes.Contains(t.Name))
-            || (ExecutionPlan.Any(t => t.Name.StartsWith("Wipe", StringComparison.Ordinal) || t.Name == nameof(Reset)) && BackupTargets.BackupBeforeWipe));
+        !DryRun && ExecutionPlan.Any(t => IsWipe(t.Name) && t.Name != nameof(WipeNuclear) && WipeTakesBackup(Stacks, t.Name));
+
+    /// <summary>For the confirmation: the newest backup set of an environment whose backup before this wipe was skipped with --skip.</summary>
+    async Task<string?> SkippedBackupAsync(EnvironmentSession session, CancellationToken cancellationToken)
+    {
+        var target = CurrentTarget!.Name;
+        var backup = target == nameof(WipeNuclear) ? nameof(BackupBeforeNuclear) : nameof(BackupFull);
+        if (!ExecutionPlan.Any(t => t.Name == backup && t.SkippedByParameter) || !WipeTakesBackup(session, target))
+        {
+            return null;
+        }
+
+        return $"{backup} skipped (--skip): {await BackupsOf(session).NewestSetAsync(cancellationToken)}";
+    }
+
+    readonly Dictionary<string, BackupOperations> _backupsOf = new(StringComparer.Ordinal);
+
+    /// <summary>The backups of another environment of the schema: its own key file (--backup-key and --backup-key-file are this run's environment's).</summary>
+    BackupOperations BackupsOf(EnvironmentSession session)
+    {
+        if (session == Stacks)
+        {
+            return BackupTargets;
+        }
+
+        if (!_backupsOf.TryGetValue(session.Environment.Name, out var backups))
+        {
+            if (BackupKey is not null || BackupKeyFile is not null)
+            {
+                throw new PipelineException($"{CurrentTarget?.Name} also backs up {session.Environment.Name}, which has its own key (<secrets dir>/{session.Environment.Name}.backup-key): drop --backup-key/--backup-key-file");
+            }
+
+            _backupsOf[session.Environment.Name] = backups = new BackupOperations(session, BackupOptions with { KeyFile = null, KeyValue = null });
+        }
+
+        return backups;
+    }
 
     ITargetDefinition WipeWhole(ITargetDefinition _, string what, bool always = false) => _
         .Description($"Everything of {what} with its labels: every container, volume and network (secrets kept unless --wipe-secrets), through the change gate: table with sizes, --dry-run, --confirm, audit{(always ? string.Empty : "; BackupFull first when backup_before_wipe")}.")

@@ -30,6 +30,11 @@ partial class Build : PipelineBuild
         get
         {
             var named = InvokedTargets.Select(t => WipeEnvironmentTargets.GetValueOrDefault(t.Name)).Where(e => e is not null).Distinct().ToList();
+            if (InvokedTargets.Any(t => t.Name == nameof(WipeNuclear)) && (EnvironmentArgument is not null || named.Count > 0))
+            {
+                throw new PipelineException($"WipeNuclear wipes every environment of the project: drop {(EnvironmentArgument is not null ? "--environment" : "the other wipe targets")}");
+            }
+
             if (named.Count > 1)
             {
                 throw new PipelineException($"wipe targets of different environments ({string.Join(", ", named)}) in one run: wipe one environment per run");

@@ -45,7 +45,7 @@ internal static class BuildExecutor
 
         foreach (var target in skipped.Where(t => !t.Invoked))
         {
-            MarkSkipped(plan, target, "via --skip");
+            MarkSkipped(plan, target, "via --skip", byParameter: true);
         }
 
         return ignored;
@@ -181,7 +181,7 @@ internal static class BuildExecutor
     /// Skips a target (invoked targets only when <paramref name="includeInvoked"/>), then, unless it executes
     /// its dependencies when skipped, the execution dependencies and triggers no other scheduled target needs.
     /// </summary>
-    internal static void MarkSkipped(IReadOnlyList<ExecutableTarget> plan, ExecutableTarget target, string reason, bool includeInvoked = false)
+    internal static void MarkSkipped(IReadOnlyList<ExecutableTarget> plan, ExecutableTarget target, string reason, bool includeInvoked = false, bool byParameter = false)
     {
         if (target.Status == ExecutionStatus.Skipped || (target.Invoked && !includeInvoked))
         {
@@ -190,6 +190,7 @@ internal static class BuildExecutor
 
         target.Status = ExecutionStatus.Skipped;
         target.SummaryInfo = reason;
+        target.SkippedByParameter = byParameter;
         if (target.Definition.SkipBehavior == DependencyBehavior.Execute)
         {
             return;
@@ -210,7 +211,7 @@ internal static class BuildExecutor
                 && (other.ExecutionDependencies.Contains(dependency) || other.Triggers.Contains(dependency)));
             if (!neededElsewhere)
             {
-                MarkSkipped(plan, dependency, $"because of {target.Name}");
+                MarkSkipped(plan, dependency, $"because of {target.Name}", byParameter: byParameter);
             }
         }
     }

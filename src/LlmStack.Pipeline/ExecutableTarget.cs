@@ -32,6 +32,12 @@ public sealed class ExecutableTarget
 
     public bool Invoked { get; internal set; }
 
+    /// <summary>
+    /// Skipped on purpose: named in <c>--skip</c> (or left out by a bare <c>--skip</c>), or a dependency only such a
+    /// target needed; not a target whose OnlyWhen condition was false.
+    /// </summary>
+    public bool SkippedByParameter { get; internal set; }
+
     /// <summary>DependsOn, plus every target that declared DependentFor this one.</summary>
     public IReadOnlyList<ExecutableTarget> ExecutionDependencies => _executionDependencies;
 

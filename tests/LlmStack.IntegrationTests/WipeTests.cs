@@ -187,4 +187,102 @@ public sealed class WipeTests(RunningCore core) : IClassFixture<RunningCore>, IA
         (exit, output) = await Docker.ExecAsync(Postgres, "sh", "-c", $"PGPASSWORD=wrong psql -h {address} -U multimodal -d multimodal -Atc 'SELECT 1'");
         exit.Should().NotBe(0, "a wrong password is refused, so the right one was really checked");
     }
+
+    /// <summary>One environment's containers (id, state), volumes and networks, by its labels.</summary>
+    private static async Task<string> EnvironmentStateAsync(string environment) =>
+        await DockerCliAsync("ps", "-a", "--filter", $"label=io.llmstack.environment={environment}", "--format", "{{.Names}} {{.ID}} {{.State}}") + "\n"
+        + await DockerCliAsync("volume", "ls", "--filter", $"label=io.llmstack.environment={environment}", "--format", "{{.Name}}") + "\n"
+        + await DockerCliAsync("network", "ls", "--filter", $"label=io.llmstack.environment={environment}", "--format", "{{.Name}} {{.ID}}");
+
+    [Fact]
+    public async Task Wiping_testing_leaves_development_running_beside_it_and_WipeNuclear_takes_every_environment_of_the_project_and_nothing_else()
+    {
+        var work = Path.Combine(Path.GetTempPath(), $"llmstack-it-nuclear-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(work);
+        try
+        {
+            await NuclearAsync(work);
+        }
+        finally
+        {
+            await Docker.CleanAsync("development");
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private async Task NuclearAsync(string work)
+    {
+        const string devPostgres = "multimodal-development-postgres-1";
+        Task<Cli.Result> Development(params string[] arguments) =>
+            Cli.RunAsync(Docker.Root, [.. arguments, "--environment", "development", "--image-map", "tests/fixtures/image-map.yaml"]);
+
+        (await Run("StartCore")).ExitCode.Should().Be(0);
+        var devStart = await Development("StartCore");
+        devStart.ExitCode.Should().Be(0, devStart.ToString());
+        var (exit, output) = await Docker.ExecAsync(devPostgres, "psql", "-U", "multimodal", "-d", "multimodal", "-c", "CREATE TABLE it_dev_marker (id int)");
+        exit.Should().Be(0, output);
+        var development = await EnvironmentStateAsync("development");
+        development.Should().Contain(devPostgres).And.Contain("multimodal-development_postgres_data");
+
+        // The testing environment's wipe: development, side by side on the same engine, is untouched.
+        var testing = await Run("WipeTesting", "--confirm", "testing");
+        testing.ExitCode.Should().Be(0, testing.ToString());
+        testing.Output.Should().NotContain("multimodal-development");
+        (await Docker.ContainersAsync("testing")).Should().BeEmpty();
+        (await EnvironmentStateAsync("development")).Should().Be(development, "a testing wipe changes nothing of development");
+        (exit, output) = await Docker.ExecAsync(devPostgres, "psql", "-U", "multimodal", "-d", "multimodal", "-Atc", "SELECT count(*) FROM pg_tables WHERE tablename = 'it_dev_marker'");
+        output.Trim().Should().Be("1", "development's database still has its data");
+        await ForeignSurviveAsync();
+
+        // Development's wipes take a backup first (backup_before_wipe), into a tier of this test.
+        (await Run("StartCore")).ExitCode.Should().Be(0);
+        var config = Path.Combine(work, "backup-strategies.yaml");
+        var backup = (await File.ReadAllTextAsync(Path.Combine(Docker.Root, "configs", "backup-strategies.yaml")))
+            .Replace("    path: backups", $"    path: {Path.Combine(work, "tier")}", StringComparison.Ordinal)
+            .Replace("  development:\n    schedule: \"0 2 * * *\"\n    tiers: [local]", "  development:\n    schedule: \"0 2 * * *\"\n    tiers: [local]\n    backup_before_wipe: true", StringComparison.Ordinal);
+        backup.Should().Contain("backup_before_wipe: true");
+        await File.WriteAllTextAsync(config, backup);
+        Task<Cli.Result> Nuclear(params string[] arguments) =>
+            Cli.RunAsync(Docker.Root, ["WipeNuclear", .. arguments, "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", config]);
+
+        var before = await EngineStateAsync();
+        var wrong = await Nuclear("--confirm", "testing");
+        wrong.ExitCode.Should().NotBe(0, wrong.ToString());
+        wrong.Output.Should().Contain("--confirm testing is not \"wipe multimodal everywhere\"");
+        var scoped = await Nuclear("--environment", "testing", "--dry-run");
+        scoped.ExitCode.Should().NotBe(0, scoped.ToString());
+        scoped.Output.Should().Contain("WipeNuclear wipes every environment of the project: drop --environment");
+
+        var dry = await Nuclear("--dry-run");
+        dry.ExitCode.Should().Be(0, dry.ToString());
+        dry.Output.Should().Contain("multimodal-development_postgres_data").And.Contain("multimodal-testing_postgres_data").And.Contain(devPostgres)
+            .And.NotContain("otherproj_postgres_data").And.NotContain("hf_models").And.NotContain("other-app-postgres").And.NotContain("multimodal-testing_vllm_cache");
+        dry.Output.Should().MatchRegex(@"BackupBeforeNuclear\s+Skipped", "a dry run takes no backup");
+        (await EngineStateAsync()).Should().Be(before, "neither a wrong phrase nor a dry run changes anything");
+
+        // Skipping the backup on purpose: the confirmation says how old the newest backup of development is.
+        var first = await Development("BackupFull", "--backup-config", config);
+        first.ExitCode.Should().Be(0, first.ToString());
+        var skipped = await Nuclear("--dry-run", "--skip", "BackupBeforeNuclear");
+        skipped.ExitCode.Should().Be(0, skipped.ToString());
+        skipped.Output.Should().MatchRegex(@"! BackupBeforeNuclear skipped \(--skip\): the newest backup set of development is \S+, \d+[sm]\S* old \(trigger BackupFull, tier local\)")
+            .And.NotContain("backup set of testing", "testing's wipe takes no backup");
+
+        var nuclear = await Nuclear("--confirm", "wipe multimodal everywhere");
+        nuclear.ExitCode.Should().Be(0, nuclear.ToString());
+        nuclear.Output.Should().Contain("development: backing up before the wipe").And.Contain("testing: its wipe takes no backup first");
+        foreach (var environment in new[] { "development", "testing" })
+        {
+            (await EnvironmentStateAsync(environment)).Trim().Should().BeEmpty($"nothing of {environment} is left");
+        }
+
+        await ForeignSurviveAsync();
+        (await DockerCliAsync("volume", "ls", "--format", "{{.Name}}")).Split('\n').Should().Contain("multimodal-testing_vllm_cache", "an unlabelled volume with our name is not ours");
+        File.Exists(Path.Combine(Docker.Root, "secrets", "development.env")).Should().BeTrue("secrets are kept without --wipe-secrets");
+        var sets = await Development("BackupList", "--json", "--backup-config", config);
+        sets.ExitCode.Should().Be(0, sets.ToString());
+        sets.Output.Should().Contain("\"trigger\": \"BackupBeforeNuclear\"", "development was backed up before the wipe");
+        File.ReadLines(Path.Combine(Docker.Root, "audit", "audit.jsonl")).Should().Contain(l =>
+            l.Contains("\"target\":\"WipeNuclear\"", StringComparison.Ordinal) && l.Contains("\"environment\":\"development\"", StringComparison.Ordinal) && l.Contains("multimodal-development_postgres_data", StringComparison.Ordinal));
+    }
 }

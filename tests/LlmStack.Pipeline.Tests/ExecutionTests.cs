@@ -37,6 +37,7 @@ public class ExecutionTests
         h.StatusOf("Shared").Should().Be(ExecutionStatus.Succeeded, "A still needs it");
         h.StatusOf("DeepOnlyForB").Should().Be(ExecutionStatus.Succeeded, "Keep still needs it");
         h.Output.Should().MatchRegex(@"B\s+Skipped\s+// via --skip");
+        h.Build!.ExecutionPlan.Where(t => t.SkippedByParameter).Select(t => t.Name).Should().BeEquivalentTo(["B", "C", "OnlyForB", "Deeper"], "skipped on purpose, named or only needed by a named one");
     }
 
     [Theory]
@@ -130,6 +131,7 @@ public class ExecutionTests
         h.StatusOf("Static").Should().Be(ExecutionStatus.Skipped);
         h.StatusOf("Dep").Should().Be(ExecutionStatus.Skipped);
         h.Output.Should().Contain("// OnlyWhen: StaticFlag");
+        h.Build!.ExecutionPlan.Should().NotContain(t => t.SkippedByParameter, "a false condition is not a skip on purpose");
     }
 
     [Fact]

@@ -60,6 +60,34 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         ? new BackupMetrics(Path.GetFullPath(file, Root), System.Environment.GetEnvironmentVariable("GITHUB_STEP_SUMMARY"))
         : BackupMetrics.For(Config, Root);
 
+    /// <summary>
+    /// One line on the environment's newest complete backup set and its age, for a wipe whose backup was skipped on
+    /// purpose. Never creates a key or a repository: without a key there is no backup to speak of.
+    /// </summary>
+    public async Task<string> NewestSetAsync(CancellationToken cancellationToken)
+    {
+        var environment = session.Environment.Name;
+        if (string.IsNullOrEmpty(options.KeyValue) && string.IsNullOrWhiteSpace(options.KeyFile ?? Config.Key?.File)
+            && !File.Exists(BackupKeys.DefaultFile(Root, session.Options.SecretsDirectory, environment)))
+        {
+            return $"no backup of {environment} exists (it has no backup key yet): what is wiped cannot be restored";
+        }
+
+        try
+        {
+            var context = await ContextAsync(cancellationToken);
+            var sets = await context.Catalog.SetsAsync(cancellationToken);
+            var newest = sets.Where(s => s.IsComplete).MaxBy(s => s.Started);
+            return newest is null
+                ? $"no complete backup set of {environment} exists on tier {context.Repository.Tier.Name}: what is wiped cannot be restored"
+                : $"the newest backup set of {environment} is {newest.Set}, {StatusReport.Uptime(DateTimeOffset.UtcNow - newest.Started)} old (trigger {newest.Trigger}, tier {context.Repository.Tier.Name})";
+        }
+        catch (PipelineException e)
+        {
+            return $"the newest backup of {environment} is unknown ({e.Message})";
+        }
+    }
+
     /// <summary>Every service that holds data, as one set; fails naming the members that failed (the others are kept).</summary>
     public async Task<BackupSetManifest> FullAsync(string trigger, CancellationToken cancellationToken)
     {

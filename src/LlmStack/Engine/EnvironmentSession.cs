@@ -54,6 +54,7 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     private DockerEngine? _engine;
     private SecretStore? _secrets;
     private EnvironmentLock? _lock;
+    private readonly Dictionary<string, EnvironmentSession> _siblings = new(StringComparer.Ordinal);
     private List<(string, ResolvedNetwork)>? _schemaNetworks;
 
     public SessionOptions Options => options;
@@ -67,6 +68,9 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
 
     public async Task<DockerEngine> EngineAsync(CancellationToken cancellationToken) =>
         _engine ??= await DockerEngine.ConnectAsync(options.DockerHost, _log, cancellationToken);
+
+    /// <summary>Where the environment's secrets file is (whether or not it exists; reading <see cref="Secrets"/> creates it).</summary>
+    public string SecretsPath => SecretStore.FileFor(options.Schema.RootDirectory, options.SecretsDirectory, Environment.Name);
 
     public SecretStore Secrets =>
         _secrets ??= SecretStore.LoadOrGenerate(
@@ -122,6 +126,39 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     /// <summary>The one way to change the environment destructively: plan under the lock, table, dry-run or confirm, apply, audit.</summary>
     public Task<GateOutcome> ChangeAsync(string target, Func<CancellationToken, Task<ChangePlan>> plan, CancellationToken cancellationToken, bool forceDryRun = false) =>
         new ChangeGate(forceDryRun ? options.Gate with { DryRun = true } : options.Gate, options.Out, _log).RunAsync(target, Environment.Name, LockAsync, plan, cancellationToken);
+
+    /// <summary>
+    /// The gate over several environments of the schema (WipeNuclear): every one's lock, taken in name order so two
+    /// such runs cannot deadlock; confirmed by typing <paramref name="phrase"/>, never an environment's name.
+    /// </summary>
+    public Task<GateOutcome> ChangeAcrossAsync(
+        string target, IReadOnlyList<EnvironmentSession> sessions, string scope, string phrase, Func<CancellationToken, Task<ChangePlan>> plan, CancellationToken cancellationToken) =>
+        new ChangeGate(options.Gate, options.Out, _log).RunAsync(target, scope, async ct =>
+        {
+            foreach (var each in sessions.OrderBy(s => s.Environment.Name, StringComparer.Ordinal))
+            {
+                await each.LockAsync(ct);
+            }
+        }, plan, cancellationToken, phrase);
+
+    /// <summary>A session of another environment of the same schema, with the same options (disposed with this one).</summary>
+    public EnvironmentSession For(string environment)
+    {
+        if (environment == options.Environment)
+        {
+            return this;
+        }
+
+        if (!_siblings.TryGetValue(environment, out var sibling))
+        {
+            _siblings[environment] = sibling = new EnvironmentSession(options with { Environment = environment });
+        }
+
+        return sibling;
+    }
+
+    /// <summary>Every environment of the schema (this one included), in the schema's order.</summary>
+    public IReadOnlyList<EnvironmentSession> AllEnvironments() => options.Schema.Load().Environments.Keys.Select(For).ToList();
 
     /// <summary>The service lifecycle; under the lock, its suspensions are journaled next to the lock file.</summary>
     public async Task<ServiceLifecycle> LifecycleAsync(CancellationToken cancellationToken) =>
@@ -230,6 +267,11 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
 
     public void Dispose()
     {
+        foreach (var sibling in _siblings.Values)
+        {
+            sibling.Dispose();
+        }
+
         _lock?.Dispose();
         _engine?.Dispose();
         _locking.Dispose();

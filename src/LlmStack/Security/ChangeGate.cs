@@ -14,6 +14,9 @@ public sealed record PlannedChange(string Kind, string Resource, string Action, 
 
     /// <summary>A failure is audited and the next changes still run; the run fails at the end naming every failure.</summary>
     public bool ContinueOnFailure { get; init; }
+
+    /// <summary>The environment the change belongs to when one gate spans several (the audit line names it).</summary>
+    public string? Environment { get; init; }
 }
 
 /// <summary>
@@ -31,6 +34,9 @@ public sealed record KeptResource(string Kind, string Resource, string Why)
 /// <summary>What an operation would do. <paramref name="Summary"/> completes "… will &lt;summary&gt; in environment X".</summary>
 public sealed record ChangePlan(string Summary, IReadOnlyList<PlannedChange> Changes, IReadOnlyList<KeptResource> Kept)
 {
+    /// <summary>Lines printed under the table, before the confirmation (e.g. how old the newest backup is when none is taken first).</summary>
+    public IReadOnlyList<string> Notices { get; init; } = [];
+
     public static ChangePlan Of(string summary, IReadOnlyList<PlannedChange> changes) => new(summary, changes, []);
 }
 
@@ -49,9 +55,10 @@ public sealed record GateOptions(bool DryRun, string? Confirm, TextReader Input,
 
 /// <summary>
 /// The one way a destructive operation changes anything: plan → table → <c>--dry-run</c> (change nothing, exit 0) or
-/// confirmation (typed environment name, or <c>--confirm &lt;environment&gt;</c> when nobody can be asked) → apply →
-/// an audit entry per change. Outside a dry run the environment lock is taken before planning, so what is shown, what
-/// is confirmed and what is applied all see the same state.
+/// confirmation (typed environment name, or <c>--confirm &lt;environment&gt;</c> when nobody can be asked; a gate over
+/// several environments asks for a phrase instead) → apply → an audit entry per change. Outside a dry run the
+/// environment lock (every one concerned) is taken before planning, so what is shown, what is confirmed and what is
+/// applied all see the same state.
 /// </summary>
 public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger log)
 {
@@ -62,9 +69,10 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
         string environment,
         Func<CancellationToken, Task> holdLock,
         Func<CancellationToken, Task<ChangePlan>> plan,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        string? phrase = null)
     {
-        Confirmation.CheckTarget(target, environment, options.Confirm);
+        Confirmation.CheckTarget(target, environment, options.Confirm, phrase);
         if (!options.DryRun)
         {
             await holdLock(cancellationToken);
@@ -84,7 +92,7 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
             return GateOutcome.DryRun;
         }
 
-        await Confirmation.RequireAsync(target, environment, planned.Summary, options.Confirm, options.Input, output, options.Interactive, cancellationToken);
+        await Confirmation.RequireAsync(target, environment, planned.Summary, options.Confirm, options.Input, output, options.Interactive, cancellationToken, phrase);
 
         var applied = 0;
         var failures = new List<string>();
@@ -97,20 +105,20 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
             }
             catch (ChangeSkippedException skipped)
             {
-                options.Audit.Record(target, environment, change.Kind, change.Resource, change.Action, "skipped", skipped.Message);
+                options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "skipped", skipped.Message);
                 log.Warning("Skipped: {Action} {Kind} {Resource}: {Reason}", change.Action, change.Kind, change.Resource, skipped.Message);
                 continue;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                options.Audit.Record(target, environment, change.Kind, change.Resource, change.Action, "cancelled");
+                options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "cancelled");
                 log.Warning("{Target} cancelled: {Applied} of {Count} change(s) applied", target, applied, planned.Changes.Count);
                 throw;
             }
             catch (Exception e) when (change.ContinueOnFailure && e is not OperationCanceledException)
             {
                 var message = e.Message.Split('\n')[0];
-                options.Audit.Record(target, environment, change.Kind, change.Resource, change.Action, "failed", message);
+                options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "failed", message);
                 log.Error("Failed: {Action} {Kind} {Resource}: {Error}", change.Action, change.Kind, change.Resource, message);
                 failures.Add($"{change.Action} {change.Kind} {change.Resource}: {message}");
                 continue;
@@ -118,13 +126,13 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
             catch (Exception e)
             {
                 var message = e.Message.Split('\n')[0];
-                options.Audit.Record(target, environment, change.Kind, change.Resource, change.Action, "failed", message);
+                options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "failed", message);
                 throw new PipelineException(
                     $"{target} could not {change.Action} {change.Kind} {change.Resource}: {message}; {applied} of {planned.Changes.Count} change(s) were applied before it (audit log: {options.Audit.Path})",
                     e);
             }
 
-            options.Audit.Record(target, environment, change.Kind, change.Resource, change.Action, "done", detail);
+            options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "done", detail);
             applied++;
         }
 
@@ -140,7 +148,7 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
 
     private void Write(ChangePlan plan)
     {
-        if (plan.Changes.Count == 0 && plan.Kept.Count == 0)
+        if (plan.Changes.Count == 0 && plan.Kept.Count == 0 && plan.Notices.Count == 0)
         {
             return;
         }
@@ -157,6 +165,11 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
         }
 
         table.Write(output);
+        foreach (var notice in plan.Notices)
+        {
+            output.WriteLine("! " + notice);
+        }
+
         output.Flush();
     }
 }

@@ -8,32 +8,42 @@ namespace LlmStack.Security;
 /// </summary>
 public static class Confirmation
 {
-    /// <summary>A --confirm that names another environment is a mistake even when there turns out to be nothing to do.</summary>
-    public static void CheckTarget(string operation, string environment, string? confirm)
+    /// <summary>A --confirm that names another environment (or is not the phrase asked for) is a mistake even when there turns out to be nothing to do.</summary>
+    public static void CheckTarget(string operation, string environment, string? confirm, string? phrase = null)
     {
-        if (confirm is not null && !string.Equals(confirm, environment, StringComparison.Ordinal))
+        if (confirm is not null && !string.Equals(confirm, phrase ?? environment, StringComparison.Ordinal))
         {
-            throw new PipelineException($"--confirm {confirm} does not match the environment {environment}: {operation} changed nothing");
+            throw new PipelineException(phrase is null || phrase == environment
+                ? $"--confirm {Quote(confirm)} does not match the environment {environment}: {operation} changed nothing"
+                : $"--confirm {Quote(confirm)} is not {Quote(phrase)}: {operation} changed nothing");
         }
     }
 
-    /// <summary>Returns when the operation may go ahead; throws (changing nothing) when it may not.</summary>
+    /// <summary>
+    /// Returns when the operation may go ahead; throws (changing nothing) when it may not. The person types
+    /// <paramref name="phrase"/> (default: the environment's name), or passes it as <c>--confirm</c>.
+    /// </summary>
     public static async Task RequireAsync(
-        string operation, string environment, string what, string? confirm, TextReader input, TextWriter output, bool interactive, CancellationToken cancellationToken)
+        string operation, string environment, string what, string? confirm, TextReader input, TextWriter output, bool interactive, CancellationToken cancellationToken,
+        string? phrase = null)
     {
-        CheckTarget(operation, environment, confirm);
+        phrase ??= environment;
+        CheckTarget(operation, environment, confirm, phrase);
         if (confirm is not null)
         {
             return;
         }
 
+        var where = phrase == environment ? $"in environment {environment}" : $"in {environment}";
         if (!interactive)
         {
             throw new PipelineException(
-                $"{operation} would {what} in environment {environment}: pass --confirm {environment} to do it, or --dry-run to only list it");
+                $"{operation} would {what} {where}: pass --confirm {Quote(phrase)} to do it, or --dry-run to only list it");
         }
 
-        output.Write($"{operation} will {what} in environment {environment}. Type the environment name to confirm: ");
+        output.Write(phrase == environment
+            ? $"{operation} will {what} {where}. Type the environment name to confirm: "
+            : $"{operation} will {what} {where}. Type '{phrase}' to confirm: ");
         output.Flush();
 
         // A console read cannot be cancelled: read on the side and stop waiting on Ctrl-C (the read dies with the process).
@@ -49,9 +59,12 @@ public static class Confirmation
             throw;
         }
 
-        if (!string.Equals(answer, environment, StringComparison.Ordinal))
+        if (!string.Equals(answer, phrase, StringComparison.Ordinal))
         {
-            throw new PipelineException($"not confirmed ('{answer}' is not '{environment}'): {operation} changed nothing");
+            throw new PipelineException($"not confirmed ('{answer}' is not '{phrase}'): {operation} changed nothing");
         }
     }
+
+    /// <summary>A phrase with spaces as the shell needs it.</summary>
+    private static string Quote(string text) => text.Contains(' ', StringComparison.Ordinal) ? $"\"{text}\"" : text;
 }

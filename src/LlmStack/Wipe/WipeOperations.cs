@@ -21,6 +21,12 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
 {
     private ResolvedEnvironment Environment => session.Environment;
 
+    /// <summary>
+    /// When the backup a wipe would take first was skipped on purpose (<c>--skip</c>): a line on the environment's
+    /// newest backup set for the confirmation, or null when that environment's wipe takes no backup anyway.
+    /// </summary>
+    public Func<EnvironmentSession, CancellationToken, Task<string?>>? SkippedBackup { get; init; }
+
     private Scope Scope => Scope.Of(Environment);
 
     /// <summary>
@@ -52,7 +58,10 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
             var changes = await ContainerChangesAsync(containers, ct);
             changes.AddRange(await VolumeChangesAsync(engine, volumes.Select(v => (v.Name, (ResolvedVolume?)v)).ToList(), kept, refusals, ct));
             changes.AddRange(await NetworkChangesAsync(engine, Scope.Filter(stack), ct));
-            return new ChangePlan($"wipe stack {stack} (its containers{(stacks.Count > 1 ? $" and those of {string.Join(", ", stacks.Where(s => s != stack))}" : string.Empty)}, volumes and network)", changes, kept);
+            return new ChangePlan($"wipe stack {stack} (its containers{(stacks.Count > 1 ? $" and those of {string.Join(", ", stacks.Where(s => s != stack))}" : string.Empty)}, volumes and network)", changes, kept)
+            {
+                Notices = await NoticesAsync([session], ct),
+            };
         }, cancellationToken);
         Refused(target, refusals);
     }
@@ -91,7 +100,10 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
                 kept.Add(new KeptResource("volume", "-", $"no volume of environment {Environment.Name} holds {dataType} (schema: volumes.<name>.holds)"));
             }
 
-            return new ChangePlan($"wipe the {dataType} volumes ({string.Join(", ", volumes.Select(v => v.Key).DefaultIfEmpty("none"))}), then start what was running again", changes, kept);
+            return new ChangePlan($"wipe the {dataType} volumes ({string.Join(", ", volumes.Select(v => v.Key).DefaultIfEmpty("none"))}), then start what was running again", changes, kept)
+            {
+                Notices = await NoticesAsync([session], ct),
+            };
         }, cancellationToken);
 
         if (outcome == GateOutcome.Applied)
@@ -114,34 +126,128 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
         var refusals = new List<string>();
         var outcome = await session.ChangeAsync(target, async ct =>
         {
-            var engine = await session.EngineAsync(ct);
             var kept = new List<KeptResource>();
-            var containers = await engine.CallAsync(c => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = Scope.Filter() }, c), ct);
-            var changes = await ContainerChangesAsync(containers.ToList(), ct);
-            var volumes = await engine.CallAsync(c => engine.Client.Volumes.ListAsync(new VolumesListParameters { Filters = Scope.Filter() }, c), ct);
-            changes.AddRange(await VolumeChangesAsync(engine, (volumes.Volumes ?? []).Select(v => (v.Name, Environment.Volumes.FirstOrDefault(r => r.Name == v.Name))).ToList(), kept, refusals, ct));
-            changes.AddRange(await NetworkChangesAsync(engine, Scope.Filter(), ct));
-            var secrets = session.Secrets.Path;
-            if (File.Exists(secrets))
+            var changes = await EverythingAsync(kept, refusals, wipeSecrets, ct);
+            return new ChangePlan($"wipe everything of environment {Environment.Name}", changes, kept)
             {
-                if (wipeSecrets)
-                {
-                    changes.Add(new PlannedChange("secrets", secrets, "remove", "--wipe-secrets: the next start generates new ones", _ =>
-                    {
-                        File.Delete(secrets);
-                        return Task.FromResult<string?>(null);
-                    }));
-                }
-                else
-                {
-                    kept.Add(new KeptResource("secrets", secrets, "kept (--wipe-secrets removes them): a new start initialises its databases with the same passwords"));
-                }
-            }
-
-            return new ChangePlan($"wipe everything of environment {Environment.Name}", changes, kept);
+                Notices = await NoticesAsync([session], ct),
+            };
         }, cancellationToken);
         Refused(target, refusals);
         return outcome;
+    }
+
+    /// <summary>The phrase that confirms WipeNuclear: it names the project, so it cannot be typed by habit.</summary>
+    public static string NuclearPhrase(string project) => $"wipe {project} everywhere";
+
+    /// <summary>
+    /// WipeNuclear: everything of every environment of the schema's project (each selected by its own labels, so
+    /// nothing of another project and nothing unlabelled), in one gate holding every environment's lock, confirmed by
+    /// typing <see cref="NuclearPhrase"/>. Secrets kept unless <paramref name="wipeSecrets"/>.
+    /// </summary>
+    public async Task<GateOutcome> WipeNuclearAsync(string target, bool wipeSecrets, CancellationToken cancellationToken)
+    {
+        var project = session.Options.Schema.Load().Project!.Name!;
+        var sessions = session.AllEnvironments();
+        var wipes = sessions.Select(s => s == session ? this : new WipeOperations(s, helperImage, log)).ToList();
+        var refusals = new List<string>();
+        var outcome = await session.ChangeAcrossAsync(target, sessions, $"project {project}", NuclearPhrase(project), async ct =>
+        {
+            var kept = new List<KeptResource>();
+            var changes = new List<PlannedChange>();
+            foreach (var wipe in wipes)
+            {
+                changes.AddRange(await wipe.EverythingAsync(kept, refusals, wipeSecrets, ct));
+            }
+
+            var environments = changes.Select(c => c.Environment!).Distinct().ToList();
+            return new ChangePlan($"wipe everything of environment{(environments.Count == 1 ? string.Empty : "s")} {string.Join(", ", environments)}", changes, kept)
+            {
+                Notices = await NoticesAsync(sessions.Where(s => environments.Contains(s.Environment.Name)).ToList(), ct),
+            };
+        }, cancellationToken);
+        Refused(target, refusals);
+        return outcome;
+    }
+
+    /// <summary>
+    /// Before WipeNuclear: a BackupFull of each environment whose wipe takes one (<paramref name="wanted"/>) and that
+    /// has a volume of ours on this engine (no backups of nothing); the first failure stops it, so nothing is wiped.
+    /// </summary>
+    public async Task BackupEverywhereAsync(string wipeTarget, Func<EnvironmentSession, bool> wanted, Func<EnvironmentSession, BackupOperations> backups, string trigger, CancellationToken cancellationToken)
+    {
+        // A --confirm that is not the phrase fails the wipe anyway: say so before spending time on backups.
+        var project = session.Options.Schema.Load().Project!.Name!;
+        Confirmation.CheckTarget(wipeTarget, $"project {project}", session.Options.Gate.Confirm, NuclearPhrase(project));
+        foreach (var each in session.AllEnvironments())
+        {
+            var name = each.Environment.Name;
+            if (!wanted(each))
+            {
+                log.Information("{Environment}: its wipe takes no backup first (backup_before_wipe is off)", name);
+                continue;
+            }
+
+            var engine = await each.EngineAsync(cancellationToken);
+            var volumes = await engine.CallAsync(ct => engine.Client.Volumes.ListAsync(new VolumesListParameters { Filters = Scope.Of(each.Environment).Filter() }, ct), cancellationToken);
+            if (volumes.Volumes is not { Count: > 0 })
+            {
+                log.Information("{Environment}: no volume of it on this engine, nothing to back up", name);
+                continue;
+            }
+
+            log.Information("{Environment}: backing up before the wipe", name);
+            await backups(each).FullAsync(trigger, cancellationToken);
+        }
+    }
+
+    /// <summary>The changes that remove everything of this environment (each naming it for the audit), secrets last.</summary>
+    private async Task<List<PlannedChange>> EverythingAsync(List<KeptResource> kept, List<string> refusals, bool wipeSecrets, CancellationToken cancellationToken)
+    {
+        var engine = await session.EngineAsync(cancellationToken);
+        var containers = await engine.CallAsync(c => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = Scope.Filter() }, c), cancellationToken);
+        var changes = await ContainerChangesAsync(containers.ToList(), cancellationToken);
+        var volumes = await engine.CallAsync(c => engine.Client.Volumes.ListAsync(new VolumesListParameters { Filters = Scope.Filter() }, c), cancellationToken);
+        changes.AddRange(await VolumeChangesAsync(engine, (volumes.Volumes ?? []).Select(v => (v.Name, Environment.Volumes.FirstOrDefault(r => r.Name == v.Name))).ToList(), kept, refusals, cancellationToken));
+        changes.AddRange(await NetworkChangesAsync(engine, Scope.Filter(), cancellationToken));
+        var secrets = session.SecretsPath;
+        if (File.Exists(secrets))
+        {
+            if (wipeSecrets)
+            {
+                changes.Add(new PlannedChange("secrets", secrets, "remove", "--wipe-secrets: the next start generates new ones", _ =>
+                {
+                    File.Delete(secrets);
+                    return Task.FromResult<string?>(null);
+                }));
+            }
+            else
+            {
+                kept.Add(new KeptResource("secrets", secrets, "kept (--wipe-secrets removes them): a new start initialises its databases with the same passwords"));
+            }
+        }
+
+        return changes.Select(c => c with { Environment = Environment.Name }).ToList();
+    }
+
+    /// <summary>The skipped-backup lines of the environments concerned (none when no backup was skipped).</summary>
+    private async Task<IReadOnlyList<string>> NoticesAsync(IReadOnlyList<EnvironmentSession> sessions, CancellationToken cancellationToken)
+    {
+        var notices = new List<string>();
+        if (SkippedBackup is null)
+        {
+            return notices;
+        }
+
+        foreach (var each in sessions)
+        {
+            if (await SkippedBackup(each, cancellationToken) is { } notice)
+            {
+                notices.Add(notice);
+            }
+        }
+
+        return notices;
     }
 
     /// <summary>

@@ -80,6 +80,42 @@ public sealed class ChangeGateTests : IDisposable
         _output.ToString().Should().Contain("Type the environment name to confirm");
     }
 
+    private Task<GateOutcome> RunAcross(ChangeGate gate, params PlannedChange[] changes) =>
+        gate.RunAsync("WipeNuclear", "project multimodal", _ => { _locks++; return Task.CompletedTask; },
+            _ => Task.FromResult(new ChangePlan("wipe everything of environments development, testing", changes, []) { Notices = ["BackupBeforeNuclear skipped (--skip): no backup of development exists"] }),
+            CancellationToken.None, phrase: "wipe multimodal everywhere");
+
+    [Theory]
+    [InlineData("testing")]
+    [InlineData("development")]
+    [InlineData("wipe multimodal")]
+    public async Task A_gate_over_several_environments_takes_only_its_phrase_not_an_environment_name(string confirm)
+    {
+        var run = () => RunAcross(Gate(confirm: confirm), Change("a") with { Environment = "development" });
+        (await run.Should().ThrowAsync<PipelineException>()).WithMessage($"--confirm {(confirm.Contains(' ') ? $"\"{confirm}\"" : confirm)} is not \"wipe multimodal everywhere\": WipeNuclear changed nothing");
+        _applied.Should().BeEmpty();
+        _locks.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task A_gate_over_several_environments_asks_for_its_phrase_shows_its_notices_and_audits_each_change_in_its_environment()
+    {
+        var unconfirmed = () => RunAcross(Gate(), Change("a"));
+        (await unconfirmed.Should().ThrowAsync<PipelineException>()).WithMessage(
+            "WipeNuclear would wipe everything of environments development, testing in project multimodal: pass --confirm \"wipe multimodal everywhere\" to do it, or --dry-run to only list it");
+
+        var typedName = () => RunAcross(Gate(typed: "testing\n", interactive: true), Change("a"));
+        await typedName.Should().ThrowAsync<PipelineException>().WithMessage("not confirmed ('testing' is not 'wipe multimodal everywhere')*");
+        _output.ToString().Should().Contain("Type 'wipe multimodal everywhere' to confirm")
+            .And.Contain("! BackupBeforeNuclear skipped (--skip): no backup of development exists");
+        _applied.Should().BeEmpty();
+
+        (await RunAcross(Gate(typed: "wipe multimodal everywhere\n", interactive: true), Change("a") with { Environment = "development" }, Change("b") with { Environment = "testing" }))
+            .Should().Be(GateOutcome.Applied);
+        _applied.Should().Equal("a", "b");
+        Audit.Read().Select(e => (e.Resource, e.Environment, e.Target)).Should().Equal(("a", "development", "WipeNuclear"), ("b", "testing", "WipeNuclear"));
+    }
+
     [Fact]
     public async Task Ctrl_c_at_the_prompt_cancels_without_changing_anything()
     {
