@@ -39,7 +39,7 @@ public sealed class WipeTests(RunningCore core) : IClassFixture<RunningCore>, IA
 
     public async Task DisposeAsync()
     {
-        await ProcessRunner.RunAsync("docker", ["rm", "-f", .. ForeignContainers, "it-intruder"], "/", null, CancellationToken.None);
+        await ProcessRunner.RunAsync("docker", ["rm", "-f", .. ForeignContainers, "it-intruder", "it-leftover-helper"], "/", null, CancellationToken.None);
         await ProcessRunner.RunAsync("docker", ["volume", "rm", .. ForeignVolumes], "/", null, CancellationToken.None);
         await ProcessRunner.RunAsync("docker", ["network", "rm", "multimodal-shared"], "/", null, CancellationToken.None);
     }
@@ -103,6 +103,16 @@ public sealed class WipeTests(RunningCore core) : IClassFixture<RunningCore>, IA
         wipe.Output.Should().Contain("multimodal-testing_redis_data").And.Contain("also mounted by it-intruder");
         (await DockerCliAsync("volume", "ls", "--format", "{{.Name}}")).Split('\n').Should().Contain("multimodal-testing_redis_data");
         await DockerCliAsync("rm", "-f", "it-intruder");
+
+        // A helper of ours that a killed run left on the volume is removed before it, so the wipe goes through.
+        var volumeBefore = await DockerCliAsync("volume", "inspect", "--format", "{{.CreatedAt}}", "multimodal-testing_redis_data");
+        await DockerCliAsync("create", "--name", "it-leftover-helper", "--label", "com.docker.compose.project=multimodal-testing", "--label", "io.llmstack.environment=testing",
+            "--label", "io.llmstack.helper=volume-backup", "-v", "multimodal-testing_redis_data:/data", "llmstack-fixture/standin:1");
+        var again = await Run("WipeCache", "--confirm", "testing");
+        again.ExitCode.Should().Be(0, again.ToString());
+        again.Output.Should().MatchRegex(@"it-leftover-helper\s.*remove\s+helper");
+        (await DockerCliAsync("ps", "-a", "--format", "{{.Names}}")).Split('\n').Should().NotContain("it-leftover-helper");
+        (await DockerCliAsync("volume", "inspect", "--format", "{{.CreatedAt}}", "multimodal-testing_redis_data")).Should().NotBe(volumeBefore, "the volume was removed and redis started on a new one");
     }
 
     [Fact]
@@ -141,6 +151,12 @@ public sealed class WipeTests(RunningCore core) : IClassFixture<RunningCore>, IA
 
             var production = await Run("WipeProd", "--dry-run", "--backup-config", config);
             production.Output.Should().Contain("WipeProd wipes production, but --environment says testing");
+
+            // WipeProd takes BackupFull first whatever the configuration says; when it fails, the wipe never runs.
+            var prod = await Cli.RunAsync(Docker.Root, ["WipeProd", "--confirm", "production", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", config]);
+            prod.ExitCode.Should().NotBe(0, prod.ToString());
+            prod.Output.Should().MatchRegex(@"BackupFull\s+Failed").And.MatchRegex(@"WipeProd\s+NotRun");
+            (await EngineStateAsync()).Should().Be(before);
         }
         finally
         {

@@ -96,8 +96,9 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
 
         var applied = 0;
         var failures = new List<string>();
-        foreach (var change in planned.Changes)
+        for (var index = 0; index < planned.Changes.Count; index++)
         {
+            var change = planned.Changes[index];
             string? detail;
             try
             {
@@ -128,7 +129,7 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
                 var message = e.Message.Split('\n')[0];
                 options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "failed", message);
                 throw new PipelineException(
-                    $"{target} could not {change.Action} {change.Kind} {change.Resource}: {message}; {applied} of {planned.Changes.Count} change(s) were applied before it (audit log: {options.Audit.Path})",
+                    $"{target} could not {change.Action} {change.Kind} {change.Resource}: {message}; {applied} of {planned.Changes.Count} change(s) were applied before it; not done: {Remaining(planned.Changes.Skip(index))} (audit log: {options.Audit.Path})",
                     e);
             }
 
@@ -144,6 +145,13 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
 
         log.Information("{Target}: {Count} change(s) applied in {Environment}", target, applied, environment);
         return GateOutcome.Applied;
+    }
+
+    /// <summary>What a stopped run left undone, by name (the first ten, then a count).</summary>
+    private static string Remaining(IEnumerable<PlannedChange> changes)
+    {
+        var left = changes.Select(c => $"{c.Kind} {c.Resource}").ToList();
+        return left.Count <= 10 ? string.Join(", ", left) : $"{string.Join(", ", left.Take(10))} and {left.Count - 10} more";
     }
 
     private void Write(ChangePlan plan)

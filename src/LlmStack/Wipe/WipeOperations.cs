@@ -55,6 +55,15 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
                 volumes.Remove(shared);
             }
 
+            // Our other containers that mount those volumes (a helper a killed run left) go before them too.
+            foreach (var user in await OwnedMountersAsync(engine, volumes.Select(v => v.Name), ct))
+            {
+                if (containers.All(c => c.ID != user.ID))
+                {
+                    containers.Add(user);
+                }
+            }
+
             var changes = await ContainerChangesAsync(containers, ct);
             changes.AddRange(await VolumeChangesAsync(engine, volumes.Select(v => (v.Name, (ResolvedVolume?)v)).ToList(), kept, refusals, ct));
             changes.AddRange(await NetworkChangesAsync(engine, Scope.Filter(stack), ct));
@@ -79,21 +88,10 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
             var engine = await session.EngineAsync(ct);
             var kept = new List<KeptResource>();
             var volumes = Environment.Volumes.Where(v => v.Holds == dataType).ToList();
-            var users = new Dictionary<string, ContainerListResponse>(StringComparer.Ordinal);
-            foreach (var volume in volumes)
-            {
-                foreach (var container in await ContainersMountingAsync(engine, volume.Name, ct))
-                {
-                    if (Scope.Owns(container.Labels) && container.Labels.Value(Names.Service) is not null)
-                    {
-                        users[container.ID] = container;
-                    }
-                }
-            }
-
+            var users = await OwnedMountersAsync(engine, volumes.Select(v => v.Name), ct);
             running.Clear();
-            running.AddRange(users.Values.Where(c => c.State == "running").Select(c => c.Labels.Value(Names.Stack)!).Distinct());
-            var changes = await ContainerChangesAsync(users.Values.ToList(), ct);
+            running.AddRange(users.Where(c => c.State == "running" && c.Labels.Value(Names.Service) is not null).Select(c => c.Labels.Value(Names.Stack)!).Distinct());
+            var changes = await ContainerChangesAsync(users, ct);
             changes.AddRange(await VolumeChangesAsync(engine, volumes.Select(v => (v.Name, (ResolvedVolume?)v)).ToList(), kept, refusals, ct));
             if (volumes.Count == 0)
             {
@@ -358,6 +356,24 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
         {
             Detail = n.IPAM?.Config?.FirstOrDefault()?.Subnet,
         }).ToList();
+    }
+
+    /// <summary>Our containers (services and helpers, all states) that mount any of the volumes.</summary>
+    private async Task<List<ContainerListResponse>> OwnedMountersAsync(DockerEngine engine, IEnumerable<string> volumes, CancellationToken cancellationToken)
+    {
+        var users = new Dictionary<string, ContainerListResponse>(StringComparer.Ordinal);
+        foreach (var volume in volumes)
+        {
+            foreach (var container in await ContainersMountingAsync(engine, volume, cancellationToken))
+            {
+                if (Scope.Owns(container.Labels))
+                {
+                    users[container.ID] = container;
+                }
+            }
+        }
+
+        return users.Values.ToList();
     }
 
     /// <summary>Every container (all states, anyone's) that mounts the volume: Docker's own volume filter.</summary>

@@ -149,7 +149,7 @@ public sealed class ChangeGateTests : IDisposable
     {
         var run = () => Run(Gate(confirm: "testing"), Change("a"), Change("b", () => throw new InvalidOperationException("engine said no")), Change("c"));
         (await run.Should().ThrowAsync<PipelineException>()).WithMessage(
-            "CleanupNetworks could not remove network b: engine said no; 1 of 3 change(s) were applied before it (audit log: *)");
+            "CleanupNetworks could not remove network b: engine said no; 1 of 3 change(s) were applied before it; not done: network b, network c (audit log: *)");
         _applied.Should().Equal("a", "b");
         Audit.Read().Select(e => (e.Resource, e.Result)).Should().Equal(("a", "done"), ("b", "failed"));
     }
