@@ -69,6 +69,9 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     public async Task<DockerEngine> EngineAsync(CancellationToken cancellationToken) =>
         _engine ??= await DockerEngine.ConnectAsync(options.DockerHost, _log, cancellationToken);
 
+    /// <summary>Forgets the loaded secrets, so the next use reads the file again (after RotateSecret wrote it).</summary>
+    public void ReloadSecrets() => _secrets = null;
+
     /// <summary>Where the environment's secrets file is (whether or not it exists; reading <see cref="Secrets"/> creates it).</summary>
     public string SecretsPath => SecretStore.FileFor(options.Schema.RootDirectory, options.SecretsDirectory, Environment.Name);
 

@@ -119,6 +119,7 @@ public static partial class EnvironmentResolver
             Services = ordered,
             Networks = networks,
             Volumes = volumes,
+            Variables = variables,
             Secrets = schema.Secrets
                 .Where(kv => ordered.Any(s => s.SecretReferences.Contains(kv.Key)))
                 .ToDictionary(kv => kv.Key, kv => kv.Value),

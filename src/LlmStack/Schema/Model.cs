@@ -84,6 +84,15 @@ public sealed class SecretDefinition : SchemaNode
     public string? Prefix { get; set; }
 
     public string? Charset { get; set; }
+
+    /// <summary>The variable holding the account this secret is the password of (ValidateCredentials: never contains it).</summary>
+    public string? Account { get; set; }
+
+    /// <summary>The service this secret logs in to (a PostgreSQL service): ValidateCredentials and RotateSecret log in with it.</summary>
+    public string? Login { get; set; }
+
+    /// <summary>Must stay stable for the data it protects: RotateSecret refuses it.</summary>
+    public bool Stable { get; set; }
 }
 
 public sealed class VolumeDefinition : SchemaNode

@@ -26,6 +26,9 @@ public sealed record ResolvedEnvironment
 
     public required IReadOnlyList<ResolvedVolume> Volumes { get; init; }
 
+    /// <summary>The environment's variables (the schema's, with its overrides).</summary>
+    public required IReadOnlyDictionary<string, string> Variables { get; init; }
+
     /// <summary>Secret definitions the services of this environment reference.</summary>
     public required IReadOnlyDictionary<string, SecretDefinition> Secrets { get; init; }
 

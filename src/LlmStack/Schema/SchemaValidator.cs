@@ -178,6 +178,10 @@ public static partial class SchemaValidator
         }
     }
 
+    /// <summary>A PostgreSQL image: its repository's last path segment is postgres (postgres:15-alpine, docker.io/library/postgres).</summary>
+    private static bool IsPostgresImage(string? image) =>
+        image is not null && image.Split('@')[0].Split(':')[0].Split('/')[^1] == "postgres";
+
     private static void CheckSecretsAndVariables(ComposeSchema schema, DiagnosticBag diagnostics)
     {
         foreach (var name in schema.Variables.Keys.Where(v => !VariableName().IsMatch(v)))
@@ -205,6 +209,27 @@ public static partial class SchemaValidator
             if (secret.Charset is { } charset && charset is not ("alphanumeric" or "hex"))
             {
                 diagnostics.Error(secret.Locate("charset"), $"secret '{name}': charset must be alphanumeric or hex, not '{charset}'");
+            }
+
+            if (secret.Account is { } account && !schema.Variables.ContainsKey(account))
+            {
+                diagnostics.Error(secret.Locate("account"), $"secret '{name}': account '{account}' is not a variable (name the variable that holds the account, e.g. POSTGRES_USER)");
+            }
+
+            if (secret.Login is { } login)
+            {
+                if (!schema.Services.TryGetValue(login, out var service))
+                {
+                    diagnostics.Error(secret.Locate("login"), $"secret '{name}': login service '{login}' is not a service of the schema");
+                }
+                else if (!IsPostgresImage(service.Image))
+                {
+                    diagnostics.Error(secret.Locate("login"), $"secret '{name}': login service '{login}' is not PostgreSQL (image {service.Image}); only PostgreSQL logins are checked");
+                }
+                else if (secret.Account is null)
+                {
+                    diagnostics.Error(secret.Locate("login"), $"secret '{name}': a login needs the account too (account: <variable>)");
+                }
             }
         }
     }

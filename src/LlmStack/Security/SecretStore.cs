@@ -31,6 +31,9 @@ public sealed class SecretStore
 
     public string? Get(string name) => _values.GetValueOrDefault(name);
 
+    /// <summary>The names this load generated (empty when every secret existed).</summary>
+    public IReadOnlyList<string> Created { get; private init; } = [];
+
     public const string DefaultDirectory = "secrets";
 
     /// <summary>The secrets file of an environment; <paramref name="directory"/> is relative to the repository root unless absolute.</summary>
@@ -70,13 +73,21 @@ public sealed class SecretStore
             }
         }
 
-        return new SecretStore(path, values);
+        return new SecretStore(path, values) { Created = missing };
     }
 
+    /// <summary>A new value: CSPRNG characters after the prefix, drawn again in the (rare) case ValidateCredentials' rules would flag them.</summary>
     internal static string Generate(SecretDefinition definition)
     {
         var charset = definition.Charset == "hex" ? Hex : Alphanumeric;
-        return (definition.Prefix ?? string.Empty) + RandomNumberGenerator.GetString(charset, definition.Length ?? 32);
+        string body;
+        do
+        {
+            body = RandomNumberGenerator.GetString(charset, definition.Length ?? 32);
+        }
+        while (CredentialRules.WeakReason(body) is not null || CredentialRules.SimpleReason(body) is not null);
+
+        return (definition.Prefix ?? string.Empty) + body;
     }
 
     private static string Display(string root, string path)
@@ -140,7 +151,6 @@ public sealed class SecretStore
         return values;
     }
 
-    /// <summary>Writes atomically: a 0600 temporary file beside it, then a rename.</summary>
     /// <summary>Writes a file only its owner can read (0600 on Unix), replacing one that exists.</summary>
     public static void WritePrivate(string path, string content)
     {
@@ -158,6 +168,31 @@ public sealed class SecretStore
         writer.Write(content);
     }
 
+    /// <summary>Sets one secret in the file (every other line kept), atomically.</summary>
+    public static void Update(string path, string name, string value)
+    {
+        var values = Read(path);
+        values[name] = value;
+        Write(path, values);
+    }
+
+    /// <summary>The file that keeps rotated-out values: <c>&lt;environment&gt;.history</c> beside the secrets file (0600, git-ignored with it).</summary>
+    public static string HistoryFor(string path) => System.IO.Path.ChangeExtension(path, ".history");
+
+    /// <summary>Appends a previous value to the history file (created 0600).</summary>
+    public static void AppendHistory(string path, string name, string previous, DateTimeOffset time)
+    {
+        var options = new FileStreamOptions { Mode = FileMode.Append, Access = FileAccess.Write };
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using var writer = new StreamWriter(new FileStream(HistoryFor(path), options));
+        writer.Write($"# rotated out {time.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ}\n{name}={previous}\n");
+    }
+
+    /// <summary>Writes atomically: a 0600 temporary file beside it, then a rename.</summary>
     private static void Write(string path, Dictionary<string, string> values)
     {
         var directory = System.IO.Path.GetDirectoryName(path)!;
@@ -173,7 +208,7 @@ public sealed class SecretStore
             }
         }
 
-        var content = "# LlmStack secrets: generated once, never overwritten. Keep private (mode 0600, git-ignored).\n"
+        var content = "# LlmStack secrets: generated once, changed only by RotateSecret. Keep private (mode 0600, git-ignored).\n"
             + string.Concat(values.Select(kv => $"{kv.Key}={kv.Value}\n"));
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
         if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
