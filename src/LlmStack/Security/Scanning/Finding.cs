@@ -13,8 +13,12 @@ public sealed record Finding(string RuleId, string Path, int Line, int Column, s
     /// <summary>The first four characters, then an ellipsis: enough to recognise, never enough to use.</summary>
     public string Redacted => Redact(Match);
 
-    /// <summary><c>path:rule:sha256(match)</c>: what an allowlist entry copies; the same in every commit.</summary>
-    public string Fingerprint => $"{Path}:{RuleId}:{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Match)))}";
+    /// <summary>
+    /// <c>path;rule;sha256(match)</c>: what an allowlist entry copies; the same on every line and in every commit. The
+    /// separator is ';' because no rule reads past it: with ':' the rule id and hash (<c>…-secret-assignment:&lt;hex&gt;</c>)
+    /// would look like a secret assignment themselves.
+    /// </summary>
+    public string Fingerprint => $"{Path};{RuleId};{Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Match)))}";
 
     /// <summary><c>path:line:col</c>, prefixed with the short commit id for a history finding.</summary>
     public string Location => (Commit is null ? string.Empty : $"{Commit[..Math.Min(12, Commit.Length)]}:") + $"{Path}:{Line}:{Column}";

@@ -125,13 +125,13 @@ public static class SecretRules
             Accept = IsJwt,
         },
         new("url-password", "Password in a URL", "A URL with an embedded password (scheme://user:password@host); ${VAR} placeholders, an empty password and example values are not reported.",
-            R(@"\b[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s:/@""'<>`]+:(?<secret>[^\s/@""'<>`]+)@[A-Za-z0-9.\[\]_-]+"))
+            R(@"\b[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s:/@""'<>`]*:(?<secret>[^\s/@""'<>`]+)@[A-Za-z0-9.\[\]_-]+"))
         {
             Keywords = ["://"],
             Accept = value => !IsPlaceholder(value) && !value.StartsWith('%') && !value.StartsWith('{') && !value.StartsWith(':'),
         },
         new("generic-secret-assignment", "Secret assigned to a secret-like name", $"A value assigned (: or =) to a name containing password, passwd, pwd, secret, token, api_key, apikey, access_key or private_key; reported only when it is at least {GenericMinLength} characters long, has a letter and a digit, a Shannon entropy of at least {GenericMinEntropy:0.0} bits per character, and is no placeholder, UUID or git SHA.",
-            R(@"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key)[A-Za-z0-9_.-]*[""']?\s*(?::|=|:=|=>)\s*[""']?(?<secret>[^\s""'`,;(){}\[\]<>$\\]+)", RegexOptions.IgnoreCase))
+            R(@"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key)[A-Za-z0-9_.-]*[""']?\s*(?::=|=>|:-|:|=)\s*[""']?(?<secret>[^\s""'`,;(){}\[\]<>$\\?][^\s""'`,;(){}\[\]<>$\\]*)", RegexOptions.IgnoreCase))
         {
             Keywords = ["pass", "pwd", "secret", "token", "key"],
             MinLength = GenericMinLength,

@@ -9,7 +9,7 @@ namespace LlmStack.Security.Scanning;
 /// diagnostics at file:line:col):
 /// <code>
 /// allow:
-///   - fingerprint: docs/SECURITY.md:jwt:&lt;sha256 of the match&gt;   # printed with each finding
+///   - fingerprint: docs/SECURITY.md;jwt;&lt;sha256 of the match&gt;   # printed with each finding
 ///     reason: the example token of the JWT rule
 ///   - path: tests/fixtures/**/*.pem                                # a glob relative to the scanned root
 ///     reason: made-up keys for the parser tests
@@ -61,7 +61,7 @@ public sealed partial class SecretScanAllowlist : SchemaNode
             }
             else if (entry.Fingerprint is { } fingerprint && !FingerprintFormat().IsMatch(fingerprint))
             {
-                diagnostics.Error(entry.Locate("fingerprint"), $"allow[{i}]: a fingerprint is path:rule:sha256 (64 hex digits), as printed with each finding");
+                diagnostics.Error(entry.Locate("fingerprint"), $"allow[{i}]: a fingerprint is path;rule;sha256 (64 hex digits), as printed with each finding");
             }
             else if (entry.Path is { Length: 0 })
             {
@@ -70,7 +70,7 @@ public sealed partial class SecretScanAllowlist : SchemaNode
         }
     }
 
-    [GeneratedRegex("^.+:[a-z0-9-]+:[0-9a-f]{64}$")]
+    [GeneratedRegex("^.+;[a-z0-9-]+;[0-9a-f]{64}$")]
     private static partial Regex FingerprintFormat();
 }
 
