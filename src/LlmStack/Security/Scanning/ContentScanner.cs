@@ -51,7 +51,7 @@ public sealed class ContentScanner(IReadOnlyList<SecretRule> rules, IReadOnlyLis
 
         foreach (var rule in rules)
         {
-            if (rule.Keywords.Count > 0 && !rule.Keywords.Any(keyword => text.Contains(keyword, StringComparison.OrdinalIgnoreCase)))
+            if (!rule.MayMatch(text))
             {
                 continue;
             }

@@ -9,8 +9,8 @@ namespace LlmStack.Security.Scanning;
 public sealed record FileScanStatistics(int Scanned, int Binary, int TooLarge, bool GitAware);
 
 /// <summary>
-/// Where the scanner reads: the files of a directory (through git when it is a work tree: tracked plus untracked but
-/// not ignored, so build output and secrets/ are left out) and, for <c>--history</c>, every commit's added lines.
+/// Where the scanner reads: the files of a directory (through git when it is in a work tree and not ignored itself:
+/// tracked plus untracked but not ignored, so build output and secrets/ are left out; else every file under it) and, for <c>--history</c>, every commit's added lines.
 /// Binary files (a NUL byte in the first 8 KiB) and files above <see cref="MaxFileBytes"/> are skipped.
 /// </summary>
 public static partial class ScanSources
@@ -37,7 +37,10 @@ public static partial class ScanSources
     public static async Task<(IReadOnlyList<string> Files, bool GitAware)> ListFilesAsync(string root, Func<string, bool> excluded, CancellationToken cancellationToken)
     {
         IEnumerable<string> files;
-        var git = await IsGitWorkTreeAsync(root, cancellationToken);
+
+        // A directory git ignores (a tree under .nuke/temp) is walked whole: git would list none of its files.
+        var git = await IsGitWorkTreeAsync(root, cancellationToken)
+            && (await ProcessRunner.RunAsync("git", ["-C", root, "check-ignore", "-q", root], root, null, cancellationToken, onErrorLine: _ => { })).ExitCode != 0;
         if (git)
         {
             var errors = new List<string>();

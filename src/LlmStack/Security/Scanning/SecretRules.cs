@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -12,7 +13,21 @@ namespace LlmStack.Security.Scanning;
 /// </summary>
 public sealed record SecretRule(string Id, string Name, string Description, Regex Pattern)
 {
-    public IReadOnlyList<string> Keywords { get; init; } = [];
+    public IReadOnlyList<string> Keywords
+    {
+        get => _keywords;
+        init
+        {
+            _keywords = value;
+            _keywordSearch = value.Count == 0 ? null : SearchValues.Create([.. value], StringComparison.OrdinalIgnoreCase);
+        }
+    }
+
+    private readonly IReadOnlyList<string> _keywords = [];
+    private readonly SearchValues<string>? _keywordSearch;
+
+    /// <summary>The prefilter: does <paramref name="text"/> contain a keyword (case-insensitive; no keywords: always)?</summary>
+    internal bool MayMatch(ReadOnlySpan<char> text) => _keywordSearch is null || text.IndexOfAny(_keywordSearch) >= 0;
 
     public int MinLength { get; init; }
 
@@ -125,7 +140,7 @@ public static class SecretRules
             Accept = IsJwt,
         },
         new("url-password", "Password in a URL", "A URL with an embedded password (scheme://user:password@host); ${VAR} placeholders, an empty password and example values are not reported.",
-            R(@"\b[A-Za-z][A-Za-z0-9+.-]{1,30}://[^\s:/@""'<>`]*:(?<secret>[^\s/@""'<>`]+)@[A-Za-z0-9.\[\]_-]+"))
+            R(@"(?<=\b[A-Za-z][A-Za-z0-9+.-]{1,30})://[^\s:/@""'<>`]*:(?<secret>[^\s/@""'<>`]+)@[A-Za-z0-9.\[\]_-]+"))
         {
             Keywords = ["://"],
             Accept = value => !IsPlaceholder(value) && !value.StartsWith('%') && !value.StartsWith('{') && !value.StartsWith(':'),

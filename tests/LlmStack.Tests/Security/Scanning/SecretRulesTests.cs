@@ -1,4 +1,5 @@
 using LlmStack.Security.Scanning;
+using Fake = LlmStack.DevTools.FakeSecrets;
 
 namespace LlmStack.Tests.Security.Scanning;
 

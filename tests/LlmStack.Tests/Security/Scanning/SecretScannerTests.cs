@@ -3,6 +3,7 @@ using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Security.Scanning;
 using NJsonSchema;
+using Fake = LlmStack.DevTools.FakeSecrets;
 
 namespace LlmStack.Tests.Security.Scanning;
 

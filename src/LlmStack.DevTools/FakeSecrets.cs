@@ -1,12 +1,13 @@
 using System.Text;
 
-namespace LlmStack.Tests.Security.Scanning;
+namespace LlmStack.DevTools;
 
 /// <summary>
-/// Made-up secrets, assembled at run time: the prefixes are split in the source ("gh" + "p_") and the bodies come
-/// from a seeded generator, so this repository holds no literal look-alike and ValidateSecurity scans it clean.
+/// Made-up secrets for the scanner's tests and BenchmarkSecurityScan, assembled at run time: the prefixes are split in
+/// the source ("gh" + "p_") and the bodies come from a seeded generator, so this repository holds no literal look-alike
+/// and ValidateSecurity scans it clean.
 /// </summary>
-internal static class Fake
+public static class FakeSecrets
 {
     public const string Alphanumeric = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
