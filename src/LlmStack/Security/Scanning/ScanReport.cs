@@ -26,7 +26,12 @@ public static class ScanReport
         new("scan-timeout", "Rule timed out", "A rule's regular expression exceeded its time limit on a file, which was therefore not fully checked."),
     ];
 
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+    private static readonly JsonSerializerOptions Indented = new()
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // readable '…'; the output is never embedded in HTML
+    };
 
     public static void WriteTable(SecretScanResult result, TextWriter output)
     {

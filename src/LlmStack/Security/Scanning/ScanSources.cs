@@ -117,7 +117,8 @@ public static partial class ScanSources
     public static bool IsBinary(ReadOnlySpan<byte> bytes) => bytes[..Math.Min(bytes.Length, BinaryProbeBytes)].Contains((byte)0);
 
     /// <summary>
-    /// Every line any commit of any ref added (<c>git log -p -U0 --all</c>), scanned hunk by hunk, so a secret committed
+    /// Every line any commit of any ref added (<c>git log -p -U0 --all</c>; below a subdirectory only its files, with
+    /// paths relative to it), scanned hunk by hunk, so a secret committed
     /// and deleted later is found, reported with the commit that added it, its path and its line in that commit. Binary
     /// changes have no lines; a hunk above <see cref="MaxFileBytes"/> is skipped like a large file. Returns the number
     /// of commits read.
@@ -133,7 +134,7 @@ public static partial class ScanSources
         var errors = new List<string>();
         var log = await ProcessRunner.RunAsync(
             "git",
-            ["-C", root, "-c", "core.quotePath=false", "log", "-p", "-U0", "--all", "--no-color", "--no-ext-diff", "--no-textconv", "--format=commit %H"],
+            ["-C", root, "-c", "core.quotePath=false", "log", "-p", "-U0", "--relative", "--all", "--no-color", "--no-ext-diff", "--no-textconv", "--format=commit %H"],
             root,
             history.Read,
             cancellationToken,

@@ -17,6 +17,12 @@ public sealed class SecretScannerTests : IDisposable
     private async Task Git(params string[] arguments) =>
         await ProcessRunner.RunCheckedAsync("git", ["-C", _root, "-c", "user.name=Scan Test", "-c", "user.email=scan@test.invalid", "-c", "commit.gpgsign=false", .. arguments], _root, null, CancellationToken.None);
 
+    private async Task Commit(string message)
+    {
+        await Git("add", "-A");
+        await Git("commit", "-qm", message);
+    }
+
     private async Task InitRepository()
     {
         await Git("init", "-q", "-b", "main");
@@ -41,8 +47,7 @@ public sealed class SecretScannerTests : IDisposable
     {
         await InitRepository();
         Write("tracked.txt", "github: " + Fake.GitHub() + "\n");
-        await Git("add", "-A");
-        await Git("commit", "-qm", "tracked");
+        await Commit("tracked");
         Write("untracked.env", "\n\nSTRIPE=" + Fake.Stripe() + "\n");
         Write("build-output/ignored.txt", Fake.GitLab());
 
@@ -80,8 +85,7 @@ public sealed class SecretScannerTests : IDisposable
     {
         await InitRepository();
         Write("app/settings.py", "DEBUG = True\n");
-        await Git("add", "-A");
-        await Git("commit", "-qm", "first");
+        await Commit("first");
         Write("app/settings.py", "DEBUG = True\nNAME = 'app'\nAWS_KEY = '" + Fake.AwsKeyId() + "'\n");
         await Git("commit", "-qam", "leak");
         var leak = (await ProcessRunner.RunCheckedAsync("git", ["-C", _root, "rev-parse", "HEAD"], _root, null, CancellationToken.None)).Output[0];
@@ -219,8 +223,7 @@ public sealed class SecretScannerTests : IDisposable
         await Git("init", "-q", "-b", "main");
         Write(".gitignore", "*.log\n");
         Write("secrets/development.env", "X=" + Fake.Chars(20, 31) + "\n");
-        await Git("add", "-A");
-        await Git("commit", "-qm", "oops");
+        await Commit("oops");
 
         var findings = await StructuralChecks.CheckSecretsDirectoryAsync(_root, Path.Combine(_root, "secrets"), CancellationToken.None);
         findings.Select(f => (f.RuleId, f.Path)).Should().BeEquivalentTo(
@@ -281,8 +284,7 @@ public sealed class SecretScannerTests : IDisposable
     {
         await InitRepository();
         Write("dir with space/app.env", "GITHUB=" + Fake.GitHub() + "\n");
-        await Git("add", "-A");
-        await Git("commit", "-qm", "leak");
+        await Commit("leak");
         Write("dir with space/app.env", "nothing\n");
         await Git("commit", "-qam", "fix");
         Write("now.txt", "x " + Fake.Google());
