@@ -80,4 +80,21 @@ partial class Build
                 ReportSummary(timing.Name, $"{timing.Median.TotalMilliseconds:0} ms");
             }
         });
+
+    [Parameter("BenchmarkSecurityScan: files in the generated tree")]
+    readonly int ScanFiles = 10_000;
+
+    [Parameter("BenchmarkSecurityScan: MB of text in the generated tree")]
+    readonly int ScanMegabytes = 100;
+
+    Target BenchmarkSecurityScan => _ => _
+        .Description("Secret scan figures for the README (nothing asserted): ValidateSecurity's scanner against secretlint (recommended preset) on this repository and on a generated tree of --scan-files files / --scan-megabytes MB under .nuke/temp with planted made-up secrets; wall time (median of --runs, default 3, after a warm-up) and findings.")
+        .DependsOn(TestTools)
+        .Executes(async ct =>
+        {
+            foreach (var figure in await SecretScanBenchmark.RunAsync(RootDirectory, ScanFiles, ScanMegabytes, Runs ?? 3, Log, ct))
+            {
+                ReportSummary($"{figure.Tree}, {figure.Scanner}", $"{figure.Time.Median.TotalSeconds:0.00}s, {figure.Findings} finding(s)");
+            }
+        });
 }

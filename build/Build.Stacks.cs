@@ -25,7 +25,7 @@ partial class Build
     [Parameter("How long a run that changes an environment waits for another run's lock (30s, 5m, 1h)")]
     readonly string LockTimeout = "5m";
 
-    [Parameter("Status and SystemStatus: print JSON")]
+    [Parameter("Status, SystemStatus and ValidateSecurity: print JSON")]
     readonly bool Json;
 
     [Parameter("Logs: lines per container from the end (a number, or all)")]

@@ -6,17 +6,29 @@ namespace LlmStack.DevTools;
 /// <summary>
 /// What the tests need beside the engine: Debian's docker-compose (v1), restic and rclone (a restic REST server for
 /// the remote tier), and pinned npm packages installed into .nuke/temp/tools — dclint (its compose-spec JSON schema),
-/// s3rver (an S3 server for the cloud tier) and parse-prometheus-text-format (to check the metrics file with a parser).
+/// s3rver (an S3 server for the cloud tier), parse-prometheus-text-format (to check the metrics file with a parser),
+/// @microsoft/jest-sarif (the SARIF 2.1.0 JSON schema ValidateSecurity's SARIF is checked against) and secretlint with its
+/// recommended rules (BenchmarkSecurityScan's point of comparison).
 /// </summary>
 public static class TestTools
 {
     public static readonly IReadOnlyList<(string Name, string Version)> NpmPackages =
-        [("dclint", "3.1.0"), ("s3rver", "3.7.1"), ("parse-prometheus-text-format", "1.1.1")];
+        [
+            ("dclint", "3.1.0"), ("s3rver", "3.7.1"), ("parse-prometheus-text-format", "1.1.1"), ("@microsoft/jest-sarif", "1.0.0-beta.0"),
+            ("secretlint", "13.0.6"), ("@secretlint/secretlint-rule-preset-recommend", "13.0.6"),
+        ];
 
     public static string ToolsDirectory(string root) => Path.Combine(root, ".nuke", "temp", "tools");
 
     public static string JsonSchemaPath(string root) =>
         Path.Combine(ToolsDirectory(root), "node_modules", "dclint", "schemas", "compose.schema.json");
+
+    /// <summary>The SARIF 2.1.0 JSON schema (final, rtm.5) shipped by npm @microsoft/jest-sarif.</summary>
+    public static string SarifSchemaPath(string root) =>
+        Path.Combine(ToolsDirectory(root), "node_modules", "@microsoft", "jest-sarif", "lib", "schemas", "sarif-2.1.0-rtm.5.json");
+
+    /// <summary>The secretlint command line (npm secretlint, with @secretlint/secretlint-rule-preset-recommend beside it).</summary>
+    public static string SecretlintPath(string root) => Path.Combine(ToolsDirectory(root), "node_modules", ".bin", "secretlint");
 
     /// <summary>Fails with the install hint when a Debian tool is not on PATH.</summary>
     public static async Task RequireAsync(string root, string tool, string package, CancellationToken cancellationToken)

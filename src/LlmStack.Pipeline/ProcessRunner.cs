@@ -7,7 +7,9 @@ public sealed record ProcessResult(int ExitCode, IReadOnlyList<string> Output);
 
 /// <summary>
 /// Runs external tools (dotnet test, helper scripts): arguments passed as a list (no shell), output streamed
-/// line by line to a callback, the whole process tree killed on cancellation.
+/// line by line to a callback, the whole process tree killed on cancellation. By default stdout and stderr go to the
+/// same callback and are collected; <c>onErrorLine</c> keeps stderr apart (out of the output), and <c>collect: false</c>
+/// streams a large output without keeping it.
 /// </summary>
 public static class ProcessRunner
 {
@@ -17,7 +19,9 @@ public static class ProcessRunner
         string workingDirectory,
         Action<string>? onLine,
         CancellationToken cancellationToken,
-        IReadOnlyDictionary<string, string>? environment = null)
+        IReadOnlyDictionary<string, string>? environment = null,
+        Action<string>? onErrorLine = null,
+        bool collect = true)
     {
         var start = new ProcessStartInfo(fileName)
         {
@@ -38,7 +42,7 @@ public static class ProcessRunner
 
         using var process = new Process { StartInfo = start };
         var lines = new List<string>();
-        void Collect(string? line)
+        void Collect(string? line, Action<string>? callback)
         {
             if (line is null)
             {
@@ -47,13 +51,33 @@ public static class ProcessRunner
 
             lock (lines)
             {
-                lines.Add(line);
-                onLine?.Invoke(line);
+                if (collect)
+                {
+                    lines.Add(line);
+                }
+
+                callback?.Invoke(line);
             }
         }
 
-        process.OutputDataReceived += (_, e) => Collect(e.Data);
-        process.ErrorDataReceived += (_, e) => Collect(e.Data);
+        process.OutputDataReceived += (_, e) => Collect(e.Data, onLine);
+        if (onErrorLine is null)
+        {
+            process.ErrorDataReceived += (_, e) => Collect(e.Data, onLine);
+        }
+        else
+        {
+            process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is not null)
+                {
+                    lock (lines)
+                    {
+                        onErrorLine(e.Data);
+                    }
+                }
+            };
+        }
         try
         {
             process.Start();

@@ -91,4 +91,11 @@ public class BuildTargetsTests
         environment.Name.Should().Be("Environment", "the parameter stays --environment");
         environment.Sources.Should().NotHaveFlag(ParameterSources.BareVariable, "a host-wide ENVIRONMENT=production must not retarget runs");
     }
+
+    [Fact]
+    public void ValidateSecurity_is_a_standalone_check_whose_scan_directory_is_the_path_parameter()
+    {
+        Target("ValidateSecurity").ExecutionDependencies.Should().BeEmpty("a secret scan needs no Docker engine and no other target");
+        ParameterOf("ScanPath").Name.Should().Be("Path", "the parameter is --path (the field is not named Path: that would hide System.IO.Path in the build)");
+    }
 }

@@ -26,4 +26,13 @@ internal static class Tools
             ? path
             : throw new InvalidOperationException($"{path} is missing: run ./build.sh TestTools (npm install dclint)");
     }
+
+    /// <summary>The SARIF 2.1.0 JSON schema shipped by npm @microsoft/jest-sarif (installed by the TestTools target).</summary>
+    public static string SarifJsonSchema()
+    {
+        var path = LlmStack.DevTools.TestTools.SarifSchemaPath(Repository.Root);
+        return File.Exists(path)
+            ? path
+            : throw new InvalidOperationException($"{path} is missing: run ./build.sh TestTools (npm install @microsoft/jest-sarif)");
+    }
 }
