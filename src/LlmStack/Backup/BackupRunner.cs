@@ -31,16 +31,8 @@ public sealed record BackupContext(
     public BackupCatalog Catalog => new(Repository, ManifestCache);
 
     /// <summary>The running container of a service, or one line saying it must run.</summary>
-    public async Task<(string Id, string Name)> RunningContainerAsync(string service, CancellationToken cancellationToken)
-    {
-        var running = (await Engine.ServiceContainersAsync(Scope.Of(Environment), cancellationToken, service: service, all: false))
-            .Where(c => c.State == "running")
-            .OrderBy(c => c.Names[0], StringComparer.Ordinal)
-            .FirstOrDefault();
-        return running is null
-            ? throw new PipelineException($"service '{service}' is not running in {Environment.Name}: start it (Start{Health.Capitalize(Environment.Service(service).Stack)}) to back it up or restore it")
-            : (running.ID, running.Names[0].TrimStart('/'));
-    }
+    public Task<(string Id, string Name)> RunningContainerAsync(string service, CancellationToken cancellationToken) =>
+        Engine.RunningContainerAsync(Environment, service, "to back it up or restore it", cancellationToken);
 
     /// <summary>A variable of the service's own environment (POSTGRES_USER), with secrets resolved.</summary>
     public string? ServiceVariable(string service, string name) =>

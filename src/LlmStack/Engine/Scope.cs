@@ -75,6 +75,19 @@ public static class LabelExtensions
             ct => engine.Client.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters { All = all, Filters = scope.ServiceFilter(stack, service) }, ct),
             cancellationToken);
 
+    /// <summary>The running container of a service (id, name), or one line saying it must run <paramref name="why"/> ("to back it up").</summary>
+    public static async Task<(string Id, string Name)> RunningContainerAsync(
+        this DockerEngine engine, Schema.ResolvedEnvironment environment, string service, string why, CancellationToken cancellationToken)
+    {
+        var running = (await engine.ServiceContainersAsync(Scope.Of(environment), cancellationToken, service: service, all: false))
+            .Where(c => c.State == "running")
+            .OrderBy(c => c.Names[0], StringComparer.Ordinal)
+            .FirstOrDefault();
+        return running is null
+            ? throw new Pipeline.PipelineException($"service '{service}' is not running in {environment.Name}: start it (Start{Health.Capitalize(environment.Service(service).Stack)}) {why}")
+            : (running.ID, running.Names[0].TrimStart('/'));
+    }
+
     /// <summary>A label's value, or null (Docker gives label maps as IDictionary, possibly null).</summary>
     public static string? Value(this IDictionary<string, string>? labels, string key) =>
         labels is not null && labels.TryGetValue(key, out var value) ? value : null;

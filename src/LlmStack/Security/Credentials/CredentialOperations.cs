@@ -316,12 +316,8 @@ public sealed class CredentialOperations(EnvironmentSession session, ILogger log
         return undone.Count == 0 ? "nothing had changed" : string.Join("; ", undone);
     }
 
-    private async Task<string> RunningIdAsync(string service, CancellationToken cancellationToken)
-    {
-        var engine = await session.EngineAsync(cancellationToken);
-        var containers = await engine.ServiceContainersAsync(Scope.Of(Environment), cancellationToken, service: service, all: false);
-        return containers.FirstOrDefault()?.ID ?? throw new PipelineException($"{service} is not running");
-    }
+    private async Task<string> RunningIdAsync(string service, CancellationToken cancellationToken) =>
+        (await (await session.EngineAsync(cancellationToken)).RunningContainerAsync(Environment, service, "to change or check its password", cancellationToken)).Id;
 
     /// <summary>A volume of ours the service keeps its data in, if one exists.</summary>
     private async Task<string?> HasDataAsync(DockerEngine engine, string service, CancellationToken cancellationToken)
