@@ -153,5 +153,24 @@ public sealed class CredentialTests(RunningCore core) : IClassFixture<RunningCor
         }
 
         check.Output.Should().NotContain(values["JWT_SECRET_KEY"]).And.NotContain(values["MINIO_ROOT_PASSWORD"]).And.NotContain("changeme_in_production");
+
+        // A secrets directory inside the checkout that git does not ignore, and a file another user owns.
+        var inside = Path.Combine(Docker.Root, $"it-secrets-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(inside);
+        try
+        {
+            File.Copy(file, Path.Combine(inside, "staging.env"));
+            await ProcessRunnerChownAsync(Path.Combine(inside, "staging.env"));
+            var exposed = await Cli.RunAsync(Docker.Root, ["ValidateCredentials", "--environment", "staging", "--secrets-dir", inside, "--json"]);
+            exposed.ExitCode.Should().NotBe(0, exposed.ToString());
+            exposed.Output.Should().MatchRegex("\"rule\": \"git-ignored\",\\s+\"level\": \"error\"").And.MatchRegex("\"rule\": \"file-owner\",\\s+\"level\": \"error\"");
+        }
+        finally
+        {
+            Directory.Delete(inside, recursive: true);
+        }
     }
+
+    private static async Task ProcessRunnerChownAsync(string path) =>
+        (await LlmStack.Pipeline.ProcessRunner.RunAsync("chown", ["12345", path], "/", null, CancellationToken.None)).ExitCode.Should().Be(0);
 }
