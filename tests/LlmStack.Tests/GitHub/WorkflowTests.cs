@@ -262,13 +262,15 @@ public class WorkflowTests
     private static async Task<(int Code, string Output)> RunAsync(string root, string target)
     {
         var output = new StringWriter();
-        var code = await PipelineRunner.RunAsync<Build>(new RunOptions
+        // The build class is internal to the build program: run it through the engine's generic entry by reflection.
+        var run = typeof(PipelineRunner).GetMethod(nameof(PipelineRunner.RunAsync))!.MakeGenericMethod(Type.GetType("Build, _build", throwOnError: true)!);
+        var code = await (Task<int>)run.Invoke(null, [new RunOptions
         {
             Arguments = [target, "--root", root],
             Output = output,
             Error = output,
             EnvironmentVariables = new Dictionary<string, string> { ["LLMSTACK_LOG_DIRECTORY"] = Path.Combine(root, ".nuke", "temp") },
-        });
+        }])!;
         return (code, output.ToString());
     }
 
