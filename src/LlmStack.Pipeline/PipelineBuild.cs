@@ -57,6 +57,14 @@ public abstract class PipelineBuild : IPipelineBuild
     /// </summary>
     protected internal virtual string? DescribeFailure(Exception exception) => null;
 
+    /// <summary>
+    /// Called once before the first target of a run executes (parameters injected, plan made, logger ready; never for
+    /// <c>--help</c> or <c>--plan</c>), as NUKE's <c>OnBuildInitialized</c>. An exception fails the run before anything ran.
+    /// </summary>
+    protected internal virtual void OnBuildInitialized()
+    {
+    }
+
     /// <summary>Called once when a run that executed targets ends (success, failure or Ctrl-C): release what the run held.</summary>
     protected internal virtual void OnBuildFinished()
     {

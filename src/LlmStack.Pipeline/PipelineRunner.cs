@@ -171,6 +171,7 @@ public static class PipelineRunner
             ParameterHeader.Write(build.Log, parameters, build.Secrets);
             try
             {
+                build.OnBuildInitialized();
                 return await BuildExecutor.RunAsync(build, plan, run.Token, assured.Token);
             }
             finally

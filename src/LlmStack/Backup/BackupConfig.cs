@@ -26,6 +26,9 @@ public sealed class RestoreTestDefinition : SchemaNode
 {
     /// <summary>The environment whose images and settings the throwaway containers use (default: the one tested).</summary>
     public string? TestEnvironment { get; set; }
+
+    /// <summary>When the generated restore-test workflow runs RestoreTest in every environment (five-field cron, UTC; default <see cref="BackupConfigLoader.DefaultRestoreTestSchedule"/>).</summary>
+    public string? Schedule { get; set; }
 }
 
 /// <summary>Where the Prometheus text-format metrics go (node_exporter's textfile collector).</summary>
@@ -69,6 +72,9 @@ public sealed class EnvironmentBackupDefinition : SchemaNode
 
     /// <summary>Every wipe of data takes a BackupFull first (WipeProduction and WipeStaging always do).</summary>
     public bool? BackupBeforeWipe { get; set; }
+
+    /// <summary>The labels of the self-hosted GitHub Actions runner that runs this environment's scheduled workflows (default <c>[self-hosted, llmstack, &lt;environment&gt;]</c>).</summary>
+    public List<string>? RunnerLabels { get; set; }
 }
 
 public sealed class ServiceBackupDefinition : SchemaNode
@@ -121,6 +127,15 @@ public static class BackupMethods
 public static class BackupConfigLoader
 {
     public const string DefaultPath = "configs/backup-strategies.yaml";
+
+    /// <summary>The restore test's schedule when restore_test.schedule is not set: Sundays 06:00 UTC, after every nightly backup.</summary>
+    public const string DefaultRestoreTestSchedule = "0 6 * * 0";
+
+    /// <summary>The runner labels of an environment: its runner_labels, or <c>[self-hosted, llmstack, &lt;environment&gt;]</c>.</summary>
+    public static IReadOnlyList<string> RunnerLabels(BackupConfig config, string environment) =>
+        config.Environments.TryGetValue(environment, out var definition) && definition.RunnerLabels is { Count: > 0 } labels
+            ? labels
+            : ["self-hosted", "llmstack", environment];
 
     /// <summary>Every problem of the file, in source order, each with file:line:col.</summary>
     public static (BackupConfig? Config, IReadOnlyList<Diagnostic> Diagnostics) Load(string path, string displayPath, ComposeSchema schema) =>
@@ -203,6 +218,27 @@ public static class BackupConfigLoader
                 diagnostics.Error(environment.Location, $"environment '{name}' has no schedule (five-field cron in UTC, e.g. \"0 3 * * *\")");
             }
 
+            if (environment.RunnerLabels is { } labels)
+            {
+                if (labels.Count == 0)
+                {
+                    diagnostics.Error(environment.Locate("runner_labels"), $"environment '{name}': runner_labels is empty: drop it for the default [self-hosted, llmstack, {name}] or list the runner's labels");
+                }
+
+                for (var i = 0; i < labels.Count; i++)
+                {
+                    if (string.IsNullOrWhiteSpace(labels[i]) || labels[i].Any(c => char.IsWhiteSpace(c) || c == ','))
+                    {
+                        diagnostics.Error(environment.Locate($"runner_labels[{i}]"), $"environment '{name}': runner label '{labels[i]}' must be one word without spaces or commas (e.g. self-hosted, llmstack, {name})");
+                    }
+                }
+
+                if (labels.Distinct(StringComparer.OrdinalIgnoreCase).Count() != labels.Count)
+                {
+                    diagnostics.Error(environment.Locate("runner_labels"), $"environment '{name}' lists a runner label twice (labels ignore case)");
+                }
+            }
+
             if (environment.Tiers is not { Count: > 0 } tiers)
             {
                 diagnostics.Error(environment.Has("tiers") ? environment.Locate("tiers") : environment.Location, $"environment '{name}' has no tiers");
@@ -232,6 +268,11 @@ public static class BackupConfigLoader
         if (config.RestoreTest?.TestEnvironment is { } test && !schema.Environments.ContainsKey(test))
         {
             diagnostics.Error(config.RestoreTest.Locate("test_environment"), $"restore_test.test_environment '{test}' is not an environment of the schema");
+        }
+
+        if (config.RestoreTest?.Schedule is { } restoreSchedule && !TryParseCron(restoreSchedule, out _, out var restoreProblem))
+        {
+            diagnostics.Error(config.RestoreTest.Locate("schedule"), $"restore_test.schedule '{restoreSchedule}' is not a cron expression: {restoreProblem}");
         }
 
         foreach (var missing in schema.Environments.Keys.Where(e => !config.Environments.ContainsKey(e)))
