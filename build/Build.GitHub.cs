@@ -6,14 +6,14 @@ using LlmStack.Security;
 /// <summary>The GitHub API side of GitOps (Octokit): dispatching restores, failure issues, workflow status. See docs/GITHUB-API.md.</summary>
 partial class Build
 {
-    [Parameter("GitHub token for the GitHub API targets (default: GITHUB_TOKEN)", Sources = ParameterSources.Default | ParameterSources.BareVariable)]
+    [Parameter("GitHub token for DispatchRestore, ReportFailure, WorkflowStatus and BackupStatus's workflow line", Sources = ParameterSources.Default | ParameterSources.BareVariable)]
     [Secret]
     readonly string? GitHubToken;
 
-    [Parameter("GitHub repository as owner/name (default: GITHUB_REPOSITORY, else the origin remote)", Sources = ParameterSources.Default | ParameterSources.BareVariable)]
+    [Parameter("GitHub repository as owner/name (default: the origin remote)", Sources = ParameterSources.Default | ParameterSources.BareVariable)]
     readonly string? GitHubRepository;
 
-    [Parameter("GitHub API URL (default: GITHUB_API_URL, else https://api.github.com/; Enterprise: https://HOST/api/v3)", Sources = ParameterSources.Default | ParameterSources.BareVariable)]
+    [Parameter("GitHub API URL (default https://api.github.com/; Enterprise: https://HOST/api/v3)", Sources = ParameterSources.Default | ParameterSources.BareVariable)]
     readonly string? GitHubApiUrl;
 
     [Parameter("DispatchRestore: the branch or tag to run restore.yml from (default: the repository's default branch)")]

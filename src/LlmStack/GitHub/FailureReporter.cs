@@ -79,7 +79,7 @@ public sealed partial class FailureReporter(GitHubApi api, SecretMasker masker, 
     /// <summary>The open issue of (workflow, environment): labelled <see cref="Label"/> with the marker in its body.</summary>
     public async Task<Issue?> FindOpenAsync(WorkflowOutcome outcome, CancellationToken cancellationToken)
     {
-        var request = new RepositoryIssueRequest { State = ItemStateFilter.Open, Filter = IssueFilter.All };
+        var request = new RepositoryIssueRequest { State = ItemStateFilter.Open };
         request.Labels.Add(Label);
         var issues = await api.CallAsync(
             $"listing the open {Label} issues of {api.Repository} (the token needs issues: read)",
