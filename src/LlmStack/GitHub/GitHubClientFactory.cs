@@ -29,7 +29,7 @@ public sealed partial record RepositoryName(string Owner, string Name)
     [GeneratedRegex(@"^(?<owner>[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)/(?<name>[A-Za-z0-9._-]+?)(?:\.git)?/?$")]
     private static partial Regex OwnerName();
 
-    // https://[user[:pass]@]host[:port]/owner/name[.git], ssh://git@host[:port]/owner/name[.git], git://host/owner/name
+    // https://[credentials@]host[:port]/owner/name[.git], ssh://git@host[:port]/owner/name[.git], git://host/owner/name
     [GeneratedRegex(@"^(?:https?|ssh|git)://(?:[^@/]+@)?[^/]+/(?<path>[^?#]+)$")]
     private static partial Regex UrlForm();
 
