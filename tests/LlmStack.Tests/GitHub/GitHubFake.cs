@@ -94,6 +94,16 @@ internal sealed class GitHubFake : IDisposable
     }
 }
 
+/// <summary>A test class with its own fake GitHub and an output to read.</summary>
+public abstract class GitHubTestBase : IDisposable
+{
+    internal GitHubFake GitHub { get; } = new();
+
+    protected StringWriter Output { get; } = new();
+
+    public virtual void Dispose() => GitHub.Dispose();
+}
+
 /// <summary>A clock that says what the test wants (delays still run on real, millisecond timers).</summary>
 internal sealed class FixedTime(DateTimeOffset now) : TimeProvider
 {

@@ -4,17 +4,15 @@ using LlmStack.Pipeline;
 
 namespace LlmStack.Tests.GitHub;
 
-public sealed class WorkflowStatusReportTests : IDisposable
+public sealed class WorkflowStatusReportTests : GitHubTestBase
 {
     // Monday 2026-06-01 10:00 UTC
     private static readonly DateTimeOffset Now = new(2026, 6, 1, 10, 0, 0, TimeSpan.Zero);
-    private readonly GitHubFake _github = new();
-    private readonly StringWriter _output = new();
     private readonly string _workflows = Repository.TempDirectory("github-workflows");
 
-    public void Dispose()
+    public override void Dispose()
     {
-        _github.Dispose();
+        base.Dispose();
         Directory.Delete(_workflows, recursive: true);
     }
 
@@ -31,7 +29,7 @@ public sealed class WorkflowStatusReportTests : IDisposable
         """);
 
     private void LastRun(string file, params object[] runs) =>
-        _github.Json("GET", $"{GitHubFake.Repo}/actions/workflows/{file}/runs", 200, _ => GitHubFake.Runs(runs));
+        GitHub.Json("GET", $"{GitHubFake.Repo}/actions/workflows/{file}/runs", 200, _ => GitHubFake.Runs(runs));
 
     [Fact]
     public async Task Flags_a_missed_schedule_and_a_failed_run_and_leaves_the_rest()
@@ -45,17 +43,17 @@ public sealed class WorkflowStatusReportTests : IDisposable
         LastRun("retention-production.yml", GitHubFake.Run(11, "completed", "failure", Now.AddHours(-6), "schedule"));
         LastRun("backup-staging.yml", GitHubFake.Run(12, "completed", "success", Now.AddMinutes(-55), "schedule"));
         LastRun("pr.yml", GitHubFake.Run(13, "in_progress", null, Now.AddMinutes(-2), "pull_request"));
-        var report = new WorkflowStatusReport(await _github.ApiAsync(), _output, new FixedTime(Now));
+        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), Output, new FixedTime(Now));
 
         var act = () => report.RunAsync(_workflows, json: false, CancellationToken.None);
 
         var message = (await act.Should().ThrowAsync<PipelineException>()).Which.Message;
         message.Should().Be("2 workflow(s) of acme/stack need attention: backup-production.yml: missed schedule: a run was due 2026-06-01 02:00Z; retention-production.yml: last run failure");
-        var table = _output.ToString();
+        var table = Output.ToString();
         table.Should().Contain("backup-staging.yml").And.Contain("in_progress").And.Contain("https://github.com/acme/stack/actions/runs/13").And.Contain("3d0h");
         table.Should().NotContain("hand-made.yml");
-        _github.All.Select(r => r.Path).Should().NotContain(p => p.Contains("hand-made", StringComparison.Ordinal));
-        _github.All.Should().OnlyContain(r => GitHubFake.Query(r, "per_page") == "1");
+        GitHub.All.Select(r => r.Path).Should().NotContain(p => p.Contains("hand-made", StringComparison.Ordinal));
+        GitHub.All.Should().OnlyContain(r => GitHubFake.Query(r, "per_page") == "1");
     }
 
     [Fact]
@@ -65,11 +63,11 @@ public sealed class WorkflowStatusReportTests : IDisposable
         Generated("restore.yml", null);
         LastRun("backup-production.yml", GitHubFake.Run(10, "completed", "success", Now.AddHours(-7).AddMinutes(-50), "schedule"));
         LastRun("restore.yml");
-        var report = new WorkflowStatusReport(await _github.ApiAsync(), _output, new FixedTime(Now));
+        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), Output, new FixedTime(Now));
 
         await report.RunAsync(_workflows, json: true, CancellationToken.None);
 
-        var workflows = JsonDocument.Parse(_output.ToString()).RootElement.GetProperty("workflows").EnumerateArray().ToList();
+        var workflows = JsonDocument.Parse(Output.ToString()).RootElement.GetProperty("workflows").EnumerateArray().ToList();
         workflows.Select(w => w.GetProperty("workflow").GetString()).Should().Equal("backup-production.yml", "restore.yml");
         workflows[0].GetProperty("state").GetString().Should().Be("success");
         workflows[0].GetProperty("schedules")[0].GetString().Should().Be("0 2 * * *");
@@ -93,18 +91,18 @@ public sealed class WorkflowStatusReportTests : IDisposable
     public async Task No_generated_workflow_is_one_line()
     {
         Generated("hand-made.yml", null, ours: false);
-        var report = new WorkflowStatusReport(await _github.ApiAsync(), _output, new FixedTime(Now));
+        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), Output, new FixedTime(Now));
 
         (await FluentActions.Awaiting(() => report.RunAsync(_workflows, false, CancellationToken.None)).Should().ThrowAsync<PipelineException>())
             .Which.Message.Should().Contain("run GenerateWorkflows");
-        _github.All.Should().BeEmpty();
+        GitHub.All.Should().BeEmpty();
     }
 
     [Fact]
     public async Task The_backup_status_line_names_the_last_run()
     {
         LastRun("backup-staging.yml", GitHubFake.Run(12, "completed", "failure", Now.AddHours(-2), "schedule"));
-        var report = new WorkflowStatusReport(await _github.ApiAsync(), _output, new FixedTime(Now));
+        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), Output, new FixedTime(Now));
 
         (await report.LastRunLineAsync("backup-staging.yml", CancellationToken.None)).Should()
             .Be("backup-staging.yml: failure, 2h0m ago (schedule) https://github.com/acme/stack/actions/runs/12");
