@@ -62,7 +62,7 @@ partial class Build
             var outcome = new WorkflowOutcome(Workflow!, Environment, FailedTarget ?? FailedTargets.FirstOrDefault()?.Name, LogFile is null ? null : Path.GetFullPath(LogFile, RootDirectory),
                 FailureReporter.RunUrl(System.Environment.GetEnvironmentVariable));
             var reporter = new FailureReporter(await GitHubAsync(ct), Secrets, Out);
-            if (Succeeded || (others.Count > 0 && !FailedTargets.Any()))
+            if (Succeeded || (others.Count > 0 && others.All(t => t.Status is ExecutionStatus.Succeeded or ExecutionStatus.Skipped)))
             {
                 await reporter.ResolveAsync(outcome, ct);
             }

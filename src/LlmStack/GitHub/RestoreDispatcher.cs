@@ -53,7 +53,17 @@ public sealed class RestoreDispatcher(GitHubApi api, TextWriter output, TimeProv
             cancellationToken);
         output.WriteLine($"Dispatched {Workflow} on {gitRef}: restore {request.Service} of {request.Environment} from {request.Backup}");
 
-        var run = await FindRunAsync(gitRef, before, dispatchedAt, polling, cancellationToken);
+        WorkflowRun run;
+        try
+        {
+            run = await FindRunAsync(gitRef, before, dispatchedAt, polling, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            output.WriteLine($"Stopped waiting for the run; {Workflow} was dispatched and runs on GitHub: see Actions of {api.Repository}");
+            throw;
+        }
+
         output.WriteLine($"{Workflow} run #{run.RunNumber}: {run.HtmlUrl}");
         return await FollowAsync(run, polling.Interval, cancellationToken);
     }
