@@ -38,6 +38,7 @@ partial class Build
         KeyValue = BackupKey,
         HelperImage = HelperImage,
         MetricsFile = MetricsFile,
+        ScheduledWorkflowRun = ScheduledBackupRun,
     };
 
     BackupOperations BackupTargets => _backups ??= new BackupOperations(Stacks, BackupOptions);
@@ -75,7 +76,7 @@ partial class Build
         .Executes(ct => BackupTargets.ListAsync(Json, ct));
 
     Target BackupStatus => _ => _
-        .Description("The last backup of each service against the schedule, and the repository size (--json); non-zero when one is overdue, failed or missing.")
+        .Description("The last backup of each service against the schedule, and the repository size (--json), with a GitHub token the last backup-<environment>.yml run; non-zero when one is overdue, failed or missing.")
         .Executes(ct => BackupTargets.StatusAsync(Json, ct));
 
     Target BackupSchedule => _ => _

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
+using LlmStack.Schema;
 using LlmStack.Security;
 
 namespace LlmStack.Backup;
@@ -23,6 +24,12 @@ public sealed record BackupOptions
 
     /// <summary>The Prometheus textfile to write (overrides <c>metrics.file</c> of the configuration).</summary>
     public string? MetricsFile { get; init; }
+
+    /// <summary>
+    /// BackupStatus: one line on the last run of the environment's scheduled backup workflow (given the environment's
+    /// workflow file name), when a GitHub token is set; null: no GitHub, no network.
+    /// </summary>
+    public Func<string, CancellationToken, Task<string>>? ScheduledWorkflowRun { get; init; }
 }
 
 /// <summary>One backup of a service, for BackupList: its set, and the tiers that hold the set.</summary>
@@ -242,7 +249,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         var sets = await context.Catalog.SetsAsync(cancellationToken);
         var size = await context.Repository.SizeAsync(cancellationToken);
         var now = DateTimeOffset.UtcNow;
-        var due = Due(context.Plan.Cron, now);
+        var due = CronSchedule.LastOccurrence(context.Plan.Cron, now);
         var status = new List<object>();
         var problems = new List<string>();
         var table = new TextTable("SERVICE", "LAST BACKUP (UTC)", "AGE", "SET", "STATE");
@@ -324,9 +331,10 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
             tiers.Add(new { tier = inventory.Tier.Name, kind = inventory.Tier.Kind, repository = inventory.Tier.Repository, sets = inventory.Entries?.Count, newest, size = tierSize, state });
         }
 
+        var workflow = await ScheduledWorkflowRunAsync(cancellationToken);
         if (json)
         {
-            Out.WriteLine(JsonSerializer.Serialize(new { environment = session.Environment.Name, schedule = context.Plan.Schedule, services = status, tiers }, Json));
+            Out.WriteLine(JsonSerializer.Serialize(new { environment = session.Environment.Name, schedule = context.Plan.Schedule, services = status, tiers, workflow }, Json));
         }
         else
         {
@@ -335,11 +343,33 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
             tierTable.Write(Out);
             Out.WriteLine();
             Out.WriteLine($"Schedule {context.Plan.Schedule} (UTC)");
+            if (workflow is not null)
+            {
+                Out.WriteLine($"GitHub {workflow}");
+            }
         }
 
         if (problems.Count > 0)
         {
             throw new PipelineException($"{problems.Count} service(s) of {session.Environment.Name} without a current backup: {string.Join("; ", problems)}");
+        }
+    }
+
+    /// <summary>The last run of backup-&lt;environment&gt;.yml on GitHub, when asked for; a GitHub failure is the line, never BackupStatus's.</summary>
+    private async Task<string?> ScheduledWorkflowRunAsync(CancellationToken cancellationToken)
+    {
+        if (options.ScheduledWorkflowRun is not { } lastRun)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await lastRun($"backup-{session.Environment.Name}.yml", cancellationToken);
+        }
+        catch (PipelineException e)
+        {
+            return $"backup-{session.Environment.Name}.yml: {e.Message}";
         }
     }
 
@@ -470,13 +500,6 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         return inventory[0].Entries!.SelectMany(e => e.Manifest.Members.Where(m => m.Succeeded).Select(m =>
             new BackupRow(m.Volume is null ? m.Service : $"{m.Service} ({m.Volume})", m.Type, e.Manifest.Set, e.Manifest.Started, e.Manifest.Status, m.Bytes, m.Added, e.Manifest.Trigger,
                 tiersOf[e.Manifest.Set], verifiedOf.GetValueOrDefault(e.Manifest.Set) ?? new Dictionary<string, string>())));
-    }
-
-    /// <summary>The last scheduled run at or before now.</summary>
-    private static DateTimeOffset? Due(Cronos.CronExpression cron, DateTimeOffset now)
-    {
-        var occurrences = cron.GetOccurrences(now.UtcDateTime.AddDays(-32), now.UtcDateTime, TimeZoneInfo.Utc, fromInclusive: true, toInclusive: true).ToList();
-        return occurrences.Count == 0 ? null : new DateTimeOffset(occurrences[^1], TimeSpan.Zero);
     }
 
     /// <summary>The environment's backup context (repository of the first tier opened, tiers, lifecycle under the lock when held).</summary>

@@ -5,6 +5,27 @@ using System.Text.RegularExpressions;
 
 namespace LlmStack.Schema;
 
+/// <summary>Cron schedules (UTC), as backups and GitHub's scheduled workflows use them.</summary>
+public static class CronSchedule
+{
+    /// <summary>The last time <paramref name="cron"/> fired at or before <paramref name="now"/> (searched up to a year back); null if none.</summary>
+    public static DateTimeOffset? LastOccurrence(Cronos.CronExpression cron, DateTimeOffset now)
+    {
+        // Widening windows: a per-minute schedule never enumerates a year of occurrences.
+        foreach (var days in new[] { 1, 32, 367 })
+        {
+            var last = cron.GetOccurrences(now.UtcDateTime.AddDays(-days), now.UtcDateTime, TimeZoneInfo.Utc, fromInclusive: true, toInclusive: true)
+                .Select(o => (DateTime?)o).LastOrDefault();
+            if (last is { } found)
+            {
+                return new DateTimeOffset(found, TimeSpan.Zero);
+            }
+        }
+
+        return null;
+    }
+}
+
 /// <summary>Compose durations: <c>1m30s</c>, <c>10s</c>, <c>500ms</c>, <c>1h</c>.</summary>
 public static partial class Duration
 {
