@@ -25,8 +25,8 @@ partial class Build
     [Parameter("DispatchRestore: how long the dispatched run may take to appear (2m)")]
     readonly string DispatchTimeout = "2m";
 
-    [Parameter("ReportFailure: the workflow file (backup-production.yml)")]
-    readonly string? Workflow;
+    [Parameter("ReportFailure: the workflow file (backup-production.yml)", Name = "Workflow")]
+    readonly string? WorkflowFile;
 
     [Parameter("ReportFailure: the target that failed (also LLMSTACK_FAILED_TARGET; default: the failed target of this run)")]
     readonly string? FailedTarget;
@@ -53,13 +53,13 @@ partial class Build
 
     Target ReportFailure => _ => _
         .Description("Open (or comment on) the issue of a failing --workflow in the environment, with the failed target, run URL and log tail; --succeeded closes it. With other targets in the run, their outcome decides.")
-        .Requires(() => Workflow)
+        .Requires(() => WorkflowFile)
         .AssuredAfterFailure()
         .Executes(async ct =>
         {
             RegisterEnvironmentSecrets();
             var others = ExecutionPlan.Where(t => t.Name != nameof(ReportFailure)).ToList();
-            var outcome = new WorkflowOutcome(Workflow!, Environment, FailedTarget ?? FailedTargets.FirstOrDefault()?.Name, LogFile is null ? null : Path.GetFullPath(LogFile, RootDirectory),
+            var outcome = new WorkflowOutcome(WorkflowFile!, Environment, FailedTarget ?? FailedTargets.FirstOrDefault()?.Name, LogFile is null ? null : Path.GetFullPath(LogFile, RootDirectory),
                 FailureReporter.RunUrl(System.Environment.GetEnvironmentVariable));
             var reporter = new FailureReporter(await GitHubAsync(ct), Secrets, Out);
             if (Succeeded || (others.Count > 0 && others.All(t => t.Status is ExecutionStatus.Succeeded or ExecutionStatus.Skipped)))

@@ -32,11 +32,11 @@ partial class Build
                 .OnSchedule(sources.BackupSchedules[environment]).OnDispatch()
                 .Permission("contents", "read")
                 .Job("full", $"BackupFull {environment}", j => j.ForEnvironment(environment, labels, environment).Timeout(180).Setup()
-                    .Build([nameof(BackupFull)], "--environment", environment).UploadReports($"backup-full-{environment}", reports).ReportFailure(backup, environment))
+                    .Build([nameof(BackupFull)], "--environment", environment).UploadReports($"backup-full-{environment}", reports).ReportFailure(backup, environment, nameof(BackupFull), closesOnSuccess: false))
                 .Job("copy", $"BackupCopy {environment}", j => j.After("full").ForEnvironment(environment, labels, environment).Timeout(180).Setup()
-                    .Build([nameof(BackupCopy)], "--environment", environment).UploadReports($"backup-copy-{environment}", reports).ReportFailure(backup, environment))
+                    .Build([nameof(BackupCopy)], "--environment", environment).UploadReports($"backup-copy-{environment}", reports).ReportFailure(backup, environment, nameof(BackupCopy), closesOnSuccess: false))
                 .Job("verify", $"BackupVerify {environment}", j => j.After("copy").ForEnvironment(environment, labels, environment).Timeout(120).Setup()
-                    .Build([nameof(BackupVerify)], "--environment", environment).UploadReports($"backup-verify-{environment}", reports).ReportFailure(backup, environment));
+                    .Build([nameof(BackupVerify)], "--environment", environment).UploadReports($"backup-verify-{environment}", reports).ReportFailure(backup, environment, nameof(BackupVerify)));
 
             var retention = $"retention-{environment}.yml";
             yield return Workflow.Define(retention, $"Retention {environment}")
@@ -44,7 +44,7 @@ partial class Build
                 .Permission("contents", "read")
                 .Job("cleanup", $"RetentionCleanup {environment}", j => j.ForEnvironment(environment, labels, environment).Timeout(120).Setup()
                     .Build([nameof(RetentionCleanup)], "--environment", environment, "--confirm", environment)
-                    .UploadReports($"retention-{environment}", reports).ReportFailure(retention, environment));
+                    .UploadReports($"retention-{environment}", reports).ReportFailure(retention, environment, nameof(RetentionCleanup)));
         }
 
         yield return sources.Environments.Aggregate(
@@ -52,7 +52,7 @@ partial class Build
             (workflow, environment) => workflow.Job($"restore-test-{environment}", $"RestoreTest {environment}", j => j
                 .ForEnvironment(environment, sources.RunnerLabels[environment], environment).Timeout(120).Setup()
                 .Build([nameof(RestoreTest)], "--environment", environment)
-                .UploadReports($"restore-test-{environment}", reports).ReportFailure("restore-test.yml", environment)));
+                .UploadReports($"restore-test-{environment}", reports).ReportFailure("restore-test.yml", environment, nameof(RestoreTest))));
 
         yield return Workflow.Define("restore.yml", "Restore")
             .OnDispatch(

@@ -144,20 +144,43 @@ public class WorkflowTests
     }
 
     [Fact]
-    public void Scheduled_jobs_report_failures_last_with_issue_permission()
+    public void Scheduled_jobs_report_failures_last_with_issue_permission_and_the_last_job_closes_the_report()
     {
         foreach (var file in Committed().Select(Path.GetFileName).Where(f => f!.StartsWith("backup-", StringComparison.Ordinal) || f!.StartsWith("retention-", StringComparison.Ordinal) || f == "restore-test.yml"))
         {
-            foreach (var (id, job) in Jobs(Load(file!)))
+            var jobs = Jobs(Load(file!)).ToList();
+            var lastJobs = jobs.Where(j => jobs.All(other => !Needs(other.Job).Contains(j.Id))).Select(j => j.Id).ToList();
+            foreach (var (id, job) in jobs)
             {
-                var last = (YamlMappingNode)((YamlSequenceNode)At(job, "steps")).Last();
-                Scalar(last, "if").Should().Be("failure()", $"{file} {id}");
-                Scalar(last, "run").Should().StartWith("./build.sh ReportFailure --workflow " + file + " --environment ");
-                Scalar(last, "env", "GITHUB_TOKEN").Should().Be("${{ secrets.GITHUB_TOKEN }}");
+                var steps = ((YamlSequenceNode)At(job, "steps")).Cast<YamlMappingNode>().ToList();
+                var build = steps.Single(s => RunOf(s)?.Contains("2>&1 | tee -a \"$RUNNER_TEMP/llmstack.log\"", StringComparison.Ordinal) == true);
+                var target = Scalar(build, "name")!;
+                var closes = lastJobs.Contains(id);
+                var report = steps[^(closes ? 2 : 1)];
+                Scalar(report, "if").Should().Be("failure()", $"{file} {id}");
+                Scalar(report, "run").Should().Be($"./build.sh ReportFailure --workflow {file} --environment {Scalar(job, "environment")} --failed-target {target} --log-file \"$RUNNER_TEMP/llmstack.log\"");
+                Scalar(report, "env", "GITHUB_TOKEN").Should().Be("${{ secrets.GITHUB_TOKEN }}");
                 Scalar(job, "permissions", "issues").Should().Be("write");
+                if (closes)
+                {
+                    Scalar(steps[^1], "if").Should().Be("success()", $"{file} {id} is the workflow's last job: its success closes the report");
+                    Scalar(steps[^1], "run").Should().EndWith("--succeeded");
+                }
+                else
+                {
+                    steps.Should().NotContain(s => RunOf(s) != null && RunOf(s)!.Contains("--succeeded", StringComparison.Ordinal), $"{file} {id} is followed by other jobs");
+                }
             }
         }
     }
+
+    private static string? RunOf(YamlMappingNode step) =>
+        step.Children.TryGetValue(new YamlScalarNode("run"), out var run) ? ((YamlScalarNode)run).Value : null;
+
+    private static IReadOnlyList<string> Needs(YamlMappingNode job) =>
+        job.Children.TryGetValue(new YamlScalarNode("needs"), out var needs)
+            ? needs is YamlSequenceNode list ? list.Select(n => ((YamlScalarNode)n).Value!).ToList() : [((YamlScalarNode)needs).Value!]
+            : [];
 
     [Fact]
     public void Pr_workflow_permissions_and_concurrency_are_as_declared()

@@ -21,9 +21,15 @@ public static class WorkflowSteps
             ],
         });
 
-    /// <summary>A step running <c>./build.sh &lt;targets&gt; &lt;arguments&gt;</c> (never a secret on the command line: those are variables).</summary>
+    /// <summary>The job's build output, kept for ReportFailure's log tail (RUNNER_TEMP is the job's own).</summary>
+    public const string LogFile = "\"$RUNNER_TEMP/llmstack.log\"";
+
+    /// <summary>
+    /// A step running <c>./build.sh &lt;targets&gt; &lt;arguments&gt;</c>, its output also appended to <see cref="LogFile"/>
+    /// (never a secret on the command line: those are variables).
+    /// </summary>
     public static WorkflowJob Build(this WorkflowJob job, string[] targets, params string[] arguments) =>
-        job.Step(new WorkflowStep(string.Join(" ", targets)) { Run = string.Join(" ", ["./build.sh", .. targets, .. arguments]) });
+        job.Step(new WorkflowStep(string.Join(" ", targets)) { Run = $"set -o pipefail; {string.Join(" ", ["./build.sh", .. targets, .. arguments])} 2>&1 | tee -a {LogFile}" });
 
     /// <summary>
     /// A job that touches an environment: its GitHub environment (secrets, required reviewers), one run per environment at a
@@ -38,15 +44,29 @@ public static class WorkflowSteps
         .Variable("LLMSTACK_BACKUP_KEY", "${{ secrets.LLMSTACK_BACKUP_KEY }}")
         .Variable("LLMSTACK_SECRETS_DIR", "${{ vars.LLMSTACK_SECRETS_DIR }}");
 
-    /// <summary>The last step of a scheduled job: on failure, ReportFailure opens or updates the issue of this workflow and environment.</summary>
-    public static WorkflowJob ReportFailure(this WorkflowJob job, string workflowFile, string environment) => job
-        .Permission("issues", "write")
-        .Step(new WorkflowStep("Report the failure")
-        {
-            If = "failure()",
-            Run = $"./build.sh ReportFailure --workflow {workflowFile} --environment {environment}",
-            Env = [(TokenVariable, "${{ secrets.GITHUB_TOKEN }}")],
-        });
+    /// <summary>
+    /// The last steps of a scheduled job: on failure, ReportFailure opens or comments on the issue of this workflow and
+    /// environment (the job's target and the tail of its log); when <paramref name="closesOnSuccess"/> (the workflow's last
+    /// job), a success closes that issue.
+    /// </summary>
+    public static WorkflowJob ReportFailure(this WorkflowJob job, string workflowFile, string environment, string target, bool closesOnSuccess = true)
+    {
+        job.Permission("issues", "write")
+            .Step(new WorkflowStep("Report the failure")
+            {
+                If = "failure()",
+                Run = $"./build.sh ReportFailure --workflow {workflowFile} --environment {environment} --failed-target {target} --log-file {LogFile}",
+                Env = [(TokenVariable, "${{ secrets.GITHUB_TOKEN }}")],
+            });
+        return closesOnSuccess
+            ? job.Step(new WorkflowStep("Close the failure report")
+            {
+                If = "success()",
+                Run = $"./build.sh ReportFailure --workflow {workflowFile} --environment {environment} --succeeded",
+                Env = [(TokenVariable, "${{ secrets.GITHUB_TOKEN }}")],
+            })
+            : job;
+    }
 
     /// <summary>The run's logs, reports and metrics as an artifact, also when the job failed.</summary>
     public static WorkflowJob UploadReports(this WorkflowJob job, string name, IEnumerable<string> paths) => job
