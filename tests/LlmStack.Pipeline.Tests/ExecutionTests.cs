@@ -103,6 +103,51 @@ public class ExecutionTests
         h.Error.Should().Contain("Target 'Nonexistent' does not exist");
     }
 
+    public class InitializedBuild : RecordingBuild
+    {
+        protected virtual bool FailInitialization => false;
+
+        public Target First => _ => Record(_, "First");
+
+        public Target Second => _ => Record(_.DependsOn(First), "Second");
+
+        protected internal override void OnBuildInitialized()
+        {
+            Ran.Add("initialized");
+            if (FailInitialization)
+            {
+                throw new PipelineException("not ready: fix it");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task OnBuildInitialized_runs_once_before_the_first_target_and_never_for_plan_or_help()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<InitializedBuild>("Second")).Should().Be(0);
+        h.BuildAs<InitializedBuild>().Ran.Should().Equal("initialized", "First", "Second");
+
+        (await h.RunAsync<InitializedBuild>("Second", "--plan")).Should().Be(0);
+        h.BuildAs<InitializedBuild>().Ran.Should().BeEmpty();
+        (await h.RunAsync<InitializedBuild>("--help")).Should().Be(0);
+        h.BuildAs<InitializedBuild>().Ran.Should().BeEmpty();
+    }
+
+    public class FailingInitializedBuild : InitializedBuild
+    {
+        protected override bool FailInitialization => true;
+    }
+
+    [Fact]
+    public async Task A_failing_OnBuildInitialized_fails_the_run_before_any_target()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<FailingInitializedBuild>("Second")).Should().NotBe(0);
+        h.BuildAs<FailingInitializedBuild>().Ran.Should().Equal("initialized");
+        (h.Output + h.Error).Should().Contain("not ready: fix it").And.NotContain("   at ", "a user-facing failure is one line, not a stack trace");
+    }
+
     public class ConditionBuild : RecordingBuild
     {
         public bool StaticFlag { get; set; }

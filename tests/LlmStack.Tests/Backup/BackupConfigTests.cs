@@ -49,6 +49,10 @@ public sealed class BackupConfigTests : IDisposable
         { "service 'minio': mode must be pause or stop, not 'freeze'", [("  minio:\n    method: volume\n    mode: pause", "  minio:\n    method: volume\n    ⟦mode: freeze")] },
         { "service 'n8n-monitoring': method none needs a reason", [("  n8n-monitoring:\n    method: none\n    reason: metrics cache, rebuilt on start", "  ⟦n8n-monitoring:\n    method: none")] },
         { "'types' of service 'postgres' must be a list, not 'full'", [("    types: [full, schema, data]", "    types: ⟦full")] },
+        { "environment 'staging': runner_labels is empty: drop it for the default [self-hosted, llmstack, staging]", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    ⟦runner_labels: []")] },
+        { "environment 'staging': runner label 'gpu box' must be one word without spaces or commas", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    runner_labels: [self-hosted, ⟦gpu box]")] },
+        { "environment 'staging' lists a runner label twice (labels ignore case)", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    ⟦runner_labels: [self-hosted, Self-Hosted]")] },
+        { "restore_test.schedule '0 6 * *' is not a cron expression", [("# restore_test:\n#   test_environment: testing\n#   schedule: \"0 6 * * 0\"", "restore_test:\n  test_environment: testing\n  ⟦schedule: \"0 6 * *\"")] },
         { "environment 'development' of the schema has no backup settings", [("  development:\n    schedule: \"0 2 * * *\"\n    tiers: [local]\n", string.Empty), ("environments:", "⟦environments:")] },
     };
 
