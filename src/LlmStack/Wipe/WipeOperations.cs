@@ -135,6 +135,12 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
         return outcome;
     }
 
+    /// <summary>The schema's project: what WipeNuclear spans and its phrase names.</summary>
+    private string Project => session.Options.Schema.Load().Project!.Name!;
+
+    /// <summary>What the nuclear gate and its early --confirm check name as the scope.</summary>
+    private string NuclearScope => $"project {Project}";
+
     /// <summary>The phrase that confirms WipeNuclear: it names the project, so it cannot be typed by habit.</summary>
     public static string NuclearPhrase(string project) => $"wipe {project} everywhere";
 
@@ -145,11 +151,10 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
     /// </summary>
     public async Task<GateOutcome> WipeNuclearAsync(string target, bool wipeSecrets, CancellationToken cancellationToken)
     {
-        var project = session.Options.Schema.Load().Project!.Name!;
         var sessions = session.AllEnvironments();
         var wipes = sessions.Select(s => s == session ? this : new WipeOperations(s, helperImage, log)).ToList();
         var refusals = new List<string>();
-        var outcome = await session.ChangeAcrossAsync(target, sessions, $"project {project}", NuclearPhrase(project), async ct =>
+        var outcome = await session.ChangeAcrossAsync(target, sessions, NuclearScope, NuclearPhrase(Project), async ct =>
         {
             var kept = new List<KeptResource>();
             var changes = new List<PlannedChange>();
@@ -175,8 +180,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
     public async Task BackupEverywhereAsync(string wipeTarget, Func<EnvironmentSession, bool> wanted, Func<EnvironmentSession, BackupOperations> backups, string trigger, CancellationToken cancellationToken)
     {
         // A --confirm that is not the phrase fails the wipe anyway: say so before spending time on backups.
-        var project = session.Options.Schema.Load().Project!.Name!;
-        Confirmation.CheckTarget(wipeTarget, $"project {project}", session.Options.Gate.Confirm, NuclearPhrase(project));
+        Confirmation.CheckTarget(wipeTarget, NuclearScope, session.Options.Gate.Confirm, NuclearPhrase(Project));
         foreach (var each in session.AllEnvironments())
         {
             var name = each.Environment.Name;
