@@ -135,7 +135,7 @@ partial class Build
         .Executes(async ct => ReportSummary("Removed", (await Stacks.StopAsync(stack, ct)).ToString()));
 
     ITargetDefinition RestartStack(ITargetDefinition _, string stack, string target) => _
-        .Description($"Restart the {stack} stack's services in dependency order, each level health-gated (an error if named while the stack is stopped).")
+        .Description($"Restart the {stack} stack's running services in place in dependency order, each level health-gated, then bring up what of it is down or missing (as Start does); ends with every service running and healthy or fails naming it (an error if named while the stack is stopped).")
         .OnlyWhenStatic(() => Wanted(stack, target))
         .Executes(async ct => ReportSummary("Restarted", (await Stacks.RestartAsync(stack, IsInvoked(target), ct)).ToString()));
 

@@ -376,4 +376,134 @@ public sealed class StackLifecycleTests(DockerFixture docker) : IAsyncLifetime
         follow.ExitCode.Should().Be(130, follow.ToString());
         follow.Output.Should().MatchRegex(@"redis-1\s+\| ").And.MatchRegex(@"LogsCore\s+Aborted").And.NotContain("   at ");
     }
+
+    [Fact]
+    public async Task A_start_interrupted_after_a_create_leaves_it_attached_and_a_container_cut_off_its_networks_is_repaired()
+    {
+        // litellm (inference) needs postgres (core): it is on both stacks' networks.
+        (await StartCore()).ExitCode.Should().Be(0);
+        var interrupted = await Cli.RunAsync(docker.Root, ["StartInference", "--environment", "testing", "--image-map", ImageMap], whileRunning: async process =>
+        {
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while (!(await docker.ContainersAsync("testing", "inference")).Any(c => c.Labels["io.llmstack.service"] == "litellm"))
+            {
+                DateTime.UtcNow.Should().BeBefore(deadline, "StartInference creates litellm");
+                await Task.Delay(5);
+            }
+
+            using var interrupt = System.Diagnostics.Process.Start("kill", ["-INT", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+            await interrupt.WaitForExitAsync();
+        });
+        interrupted.ExitCode.Should().Be(130, interrupted.ToString());
+        var litellm = (await docker.ContainersAsync("testing", "inference")).Single(c => c.Labels["io.llmstack.service"] == "litellm");
+        litellm.NetworkSettings!.Networks.Keys.Should().BeEquivalentTo(["multimodal-testing_inference", "multimodal-testing_core"], "a create and its network attachments are one step");
+
+        var start = await Run("StartInference", "--environment", "testing", "--image-map", ImageMap);
+        start.ExitCode.Should().Be(0, start.ToString());
+
+        // Cut off behind LlmStack's back (what a run killed between create and connect leaves): the next Start mends it.
+        await docker.Docker.Networks.DisconnectNetworkAsync("multimodal-testing_core", new NetworkDisconnectParameters { Container = "multimodal-testing-litellm-1", Force = true });
+        var repaired = await Run("StartInference", "--environment", "testing", "--image-map", ImageMap);
+        repaired.ExitCode.Should().Be(0, repaired.ToString());
+        repaired.Output.Should().Contain("Repaired multimodal-testing-litellm-1: it was not attached to network multimodal-testing_core")
+            .And.MatchRegex(@"Containers: 1 repaired, \d+ unchanged");
+        var container = await docker.Docker.Containers.InspectContainerAsync("multimodal-testing-litellm-1");
+        container.NetworkSettings!.Networks.Keys.Should().BeEquivalentTo("multimodal-testing_inference", "multimodal-testing_core");
+        container.NetworkSettings.Networks["multimodal-testing_core"].Aliases.Should().Contain("litellm");
+        (await docker.ExecAsync("multimodal-testing-litellm-1", "nslookup", "postgres")).Output.Should().Contain("10.83.1.", "litellm reaches postgres by name again");
+        (await Run("ValidateNetworks", "--environment", "testing")).ExitCode.Should().Be(0);
+
+        var again = await Run("StartInference", "--environment", "testing", "--image-map", ImageMap);
+        again.Output.Should().NotContain("repaired");
+    }
+
+    [Fact]
+    public async Task RestartCore_ends_with_every_service_running_starting_what_was_down_and_creating_what_was_missing()
+    {
+        (await StartCore()).ExitCode.Should().Be(0);
+        var before = await IdsAsync();
+        await docker.Docker.Containers.StopContainerAsync("multimodal-testing-redis-1", new ContainerStopParameters { WaitBeforeKillSeconds = 1 });
+        await docker.Docker.Containers.RemoveContainerAsync("multimodal-testing-minio-1", new ContainerRemoveParameters { Force = true });
+
+        var restart = await Run("RestartCore", "--environment", "testing", "--image-map", ImageMap);
+        restart.ExitCode.Should().Be(0, restart.ToString());
+        restart.Output.Should().Contain("Restarted: 2; brought back: multimodal-testing-minio-1 created, multimodal-testing-redis-1 started");
+        var after = await docker.ContainersAsync("testing", "core");
+        after.Select(c => c.Labels["io.llmstack.service"]).Should().BeEquivalentTo(Core);
+        after.Should().OnlyContain(c => c.State == "running");
+        (await IdsAsync())["postgres"].Should().Be(before["postgres"], "running services are restarted in place");
+        (await Run("StatusCore", "--environment", "testing")).ExitCode.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task A_missing_secret_that_existing_data_keeps_is_refused_not_generated()
+    {
+        (await StartCore()).ExitCode.Should().Be(0);
+        var before = await IdsAsync();
+        var fresh = Path.Combine(Path.GetTempPath(), $"llmstack-it-secrets-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(fresh);
+        try
+        {
+            // A fresh checkout (no secrets file) on a host whose postgres volume was initialised with another password.
+            var result = await StartCore("testing", "--secrets-dir", fresh);
+            result.ExitCode.Should().Be(1, result.ToString());
+            result.Output.Should().Contain("lacks POSTGRES_PASSWORD, MINIO_ROOT_PASSWORD")
+                .And.Contain("volume multimodal-testing_postgres_data (postgres: POSTGRES_PASSWORD, LITELLM_SALT_KEY, N8N_ENCRYPTION_KEY)")
+                .And.Contain("multimodal-testing_minio_data (minio: MINIO_ROOT_PASSWORD)")
+                .And.Contain("nothing was generated").And.Contain("RotateSecret --secret NAME").And.Contain("WipeDb")
+                .And.NotContain("Generated").And.NotContain("   at ");
+            Directory.GetFiles(fresh).Should().BeEmpty("no secrets file is written");
+            (await IdsAsync()).Should().Equal(before, "nothing was recreated");
+
+            // With the file back, the same start is a no-op.
+            File.Copy(Path.Combine(docker.Root, "secrets", "testing.env"), Path.Combine(fresh, "testing.env"));
+            var restored = await StartCore("testing", "--secrets-dir", fresh);
+            restored.ExitCode.Should().Be(0, restored.ToString());
+            restored.Output.Should().Contain("Containers: 4 unchanged");
+        }
+        finally
+        {
+            Directory.Delete(fresh, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_service_resumed_after_a_pause_is_healthy_for_Docker_before_the_resume_returns()
+    {
+        // A short healthcheck, so a pause long enough for Docker's probes to fail makes Docker call qdrant unhealthy.
+        var schema = SchemaCopy.Write(docker.Root, root =>
+        {
+            var check = root.Service("qdrant").Map("healthcheck");
+            check.Set("interval", new YamlScalarNode("8s"));
+            check.Set("timeout", new YamlScalarNode("2s"));
+            check.Set("retries", new YamlScalarNode("1"));
+            check.Set("start_period", new YamlScalarNode("0s"));
+        });
+        try
+        {
+            (await StartCore("testing", "--schema", schema)).ExitCode.Should().Be(0);
+            var testing = new Schema.SchemaFile(docker.Root, schema).Resolve("testing");
+            using var engine = await LlmStack.Engine.DockerEngine.ConnectAsync(null, Serilog.Core.Logger.None, CancellationToken.None);
+            var lifecycle = new LlmStack.Engine.ServiceLifecycle(engine, testing, Serilog.Core.Logger.None);
+            await using (var paused = await lifecycle.SuspendAsync(["qdrant"], LlmStack.Engine.SuspendMode.Pause, CancellationToken.None))
+            {
+                var deadline = DateTime.UtcNow.AddMinutes(1);
+                while ((await docker.Docker.Containers.InspectContainerAsync("multimodal-testing-qdrant-1")).State!.Health!.Status != "unhealthy")
+                {
+                    DateTime.UtcNow.Should().BeBefore(deadline, "Docker's probes fail while qdrant is paused");
+                    await Task.Delay(200);
+                }
+
+                await paused.ResumeAsync(CancellationToken.None);
+            }
+
+            (await docker.Docker.Containers.InspectContainerAsync("multimodal-testing-qdrant-1")).State!.Health!.Status.Should().Be("healthy");
+            var status = await Run("StatusCore", "--environment", "testing", "--schema", schema);
+            status.ExitCode.Should().Be(0, status.ToString());
+        }
+        finally
+        {
+            File.Delete(schema);
+        }
+    }
 }

@@ -523,7 +523,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         await repository.OpenAsync(cancellationToken);
         var manifests = Path.Combine(temp, "backup-manifests");
         var engine = await session.EngineAsync(cancellationToken);
-        var secrets = session.Secrets;
+        var secrets = await session.SecretsAsync(cancellationToken);
         _context = new BackupContext(
             engine,
             session.Environment,

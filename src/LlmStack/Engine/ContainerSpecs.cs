@@ -25,6 +25,9 @@ public sealed class ContainerPlan
     /// <summary>Networks joined after create (API 1.41 takes one network at create time), with aliases.</summary>
     public required IReadOnlyList<(string Network, IList<string> Aliases)> ExtraNetworks { get; init; }
 
+    /// <summary>Every network the container must be attached to: the one it is created on, then the extra ones.</summary>
+    public IReadOnlyList<string> Networks => [.. Create.NetworkingConfig!.EndpointsConfig!.Keys, .. ExtraNetworks.Select(n => n.Network)];
+
     /// <summary>Hash of everything that defines the container (secret values included): a change means recreate.</summary>
     public required string ConfigHash { get; init; }
 }

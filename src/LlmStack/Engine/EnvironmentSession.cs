@@ -72,12 +72,29 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     /// <summary>Forgets the loaded secrets, so the next use reads the file again (after RotateSecret wrote it).</summary>
     public void ReloadSecrets() => _secrets = null;
 
-    /// <summary>Where the environment's secrets file is (whether or not it exists; reading <see cref="Secrets"/> creates it).</summary>
+    /// <summary>Where the environment's secrets file is (whether or not it exists; <see cref="SecretsAsync"/> creates it).</summary>
     public string SecretsPath => SecretStore.FileFor(options.Schema.RootDirectory, options.SecretsDirectory, Environment.Name);
 
-    public SecretStore Secrets =>
-        _secrets ??= SecretStore.LoadOrGenerate(
-            options.Schema.RootDirectory, options.SecretsDirectory, Environment.Name, options.Schema.Load().Secrets, options.Masker, _log);
+    /// <summary>
+    /// The environment's secrets, the missing ones generated — unless existing data keeps a value that a new one would
+    /// not match (<see cref="SecretGeneration"/>): then one line, and nothing is written.
+    /// </summary>
+    public async Task<SecretStore> SecretsAsync(CancellationToken cancellationToken)
+    {
+        if (_secrets is not null)
+        {
+            return _secrets;
+        }
+
+        var definitions = options.Schema.Load().Secrets;
+        var missing = definitions.Keys.Except(SecretStore.Read(SecretsPath).Keys).ToList();
+        if (missing.Count > 0)
+        {
+            await SecretGeneration.CheckAsync(await EngineAsync(cancellationToken), Environment, missing, definitions, SecretsPath, cancellationToken);
+        }
+
+        return _secrets = SecretStore.LoadOrGenerate(options.Schema.RootDirectory, options.SecretsDirectory, Environment.Name, definitions, options.Masker, _log);
+    }
 
     /// <summary>An image as this run uses it (after --image-map).</summary>
     public string MapImage(string image) => ImageMap.Load(options.ImageMap, options.Schema.RootDirectory).Apply(image);
@@ -193,7 +210,8 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
         var map = ImageMap.Load(options.ImageMap, options.Schema.RootDirectory);
         var operations = await OperationsAsync(cancellationToken);
         var networks = await NetworksAsync(cancellationToken);
-        return await operations.StartAsync(stack, Secrets, map, async (wanted, ct) =>
+        var secrets = await SecretsAsync(cancellationToken);
+        return await operations.StartAsync(stack, secrets, map, async (wanted, ct) =>
         {
             var conflicts = await networks.ConflictsAsync(wanted, HostNetworkState.Read(), ct);
             if (conflicts.Count > 0)
@@ -210,14 +228,25 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
         return await (await OperationsAsync(cancellationToken)).StopAsync(stack, cancellationToken);
     }
 
-    /// <summary>Restarts a stack under the lock; a stack that is not running fails only when <paramref name="required"/>.</summary>
-    public async Task<int> RestartAsync(string stack, bool required, CancellationToken cancellationToken)
+    /// <summary>
+    /// Restarts a stack under the lock: its running containers in place (dependency order, health-gated), then, when a
+    /// service of the stack is down or missing, the stack brought up as Start brings it (started, created, repaired; the
+    /// images and --image-map it needs), so a restart ends with
+    /// every service of the stack running and healthy or fails naming the one that is not. A stack with nothing running
+    /// fails only when <paramref name="required"/>, and is otherwise left stopped.
+    /// </summary>
+    public async Task<RestartReport> RestartAsync(string stack, bool required, CancellationToken cancellationToken)
     {
         Environment.Stack(stack);
         await LockAsync(cancellationToken);
         var count = await (await OperationsAsync(cancellationToken)).RestartAsync(stack, required, cancellationToken);
         Restarted += count;
-        return count;
+        if (count == 0 || await StatusReport.AllReplicasRunningAsync(await EngineAsync(cancellationToken), Environment, stack, cancellationToken))
+        {
+            return new RestartReport(count, null);
+        }
+
+        return new RestartReport(count, await StartAsync(stack, cancellationToken));
     }
 
     /// <summary>Prints the stack's services; fails (after printing) when one of them is not running and healthy.</summary>

@@ -13,7 +13,9 @@ public sealed class ServiceFailedException(string message) : PipelineException(m
 /// Waits until a container is ready. With a healthcheck, LlmStack runs the service's own check command in the
 /// container (docker exec) right away and then every half second, instead of waiting for Docker's first
 /// scheduled probe one interval after start; Docker's own verdict counts too (healthy passes, unhealthy fails).
-/// The deadline is the healthcheck's own timing: start_period + (interval + timeout) × (retries + 1).
+/// The deadline is the healthcheck's own timing: start_period + (interval + timeout) × (retries + 1). While Docker's
+/// verdict is "unhealthy" from before the wait (probes that failed while the container was paused), a passing check
+/// is not enough: the wait goes on until Docker's next probe agrees, so a resumed service is healthy for every reader.
 /// Without a healthcheck a container is ready once it has been running for a second.
 /// </summary>
 public static class Health
@@ -31,6 +33,7 @@ public static class Health
         var deadline = waitStarted + Deadline(service);
         var check = service.HasHealthcheck ? service.Healthcheck! : null;
         string? lastOutput = null;
+        var staleVerdict = false;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -67,10 +70,19 @@ public static class Health
                 {
                     var (passed, output) = await ProbeAsync(engine, containerId, check, cancellationToken);
                     lastOutput = output;
-                    if (passed)
+                    if (passed && state.Health?.Status != "unhealthy")
                     {
                         log.Debug("{Container}: healthcheck passed", containerName);
                         return;
+                    }
+
+                    if (passed && !staleVerdict)
+                    {
+                        // Docker still says unhealthy from probes that failed before this wait (while the container was
+                        // paused, say): ready means ready for Docker too, so Status and `docker ps` agree. Its next
+                        // probe (one interval at most) settles it.
+                        staleVerdict = true;
+                        log.Information("{Container} answers its healthcheck; waiting for Docker's next probe to clear its earlier 'unhealthy'", containerName);
                     }
                 }
 

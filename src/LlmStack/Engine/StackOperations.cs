@@ -18,6 +18,19 @@ public sealed record StartReport(IReadOnlyDictionary<string, string> Actions)
         string.Join(", ", Actions.Values.GroupBy(a => a).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}"));
 }
 
+/// <summary>What a Restart did: containers restarted in place, and what the Start that follows brought up that was down or missing.</summary>
+public sealed record RestartReport(int Restarted, StartReport? Start)
+{
+    /// <summary>The containers the restart found down, missing or cut off, by what was done to them.</summary>
+    public IReadOnlyDictionary<string, string> Repaired =>
+        Start?.Actions.Where(kv => kv.Value != "unchanged").ToDictionary(kv => kv.Key, kv => kv.Value) ?? new Dictionary<string, string>();
+
+    public override string ToString() =>
+        Repaired.Count == 0
+            ? Restarted.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : $"{Restarted}; brought back: {string.Join(", ", Repaired.Select(kv => $"{kv.Key} {kv.Value}"))}";
+}
+
 /// <summary>
 /// Start, stop and restart one stack of one environment on a Docker engine. Everything is selected by labels
 /// (<see cref="Scope"/>); resources without our labels are never modified.
@@ -265,9 +278,10 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
             if (current is not null && current.Labels.Value(Names.ConfigHash) == plan.ConfigHash && current.ImageID == imageId)
             {
                 id = current.ID;
+                var repaired = await RepairNetworksAsync(plan, current, cancellationToken);
                 if (current.State == "running")
                 {
-                    actions[plan.Name] = "unchanged";
+                    actions[plan.Name] = repaired ? "repaired" : "unchanged";
                 }
                 else if (current.State == "paused")
                 {
@@ -323,16 +337,59 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
             throw Refused(plan, "create", e);
         }
 
-        foreach (var (network, aliases) in plan.ExtraNetworks)
+        // Created and attached as one step: a Ctrl-C here must not leave a container cut off from the other stacks'
+        // networks (the connects are short, so they finish; a failing one takes the container away again).
+        try
         {
-            await engine.Client.Networks.ConnectNetworkAsync(
-                network,
-                new NetworkConnectParameters { Container = created.ID, EndpointConfig = new EndpointSettings { Aliases = aliases } },
-                cancellationToken);
+            foreach (var (network, aliases) in plan.ExtraNetworks)
+            {
+                await ConnectAsync(network, created.ID, aliases, CancellationToken.None);
+            }
+        }
+        catch (Exception e) when (e is DockerApiException or IOException or HttpRequestException)
+        {
+            await engine.CallAsync(ct => engine.Client.Containers.RemoveContainerAsync(created.ID, new ContainerRemoveParameters { Force = true }, ct), CancellationToken.None);
+            throw e is DockerApiException api ? Refused(plan, "attach its networks to", api) : e;
         }
 
         return created.ID;
     }
+
+    /// <summary>
+    /// An existing container's networks against its plan (the config hash covers the plan's list, not what the engine
+    /// has): a network it lacks — a run stopped between create and connect, or a disconnect behind LlmStack's back —
+    /// is connected with the service's aliases, and one of this environment's networks it should not be on is left.
+    /// Networks that are not ours are never touched. Returns whether anything changed.
+    /// </summary>
+    private async Task<bool> RepairNetworksAsync(ContainerPlan plan, ContainerListResponse current, CancellationToken cancellationToken)
+    {
+        var attached = current.NetworkSettings?.Networks?.Keys.ToHashSet(StringComparer.Ordinal) ?? [];
+        var ours = environment.Networks.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
+        var missing = plan.Networks.Where(n => !attached.Contains(n)).ToList();
+        var extra = attached.Where(n => ours.Contains(n) && !plan.Networks.Contains(n)).Order(StringComparer.Ordinal).ToList();
+        var aliases = plan.Service.Name;
+        foreach (var network in missing)
+        {
+            await ConnectAsync(network, current.ID, [aliases], cancellationToken);
+            log.Warning("Repaired {Container}: it was not attached to network {Network}", plan.Name, network);
+        }
+
+        foreach (var network in extra)
+        {
+            await engine.CallAsync(
+                ct => engine.Client.Networks.DisconnectNetworkAsync(network, new NetworkDisconnectParameters { Container = current.ID, Force = true }, ct),
+                cancellationToken);
+            log.Warning("Repaired {Container}: it was attached to network {Network}, which the schema does not give it", plan.Name, network);
+        }
+
+        return missing.Count + extra.Count > 0;
+    }
+
+    private Task ConnectAsync(string network, string container, IList<string> aliases, CancellationToken cancellationToken) =>
+        engine.Client.Networks.ConnectNetworkAsync(
+            network,
+            new NetworkConnectParameters { Container = container, EndpointConfig = new EndpointSettings { Aliases = aliases } },
+            cancellationToken);
 
     private async Task StartContainerAsync(ContainerPlan plan, string id, CancellationToken cancellationToken)
     {

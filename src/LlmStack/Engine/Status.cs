@@ -98,6 +98,16 @@ public static class StatusReport
         return result;
     }
 
+    /// <summary>Whether every service of the stack has all its replicas running (by label; health aside).</summary>
+    public static async Task<bool> AllReplicasRunningAsync(DockerEngine engine, ResolvedEnvironment environment, string stack, CancellationToken cancellationToken)
+    {
+        var running = (await engine.ServiceContainersAsync(Scope.Of(environment), cancellationToken, stack, all: false))
+            .Where(c => c.State == "running")
+            .GroupBy(c => c.Labels.Value(Names.Service) ?? string.Empty)
+            .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        return environment.Stack(stack).Services.All(s => running.GetValueOrDefault(s) >= environment.Service(s).Replicas);
+    }
+
     /// <summary>
     /// Docker's health verdict, except that "starting" (Docker's first probe comes one interval after start) is settled by
     /// running the service's own check now, as Start does: a service Start reported healthy is not reported as starting.

@@ -81,7 +81,7 @@ public sealed class CredentialOperations(EnvironmentSession session, ILogger log
     {
         await session.LockAsync(cancellationToken);
         session.ReloadSecrets();
-        var store = session.Secrets;
+        var store = await session.SecretsAsync(cancellationToken);
         Out.WriteLine(store.Created.Count == 0
             ? $"Nothing to create: all {store.Names.Count} secret(s) of {Environment.Name} exist in {store.Path}"
             : $"Created in {store.Path}: {string.Join(", ", store.Created)} (kept: {store.Names.Count - store.Created.Count})");
