@@ -77,6 +77,15 @@ public sealed class BackupConfigTests : IDisposable
     }
 
     [Fact]
+    public void A_tab_in_the_indentation_is_reported_at_the_tab()
+    {
+        var (yaml, position) = Edit(("  redis:\n    method: redis\n    types: [rdb, aof]", "  redis:\n    method: redis\n⟦\t   types: [rdb, aof]"));
+        var (config, diagnostics) = Load(yaml);
+        config.Should().BeNull();
+        diagnostics.Should().ContainSingle().Which.ToString().Should().Be($"backup.yaml:{position}: error: malformed YAML: a tab in the indentation: YAML indents with spaces only");
+    }
+
+    [Fact]
     public void The_testing_plan_backs_up_every_data_service_in_dependency_order()
     {
         var testing = SchemaFile.Resolve("testing");

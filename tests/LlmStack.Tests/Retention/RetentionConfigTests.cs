@@ -70,6 +70,15 @@ public sealed class RetentionConfigTests : IDisposable
             $"expected '{message}' at {position}; got:\n{string.Join('\n', rendered)}");
     }
 
+    [Fact]
+    public void A_tab_in_the_indentation_is_reported_at_the_tab()
+    {
+        var (yaml, position) = ConfigEdit.Apply(RealConfig, ("        days: 90", "  ⟦\t     days: 90"));
+        var (config, diagnostics) = Load(yaml);
+        config.Should().BeNull();
+        diagnostics.Should().ContainSingle().Which.ToString().Should().Be($"retention.yaml:{position}: error: malformed YAML: a tab in the indentation: YAML indents with spaces only");
+    }
+
     private string Backups(string json)
     {
         var path = Path.Combine(_directory, "backups.json");

@@ -90,6 +90,20 @@ public class SchemaValidationTests : IDisposable
         result.Diagnostics.Should().ContainSingle().Which.ToString().Should().MatchRegex(@"^schema\.yaml:\d+:\d+: error: malformed YAML");
     }
 
+    [Theory]
+    [InlineData("      N8N_RUNNERS_ENABLED: \"true\"", "⟦\t  N8N_RUNNERS_ENABLED: \"true\"")]
+    [InlineData("      - n8n_data:/home/node/.n8n", "    ⟦\t- n8n_data:/home/node/.n8n")]
+    public void A_tab_in_the_indentation_deep_in_the_schema_is_reported_at_the_tab(string from, string to)
+    {
+        var (yaml, position) = ConfigEdit.Apply(File.ReadAllText(Repository.DefaultSchema), (from, to));
+        position.Should().NotStartWith("1:", "the tab is deep in the file");
+
+        var result = Load(yaml);
+
+        result.Schema.Should().BeNull();
+        result.Diagnostics.Should().ContainSingle().Which.ToString().Should().Be($"schema.yaml:{position}: error: malformed YAML: a tab in the indentation: YAML indents with spaces only");
+    }
+
     [Fact]
     public void Duplicate_keys_are_malformed_yaml_with_a_position()
     {
