@@ -23,7 +23,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
     private RetentionConfig? _config;
 
-    public RetentionConfig Config => _config ??= RetentionConfigLoader.LoadValid(Path.GetFullPath(configFile, root), configFile, session.Options.Schema.Load());
+    public RetentionConfig Config => _config ??= RetentionConfigLoader.LoadValid(Path.GetFullPath(configFile, root), configFile, session.Options.Schema.Load(), backups.Config);
 
     private EnvironmentRetentionDefinition Settings => Config.Environments.GetValueOrDefault(session.Environment.Name) ?? new EnvironmentRetentionDefinition();
 

@@ -88,7 +88,7 @@ public class WorkflowTests
     {
         var schema = Schema.Load();
         var backup = BackupConfigLoader.LoadValid(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, schema);
-        var retention = RetentionConfigLoader.LoadValid(Path.Combine(Repository.Root, RetentionConfigLoader.DefaultPath), RetentionConfigLoader.DefaultPath, schema);
+        var retention = RetentionConfigLoader.LoadValid(Path.Combine(Repository.Root, RetentionConfigLoader.DefaultPath), RetentionConfigLoader.DefaultPath, schema, backup);
         foreach (var environment in schema.Environments.Keys)
         {
             Scalar(((YamlSequenceNode)At(Load($"backup-{environment}.yml"), "on", "schedule"))[0], "cron").Should().Be(backup.Environments[environment].Schedule);
