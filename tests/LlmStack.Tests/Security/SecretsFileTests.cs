@@ -1,3 +1,6 @@
+using LlmStack.Schema;
+using LlmStack.Security;
+
 namespace LlmStack.Tests.Security;
 
 /// <summary>
@@ -22,7 +25,7 @@ public sealed class SecretsFileTests : IDisposable
     [Fact]
     public async Task A_file_of_mode_000_is_a_file_mode_finding_even_for_root_who_can_still_read_it()
     {
-        System.IO.File.WriteAllText(File("staging"), "POSTGRES_PASSWORD=Qm7xT2vR9kLp4sWz8nYc3bHf6jGd1aEu\n");
+        System.IO.File.WriteAllText(File("staging"), $"POSTGRES_PASSWORD={SecretStore.Generate(new SecretDefinition { Length = 32 })}\n");
         System.IO.File.SetUnixFileMode(File("staging"), UnixFileMode.None);
 
         var (code, output) = await Validate("staging");
@@ -34,13 +37,14 @@ public sealed class SecretsFileTests : IDisposable
     [Fact]
     public async Task A_name_set_twice_is_one_error_naming_both_lines_and_no_value()
     {
-        System.IO.File.WriteAllText(File("testing"), "POSTGRES_PASSWORD=first-made-up-value-1111\nREDIS_URL_X=unused\nPOSTGRES_PASSWORD=second-made-up-value-2222\n");
+        var (first, second) = (SecretStore.Generate(new SecretDefinition()), SecretStore.Generate(new SecretDefinition()));
+        System.IO.File.WriteAllText(File("testing"), $"POSTGRES_PASSWORD={first}\nOTHER_NAME=x\nPOSTGRES_PASSWORD={second}\n");
         System.IO.File.SetUnixFileMode(File("testing"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
 
         var (code, output) = await Validate("testing");
 
         code.Should().NotBe(0);
         output.Should().Contain($"{File("testing")}:3: POSTGRES_PASSWORD is set twice, on lines 1 and 3: keep one of them (the values are not shown)")
-            .And.NotContain("first-made-up-value").And.NotContain("second-made-up-value").And.NotContain("   at ");
+            .And.NotContain(first).And.NotContain(second).And.NotContain("   at ");
     }
 }
