@@ -51,6 +51,19 @@ public sealed class CommandLineInputTests : IDisposable
     }
 
     [Fact]
+    public async Task RetentionStatus_refuses_a_mistyped_tier_in_one_line_before_any_repository_or_engine()
+    {
+        var config = Path.Combine(_root, "configs", "retention-policies.yaml");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("tiers:\n  local: local\n", "tiers:\n  locla: local\n", StringComparison.Ordinal));
+
+        var (code, output) = await Run("RetentionStatus", "--environment", "testing");
+
+        code.Should().NotBe(0);
+        output.Should().MatchRegex(@"configs/retention-policies\.yaml:\d+:3: error: tier 'locla' is not a tier of configs/backup-strategies\.yaml \(did you mean 'local'\?\)")
+            .And.NotContain("everything kept").And.NotContain("not reachable");
+    }
+
+    [Fact]
     public async Task A_stack_target_pulled_in_for_a_stack_the_environment_does_not_enable_is_skipped_in_words()
     {
         // development does not enable the testing stack; StartCore then fails on the missing engine, after the skips are decided.
