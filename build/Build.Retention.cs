@@ -58,7 +58,7 @@ partial class Build
         .Executes(() => RetentionCommands.Simulate(
             new SimulateOptions(RootDirectory, Backups!, Policy, RetentionConfig, Environment, Json,
                 new PolicyArguments(KeepLast, KeepHourly, KeepDaily, KeepWeekly, KeepMonthly, KeepYearly,
-                    KeepWithin, KeepWithinHourly, KeepWithinDaily, KeepWithinWeekly, KeepWithinMonthly, KeepWithinYearly, KeepTag)),
+                    KeepWithin, KeepWithinHourly, KeepWithinDaily, KeepWithinWeekly, KeepWithinMonthly, KeepWithinYearly, KeepTag), BackupConfig),
             SchemaFile, Out));
 
     RetentionOperations? _retention;
@@ -85,7 +85,8 @@ partial class Build
 
     Target RetentionSchedule => _ => _
         .Description("The retention schedules (UTC) of every environment and their next runs.")
-        .Executes(() => RetentionCommands.Schedule(LlmStack.Retention.RetentionConfigLoader.LoadValid(System.IO.Path.Combine(RootDirectory, RetentionConfig), RetentionConfig, SchemaFile.Load()), NextRuns, Out));
+        .Executes(() => RetentionCommands.Schedule(RetentionConfigLoader.LoadValid(System.IO.Path.Combine(RootDirectory, RetentionConfig), RetentionConfig, SchemaFile.Load(),
+            LlmStack.Backup.BackupConfigLoader.LoadValid(System.IO.Path.Combine(RootDirectory, BackupConfig), BackupConfig, SchemaFile.Load())), NextRuns, Out));
 
     /// <summary>BackupFull runs when asked for, or before a RetentionCleanup of an environment whose settings say backup_before_cleanup.</summary>
     bool BackupFullWanted() =>

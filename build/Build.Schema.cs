@@ -9,7 +9,7 @@ partial class Build
         {
             SchemaFile.Validate(Out, Log);
             LlmStack.Backup.BackupConfigLoader.Validate(SchemaFile, BackupConfig, Out, Log);
-            LlmStack.Retention.RetentionConfigLoader.Validate(SchemaFile, RetentionConfig, Out, Log);
+            LlmStack.Retention.RetentionConfigLoader.Validate(SchemaFile, RetentionConfig, BackupConfig, Out, Log);
         });
 
     Target GenerateCompose => _ => _

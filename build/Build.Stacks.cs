@@ -125,9 +125,12 @@ partial class Build
     /// <summary>A stack the environment does not enable is skipped when pulled in, and an error when named on the command line.</summary>
     bool Wanted(string stack, string target) => Stacks.IsEnabled(stack) || IsInvoked(target);
 
+    /// <summary>The skip reason of a stack target pulled in for a stack the environment does not enable.</summary>
+    string NotEnabled(string stack) => $"stack {stack} is not enabled in environment {Environment}";
+
     ITargetDefinition StartStack(ITargetDefinition _, string stack, string target) => _
         .Description($"Start the {stack} stack: create missing networks, volumes and containers, wait until healthy.")
-        .OnlyWhenStatic(() => Wanted(stack, target))
+        .OnlyWhenStatic(() => Wanted(stack, target), () => NotEnabled(stack))
         .Executes(async ct => ReportSummary("Containers", (await Stacks.StartAsync(stack, ct)).ToString()));
 
     ITargetDefinition StopStack(ITargetDefinition _, string stack) => _
@@ -136,7 +139,7 @@ partial class Build
 
     ITargetDefinition RestartStack(ITargetDefinition _, string stack, string target) => _
         .Description($"Restart the {stack} stack's running services in place in dependency order, each level health-gated, then bring up what of it is down or missing (as Start does); ends with every service running and healthy or fails naming it (an error if named while the stack is stopped).")
-        .OnlyWhenStatic(() => Wanted(stack, target))
+        .OnlyWhenStatic(() => Wanted(stack, target), () => NotEnabled(stack))
         .Executes(async ct => ReportSummary("Restarted", (await Stacks.RestartAsync(stack, IsInvoked(target), ct)).ToString()));
 
     ITargetDefinition StatusStack(ITargetDefinition _, string stack) => _

@@ -55,10 +55,10 @@ internal static class BuildExecutor
     {
         foreach (var target in plan.Where(t => t.Status == ExecutionStatus.Scheduled))
         {
-            var violated = target.Definition.StaticConditions.Where(c => !c.Evaluate()).Select(c => c.Text).ToList();
+            var violated = target.Definition.StaticConditions.Where(c => !c.Evaluate()).ToList();
             if (violated.Count > 0)
             {
-                MarkSkipped(plan, target, "OnlyWhen: " + string.Join(" && ", violated), includeInvoked: true);
+                MarkSkipped(plan, target, Condition.SkipReason(violated), includeInvoked: true);
             }
         }
 
@@ -112,10 +112,10 @@ internal static class BuildExecutor
             return target.Status;
         }
 
-        var violated = target.Definition.DynamicConditions.Where(c => !c.Evaluate()).Select(c => c.Text).ToList();
+        var violated = target.Definition.DynamicConditions.Where(c => !c.Evaluate()).ToList();
         if (violated.Count > 0)
         {
-            MarkSkipped(plan, target, "OnlyWhen: " + string.Join(" && ", violated), includeInvoked: true);
+            MarkSkipped(plan, target, Condition.SkipReason(violated), includeInvoked: true);
             build.Log.Debug("Skipped {TargetName}: {Reason}", target.Name, target.SummaryInfo);
             return target.Status;
         }

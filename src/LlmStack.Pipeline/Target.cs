@@ -74,6 +74,15 @@ public interface ITargetDefinition
     /// <summary>Evaluated right before the target runs (after its dependencies); false skips it.</summary>
     ITargetDefinition OnlyWhenDynamic(Func<bool> condition, [CallerArgumentExpression(nameof(condition))] string? expression = null);
 
+    /// <summary>
+    /// As <see cref="OnlyWhenStatic(Func{bool}, string?)"/>, with the skip reason in the user's words, made when the
+    /// condition is false (the run summary shows it instead of the condition's source text).
+    /// </summary>
+    ITargetDefinition OnlyWhenStatic(Func<bool> condition, Func<string> reasonWhenFalse);
+
+    /// <summary>As <see cref="OnlyWhenDynamic(Func{bool}, string?)"/>, with the skip reason in the user's words, made when the condition is false.</summary>
+    ITargetDefinition OnlyWhenDynamic(Func<bool> condition, Func<string> reasonWhenFalse);
+
     /// <summary>The parameter must have a value (strings: not blank) before anything runs.</summary>
     ITargetDefinition Requires<T>(Expression<Func<T?>> parameter, [CallerArgumentExpression(nameof(parameter))] string? expression = null) where T : class;
 

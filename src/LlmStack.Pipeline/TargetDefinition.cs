@@ -2,8 +2,22 @@ using System.Linq.Expressions;
 
 namespace LlmStack.Pipeline;
 
-/// <summary>A condition with the source text it was written as (shown as the skip or failure reason).</summary>
-internal sealed record Condition(Func<bool> Evaluate, string Text);
+/// <summary>A condition with the source text it was written as, or a reason in words (shown as the skip reason).</summary>
+internal sealed record Condition(Func<bool> Evaluate, string Text, Func<string>? Reason = null)
+{
+    /// <summary>The summary's skip reason for conditions that were false: their reasons, else <c>OnlyWhen: a &amp;&amp; b</c>.</summary>
+    public static string SkipReason(IReadOnlyList<Condition> violated)
+    {
+        var parts = violated.Where(c => c.Reason is not null).Select(c => c.Reason!()).ToList();
+        var texts = violated.Where(c => c.Reason is null).Select(c => c.Text).ToList();
+        if (texts.Count > 0)
+        {
+            parts.Add("OnlyWhen: " + string.Join(" && ", texts));
+        }
+
+        return string.Join("; ", parts);
+    }
+}
 
 /// <summary>A requirement checked before anything runs.</summary>
 internal sealed record Requirement(Func<bool> IsMet, string Text, bool IsParameter, System.Reflection.MemberInfo? Member);
@@ -108,6 +122,20 @@ internal sealed class TargetDefinition(object build, string name) : ITargetDefin
     public ITargetDefinition OnlyWhenDynamic(Func<bool> condition, string? expression = null)
     {
         DynamicConditions.Add(new Condition(condition, ConditionText(expression)));
+        return this;
+    }
+
+    public ITargetDefinition OnlyWhenStatic(Func<bool> condition, Func<string> reasonWhenFalse)
+    {
+        ArgumentNullException.ThrowIfNull(reasonWhenFalse);
+        StaticConditions.Add(new Condition(condition, "<condition>", reasonWhenFalse));
+        return this;
+    }
+
+    public ITargetDefinition OnlyWhenDynamic(Func<bool> condition, Func<string> reasonWhenFalse)
+    {
+        ArgumentNullException.ThrowIfNull(reasonWhenFalse);
+        DynamicConditions.Add(new Condition(condition, "<condition>", reasonWhenFalse));
         return this;
     }
 

@@ -32,7 +32,7 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
         var retention = (await File.ReadAllTextAsync(Path.Combine(Docker.Root, "configs", "retention-policies.yaml")))
             .Replace("  local:\n    keep_within: 7d", "  local:\n    keep_last: 1", StringComparison.Ordinal)
             .Replace("  remote:\n    keep_within: 30d", "  remote:\n    keep_last: 2", StringComparison.Ordinal)
-            .Replace("  remote: remote", "  remote: remote\n  nas: remote", StringComparison.Ordinal)
+            .Replace("tiers:\n  local: local\n", "tiers:\n  local: local\n  nas: remote\n", StringComparison.Ordinal)
             .Replace("when_unused_above: 10%", "when_unused_above: 0%", StringComparison.Ordinal);
         await File.WriteAllTextAsync(RetentionConfig, retention);
         (await Run("StartInference")).ExitCode.Should().Be(0);

@@ -165,6 +165,18 @@ public class ExecutionTests
         public Target Dynamic => _ => Record(_.DependsOn(Setter).OnlyWhenDynamic(() => StaticFlag), "Dynamic");
 
         public Target StaticAfterSetter => _ => Record(_.DependsOn(Setter).OnlyWhenStatic(() => StaticFlag), "StaticAfterSetter");
+
+        public string Note { get; set; } = "before";
+
+        public Target Reasoned => _ => Record(_.OnlyWhenStatic(() => StaticFlag, () => $"the flag is off ({Note})"), "Reasoned");
+
+        public Target NoteSetter => _ => _.Executes(() =>
+        {
+            Ran.Add("NoteSetter");
+            Note = "after NoteSetter";
+        });
+
+        public Target ReasonedDynamic => _ => Record(_.DependsOn(NoteSetter).OnlyWhenDynamic(() => false, () => $"not wanted ({Note})"), "ReasonedDynamic");
     }
 
     [Fact]
@@ -177,6 +189,19 @@ public class ExecutionTests
         h.StatusOf("Dep").Should().Be(ExecutionStatus.Skipped);
         h.Output.Should().Contain("// OnlyWhen: StaticFlag");
         h.Build!.ExecutionPlan.Should().NotContain(t => t.SkippedByParameter, "a false condition is not a skip on purpose");
+    }
+
+    [Fact]
+    public async Task A_condition_with_a_reason_is_skipped_with_the_reason_made_when_it_was_false_never_its_source_text()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<ConditionBuild>("Reasoned", "ReasonedDynamic")).Should().Be(0);
+        h.BuildAs<ConditionBuild>().Ran.Should().Equal("NoteSetter");
+        h.StatusOf("Reasoned").Should().Be(ExecutionStatus.Skipped);
+        h.StatusOf("ReasonedDynamic").Should().Be(ExecutionStatus.Skipped);
+        h.Output.Should().Contain("// the flag is off (before)")
+            .And.Contain("// not wanted (after NoteSetter)", "a dynamic reason is made when the condition is evaluated, after the dependencies ran")
+            .And.NotContain("OnlyWhen", "the condition's source text is internal");
     }
 
     [Fact]

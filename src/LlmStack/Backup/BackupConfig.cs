@@ -203,7 +203,7 @@ public static class BackupConfigLoader
             if (!schema.Environments.ContainsKey(name))
             {
                 diagnostics.Error(config.Locate($"environments.{name}"),
-                    $"environment '{name}' is not in the schema (defined: {string.Join(", ", schema.Environments.Keys)})");
+                    $"environment '{name}' is not in the schema{References.Hint(name, schema.Environments.Keys)}");
             }
 
             if (environment.Schedule is { } schedule)
@@ -249,7 +249,7 @@ public static class BackupConfigLoader
             {
                 if (!config.Tiers.ContainsKey(tiers[i]))
                 {
-                    diagnostics.Error(environment.Locate($"tiers[{i}]"), $"environment '{name}' uses undefined tier '{tiers[i]}' (defined: {string.Join(", ", config.Tiers.Keys)})");
+                    diagnostics.Error(environment.Locate($"tiers[{i}]"), $"environment '{name}' uses undefined tier '{tiers[i]}'{References.Hint(tiers[i], config.Tiers.Keys)}");
                 }
             }
 
@@ -267,7 +267,7 @@ public static class BackupConfigLoader
 
         if (config.RestoreTest?.TestEnvironment is { } test && !schema.Environments.ContainsKey(test))
         {
-            diagnostics.Error(config.RestoreTest.Locate("test_environment"), $"restore_test.test_environment '{test}' is not an environment of the schema");
+            diagnostics.Error(config.RestoreTest.Locate("test_environment"), $"restore_test.test_environment '{test}' is not an environment of the schema{References.Hint(test, schema.Environments.Keys)}");
         }
 
         if (config.RestoreTest?.Schedule is { } restoreSchedule && !TryParseCron(restoreSchedule, out _, out var restoreProblem))
@@ -286,7 +286,7 @@ public static class BackupConfigLoader
             var location = config.Locate($"services.{name}");
             if (!schema.Services.ContainsKey(name))
             {
-                diagnostics.Error(location, $"service '{name}' is not in the schema");
+                diagnostics.Error(location, $"service '{name}' is not in the schema{References.Hint(name, schema.Services.Keys)}");
             }
 
             if (service.Method is not { } method || !BackupMethods.Types.ContainsKey(method))

@@ -53,6 +53,7 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     private ResolvedEnvironment? _resolved;
     private DockerEngine? _engine;
     private SecretStore? _secrets;
+    private ImageMap? _images;
     private EnvironmentLock? _lock;
     private readonly Dictionary<string, EnvironmentSession> _siblings = new(StringComparer.Ordinal);
     private List<(string, ResolvedNetwork)>? _schemaNetworks;
@@ -96,8 +97,15 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
         return _secrets = SecretStore.LoadOrGenerate(options.Schema.RootDirectory, options.SecretsDirectory, Environment.Name, definitions, options.Masker, _log);
     }
 
+    /// <summary>
+    /// The --image-map, read once per run, by every target that uses it — Start*, Status* and SystemStatus (the image of a
+    /// service without a container is the one Start would run), and the helper containers of backups, restores, verifies,
+    /// retention, wipes and CheckNetworkHealth — before it touches anything: a missing or malformed file is one error.
+    /// </summary>
+    public ImageMap Images => _images ??= ImageMap.Load(options.ImageMap, options.Schema.RootDirectory);
+
     /// <summary>An image as this run uses it (after --image-map).</summary>
-    public string MapImage(string image) => ImageMap.Load(options.ImageMap, options.Schema.RootDirectory).Apply(image);
+    public string MapImage(string image) => Images.Apply(image);
 
     /// <summary>
     /// Takes the environment lock (endpoint + compose project) unless this run holds it already; it is kept until the
@@ -206,8 +214,8 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     public async Task<StartReport> StartAsync(string stack, CancellationToken cancellationToken)
     {
         Environment.Stack(stack);
+        var map = Images;
         await LockAsync(cancellationToken);
-        var map = ImageMap.Load(options.ImageMap, options.Schema.RootDirectory);
         var operations = await OperationsAsync(cancellationToken);
         var networks = await NetworksAsync(cancellationToken);
         var secrets = await SecretsAsync(cancellationToken);
@@ -253,7 +261,8 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     public async Task StatusAsync(string stack, bool json, CancellationToken cancellationToken)
     {
         Environment.Stack(stack);
-        var services = await StatusReport.ServicesAsync(await EngineAsync(cancellationToken), Environment, stack, cancellationToken);
+        var images = Images;
+        var services = await StatusReport.ServicesAsync(await EngineAsync(cancellationToken), Environment, stack, images, cancellationToken);
         if (json)
         {
             options.Out.WriteLine(StatusReport.ToJson(services));
@@ -274,7 +283,8 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     /// <summary>Prints every service, network and volume; fails when a stack that is up is only partly up or unhealthy.</summary>
     public async Task SystemStatusAsync(bool json, CancellationToken cancellationToken)
     {
-        var status = await StatusReport.SystemAsync(await EngineAsync(cancellationToken), Environment, cancellationToken);
+        var images = Images;
+        var status = await StatusReport.SystemAsync(await EngineAsync(cancellationToken), Environment, images, cancellationToken);
         if (json)
         {
             options.Out.WriteLine(StatusReport.ToJson(status));

@@ -8,8 +8,26 @@ using LlmStack.Schema;
 
 namespace LlmStack.Engine;
 
-/// <summary>Options of the Logs targets.</summary>
-public sealed record LogOptions(string? Tail, string? Since, bool Follow, string? Service);
+/// <summary>Options of the Logs targets; <c>--tail</c> is checked when they are made, before any container is looked at.</summary>
+public sealed record LogOptions(string? Tail, string? Since, bool Follow, string? Service)
+{
+    /// <summary>Docker's tail: the lines per container from the end (0 or more), or <c>all</c> (also when not given).</summary>
+    public string TailLines { get; } = ParseTail(Tail);
+
+    /// <summary>A number of lines (0 or more) or <c>all</c>; anything else is one error naming the allowed values.</summary>
+    public static string ParseTail(string? tail)
+    {
+        var text = tail?.Trim() ?? string.Empty;
+        if (text.Length == 0 || text.Equals("all", StringComparison.OrdinalIgnoreCase))
+        {
+            return "all";
+        }
+
+        return int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var lines)
+            ? lines.ToString(CultureInfo.InvariantCulture)
+            : throw new PipelineException($"--tail '{tail}' is not a number of lines: give 0 or more (e.g. --tail 50), or all");
+    }
+}
 
 /// <summary>
 /// The logs of a stack's containers, demultiplexed (stdout and stderr) and prefixed by container
@@ -43,7 +61,7 @@ public static class LogStream
                 ShowStdout = true,
                 ShowStderr = true,
                 Follow = options.Follow,
-                Tail = string.IsNullOrEmpty(options.Tail) ? "all" : options.Tail,
+                Tail = options.TailLines,
                 Since = since,
             };
             var prefix = prefixes[container.ID].PadRight(width) + " | ";

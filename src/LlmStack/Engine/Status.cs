@@ -36,7 +36,11 @@ public static class StatusReport
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public static async Task<IReadOnlyList<ServiceStatus>> ServicesAsync(DockerEngine engine, ResolvedEnvironment environment, string? stack, CancellationToken cancellationToken)
+    /// <summary>
+    /// Each service of the environment (of <paramref name="stack"/>, or all) and each labelled container the schema no longer
+    /// has. The image is the running container's, else the one Start would run (after <paramref name="images"/>, --image-map).
+    /// </summary>
+    public static async Task<IReadOnlyList<ServiceStatus>> ServicesAsync(DockerEngine engine, ResolvedEnvironment environment, string? stack, ImageMap images, CancellationToken cancellationToken)
     {
         var scope = Scope.Of(environment);
         var containers = await engine.ServiceContainersAsync(scope, cancellationToken, stack);
@@ -88,7 +92,7 @@ public static class StatusReport
                 state,
                 health,
                 started is { } s ? Uptime(DateTime.UtcNow - s) : null,
-                mine.FirstOrDefault()?.Config!.Image ?? service?.Image ?? "?",
+                mine.FirstOrDefault()?.Config!.Image ?? (service is null ? "?" : images.Apply(service.Image)),
                 ports,
                 running.Count,
                 desired,
@@ -156,10 +160,10 @@ public static class StatusReport
         return problems;
     }
 
-    public static async Task<SystemStatus> SystemAsync(DockerEngine engine, ResolvedEnvironment environment, CancellationToken cancellationToken)
+    public static async Task<SystemStatus> SystemAsync(DockerEngine engine, ResolvedEnvironment environment, ImageMap images, CancellationToken cancellationToken)
     {
         var scope = Scope.Of(environment);
-        var services = await ServicesAsync(engine, environment, null, cancellationToken);
+        var services = await ServicesAsync(engine, environment, null, images, cancellationToken);
         var networks = new List<NetworkStatus>();
         foreach (var network in await engine.CallAsync(ct => engine.Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = scope.Filter() }, ct), cancellationToken))
         {

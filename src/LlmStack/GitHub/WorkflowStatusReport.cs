@@ -34,15 +34,17 @@ public static class GeneratedWorkflows
     /// <summary>The <c>on.schedule[].cron</c> values of a workflow file.</summary>
     public static IReadOnlyList<string> Crons(string path)
     {
+        var text = File.ReadAllText(path);
         var stream = new YamlStream();
+        var parser = new YamlDotNet.Core.Parser(new StringReader(text));
         try
         {
-            using var reader = new StreamReader(path);
-            stream.Load(reader);
+            stream.Load(parser);
         }
         catch (YamlDotNet.Core.YamlException e)
         {
-            throw new PipelineException($"{Path.GetFileName(path)}:{e.Start.Line}:{e.Start.Column}: not valid YAML ({e.Message}): run GenerateWorkflows");
+            var (line, column, message) = YamlError.Describe(e, text, parser);
+            throw new PipelineException($"{Path.GetFileName(path)}:{line}:{column}: not valid YAML ({message}): run GenerateWorkflows");
         }
 
         if (stream.Documents.FirstOrDefault()?.RootNode is not YamlMappingNode root

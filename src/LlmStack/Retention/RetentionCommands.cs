@@ -4,7 +4,8 @@ using LlmStack.Schema;
 namespace LlmStack.Retention;
 
 /// <summary>What RetentionSimulate was given.</summary>
-public sealed record SimulateOptions(string Root, string BackupsFile, string? Policy, string ConfigFile, string Environment, bool Json, PolicyArguments Arguments);
+public sealed record SimulateOptions(string Root, string BackupsFile, string? Policy, string ConfigFile, string Environment, bool Json, PolicyArguments Arguments,
+    string BackupConfigFile = Backup.BackupConfigLoader.DefaultPath);
 
 /// <summary>The bodies of the retention targets.</summary>
 public static class RetentionCommands
@@ -29,7 +30,8 @@ public static class RetentionCommands
         var now = DateTimeOffset.UtcNow;
         if (options.Policy is { } name)
         {
-            var config = RetentionConfigLoader.LoadValid(Path.GetFullPath(options.ConfigFile, options.Root), options.ConfigFile, schema.Load());
+            var backup = Backup.BackupConfigLoader.LoadValid(Path.GetFullPath(options.BackupConfigFile, options.Root), options.BackupConfigFile, schema.Load());
+            var config = RetentionConfigLoader.LoadValid(Path.GetFullPath(options.ConfigFile, options.Root), options.ConfigFile, schema.Load(), backup);
             if (!config.Policies.TryGetValue(name, out var definition))
             {
                 throw new PipelineException($"policy '{name}' is not in {options.ConfigFile} (policies: {string.Join(", ", config.Policies.Keys)})");

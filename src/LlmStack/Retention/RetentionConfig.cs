@@ -172,21 +172,27 @@ public static class RetentionConfigLoader
 {
     public const string DefaultPath = "configs/retention-policies.yaml";
 
-    public static (RetentionConfig? Config, IReadOnlyList<Diagnostic> Diagnostics) Load(string path, string displayPath, ComposeSchema schema) =>
-        ConfigDiagnostics.Load<RetentionConfig>(path, displayPath, "the retention configuration", $"retention configuration not found: create {displayPath} (docs/RETENTION.md) or pass --retention-config PATH", (config, diagnostics) => Validate(config, schema, diagnostics));
+    /// <summary>
+    /// Every problem of the file, in source order, each with file:line:col. The tier maps (<c>tiers</c>,
+    /// <c>environments.&lt;env&gt;.tiers</c>) name tiers of <paramref name="backup"/>, the backup configuration; null only
+    /// where no tier map is read (the TSDB overlay, whose runs check the file through ValidateSchema first).
+    /// </summary>
+    public static (RetentionConfig? Config, IReadOnlyList<Diagnostic> Diagnostics) Load(string path, string displayPath, ComposeSchema schema, BackupConfig? backup) =>
+        ConfigDiagnostics.Load<RetentionConfig>(path, displayPath, "the retention configuration", $"retention configuration not found: create {displayPath} (docs/RETENTION.md) or pass --retention-config PATH", (config, diagnostics) => Validate(config, schema, backup, diagnostics));
 
     /// <summary>ValidateSchema's part: prints every diagnostic (file:line:col) and throws when there is an error.</summary>
-    public static void Validate(SchemaFile schema, string configFile, TextWriter output, Serilog.ILogger log)
+    public static void Validate(SchemaFile schema, string configFile, string backupConfigFile, TextWriter output, Serilog.ILogger log)
     {
-        var (config, diagnostics) = Load(Path.GetFullPath(configFile, schema.RootDirectory), configFile, schema.Load());
+        var backup = BackupConfigLoader.LoadValid(Path.GetFullPath(backupConfigFile, schema.RootDirectory), backupConfigFile, schema.Load());
+        var (config, diagnostics) = Load(Path.GetFullPath(configFile, schema.RootDirectory), configFile, schema.Load(), backup);
         ConfigDiagnostics.Report(diagnostics, configFile, output);
         log.Information("{File} is valid: {Policies} polic(ies), {Environments} environment(s)", configFile, config!.Policies.Count, config.Environments.Count);
     }
 
-    public static RetentionConfig LoadValid(string path, string displayPath, ComposeSchema schema) =>
-        ConfigDiagnostics.Valid(Load(path, displayPath, schema));
+    public static RetentionConfig LoadValid(string path, string displayPath, ComposeSchema schema, BackupConfig? backup) =>
+        ConfigDiagnostics.Valid(Load(path, displayPath, schema, backup));
 
-    internal static void Validate(RetentionConfig config, ComposeSchema schema, DiagnosticBag diagnostics)
+    internal static void Validate(RetentionConfig config, ComposeSchema schema, BackupConfig? backup, DiagnosticBag diagnostics)
     {
         foreach (var (name, policy) in config.Policies)
         {
@@ -226,12 +232,12 @@ public static class RetentionConfigLoader
             }
         }
 
-        CheckTierMap(config.Tiers, config, "tiers", config, diagnostics);
+        CheckTierMap(config.Tiers, config, "tiers", null, config, backup, diagnostics);
         foreach (var (name, environment) in config.Environments)
         {
             if (!schema.Environments.ContainsKey(name))
             {
-                diagnostics.Error(config.Locate($"environments.{name}"), $"environment '{name}' is not in the schema (environments: {string.Join(", ", schema.Environments.Keys)})");
+                diagnostics.Error(config.Locate($"environments.{name}"), $"environment '{name}' is not in the schema{References.Hint(name, schema.Environments.Keys)}");
             }
 
             if (environment.Schedule is { } schedule && !BackupConfigLoader.TryParseCron(schedule, out _, out var problem))
@@ -251,7 +257,7 @@ public static class RetentionConfigLoader
 
             if (environment.Tiers is { } tiers)
             {
-                CheckTierMap(tiers, environment, "tiers", config, diagnostics);
+                CheckTierMap(tiers, environment, "tiers", name, config, backup, diagnostics);
             }
         }
 
@@ -264,7 +270,7 @@ public static class RetentionConfigLoader
         {
             if (!schema.Services.ContainsKey(name))
             {
-                diagnostics.Error(config.Locate($"services.{name}"), $"service '{name}' is not in the schema");
+                diagnostics.Error(config.Locate($"services.{name}"), $"service '{name}' is not in the schema{References.Hint(name, schema.Services.Keys)}");
             }
 
             for (var i = 0; i < (service.Tables?.Count ?? 0); i++)
@@ -404,18 +410,37 @@ public static class RetentionConfigLoader
             return new Dictionary<string, string>();
         }
 
-        var config = LoadValid(path, displayPath, schema);
+        var config = LoadValid(path, displayPath, schema, backup: null);
         return config.Services.Values.Where(s => s.Tsdb is not null)
             .ToDictionary(_ => TsdbVariable, s => $"{s.Tsdb!.Days ?? config.Environments.GetValueOrDefault(environment)?.DataRetentionDays ?? 15}d");
     }
 
-    private static void CheckTierMap(Dictionary<string, string> tiers, SchemaNode owner, string path, RetentionConfig config, DiagnosticBag diagnostics)
+    /// <summary>
+    /// A tier → policy map: each tier a tier of the backup configuration (for an environment's map, one of that
+    /// environment's tiers), each policy one of <c>policies</c>. A mistyped tier would leave the real tier without its
+    /// policy, keeping everything.
+    /// </summary>
+    private static void CheckTierMap(Dictionary<string, string> tiers, SchemaNode owner, string path, string? environment, RetentionConfig config, BackupConfig? backup, DiagnosticBag diagnostics)
     {
+        var where = environment is null ? string.Empty : $"environment '{environment}': ";
         foreach (var (tier, policy) in tiers)
         {
+            var location = owner.Locate($"{path}.{tier}");
+            if (backup is not null && !backup.Tiers.ContainsKey(tier))
+            {
+                diagnostics.Error(location,
+                    $"{where}tier '{tier}' is not a tier of {backup.Location.File}{References.Hint(tier, backup.Tiers.Keys)}: its policy would apply to nothing");
+            }
+            else if (backup is not null && environment is not null
+                     && backup.Environments.GetValueOrDefault(environment)?.Tiers is { } used && !used.Contains(tier))
+            {
+                diagnostics.Error(location,
+                    $"{where}tier '{tier}' is not one of the environment's tiers in {backup.Location.File} ({string.Join(", ", used)}): its policy would apply to nothing");
+            }
+
             if (!config.Policies.ContainsKey(policy))
             {
-                diagnostics.Error(owner.Locate($"{path}.{tier}"), $"tier '{tier}' uses policy '{policy}', which is not defined under policies ({string.Join(", ", config.Policies.Keys)})");
+                diagnostics.Error(location, $"{where}tier '{tier}' uses policy '{policy}', which is not defined under policies{References.Hint(policy, config.Policies.Keys)}");
             }
         }
     }

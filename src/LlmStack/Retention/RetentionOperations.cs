@@ -23,7 +23,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
     private RetentionConfig? _config;
 
-    public RetentionConfig Config => _config ??= RetentionConfigLoader.LoadValid(Path.GetFullPath(configFile, root), configFile, session.Options.Schema.Load());
+    public RetentionConfig Config => _config ??= RetentionConfigLoader.LoadValid(Path.GetFullPath(configFile, root), configFile, session.Options.Schema.Load(), backups.Config);
 
     private EnvironmentRetentionDefinition Settings => Config.Environments.GetValueOrDefault(session.Environment.Name) ?? new EnvironmentRetentionDefinition();
 
@@ -37,13 +37,15 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
     /// <summary>Every tier's plan as of now.</summary>
     public async Task<IReadOnlyList<TierRetentionPlan>> PlanAsync(CancellationToken cancellationToken)
     {
+        // The configuration first: an error in it (a mistyped tier) is one line before any repository is opened.
+        var config = Config;
         var context = await backups.ContextAsync(cancellationToken);
         var primary = await context.Catalog.EntriesAsync(cancellationToken);
         var plans = new List<TierRetentionPlan>();
         foreach (var inventory in await context.Tiers.InventoryAsync(primary, cancellationToken))
         {
             var tier = inventory.Tier;
-            var policyName = Settings.Tiers?.GetValueOrDefault(tier.Name) ?? Config.Tiers.GetValueOrDefault(tier.Name);
+            var policyName = Settings.Tiers?.GetValueOrDefault(tier.Name) ?? config.Tiers.GetValueOrDefault(tier.Name);
             if (policyName is null)
             {
                 plans.Add(new TierRetentionPlan(tier, null, null, inventory.Entries?.Select(e => new SetRetention(e, true, new Dictionary<string, IReadOnlyList<string>>())).ToList(),
@@ -51,7 +53,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                 continue;
             }
 
-            var policy = Config.Policies[policyName].ToPolicy();
+            var policy = config.Policies[policyName].ToPolicy();
             var sets = inventory.Entries is { } entries ? BackupRetention.Plan(entries, policy, Safety, DateTimeOffset.Now, TimeZoneInfo.Local) : null;
             plans.Add(new TierRetentionPlan(tier, policyName, policy, sets, inventory.Error));
         }

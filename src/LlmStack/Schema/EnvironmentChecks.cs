@@ -14,7 +14,7 @@ internal static class EnvironmentChecks
                 var location = merged.Locate($"depends_on[{i}]");
                 if (!schema.Services.ContainsKey(dependency))
                 {
-                    diagnostics.Error(location, $"service '{service.Name}' depends on undefined service '{dependency}'");
+                    diagnostics.Error(location, $"service '{service.Name}' depends on undefined service '{dependency}'{References.Hint(dependency, schema.Services.Keys)}");
                     continue;
                 }
 

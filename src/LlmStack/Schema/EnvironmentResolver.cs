@@ -88,7 +88,7 @@ public static partial class EnvironmentResolver
         {
             if (!schema.Services.ContainsKey(serviceName))
             {
-                diagnostics.Error(environment.Locate($"services.{serviceName}"), $"environment '{name}' overrides undefined service '{serviceName}'");
+                diagnostics.Error(environment.Locate($"services.{serviceName}"), $"environment '{name}' overrides undefined service '{serviceName}'{References.Hint(serviceName, schema.Services.Keys)}");
             }
             else if (services.All(s => s.Name != serviceName))
             {
@@ -139,7 +139,7 @@ public static partial class EnvironmentResolver
                 diagnostics.Error(environment.Locate($"variables.{key}"),
                     schema.Secrets.ContainsKey(key)
                         ? $"'{key}' is a secret: its value lives in secrets/<environment>.env, never in the schema"
-                        : $"environment overrides undeclared variable '{key}': declare it under the top-level variables");
+                        : $"environment overrides undeclared variable '{key}'{References.DidYouMean(key, schema.Variables.Keys)}: declare it under the top-level variables");
                 continue;
             }
 

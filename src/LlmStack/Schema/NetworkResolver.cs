@@ -12,7 +12,7 @@ internal static class NetworkResolver
         {
             if (!schema.Stacks.ContainsKey(stack))
             {
-                diagnostics.Error(environment.Locate($"networks.{stack}"), $"environment '{name}' has a network for undefined stack '{stack}'");
+                diagnostics.Error(environment.Locate($"networks.{stack}"), $"environment '{name}' has a network for undefined stack '{stack}'{References.Hint(stack, schema.Stacks.Keys)}");
             }
         }
 

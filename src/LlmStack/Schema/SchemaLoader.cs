@@ -64,34 +64,27 @@ public static partial class SchemaLoader
             return null;
         }
 
+        var text = File.ReadAllText(path);
         var stream = new YamlStream();
-        using (var reader = new StreamReader(path))
+        var parser = new Parser(new StringReader(text));
+        try
         {
-            var parser = new Parser(reader);
-            try
-            {
-                stream.Load(parser);
-            }
-            catch (YamlException e)
-            {
-                var message = (e.InnerException?.Message ?? e.Message).Split('\n')[0];
-                if (message.StartsWith('(') && message.Contains("): ", StringComparison.Ordinal))
-                {
-                    message = message[(message.IndexOf("): ", StringComparison.Ordinal) + 3)..];
-                }
-
-                diagnostics.Error(new SourceLocation(displayPath, (int)e.Start.Line, (int)e.Start.Column), $"malformed YAML: {message}");
-                return null;
-            }
-            catch (Exception e) when (e is InvalidOperationException or ArgumentException)
-            {
-                // The scanner gave up without a position: point after the last event it did understand.
-                var end = parser.Current?.End ?? Mark.Empty;
-                var line = Math.Max((int)end.Line, 1);
-                var column = Math.Max((int)end.Column, 1);
-                diagnostics.Error(new SourceLocation(displayPath, line, column), $"malformed YAML after this point (check brackets, quotes and indentation): {e.Message}");
-                return null;
-            }
+            stream.Load(parser);
+        }
+        catch (YamlException e)
+        {
+            var (line, column, message) = YamlError.Describe(e, text, parser);
+            diagnostics.Error(new SourceLocation(displayPath, line, column), $"malformed YAML: {message}");
+            return null;
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // The scanner gave up without a position: point after the last event it did understand.
+            var end = parser.Current?.End ?? Mark.Empty;
+            var line = Math.Max((int)end.Line, 1);
+            var column = Math.Max((int)end.Column, 1);
+            diagnostics.Error(new SourceLocation(displayPath, line, column), $"malformed YAML after this point (check brackets, quotes and indentation): {e.Message}");
+            return null;
         }
 
         if (stream.Documents.Count == 0)
@@ -138,18 +131,65 @@ public static partial class SchemaLoader
     /// <summary>Reads a small YAML file (not the schema's full diagnostics path): a syntax error is one line with its position.</summary>
     internal static YamlStream LoadYaml(string path, string displayPath, string what)
     {
+        var text = File.ReadAllText(path);
         var stream = new YamlStream();
+        var parser = new Parser(new StringReader(text));
         try
         {
-            using var reader = new StreamReader(path);
-            stream.Load(reader);
+            stream.Load(parser);
         }
         catch (YamlException e)
         {
-            throw new SchemaException($"{displayPath}:{e.Start.Line}:{e.Start.Column}: malformed YAML in the {what}");
+            var (line, column, message) = YamlError.Describe(e, text, parser);
+            throw new SchemaException($"{displayPath}:{line}:{column}: malformed YAML in the {what}: {message}");
         }
 
         return stream;
+    }
+}
+
+/// <summary>
+/// Where a YAML syntax error really is, and what it says. YamlDotNet reports a tab in the indentation at 1:1 ("while
+/// scanning a mapping") or at the scalar before it; the tab's own line and column are found in the text instead.
+/// </summary>
+internal static class YamlError
+{
+    public static (int Line, int Column, string Message) Describe(YamlException e, string text, IParser? parser)
+    {
+        var message = (e.InnerException?.Message ?? e.Message).Split('\n')[0];
+        if (message.StartsWith('(') && message.Contains("): ", StringComparison.Ordinal))
+        {
+            message = message[(message.IndexOf("): ", StringComparison.Ordinal) + 3)..];
+        }
+
+        if (message.Contains("tab", StringComparison.OrdinalIgnoreCase)
+            && IndentationTab(text, (int)Math.Max(1, parser?.Current?.End.Line ?? 1)) is { } tab)
+        {
+            return (tab.Line, tab.Column, "a tab in the indentation: YAML indents with spaces only");
+        }
+
+        return (Math.Max((int)e.Start.Line, 1), Math.Max((int)e.Start.Column, 1), message);
+    }
+
+    /// <summary>
+    /// The first tab in the leading whitespace of a line, from line <paramref name="fromLine"/> on (the parser understood
+    /// everything before its last event, so a tab in an earlier block scalar's content is no culprit).
+    /// </summary>
+    internal static (int Line, int Column)? IndentationTab(string text, int fromLine)
+    {
+        var lines = text.Split('\n');
+        for (var i = fromLine - 1; i < lines.Length; i++)
+        {
+            for (var j = 0; j < lines[i].Length && lines[i][j] is ' ' or '\t'; j++)
+            {
+                if (lines[i][j] == '\t')
+                {
+                    return (i + 1, j + 1);
+                }
+            }
+        }
+
+        return null;
     }
 }
 

@@ -91,7 +91,7 @@ public static partial class SchemaValidator
                 else if (!schema.Stacks.ContainsKey(dependency))
                 {
                     diagnostics.Error(stack.Locate($"depends_on[{i}]"),
-                        $"stack '{name}' depends on undefined stack '{dependency}' (defined: {string.Join(", ", schema.Stacks.Keys)})");
+                        $"stack '{name}' depends on undefined stack '{dependency}'{References.Hint(dependency, schema.Stacks.Keys)}");
                 }
             }
 
@@ -100,7 +100,7 @@ public static partial class SchemaValidator
                 var service = stack.Services[i];
                 if (!schema.Services.ContainsKey(service))
                 {
-                    diagnostics.Error(stack.Locate($"services[{i}]"), $"stack '{name}' lists undefined service '{service}'");
+                    diagnostics.Error(stack.Locate($"services[{i}]"), $"stack '{name}' lists undefined service '{service}'{References.Hint(service, schema.Services.Keys)}");
                 }
                 else if (owner.TryGetValue(service, out var first))
                 {
@@ -144,7 +144,7 @@ public static partial class SchemaValidator
                 }
                 else if (!schema.Services.ContainsKey(dependency))
                 {
-                    diagnostics.Error(service.Locate($"depends_on[{i}]"), $"service '{name}' depends on undefined service '{dependency}'");
+                    diagnostics.Error(service.Locate($"depends_on[{i}]"), $"service '{name}' depends on undefined service '{dependency}'{References.Hint(dependency, schema.Services.Keys)}");
                 }
             }
 
@@ -154,7 +154,7 @@ public static partial class SchemaValidator
                 if (!schema.Environments.ContainsKey(environment))
                 {
                     diagnostics.Error(service.Locate($"environments[{i}]"),
-                        $"service '{name}' names unknown environment '{environment}' (defined: {string.Join(", ", schema.Environments.Keys)})");
+                        $"service '{name}' names unknown environment '{environment}'{References.Hint(environment, schema.Environments.Keys)}");
                 }
             }
         }
@@ -213,14 +213,14 @@ public static partial class SchemaValidator
 
             if (secret.Account is { } account && !schema.Variables.ContainsKey(account))
             {
-                diagnostics.Error(secret.Locate("account"), $"secret '{name}': account '{account}' is not a variable (name the variable that holds the account, e.g. POSTGRES_USER)");
+                diagnostics.Error(secret.Locate("account"), $"secret '{name}': account '{account}' is not a variable{References.DidYouMean(account, schema.Variables.Keys)} (name the variable that holds the account, e.g. POSTGRES_USER)");
             }
 
             if (secret.Login is { } login)
             {
                 if (!schema.Services.TryGetValue(login, out var service))
                 {
-                    diagnostics.Error(secret.Locate("login"), $"secret '{name}': login service '{login}' is not a service of the schema");
+                    diagnostics.Error(secret.Locate("login"), $"secret '{name}': login service '{login}' is not a service of the schema{References.Hint(login, schema.Services.Keys)}");
                 }
                 else if (!IsPostgresImage(service.Image))
                 {

@@ -83,7 +83,7 @@ internal static class ServiceResolver
 
             if (mount.Kind == MountKind.Volume && !schema.Volumes.ContainsKey(mount.Source))
             {
-                diagnostics.Error(definition.Locate(path), $"service '{name}' mounts undefined volume '{mount.Source}': declare it under volumes");
+                diagnostics.Error(definition.Locate(path), $"service '{name}' mounts undefined volume '{mount.Source}'{References.DidYouMean(mount.Source, schema.Volumes.Keys)}: declare it under volumes");
             }
             else if (mount.Kind == MountKind.Bind && !mount.Source.StartsWith('~'))
             {
@@ -208,7 +208,7 @@ internal static class ServiceResolver
         if (check.Template is { } templateName && !schema.HealthcheckTemplates.TryGetValue(templateName, out template))
         {
             diagnostics.Error(check.Locate("template"),
-                $"service '{name}' uses undefined healthcheck template '{templateName}' (defined: {string.Join(", ", schema.HealthcheckTemplates.Keys)})");
+                $"service '{name}' uses undefined healthcheck template '{templateName}'{References.Hint(templateName, schema.HealthcheckTemplates.Keys)}");
         }
 
         if (check.Disable == true)

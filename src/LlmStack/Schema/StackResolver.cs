@@ -35,7 +35,7 @@ internal static class StackResolver
             if (!schema.Stacks.ContainsKey(wanted[i]))
             {
                 diagnostics.Error(environment.Locate($"stacks[{i}]"),
-                    $"environment '{name}' enables undefined stack '{wanted[i]}' (defined: {string.Join(", ", schema.Stacks.Keys)})");
+                    $"environment '{name}' enables undefined stack '{wanted[i]}'{References.Hint(wanted[i], schema.Stacks.Keys)}");
             }
         }
 

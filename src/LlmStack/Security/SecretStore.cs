@@ -98,7 +98,8 @@ public sealed class SecretStore
 
     /// <summary>
     /// The file's values; empty only when nothing at all is at <paramref name="path"/>. Anything else that cannot be read
-    /// as a file (a directory, a dangling link, no permission) is one clear error, and nothing is written.
+    /// as a file (a directory, a dangling link, no permission) is one clear error, and nothing is written. A name set twice
+    /// is an error naming both lines (never a value): which one a reader took would depend on the reader.
     /// </summary>
     public static Dictionary<string, string> Read(string path)
     {
@@ -130,6 +131,7 @@ public sealed class SecretStore
         }
 
         var number = 0;
+        var lineOf = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var line in lines)
         {
             number++;
@@ -145,7 +147,14 @@ public sealed class SecretStore
                 throw new PipelineException($"{path}:{number}: expected NAME=value (the value is not shown)");
             }
 
-            values[text[..equals].Trim()] = text[(equals + 1)..];
+            var name = text[..equals].Trim();
+            if (lineOf.TryGetValue(name, out var first))
+            {
+                throw new PipelineException($"{path}:{number}: {name} is set twice, on lines {first} and {number}: keep one of them (the values are not shown)");
+            }
+
+            lineOf[name] = number;
+            values[name] = text[(equals + 1)..];
         }
 
         return values;

@@ -67,6 +67,24 @@ public sealed class BackupConfigTests : IDisposable
             $"expected '{message}' at {position}; got:\n{string.Join('\n', rendered)}");
     }
 
+    /// <summary>Every kind of name the backup configuration refers by: undefined is an error at the name, with the closest defined name.</summary>
+    public static TheoryData<string, (string, string)[]> Unresolved => new()
+    {
+        { "environment 'production' uses undefined tier 'locl' (did you mean 'local'?)", [("    schedule: \"0 1 * * *\"\n    tiers: [local]", "    schedule: \"0 1 * * *\"\n    tiers: [⟦locl]")] },
+        { "environment 'stagin' is not in the schema (did you mean 'staging'?)", [("environments:\n", "environments:\n  ⟦stagin:\n    schedule: \"0 5 * * *\"\n    tiers: [local]\n")] },
+        { "service 'postgress' is not in the schema (did you mean 'postgres'?)", [("  postgres:\n    method: postgres", "  ⟦postgress:\n    method: postgres")] },
+        { "restore_test.test_environment 'testin' is not an environment of the schema (did you mean 'testing'?)", [("# restore_test:\n#   test_environment: testing\n#   schedule: \"0 6 * * 0\"", "restore_test:\n  ⟦test_environment: testin")] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Unresolved))]
+    public void Every_name_that_refers_to_nothing_is_an_error_at_the_name_with_the_closest_name(string message, (string, string)[] edits)
+    {
+        var (yaml, position) = Edit(edits);
+        var rendered = Load(yaml).Diagnostics.Select(d => d.ToString()).ToList();
+        rendered.Should().Contain($"backup.yaml:{position}: error: {message}", $"got:\n{string.Join('\n', rendered)}");
+    }
+
     [Fact]
     public void Malformed_yaml_is_one_error_with_its_position()
     {
@@ -74,6 +92,15 @@ public sealed class BackupConfigTests : IDisposable
         var (config, diagnostics) = Load(yaml);
         config.Should().BeNull();
         diagnostics.Should().ContainSingle().Which.ToString().Should().MatchRegex(@"^backup\.yaml:\d+:\d+: error: malformed YAML");
+    }
+
+    [Fact]
+    public void A_tab_in_the_indentation_is_reported_at_the_tab()
+    {
+        var (yaml, position) = Edit(("  redis:\n    method: redis\n    types: [rdb, aof]", "  redis:\n    method: redis\n⟦\t   types: [rdb, aof]"));
+        var (config, diagnostics) = Load(yaml);
+        config.Should().BeNull();
+        diagnostics.Should().ContainSingle().Which.ToString().Should().Be($"backup.yaml:{position}: error: malformed YAML: a tab in the indentation: YAML indents with spaces only");
     }
 
     [Fact]

@@ -25,6 +25,15 @@ public class EngineHelpersTests
         missing.Should().Throw<PipelineException>().WithMessage("image map '/no/such/map.yaml' not found*");
     }
 
+    [Fact]
+    public void A_tab_in_the_image_maps_indentation_is_reported_at_the_tab()
+    {
+        var file = Path.Combine(Repository.TempDirectory("map"), "map.yaml");
+        File.WriteAllText(file, "postgres:16-alpine: fixture/pg:1\nredis:7: fixture/redis:7\n\t\"*\": fixture/standin:1\n");
+        var load = () => ImageMap.Load(file, "/");
+        load.Should().Throw<PipelineException>().Which.Message.Should().Be($"{file}:3:1: malformed YAML in the image map: a tab in the indentation: YAML indents with spaces only");
+    }
+
     [Theory]
     [InlineData("postgres:16-alpine", "postgres", "16-alpine")]
     [InlineData("ghcr.io/berriai/litellm:main-v1.55.8", "ghcr.io/berriai/litellm", "main-v1.55.8")]

@@ -66,6 +66,27 @@ public class SecretStoreTests : IDisposable
     }
 
     [Fact]
+    public void A_name_set_twice_is_an_error_naming_both_lines_for_every_reader_and_never_a_value()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "secrets"));
+        var path = SecretStore.FileFor(_root, "secrets", "qa");
+        File.WriteAllText(path, "DB_PASSWORD=first-value-aaaa\n# a comment\nAPI_KEY=sk-other-value\n\nDB_PASSWORD=second-value-bbbb\n");
+        var before = File.ReadAllText(path);
+        var expected = $"{path}:5: DB_PASSWORD is set twice, on lines 1 and 5: keep one of them (the values are not shown)";
+
+        Action read = () => SecretStore.Read(path);
+        Action load = () => SecretStore.LoadOrGenerate(_root, "secrets", "qa", Definitions(), new SecretMasker(), Serilog.Core.Logger.None);
+        Action update = () => SecretStore.Update(path, "API_KEY", "sk-new-value-cccc");
+
+        foreach (var reader in new[] { read, load, update })
+        {
+            reader.Should().Throw<PipelineException>().Which.Message.Should().Be(expected);
+        }
+
+        File.ReadAllText(path).Should().Be(before, "nothing is generated or rewritten over an ambiguous file");
+    }
+
+    [Fact]
     public void A_secrets_file_that_is_a_directory_is_an_error_and_nothing_is_written()
     {
         // Fault 3: it was treated as missing, new secrets went to testing.env.tmp, then an IOException stack trace.

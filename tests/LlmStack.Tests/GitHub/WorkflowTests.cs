@@ -88,7 +88,7 @@ public class WorkflowTests
     {
         var schema = Schema.Load();
         var backup = BackupConfigLoader.LoadValid(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, schema);
-        var retention = RetentionConfigLoader.LoadValid(Path.Combine(Repository.Root, RetentionConfigLoader.DefaultPath), RetentionConfigLoader.DefaultPath, schema);
+        var retention = RetentionConfigLoader.LoadValid(Path.Combine(Repository.Root, RetentionConfigLoader.DefaultPath), RetentionConfigLoader.DefaultPath, schema, backup);
         foreach (var environment in schema.Environments.Keys)
         {
             Scalar(((YamlSequenceNode)At(Load($"backup-{environment}.yml"), "on", "schedule"))[0], "cron").Should().Be(backup.Environments[environment].Schedule);
@@ -238,16 +238,9 @@ public class WorkflowTests
     [Fact]
     public async Task CheckWorkflows_fails_after_a_change_and_passes_after_GenerateWorkflows_byte_identical()
     {
-        var root = Repository.TempDirectory("workflows-check");
+        var root = BuildRun.ScratchRoot("workflows-check");
         try
         {
-            foreach (var directory in new[] { "schemas", "configs", "sql", ".github" })
-            {
-                Copy(Path.Combine(Repository.Root, directory), Path.Combine(root, directory));
-            }
-
-            Directory.CreateDirectory(Path.Combine(root, ".nuke"));
-            File.Copy(Path.Combine(Repository.Root, "LlmStack.sln"), Path.Combine(root, "LlmStack.sln"));
             var handWritten = Path.Combine(root, ".github", "workflows", "hand-written.yml");
             File.WriteAllText(handWritten, "on: push\njobs: {}\n");
 
@@ -282,33 +275,5 @@ public class WorkflowTests
         }
     }
 
-    private static async Task<(int Code, string Output)> RunAsync(string root, string target)
-    {
-        var output = new StringWriter();
-        // The build class is internal to the build program: run it through the engine's generic entry by reflection.
-        var run = typeof(PipelineRunner).GetMethod(nameof(PipelineRunner.RunAsync))!.MakeGenericMethod(Type.GetType("Build, _build", throwOnError: true)!);
-        var code = await (Task<int>)run.Invoke(null, [new RunOptions
-        {
-            Arguments = [target, "--root", root],
-            Output = output,
-            Error = output,
-            EnvironmentVariables = new Dictionary<string, string> { ["LLMSTACK_LOG_DIRECTORY"] = Path.Combine(root, ".nuke", "temp") },
-        }])!;
-        return (code, output.ToString());
-    }
-
-    private static void Copy(string from, string to)
-    {
-        if (!Directory.Exists(from))
-        {
-            return;
-        }
-
-        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(to, Path.GetRelativePath(from, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
-    }
+    private static Task<(int Code, string Output)> RunAsync(string root, string target) => BuildRun.RunAsync(root, target);
 }

@@ -1,4 +1,5 @@
 using FluentAssertions;
+using LlmStack.Backup;
 using LlmStack.Pipeline;
 using LlmStack.Retention;
 using LlmStack.Schema;
@@ -11,6 +12,7 @@ public sealed class RetentionConfigTests : IDisposable
 {
     private static readonly SchemaFile SchemaFile = new(Repository.Root, "schemas/compose-schema.yaml");
     private static readonly string RealConfig = File.ReadAllText(Path.Combine(Repository.Root, RetentionConfigLoader.DefaultPath));
+    private static readonly BackupConfig Backup = BackupConfigLoader.LoadValid(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, SchemaFile.Load());
     private readonly string _directory = Repository.TempDirectory("retention-config");
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
@@ -19,7 +21,7 @@ public sealed class RetentionConfigTests : IDisposable
     {
         var path = Path.Combine(_directory, "retention.yaml");
         File.WriteAllText(path, yaml);
-        return RetentionConfigLoader.Load(path, "retention.yaml", SchemaFile.Load());
+        return RetentionConfigLoader.Load(path, "retention.yaml", SchemaFile.Load(), Backup);
     }
 
     [Fact]
@@ -39,7 +41,7 @@ public sealed class RetentionConfigTests : IDisposable
         { "policy 'local': keep_within: '7 days' is not a duration", [("    keep_within: 7d", "    ⟦keep_within: 7 days")] },
         { "policy 'local' has no keep rule: an empty policy would remove every backup", [("  local:\n    keep_within: 7d", "  ⟦local:\n    keep_last: 0")] },
         { "policy 'remote': keep_daily must be 0 or more, or -1 for unlimited", [("    keep_within: 30d", "    keep_within: 30d\n    ⟦keep_daily: -2")] },
-        { "tier 'cloud' uses policy 'glacier', which is not defined under policies", [("  cloud: cloud", "  ⟦cloud: glacier")] },
+        { "tier 'local' uses policy 'glacier', which is not defined under policies (defined: local, remote, cloud, tape)", [("  local: local\n", "  ⟦local: glacier\n")] },
         { "environment 'production': schedule '0 3 * *' is not a cron expression", [("    schedule: \"0 3 * * 0\"", "    ⟦schedule: \"0 3 * *\"")] },
         { "environment 'testing': min_keep must be 1 or more", [("    min_keep: 1", "    ⟦min_keep: 0")] },
         { "environment 'qa' is not in the schema", [("environments:\n", "environments:\n  ⟦qa:\n    min_keep: 1\n")] },
@@ -68,6 +70,56 @@ public sealed class RetentionConfigTests : IDisposable
         var rendered = Load(yaml).Diagnostics.Select(d => d.ToString()).ToList();
         rendered.Should().Contain(d => d.StartsWith($"retention.yaml:{position}: error: ", StringComparison.Ordinal) && d.Contains(message, StringComparison.Ordinal),
             $"expected '{message}' at {position}; got:\n{string.Join('\n', rendered)}");
+    }
+
+    /// <summary>Every kind of name the retention configuration refers by: undefined is an error at the name, with the closest defined name.</summary>
+    public static TheoryData<string, (string, string)[]> Unresolved => new()
+    {
+        { "tier 'locla' is not a tier of configs/backup-strategies.yaml (did you mean 'local'?): its policy would apply to nothing", [("tiers:\n  local: local", "tiers:\n  ⟦locla: local")] },
+        { "environment 'staging': tier 'lcoal' is not a tier of configs/backup-strategies.yaml (did you mean 'local'?): its policy would apply to nothing",
+            [("  staging:\n    schedule: \"0 2 * * *\"", "  staging:\n    schedule: \"0 2 * * *\"\n    tiers:\n      ⟦lcoal: remote")] },
+        { "tier 'local' uses policy 'locl', which is not defined under policies (did you mean 'local'?)", [("  local: local\n", "  ⟦local: locl\n")] },
+        { "environment 'stagin' is not in the schema (did you mean 'staging'?)", [("environments:\n", "environments:\n  ⟦stagin:\n    min_keep: 1\n")] },
+        { "service 'postgress' is not in the schema (did you mean 'postgres'?)", [("services:\n  postgres:", "services:\n  ⟦postgress:")] },
+        { "service 'vllm', models: service 'vllm' does not mount volume 'vllm_cahce' (it mounts vllm_cache)", [("      volume: vllm_cache", "      ⟦volume: vllm_cahce")] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Unresolved))]
+    public void Every_name_that_refers_to_nothing_is_an_error_at_the_name_with_the_closest_name(string message, (string, string)[] edits)
+    {
+        var (yaml, position) = ConfigEdit.Apply(RealConfig, edits);
+        var rendered = Load(yaml).Diagnostics.Select(d => d.ToString()).ToList();
+        rendered.Should().Contain($"retention.yaml:{position}: error: {message}", $"got:\n{string.Join('\n', rendered)}");
+    }
+
+    [Fact]
+    public void An_environments_tier_policy_names_one_of_the_environments_own_tiers()
+    {
+        var backupText = File.ReadAllText(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath))
+            .Replace("    path: backups\n", "    path: backups\n  nas:\n    kind: remote\n    repository: /mnt/nas\n", StringComparison.Ordinal)
+            .Replace("    tiers: [local]                # e.g.", "    tiers: [local, nas]                # e.g.", StringComparison.Ordinal);
+        var backupPath = Path.Combine(_directory, "backup.yaml");
+        File.WriteAllText(backupPath, backupText);
+        var backup = BackupConfigLoader.LoadValid(backupPath, "configs/backup-strategies.yaml", SchemaFile.Load());
+        var (yaml, position) = ConfigEdit.Apply(RealConfig,
+            ("tiers:\n  local: local\n", "tiers:\n  local: local\n  nas: remote\n"),
+            ("  staging:\n    schedule: \"0 2 * * *\"", "  staging:\n    schedule: \"0 2 * * *\"\n    tiers:\n      ⟦nas: local"));
+        var path = Path.Combine(_directory, "retention.yaml");
+        File.WriteAllText(path, yaml);
+
+        var rendered = RetentionConfigLoader.Load(path, "retention.yaml", SchemaFile.Load(), backup).Diagnostics.Select(d => d.ToString()).ToList();
+
+        rendered.Should().Equal($"retention.yaml:{position}: error: environment 'staging': tier 'nas' is not one of the environment's tiers in configs/backup-strategies.yaml (local): its policy would apply to nothing");
+    }
+
+    [Fact]
+    public void A_tab_in_the_indentation_is_reported_at_the_tab()
+    {
+        var (yaml, position) = ConfigEdit.Apply(RealConfig, ("        days: 90", "  ⟦\t     days: 90"));
+        var (config, diagnostics) = Load(yaml);
+        config.Should().BeNull();
+        diagnostics.Should().ContainSingle().Which.ToString().Should().Be($"retention.yaml:{position}: error: malformed YAML: a tab in the indentation: YAML indents with spaces only");
     }
 
     private string Backups(string json)

@@ -81,6 +81,34 @@ public class SchemaValidationTests : IDisposable
         result.HasErrors.Should().Be(severity == "error");
     }
 
+    /// <summary>Every kind of name the schema refers by: undefined is an error at the name, with the closest defined name.</summary>
+    public static TheoryData<string, (string, string)[]> Unresolved => new()
+    {
+        { "stack 'app' depends on undefined stack 'cor' (did you mean 'core'?)", [("depends_on: [core]", "depends_on: [⟦cor]")] },
+        { "stack 'core' lists undefined service 'cahe' (did you mean 'cache'?)", [("services: [db, cache]", "services: [db, ⟦cahe]")] },
+        { "service 'api' depends on undefined service 'cahce' (did you mean 'cache'?)", [("depends_on: [db, cache]", "depends_on: [db, ⟦cahce]")] },
+        { "service 'cache' names unknown environment 'tst' (did you mean 'test'?)", [("    image: redis:7\n", "    image: redis:7\n    environments: [dev, ⟦tst]\n")] },
+        { "service 'db' mounts undefined volume 'dbdata' (did you mean 'db_data'?): declare it under volumes", [("volumes: [\"db_data:", "volumes: [⟦\"dbdata:")] },
+        { "service 'db' uses undefined healthcheck template 'standrd' (did you mean 'standard'?)", [("      template: standard", "      ⟦template: standrd")] },
+        { "environment 'dev' enables undefined stack 'ap' (did you mean 'app'?)", [("  dev:\n    gpu: false\n", "  dev:\n    gpu: false\n    stacks: [core, ⟦ap]\n")] },
+        { "environment 'dev' has a network for undefined stack 'apps' (did you mean 'app'?)", [("      app: { subnet: 10.90.2.0/24 }", "      app: { subnet: 10.90.2.0/24 }\n      ⟦apps: { subnet: 10.90.3.0/24 }")] },
+        { "environment 'test' overrides undefined service 'apii' (did you mean 'api'?)", [("    services:\n      api:\n        environment:", "    services:\n      ⟦apii:\n        environment:")] },
+        { "environment overrides undeclared variable 'DB_PROT' (did you mean 'DB_PORT'?): declare it under the top-level variables", [("      DB_PORT: \"15432\"", "      ⟦DB_PROT: \"15432\"")] },
+        { "secret 'DB_PASSWORD': login service 'dbb' is not a service of the schema (did you mean 'db'?)", [("    length: 24", "    length: 24\n    account: API_PORT\n    ⟦login: dbb")] },
+        { "secret 'DB_PASSWORD': account 'DB_PROT' is not a variable (did you mean 'DB_PORT'?) (name the variable that holds the account, e.g. POSTGRES_USER)", [("    length: 24", "    length: 24\n    ⟦account: DB_PROT")] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Unresolved))]
+    public void Every_name_that_refers_to_nothing_is_an_error_at_the_name_with_the_closest_name(string message, (string, string)[] edits)
+    {
+        var (yaml, position) = SchemaSamples.Edit(edits);
+
+        var rendered = Load(yaml).Diagnostics.Select(d => d.ToString()).ToList();
+
+        rendered.Should().Contain($"schema.yaml:{position}: error: {message}", $"got:\n{string.Join('\n', rendered)}");
+    }
+
     [Fact]
     public void Malformed_yaml_reports_the_position_of_the_syntax_error()
     {
@@ -88,6 +116,20 @@ public class SchemaValidationTests : IDisposable
         var result = Load(yaml);
         result.Schema.Should().BeNull();
         result.Diagnostics.Should().ContainSingle().Which.ToString().Should().MatchRegex(@"^schema\.yaml:\d+:\d+: error: malformed YAML");
+    }
+
+    [Theory]
+    [InlineData("      N8N_RUNNERS_ENABLED: \"true\"", "⟦\t  N8N_RUNNERS_ENABLED: \"true\"")]
+    [InlineData("      - n8n_data:/home/node/.n8n", "    ⟦\t- n8n_data:/home/node/.n8n")]
+    public void A_tab_in_the_indentation_deep_in_the_schema_is_reported_at_the_tab(string from, string to)
+    {
+        var (yaml, position) = ConfigEdit.Apply(File.ReadAllText(Repository.DefaultSchema), (from, to));
+        position.Should().NotStartWith("1:", "the tab is deep in the file");
+
+        var result = Load(yaml);
+
+        result.Schema.Should().BeNull();
+        result.Diagnostics.Should().ContainSingle().Which.ToString().Should().Be($"schema.yaml:{position}: error: malformed YAML: a tab in the indentation: YAML indents with spaces only");
     }
 
     [Fact]

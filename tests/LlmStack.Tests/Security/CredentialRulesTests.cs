@@ -30,6 +30,22 @@ public sealed class CredentialRulesTests
         Dictionary<string, IReadOnlyDictionary<string, string>>? others = null) =>
         CredentialRules.Check(environment, Definitions, values, Variables, others ?? [], strict);
 
+    [Theory]
+    [InlineData(0b000_000_000, "000")]
+    [InlineData(0b100_000_000, "400")]
+    [InlineData(0b110_100_000, "640")]
+    [InlineData(0b111_000_000, "700")]
+    [InlineData(0b110_110_110, "666")]
+    public void Any_mode_but_0600_is_a_file_mode_finding_whatever_the_reader_can_read(int mode, string octal)
+    {
+        var finding = CredentialRules.FileMode("production", "/s/production.env", (UnixFileMode)mode, CredentialFinding.Error);
+        finding.Should().Be(new CredentialFinding("production", "-", "file-mode", CredentialFinding.Error, $"/s/production.env is {octal}, not 600: chmod 600 /s/production.env"));
+    }
+
+    [Fact]
+    public void Mode_0600_is_no_finding() =>
+        CredentialRules.FileMode("production", "/s/production.env", UnixFileMode.UserRead | UnixFileMode.UserWrite, CredentialFinding.Error).Should().BeNull();
+
     [Fact]
     public void Strong_distinct_values_pass_every_rule()
     {

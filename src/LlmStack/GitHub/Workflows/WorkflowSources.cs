@@ -25,7 +25,7 @@ public sealed record WorkflowSources(
     {
         var composeSchema = schema.Load();
         var backup = BackupConfigLoader.LoadValid(Path.GetFullPath(backupConfig, schema.RootDirectory), backupConfig, composeSchema);
-        var retention = RetentionConfigLoader.LoadValid(Path.GetFullPath(retentionConfig, schema.RootDirectory), retentionConfig, composeSchema);
+        var retention = RetentionConfigLoader.LoadValid(Path.GetFullPath(retentionConfig, schema.RootDirectory), retentionConfig, composeSchema, backup);
         var environments = composeSchema.Environments.Keys.ToList();
         var missingRetention = environments.FirstOrDefault(e => retention.Environments.GetValueOrDefault(e)?.Schedule is null);
         if (missingRetention is not null)

@@ -353,10 +353,9 @@ public sealed class CredentialOperations(EnvironmentSession session, ILogger log
         var findings = new List<CredentialFinding>();
         if (OperatingSystem.IsLinux() || OperatingSystem.IsMacOS())
         {
-            var mode = File.GetUnixFileMode(path);
-            if ((mode & ~(UnixFileMode.UserRead | UnixFileMode.UserWrite)) != 0)
+            if (CredentialRules.FileMode(Environment.Name, path, File.GetUnixFileMode(path), level) is { } mode)
             {
-                findings.Add(new CredentialFinding(Environment.Name, "-", "file-mode", level, $"{path} is {Convert.ToString((int)mode, 8)}, not 600: chmod 600 {path}"));
+                findings.Add(mode);
             }
 
             var owner = await ProcessRunner.RunAsync("stat", ["-c", "%u", path], "/", null, cancellationToken);

@@ -122,6 +122,18 @@ public static partial class CredentialRules
         return findings;
     }
 
+    /// <summary>
+    /// The <c>file-mode</c> rule: a secrets file is 0600 and nothing else. The mode bits decide, not whether the file can
+    /// be read: root reads a 0000 file all the same, and 0400 or 0640 are not 0600 either.
+    /// </summary>
+    public static CredentialFinding? FileMode(string environment, string path, UnixFileMode mode, string level)
+    {
+        const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        return mode == Private
+            ? null
+            : new CredentialFinding(environment, "-", "file-mode", level, $"{path} is {Convert.ToString((int)mode, 8).PadLeft(3, '0')}, not 600: chmod 600 {path}");
+    }
+
     /// <summary>Why the value is a known weak or placeholder value, or null.</summary>
     public static string? WeakReason(string value)
     {

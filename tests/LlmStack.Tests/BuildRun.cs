@@ -1,0 +1,50 @@
+using LlmStack.Pipeline;
+
+namespace LlmStack.Tests;
+
+/// <summary>Runs the build program in-process (the build class is internal to it: through the engine's generic entry by reflection).</summary>
+internal static class BuildRun
+{
+    public static async Task<(int Code, string Output)> RunAsync(string root, params string[] arguments)
+    {
+        var output = new StringWriter();
+        var run = typeof(PipelineRunner).GetMethod(nameof(PipelineRunner.RunAsync))!.MakeGenericMethod(Type.GetType("Build, _build", throwOnError: true)!);
+        var code = await (Task<int>)run.Invoke(null, [new RunOptions
+        {
+            Arguments = [.. arguments, "--root", root],
+            Output = output,
+            Error = output,
+            EnvironmentVariables = new Dictionary<string, string> { ["LLMSTACK_LOG_DIRECTORY"] = Path.Combine(root, ".nuke", "temp") },
+        }])!;
+        return (code, output.ToString());
+    }
+
+    /// <summary>A scratch copy of the repository's inputs (schema, configurations, SQL, workflows) to run the build in.</summary>
+    public static string ScratchRoot(string name)
+    {
+        var root = Repository.TempDirectory(name);
+        foreach (var directory in new[] { "schemas", "configs", "sql", ".github" })
+        {
+            Copy(Path.Combine(Repository.Root, directory), Path.Combine(root, directory));
+        }
+
+        Directory.CreateDirectory(Path.Combine(root, ".nuke"));
+        File.Copy(Path.Combine(Repository.Root, "LlmStack.sln"), Path.Combine(root, "LlmStack.sln"));
+        return root;
+    }
+
+    private static void Copy(string from, string to)
+    {
+        if (!Directory.Exists(from))
+        {
+            return;
+        }
+
+        foreach (var file in Directory.GetFiles(from, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(to, Path.GetRelativePath(from, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+}

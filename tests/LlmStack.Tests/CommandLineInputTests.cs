@@ -1,0 +1,76 @@
+namespace LlmStack.Tests;
+
+/// <summary>
+/// What a new user types, through the built program: a wrong value is one line naming what is allowed, before any
+/// container is touched (the Docker endpoint given here does not even exist), and the run summary speaks the user's words.
+/// </summary>
+public sealed class CommandLineInputTests : IDisposable
+{
+    private const string NoEngine = "unix:///nonexistent/llmstack-test.sock";
+
+    private readonly string _root = BuildRun.ScratchRoot("command-line");
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private Task<(int Code, string Output)> Run(params string[] arguments) =>
+        BuildRun.RunAsync(_root, [.. arguments, "--docker-host", NoEngine, "--lock-dir", Path.Combine(_root, "locks")]);
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("-5")]
+    [InlineData("10x")]
+    public async Task A_tail_that_is_neither_a_number_nor_all_is_one_line_before_the_engine_is_asked(string tail)
+    {
+        var (code, output) = await Run("LogsCore", "--environment", "testing", "--tail", tail);
+
+        code.Should().NotBe(0);
+        output.Should().Contain($"--tail '{tail}' is not a number of lines: give 0 or more (e.g. --tail 50), or all")
+            .And.NotContain("not reachable", "the value is refused before the engine is asked anything")
+            .And.NotContain("   at ", "a user's input is never a stack trace");
+    }
+
+    [Fact]
+    public async Task Status_with_an_image_map_that_does_not_exist_fails_in_one_line()
+    {
+        var (code, output) = await Run("StatusCore", "--environment", "testing", "--image-map", "tests/no-such-map.yaml");
+
+        code.Should().NotBe(0);
+        output.Should().Contain("image map 'tests/no-such-map.yaml' not found: pass an existing --image-map file")
+            .And.NotContain("not reachable").And.NotContain("   at ");
+    }
+
+    [Fact]
+    public async Task SystemStatus_with_a_malformed_image_map_fails_in_one_line_at_its_position()
+    {
+        File.WriteAllText(Path.Combine(_root, "map.yaml"), "postgres:15: fixture/postgres:15\n\t\"*\": fixture/standin:1\n");
+
+        var (code, output) = await Run("SystemStatus", "--environment", "testing", "--image-map", "map.yaml");
+
+        code.Should().NotBe(0);
+        output.Should().Contain("map.yaml:2:1: malformed YAML in the image map: a tab in the indentation").And.NotContain("not reachable");
+    }
+
+    [Fact]
+    public async Task RetentionStatus_refuses_a_mistyped_tier_in_one_line_before_any_repository_or_engine()
+    {
+        var config = Path.Combine(_root, "configs", "retention-policies.yaml");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("tiers:\n  local: local\n", "tiers:\n  locla: local\n", StringComparison.Ordinal));
+
+        var (code, output) = await Run("RetentionStatus", "--environment", "testing");
+
+        code.Should().NotBe(0);
+        output.Should().MatchRegex(@"configs/retention-policies\.yaml:\d+:3: error: tier 'locla' is not a tier of configs/backup-strategies\.yaml \(did you mean 'local'\?\)")
+            .And.NotContain("everything kept").And.NotContain("not reachable");
+    }
+
+    [Fact]
+    public async Task A_stack_target_pulled_in_for_a_stack_the_environment_does_not_enable_is_skipped_in_words()
+    {
+        // development does not enable the testing stack; StartCore then fails on the missing engine, after the skips are decided.
+        var (code, output) = await Run("Start", "--environment", "development");
+
+        code.Should().NotBe(0);
+        output.Should().MatchRegex(@"StartTesting\s+Skipped\s.*// stack testing is not enabled in environment development")
+            .And.NotContain("OnlyWhen", "the condition's source text is internal");
+    }
+}
