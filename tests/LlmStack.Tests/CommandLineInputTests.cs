@@ -73,4 +73,24 @@ public sealed class CommandLineInputTests : IDisposable
         output.Should().MatchRegex(@"StartTesting\s+Skipped\s.*// stack testing is not enabled in environment development")
             .And.NotContain("OnlyWhen", "the condition's source text is internal");
     }
+
+    [Fact]
+    public async Task A_retention_duration_past_year_9999_plans_like_restic_and_a_too_large_one_is_one_line()
+    {
+        var backups = Path.Combine(_root, "backups.json");
+        File.WriteAllText(backups, """
+            [{"id": "a", "time": "2024-05-01T00:00:00Z"}, {"id": "b", "time": "2025-05-01T00:00:00Z"}, {"id": "c", "time": "2025-06-01T00:00:00Z"}]
+            """);
+
+        var (code, output) = await Run("RetentionSimulate", "--backups", backups, "--keep-within-yearly", "9999y", "--json");
+        code.Should().Be(0, output);
+        output.Should().NotContain("ArgumentOutOfRange").And.NotContain("   at ");
+        var document = System.Text.Json.JsonDocument.Parse(output[output.IndexOf("\n{", StringComparison.Ordinal)..(output.LastIndexOf("\n}", StringComparison.Ordinal) + 2)]).RootElement;
+        document.GetProperty("keep").EnumerateArray().Select(e => e.GetString()).Should().BeEquivalentTo("a", "c");
+        document.GetProperty("remove").EnumerateArray().Select(e => e.GetString()).Should().Equal("b");
+
+        (code, output) = await Run("RetentionSimulate", "--backups", backups, "--keep-within", "99999999999y");
+        code.Should().NotBe(0);
+        output.Should().Contain("99999999999y is too large").And.NotContain("   at ");
+    }
 }

@@ -32,7 +32,13 @@ public sealed partial record RetentionDuration(int Years, int Months, int Days, 
         for (var i = 0; i < match.Groups[1].Captures.Count; i++)
         {
             var unit = match.Groups[2].Captures[i].Value[0];
-            if (!parts.TryAdd(unit, int.Parse(match.Groups[1].Captures[i].Value, CultureInfo.InvariantCulture)))
+            if (!int.TryParse(match.Groups[1].Captures[i].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+            {
+                problem = $"'{text}': {match.Groups[1].Captures[i].Value}{unit} is too large (at most {int.MaxValue} of a unit)";
+                return false;
+            }
+
+            if (!parts.TryAdd(unit, value))
             {
                 problem = $"'{text}' gives '{unit}' twice";
                 return false;
@@ -45,14 +51,27 @@ public sealed partial record RetentionDuration(int Years, int Months, int Days, 
 
     /// <summary>
     /// <paramref name="time"/> moved back by this duration in its own offset: years and months first (the day of the
-    /// month kept, overflowing into the next month when it does not exist), then days, then hours.
+    /// month kept, overflowing into the next month when it does not exist), then days, then hours. A duration that goes
+    /// back past the first representable time (<c>9999y</c>) gives <see cref="DateTimeOffset.MinValue"/>: every backup is
+    /// newer, as with restic, whose Go time reaches that far back.
     /// </summary>
     public DateTimeOffset Before(DateTimeOffset time)
     {
-        var months = (time.Year * 12) + (time.Month - 1) - (Years * 12) - Months;
-        var first = new DateTime(months / 12, (months % 12) + 1, 1, 0, 0, 0, DateTimeKind.Unspecified);
-        var date = first.AddDays(time.Day - 1 - Days).Add(time.TimeOfDay).AddHours(-Hours);
-        return new DateTimeOffset(date, time.Offset);
+        var months = (time.Year * 12L) + (time.Month - 1) - (Years * 12L) - Months;
+        if (months < 12)
+        {
+            return DateTimeOffset.MinValue;
+        }
+
+        var first = new DateTime((int)(months / 12), (int)(months % 12) + 1, 1, 0, 0, 0, DateTimeKind.Unspecified);
+        var ticks = (Int128)first.Ticks + ((Int128)(time.Day - 1) - Days) * TimeSpan.TicksPerDay + time.TimeOfDay.Ticks - (Int128)Hours * TimeSpan.TicksPerHour;
+        var utc = ticks - time.Offset.Ticks;
+        if (ticks < DateTime.MinValue.Ticks || utc < DateTime.MinValue.Ticks)
+        {
+            return DateTimeOffset.MinValue;
+        }
+
+        return new DateTimeOffset(new DateTime((long)ticks, DateTimeKind.Unspecified), time.Offset);
     }
 
     public override string ToString()

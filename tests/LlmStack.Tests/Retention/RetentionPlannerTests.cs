@@ -184,6 +184,32 @@ public sealed class RetentionPlannerTests
     [InlineData("-1d")]
     public void Bad_durations_are_refused(string text) => RetentionDuration.TryParse(text, out _, out var problem).Should().BeFalse(problem);
 
+    [Theory]
+    [InlineData("9999y")]
+    [InlineData("2147483647y")]
+    [InlineData("2147483647m2147483647d2147483647h")]
+    [InlineData("5000000d")]
+    [InlineData("90000000h")]
+    public void A_duration_reaching_back_past_year_one_keeps_everything_like_restic(string text)
+    {
+        // restic (Go time) goes back that far: every backup is newer than latest - D, so the rule keeps all of them.
+        var duration = RetentionDuration.Parse(text);
+        duration.Before(DateTimeOffset.Parse("2026-11-29T12:00:00+14:00")).Should().Be(DateTimeOffset.MinValue);
+        var backups = Enumerable.Range(0, 30).Select(i => B($"b{i}", DateTimeOffset.Parse("2001-01-01T00:00:00Z").AddDays(i * 300).ToString("O"))).ToArray();
+        RetentionPlanner.Plan(backups, new RetentionPolicy { Within = duration }, Now).Removed.Should().BeEmpty();
+        RetentionPlanner.Plan(backups, new RetentionPolicy { WithinYearly = duration }, Now).Kept
+            .Should().Equal(RetentionPlanner.Plan(backups, new RetentionPolicy { Yearly = -1 }, Now).Kept, "within a duration that covers everything, within-yearly is yearly -1");
+    }
+
+    [Theory]
+    [InlineData("2147483648y")]
+    [InlineData("99999999999999999999d")]
+    public void A_number_too_large_for_a_duration_is_refused_in_one_line(string text)
+    {
+        RetentionDuration.TryParse(text, out _, out var problem).Should().BeFalse();
+        problem.Should().Contain("is too large").And.NotContain("\n");
+    }
+
     [Fact]
     public void A_month_back_from_the_31st_overflows_like_go_adddate()
     {
