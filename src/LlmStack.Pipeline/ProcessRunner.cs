@@ -9,7 +9,8 @@ public sealed record ProcessResult(int ExitCode, IReadOnlyList<string> Output);
 /// Runs external tools (dotnet test, helper scripts): arguments passed as a list (no shell), output streamed
 /// line by line to a callback, the whole process tree killed on cancellation. By default stdout and stderr go to the
 /// same callback and are collected; <c>onErrorLine</c> keeps stderr apart (out of the output), and <c>collect: false</c>
-/// streams a large output without keeping it.
+/// streams a large output without keeping it. Terminal control sequences (colours, <c>ESC[2K</c>) are removed from every
+/// line, so a tool's escapes never reach a message or a log.
 /// </summary>
 public static class ProcessRunner
 {
@@ -49,6 +50,7 @@ public static class ProcessRunner
                 return;
             }
 
+            line = TerminalText.Clean(line);
             lock (lines)
             {
                 if (collect)
@@ -73,7 +75,7 @@ public static class ProcessRunner
                 {
                     lock (lines)
                     {
-                        onErrorLine(e.Data);
+                        onErrorLine(TerminalText.Clean(e.Data));
                     }
                 }
             };
