@@ -26,12 +26,12 @@ public class ProcessRunnerTests
     }
 
     [Fact]
-    public async Task Terminal_escapes_of_a_tool_are_removed_from_every_line()
+    public async Task Terminal_escapes_of_a_tools_diagnostics_are_removed_and_its_data_is_left_alone()
     {
         var errors = new List<string>();
-        var result = await ProcessRunner.RunAsync("sh", ["-c", "printf '\\033[32mgreen\\033[0m\\n'; printf '\\033[2Ksignal interrupt received\\r\\n' >&2; printf '\\033[2Kgone\\n' >&2"],
+        var result = await ProcessRunner.RunAsync("sh", ["-c", "printf 'a\\000b\\033[32m\\n'; printf '\\033[2Ksignal interrupt received\\r\\n' >&2; printf '\\033[2Kgone\\n' >&2"],
             Directory, null, CancellationToken.None);
-        result.Output.Should().BeEquivalentTo(["green", "signal interrupt received", "gone"]);
+        result.Output.Should().BeEquivalentTo(["a\0b\u001b[32m", "signal interrupt received", "gone"], "standard output is data (git ls-files -z), standard error diagnostics");
         await ProcessRunner.RunAsync("sh", ["-c", "printf '\\033]0;title\\007\\033[1;31merr\\n' >&2"], Directory, null, CancellationToken.None, onErrorLine: errors.Add);
         errors.Should().Equal("err");
     }
