@@ -53,7 +53,7 @@ public static class PipelineRunner
             e.Cancel = presses <= 2;
             if (presses == 1)
             {
-                error.WriteLine("Cancelling: stopping the running target (Ctrl-C again to stop cleanup targets too).");
+                error.WriteLine("Cancelling: stopping the running target (Ctrl-C again to stop its cleanup and the cleanup targets too).");
                 run.Cancel();
             }
             else

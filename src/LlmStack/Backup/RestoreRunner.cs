@@ -237,9 +237,13 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
             ?? throw new PipelineException($"redis ({name}) keeps its data in {directory}, which is on no named volume: nothing to restore into");
         var volume = context.Environment.Volumes.First(v => v.Key == mount.Source).Name;
         var part = member.Parts.Single();
+        // The part is received whole into a file beside the data, and its size checked against the backup's, before
+        // anything is replaced: a stream cut short (restic killed by Ctrl-C, a damaged pack) leaves the data as it was.
+        const string received = "set -e; owner=$(stat -c %u:%g \"$D\"); cat > \"$D/.llmstack-restore\"; got=$(stat -c %s \"$D/.llmstack-restore\"); "
+                                + "if [ \"$got\" != \"$SIZE\" ]; then rm -f \"$D/.llmstack-restore\"; echo \"received $got of $SIZE bytes: nothing replaced\" >&2; exit 3; fi; ";
         var script = member.Type == "aof"
-            ? "set -e; owner=$(stat -c %u:%g \"$D\"); rm -rf \"$D/$AD\"; tar -x -C \"$D\"; chown -R \"$owner\" \"$D/$AD\""
-            : "set -e; owner=$(stat -c %u:%g \"$D\"); cat > \"$D/.llmstack-restore\"; rm -rf \"$D/$AD\"; mv \"$D/.llmstack-restore\" \"$D/$F\"; "
+            ? received + "rm -rf \"$D/$AD\"; tar -x -C \"$D\" -f \"$D/.llmstack-restore\"; rm -f \"$D/.llmstack-restore\"; chown -R \"$owner\" \"$D/$AD\""
+            : received + "rm -rf \"$D/$AD\"; mv \"$D/.llmstack-restore\" \"$D/$F\"; "
               + "chown \"$owner\" \"$D/$F\"; chmod 600 \"$D/$F\"; "
               + "if [ \"$AOF\" = yes ]; then mkdir \"$D/$AD\"; cp \"$D/$F\" \"$D/$AD/$AF.1.base.rdb\"; : > \"$D/$AD/$AF.1.incr.aof\"; "
               + "printf 'file %s seq 1 type b\\nfile %s seq 1 type i\\n' \"$AF.1.base.rdb\" \"$AF.1.incr.aof\" > \"$D/$AD/$AF.manifest\"; "
@@ -248,7 +252,8 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
         await using (var stopped = await context.Lifecycle.SuspendAsync([member.Service], SuspendMode.Stop, cancellationToken))
         {
             await WriteIntoVolumeAsync(part, volume, mount.Target, script,
-                [$"D={directory}", $"F={file}", $"AD={appendDirectory}", $"AF={appendFile}", $"AOF={(appendOnly ? "yes" : "no")}"], cancellationToken);
+                [$"D={directory}", $"F={file}", $"AD={appendDirectory}", $"AF={appendFile}", $"AOF={(appendOnly ? "yes" : "no")}", string.Create(CultureInfo.InvariantCulture, $"SIZE={part.Bytes}")],
+                cancellationToken);
         }
 
         (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
