@@ -307,6 +307,27 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     }
 
     [Fact]
+    public async Task The_backup_a_wipe_takes_is_a_pre_wipe_safety_copy_that_latest_skips_and_latest_safety_restores()
+    {
+        // Fault 4: a wipe's BackupFull was recorded as "BackupFull", so it was taken for an ordinary backup.
+        await File.WriteAllTextAsync(ConfigFile, (await File.ReadAllTextAsync(ConfigFile))
+            .Replace("    schedule: \"0 4 * * *\"\n    tiers: [local]", "    schedule: \"0 4 * * *\"\n    tiers: [local]\n    backup_before_wipe: true", StringComparison.Ordinal));
+        await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET kept 1");
+        var wipe = await Run("WipeCache", "--confirm", "testing");
+        wipe.ExitCode.Should().Be(0, wipe.ToString());
+        (await Sh(Redis, "redis-cli EXISTS kept")).Trim().Should().Be("0", "the wipe emptied redis");
+        var set = (await ListAsync()).Should().Contain(r => r.GetProperty("service").GetString() == "redis").Which;
+        set.GetProperty("trigger").GetString().Should().Be("pre-wipe");
+
+        var latest = await Run("Restore", "--service", "redis", "--dry-run");
+        latest.ExitCode.Should().Be(1, latest.ToString());
+        latest.Output.Should().Contain($"service 'redis' has only safety copies in testing (the newest: set {set.GetProperty("set").GetString()}, trigger pre-wipe): restore it with --backup latest-safety");
+        var undo = await Run("Restore", "--service", "redis", "--backup", "latest-safety", "--confirm", "testing");
+        undo.ExitCode.Should().Be(0, undo.ToString());
+        (await Sh(Redis, "redis-cli GET kept")).Trim().Should().Be("1");
+    }
+
+    [Fact]
     public async Task BackupVerify_and_RestoreTest_check_the_newest_backup_of_every_member_not_only_the_newest_set()
     {
         // Fault 5: after BackupFull then BackupService --service postgres, only the postgres set was content-checked.
