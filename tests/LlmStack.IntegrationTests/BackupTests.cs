@@ -231,10 +231,9 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         return snapshots.Where(t => t.Contains("kind=member") && !manifests.Contains(Tag(t, "set"))).Select(t => $"{Tag(t, "set")} {Tag(t, "service")}/{Tag(t, "part")}").ToList();
     }
 
-    [Fact]
-    public async Task Ctrl_C_during_RestoreSet_puts_the_safety_set_back_for_every_member_and_names_it()
+    /// <summary>A full set of old data, then today's data in every member; returns the set and today's state.</summary>
+    private async Task<(string Set, string Today)> OldSetAndTodaysDataAsync()
     {
-        // Fault 1: after Ctrl-C, postgres kept the old set while the others kept today's data, and no safety set was named.
         await Sql("DROP TABLE IF EXISTS orders; CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 20);");
         await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET session old");
         await Sh(Qdrant, "rm -rf /qdrant/storage/* && echo old > /qdrant/storage/a.txt");
@@ -247,8 +246,29 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET session today && redis-cli SET fresh 1");
         await Sh(Qdrant, "echo today > /qdrant/storage/a.txt && echo new > /qdrant/storage/b.txt");
         await Sh(Minio, "echo today > /data/bucket/object.txt");
-        var before = await StateAsync();
+        return (set, await StateAsync());
+    }
 
+    /// <summary>Whether the run's audit lines (after <paramref name="offset"/>) show a restore change done.</summary>
+    private async Task<bool> RestoreDoneAsync(long offset, int pid)
+    {
+        if (!File.Exists(AuditFile))
+        {
+            return false;
+        }
+
+        await using var stream = new FileStream(AuditFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        stream.Seek(offset, SeekOrigin.Begin);
+        var text = await new StreamReader(stream).ReadToEndAsync();
+        return text.Split('\n').Any(l => l.Contains($"\"pid\":{pid}", StringComparison.Ordinal)
+            && l.Contains("\"action\":\"restore\"", StringComparison.Ordinal) && l.Contains("\"result\":\"done\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Ctrl_C_during_RestoreSet_puts_the_safety_set_back_for_every_member_and_names_it()
+    {
+        // Fault 1: after Ctrl-C, postgres kept the old set while the others kept today's data, and no safety set was named.
+        var (set, before) = await OldSetAndTodaysDataAsync();
         var audited = File.Exists(AuditFile) ? new FileInfo(AuditFile).Length : 0;
         var restore = await Cli.RunAsync(Docker.Root,
             ["RestoreSet", "--backup-set", set, "--confirm", "testing", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
@@ -256,19 +276,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
             whileRunning: async process =>
             {
                 // The known point: the first restore of the set is done (its audit line), the others are still to come.
-                await Cli.WaitUntilAsync(async () =>
-                {
-                    if (!File.Exists(AuditFile))
-                    {
-                        return false;
-                    }
-
-                    await using var stream = new FileStream(AuditFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-                    stream.Seek(audited, SeekOrigin.Begin);
-                    var text = await new StreamReader(stream).ReadToEndAsync();
-                    return text.Split('\n').Any(l => l.Contains($"\"pid\":{process.Id}", StringComparison.Ordinal)
-                        && l.Contains("\"action\":\"restore\"", StringComparison.Ordinal) && l.Contains("\"result\":\"done\"", StringComparison.Ordinal));
-                }, "RestoreSet restores its first member");
+                await Cli.WaitUntilAsync(() => RestoreDoneAsync(audited, process.Id), "RestoreSet restores its first member");
                 await Cli.InterruptGroupAsync(process);
             });
 
@@ -276,6 +284,45 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         restore.Output.Should().MatchRegex(@"RestoreSet\s+Aborted").And.MatchRegex(@"the data from before the restore was put back \(safety set \d{8}T\d{6}Z-[0-9a-f]{4}\)");
         (await StateAsync()).Should().Be(before, "every member has the data it had before the RestoreSet: the safety set was put back");
         await AssertEverythingRunsAsync();
+    }
+
+    [Fact]
+    public async Task A_second_Ctrl_C_stops_putting_the_safety_set_back_and_the_run_names_the_command_that_finishes_it()
+    {
+        var (set, before) = await OldSetAndTodaysDataAsync();
+        var logs = Path.Combine(_work, "logs");
+        var audited = File.Exists(AuditFile) ? new FileInfo(AuditFile).Length : 0;
+        var restore = await Cli.RunAsync(Docker.Root,
+            ["RestoreSet", "--backup-set", set, "--confirm", "testing", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
+            new Dictionary<string, string> { ["LLMSTACK_LOG_DIRECTORY"] = logs },
+            processGroup: true,
+            whileRunning: async process =>
+            {
+                await Cli.WaitUntilAsync(() => RestoreDoneAsync(audited, process.Id), "RestoreSet restores its first member");
+                await Cli.InterruptGroupAsync(process);
+
+                // The second known point: the rollback has begun (its log line).
+                var log = Path.Combine(logs, "build.log");
+                await Cli.WaitUntilAsync(async () => File.Exists(log) && (await ReadSharedAsync(log)).Contains("putting the data from before the restore back", StringComparison.Ordinal),
+                    "the cancelled RestoreSet starts putting the safety set back");
+                await Cli.InterruptGroupAsync(process);
+            });
+
+        restore.ExitCode.Should().Be(130, restore.ToString());
+        var command = System.Text.RegularExpressions.Regex.Match(restore.Output,
+            @"putting the safety backup (\S+) back did not finish \(.*\): put it back with \./build\.sh (RestoreSet --environment testing --backup-set \1 --confirm testing)");
+        command.Success.Should().BeTrue(restore.ToString());
+
+        var finish = await Cli.RunAsync(Docker.Root, [.. command.Groups[2].Value.Split(' '), "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile]);
+        finish.ExitCode.Should().Be(0, finish.ToString());
+        (await StateAsync()).Should().Be(before, "the command the run named puts back the data from before the RestoreSet");
+        await AssertEverythingRunsAsync();
+    }
+
+    private static async Task<string> ReadSharedAsync(string path)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return await new StreamReader(stream).ReadToEndAsync();
     }
 
     [Fact]
