@@ -57,6 +57,7 @@ partial class Build
         Out = Out,
         CurrentTarget = () => CurrentTarget?.Name,
         Command = string.Join(' ', InvokedTargets.Select(t => t.Name)),
+        Cleanup = CleanupToken,
     });
 
     protected override void OnBuildFinished() => _stacks?.Dispose();

@@ -6,7 +6,8 @@ namespace LlmStack.Pipeline;
 /// <summary>
 /// Runs a plan sequentially: --skip and static conditions (with NUKE's cascade), requirements (all checked
 /// before anything runs), then each target with its dynamic conditions. A failure stops the run unless the
-/// target proceeds after failure; assured targets still run after a failure or Ctrl-C.
+/// target proceeds after failure; assured targets still run after a failure or Ctrl-C. A target that fails after
+/// Ctrl-C (whatever it throws) is aborted, not failed: the run exits 130.
 /// </summary>
 internal static class BuildExecutor
 {
@@ -146,6 +147,25 @@ internal static class BuildExecutor
             target.SummaryInfo ??= "cancelled";
             build.Log.Warning("Target {TargetName} was cancelled", target.Name);
         }
+        catch (Exception e) when (token.IsCancellationRequested)
+        {
+            // Ctrl-C reaches the whole process group: a tool the target runs dies of the signal and its failure may surface
+            // before the token is observed. A target that fails once the run is cancelled was cancelled (exit 130); what it
+            // said on the way out (a cleanup's outcome, say) is still shown.
+            target.Status = ExecutionStatus.Aborted;
+            target.SummaryInfo ??= "cancelled";
+            var message = e is PipelineException ? e.Message : build.DescribeFailure(e);
+            if (message is null)
+            {
+                build.Log.Warning("Target {TargetName} was cancelled", target.Name);
+            }
+            else
+            {
+                build.Log.Warning("Target {TargetName} was cancelled: {Message}", target.Name, message);
+            }
+
+            build.Log.Debug(e, "Target {TargetName} failed after the run was cancelled", target.Name);
+        }
         catch (Exception e)
         {
             target.Status = ExecutionStatus.Failed;
@@ -253,7 +273,7 @@ internal static class BuildExecutor
         output.WriteLine();
     }
 
-    private static string FirstLine(string text) => text.Split('\n')[0].TrimEnd('\r');
+    private static string FirstLine(string text) => TerminalText.Clean(text.Split('\n')[0]);
 }
 
 /// <summary>The table printed at the end: target, status, duration and what the target reported.</summary>

@@ -10,7 +10,8 @@ namespace LlmStack.Pipeline;
 
 /// <summary>
 /// Serilog for a run: the console (at --verbosity), <c>.nuke/temp/build.log</c> (everything, with the executing
-/// target) and <c>.nuke/temp/build.json</c> (compact JSON). Every event passes the secret masker first.
+/// target) and <c>.nuke/temp/build.json</c> (compact JSON). Every event passes the secret masker first, and loses any
+/// terminal control sequence.
 /// </summary>
 internal static class Logging
 {
@@ -57,32 +58,53 @@ internal static class Logging
             logEvent.AddPropertyIfAbsent(propertyFactory.CreateProperty("Target", currentTarget() ?? "-"));
     }
 
-    /// <summary>Rewrites an event with every registered secret replaced, then forwards it (and owns the inner logger).</summary>
+    /// <summary>
+    /// Rewrites an event with every registered secret replaced and every terminal control sequence removed (the last line
+    /// of defence: a tool's raw <c>ESC[2K</c> never lands in build.log, build.json or the console), then forwards it (and
+    /// owns the inner logger).
+    /// </summary>
     private sealed class MaskingSink(Logger inner, SecretMasker masker) : ILogEventSink, IDisposable
     {
         private static readonly MessageTemplateParser Parser = new();
 
         public void Emit(LogEvent logEvent)
         {
-            if (masker.IsEmpty)
+            if (masker.IsEmpty && !NeedsCleaning(logEvent))
             {
                 inner.Write(logEvent);
                 return;
             }
 
-            var template = masker.Contains(logEvent.MessageTemplate.Text)
-                ? Parser.Parse(masker.Mask(logEvent.MessageTemplate.Text))
+            var text = logEvent.MessageTemplate.Text;
+            var template = masker.Contains(text) || TerminalText.NeedsCleaning(text)
+                ? Parser.Parse(Clean(text))
                 : logEvent.MessageTemplate;
-            var exception = logEvent.Exception is { } e && masker.Contains(e.ToString())
-                ? new MaskedException(masker.Mask($"{e.GetType().FullName}: {e.Message}"), masker.Mask(e.StackTrace ?? string.Empty))
+            var exception = logEvent.Exception is { } e && (masker.Contains(e.ToString()) || TerminalText.NeedsCleaning(e.Message))
+                ? new MaskedException(Clean($"{e.GetType().FullName}: {e.Message}"), masker.Mask(e.StackTrace ?? string.Empty))
                 : logEvent.Exception;
             var properties = logEvent.Properties.Select(p => new LogEventProperty(p.Key, Mask(p.Value)));
             inner.Write(new LogEvent(logEvent.Timestamp, logEvent.Level, exception, template, properties));
         }
 
+        private string Clean(string text) => TerminalText.Clean(masker.Mask(text));
+
+        private static bool NeedsCleaning(LogEvent logEvent) =>
+            TerminalText.NeedsCleaning(logEvent.MessageTemplate.Text)
+            || (logEvent.Exception is { } e && TerminalText.NeedsCleaning(e.Message))
+            || logEvent.Properties.Values.Any(NeedsCleaning);
+
+        private static bool NeedsCleaning(LogEventPropertyValue value) => value switch
+        {
+            ScalarValue { Value: string s } => TerminalText.NeedsCleaning(s),
+            SequenceValue sequence => sequence.Elements.Any(NeedsCleaning),
+            StructureValue structure => structure.Properties.Any(p => NeedsCleaning(p.Value)),
+            DictionaryValue dictionary => dictionary.Elements.Any(kv => NeedsCleaning(kv.Value)),
+            _ => false,
+        };
+
         private LogEventPropertyValue Mask(LogEventPropertyValue value) => value switch
         {
-            ScalarValue { Value: string s } => new ScalarValue(masker.Mask(s)),
+            ScalarValue { Value: string s } => new ScalarValue(Clean(s)),
             ScalarValue { Value: not null } scalar when masker.Contains(scalar.Value.ToString() ?? string.Empty) =>
                 new ScalarValue(masker.Mask(scalar.Value.ToString()!)),
             SequenceValue sequence => new SequenceValue(sequence.Elements.Select(Mask)),

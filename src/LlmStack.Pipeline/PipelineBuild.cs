@@ -88,6 +88,13 @@ public abstract class PipelineBuild : IPipelineBuild
 
     public bool IsSucceeding => ExecutionPlan.All(t => t.Status is not (ExecutionStatus.Failed or ExecutionStatus.Aborted or ExecutionStatus.NotRun));
 
+    /// <summary>
+    /// Cancelled only by a second Ctrl-C (the token assured targets run with after the first): for work that must finish
+    /// even though the run was cancelled, such as putting back data a cancelled step half replaced. Code that uses it
+    /// must name what is left undone when it is cancelled too.
+    /// </summary>
+    public CancellationToken CleanupToken { get; internal set; }
+
     /// <summary>The target running now, if any.</summary>
     public ExecutableTarget? CurrentTarget { get; internal set; }
 

@@ -24,6 +24,9 @@ public sealed record RunOptions
 
     public CancellationToken CancellationToken { get; init; }
 
+    /// <summary>Cancels the build's cleanup token, as a second Ctrl-C does (embedding and tests).</summary>
+    public CancellationToken CleanupCancellationToken { get; init; }
+
     /// <summary>Called with the build instance right after it is created (tests inspect plans and statuses).</summary>
     public Action<PipelineBuild>? Created { get; init; }
 }
@@ -41,7 +44,8 @@ public static class PipelineRunner
         build.Out = new MaskingTextWriter(options.Output ?? Console.Out, build.Secrets);
         var error = new MaskingTextWriter(options.Error ?? Console.Error, build.Secrets);
         using var run = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken);
-        using var assured = new CancellationTokenSource();
+        using var assured = CancellationTokenSource.CreateLinkedTokenSource(options.CleanupCancellationToken);
+        build.CleanupToken = assured.Token;
         var presses = 0;
         ConsoleCancelEventHandler onCancel = (_, e) =>
         {
@@ -49,11 +53,12 @@ public static class PipelineRunner
             e.Cancel = presses <= 2;
             if (presses == 1)
             {
-                error.WriteLine("Cancelling: stopping the running target (Ctrl-C again to stop cleanup targets too).");
+                error.WriteLine("Cancelling: stopping the running target (Ctrl-C again to stop its cleanup and the cleanup targets too).");
                 run.Cancel();
             }
             else
             {
+                error.WriteLine("Cancelling the cleanup too: what it leaves undone is named below.");
                 assured.Cancel();
             }
         };

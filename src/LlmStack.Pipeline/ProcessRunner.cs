@@ -9,7 +9,9 @@ public sealed record ProcessResult(int ExitCode, IReadOnlyList<string> Output);
 /// Runs external tools (dotnet test, helper scripts): arguments passed as a list (no shell), output streamed
 /// line by line to a callback, the whole process tree killed on cancellation. By default stdout and stderr go to the
 /// same callback and are collected; <c>onErrorLine</c> keeps stderr apart (out of the output), and <c>collect: false</c>
-/// streams a large output without keeping it.
+/// streams a large output without keeping it. Standard error is diagnostics: terminal control sequences (colours,
+/// <c>ESC[2K</c>) are removed from its lines, so a tool's escapes never reach a message. Standard output is data
+/// (<c>git ls-files -z</c>, <c>git log -p</c>) and passes unchanged; the log sinks clean what of it is logged.
 /// </summary>
 public static class ProcessRunner
 {
@@ -63,7 +65,7 @@ public static class ProcessRunner
         process.OutputDataReceived += (_, e) => Collect(e.Data, onLine);
         if (onErrorLine is null)
         {
-            process.ErrorDataReceived += (_, e) => Collect(e.Data, onLine);
+            process.ErrorDataReceived += (_, e) => Collect(e.Data is null ? null : TerminalText.Clean(e.Data), onLine);
         }
         else
         {
@@ -73,7 +75,7 @@ public static class ProcessRunner
                 {
                     lock (lines)
                     {
-                        onErrorLine(e.Data);
+                        onErrorLine(TerminalText.Clean(e.Data));
                     }
                 }
             };

@@ -55,7 +55,8 @@ public sealed class SecretMasker
 
 /// <summary>
 /// A writer that masks secrets in everything written through it. Text is held until a line ends (or the writer is
-/// flushed), then masked as a whole, so a secret written a character or a fragment at a time is masked too.
+/// flushed), then masked as a whole, so a secret written a character or a fragment at a time is masked too. Terminal
+/// control sequences a tool's output carried into a message or a table are removed on the way (<see cref="TerminalText"/>).
 /// </summary>
 public sealed class MaskingTextWriter(TextWriter inner, SecretMasker masker) : TextWriter
 {
@@ -106,7 +107,7 @@ public sealed class MaskingTextWriter(TextWriter inner, SecretMasker masker) : T
         {
             if (_pending.Length > 0)
             {
-                inner.Write(masker.Mask(_pending.ToString()));
+                inner.Write(TerminalText.Clean(masker.Mask(_pending.ToString())));
                 _pending.Clear();
             }
 
@@ -129,7 +130,7 @@ public sealed class MaskingTextWriter(TextWriter inner, SecretMasker masker) : T
     {
         var text = _pending.ToString();
         var end = text.LastIndexOf('\n') + 1;
-        inner.Write(masker.Mask(text[..end]));
+        inner.Write(TerminalText.Clean(masker.Mask(text[..end])));
         _pending.Remove(0, end);
     }
 }

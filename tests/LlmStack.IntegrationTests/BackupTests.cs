@@ -15,6 +15,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     private const string Postgres = "multimodal-testing-postgres-1";
     private const string Redis = "multimodal-testing-redis-1";
     private const string Qdrant = "multimodal-testing-qdrant-1";
+    private const string Minio = "multimodal-testing-minio-1";
     private readonly string _work = Path.Combine(Path.GetTempPath(), $"llmstack-it-backup-{Guid.NewGuid():N}");
     private readonly List<Cli.Result> _runs = [];
 
@@ -199,6 +200,266 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
             await Run("StartCore"); // unpauses minio if the test failed before the recovery did
             await Sh("multimodal-testing-minio-1", "rm -f /data/big.bin");
         }
+    }
+
+    private string AuditFile => Path.Combine(Docker.Root, "audit", "audit.jsonl");
+
+    private Task<string> MinioTree() => Sh(Minio, "cd /data && find . -path ./.minio.sys -prune -o -type f -exec sha256sum {} \\; | sort");
+
+    private async Task<string> StateAsync() =>
+        string.Join("\n", await Sql("SELECT count(*), coalesce(sum(id), 0) FROM orders"), await Sh(Redis, "redis-cli KEYS '*' | sort; redis-cli GET session"), await Tree(), await MinioTree());
+
+    private async Task<IList<ContainerListResponse>> HelpersAsync() =>
+        await Docker.Docker.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["label"] = new Dictionary<string, bool> { ["io.llmstack.helper"] = true, ["io.llmstack.environment=testing"] = true },
+            },
+        });
+
+    /// <summary>Every member snapshot of the repository whose set has no manifest snapshot.</summary>
+    private async Task<List<string>> MembersWithoutManifestAsync()
+    {
+        var result = await LlmStack.Pipeline.ProcessRunner.RunCheckedAsync("restic",
+            ["-r", Repository, "--password-file", Path.Combine(Docker.Root, "secrets", "testing.backup-key"), "snapshots", "--json", "--no-lock"], "/", null, CancellationToken.None);
+        var snapshots = JsonDocument.Parse(string.Concat(result.Output)).RootElement.EnumerateArray()
+            .Select(s => s.GetProperty("tags").EnumerateArray().Select(t => t.GetString()!).ToList()).ToList();
+        static string? Tag(List<string> tags, string key) => tags.FirstOrDefault(t => t.StartsWith(key + "=", StringComparison.Ordinal))?[(key.Length + 1)..];
+        var manifests = snapshots.Where(t => t.Contains("kind=set")).Select(t => Tag(t, "set")).ToHashSet();
+        return snapshots.Where(t => t.Contains("kind=member") && !manifests.Contains(Tag(t, "set"))).Select(t => $"{Tag(t, "set")} {Tag(t, "service")}/{Tag(t, "part")}").ToList();
+    }
+
+    /// <summary>A full set of old data, then today's data in every member; returns the set and today's state.</summary>
+    private async Task<(string Set, string Today)> OldSetAndTodaysDataAsync()
+    {
+        await Sql("DROP TABLE IF EXISTS orders; CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 20);");
+        await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET session old");
+        await Sh(Qdrant, "rm -rf /qdrant/storage/* && echo old > /qdrant/storage/a.txt");
+        await Sh(Minio, "mkdir -p /data/bucket && echo old > /data/bucket/object.txt");
+        var backup = await Run("BackupFull");
+        backup.ExitCode.Should().Be(0, backup.ToString());
+        var set = (await ListAsync()).First(r => r.GetProperty("trigger").GetString() == "BackupFull").GetProperty("set").GetString()!;
+
+        await Sql("DELETE FROM orders WHERE id > 5; INSERT INTO orders VALUES (100);");
+        await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET session today && redis-cli SET fresh 1");
+        await Sh(Qdrant, "echo today > /qdrant/storage/a.txt && echo new > /qdrant/storage/b.txt");
+        await Sh(Minio, "echo today > /data/bucket/object.txt");
+        return (set, await StateAsync());
+    }
+
+    /// <summary>Whether the run's audit lines (after <paramref name="offset"/>) show a restore change done.</summary>
+    private async Task<bool> RestoreDoneAsync(long offset, int pid)
+    {
+        if (!File.Exists(AuditFile))
+        {
+            return false;
+        }
+
+        await using var stream = new FileStream(AuditFile, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        stream.Seek(offset, SeekOrigin.Begin);
+        var text = await new StreamReader(stream).ReadToEndAsync();
+        return text.Split('\n').Any(l => l.Contains($"\"pid\":{pid}", StringComparison.Ordinal)
+            && l.Contains("\"action\":\"restore\"", StringComparison.Ordinal) && l.Contains("\"result\":\"done\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Ctrl_C_during_RestoreSet_puts_the_safety_set_back_for_every_member_and_names_it()
+    {
+        // Fault 1: after Ctrl-C, postgres kept the old set while the others kept today's data, and no safety set was named.
+        var (set, before) = await OldSetAndTodaysDataAsync();
+        var audited = File.Exists(AuditFile) ? new FileInfo(AuditFile).Length : 0;
+        var restore = await Cli.RunAsync(Docker.Root,
+            ["RestoreSet", "--backup-set", set, "--confirm", "testing", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
+            processGroup: true,
+            whileRunning: async process =>
+            {
+                // The known point: the first restore of the set is done (its audit line), the others are still to come.
+                await Cli.WaitUntilAsync(() => RestoreDoneAsync(audited, process.Id), "RestoreSet restores its first member");
+                await Cli.InterruptGroupAsync(process);
+            });
+
+        restore.ExitCode.Should().Be(130, restore.ToString());
+        restore.Output.Should().MatchRegex(@"RestoreSet\s+Aborted").And.MatchRegex(@"the data from before the restore was put back \(safety set \d{8}T\d{6}Z-[0-9a-f]{4}\)");
+        (await StateAsync()).Should().Be(before, "every member has the data it had before the RestoreSet: the safety set was put back");
+        await AssertEverythingRunsAsync();
+    }
+
+    [Fact]
+    public async Task A_second_Ctrl_C_stops_putting_the_safety_set_back_and_the_run_names_the_command_that_finishes_it()
+    {
+        var (set, before) = await OldSetAndTodaysDataAsync();
+        var logs = Path.Combine(_work, "logs");
+        var audited = File.Exists(AuditFile) ? new FileInfo(AuditFile).Length : 0;
+        var restore = await Cli.RunAsync(Docker.Root,
+            ["RestoreSet", "--backup-set", set, "--confirm", "testing", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
+            new Dictionary<string, string> { ["LLMSTACK_LOG_DIRECTORY"] = logs },
+            processGroup: true,
+            whileRunning: async process =>
+            {
+                await Cli.WaitUntilAsync(() => RestoreDoneAsync(audited, process.Id), "RestoreSet restores its first member");
+                await Cli.InterruptGroupAsync(process);
+
+                // The second known point: the rollback has begun (its log line).
+                var log = Path.Combine(logs, "build.log");
+                await Cli.WaitUntilAsync(async () => File.Exists(log) && (await ReadSharedAsync(log)).Contains("putting the data from before the restore back", StringComparison.Ordinal),
+                    "the cancelled RestoreSet starts putting the safety set back");
+                await Cli.InterruptGroupAsync(process);
+            });
+
+        restore.ExitCode.Should().Be(130, restore.ToString());
+        var command = System.Text.RegularExpressions.Regex.Match(restore.Output,
+            @"putting the safety backup (\S+) back did not finish \(.*\): put it back with \./build\.sh (RestoreSet --environment testing --backup-set \1 --confirm testing)");
+        command.Success.Should().BeTrue(restore.ToString());
+
+        var finish = await Cli.RunAsync(Docker.Root, [.. command.Groups[2].Value.Split(' '), "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile]);
+        finish.ExitCode.Should().Be(0, finish.ToString());
+        (await StateAsync()).Should().Be(before, "the command the run named puts back the data from before the RestoreSet");
+        await AssertEverythingRunsAsync();
+    }
+
+    private static async Task<string> ReadSharedAsync(string path)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        return await new StreamReader(stream).ReadToEndAsync();
+    }
+
+    [Fact]
+    public async Task Restore_latest_after_a_Restore_takes_the_same_backup_again_and_never_the_safety_copy_of_what_it_replaced()
+    {
+        // Fault 4: after a Restore, latest was the pre-restore safety copy, so a second Restore undid the first.
+        await Sql("DROP TABLE IF EXISTS orders; CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 10);");
+        var backup = await Run("BackupService", "--service", "postgres");
+        backup.ExitCode.Should().Be(0, backup.ToString());
+        var set = (await ListAsync()).First(r => r.GetProperty("service").GetString() == "postgres").GetProperty("set").GetString()!;
+        await Sql("DELETE FROM orders WHERE id > 3;");
+
+        var first = await Run("Restore", "--service", "postgres", "--confirm", "testing");
+        first.ExitCode.Should().Be(0, first.ToString());
+        (await Sql("SELECT count(*) FROM orders")).Trim().Should().Be("10");
+
+        var plan = await Run("Restore", "--service", "postgres", "--dry-run");
+        plan.ExitCode.Should().Be(0, plan.ToString());
+        plan.Output.Should().MatchRegex($@"would restore\s+replace the current data with set {set} \(\S+ \S+Z, full, trigger BackupService\)")
+            .And.MatchRegex(@"! set \S+ \(\S+ \S+Z, trigger pre-restore\) is newer than the chosen set .*safety copy.*--backup latest-safety");
+        var safety = await Run("Restore", "--service", "postgres", "--backup", "latest-safety", "--dry-run");
+        safety.ExitCode.Should().Be(0, safety.ToString());
+        safety.Output.Should().Contain("trigger pre-restore: a safety copy)");
+
+        var again = await Run("Restore", "--service", "postgres", "--backup", "latest", "--confirm", "testing");
+        again.ExitCode.Should().Be(0, again.ToString());
+        again.Output.Should().Contain($"from set {set}");
+        (await Sql("SELECT count(*) FROM orders")).Trim().Should().Be("10", "the second Restore latest restores the same backup, it does not undo the first");
+    }
+
+    [Fact]
+    public async Task The_backup_a_wipe_takes_is_a_pre_wipe_safety_copy_that_latest_skips_and_latest_safety_restores()
+    {
+        // Fault 4: a wipe's BackupFull was recorded as "BackupFull", so it was taken for an ordinary backup.
+        await File.WriteAllTextAsync(ConfigFile, (await File.ReadAllTextAsync(ConfigFile))
+            .Replace("    schedule: \"0 4 * * *\"\n    tiers: [local]", "    schedule: \"0 4 * * *\"\n    tiers: [local]\n    backup_before_wipe: true", StringComparison.Ordinal));
+        await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET kept 1");
+        var wipe = await Run("WipeCache", "--confirm", "testing");
+        wipe.ExitCode.Should().Be(0, wipe.ToString());
+        (await Sh(Redis, "redis-cli EXISTS kept")).Trim().Should().Be("0", "the wipe emptied redis");
+        var set = (await ListAsync()).Should().Contain(r => r.GetProperty("service").GetString() == "redis").Which;
+        set.GetProperty("trigger").GetString().Should().Be("pre-wipe");
+
+        var latest = await Run("Restore", "--service", "redis", "--dry-run");
+        latest.ExitCode.Should().Be(1, latest.ToString());
+        latest.Output.Should().Contain($"service 'redis' has only safety copies in testing (the newest: set {set.GetProperty("set").GetString()}, trigger pre-wipe): restore it with --backup latest-safety");
+        var undo = await Run("Restore", "--service", "redis", "--backup", "latest-safety", "--confirm", "testing");
+        undo.ExitCode.Should().Be(0, undo.ToString());
+        (await Sh(Redis, "redis-cli GET kept")).Trim().Should().Be("1");
+    }
+
+    [Fact]
+    public async Task BackupVerify_and_RestoreTest_check_the_newest_backup_of_every_member_not_only_the_newest_set()
+    {
+        // Fault 5: after BackupFull then BackupService --service postgres, only the postgres set was content-checked.
+        await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET proof 42");
+        (await Run("BackupFull")).ExitCode.Should().Be(0);
+        (await Run("BackupService", "--service", "postgres")).ExitCode.Should().Be(0);
+        var rows = await ListAsync();
+        var full = rows.First(r => r.GetProperty("service").GetString() == "redis").GetProperty("set").GetString()!;
+        var postgres = rows.Where(r => r.GetProperty("service").GetString() == "postgres").Select(r => r.GetProperty("set").GetString()!).First(s => s != full);
+
+        var verify = await Run("BackupVerify", "--read-data-subset", "0");
+        verify.ExitCode.Should().Be(0, verify.ToString());
+        verify.Output.Should().MatchRegex($@"local\s+{postgres}\s+postgres/full db-multimodal.dump\s+ok: pg_restore --list")
+            .And.MatchRegex($@"local\s+{full}\s+redis/rdb dump.rdb\s+ok")
+            .And.MatchRegex($@"local\s+{full}\s+qdrant/qdrant_data qdrant_data.tar\s+ok")
+            .And.MatchRegex($@"local\s+{full}\s+minio/minio_data minio_data.tar\s+ok")
+            .And.MatchRegex($@"local\s+{full}\s+config/config files\s+ok")
+            .And.NotMatchRegex($@"{full}\s+postgres/full", "postgres comes from the newer set");
+        var verified = await ListAsync();
+        verified.Where(r => r.GetProperty("set").GetString() is var s && (s == full || s == postgres))
+            .Should().OnlyContain(r => r.GetProperty("verified").EnumerateObject().Any(), "each set whose members were checked is marked verified");
+
+        var test = await Run("RestoreTest");
+        test.ExitCode.Should().Be(0, test.ToString());
+        test.Output.Should().MatchRegex($@"postgres/full\s+{postgres}\s+dump of database multimodal after the restore = the dump in the backup\s+ok")
+            .And.MatchRegex($@"redis/rdb\s+{full}\s+key count and digest of every value\s+ok")
+            .And.MatchRegex($@"qdrant/qdrant_data\s+{full}\s+sha256 of every file")
+            .And.MatchRegex($@"minio/minio_data\s+{full}\s+sha256 of every file");
+        var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Docker.Root, "artifacts", "restore-test", "testing", $"{postgres}.json"))).RootElement;
+        report.GetProperty("sets").EnumerateArray().Select(e => e.GetString()).Should().BeEquivalentTo([full, postgres]);
+        report.GetProperty("checks").EnumerateArray().Where(c => c.GetProperty("member").GetString() == "redis/rdb").Should().OnlyContain(c => c.GetProperty("set").GetString() == full);
+    }
+
+    [Fact]
+    public async Task Ctrl_C_mid_backup_exits_130_without_escapes_or_helpers_and_the_next_backup_removes_the_orphaned_members()
+    {
+        // Fault 7: exit 1 and "Failed", restic's raw ESC[2K in the message and build.log, a helper left in Created state,
+        // and the cancelled set's member snapshots left in the repository for ever.
+        await Sh(Minio, "dd if=/dev/urandom of=/data/big.bin bs=1M count=300 2>/dev/null");
+        try
+        {
+            var cancelled = await Cli.RunAsync(Docker.Root, ["BackupFull", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
+                processGroup: true,
+                whileRunning: async process =>
+                {
+                    // The known point: minio is paused and the helper that reads its volume exists (the members before it are in the repository).
+                    await Cli.WaitUntilAsync(async () => (await Docker.Docker.Containers.InspectContainerAsync(Minio)).State!.Paused
+                                                          && (await HelpersAsync()).Any(h => h.Labels["io.llmstack.helper"] == "volume-backup"),
+                        "the backup pauses minio and reads its volume through a helper");
+                    await Cli.InterruptGroupAsync(process);
+                });
+            cancelled.ExitCode.Should().Be(130, cancelled.ToString());
+            cancelled.Output.Should().MatchRegex(@"BackupFull\s+Aborted").And.NotMatchRegex(@"BackupFull\s+Failed");
+            (cancelled.Output + cancelled.Log + cancelled.JsonLog).Should().NotContain("\u001b", "no terminal escape reaches the output or the logs")
+                .And.NotContain("\\u001b");
+            (await HelpersAsync()).Should().BeEmpty("every helper is removed, also after Ctrl-C");
+            await AssertEverythingRunsAsync();
+            (await MembersWithoutManifestAsync()).Should().NotBeEmpty("the members backed up before Ctrl-C are in the repository without a manifest");
+
+            var next = await Run("BackupService", "--service", "redis");
+            next.ExitCode.Should().Be(0, next.ToString());
+            next.Output.Should().MatchRegex(@"Removed \d+ orphaned member snapshot\(s\) of 1 set\(s\) that never got a manifest \(their run stopped before the end\) from tier local: \S+ \(\d+: postgres/full");
+            (await MembersWithoutManifestAsync()).Should().BeEmpty("no member snapshot is left without its set's manifest");
+        }
+        finally
+        {
+            await Run("StartCore");
+            await Sh(Minio, "rm -f /data/big.bin");
+        }
+    }
+
+    [Fact]
+    public async Task A_service_a_type_or_a_read_data_subset_that_does_not_exist_is_one_line_naming_the_allowed_values()
+    {
+        // Fault 11: "run BackupService --service nope first", "no backup" for qdrant's rdb, and 200% reaching restic.
+        var nope = await Run("Restore", "--service", "nope", "--dry-run");
+        nope.ExitCode.Should().Be(1, nope.ToString());
+        nope.Output.Should().MatchRegex(@"there is no service 'nope' in testing: --service takes one of postgres, redis, .*config \(the services with backups\)")
+            .And.NotContain("BackupService --service nope");
+        var rdb = await Run("Restore", "--service", "qdrant", "--backup-type", "rdb", "--dry-run");
+        rdb.ExitCode.Should().Be(1, rdb.ToString());
+        rdb.Output.Should().Contain("service 'qdrant' has no backup type 'rdb': --backup-type takes volume for qdrant");
+        var subset = await Run("BackupVerify", "--read-data-subset", "200%");
+        subset.ExitCode.Should().Be(1, subset.ToString());
+        subset.Output.Should().Contain("--read-data-subset '200%' is not a share restic can read back: use n/t").And.NotContain("restic check");
     }
 
     [Fact]

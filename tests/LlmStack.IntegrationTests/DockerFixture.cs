@@ -167,11 +167,17 @@ public static class Cli
         public override string ToString() => $"exit {ExitCode}\n{Output}";
     }
 
-    public static async Task<Result> RunAsync(string root, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, Func<Process, Task>? whileRunning = null)
+    /// <param name="processGroup">
+    /// Run in a process group of its own (<c>setsid</c>: the build program keeps the pid), so that
+    /// <see cref="InterruptGroupAsync"/> can signal it and every tool it runs at once, as a terminal's Ctrl-C does.
+    /// </param>
+    public static async Task<Result> RunAsync(
+        string root, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, Func<Process, Task>? whileRunning = null, bool processGroup = false)
     {
         var logs = Path.Combine(Path.GetTempPath(), "llmstack-it-logs-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(logs);
-        var start = new ProcessStartInfo("bash", [Path.Combine(root, "build.sh"), .. arguments])
+        string[] command = [Path.Combine(root, "build.sh"), .. arguments];
+        var start = new ProcessStartInfo(processGroup ? "setsid" : "bash", processGroup ? ["bash", .. command] : command)
         {
             WorkingDirectory = root,
             RedirectStandardOutput = true,
@@ -203,6 +209,25 @@ public static class Cli
         lock (gate)
         {
             return new Result(process.ExitCode, output.ToString(), logs);
+        }
+    }
+
+    /// <summary>SIGINT to the process group of a run started with <c>processGroup: true</c>: the build and the tools it runs (restic) all get it.</summary>
+    public static async Task InterruptGroupAsync(Process process)
+    {
+        using var kill = Process.Start("kill", ["-INT", "--", "-" + process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        await kill.WaitForExitAsync();
+        kill.ExitCode.Should().Be(0, "the run's process group exists");
+    }
+
+    /// <summary>Waits (polling) until <paramref name="reached"/> holds: a known point of a run, never a guessed delay.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> reached, string what, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromMinutes(2));
+        while (!await reached())
+        {
+            DateTime.UtcNow.Should().BeBefore(deadline, what);
+            await Task.Delay(20);
         }
     }
 }

@@ -116,6 +116,40 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
     }
 
     [Fact]
+    public async Task RetentionCleanup_forgets_the_members_of_a_set_whose_run_ended_before_its_manifest_and_says_so()
+    {
+        // Fault 7: member snapshots of a set that never got its manifest were invisible to BackupList and never removed.
+        var backup = await Run("BackupService", "--service", "redis");
+        backup.ExitCode.Should().Be(0, backup.ToString());
+        var key = Path.Combine(Docker.Root, "secrets", "testing.backup-key");
+        int pid;
+        using (var ended = System.Diagnostics.Process.Start("true")!)
+        {
+            await ended.WaitForExitAsync();
+            pid = ended.Id;
+        }
+
+        // What a run killed half-way leaves: a member snapshot tagged with its set and run, and no manifest.
+        const string orphan = "20260101T000000Z-dead";
+        string[] tags = ["llmstack", "kind=member", "env=testing", $"set={orphan}", "version=0.0.0", "service=redis", "type=rdb", "part=dump.rdb", $"run={System.Environment.MachineName}/{pid}"];
+        await LlmStack.Pipeline.ProcessRunner.RunCheckedAsync("sh",
+            ["-c", $"echo partial | restic -r \"$0\" --password-file \"$1\" backup --stdin --stdin-filename /redis/rdb/dump.rdb --host multimodal-testing {string.Join(' ', tags.Select(t => $"--tag {t}"))}", Local, key],
+            "/", null, CancellationToken.None);
+        var before = await SnapshotsAsync(Local, key);
+
+        var dry = await Run("RetentionTest");
+        dry.ExitCode.Should().Be(0, dry.ToString());
+        dry.Output.Should().MatchRegex($@"orphaned members\s+local/{orphan}\s+\S+ \S+Z, 1 snapshot\(s\)\s+would forget\s+member snapshots of a set that never got its manifest: its run \(\S+\) has ended");
+        (await SnapshotsAsync(Local, key)).Should().Equal(before, "a dry run forgets nothing");
+
+        var cleanup = await Run("RetentionCleanup", "--confirm", "testing");
+        cleanup.ExitCode.Should().Be(0, cleanup.ToString());
+        cleanup.Output.Should().Contain($"Removed 1 orphaned member snapshot(s) of 1 set(s) that never got a manifest (their run stopped before the end) from tier local: {orphan} (1: redis/rdb dump.rdb)");
+        (await SnapshotsAsync(Local, key)).Should().HaveCount(before.Count - 1, "only the orphan is gone: the one redis set is kept by keep_last 1");
+        (await SetsAsync()).Should().HaveCount(1);
+    }
+
+    [Fact]
     public async Task An_empty_policy_is_refused_before_anything_is_read()
     {
         await File.WriteAllTextAsync(RetentionConfig, (await File.ReadAllTextAsync(RetentionConfig)).Replace("  local:\n    keep_last: 1", "  local:\n    keep_last: 0", StringComparison.Ordinal));

@@ -297,7 +297,7 @@ public sealed class WipeTests(RunningCore core) : IClassFixture<RunningCore>, IA
         File.Exists(Path.Combine(Docker.Root, "secrets", "development.env")).Should().BeTrue("secrets are kept without --wipe-secrets");
         var sets = await Development("BackupList", "--json", "--backup-config", config);
         sets.ExitCode.Should().Be(0, sets.ToString());
-        sets.Output.Should().Contain("\"trigger\": \"BackupBeforeNuclear\"", "development was backed up before the wipe");
+        sets.Output.Should().Contain("\"trigger\": \"pre-wipe\"", "development was backed up before the wipe, as a safety copy");
         File.ReadLines(Path.Combine(Docker.Root, "audit", "audit.jsonl")).Should().Contain(l =>
             l.Contains("\"target\":\"WipeNuclear\"", StringComparison.Ordinal) && l.Contains("\"environment\":\"development\"", StringComparison.Ordinal) && l.Contains("multimodal-development_postgres_data", StringComparison.Ordinal));
     }

@@ -316,6 +316,135 @@ public class ExecutionTests
         build.ExecutionPlan.Single(t => t.Name == "Never").Status.Should().Be(ExecutionStatus.NotRun);
     }
 
+    public class CancelledBuild : RecordingBuild
+    {
+        public TaskCompletionSource Started { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>As a tool killed by the same Ctrl-C: the target sees its failure, never an OperationCanceledException.</summary>
+        public Target ToolDies => _ => _.Executes(async ct =>
+        {
+            var died = new TaskCompletionSource();
+            using var registration = ct.Register(() => died.SetResult());
+            Started.SetResult();
+            await died.Task;
+            throw new PipelineException("restic backup failed (exit 130): signal interrupt received");
+        });
+
+        public TaskCompletionSource CleanupStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Puts something back after Ctrl-C with the cleanup token, which only a second Ctrl-C cancels.</summary>
+        public Target CleansUp => _ => _.Executes(async ct =>
+        {
+            Started.SetResult();
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                CleanupStarted.SetResult();
+                try
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(CleanupMilliseconds), CleanupToken);
+                    Ran.Add("cleaned up");
+                }
+                catch (OperationCanceledException) when (CleanupToken.IsCancellationRequested)
+                {
+                    Ran.Add("cleanup cancelled");
+                }
+
+                throw;
+            }
+        });
+
+        public static int CleanupMilliseconds { get; set; } = 20;
+    }
+
+    private static async Task<(int Code, CancelledBuild Build, string Output)> CancelAsync(Harness h, string target, bool twice = false)
+    {
+        using var cts = new CancellationTokenSource();
+        using var second = new CancellationTokenSource();
+        var output = new StringWriter();
+        CancelledBuild? build = null;
+        var run = PipelineRunner.RunAsync<CancelledBuild>(new RunOptions
+        {
+            Arguments = [target],
+            Output = output,
+            Error = output,
+            EnvironmentVariables = h.Environment,
+            WorkingDirectory = h.Root,
+            CancellationToken = cts.Token,
+            CleanupCancellationToken = second.Token,
+            Created = b => build = (CancelledBuild)b,
+        });
+        while (build is null)
+        {
+            await Task.Delay(5);
+        }
+
+        await build.Started.Task;
+        await cts.CancelAsync();
+        if (twice)
+        {
+            await build.CleanupStarted.Task;
+            await second.CancelAsync();
+        }
+
+        var code = await run;
+        return (code, build, output.ToString());
+    }
+
+    [Fact]
+    public async Task A_target_that_fails_after_Ctrl_C_is_aborted_with_exit_130_and_its_message_shown()
+    {
+        using var h = new Harness();
+        var (code, build, output) = await CancelAsync(h, "ToolDies");
+        code.Should().Be(PipelineRunner.Cancelled, output);
+        build.ExecutionPlan.Single(t => t.Name == "ToolDies").Status.Should().Be(ExecutionStatus.Aborted);
+        output.Should().MatchRegex(@"ToolDies\s+Aborted").And.Contain("was cancelled: restic backup failed (exit 130)").And.NotContain("Failed");
+    }
+
+    [Fact]
+    public async Task The_cleanup_token_outlives_the_first_Ctrl_C_and_the_second_cancels_it()
+    {
+        using var h = new Harness();
+        CancelledBuild.CleanupMilliseconds = 20;
+        var (code, build, output) = await CancelAsync(h, "CleansUp");
+        code.Should().Be(PipelineRunner.Cancelled, output);
+        build.Ran.Should().Equal("cleaned up");
+
+        using var again = new Harness();
+        CancelledBuild.CleanupMilliseconds = 10_000; // without the second Ctrl-C reaching it, the cleanup would finish
+        (code, build, output) = await CancelAsync(again, "CleansUp", twice: true);
+        code.Should().Be(PipelineRunner.Cancelled, output);
+        build.Ran.Should().Equal(["cleanup cancelled"], "the second Ctrl-C cancels the cleanup token");
+    }
+
+    public class EscapeBuild : PipelineBuild
+    {
+        public Target Logs => _ => _.Executes(() =>
+        {
+            Log.Error("restic said {Error}", "\u001b[2Ksignal interrupt received");
+            Log.Warning("\u001b[31mred\u001b[0m template");
+            throw new PipelineException("restic failed: \u001b[2Ksignal interrupt received\r");
+        });
+    }
+
+    [Fact]
+    public async Task Terminal_escapes_never_reach_the_console_build_log_or_build_json()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<EscapeBuild>("Logs")).Should().Be(PipelineRunner.Failure);
+        var log = File.ReadAllText(Path.Combine(h.Root, ".nuke", "temp", "build.log"));
+        var json = File.ReadAllText(Path.Combine(h.Root, ".nuke", "temp", "build.json"));
+        foreach (var text in new[] { h.Output + h.Error, log, json })
+        {
+            text.Should().NotContain("\u001b").And.NotContain("\\u001b").And.NotContain("[2K");
+        }
+
+        log.Should().Contain("restic said signal interrupt received").And.Contain("red template").And.Contain("restic failed: signal interrupt received");
+    }
+
     public class CollectiveBuild : RecordingBuild
     {
         public Target Part => _ => Record(_, "Part");

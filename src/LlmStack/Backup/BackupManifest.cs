@@ -73,6 +73,10 @@ public sealed record BackupSetManifest(
 
     public bool IsComplete => Status == Complete;
 
+    /// <summary>A set LlmStack took before replacing or removing the data (<see cref="BackupTriggers"/>): never <c>latest</c>.</summary>
+    [JsonIgnore]
+    public bool IsSafetyCopy => BackupTriggers.IsSafetyCopy(Trigger);
+
     /// <summary>Stable path of the manifest inside its snapshot.</summary>
     public string Path => ManifestPath(Set);
 
@@ -89,7 +93,7 @@ public sealed record BackupSetManifest(
 
 /// <summary>
 /// The tag and naming scheme of snapshots. Every snapshot carries <c>llmstack</c>, <c>env=</c>, <c>set=</c> and
-/// <c>version=</c>; a member part adds <c>kind=member</c>, <c>service=</c>, <c>type=</c>, <c>part=</c>; a set manifest
+/// <c>version=</c>; a member part adds <c>kind=member</c>, <c>service=</c>, <c>type=</c>, <c>part=</c>, <c>run=</c>; a set manifest
 /// <c>kind=set</c>, <c>trigger=</c>. Paths are stable (<c>/postgres/full/db-multimodal.dump</c>) and the host is the
 /// compose project, so restic deduplicates one day's backup against the last.
 /// </summary>
@@ -97,8 +101,9 @@ public static class BackupTags
 {
     public const string Marker = "llmstack";
 
-    public static IReadOnlyList<string> Member(string environment, string set, string version, string service, string type, string part) =>
-        [Marker, "kind=member", $"env={environment}", $"set={set}", $"version={version}", $"service={service}", $"type={type}", $"part={part}"];
+    /// <param name="run">The run writing it (<c>host/pid</c>): a set of a run that ended without its manifest is an orphan to remove (<see cref="BackupOrphans"/>).</param>
+    public static IReadOnlyList<string> Member(string environment, string set, string version, string service, string type, string part, string run) =>
+        [Marker, "kind=member", $"env={environment}", $"set={set}", $"version={version}", $"service={service}", $"type={type}", $"part={part}", $"run={run}"];
 
     public static IReadOnlyList<string> Set(string environment, string set, string version, string trigger, string status) =>
         [Marker, "kind=set", $"env={environment}", $"set={set}", $"version={version}", $"trigger={trigger}", $"status={status}"];

@@ -100,6 +100,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     {
         await session.LockAsync(cancellationToken);
         var context = await ContextAsync(cancellationToken);
+        await BackupOrphans.SweepAsync(context.Repository, session.Environment.Name, Log, cancellationToken);
         return await FinishAsync(context, await new BackupRunner(context).RunAsync(trigger, context.Plan.Members, cancellationToken), cancellationToken);
     }
 
@@ -109,6 +110,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         var members = Plan.For(service, type);
         await session.LockAsync(cancellationToken);
         var context = await ContextAsync(cancellationToken);
+        await BackupOrphans.SweepAsync(context.Repository, session.Environment.Name, Log, cancellationToken);
         return await FinishAsync(context, await new BackupRunner(context).RunAsync(trigger, members, cancellationToken), cancellationToken);
     }
 
@@ -119,7 +121,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         var context = await ContextAsync(cancellationToken);
         var entries = await context.Catalog.EntriesAsync(cancellationToken);
         var results = await context.Tiers.CopyAsync(entries, cancellationToken);
-        Metrics.Copy(entries.LastOrDefault(e => e.Manifest.Trigger != "pre-restore")?.Manifest, session.Environment.Name, results);
+        Metrics.Copy(entries.LastOrDefault(e => !e.Manifest.IsSafetyCopy)?.Manifest, session.Environment.Name, results);
         var table = new TextTable("TIER", "KIND", "RESULT");
         foreach (var result in results)
         {
@@ -138,12 +140,18 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         }
     }
 
-    /// <summary>BackupVerify: every tier checked, a set's content checked on each; fails naming tier, set and service.</summary>
+    /// <summary>
+    /// BackupVerify: every tier checked, and the content of the newest backup of every member (or of one set) on each;
+    /// fails naming tier, set and service.
+    /// </summary>
     public async Task VerifyAsync(string? set, string readDataSubset, CancellationToken cancellationToken)
     {
+        var subset = BackupVerifier.CheckReadDataSubset(readDataSubset);
         await session.LockAsync(cancellationToken);
         var context = await ContextAsync(cancellationToken);
-        var results = await new BackupVerifier(context, session.MapImage).VerifyAsync(set, readDataSubset, cancellationToken);
+        var chosen = Choose(await context.Catalog.EntriesAsync(cancellationToken), set, "verify");
+        Log.Information("Verifying {Chosen}", BackupSelection.Describe(chosen));
+        var results = await new BackupVerifier(context, session.MapImage).VerifyAsync(chosen, subset, cancellationToken);
         Metrics.Verify(session.Environment.Name, results);
         var table = new TextTable("TIER", "SET", "CHECK", "RESULT");
         foreach (var r in results)
@@ -160,32 +168,45 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         }
     }
 
-    /// <summary>RestoreTest: the newest complete set (or <paramref name="set"/>) restored into throwaway containers and proven equal.</summary>
+    /// <summary>
+    /// RestoreTest: the newest backup of every member (or one set's members) restored into throwaway containers and
+    /// proven equal; the table names the set of each member.
+    /// </summary>
     public async Task<RestoreTestReport> RestoreTestAsync(string? set, CancellationToken cancellationToken)
     {
         await session.LockAsync(cancellationToken);
         var context = await ContextAsync(cancellationToken);
-        var entries = await context.Catalog.EntriesAsync(cancellationToken);
-        var entry = set is null
-            ? entries.LastOrDefault(e => e.Manifest.IsComplete && e.Manifest.Trigger != "pre-restore")
-              ?? throw new PipelineException($"no complete backup set of {session.Environment.Name} to test: run BackupFull first")
-            : entries.FirstOrDefault(e => e.Manifest.Set == set) ?? throw new PipelineException($"no backup set '{set}' in {session.Environment.Name}: BackupList shows the sets");
+        var chosen = Choose(await context.Catalog.EntriesAsync(cancellationToken), set, "test");
         var testEnvironment = Config.RestoreTest?.TestEnvironment is { } name && name != session.Environment.Name
             ? session.Options.Schema.Resolve(name)
             : session.Environment;
-        var report = await new RestoreTester(context, testEnvironment, session.MapImage, Root, Log).RunAsync(entry, cancellationToken);
+        Log.Information("Restore test of {Chosen}", BackupSelection.Describe(chosen));
+        var report = await new RestoreTester(context, testEnvironment, session.MapImage, Root, Log).RunAsync(chosen, cancellationToken);
         Metrics.RestoreTest(report);
-        var table = new TextTable("MEMBER", "CHECK", "RESULT");
+        var table = new TextTable("MEMBER", "SET", "CHECK", "RESULT");
         foreach (var check in report.Checks)
         {
-            table.Add(check.Member, check.Check, (check.Ok ? "ok: " : "FAILED: ") + check.Detail);
+            table.Add(check.Member, check.Set, check.Check, (check.Ok ? "ok: " : "FAILED: ") + check.Detail);
         }
 
         table.Write(Out);
         var failed = report.Checks.Where(c => !c.Ok).ToList();
         return failed.Count == 0
             ? report
-            : throw new PipelineException($"restore test of set {report.Set} failed: {string.Join("; ", failed.Select(f => $"{f.Member}: {f.Check}: {f.Detail}"))} (report: artifacts/restore-test/{report.Environment}/{report.Set}.md)");
+            : throw new PipelineException($"restore test of {(report.Sets.Count == 1 ? "set" : "sets")} {string.Join(", ", report.Sets)} failed: {string.Join("; ", failed.Select(f => $"{f.Member} (set {f.Set}): {f.Check}: {f.Detail}"))} (report: artifacts/restore-test/{report.Environment}/{report.Set}.md)");
+    }
+
+    /// <summary>What a check takes: one set's members (<c>--backup-set</c>), or the newest backup of every member of the plan.</summary>
+    private IReadOnlyList<ChosenMember> Choose(IReadOnlyList<CatalogEntry> entries, string? set, string what)
+    {
+        if (set is not null)
+        {
+            var entry = entries.FirstOrDefault(e => e.Manifest.Set == set) ?? throw new PipelineException($"no backup set '{set}' in {session.Environment.Name}: BackupList shows the sets");
+            return BackupSelection.OfSet(entry);
+        }
+
+        var chosen = BackupSelection.NewestOfEach(entries, Plan.Members.Select(m => m.Key));
+        return chosen.Count > 0 ? chosen : throw new PipelineException($"no backup of {session.Environment.Name} to {what}: run BackupFull first");
     }
 
     /// <summary>After a set is written to the first tier: the copies, then the verdict (incomplete set, failed tiers).</summary>
@@ -256,7 +277,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         foreach (var service in context.Plan.Members.Select(m => m.Service).Distinct())
         {
             var attempts = sets.SelectMany(s => s.Members.Where(m => m.Service == service).Select(m => (Set: s, Member: m)))
-                .Where(x => x.Set.Trigger != "pre-restore").ToList();
+                .Where(x => !x.Set.IsSafetyCopy).ToList();
             var last = attempts.LastOrDefault(a => a.Member.Succeeded);
             var lastAttempt = attempts.LastOrDefault(a => a.Member.Status != MemberResult.Skipped);
             string state;
@@ -316,7 +337,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
 
             var newest = inventory.Entries?.LastOrDefault()?.Manifest.Set;
             var entriesOnTier = inventory.Entries?.Select(e => e.Manifest.Set).ToHashSet(StringComparer.Ordinal);
-            if (entriesOnTier is not null && sets.LastOrDefault(s => s.Trigger != "pre-restore") is { } last && !entriesOnTier.Contains(last.Set) && state == "ok")
+            if (entriesOnTier is not null && sets.LastOrDefault(s => !s.IsSafetyCopy) is { } last && !entriesOnTier.Contains(last.Set) && state == "ok")
             {
                 state = $"behind: lacks set {last.Set} (BackupCopy)";
             }
@@ -386,16 +407,32 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     }
 
     /// <summary>
-    /// Restore through the change gate: the table says what will be replaced; after confirmation, a safety backup of
-    /// the current data (pre-restore), then the restore and its check. Any failure puts the safety backup back.
+    /// Restore through the change gate: the table says what will be replaced and by which set (and its trigger); after
+    /// confirmation, a safety backup of the current data (pre-restore), then the restore and its check. Any failure, and
+    /// Ctrl-C, puts the safety backup back. <paramref name="service"/> and <paramref name="type"/> are checked against
+    /// the backup plan before anything runs.
     /// </summary>
-    public Task<GateOutcome> RestoreAsync(string target, string service, string backup, string? type, CancellationToken cancellationToken) =>
-        session.ChangeAsync(target, async ct =>
+    public Task<GateOutcome> RestoreAsync(string target, string service, string backup, string? type, CancellationToken cancellationToken)
+    {
+        _ = Plan.For(service, type);
+        return session.ChangeAsync(target, async ct =>
         {
             var context = await ContextAsync(ct);
-            var chosen = RestoreRunner.Find(await context.Catalog.SetsAsync(ct), session.Environment.Name, service, backup, type);
-            return RestorePlan(target, context, [chosen]);
+            var sets = await context.Catalog.SetsAsync(ct);
+            var chosen = RestoreRunner.Find(sets, session.Environment.Name, service, backup, type);
+            var plan = RestorePlan(target, context, [chosen]);
+            return RestoreRunner.NewerSafetyCopy(sets, chosen, service, type) is { } newer
+                ? plan with
+                {
+                    Notices =
+                    [
+                        $"set {newer.Set.Set} ({newer.Set.Started.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, trigger {newer.Set.Trigger}) is newer than the chosen set {chosen.Set.Set}: it is a safety copy"
+                        + $" of {newer.Member.Key} taken before a {(newer.Set.Trigger == BackupTriggers.PreWipe ? "wipe" : "restore")}; to put that back instead, use --backup {RestoreRunner.LatestSafety} (or --backup {newer.Set.Set})",
+                    ],
+                }
+                : plan;
         }, cancellationToken);
+    }
 
     /// <summary>Every member of a complete set, in dependency order, with one safety backup first.</summary>
     public Task<GateOutcome> RestoreSetAsync(string target, string set, CancellationToken cancellationToken) =>
@@ -417,10 +454,11 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         if (replaced.Count > 0)
         {
             var current = replaced.SelectMany(c => context.Plan.For(c.Member.Service, c.Member.Type).Where(m => m.Key == c.Member.Key)).ToList();
-            changes.Add(new PlannedChange("backup", string.Join(", ", current.Select(m => m.Key)), "back up", "a safety copy of the current data (trigger pre-restore), put back if the restore fails",
+            changes.Add(new PlannedChange("backup", string.Join(", ", current.Select(m => m.Key)), "back up",
+                $"a safety copy of the current data (trigger {BackupTriggers.PreRestore}), put back if the restore fails or is cancelled",
                 async ct =>
                 {
-                    safety = await new BackupRunner(context).RunAsync("pre-restore", current, ct);
+                    safety = await new BackupRunner(context).RunAsync(BackupTriggers.PreRestore, current, ct);
                     return safety.IsComplete
                         ? $"safety set {safety.Set}"
                         : throw new PipelineException($"the safety backup failed ({string.Join("; ", safety.Members.Where(m => !m.Succeeded).Select(m => $"{m.Key}: {m.Error}"))}): nothing was restored");
@@ -431,20 +469,23 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         {
             var member = item.Member;
             var action = member.Method == BackupMethods.Config ? "extract" : "restore";
+            var trigger = item.Set.IsSafetyCopy ? $"trigger {item.Set.Trigger}: a safety copy" : $"trigger {item.Set.Trigger}";
             var why = member.Method == BackupMethods.Config
-                ? $"into artifacts/restore/{item.Set.Set}/ (the checkout is not touched)"
-                : $"replace the current data with set {item.Set.Set} ({item.Set.Started.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, {member.Type})";
+                ? $"into artifacts/restore/{item.Set.Set}/ (the checkout is not touched; set {trigger})"
+                : $"replace the current data with set {item.Set.Set} ({item.Set.Started.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, {member.Type}, {trigger})";
             changes.Add(new PlannedChange(member.Method, member.Key, action, why, async ct =>
             {
                 try
                 {
+                    ct.ThrowIfCancellationRequested();
                     restored.Add(item);
                     await runner.RestoreAsync(item, ct);
                     return $"from set {item.Set.Set}";
                 }
-                catch (Exception e) when (safety is not null && e is not OperationCanceledException)
+                catch (Exception e) when (safety is not null)
                 {
-                    await RollBackAsync(runner, safety, restored, e);
+                    // A cancelled restore is a failed restore: whatever was touched gets its data from before back.
+                    await RollBackAsync(target, runner, safety, restored, e, ct);
                     throw;
                 }
             })
@@ -454,12 +495,25 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         return new ChangePlan($"replace the data of {string.Join(", ", chosen.Select(c => c.Member.Key))}", changes, []);
     }
 
-    /// <summary>Puts the safety backup back for every member touched so far, then reports what happened.</summary>
-    private async Task RollBackAsync(RestoreRunner runner, BackupSetManifest safety, IReadOnlyList<RestoreTarget> touched, Exception failure)
+    /// <summary>
+    /// Puts the safety backup back for every member touched so far, with the run's cleanup token (a first Ctrl-C does not
+    /// stop it, a second does), then throws saying what happened: the safety set, and if it could not be put back whole,
+    /// the exact command that does. When nothing was touched yet, the original exception goes on.
+    /// </summary>
+    private async Task RollBackAsync(string target, RestoreRunner runner, BackupSetManifest safety, IReadOnlyList<RestoreTarget> touched, Exception failure, CancellationToken cancellationToken)
     {
-        Log.Error("Restore failed ({Error}): putting the data from before the restore back (safety set {Set})", failure.Message.Split('\n')[0], safety.Set);
+        var replaced = touched.Where(t => t.Member.Method != BackupMethods.Config).ToList();
+        var what = failure is OperationCanceledException || cancellationToken.IsCancellationRequested ? "was cancelled" : $"failed ({failure.Message.Split('\n')[0]})";
+        if (replaced.Count == 0)
+        {
+            Log.Warning("{Target} {What} before anything was restored: nothing changed (safety set {Set} kept)", target, what, safety.Set);
+            return;
+        }
+
+        Log.Warning("{Target} {What}: putting the data from before the restore back (safety set {Set})", target, what, safety.Set);
+        var cleanup = session.Options.Cleanup;
         var problems = new List<string>();
-        foreach (var item in touched.Where(t => t.Member.Method != BackupMethods.Config))
+        foreach (var item in replaced)
         {
             var previous = safety.Members.FirstOrDefault(m => m.Key == item.Member.Key && m.Succeeded);
             if (previous is null)
@@ -469,8 +523,12 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
 
             try
             {
-                // Never cancelled: a half-restored service must get its old data back.
-                await runner.RestoreAsync(new RestoreTarget(safety, previous), CancellationToken.None);
+                await runner.RestoreAsync(new RestoreTarget(safety, previous), cleanup);
+            }
+            catch (OperationCanceledException) when (cleanup.IsCancellationRequested)
+            {
+                problems.Add($"{item.Member.Key}: stopped by a second Ctrl-C");
+                break;
             }
             catch (Exception e) when (e is PipelineException or Docker.DotNet.DockerApiException or IOException)
             {
@@ -478,13 +536,25 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
             }
         }
 
+        // The outcome is decided now: a Ctrl-C during the restore may have surfaced as a tool's failure before the token was cancelled.
+        what = failure is OperationCanceledException || cancellationToken.IsCancellationRequested ? "was cancelled" : what;
         if (problems.Count > 0)
         {
             throw new PipelineException(
-                $"restore failed ({failure.Message.Split('\n')[0]}) and putting the safety backup {safety.Set} back failed too ({string.Join("; ", problems)}): restore it with RestoreSet --backup-set {safety.Set}");
+                $"{target} {what} and putting the safety backup {safety.Set} back did not finish ({string.Join("; ", problems)}): put it back with {PutBackCommand(safety)}");
         }
 
-        throw new PipelineException($"restore failed ({failure.Message.Split('\n')[0]}); the data from before the restore was put back (safety set {safety.Set})", failure);
+        throw new PipelineException($"{target} {what}; the data from before the restore was put back (safety set {safety.Set})", failure);
+    }
+
+    /// <summary>The exact command that restores a safety set: Restore of its one member, or RestoreSet of all of them.</summary>
+    private string PutBackCommand(BackupSetManifest safety)
+    {
+        var environment = session.Environment.Name;
+        var members = safety.Members.Where(m => m.Succeeded).ToList();
+        return members.Count == 1
+            ? $"./build.sh Restore --environment {environment} --service {members[0].Service} --backup {safety.Set} --confirm {environment}"
+            : $"./build.sh RestoreSet --environment {environment} --backup-set {safety.Set} --confirm {environment}";
     }
 
     private static IEnumerable<BackupRow> Rows(IReadOnlyList<TierInventory> inventory)

@@ -48,9 +48,21 @@ public sealed record EnvironmentBackupPlan(
     /// <summary>The tier every backup is written to first.</summary>
     public ResolvedTier Primary => Tiers[0];
 
-    /// <summary>What <c>BackupService --service X [--backup-type T]</c> backs up.</summary>
+    /// <summary>Every service of the environment (with data or not).</summary>
+    public IReadOnlyList<string> Services { get; init; } = [];
+
+    /// <summary>
+    /// What <c>BackupService --service X [--backup-type T]</c> backs up, and what <c>Restore</c> may restore: the one
+    /// check of a service and a type given on the command line, each refusal one line naming the allowed values.
+    /// </summary>
     public IReadOnlyList<BackupMember> For(string service, string? type)
     {
+        if (!Services.Contains(service, StringComparer.Ordinal) && Members.All(m => m.Service != service))
+        {
+            throw new PipelineException(
+                $"there is no service '{service}' in {Environment}: --service takes one of {string.Join(", ", Members.Select(m => m.Service).Distinct())} (the services with backups)");
+        }
+
         if (NotBackedUp.TryGetValue(service, out var reason))
         {
             throw new PipelineException($"service '{service}' is not backed up in {Environment}: {reason} (configs/backup-strategies.yaml)");
@@ -71,7 +83,7 @@ public sealed record EnvironmentBackupPlan(
         var offered = Types[service];
         if (!offered.Contains(type))
         {
-            throw new PipelineException($"service '{service}' has no backup type '{type}' (types: {string.Join(", ", offered)})");
+            throw new PipelineException($"service '{service}' has no backup type '{type}': --backup-type takes {string.Join(", ", offered)} for {service}");
         }
 
         return members.Select(m => m.Method is BackupMethods.Postgres or BackupMethods.Redis ? m with { Type = type } : m).ToList();
@@ -155,6 +167,9 @@ public static class BackupPlanner
 
         members.Add(new BackupMember(ConfigService, BackupMethods.Config, "config", null, null, [], SuspendMode.Pause));
         types[ConfigService] = ["config"];
-        return new EnvironmentBackupPlan(environment.Name, environment.Project, settings.Schedule!, cron!, tiers, members, skipped, types);
+        return new EnvironmentBackupPlan(environment.Name, environment.Project, settings.Schedule!, cron!, tiers, members, skipped, types)
+        {
+            Services = environment.Services.Select(s => s.Name).ToList(),
+        };
     }
 }

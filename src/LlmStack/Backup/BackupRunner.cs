@@ -167,7 +167,7 @@ public sealed class BackupRunner(BackupContext context)
         var path = BackupTags.PartPath(member.Service, member.Type, part);
         var summary = await context.Repository.BackupStreamAsync(
             path,
-            BackupTags.Member(context.Environment.Name, set, BackupContext.Version, member.Service, member.Type, part),
+            BackupTags.Member(context.Environment.Name, set, BackupContext.Version, member.Service, member.Type, part, HelperContainers.RunId),
             context.Host,
             produce,
             context.Progress.For($"{member.Key} {part}"),
@@ -284,7 +284,7 @@ public sealed class BackupRunner(BackupContext context)
         var paths = context.ConfigPaths.Where(p => File.Exists(p) || Directory.Exists(p)).ToList();
         var summary = await context.Repository.BackupFilesAsync(
             paths,
-            BackupTags.Member(context.Environment.Name, set, BackupContext.Version, member.Service, member.Type, "files"),
+            BackupTags.Member(context.Environment.Name, set, BackupContext.Version, member.Service, member.Type, "files", HelperContainers.RunId),
             context.Host,
             context.Progress.For("config"),
             cancellationToken);

@@ -11,49 +11,75 @@ public sealed record VerifyResult(string Tier, string? Set, string Check, bool O
 
 /// <summary>
 /// <c>BackupVerify</c>: per tier, <c>restic check</c> with a share of the data read back (all of it when asked), then the
-/// content of a set's backups checked in throwaway containers from the services' own images — <c>pg_restore --list</c>
+/// content of the chosen backups checked in throwaway containers from the services' own images — <c>pg_restore --list</c>
 /// on each dump, <c>redis-check-rdb</c> on the rdb — and a full tar listing of every volume (its entries against the
-/// count taken at backup time). Tape exports are read back against their sha256. A tier whose checks all pass marks the
-/// set verified there (a <c>verified=yyyy-MM-dd</c> tag on the set's manifest snapshot).
+/// count taken at backup time). The chosen backups are the newest of every member (across sets) or one set's. Tape
+/// exports are read back against their sha256. On a tier whose repository check passes, every set whose checked members
+/// all pass is marked verified there (a <c>verified=yyyy-MM-dd</c> tag on the set's manifest snapshot).
 /// </summary>
 public sealed class BackupVerifier(BackupContext context, Func<string, string> imageOf)
 {
     private readonly ILogger _log = context.Log;
 
-    public async Task<IReadOnlyList<VerifyResult>> VerifyAsync(string? setId, string readDataSubset, CancellationToken cancellationToken)
+    /// <summary>
+    /// The <c>--read-data-subset</c> restic accepts — <c>n/t</c> (1 ≤ n ≤ t), <c>p%</c> (0 &lt; p ≤ 100), a size
+    /// (<c>500M</c>, <c>2G</c>) — or <c>0</c> for the metadata only; anything else is one line naming them, before
+    /// anything runs.
+    /// </summary>
+    public static string CheckReadDataSubset(string value)
+    {
+        var text = value.Trim();
+        var ok = text == "0" || Fraction(text) || Percentage(text) || Size(text);
+        return ok
+            ? text
+            : throw new PipelineException(
+                $"--read-data-subset '{value}' is not a share restic can read back: use n/t with 1 ≤ n ≤ t (1/10), p% with 0 < p ≤ 100 (10%, 2.5%), a size (500M, 2G), or 0 for the metadata only");
+
+        static bool Fraction(string t) =>
+            t.Split('/') is [var n, var of] && int.TryParse(n, NumberStyles.None, CultureInfo.InvariantCulture, out var part)
+            && int.TryParse(of, NumberStyles.None, CultureInfo.InvariantCulture, out var total) && part >= 1 && part <= total;
+
+        static bool Percentage(string t) =>
+            t.EndsWith('%') && double.TryParse(t[..^1], NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var p) && p > 0 && p <= 100;
+
+        static bool Size(string t)
+        {
+            var digits = t.Length > 0 && "kKmMgGtT".Contains(t[^1], StringComparison.Ordinal) ? t[..^1] : t;
+            return long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var bytes) && bytes > 0;
+        }
+    }
+
+    public async Task<IReadOnlyList<VerifyResult>> VerifyAsync(IReadOnlyList<ChosenMember> chosen, string readDataSubset, CancellationToken cancellationToken)
     {
         var results = new List<VerifyResult>();
-        var primaryEntries = await context.Catalog.EntriesAsync(cancellationToken);
-        var chosen = setId is null
-            ? primaryEntries.LastOrDefault(e => e.Manifest.IsComplete && e.Manifest.Trigger != "pre-restore")
-            : primaryEntries.FirstOrDefault(e => e.Manifest.Set == setId)
-              ?? throw new PipelineException($"no backup set '{setId}' in {context.Environment.Name}: BackupList shows the sets");
-        if (chosen is null)
-        {
-            throw new PipelineException($"no complete backup set of {context.Environment.Name} to verify: run BackupFull first");
-        }
-
+        var sets = chosen.GroupBy(c => c.Set, StringComparer.Ordinal).ToList();
         foreach (var tier in new[] { context.Repository.Tier }.Concat(context.Tiers.Others))
         {
-            var before = results.Count;
             if (tier.Kind == BackupMethods.Tape)
             {
                 var tape = new TapeTier(tier, context.Repository, _log);
-                var export = tape.Exports().FirstOrDefault(e => e.Set == chosen.Manifest.Set);
-                var problem = export is null ? $"set {chosen.Manifest.Set} was never exported here (BackupCopy)" : await tape.VerifyAsync(export, cancellationToken);
-                results.Add(new VerifyResult(tier.Name, chosen.Manifest.Set, "read back (sha256, listing)", problem is null, problem ?? $"{BackupProgress.Size(export!.Bytes)}, sha256 ok"));
+                var exports = tape.Exports();
+                foreach (var set in sets)
+                {
+                    var export = exports.FirstOrDefault(e => e.Set == set.Key);
+                    var problem = export is null ? $"set {set.Key} was never exported here (BackupCopy)" : await tape.VerifyAsync(export, cancellationToken);
+                    results.Add(new VerifyResult(tier.Name, set.Key, "read back (sha256, listing)", problem is null, problem ?? $"{BackupProgress.Size(export!.Bytes)}, sha256 ok"));
+                }
+
                 continue;
             }
 
             var repository = tier.Name == context.Repository.Tier.Name ? context.Repository : context.Tiers.Open(tier);
+            var repositoryOk = true;
             try
             {
                 await repository.OpenAsync(cancellationToken);
                 await repository.CheckAsync(readDataSubset == "0" ? null : readDataSubset, cancellationToken);
                 results.Add(new VerifyResult(tier.Name, null, $"restic check (read data {readDataSubset})", true, "no errors"));
             }
-            catch (PipelineException e)
+            catch (PipelineException e) when (!cancellationToken.IsCancellationRequested)
             {
+                repositoryOk = false;
                 results.Add(new VerifyResult(tier.Name, null, $"restic check (read data {readDataSubset})", false, e.Message));
                 if (e is TierUnreachableException)
                 {
@@ -62,53 +88,65 @@ public sealed class BackupVerifier(BackupContext context, Func<string, string> i
             }
 
             IReadOnlyList<ResticSnapshot> snapshots;
-            CatalogEntry? entry;
+            IReadOnlyList<CatalogEntry> entries;
             try
             {
-                snapshots = await repository.SnapshotsAsync([BackupTags.Marker, $"set={chosen.Manifest.Set}"], cancellationToken);
-                entry = (await new BackupCatalog(repository, context.ManifestCache).EntriesAsync(cancellationToken)).FirstOrDefault(e => e.Manifest.Set == chosen.Manifest.Set);
+                snapshots = await repository.SnapshotsAsync([BackupTags.Marker, $"env={context.Environment.Name}"], cancellationToken);
+                entries = await new BackupCatalog(repository, context.ManifestCache).EntriesAsync(cancellationToken);
             }
-            catch (PipelineException e)
+            catch (PipelineException e) when (!cancellationToken.IsCancellationRequested)
             {
-                results.Add(new VerifyResult(tier.Name, chosen.Manifest.Set, "list snapshots", false, e.Message));
+                results.Add(new VerifyResult(tier.Name, null, "list snapshots", false, e.Message));
                 continue;
             }
 
-            if (entry is null)
+            var verified = new List<(string Set, string SnapshotId)>();
+            foreach (var set in sets)
             {
-                results.Add(new VerifyResult(tier.Name, chosen.Manifest.Set, "set present", false, $"set {chosen.Manifest.Set} is not on this tier (BackupCopy)"));
-                continue;
-            }
-
-            foreach (var member in chosen.Manifest.Members.Where(m => m.Succeeded))
-            {
-                foreach (var part in member.Parts)
+                var entry = entries.FirstOrDefault(e => e.Manifest.Set == set.Key);
+                if (entry is null)
                 {
-                    // The manifest has restic's short ids; a copy keeps the first tier's full id as its original.
-                    var here = snapshots.FirstOrDefault(s => s.SourceId.StartsWith(part.Snapshot, StringComparison.Ordinal));
-                    var check = $"{member.Key} {part.Name}";
-                    if (here is null)
-                    {
-                        results.Add(new VerifyResult(tier.Name, chosen.Manifest.Set, check, false, "snapshot missing on this tier"));
-                        continue;
-                    }
+                    results.Add(new VerifyResult(tier.Name, set.Key, "set present", false, $"set {set.Key} is not on this tier (BackupCopy)"));
+                    continue;
+                }
 
-                    try
+                var before = results.Count;
+                var ofSet = snapshots.Where(s => s.Tag("set") == set.Key).ToList();
+                foreach (var member in set.Select(c => c.Member))
+                {
+                    foreach (var part in member.Parts)
                     {
-                        var detail = await CheckPartAsync(repository, here.Id, member, part, cancellationToken);
-                        results.Add(new VerifyResult(tier.Name, chosen.Manifest.Set, check, true, detail));
+                        // The manifest has restic's short ids; a copy keeps the first tier's full id as its original.
+                        var here = ofSet.FirstOrDefault(s => s.SourceId.StartsWith(part.Snapshot, StringComparison.Ordinal));
+                        var check = $"{member.Key} {part.Name}";
+                        if (here is null)
+                        {
+                            results.Add(new VerifyResult(tier.Name, set.Key, check, false, "snapshot missing on this tier"));
+                            continue;
+                        }
+
+                        try
+                        {
+                            var detail = await CheckPartAsync(repository, here.Id, member, part, cancellationToken);
+                            results.Add(new VerifyResult(tier.Name, set.Key, check, true, detail));
+                        }
+                        catch (PipelineException e) when (!cancellationToken.IsCancellationRequested)
+                        {
+                            results.Add(new VerifyResult(tier.Name, set.Key, check, false, e.Message.Split('\n')[0]));
+                        }
                     }
-                    catch (PipelineException e)
-                    {
-                        results.Add(new VerifyResult(tier.Name, chosen.Manifest.Set, check, false, e.Message.Split('\n')[0]));
-                    }
+                }
+
+                if (repositoryOk && results.Skip(before).All(r => r.Ok))
+                {
+                    verified.Add((set.Key, entry.SnapshotId));
                 }
             }
 
-            if (results.Skip(before).All(r => r.Ok))
+            if (verified.Count > 0)
             {
-                await repository.TagAsync([entry.SnapshotId], [$"verified={DateTime.UtcNow:yyyy-MM-dd}"], cancellationToken);
-                _log.Information("Set {Set} verified on tier {Tier}", chosen.Manifest.Set, tier.Name);
+                await repository.TagAsync(verified.Select(v => v.SnapshotId).ToList(), [$"verified={DateTime.UtcNow:yyyy-MM-dd}"], cancellationToken);
+                _log.Information("Verified on tier {Tier}: set(s) {Sets}", tier.Name, string.Join(", ", verified.Select(v => v.Set)));
             }
         }
 

@@ -440,12 +440,13 @@ public sealed class ResticRepository(
     private static long? Long(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : null;
 
+    /// <summary>The last 50 lines restic wrote to standard error, without terminal escapes (its <c>ESC[2K</c> before "signal interrupt received").</summary>
     private static Task<IReadOnlyList<string>> CollectErrorsAsync(Process process) => Task.Run<IReadOnlyList<string>>(async () =>
     {
         var lines = new List<string>();
         while (await process.StandardError.ReadLineAsync(CancellationToken.None) is { } line)
         {
-            lines.Add(line);
+            lines.Add(TerminalText.Clean(line));
             if (lines.Count > 50)
             {
                 lines.RemoveAt(0);

@@ -23,30 +23,63 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
 {
     private readonly ILogger _log = context.Log;
 
-    /// <summary>Picks the member to restore: <c>latest</c> (newest listed), a set id, or a snapshot id of one of its parts.</summary>
+    /// <summary><c>--backup latest</c>: the newest backup of the member that is not a safety copy.</summary>
+    public const string Latest = "latest";
+
+    /// <summary><c>--backup latest-safety</c>: the newest safety copy of the member (pre-restore, pre-wipe).</summary>
+    public const string LatestSafety = "latest-safety";
+
+    /// <summary>
+    /// Picks the member to restore: <c>latest</c> (the newest backup that is not a safety copy — after a restore, the
+    /// newest set is the pre-restore copy of what the user just replaced), <c>latest-safety</c> (the newest safety
+    /// copy), a set id, or a snapshot id of one of its parts (a prefix will do).
+    /// </summary>
     public static RestoreTarget Find(IReadOnlyList<BackupSetManifest> sets, string environment, string service, string backup, string? type)
     {
-        var candidates = sets
-            .SelectMany(set => set.Members.Where(m => m.Succeeded && m.Service == service && (type is null || m.Type == type)).Select(m => new RestoreTarget(set, m)))
-            .ToList();
+        var candidates = Candidates(sets, service, type);
+        var typed = type is null ? string.Empty : $" --backup-type {type}";
         if (candidates.Count == 0)
         {
-            throw new PipelineException($"no backup of service '{service}'{(type is null ? string.Empty : $" of type {type}")} in {environment}: run BackupService --service {service} first (BackupList shows what exists)");
+            throw new PipelineException($"no backup of service '{service}'{(type is null ? string.Empty : $" of type {type}")} in {environment}: run BackupService --service {service}{typed} first (BackupList shows what exists)");
         }
 
-        if (backup == "latest")
+        if (backup == Latest)
         {
-            return candidates.OrderBy(c => c.Set.Started).Last();
+            return candidates.LastOrDefault(c => !c.Set.IsSafetyCopy)
+                ?? throw new PipelineException(
+                    $"service '{service}' has only safety copies in {environment} (the newest: set {candidates[^1].Set.Set}, trigger {candidates[^1].Set.Trigger}): restore it with --backup {LatestSafety} or --backup {candidates[^1].Set.Set}");
+        }
+
+        if (backup == LatestSafety)
+        {
+            return candidates.LastOrDefault(c => c.Set.IsSafetyCopy)
+                ?? throw new PipelineException($"no safety copy ({string.Join(", ", BackupTriggers.SafetyCopies)}) of service '{service}' in {environment}: --backup {Latest} takes its newest backup");
         }
 
         var match = candidates.Where(c => c.Set.Set == backup || c.Member.Parts.Any(p => p.Snapshot.StartsWith(backup, StringComparison.Ordinal))).ToList();
         return match.Count switch
         {
-            0 => throw new PipelineException($"no backup '{backup}' of service '{service}' in {environment}: BackupList shows the sets and their services"),
+            0 => throw new PipelineException($"no backup '{backup}' of service '{service}' in {environment}: --backup takes {Latest}, {LatestSafety}, a set id or a snapshot id (BackupList shows the sets and their services)"),
             > 1 => throw new PipelineException($"backup '{backup}' of service '{service}' is ambiguous (it matches {match.Count} members): add --backup-type"),
             _ => match[0],
         };
     }
+
+    /// <summary>
+    /// The newest safety copy of the member that is newer than <paramref name="chosen"/> (the user may mean to undo the
+    /// restore they just made), or null; none when the chosen set is a safety copy itself.
+    /// </summary>
+    public static RestoreTarget? NewerSafetyCopy(IReadOnlyList<BackupSetManifest> sets, RestoreTarget chosen, string service, string? type) =>
+        chosen.Set.IsSafetyCopy
+            ? null
+            : Candidates(sets, service, type).LastOrDefault(c => c.Set.IsSafetyCopy && c.Set.Started > chosen.Set.Started);
+
+    /// <summary>Every listed backup of the service (of the type, when given), oldest first.</summary>
+    private static List<RestoreTarget> Candidates(IReadOnlyList<BackupSetManifest> sets, string service, string? type) =>
+        sets
+            .SelectMany(set => set.Members.Where(m => m.Succeeded && m.Service == service && (type is null || m.Type == type)).Select(m => new RestoreTarget(set, m)))
+            .OrderBy(c => c.Set.Started)
+            .ToList();
 
     /// <summary>Every member of a set, in dependency order; the set must be complete.</summary>
     public static IReadOnlyList<RestoreTarget> FindSet(IReadOnlyList<BackupSetManifest> sets, string environment, string setId, IReadOnlyList<string> order)
@@ -204,9 +237,13 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
             ?? throw new PipelineException($"redis ({name}) keeps its data in {directory}, which is on no named volume: nothing to restore into");
         var volume = context.Environment.Volumes.First(v => v.Key == mount.Source).Name;
         var part = member.Parts.Single();
+        // The part is received whole into a file beside the data, and its size checked against the backup's, before
+        // anything is replaced: a stream cut short (restic killed by Ctrl-C, a damaged pack) leaves the data as it was.
+        const string received = "set -e; owner=$(stat -c %u:%g \"$D\"); cat > \"$D/.llmstack-restore\"; got=$(stat -c %s \"$D/.llmstack-restore\"); "
+                                + "if [ \"$got\" != \"$SIZE\" ]; then rm -f \"$D/.llmstack-restore\"; echo \"received $got of $SIZE bytes: nothing replaced\" >&2; exit 3; fi; ";
         var script = member.Type == "aof"
-            ? "set -e; owner=$(stat -c %u:%g \"$D\"); rm -rf \"$D/$AD\"; tar -x -C \"$D\"; chown -R \"$owner\" \"$D/$AD\""
-            : "set -e; owner=$(stat -c %u:%g \"$D\"); cat > \"$D/.llmstack-restore\"; rm -rf \"$D/$AD\"; mv \"$D/.llmstack-restore\" \"$D/$F\"; "
+            ? received + "rm -rf \"$D/$AD\"; tar -x -C \"$D\" -f \"$D/.llmstack-restore\"; rm -f \"$D/.llmstack-restore\"; chown -R \"$owner\" \"$D/$AD\""
+            : received + "rm -rf \"$D/$AD\"; mv \"$D/.llmstack-restore\" \"$D/$F\"; "
               + "chown \"$owner\" \"$D/$F\"; chmod 600 \"$D/$F\"; "
               + "if [ \"$AOF\" = yes ]; then mkdir \"$D/$AD\"; cp \"$D/$F\" \"$D/$AD/$AF.1.base.rdb\"; : > \"$D/$AD/$AF.1.incr.aof\"; "
               + "printf 'file %s seq 1 type b\\nfile %s seq 1 type i\\n' \"$AF.1.base.rdb\" \"$AF.1.incr.aof\" > \"$D/$AD/$AF.manifest\"; "
@@ -215,7 +252,8 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
         await using (var stopped = await context.Lifecycle.SuspendAsync([member.Service], SuspendMode.Stop, cancellationToken))
         {
             await WriteIntoVolumeAsync(part, volume, mount.Target, script,
-                [$"D={directory}", $"F={file}", $"AD={appendDirectory}", $"AF={appendFile}", $"AOF={(appendOnly ? "yes" : "no")}"], cancellationToken);
+                [$"D={directory}", $"F={file}", $"AD={appendDirectory}", $"AF={appendFile}", $"AOF={(appendOnly ? "yes" : "no")}", string.Create(CultureInfo.InvariantCulture, $"SIZE={part.Bytes}")],
+                cancellationToken);
         }
 
         (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);

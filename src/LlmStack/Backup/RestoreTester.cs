@@ -11,11 +11,19 @@ using Serilog;
 
 namespace LlmStack.Backup;
 
-/// <summary>One proof of a restore test.</summary>
-public sealed record RestoreTestCheck(string Member, string Check, bool Ok, string Detail);
+/// <summary>One proof of a restore test, of a member of a set.</summary>
+public sealed record RestoreTestCheck(string Member, string Check, bool Ok, string Detail)
+{
+    /// <summary>The set the member was restored from.</summary>
+    public string Set { get; init; } = string.Empty;
+}
 
-/// <summary>The outcome of a restore test, written as Markdown and JSON under artifacts/.</summary>
-public sealed record RestoreTestReport(string Environment, string Set, string TestEnvironment, string Project, DateTimeOffset Started, double Seconds, bool Passed, IReadOnlyList<RestoreTestCheck> Checks);
+/// <summary>
+/// The outcome of a restore test, written as Markdown and JSON under artifacts/ and named by <paramref name="Set"/>, the
+/// newest of the <paramref name="Sets"/> its members came from.
+/// </summary>
+public sealed record RestoreTestReport(
+    string Environment, string Set, IReadOnlyList<string> Sets, string TestEnvironment, string Project, DateTimeOffset Started, double Seconds, bool Passed, IReadOnlyList<RestoreTestCheck> Checks);
 
 /// <summary>
 /// <c>RestoreTest</c>: a backup set restored into throwaway containers from the same images (resolved for the test
@@ -31,12 +39,12 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
 
     public string Project => $"llmstack-restoretest-{source.Environment.Name}";
 
-    public async Task<RestoreTestReport> RunAsync(CatalogEntry entry, CancellationToken cancellationToken)
+    /// <summary>Restores each chosen member (each from its own set) into the throwaway project and proves it equal.</summary>
+    public async Task<RestoreTestReport> RunAsync(IReadOnlyList<ChosenMember> chosen, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
-        var manifest = entry.Manifest;
-        var members = manifest.Members.Where(m => m.Succeeded && m.Method != BackupMethods.Config).ToList();
-        var throwaway = Derive(members);
+        var members = chosen.Where(c => c.Member.Method != BackupMethods.Config).ToList();
+        var throwaway = Derive(members.Select(c => c.Member).ToList());
         var engine = source.Engine;
         var scope = Scope.Of(throwaway);
         var checks = new List<RestoreTestCheck>();
@@ -51,17 +59,18 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
                 Helpers = new HelperContainers(engine, scope, log),
             };
             var runner = new RestoreRunner(context, Path.Combine(root, "artifacts", "restore-test"));
-            foreach (var member in members)
+            foreach (var (entry, member) in members)
             {
+                var set = entry.Manifest.Set;
                 try
                 {
-                    await runner.RestoreAsync(new RestoreTarget(manifest, member), cancellationToken);
-                    checks.Add(new RestoreTestCheck(member.Key, "restore and its check", true, "restored; counts as in the backup"));
-                    checks.AddRange(await ProveAsync(context, member, cancellationToken));
+                    await runner.RestoreAsync(new RestoreTarget(entry.Manifest, member), cancellationToken);
+                    checks.Add(new RestoreTestCheck(member.Key, "restore and its check", true, "restored; counts as in the backup") { Set = set });
+                    checks.AddRange((await ProveAsync(context, member, cancellationToken)).Select(c => c with { Set = set }));
                 }
-                catch (Exception e) when (e is PipelineException or DockerApiException or IOException)
+                catch (Exception e) when (e is PipelineException or DockerApiException or IOException && !cancellationToken.IsCancellationRequested)
                 {
-                    checks.Add(new RestoreTestCheck(member.Key, "restore", false, e.Message.Split('\n')[0]));
+                    checks.Add(new RestoreTestCheck(member.Key, "restore", false, e.Message.Split('\n')[0]) { Set = set });
                 }
             }
         }
@@ -70,12 +79,14 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
             await CleanAsync(engine, scope, CancellationToken.None);
         }
 
+        var sets = members.Select(c => c.Entry).DistinctBy(e => e.Manifest.Set).OrderBy(e => e.Manifest.Started).ToList();
         var report = new RestoreTestReport(
-            source.Environment.Name, manifest.Set, testEnvironment.Name, Project, started, (DateTimeOffset.UtcNow - started).TotalSeconds, checks.All(c => c.Ok) && checks.Count > 0, checks);
+            source.Environment.Name, sets.Count == 0 ? "none" : sets[^1].Manifest.Set, sets.Select(e => e.Manifest.Set).ToList(), testEnvironment.Name, Project, started,
+            (DateTimeOffset.UtcNow - started).TotalSeconds, checks.All(c => c.Ok) && checks.Count > 0, checks);
         Write(report);
         if (report.Passed)
         {
-            await source.Repository.TagAsync([entry.SnapshotId], [$"verified={DateTime.UtcNow:yyyy-MM-dd}", $"restore-tested={DateTime.UtcNow:yyyy-MM-dd}"], cancellationToken);
+            await source.Repository.TagAsync(sets.Select(e => e.SnapshotId).ToList(), [$"verified={DateTime.UtcNow:yyyy-MM-dd}", $"restore-tested={DateTime.UtcNow:yyyy-MM-dd}"], cancellationToken);
         }
 
         return report;
@@ -234,13 +245,14 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
         var text = new StringBuilder();
         text.AppendLine($"# Restore test of {report.Environment}, set {report.Set}: {(report.Passed ? "passed" : "FAILED")}");
         text.AppendLine();
-        text.AppendLine($"Restored into throwaway containers of project `{report.Project}` (images and settings of `{report.TestEnvironment}`) on {report.Started:yyyy-MM-dd HH:mm:ss}Z, {report.Seconds:0.0} s.");
+        text.AppendLine($"Restored into throwaway containers of project `{report.Project}` (images and settings of `{report.TestEnvironment}`) on {report.Started:yyyy-MM-dd HH:mm:ss}Z, {report.Seconds:0.0} s;"
+                        + $" members from set(s) {string.Join(", ", report.Sets)}.");
         text.AppendLine();
-        text.AppendLine("| Member | Check | Result | Detail |");
-        text.AppendLine("|---|---|---|---|");
+        text.AppendLine("| Member | Set | Check | Result | Detail |");
+        text.AppendLine("|---|---|---|---|---|");
         foreach (var check in report.Checks)
         {
-            text.AppendLine($"| {check.Member} | {check.Check} | {(check.Ok ? "ok" : "**failed**")} | {check.Detail.Replace("|", "\\|", StringComparison.Ordinal)} |");
+            text.AppendLine($"| {check.Member} | {check.Set} | {check.Check} | {(check.Ok ? "ok" : "**failed**")} | {check.Detail.Replace("|", "\\|", StringComparison.Ordinal)} |");
         }
 
         return text.ToString();

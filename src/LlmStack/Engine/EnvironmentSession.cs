@@ -39,6 +39,13 @@ public sealed record SessionOptions
 
     /// <summary>The invoked targets, for the lock holder's record.</summary>
     public string Command { get; init; } = string.Empty;
+
+    /// <summary>
+    /// The run's cleanup token (the engine's <c>CleanupToken</c>): cancelled only by a second Ctrl-C. Work that must finish
+    /// after the first Ctrl-C — putting a safety backup back over a half-done restore — runs with it, never with
+    /// <see cref="CancellationToken.None"/>, and names what is left undone when it is cancelled too.
+    /// </summary>
+    public CancellationToken Cleanup { get; init; }
 }
 
 /// <summary>

@@ -69,23 +69,8 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
 
     public async Task<HelperResult> RunAsync(HelperSpec spec, CancellationToken cancellationToken)
     {
-        await SweepAsync(cancellationToken);
-        var create = CreateParameters(spec);
-        CreateContainerResponse created;
-        try
-        {
-            created = await engine.Client.Containers.CreateContainerAsync(create, cancellationToken);
-        }
-        catch (DockerImageNotFoundException)
-        {
-            throw new PipelineException($"helper image {spec.Image} ({spec.Purpose}) is not present: pull it, or map it with --image-map");
-        }
-        catch (DockerApiException e)
-        {
-            throw new PipelineException($"Docker refused to create the {spec.Purpose} helper ({spec.Image}): {Images.ApiMessage(e)}");
-        }
-
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var id = await CreateAsync(spec, cancellationToken);
         if (spec.Timeout is { } limit)
         {
             timeout.CancelAfter(limit);
@@ -94,12 +79,12 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
         try
         {
             using var stream = await engine.Client.Containers.AttachContainerAsync(
-                created.ID,
+                id,
                 new ContainerAttachParameters { Stream = true, Stdin = spec.Stdin is not null, Stdout = true, Stderr = true },
                 timeout.Token);
             try
             {
-                await engine.Client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), timeout.Token);
+                await engine.Client.Containers.StartContainerAsync(id, new ContainerStartParameters(), timeout.Token);
             }
             catch (DockerApiException e)
             {
@@ -107,7 +92,7 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
             }
 
             var streams = await AttachedStreams.PumpAsync(stream, spec.Stdin, spec.Stdout, ErrorLines, timeout.Token);
-            var exit = await engine.Client.Containers.WaitContainerAsync(created.ID, timeout.Token);
+            var exit = await engine.Client.Containers.WaitContainerAsync(id, timeout.Token);
             var result = new HelperResult(exit.StatusCode, streams.Output, streams.Errors);
             log.Debug("Helper {Purpose} ({Image}) exited with {Code}", spec.Purpose, spec.Image, exit.StatusCode);
             return result;
@@ -118,7 +103,7 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
         }
         finally
         {
-            await RemoveAsync(created.ID);
+            await RemoveAsync(id);
         }
     }
 
@@ -168,17 +153,37 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
         }
     }
 
-    private async Task<string> CreateIdleAsync(HelperSpec spec, CancellationToken cancellationToken)
+    private Task<string> CreateIdleAsync(HelperSpec spec, CancellationToken cancellationToken) => CreateAsync(spec, cancellationToken);
+
+    /// <summary>
+    /// Creates a helper. The create request itself is never cut short: cancelled half-way, the engine would still create
+    /// the container and we would never learn its id (a helper left behind in Created state). A cancellation that came
+    /// meanwhile removes it at once; every later path removes it in the caller's <c>finally</c>.
+    /// </summary>
+    private async Task<string> CreateAsync(HelperSpec spec, CancellationToken cancellationToken)
     {
         await SweepAsync(cancellationToken);
+        string id;
         try
         {
-            return (await engine.Client.Containers.CreateContainerAsync(CreateParameters(spec), cancellationToken)).ID;
+            id = (await engine.Client.Containers.CreateContainerAsync(CreateParameters(spec), CancellationToken.None)).ID;
         }
         catch (DockerImageNotFoundException)
         {
             throw new PipelineException($"helper image {spec.Image} ({spec.Purpose}) is not present: pull it, or map it with --image-map");
         }
+        catch (DockerApiException e)
+        {
+            throw new PipelineException($"Docker refused to create the {spec.Purpose} helper ({spec.Image}): {Images.ApiMessage(e)}");
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            await RemoveAsync(id);
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+
+        return id;
     }
 
     /// <summary>Removes this environment's helpers whose run is gone (killed before it could clean up).</summary>
@@ -253,6 +258,11 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
         catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict)
         {
             // Removal already in progress.
+        }
+        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException)
+        {
+            // Never hides the error that brought us here; the next run's sweep removes it (this process will be gone).
+            log.Warning("Helper container {Id} could not be removed ({Error}): the next run removes it", id[..Math.Min(12, id.Length)], e.Message.Split('\n')[0]);
         }
     }
 

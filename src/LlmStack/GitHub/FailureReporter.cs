@@ -148,9 +148,6 @@ public sealed partial class FailureReporter(GitHubApi api, SecretMasker masker, 
         return text.ToString();
     }
 
-    [GeneratedRegex(@"\x1b\[[0-9;?]*[A-Za-z]")]
-    private static partial Regex AnsiEscape();
-
     /// <summary>The last <paramref name="lines"/> lines of a file, colour codes stripped, long lines cut, every known secret masked.</summary>
     public static IReadOnlyList<string> LogTail(string path, int lines, SecretMasker masker)
     {
@@ -165,7 +162,7 @@ public sealed partial class FailureReporter(GitHubApi api, SecretMasker masker, 
         }
 
         // Masked before cutting, so a secret across the cut is still masked whole.
-        return tail.Select(line => masker.Mask(AnsiEscape().Replace(line, "")))
+        return tail.Select(line => masker.Mask(TerminalText.Clean(line)))
             .Select(line => line.Length > MaxLineLength ? line[..MaxLineLength] + " …" : line)
             .ToList();
     }

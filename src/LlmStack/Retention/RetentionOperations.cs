@@ -137,6 +137,11 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
             kept.AddRange(data.Kept);
             problems.AddRange(data.Problems);
             plans = service is null ? await PlanAsync(ct) : [];
+            foreach (var plan in plans.Where(p => p.Sets is not null && p.Tier.IsRepository))
+            {
+                await OrphansAsync(plan.Tier, context, changes, kept, problems, ct);
+            }
+
             foreach (var plan in plans.Where(p => p.Sets is not null && p.Policy is not null))
             {
                 var tape = plan.Tier.IsRepository ? null : new TapeTier(plan.Tier, context.Repository, log);
@@ -194,7 +199,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
             }
 
             return new ChangePlan(
-                $"remove {changes.Count(c => c.Action is "forget" or "remove")} backup set(s) and old rows of {changes.Count(c => c.Kind == "rows")} table(s), {changes.Count(c => c.Kind is "keys" or "files" or "model")} other data item(s) by the retention policies", changes, kept);
+                $"remove {changes.Count(c => c.Action is "forget" or "remove" && c.Kind != "orphaned members")} backup set(s), the orphaned members of {changes.Count(c => c.Kind == "orphaned members")} set(s) and old rows of {changes.Count(c => c.Kind == "rows")} table(s), {changes.Count(c => c.Kind is "keys" or "files" or "model")} other data item(s) by the retention policies", changes, kept);
         }, cancellationToken, forceDryRun: dryRun);
 
         if (!dryRun && outcome is GateOutcome.Applied or GateOutcome.NothingToDo)
@@ -206,6 +211,48 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
         if (problems.Count > 0)
         {
             throw new PipelineException($"retention of {session.Environment.Name}: {string.Join("; ", problems)}");
+        }
+    }
+
+    /// <summary>
+    /// The member snapshots of sets that never got a manifest (a run stopped before the end): never a backup, so no
+    /// policy keeps them; forgotten in one <c>restic forget</c> per tier, unless their run may still be writing them
+    /// (<see cref="BackupOrphans"/>), which the table says.
+    /// </summary>
+    private async Task OrphansAsync(ResolvedTier tier, BackupContext context, List<PlannedChange> changes, List<KeptResource> kept, List<string> problems, CancellationToken cancellationToken)
+    {
+        var repository = context.Tiers.Open(tier);
+        IReadOnlyList<OrphanSet> orphans;
+        try
+        {
+            orphans = await BackupOrphans.FindAsync(repository, session.Environment.Name, cancellationToken);
+        }
+        catch (PipelineException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            problems.Add($"tier {tier.Name}: looking for orphaned member snapshots failed: {e.Message.Split('\n')[0]}");
+            return;
+        }
+
+        var removable = orphans.Where(o => o.Removable).ToList();
+        Task? forgetting = null;
+        foreach (var orphan in orphans)
+        {
+            var resource = $"{tier.Name}/{orphan.Set}";
+            var detail = $"{orphan.Newest.UtcDateTime:yyyy-MM-dd HH:mm}Z, {orphan.Snapshots.Count} snapshot(s)";
+            if (!orphan.Removable)
+            {
+                kept.Add(new KeptResource("orphaned members", resource, orphan.Why) { Detail = detail });
+                continue;
+            }
+
+            changes.Add(new PlannedChange("orphaned members", resource, "forget", $"member snapshots of a set that never got its manifest: {orphan.Why}", async c =>
+            {
+                await (forgetting ??= BackupOrphans.ForgetAsync(repository, removable, log, c));
+                return $"{orphan.Snapshots.Count} snapshot(s)";
+            })
+            {
+                Detail = detail,
+            });
         }
     }
 

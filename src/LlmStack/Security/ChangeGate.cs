@@ -110,9 +110,11 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
                 log.Warning("Skipped: {Action} {Kind} {Resource}: {Reason}", change.Action, change.Kind, change.Resource, skipped.Message);
                 continue;
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (Exception e) when (cancellationToken.IsCancellationRequested)
             {
-                options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "cancelled");
+                // After Ctrl-C, whatever the change throws (a tool killed by the same signal, a rollback's outcome) is a cancel.
+                options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "cancelled",
+                    e is OperationCanceledException ? null : e.Message.Split('\n')[0]);
                 log.Warning("{Target} cancelled: {Applied} of {Count} change(s) applied", target, applied, planned.Changes.Count);
                 throw;
             }

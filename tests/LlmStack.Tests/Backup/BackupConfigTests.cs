@@ -153,7 +153,7 @@ public sealed class BackupConfigTests : IDisposable
         plan.For("postgres", "schema").Should().ContainSingle().Which.Type.Should().Be("schema");
         plan.For("allure-results", null).Select(m => m.Volume).Should().Equal("allure_results", "allure_history");
         var wrongType = () => plan.For("redis", "full");
-        wrongType.Should().Throw<PipelineException>().WithMessage("service 'redis' has no backup type 'full' (types: rdb, aof)");
+        wrongType.Should().Throw<PipelineException>().WithMessage("service 'redis' has no backup type 'full': --backup-type takes rdb, aof for redis");
         var none = () => plan.For("multimodal-worker", null);
         none.Should().Throw<PipelineException>().WithMessage("service 'multimodal-worker' is not backed up in testing: processing cache, rebuilt on demand*");
         var stateless = () => plan.For("litellm", null);
@@ -163,8 +163,8 @@ public sealed class BackupConfigTests : IDisposable
     [Fact]
     public void Snapshots_are_tagged_and_named_so_that_restic_deduplicates_day_after_day()
     {
-        BackupTags.Member("testing", "20261129T201500Z-3fa2", "1.0.0", "postgres", "full", "db-multimodal.dump").Should().Equal(
-            "llmstack", "kind=member", "env=testing", "set=20261129T201500Z-3fa2", "version=1.0.0", "service=postgres", "type=full", "part=db-multimodal.dump");
+        BackupTags.Member("testing", "20261129T201500Z-3fa2", "1.0.0", "postgres", "full", "db-multimodal.dump", "host/42").Should().Equal(
+            "llmstack", "kind=member", "env=testing", "set=20261129T201500Z-3fa2", "version=1.0.0", "service=postgres", "type=full", "part=db-multimodal.dump", "run=host/42");
         BackupTags.Set("testing", "s", "1.0.0", "BackupFull", "complete").Should().Contain("kind=set").And.Contain("status=complete").And.Contain("trigger=BackupFull");
         BackupTags.PartPath("postgres", "full", "db-multimodal.dump").Should().Be("/postgres/full/db-multimodal.dump", "the same path every day");
         BackupTags.SafeName("my db/ü").Should().Be("my_db__");

@@ -168,6 +168,29 @@ public sealed class ChangeGateTests : IDisposable
     }
 
     [Fact]
+    public async Task A_change_that_fails_after_Ctrl_C_is_audited_as_cancelled_with_what_it_said_and_stops_the_rest()
+    {
+        // A tool killed by the same Ctrl-C (or a rollback's outcome) surfaces as a failure, not an OperationCanceledException.
+        using var cancel = new CancellationTokenSource();
+        var gate = Gate(confirm: "testing");
+        var run = () => gate.RunAsync("RestoreSet", "testing", _ => Task.CompletedTask,
+            _ => Task.FromResult(ChangePlan.Of("restore 3 member(s)", [
+                Change("a"),
+                Change("b", async () =>
+                {
+                    await cancel.CancelAsync();
+                    throw new PipelineException("RestoreSet was cancelled; the data from before the restore was put back (safety set s)");
+                }) with { ContinueOnFailure = true },
+                Change("c"),
+            ])), cancel.Token);
+        (await run.Should().ThrowAsync<PipelineException>()).WithMessage("RestoreSet was cancelled; the data from before the restore was put back (safety set s)",
+            "the message goes on unchanged: the engine shows it as the cancel's outcome");
+        _applied.Should().Equal("a", "b");
+        Audit.Read().Select(e => (e.Resource, e.Result, e.Detail)).Should().Equal(
+            ("a", "done", "10.83.9.0/24"), ("b", "cancelled", "RestoreSet was cancelled; the data from before the restore was put back (safety set s)"));
+    }
+
+    [Fact]
     public async Task A_change_that_no_longer_applies_is_skipped_and_the_rest_go_on()
     {
         (await Run(Gate(confirm: "testing"), Change("a", () => throw new ChangeSkippedException("now in use by x")), Change("b"))).Should().Be(GateOutcome.Applied);
