@@ -19,7 +19,7 @@ public sealed record RunOptions
     /// <summary>Where the root search starts; null uses the current directory.</summary>
     public string? WorkingDirectory { get; init; }
 
-    /// <summary>Install a Ctrl-C handler: first press cancels the running target, second the assured ones.</summary>
+    /// <summary>Install a Ctrl-C (and SIGTERM, SIGHUP) handler: the first cancels the running target, the second the assured ones.</summary>
     public bool HandleCancelKey { get; init; }
 
     public CancellationToken CancellationToken { get; init; }
@@ -47,24 +47,38 @@ public static class PipelineRunner
         using var assured = CancellationTokenSource.CreateLinkedTokenSource(options.CleanupCancellationToken);
         build.CleanupToken = assured.Token;
         var presses = 0;
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+
+        // Ctrl-C, and SIGTERM or SIGHUP (a CI runner cancelling the job, a closed terminal) alike: the first stops the
+        // running target and runs its cleanup, the second stops the cleanup too, a third ends the process at once.
+        bool Press(string what)
         {
-            presses++;
-            e.Cancel = presses <= 2;
-            if (presses == 1)
+            var press = Interlocked.Increment(ref presses);
+            if (press == 1)
             {
-                error.WriteLine("Cancelling: stopping the running target (Ctrl-C again to stop its cleanup and the cleanup targets too).");
+                error.WriteLine($"Cancelling ({what}): stopping the running target (again to stop its cleanup and the cleanup targets too).");
                 run.Cancel();
             }
-            else
+            else if (press == 2)
             {
                 error.WriteLine("Cancelling the cleanup too: what it leaves undone is named below.");
                 assured.Cancel();
             }
-        };
+
+            return press <= 2;
+        }
+
+        ConsoleCancelEventHandler onCancel = (_, e) => e.Cancel = Press("Ctrl-C");
+        var signals = new List<System.Runtime.InteropServices.PosixSignalRegistration>();
         if (options.HandleCancelKey)
         {
             Console.CancelKeyPress += onCancel;
+            if (!OperatingSystem.IsWindows())
+            {
+                foreach (var (signal, name) in new[] { (System.Runtime.InteropServices.PosixSignal.SIGTERM, "SIGTERM"), (System.Runtime.InteropServices.PosixSignal.SIGHUP, "SIGHUP") })
+                {
+                    signals.Add(System.Runtime.InteropServices.PosixSignalRegistration.Create(signal, context => context.Cancel = Press(name)));
+                }
+            }
         }
 
         Serilog.Core.Logger? logger = null;
@@ -203,6 +217,7 @@ public static class PipelineRunner
             if (options.HandleCancelKey)
             {
                 Console.CancelKeyPress -= onCancel;
+                signals.ForEach(registration => registration.Dispose());
             }
 
             logger?.Dispose();

@@ -171,8 +171,10 @@ public static class Cli
     /// Run in a process group of its own (<c>setsid</c>: the build program keeps the pid), so that
     /// <see cref="InterruptGroupAsync"/> can signal it and every tool it runs at once, as a terminal's Ctrl-C does.
     /// </param>
+    /// <param name="signalAt">Sends <c>signal</c> (a name for kill: INT, TERM) to the run once a line of its output matches: a known point, never a guessed delay.</param>
     public static async Task<Result> RunAsync(
-        string root, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, Func<Process, Task>? whileRunning = null, bool processGroup = false)
+        string root, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, Func<Process, Task>? whileRunning = null, bool processGroup = false,
+        Func<string, bool>? signalAt = null, string signal = "INT")
     {
         var logs = Path.Combine(Path.GetTempPath(), "llmstack-it-logs-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(logs);
@@ -194,8 +196,28 @@ public static class Cli
         process.StandardInput.Close();
         var output = new System.Text.StringBuilder();
         var gate = new object();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (gate) { output.AppendLine(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (gate) { output.AppendLine(e.Data); } } };
+        var signalled = 0;
+        void Received(string? line)
+        {
+            if (line is null)
+            {
+                return;
+            }
+
+            lock (gate)
+            {
+                output.AppendLine(line);
+            }
+
+            if (signalAt is not null && signalAt(line) && Interlocked.Exchange(ref signalled, 1) == 0)
+            {
+                using var kill = Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+                kill.WaitForExit();
+            }
+        }
+
+        process.OutputDataReceived += (_, e) => Received(e.Data);
+        process.ErrorDataReceived += (_, e) => Received(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         if (whileRunning is not null)
