@@ -1,4 +1,5 @@
 using LlmStack.Pipeline;
+using LlmStack.Security.Credentials;
 using LlmStack.Security;
 
 /// <summary>Credentials: the secrets files against real rules and against the running services; creation; rotation.</summary>

@@ -1,3 +1,4 @@
+using LlmStack.ChangeControl;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;

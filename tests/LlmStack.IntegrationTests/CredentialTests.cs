@@ -1,3 +1,4 @@
+using LlmStack.Security.Credentials;
 using LlmStack.Security;
 
 namespace LlmStack.IntegrationTests;

@@ -1,3 +1,4 @@
+using LlmStack.ChangeControl;
 using LlmStack.Networks;
 using LlmStack.Pipeline;
 using LlmStack.Schema;

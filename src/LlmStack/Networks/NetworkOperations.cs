@@ -1,5 +1,6 @@
 using System.Globalization;
 using Docker.DotNet.Models;
+using LlmStack.ChangeControl;
 using LlmStack.Compose;
 using LlmStack.Engine;
 using LlmStack.Pipeline;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using LlmStack.Backup;
+using LlmStack.ChangeControl;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
+using LlmStack.Security.Credentials;
 using Serilog;
 
 namespace LlmStack.Security;

@@ -1,6 +1,7 @@
-using Docker.DotNet;
 using Docker.DotNet.Models;
+using Docker.DotNet;
 using LlmStack.Backup;
+using LlmStack.ChangeControl;
 using LlmStack.Compose;
 using LlmStack.Engine;
 using LlmStack.Pipeline;

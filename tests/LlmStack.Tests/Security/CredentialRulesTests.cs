@@ -1,4 +1,5 @@
 using LlmStack.Schema;
+using LlmStack.Security.Credentials;
 using LlmStack.Security;
 
 namespace LlmStack.Tests.Security;

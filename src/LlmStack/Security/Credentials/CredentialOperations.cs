@@ -1,12 +1,13 @@
 using System.Text.Json;
 using Docker.DotNet.Models;
+using LlmStack.ChangeControl;
 using LlmStack.Compose;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using Serilog;
 
-namespace LlmStack.Security;
+namespace LlmStack.Security.Credentials;
 
 /// <summary>
 /// ValidateCredentials, SetupSecrets and RotateSecret for one environment: the secrets file against the rules, the

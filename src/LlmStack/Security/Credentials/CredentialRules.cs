@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using LlmStack.Schema;
 
-namespace LlmStack.Security;
+namespace LlmStack.Security.Credentials;
 
 /// <summary>One finding of ValidateCredentials: the secret (never its value), the rule, how bad, and what to do.</summary>
 public sealed record CredentialFinding(string Environment, string Secret, string Rule, string Level, string Detail)

@@ -1,7 +1,7 @@
 using LlmStack.Engine;
 using LlmStack.Pipeline;
 
-namespace LlmStack.Security;
+namespace LlmStack.Security.Credentials;
 
 /// <summary>
 /// A PostgreSQL login, checked and changed inside the server's own container. Passwords travel in the exec's

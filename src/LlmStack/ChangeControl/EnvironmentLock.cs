@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using LlmStack.Pipeline;
 
-namespace LlmStack.Security;
+namespace LlmStack.ChangeControl;
 
 /// <summary>Who holds an environment lock: written beside the lock file so that a waiting run can say so.</summary>
 public sealed record LockHolder(string Target, string Command, int Pid, string User, string Host, DateTimeOffset Since, string Root)

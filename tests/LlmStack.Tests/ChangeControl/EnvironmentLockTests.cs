@@ -1,7 +1,8 @@
+using LlmStack.ChangeControl;
 using LlmStack.Pipeline;
 using LlmStack.Security;
 
-namespace LlmStack.Tests.Security;
+namespace LlmStack.Tests.ChangeControl;
 
 public sealed class EnvironmentLockTests : IDisposable
 {

@@ -1,7 +1,7 @@
 using LlmStack.Pipeline;
 using Serilog;
 
-namespace LlmStack.Security;
+namespace LlmStack.ChangeControl;
 
 /// <summary>
 /// One change a destructive operation plans: the kind of resource, which one, what happens to it and why.

@@ -2,7 +2,7 @@ using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Security;
 
-namespace LlmStack.Tests.Engine;
+namespace LlmStack.Tests.Security;
 
 public class SecretStoreTests : IDisposable
 {

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Serilog;
 
-namespace LlmStack.Security;
+namespace LlmStack.ChangeControl;
 
 /// <summary>One change applied (or attempted) by a destructive operation: who, when, which target, what, and how it went.</summary>
 public sealed record AuditEntry(

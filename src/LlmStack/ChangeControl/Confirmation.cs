@@ -1,6 +1,6 @@
 using LlmStack.Pipeline;
 
-namespace LlmStack.Security;
+namespace LlmStack.ChangeControl;
 
 /// <summary>
 /// The confirmation step of the change gate: <c>--confirm &lt;environment&gt;</c> (CI), or typing the environment name

@@ -1,7 +1,8 @@
+using LlmStack.ChangeControl;
 using LlmStack.Pipeline;
 using LlmStack.Security;
 
-namespace LlmStack.Tests.Security;
+namespace LlmStack.Tests.ChangeControl;
 
 /// <summary>The one change gate: plan, table, dry-run or confirmation, apply, audit.</summary>
 public sealed class ChangeGateTests : IDisposable
