@@ -73,11 +73,11 @@ partial class Build
 
     Target BackupList => _ => _
         .Description("Every backup per service: time, set, type, size, bytes added (--json).")
-        .Executes(ct => BackupTargets.ListAsync(Json, ct));
+        .Executes(ct => BackupTargets.ListAsync(ct));
 
     Target BackupStatus => _ => _
         .Description("The last backup of each service against the schedule, and the repository size (--json), with a GitHub token the last backup-<environment>.yml run; non-zero when one is overdue, failed or missing.")
-        .Executes(ct => BackupTargets.StatusAsync(Json, ct));
+        .Executes(ct => BackupTargets.StatusAsync(ct));
 
     Target BackupSchedule => _ => _
         .Description("The configured backup schedules (UTC) and their next runs.")

@@ -1,5 +1,6 @@
 using LlmStack.GitHub;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 using LlmStack.Security;
 
@@ -74,8 +75,8 @@ partial class Build
 
     Target WorkflowStatus => _ => _
         .Description("The last run of every generated workflow in .github/workflows (conclusion, age, URL; --json); non-zero when one failed or missed its schedule by over an hour.")
-        .Executes(async ct => await new WorkflowStatusReport(await GitHubAsync(ct), Out, TimeProvider.System)
-            .RunAsync(Path.Combine(RootDirectory, ".github", "workflows"), Json, ct));
+        .Executes(async ct => await new WorkflowStatusReport(await GitHubAsync(ct), Reports, TimeProvider.System)
+            .RunAsync(Path.Combine(RootDirectory, ".github", "workflows"), ct));
 
     /// <summary>The environment's secret values, so a log tail that carries one is masked (the file is only read).</summary>
     void RegisterEnvironmentSecrets()
@@ -89,5 +90,5 @@ partial class Build
     /// <summary>BackupStatus's GitHub line: only with a token, so without one nothing talks to the network.</summary>
     Func<string, CancellationToken, Task<string>>? ScheduledBackupRun => string.IsNullOrWhiteSpace(GitHubToken)
         ? null
-        : async (workflow, ct) => await new WorkflowStatusReport(await GitHubAsync(ct), Out, TimeProvider.System).LastRunLineAsync(workflow, ct);
+        : async (workflow, ct) => await new WorkflowStatusReport(await GitHubAsync(ct), Reports, TimeProvider.System).LastRunLineAsync(workflow, ct);
 }

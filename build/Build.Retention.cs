@@ -1,4 +1,5 @@
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Retention;
 
 /// <summary>Retention: backup retention per tier with restic's keep rules and LlmStack's safety rules.</summary>
@@ -56,10 +57,10 @@ partial class Build
         .Description("The retention planner offline: --backups FILE and a policy (--keep-* parameters, restic's rules only; or --policy NAME from the retention configuration, with the safety rules); each backup as keep/remove with the rules that keep it (--json).")
         .Requires(() => Backups)
         .Executes(() => RetentionCommands.Simulate(
-            new SimulateOptions(RootDirectory, Backups!, Policy, RetentionConfig, Environment, Json,
+            new SimulateOptions(RootDirectory, Backups!, Policy, RetentionConfig, Environment,
                 new PolicyArguments(KeepLast, KeepHourly, KeepDaily, KeepWeekly, KeepMonthly, KeepYearly,
                     KeepWithin, KeepWithinHourly, KeepWithinDaily, KeepWithinWeekly, KeepWithinMonthly, KeepWithinYearly, KeepTag), BackupConfig),
-            SchemaFile, Out));
+            SchemaFile, Reports));
 
     RetentionOperations? _retention;
 
@@ -67,7 +68,7 @@ partial class Build
 
     Target RetentionStatus => _ => _
         .Description("Backup retention of the environment: each tier's policy, what a cleanup would remove now per tier and service, the last cleanup (--json).")
-        .Executes(ct => Retention.StatusAsync(Json, ct));
+        .Executes(ct => Retention.StatusAsync(ct));
 
     Target RetentionCleanup => _ => _
         .Description("Remove the backup sets no rule keeps, per tier (restic forget of exactly those snapshots, prune when worth it; tape exports rotated) through the change gate: table, --dry-run, --confirm, audit. BackupFull first when the environment's retention settings say backup_before_cleanup.")

@@ -1,4 +1,5 @@
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Security.Scanning;
 
 /// <summary>The repository's secret scan (docs/SECURITY.md#validatesecurity); the scanner is src/LlmStack/Security/Scanning.</summary>
@@ -16,6 +17,6 @@ partial class Build
     Target ValidateSecurity => _ => _
         .Description("Scan the repository (tracked and untracked, not ignored files; --history: every commit; --path DIR: another directory) for secrets: the rule table, the environments' actual secret values, the schema and generated compose files; allowlist in configs/secret-scan-allowlist.yaml. Table, --json, --sarif FILE; non-zero exit on a finding.")
         .Executes(ct => SecretScanner.ValidateAsync(
-            new SecretScanOptions { RepositoryRoot = RootDirectory, Path = ScanPath, History = History, SarifFile = Sarif, Json = Json, SecretsDirectory = SecretsDir, Schema = SchemaFile },
-            Secrets, Log, Out, ct));
+            new SecretScanOptions { RepositoryRoot = RootDirectory, Path = ScanPath, History = History, SarifFile = Sarif, SecretsDirectory = SecretsDir, Schema = SchemaFile },
+            Secrets, Log, Reports, ct));
 }

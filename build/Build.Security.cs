@@ -17,7 +17,7 @@ partial class Build
 
     Target ValidateCredentials => _ => _
         .Description("Check the environment's secrets: present, long enough, not weak or a placeholder, not the account name, not simple, not reused or shared with another environment; the file 0600, yours, git-ignored; the running services use them (postgres accepts the password). Errors in staging and production, warnings elsewhere unless --strict; --json; never shows a value.")
-        .Executes(ct => Credentials.ValidateAsync(Strict, Json, ct));
+        .Executes(ct => Credentials.ValidateAsync(Strict, ct));
 
     Target SetupSecrets => _ => _
         .Description("Create the environment's missing secrets (CSPRNG, 0600, git-ignored); existing ones are never changed; prints the names created.")

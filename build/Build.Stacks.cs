@@ -1,6 +1,7 @@
 using LlmStack.ChangeControl;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 using LlmStack.Security;
 
@@ -26,8 +27,12 @@ partial class Build
     [Parameter("How long a run that changes an environment waits for another run's lock (30s, 5m, 1h)")]
     readonly string LockTimeout = "5m";
 
-    [Parameter("Status, SystemStatus and ValidateSecurity: print JSON")]
+    [Parameter("Print the report as one JSON document on standard output, everything else on standard error (Status*, SystemStatus, BackupList, BackupStatus, RetentionStatus, RetentionSimulate, ValidateCredentials, ValidateSecurity, WorkflowStatus)")]
     readonly bool Json;
+
+    protected override bool WritesDocument => Json;
+
+    ReportWriter Reports => new(Out, Document, Json);
 
     [Parameter("Logs: lines per container from the end (a number, or all)")]
     readonly string Tail = "100";
@@ -56,6 +61,7 @@ partial class Build
         Masker = Secrets,
         Log = Log,
         Out = Out,
+        Reports = Reports,
         CurrentTarget = () => CurrentTarget?.Name,
         Command = string.Join(' ', InvokedTargets.Select(t => t.Name)),
         Cleanup = CleanupToken,
@@ -113,7 +119,7 @@ partial class Build
 
     Target SystemStatus => _ => _
         .Description("Every service of the environment, plus its networks and volumes (--json); non-zero exit when a started stack is partly down or unhealthy.")
-        .Executes(ct => Stacks.SystemStatusAsync(Json, ct));
+        .Executes(ct => Stacks.SystemStatusAsync(ct));
 
     Target LogsCore => _ => LogsStack(_, "core");
     Target LogsInference => _ => LogsStack(_, "inference");
@@ -146,7 +152,7 @@ partial class Build
 
     ITargetDefinition StatusStack(ITargetDefinition _, string stack) => _
         .Description($"Per service of the {stack} stack: state, health, uptime, replicas, image, ports (--json); non-zero exit unless every service is running and healthy.")
-        .Executes(ct => Stacks.StatusAsync(stack, Json, ct));
+        .Executes(ct => Stacks.StatusAsync(stack, ct));
 
     ITargetDefinition LogsStack(ITargetDefinition _, string stack) => _
         .Description($"Logs of the {stack} stack, prefixed by container (--tail, --since, --follow, --service).")

@@ -20,7 +20,9 @@ internal static class Logging
 
     /// <param name="output">Console output for tests and embedding (null: the process console).</param>
     /// <param name="error">With <paramref name="output"/>: where errors go, as the console sends them to standard error.</param>
-    public static Logger Create(string temporaryDirectory, Verbosity verbosity, TextWriter? output, TextWriter? error, SecretMasker masker, Func<string?> currentTarget)
+    /// <param name="allToStandardError">The process console's sink writes every level to standard error (a run whose standard output is a document).</param>
+    public static Logger Create(
+        string temporaryDirectory, Verbosity verbosity, TextWriter? output, TextWriter? error, SecretMasker masker, Func<string?> currentTarget, bool allToStandardError = false)
     {
         Directory.CreateDirectory(temporaryDirectory);
         var logFile = Path.Combine(temporaryDirectory, "build.log");
@@ -41,7 +43,9 @@ internal static class Logging
             .WriteTo.File(logFile, outputTemplate: FileTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture)
             .WriteTo.File(new CompactJsonFormatter(), jsonFile);
         sinks = output is null
-            ? sinks.WriteTo.Console(consoleLevel, ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture, standardErrorFromLevel: LogEventLevel.Error)
+            ? sinks.WriteTo.Console(
+                consoleLevel, ConsoleTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture,
+                standardErrorFromLevel: allToStandardError ? LogEventLevel.Verbose : LogEventLevel.Error)
             : sinks.WriteTo.Sink(new WriterSink(output, error ?? output, new MessageTemplateTextFormatter(ConsoleTemplate, System.Globalization.CultureInfo.InvariantCulture)), consoleLevel);
         var inner = sinks.CreateLogger();
 

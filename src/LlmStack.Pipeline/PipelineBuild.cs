@@ -43,6 +43,17 @@ public abstract class PipelineBuild : IPipelineBuild
     public TextWriter Out { get; internal set; } = TextWriter.Null;
 
     /// <summary>
+    /// Standard output for a machine-readable document (masked). In a run whose <see cref="WritesDocument"/> is true it is
+    /// the only thing on standard output: <see cref="Out"/>, the banners, the summary and the log go to standard error.
+    /// </summary>
+    public TextWriter Document { get; internal set; } = TextWriter.Null;
+
+    /// <summary>
+    /// Whether this run writes a document on standard output (read after parameters are injected; LlmStack: <c>--json</c>).
+    /// </summary>
+    protected internal virtual bool WritesDocument => false;
+
+    /// <summary>
     /// Prefix of the environment variables that set parameters: with <c>LLMSTACK</c>, <c>LLMSTACK_ENVIRONMENT</c> sets
     /// <c>--environment</c>. The build names it; the engine knows no product.
     /// </summary>

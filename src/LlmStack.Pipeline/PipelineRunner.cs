@@ -42,6 +42,7 @@ public static class PipelineRunner
         var build = new T();
         options.Created?.Invoke(build);
         build.Out = new MaskingTextWriter(options.Output ?? Console.Out, build.Secrets);
+        build.Document = build.Out;
         var error = new MaskingTextWriter(options.Error ?? Console.Error, build.Secrets);
         using var run = CancellationTokenSource.CreateLinkedTokenSource(options.CancellationToken);
         using var assured = CancellationTokenSource.CreateLinkedTokenSource(options.CleanupCancellationToken);
@@ -161,7 +162,17 @@ public static class PipelineRunner
             // The logger (console, build.log, build.json) is only needed once something runs: help stays fast.
             // <PREFIX>_LOG_DIRECTORY moves build.log/build.json (a nested run, e.g. from a test, keeps its parent's logs intact).
             var logDirectory = variables.TryGetValue(prefix + "_LOG_DIRECTORY", out var directory) && directory.Length > 0 ? directory : build.TemporaryDirectory;
-            logger = Logging.Create(logDirectory, verbosity, options.Output, options.Output is null ? null : error, build.Secrets, () => build.CurrentTarget?.Name);
+            // A run whose standard output is a document (--json) gives it nothing else: banners, tables, the summary and
+            // every log line go to standard error, so `./build.sh X --json | jq .` works.
+            var documentRun = build.WritesDocument;
+            if (documentRun)
+            {
+                build.Out = error;
+            }
+
+            logger = Logging.Create(
+                logDirectory, verbosity, options.Output is null ? null : documentRun ? error : options.Output, options.Output is null ? null : error, build.Secrets, () => build.CurrentTarget?.Name,
+                allToStandardError: documentRun && options.Output is null);
             build.Log = logger;
             foreach (var warning in service.Warnings)
             {
@@ -222,6 +233,7 @@ public static class PipelineRunner
 
             logger?.Dispose();
             build.Out.Flush();
+            build.Document.Flush();
             error.Flush();
         }
     }

@@ -464,3 +464,42 @@ public class ExecutionTests
         h.Output.Should().Contain("║ Part");
     }
 }
+
+public class DocumentRunTests
+{
+    public class DocumentBuild : PipelineBuild
+    {
+        [Parameter("print JSON")]
+        public readonly bool Json;
+
+        protected internal override bool WritesDocument => Json;
+
+        Target Show => _ => _.Executes(() =>
+        {
+            Log.Information("looking things up");
+            Out.WriteLine("a table for people");
+            Document.WriteLine(Json ? "{\"ok\": true}" : "not a document");
+        });
+    }
+
+    [Fact]
+    public async Task A_document_run_has_only_its_document_on_standard_output_and_everything_else_on_standard_error()
+    {
+        using var harness = new Harness();
+        (await harness.RunAsync<DocumentBuild>("Show", "--json")).Should().Be(0, harness.Error);
+
+        System.Text.Json.JsonDocument.Parse(harness.Output).RootElement.GetProperty("ok").GetBoolean().Should().BeTrue(harness.Output);
+        harness.Output.Trim().Should().Be("{\"ok\": true}");
+        harness.Error.Should().Contain("looking things up").And.Contain("a table for people").And.Contain("║ Show").And.Contain("Run succeeded");
+    }
+
+    [Fact]
+    public async Task Without_a_document_the_console_is_as_before()
+    {
+        using var harness = new Harness();
+        (await harness.RunAsync<DocumentBuild>("Show")).Should().Be(0, harness.Error);
+
+        harness.Output.Should().Contain("looking things up").And.Contain("a table for people").And.Contain("║ Show").And.Contain("not a document");
+        harness.Error.Should().BeEmpty();
+    }
+}

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using LlmStack.Reporting;
 
 namespace LlmStack.Backup;
 
@@ -64,12 +65,6 @@ public sealed record BackupSetManifest(
     public const string Complete = "complete";
     public const string Incomplete = "failed";
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
 
     public bool IsComplete => Status == Complete;
 
@@ -82,9 +77,9 @@ public sealed record BackupSetManifest(
 
     public static string ManifestPath(string set) => $"/llmstack/sets/{set}.json";
 
-    public string ToJson() => JsonSerializer.Serialize(this, Json);
+    public string ToJson() => JsonSerializer.Serialize(this, JsonDefaults.Document);
 
-    public static BackupSetManifest FromJson(string json) => JsonSerializer.Deserialize<BackupSetManifest>(json, Json)!;
+    public static BackupSetManifest FromJson(string json) => JsonSerializer.Deserialize<BackupSetManifest>(json, JsonDefaults.Document)!;
 
     /// <summary>A new set id: UTC time to the second and a random suffix, sortable (<c>20261129T201500Z-3fa2</c>).</summary>
     public static string NewSetId(DateTimeOffset now) =>

@@ -1,9 +1,8 @@
 using System.Globalization;
-using System.Text.Json.Serialization;
-using System.Text.Json;
 using LlmStack.ChangeControl;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 using LlmStack.Security;
 
@@ -40,13 +39,6 @@ public sealed record BackupRow(string Service, string Type, string Set, DateTime
 /// <summary>The backup targets of one environment: BackupFull, BackupService, BackupList, BackupStatus, BackupSchedule, Restore, RestoreSet.</summary>
 public sealed class BackupOperations(EnvironmentSession session, BackupOptions options)
 {
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     private BackupConfig? _config;
     private BackupContext? _context;
 
@@ -230,7 +222,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     }
 
     /// <summary>Per service and type, every listed backup (newest first): time, set, type, size, added bytes.</summary>
-    public async Task ListAsync(bool json, CancellationToken cancellationToken)
+    public async Task ListAsync(CancellationToken cancellationToken)
     {
         var context = await ContextAsync(cancellationToken);
         var inventory = await context.Tiers.InventoryAsync(await context.Catalog.EntriesAsync(cancellationToken), cancellationToken);
@@ -240,12 +232,6 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         }
 
         var rows = Rows(inventory).OrderBy(r => r.Service, StringComparer.Ordinal).ThenByDescending(r => r.Time).ToList();
-        if (json)
-        {
-            Out.WriteLine(JsonSerializer.Serialize(rows, Json));
-            return;
-        }
-
         var table = new TextTable("SERVICE", "TYPE", "TIME (UTC)", "SET", "SET STATUS", "SIZE", "ADDED", "TRIGGER", "TIERS", "VERIFIED");
         foreach (var r in rows)
         {
@@ -254,18 +240,19 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
                 r.Verified.Count == 0 ? "-" : $"{r.Verified.Values.Max(StringComparer.Ordinal)} ({string.Join(",", r.Verified.Keys)})");
         }
 
-        table.Write(Out);
         if (rows.Count == 0)
         {
             Log.Information("No backups of {Environment} yet: run BackupFull", session.Environment.Name);
         }
+
+        session.Options.Reports.Write(new Report { Document = rows }.Table(table));
     }
 
     /// <summary>
     /// The last backup of each service against the schedule (overdue when older than the last scheduled run before
     /// now, give or take an hour), and the repository size. Fails when a service is overdue or its last backup failed.
     /// </summary>
-    public async Task StatusAsync(bool json, CancellationToken cancellationToken)
+    public async Task StatusAsync(CancellationToken cancellationToken)
     {
         var context = await ContextAsync(cancellationToken);
         var sets = await context.Catalog.SetsAsync(cancellationToken);
@@ -354,27 +341,18 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         }
 
         var workflow = await ScheduledWorkflowRunAsync(cancellationToken);
-        if (json)
+        var report = new Report { Document = new { environment = session.Environment.Name, schedule = context.Plan.Schedule, services = status, tiers, workflow } }
+            .Table(table)
+            .Line()
+            .Table(tierTable)
+            .Line()
+            .Line($"Schedule {context.Plan.Schedule} (UTC)");
+        if (workflow is not null)
         {
-            Out.WriteLine(JsonSerializer.Serialize(new { environment = session.Environment.Name, schedule = context.Plan.Schedule, services = status, tiers, workflow }, Json));
-        }
-        else
-        {
-            table.Write(Out);
-            Out.WriteLine();
-            tierTable.Write(Out);
-            Out.WriteLine();
-            Out.WriteLine($"Schedule {context.Plan.Schedule} (UTC)");
-            if (workflow is not null)
-            {
-                Out.WriteLine($"GitHub {workflow}");
-            }
+            report.Line($"GitHub {workflow}");
         }
 
-        if (problems.Count > 0)
-        {
-            throw new PipelineException($"{problems.Count} service(s) of {session.Environment.Name} without a current backup: {string.Join("; ", problems)}");
-        }
+        session.Options.Reports.Write(report.FailWhen(problems, p => $"{p.Count} service(s) of {session.Environment.Name} without a current backup: {string.Join("; ", p)}"));
     }
 
     /// <summary>The last run of backup-&lt;environment&gt;.yml on GitHub, when asked for; a GitHub failure is the line, never BackupStatus's.</summary>

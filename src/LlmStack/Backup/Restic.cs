@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using LlmStack.Pipeline;
 using Serilog;
+using LlmStack.Reporting;
 
 namespace LlmStack.Backup;
 
@@ -50,7 +51,6 @@ public sealed class ResticRepository(
     ResolvedTier tier, string environment, BackupKey key, string cacheDirectory, ILogger log, IReadOnlyDictionary<string, string>? credentials = null)
 {
     public static readonly Version MinimumVersion = new(0, 14, 0);
-    private static readonly JsonSerializerOptions Json = new() { PropertyNameCaseInsensitive = true };
 
     public ResolvedTier Tier => tier;
 
@@ -221,7 +221,7 @@ public sealed class ResticRepository(
     public async Task<IReadOnlyList<ResticSnapshot>> SnapshotsAsync(IReadOnlyList<string> tags, CancellationToken cancellationToken)
     {
         var output = await RunAsync(["snapshots", "--json", .. tags.Count == 0 ? [] : new[] { "--tag", string.Join(',', tags) }], cancellationToken);
-        return JsonSerializer.Deserialize<List<ResticSnapshot>>(string.Concat(output), Json)?.OrderBy(s => s.Time).ToList() ?? [];
+        return JsonSerializer.Deserialize<List<ResticSnapshot>>(string.Concat(output), JsonDefaults.Foreign)?.OrderBy(s => s.Time).ToList() ?? [];
     }
 
     /// <summary>Streams one file of a snapshot (<c>restic dump</c>) into <paramref name="consume"/>; both must succeed.</summary>

@@ -8,6 +8,7 @@ using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using Serilog;
+using LlmStack.Reporting;
 
 namespace LlmStack.Backup;
 
@@ -35,7 +36,6 @@ public sealed record RestoreTestReport(
 /// </summary>
 public sealed class RestoreTester(BackupContext source, ResolvedEnvironment testEnvironment, Func<string, string> imageOf, string root, ILogger log)
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     public string Project => $"llmstack-restoretest-{source.Environment.Name}";
 
@@ -235,7 +235,7 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
     {
         var directory = Path.Combine(root, "artifacts", "restore-test", report.Environment);
         Directory.CreateDirectory(directory);
-        File.WriteAllText(Path.Combine(directory, $"{report.Set}.json"), JsonSerializer.Serialize(report, Json));
+        File.WriteAllText(Path.Combine(directory, $"{report.Set}.json"), JsonSerializer.Serialize(report, JsonDefaults.Document));
         File.WriteAllText(Path.Combine(directory, $"{report.Set}.md"), Markdown(report));
         log.Information("Restore test report: {File}", Path.Combine(directory, $"{report.Set}.md"));
     }

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using LlmStack.Pipeline;
 using Serilog;
+using LlmStack.Reporting;
 
 namespace LlmStack.Backup;
 
@@ -17,7 +18,6 @@ public sealed record TapeExport(string Set, string Environment, string Target, D
 /// </summary>
 public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger log)
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
     public ResolvedTier Tier => tier;
 
@@ -37,7 +37,7 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
         }
 
         return Directory.GetFiles(CatalogDirectory, "*.json")
-            .Select(f => JsonSerializer.Deserialize<TapeExport>(File.ReadAllText(f), Json)!)
+            .Select(f => JsonSerializer.Deserialize<TapeExport>(File.ReadAllText(f), JsonDefaults.Document)!)
             .OrderBy(e => e.Exported)
             .ToList();
     }
@@ -125,7 +125,7 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
 
         var export = new TapeExport(manifest.Set, manifest.Environment, target, DateTimeOffset.UtcNow, bytes, sha256, entries);
         Directory.CreateDirectory(CatalogDirectory);
-        await File.WriteAllTextAsync(Path.Combine(CatalogDirectory, manifest.Set + ".json"), JsonSerializer.Serialize(export, Json), cancellationToken);
+        await File.WriteAllTextAsync(Path.Combine(CatalogDirectory, manifest.Set + ".json"), JsonSerializer.Serialize(export, JsonDefaults.Document), cancellationToken);
         log.Information("Exported set {Set} to tape tier {Tier}: {Target}, {Bytes}, sha256 {Sha}", manifest.Set, tier.Name, target, BackupProgress.Size(bytes), sha256[..16]);
         return export;
     }

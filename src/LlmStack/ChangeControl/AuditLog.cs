@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Serilog;
+using LlmStack.Reporting;
 
 namespace LlmStack.ChangeControl;
 
@@ -25,7 +26,6 @@ public sealed class AuditLog(string path, ILogger log)
 {
     public const string PathVariable = "LLMSTACK_AUDIT_LOG";
 
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
     private readonly Lock _lock = new();
 
     public string Path { get; } = path;
@@ -42,7 +42,7 @@ public sealed class AuditLog(string path, ILogger log)
         lock (_lock)
         {
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-            File.AppendAllText(Path, JsonSerializer.Serialize(entry, Json) + "\n");
+            File.AppendAllText(Path, JsonSerializer.Serialize(entry, JsonDefaults.Line) + "\n");
         }
 
         if (detail is null)
@@ -58,6 +58,6 @@ public sealed class AuditLog(string path, ILogger log)
 
     public IReadOnlyList<AuditEntry> Read() =>
         File.Exists(Path)
-            ? File.ReadAllLines(Path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<AuditEntry>(l, Json)!).ToList()
+            ? File.ReadAllLines(Path).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize<AuditEntry>(l, JsonDefaults.Line)!).ToList()
             : [];
 }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 
 namespace LlmStack.ChangeControl;
 
@@ -23,7 +24,6 @@ public sealed class EnvironmentLock : IDisposable
     /// <summary>Environment variable that moves the host-wide lock directory.</summary>
     public const string DirectoryVariable = "LLMSTACK_LOCK_DIR";
 
-    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
 
     private FileStream? _stream;
@@ -188,7 +188,7 @@ public sealed class EnvironmentLock : IDisposable
         try
         {
             TryDelete(path);
-            File.WriteAllText(path, JsonSerializer.Serialize(Holder, Json));
+            File.WriteAllText(path, JsonSerializer.Serialize(Holder, JsonDefaults.Line));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -201,7 +201,7 @@ public sealed class EnvironmentLock : IDisposable
         try
         {
             var path = HolderPath(lockPath);
-            return File.Exists(path) ? JsonSerializer.Deserialize<LockHolder>(File.ReadAllText(path), Json) : null;
+            return File.Exists(path) ? JsonSerializer.Deserialize<LockHolder>(File.ReadAllText(path), JsonDefaults.Line) : null;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
         {

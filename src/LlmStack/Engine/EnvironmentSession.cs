@@ -1,6 +1,7 @@
 using LlmStack.ChangeControl;
 using LlmStack.Networks;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 using LlmStack.Security;
 using Serilog;
@@ -34,6 +35,9 @@ public sealed record SessionOptions
     public required ILogger Log { get; init; }
 
     public required TextWriter Out { get; init; }
+
+    /// <summary>How reports are written this run (table, or --json on standard output).</summary>
+    public required ReportWriter Reports { get; init; }
 
     /// <summary>The target running now (recorded as the lock holder and in the audit log).</summary>
     public Func<string?> CurrentTarget { get; init; } = () => null;
@@ -265,48 +269,21 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
         return new RestartReport(count, await StartAsync(stack, cancellationToken));
     }
 
-    /// <summary>Prints the stack's services; fails (after printing) when one of them is not running and healthy.</summary>
-    public async Task StatusAsync(string stack, bool json, CancellationToken cancellationToken)
+    /// <summary>Status&lt;Stack&gt;: the stack's services; fails (after the report) when one of them is not running and healthy.</summary>
+    public async Task StatusAsync(string stack, CancellationToken cancellationToken)
     {
         Environment.Stack(stack);
         var images = Images;
         var services = await StatusReport.ServicesAsync(await EngineAsync(cancellationToken), Environment, stack, images, cancellationToken);
-        if (json)
-        {
-            options.Out.WriteLine(StatusReport.ToJson(services));
-        }
-        else
-        {
-            StatusReport.WriteServices(options.Out, services);
-        }
-
-        var problems = StatusReport.Problems(services, Environment, onlyStartedStacks: false);
-        if (problems.Count > 0)
-        {
-            throw new PipelineException(
-                $"{problems.Count} of {services.Count(s => Environment.Services.Any(e => e.Name == s.Service))} service(s) of stack {stack} are not running and healthy in {Environment.Name}: {string.Join(", ", problems)}");
-        }
+        options.Reports.Write(StatusReport.ForStack(services, Environment, stack));
     }
 
-    /// <summary>Prints every service, network and volume; fails when a stack that is up is only partly up or unhealthy.</summary>
-    public async Task SystemStatusAsync(bool json, CancellationToken cancellationToken)
+    /// <summary>SystemStatus: every service, network and volume; fails when a stack that is up is only partly up or unhealthy.</summary>
+    public async Task SystemStatusAsync(CancellationToken cancellationToken)
     {
         var images = Images;
         var status = await StatusReport.SystemAsync(await EngineAsync(cancellationToken), Environment, images, cancellationToken);
-        if (json)
-        {
-            options.Out.WriteLine(StatusReport.ToJson(status));
-        }
-        else
-        {
-            StatusReport.WriteSystem(options.Out, status);
-        }
-
-        var problems = StatusReport.Problems(status.Services, Environment, onlyStartedStacks: true);
-        if (problems.Count > 0)
-        {
-            throw new PipelineException($"{problems.Count} service(s) of running stacks are not running and healthy in {Environment.Name}: {string.Join(", ", problems)}");
-        }
+        options.Reports.Write(StatusReport.ForSystem(status, Environment));
     }
 
     public async Task LogsAsync(string stack, LogOptions logOptions, CancellationToken cancellationToken)

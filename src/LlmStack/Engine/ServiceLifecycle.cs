@@ -4,6 +4,7 @@ using LlmStack.Compose;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using Serilog;
+using LlmStack.Reporting;
 
 namespace LlmStack.Engine;
 
@@ -66,7 +67,6 @@ public sealed class SuspendedServices(ServiceLifecycle lifecycle, IReadOnlyList<
 /// </remarks>
 public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment environment, ILogger log, string? journalBase = null)
 {
-    private static readonly System.Text.Json.JsonSerializerOptions JournalJson = new() { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase };
 
     private readonly Scope _scope = Scope.Of(environment);
     private readonly ServiceGraph _graph = environment.Graph;
@@ -226,7 +226,7 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
             List<SuspendedContainer> left;
             try
             {
-                left = System.Text.Json.JsonSerializer.Deserialize<List<SuspendedContainer>>(await File.ReadAllTextAsync(file, cancellationToken), JournalJson) ?? [];
+                left = System.Text.Json.JsonSerializer.Deserialize<List<SuspendedContainer>>(await File.ReadAllTextAsync(file, cancellationToken), JsonDefaults.Line) ?? [];
             }
             catch (Exception e) when (e is IOException or System.Text.Json.JsonException)
             {
@@ -273,7 +273,7 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
     {
         if (journal is not null)
         {
-            File.WriteAllText(journal + ".tmp", System.Text.Json.JsonSerializer.Serialize(containers, JournalJson));
+            File.WriteAllText(journal + ".tmp", System.Text.Json.JsonSerializer.Serialize(containers, JsonDefaults.Line));
             File.Move(journal + ".tmp", journal, overwrite: true);
         }
     }

@@ -1,9 +1,8 @@
 using System.Globalization;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Docker.DotNet.Models;
 using LlmStack.Compose;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 
 namespace LlmStack.Engine;
@@ -29,13 +28,6 @@ public sealed record SystemStatus(string Environment, string Project, IReadOnlyL
 /// <summary>What runs, per service: state, health, uptime, image, ports, replicas running/desired (by label).</summary>
 public static class StatusReport
 {
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     /// <summary>
     /// Each service of the environment (of <paramref name="stack"/>, or all) and each labelled container the schema no longer
     /// has. The image is the running container's, else the one Start would run (after <paramref name="images"/>, --image-map).
@@ -190,7 +182,44 @@ public static class StatusReport
             services, networks.OrderBy(n => n.Name, StringComparer.Ordinal).ToList(), volumes.OrderBy(v => v.Name, StringComparer.Ordinal).ToList());
     }
 
-    public static void WriteServices(TextWriter output, IReadOnlyList<ServiceStatus> services)
+    /// <summary>Status&lt;Stack&gt;: the stack's services (table or --json); fails when one of them is not running and healthy.</summary>
+    public static Report ForStack(IReadOnlyList<ServiceStatus> services, ResolvedEnvironment environment, string stack)
+    {
+        var problems = Problems(services, environment, onlyStartedStacks: false);
+        return new Report { Document = services }
+            .Table(ServicesTable(services))
+            .FailWhen(problems, p =>
+                $"{p.Count} of {services.Count(s => environment.Services.Any(e => e.Name == s.Service))} service(s) of stack {stack} are not running and healthy in {environment.Name}: {string.Join(", ", p)}");
+    }
+
+    /// <summary>SystemStatus: every service, network and volume; fails when a stack that is up is only partly up or unhealthy.</summary>
+    public static Report ForSystem(SystemStatus status, ResolvedEnvironment environment)
+    {
+        var networks = new TextTable("NETWORK", "STACK", "SUBNET", "CONTAINERS");
+        foreach (var n in status.Networks)
+        {
+            networks.Add(n.Name, n.Stack, n.Subnet, n.Containers.Count.ToString(CultureInfo.InvariantCulture));
+        }
+
+        var volumes = new TextTable("VOLUME", "STACK", "USED BY");
+        foreach (var v in status.Volumes)
+        {
+            volumes.Add(v.Name, v.Stack, v.UsedBy.Count == 0 ? "-" : string.Join(", ", v.UsedBy));
+        }
+
+        return new Report { Document = status }
+            .Line($"Environment {status.Environment} (project {status.Project})")
+            .Line()
+            .Table(ServicesTable(status.Services))
+            .Line()
+            .Table(networks)
+            .Line()
+            .Table(volumes)
+            .FailWhen(Problems(status.Services, environment, onlyStartedStacks: true), p =>
+                $"{p.Count} service(s) of running stacks are not running and healthy in {environment.Name}: {string.Join(", ", p)}");
+    }
+
+    private static TextTable ServicesTable(IReadOnlyList<ServiceStatus> services)
     {
         var table = new TextTable("SERVICE", "STACK", "STATE", "HEALTH", "UPTIME", "REPLICAS", "IMAGE", "PORTS");
         foreach (var s in services)
@@ -198,33 +227,8 @@ public static class StatusReport
             table.Add(s.Service, s.Stack, s.State, s.Health, s.Uptime ?? "-", $"{s.Running}/{s.Desired}", s.Image, s.Ports.Count == 0 ? "-" : string.Join(", ", s.Ports));
         }
 
-        table.Write(output);
+        return table;
     }
-
-    public static void WriteSystem(TextWriter output, SystemStatus status)
-    {
-        output.WriteLine($"Environment {status.Environment} (project {status.Project})");
-        output.WriteLine();
-        WriteServices(output, status.Services);
-        output.WriteLine();
-        var networks = new TextTable("NETWORK", "STACK", "SUBNET", "CONTAINERS");
-        foreach (var n in status.Networks)
-        {
-            networks.Add(n.Name, n.Stack, n.Subnet, n.Containers.Count.ToString(CultureInfo.InvariantCulture));
-        }
-
-        networks.Write(output);
-        output.WriteLine();
-        var volumes = new TextTable("VOLUME", "STACK", "USED BY");
-        foreach (var v in status.Volumes)
-        {
-            volumes.Add(v.Name, v.Stack, v.UsedBy.Count == 0 ? "-" : string.Join(", ", v.UsedBy));
-        }
-
-        volumes.Write(output);
-    }
-
-    public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, Json);
 
     internal static string Uptime(TimeSpan span) =>
         span.TotalDays >= 1 ? $"{(int)span.TotalDays}d{span.Hours}h"

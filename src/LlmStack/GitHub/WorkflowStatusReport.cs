@@ -2,6 +2,7 @@ using System.Globalization;
 using Cronos;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 using Octokit;
 using YamlDotNet.RepresentationModel;
@@ -81,7 +82,7 @@ public sealed record WorkflowState(
 /// WorkflowStatus: the last run of each generated workflow; a failed last run, or a scheduled workflow whose last run
 /// is older than its last scheduled time (plus <see cref="Grace"/>: GitHub starts scheduled runs late), is a problem.
 /// </summary>
-public sealed class WorkflowStatusReport(GitHubApi api, TextWriter output, TimeProvider time)
+public sealed class WorkflowStatusReport(GitHubApi api, ReportWriter reports, TimeProvider time)
 {
     public static readonly TimeSpan Grace = TimeSpan.FromHours(1);
 
@@ -158,44 +159,36 @@ public sealed class WorkflowStatusReport(GitHubApi api, TextWriter output, TimeP
     }
 
     /// <summary>The table (or JSON); non-zero naming the workflows that failed or missed their schedule.</summary>
-    public async Task RunAsync(string directory, bool json, CancellationToken cancellationToken)
+    public async Task RunAsync(string directory, CancellationToken cancellationToken)
     {
         var states = await CollectAsync(directory, cancellationToken);
         var now = time.GetUtcNow();
-        if (json)
+        var table = new TextTable("WORKFLOW", "SCHEDULE (UTC)", "LAST RUN (UTC)", "AGE", "STATE", "URL");
+        foreach (var s in states)
         {
-            output.WriteLine(StatusReport.ToJson(new
+            table.Add(
+                s.Workflow,
+                s.Schedules.Count == 0 ? "-" : string.Join(", ", s.Schedules),
+                s.LastRun?.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) ?? "-",
+                s.LastRun is { } at ? StatusReport.Uptime(now - at) : "-",
+                s.State,
+                s.Url ?? "-");
+        }
+
+        reports.Write(new Report
             {
-                repository = api.Repository.ToString(),
-                workflows = states.Select(s => new
+                Document = new
                 {
-                    workflow = s.Workflow, schedules = s.Schedules, status = s.Status, conclusion = s.Conclusion, lastRun = s.LastRun, url = s.Url, due = s.Due,
-                    state = s.State, problem = s.Problem,
-                }),
-            }));
-        }
-        else
-        {
-            var table = new TextTable("WORKFLOW", "SCHEDULE (UTC)", "LAST RUN (UTC)", "AGE", "STATE", "URL");
-            foreach (var s in states)
-            {
-                table.Add(
-                    s.Workflow,
-                    s.Schedules.Count == 0 ? "-" : string.Join(", ", s.Schedules),
-                    s.LastRun?.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) ?? "-",
-                    s.LastRun is { } at ? StatusReport.Uptime(now - at) : "-",
-                    s.State,
-                    s.Url ?? "-");
+                    repository = api.Repository.ToString(),
+                    workflows = states.Select(s => new
+                    {
+                        workflow = s.Workflow, schedules = s.Schedules, status = s.Status, conclusion = s.Conclusion, lastRun = s.LastRun, url = s.Url, due = s.Due,
+                        state = s.State, problem = s.Problem,
+                    }),
+                },
             }
-
-            table.Write(output);
-        }
-
-        var problems = states.Where(s => s.Problem).ToList();
-        if (problems.Count > 0)
-        {
-            throw new PipelineException($"{problems.Count} workflow(s) of {api.Repository} need attention: {string.Join("; ", problems.Select(p => $"{p.Workflow}: {p.State}"))}");
-        }
+            .Table(table)
+            .FailWhen(states.Where(s => s.Problem).Select(p => $"{p.Workflow}: {p.State}").ToList(), p => $"{p.Count} workflow(s) of {api.Repository} need attention: {string.Join("; ", p)}"));
     }
 
     /// <summary>One line on the last run of a workflow, for BackupStatus.</summary>

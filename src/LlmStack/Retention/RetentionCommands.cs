@@ -1,10 +1,11 @@
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 
 namespace LlmStack.Retention;
 
 /// <summary>What RetentionSimulate was given.</summary>
-public sealed record SimulateOptions(string Root, string BackupsFile, string? Policy, string ConfigFile, string Environment, bool Json, PolicyArguments Arguments,
+public sealed record SimulateOptions(string Root, string BackupsFile, string? Policy, string ConfigFile, string Environment, PolicyArguments Arguments,
     string BackupConfigFile = Backup.BackupConfigLoader.DefaultPath);
 
 /// <summary>The bodies of the retention targets.</summary>
@@ -14,7 +15,7 @@ public static class RetentionCommands
     /// RetentionSimulate: the planner on a file of backups. A policy by parameters applies restic's rules only; a policy
     /// by name (<c>--policy</c>) also the safety rules, with the environment's <c>min_keep</c>.
     /// </summary>
-    public static void Simulate(SimulateOptions options, SchemaFile schema, TextWriter output)
+    public static void Simulate(SimulateOptions options, SchemaFile schema, ReportWriter reports)
     {
         if (options.Policy is not null && options.Arguments.Any)
         {
@@ -40,12 +41,12 @@ public static class RetentionCommands
             var policy = definition.ToPolicy();
             var minKeep = config.Environments.GetValueOrDefault(options.Environment)?.MinKeep ?? 1;
             var plan = RetentionPlanner.PlanSafe(backups, policy, new RetentionSafety(minKeep), now);
-            RetentionSimulator.Write(plan, $"'{name}' ({policy}; min_keep {minKeep} of {options.Environment}, newest verified kept)", options.Json, output);
+            reports.Write(RetentionSimulator.Report(plan, $"'{name}' ({policy}; min_keep {minKeep} of {options.Environment}, newest verified kept)"));
         }
         else
         {
             var policy = options.Arguments.ToPolicy();
-            RetentionSimulator.Write(RetentionPlanner.Plan(backups, policy, now), $"{policy} (restic's rules only)", options.Json, output);
+            reports.Write(RetentionSimulator.Report(RetentionPlanner.Plan(backups, policy, now), $"{policy} (restic's rules only)"));
         }
     }
 

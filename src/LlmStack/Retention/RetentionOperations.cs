@@ -4,6 +4,7 @@ using LlmStack.Backup;
 using LlmStack.ChangeControl;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 using LlmStack.Security;
 using Serilog;
@@ -21,7 +22,6 @@ public sealed record TierRetentionPlan(ResolvedTier Tier, string? PolicyName, Re
 /// </summary>
 public sealed class RetentionOperations(EnvironmentSession session, BackupOperations backups, string configFile, string root, ILogger log)
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
     private RetentionConfig? _config;
 
     public RetentionConfig Config => _config ??= RetentionConfigLoader.LoadValid(Path.GetFullPath(configFile, root), configFile, session.Options.Schema.Load(), backups.Config);
@@ -63,7 +63,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
     }
 
     /// <summary>RetentionStatus: the policies, what a cleanup would remove now per tier and service, and the last run.</summary>
-    public async Task StatusAsync(bool json, CancellationToken cancellationToken)
+    public async Task StatusAsync(CancellationToken cancellationToken)
     {
         var plans = await PlanAsync(cancellationToken);
         var last = LastRun();
@@ -77,27 +77,6 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
             rows.Add((service, removals, DataRetention(service) + await RunningTsdbAsync(service, cancellationToken)));
         }
 
-        if (json)
-        {
-            Out.WriteLine(JsonSerializer.Serialize(new
-            {
-                environment = session.Environment.Name,
-                minKeep = Safety.MinKeep,
-                lastRun = last,
-                tiers = plans.Select(p => new
-                {
-                    tier = p.Tier.Name,
-                    policy = p.PolicyName,
-                    rules = p.Policy?.ToString(),
-                    error = p.Error,
-                    keep = p.Sets?.Where(s => s.Keep).Select(s => s.Set),
-                    remove = p.Sets?.Where(s => !s.Keep).Select(s => s.Set),
-                }),
-                services = rows.Select(r => new { service = r.Service, backupsToRemove = r.Removals, data = r.Data }),
-            }, Json));
-            return;
-        }
-
         var table = new TextTable("TIER", "POLICY", "SETS", "KEEP", "REMOVE NOW", "STATE");
         foreach (var plan in plans)
         {
@@ -105,17 +84,36 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                 Count(plan.Sets?.Count(s => s.Keep)), Count(plan.Sets?.Count(s => !s.Keep)), plan.Error ?? "ok");
         }
 
-        table.Write(Out);
-        Out.WriteLine();
         var services = new TextTable("SERVICE", "BACKUPS TO REMOVE NOW (TIER: SETS)", "DATA INSIDE THE SERVICE");
         foreach (var (service, removals, data) in rows)
         {
             services.Add(service, removals.Count == 0 ? "-" : string.Join(", ", removals.Select(r => $"{r.Key}: {r.Value}")), data);
         }
 
-        services.Write(Out);
-        Out.WriteLine();
-        Out.WriteLine($"min_keep {Safety.MinKeep}, newest verified set kept; last cleanup: {(last is null ? "never" : $"{last.Finished:yyyy-MM-dd HH:mm:ss}Z, {last.Removed} set(s) removed, {last.Outcome}")}");
+        session.Options.Reports.Write(new Report
+            {
+                Document = new
+                {
+                    environment = session.Environment.Name,
+                    minKeep = Safety.MinKeep,
+                    lastRun = last,
+                    tiers = plans.Select(p => new
+                    {
+                        tier = p.Tier.Name,
+                        policy = p.PolicyName,
+                        rules = p.Policy?.ToString(),
+                        error = p.Error,
+                        keep = p.Sets?.Where(s => s.Keep).Select(s => s.Set),
+                        remove = p.Sets?.Where(s => !s.Keep).Select(s => s.Set),
+                    }),
+                    services = rows.Select(r => new { service = r.Service, backupsToRemove = r.Removals, data = r.Data }),
+                },
+            }
+            .Table(table)
+            .Line()
+            .Table(services)
+            .Line()
+            .Line($"min_keep {Safety.MinKeep}, newest verified set kept; last cleanup: {(last is null ? "never" : $"{last.Finished:yyyy-MM-dd HH:mm:ss}Z, {last.Removed} set(s) removed, {last.Outcome}")}"));
     }
 
     /// <summary>
@@ -714,7 +712,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
     {
         try
         {
-            return File.Exists(StateFile) ? JsonSerializer.Deserialize<RetentionRun>(File.ReadAllText(StateFile), Json) : null;
+            return File.Exists(StateFile) ? JsonSerializer.Deserialize<RetentionRun>(File.ReadAllText(StateFile), JsonDefaults.Document) : null;
         }
         catch (JsonException)
         {
@@ -725,7 +723,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
     private void Record(RetentionRun run)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(StateFile)!);
-        File.WriteAllText(StateFile, JsonSerializer.Serialize(run, Json));
+        File.WriteAllText(StateFile, JsonSerializer.Serialize(run, JsonDefaults.Document));
     }
 }
 

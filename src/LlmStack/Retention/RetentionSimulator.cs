@@ -59,8 +59,6 @@ public sealed record PolicyArguments(
 /// </summary>
 public static partial class RetentionSimulator
 {
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-
     [GeneratedRegex(@"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})$", RegexOptions.CultureInvariant)]
     private static partial Regex Rfc3339();
 
@@ -143,22 +141,9 @@ public static partial class RetentionSimulator
         }
     }
 
-    /// <summary>Prints the plan: a table (or JSON) and a summary line.</summary>
-    public static void Write(RetentionPlan plan, string policy, bool json, TextWriter output)
+    /// <summary>The plan: a table and a summary line, or the JSON document (keep, remove, reasons).</summary>
+    public static Reporting.Report Report(RetentionPlan plan, string policy)
     {
-        if (json)
-        {
-            output.WriteLine(JsonSerializer.Serialize(
-                new
-                {
-                    keep = plan.Kept.Select(b => b.Id),
-                    remove = plan.Removed.Select(b => b.Id),
-                    reasons = plan.Decisions.Where(d => d.Keep).ToDictionary(d => d.Backup.Id, d => d.Reasons),
-                },
-                Indented));
-            return;
-        }
-
         var table = new TextTable("ID", "TIME", "VERIFIED", "TAGS", "ACTION", "KEPT BY");
         foreach (var decision in plan.Decisions)
         {
@@ -167,7 +152,16 @@ public static partial class RetentionSimulator
                 backup.Tags.Count == 0 ? "-" : string.Join(",", backup.Tags), decision.Keep ? "keep" : "remove", string.Join("; ", decision.Reasons));
         }
 
-        table.Write(output);
-        output.WriteLine($"Policy {policy}: keep {plan.Kept.Count}, remove {plan.Removed.Count} of {plan.Decisions.Count}");
+        return new Reporting.Report
+            {
+                Document = new
+                {
+                    keep = plan.Kept.Select(b => b.Id),
+                    remove = plan.Removed.Select(b => b.Id),
+                    reasons = plan.Decisions.Where(d => d.Keep).ToDictionary(d => d.Backup.Id, d => d.Reasons),
+                },
+            }
+            .Table(table)
+            .Line($"Policy {policy}: keep {plan.Kept.Count}, remove {plan.Removed.Count} of {plan.Decisions.Count}");
     }
 }

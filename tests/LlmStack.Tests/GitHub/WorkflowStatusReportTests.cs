@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LlmStack.GitHub;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 
 namespace LlmStack.Tests.GitHub;
 
@@ -43,9 +44,9 @@ public sealed class WorkflowStatusReportTests : GitHubTestBase
         LastRun("retention-production.yml", GitHubFake.Run(11, "completed", "failure", Now.AddHours(-6), "schedule"));
         LastRun("backup-staging.yml", GitHubFake.Run(12, "completed", "success", Now.AddMinutes(-55), "schedule"));
         LastRun("pr.yml", GitHubFake.Run(13, "in_progress", null, Now.AddMinutes(-2), "pull_request"));
-        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), Output, new FixedTime(Now));
+        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), ReportWriter.Text(Output), new FixedTime(Now));
 
-        var act = () => report.RunAsync(_workflows, json: false, CancellationToken.None);
+        var act = () => report.RunAsync(_workflows, CancellationToken.None);
 
         var message = (await act.Should().ThrowAsync<PipelineException>()).Which.Message;
         message.Should().Be("2 workflow(s) of acme/stack need attention: backup-production.yml: missed schedule: a run was due 2026-06-01 02:00Z; retention-production.yml: last run failure");
@@ -63,9 +64,9 @@ public sealed class WorkflowStatusReportTests : GitHubTestBase
         Generated("restore.yml", null);
         LastRun("backup-production.yml", GitHubFake.Run(10, "completed", "success", Now.AddHours(-7).AddMinutes(-50), "schedule"));
         LastRun("restore.yml");
-        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), Output, new FixedTime(Now));
+        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), new ReportWriter(Output, Output, json: true), new FixedTime(Now));
 
-        await report.RunAsync(_workflows, json: true, CancellationToken.None);
+        await report.RunAsync(_workflows, CancellationToken.None);
 
         var workflows = JsonDocument.Parse(Output.ToString()).RootElement.GetProperty("workflows").EnumerateArray().ToList();
         workflows.Select(w => w.GetProperty("workflow").GetString()).Should().Equal("backup-production.yml", "restore.yml");
@@ -91,9 +92,9 @@ public sealed class WorkflowStatusReportTests : GitHubTestBase
     public async Task No_generated_workflow_is_one_line()
     {
         Generated("hand-made.yml", null, ours: false);
-        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), Output, new FixedTime(Now));
+        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), ReportWriter.Text(Output), new FixedTime(Now));
 
-        (await FluentActions.Awaiting(() => report.RunAsync(_workflows, false, CancellationToken.None)).Should().ThrowAsync<PipelineException>())
+        (await FluentActions.Awaiting(() => report.RunAsync(_workflows, CancellationToken.None)).Should().ThrowAsync<PipelineException>())
             .Which.Message.Should().Contain("run GenerateWorkflows");
         GitHub.All.Should().BeEmpty();
     }
@@ -102,7 +103,7 @@ public sealed class WorkflowStatusReportTests : GitHubTestBase
     public async Task The_backup_status_line_names_the_last_run()
     {
         LastRun("backup-staging.yml", GitHubFake.Run(12, "completed", "failure", Now.AddHours(-2), "schedule"));
-        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), Output, new FixedTime(Now));
+        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), ReportWriter.Text(Output), new FixedTime(Now));
 
         (await report.LastRunLineAsync("backup-staging.yml", CancellationToken.None)).Should()
             .Be("backup-staging.yml: failure, 2h0m ago (schedule) https://github.com/acme/stack/actions/runs/12");

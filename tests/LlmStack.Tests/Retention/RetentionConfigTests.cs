@@ -135,7 +135,7 @@ public sealed class RetentionConfigTests : IDisposable
     private string Simulate(string backups, PolicyArguments arguments, string? policy = null, bool json = false, string environment = "production")
     {
         var output = new StringWriter();
-        RetentionCommands.Simulate(new SimulateOptions(Repository.Root, backups, policy, RetentionConfigLoader.DefaultPath, environment, json, arguments), SchemaFile, output);
+        RetentionCommands.Simulate(new SimulateOptions(Repository.Root, backups, policy, RetentionConfigLoader.DefaultPath, environment, arguments), SchemaFile, new LlmStack.Reporting.ReportWriter(output, output, json));
         return output.ToString();
     }
 

@@ -4,6 +4,7 @@ using LlmStack.ChangeControl;
 using LlmStack.Compose;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 using Serilog;
 
@@ -15,8 +16,6 @@ namespace LlmStack.Security.Credentials;
 /// </summary>
 public sealed class CredentialOperations(EnvironmentSession session, ILogger log)
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
-
     private ResolvedEnvironment Environment => session.Environment;
 
     private TextWriter Out => session.Options.Out;
@@ -28,7 +27,7 @@ public sealed class CredentialOperations(EnvironmentSession session, ILogger log
     /// <paramref name="strict"/>), the file's mode, owner and git status, and the running services against the file.
     /// Never creates or changes anything. Fails when a finding is an error.
     /// </summary>
-    public async Task ValidateAsync(bool strict, bool json, CancellationToken cancellationToken)
+    public async Task ValidateAsync(bool strict, CancellationToken cancellationToken)
     {
         var level = CredentialRules.LevelFor(Environment.Name, strict);
         var findings = new List<CredentialFinding>();
@@ -69,12 +68,20 @@ public sealed class CredentialOperations(EnvironmentSession session, ILogger log
             findings.Add(new CredentialFinding(Environment.Name, "-", "running", CredentialFinding.Warning, $"the running services were not checked: {e.Message}"));
         }
 
-        Report(findings, checkedLive, json);
-        var errors = findings.Count(f => f.Level == CredentialFinding.Error);
-        if (errors > 0)
+        log.Information(
+            "{Environment}: {Count} secret(s) checked, {Errors} error(s), {Warnings} warning(s); running services checked: {Live}",
+            Environment.Name, Definitions.Count, findings.Count(f => f.Level == CredentialFinding.Error), findings.Count(f => f.Level == CredentialFinding.Warning),
+            checkedLive.Count == 0 ? "none running" : string.Join(", ", checkedLive));
+        var table = new TextTable("SECRET", "RULE", "LEVEL", "DETAIL");
+        foreach (var f in findings)
         {
-            throw new PipelineException($"ValidateCredentials: {errors} error(s) in the secrets of {Environment.Name} (each named above; values are never shown)");
+            table.Add(f.Secret, f.Rule, f.Level, f.Detail);
         }
+
+        session.Options.Reports.Write(new Report { Document = new { environment = Environment.Name, findings, running = checkedLive } }
+            .TableIfAny(table)
+            .FailWhen(findings.Where(f => f.Level == CredentialFinding.Error).Select(f => f.Secret).ToList(), errors =>
+                $"ValidateCredentials: {errors.Count} error(s) in the secrets of {Environment.Name} (each named above; values are never shown)"));
     }
 
     /// <summary>SetupSecrets: generates the missing secrets (existing ones are never changed) under the environment lock.</summary>
@@ -461,28 +468,4 @@ public sealed class CredentialOperations(EnvironmentSession session, ILogger log
 
     internal static string StackTarget(string stack) => Engine.Health.Capitalize(stack);
 
-    private void Report(IReadOnlyList<CredentialFinding> findings, IReadOnlyList<string> checkedLive, bool json)
-    {
-        if (json)
-        {
-            Out.WriteLine(JsonSerializer.Serialize(new { environment = Environment.Name, findings, running = checkedLive }, Json));
-            return;
-        }
-
-        if (findings.Count > 0)
-        {
-            var table = new TextTable("SECRET", "RULE", "LEVEL", "DETAIL");
-            foreach (var f in findings)
-            {
-                table.Add(f.Secret, f.Rule, f.Level, f.Detail);
-            }
-
-            table.Write(Out);
-        }
-
-        log.Information(
-            "{Environment}: {Count} secret(s) checked, {Errors} error(s), {Warnings} warning(s); running services checked: {Live}",
-            Environment.Name, Definitions.Count, findings.Count(f => f.Level == CredentialFinding.Error), findings.Count(f => f.Level == CredentialFinding.Warning),
-            checkedLive.Count == 0 ? "none running" : string.Join(", ", checkedLive));
-    }
 }

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 
 namespace LlmStack.Security.Scanning;
 
@@ -26,39 +27,31 @@ public static class ScanReport
         new("scan-timeout", "Rule timed out", "A rule's regular expression exceeded its time limit on a file, which was therefore not fully checked."),
     ];
 
-    private static readonly JsonSerializerOptions Indented = new()
+    /// <summary>ValidateSecurity's report: the findings (table or --json); fails in one line when there is one.</summary>
+    public static Report For(SecretScanResult result, string allowlist)
     {
-        WriteIndented = true,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // readable '…'; the output is never embedded in HTML
-    };
-
-    public static void WriteTable(SecretScanResult result, TextWriter output)
-    {
-        if (result.Findings.Count == 0)
-        {
-            return;
-        }
-
         var table = new TextTable("Location", "Rule", "Match", "Fingerprint");
         foreach (var finding in result.Findings)
         {
             table.Add(finding.Location, finding.RuleId, finding.Redacted, finding.Fingerprint);
         }
 
-        table.Write(output);
+        return new Report { Document = Document(result) }
+            .TableIfAny(table)
+            .FailWhen(result.Findings.Select(f => f.RuleId).Distinct().ToList(), rules =>
+                $"ValidateSecurity: {result.Findings.Count} finding(s) ({string.Join(", ", rules)}): remove each secret and rotate it, or allowlist it with a reason in {allowlist} (docs/SECURITY.md)");
     }
 
-    public static string ToJson(SecretScanResult result) => JsonSerializer.Serialize(
-        new
-        {
-            root = result.Root,
-            files = new { scanned = result.Files.Scanned, skippedBinary = result.Files.Binary, skippedTooLarge = result.Files.TooLarge, gitAware = result.Files.GitAware },
-            commits = result.Commits,
-            findings = result.Findings.Select(Describe).ToList(),
-            allowlisted = result.Allowed.Select(a => new { finding = Describe(a.Finding), reason = a.Entry.Reason }).ToList(),
-        },
-        Indented);
+    public static string ToJson(SecretScanResult result) => JsonSerializer.Serialize(Document(result), JsonDefaults.Document);
+
+    private static object Document(SecretScanResult result) => new
+    {
+        root = result.Root,
+        files = new { scanned = result.Files.Scanned, skippedBinary = result.Files.Binary, skippedTooLarge = result.Files.TooLarge, gitAware = result.Files.GitAware },
+        commits = result.Commits,
+        findings = result.Findings.Select(Describe).ToList(),
+        allowlisted = result.Allowed.Select(a => new { finding = Describe(a.Finding), reason = a.Entry.Reason }).ToList(),
+    };
 
     private static object Describe(Finding f) => new
     {
@@ -132,7 +125,7 @@ public static class ScanReport
                 ["results"] = results,
             }),
         };
-        return sarif.ToJsonString(Indented);
+        return sarif.ToJsonString(JsonDefaults.Document);
     }
 
     private static string RelativeUri(string path) => string.Join('/', path.Split('/').Select(Uri.EscapeDataString));

@@ -1,4 +1,5 @@
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 using Serilog;
 
@@ -18,7 +19,6 @@ public sealed record SecretScanOptions
     /// <summary><c>--sarif FILE</c> (relative to the repository root unless absolute).</summary>
     public string? SarifFile { get; init; }
 
-    public bool Json { get; init; }
 
     /// <summary><c>--secrets-dir</c>: the secrets files whose values must appear nowhere; never scanned itself.</summary>
     public string SecretsDirectory { get; init; } = SecretStore.DefaultDirectory;
@@ -87,19 +87,10 @@ public static class SecretScanner
         return new SecretScanResult(root, kept, allowed, statistics, commits);
     }
 
-    /// <summary>The target: scans, prints (table or --json), writes --sarif, and fails with one line when anything is found.</summary>
-    public static async Task ValidateAsync(SecretScanOptions options, SecretMasker masker, ILogger log, TextWriter output, CancellationToken cancellationToken)
+    /// <summary>The target: scans, writes --sarif, reports (table or --json), and fails with one line when anything is found.</summary>
+    public static async Task ValidateAsync(SecretScanOptions options, SecretMasker masker, ILogger log, ReportWriter reports, CancellationToken cancellationToken)
     {
         var result = await ScanAsync(options, masker, log, cancellationToken);
-        if (options.Json)
-        {
-            output.WriteLine(ScanReport.ToJson(result));
-        }
-        else
-        {
-            ScanReport.WriteTable(result, output);
-        }
-
         if (options.SarifFile is { } sarif)
         {
             var path = System.IO.Path.GetFullPath(sarif, options.RepositoryRoot);
@@ -108,12 +99,7 @@ public static class SecretScanner
             log.Information("SARIF written to {File}", sarif);
         }
 
-        if (result.Findings.Count > 0)
-        {
-            var rules = string.Join(", ", result.Findings.Select(f => f.RuleId).Distinct());
-            throw new PipelineException(
-                $"ValidateSecurity: {result.Findings.Count} finding(s) ({rules}): remove each secret and rotate it, or allowlist it with a reason in {options.Allowlist} (docs/SECURITY.md)");
-        }
+        reports.Write(ScanReport.For(result, options.Allowlist));
     }
 
     /// <summary>Every value of every <c>&lt;secrets dir&gt;/*.env</c> file, read (never generated) and registered with the masker.</summary>

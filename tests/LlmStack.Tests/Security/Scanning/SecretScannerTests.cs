@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 using LlmStack.Security.Scanning;
 using NJsonSchema;
@@ -36,8 +37,8 @@ public sealed class SecretScannerTests : IDisposable
         File.WriteAllText(path, content);
     }
 
-    private SecretScanOptions Options(bool history = false, string? sarif = null, bool json = false) =>
-        new() { RepositoryRoot = _root, History = history, SarifFile = sarif, Json = json };
+    private SecretScanOptions Options(bool history = false, string? sarif = null) =>
+        new() { RepositoryRoot = _root, History = history, SarifFile = sarif };
 
     private Task<SecretScanResult> Scan(bool history = false) =>
         SecretScanner.ScanAsync(Options(history), new SecretMasker(), Serilog.Core.Logger.None, CancellationToken.None);
@@ -247,7 +248,7 @@ public sealed class SecretScannerTests : IDisposable
         var logger = new Serilog.LoggerConfiguration().MinimumLevel.Verbose().WriteTo.Sink(log).CreateLogger();
         var sarif = Path.Combine(_root, "out", "scan.sarif");
 
-        var act = () => SecretScanner.ValidateAsync(Options(sarif: sarif), new SecretMasker(), logger, output, CancellationToken.None);
+        var act = () => SecretScanner.ValidateAsync(Options(sarif: sarif), new SecretMasker(), logger, ReportWriter.Text(output), CancellationToken.None);
 
         var error = (await act.Should().ThrowAsync<PipelineException>()).Which.Message;
         error.Should().Be("ValidateSecurity: 2 finding(s) (github-token, environment-secret-value): remove each secret and rotate it, or allowlist it with a reason in configs/secret-scan-allowlist.yaml (docs/SECURITY.md)");
@@ -261,7 +262,7 @@ public sealed class SecretScannerTests : IDisposable
     {
         Write("leak.txt", Fake.Stripe());
         var output = new StringWriter();
-        var act = () => SecretScanner.ValidateAsync(Options(json: true), new SecretMasker(), Serilog.Core.Logger.None, output, CancellationToken.None);
+        var act = () => SecretScanner.ValidateAsync(Options(), new SecretMasker(), Serilog.Core.Logger.None, new ReportWriter(TextWriter.Null, output, json: true), CancellationToken.None);
         await act.Should().ThrowAsync<PipelineException>();
 
         using var json = JsonDocument.Parse(output.ToString());
@@ -275,8 +276,23 @@ public sealed class SecretScannerTests : IDisposable
     [Fact]
     public async Task A_clean_directory_passes()
     {
-        Write("README.md", "password: ${DB_PASSWORD}\n");
-        await SecretScanner.ValidateAsync(Options(), new SecretMasker(), Serilog.Core.Logger.None, TextWriter.Null, CancellationToken.None);
+        // A reference, a placeholder and a low-entropy assignment: nothing a rule may report.
+        Write("README.md", "password: ${DB_PASSWORD}\napi_key = changeme\ntoken: xxxxxxxxxxxxxxxxxxxx\n");
+        Write("src/app.py", "SECRET_KEY = os.environ['SECRET_KEY']\n");
+        var output = new StringWriter();
+
+        await SecretScanner.ValidateAsync(Options(), new SecretMasker(), Serilog.Core.Logger.None, new ReportWriter(TextWriter.Null, output, json: true), CancellationToken.None);
+
+        using var json = JsonDocument.Parse(output.ToString());
+        json.RootElement.GetProperty("findings").GetArrayLength().Should().Be(0);
+        json.RootElement.GetProperty("files").GetProperty("scanned").GetInt32().Should().Be(2, "both files were read, not skipped");
+        var result = await Scan();
+        result.Findings.Should().BeEmpty();
+        result.Files.Scanned.Should().Be(2);
+
+        // The same directory with one real-looking key is not clean: the test above can fail.
+        Write("src/app.py", "SECRET_KEY = os.environ['SECRET_KEY']\nSTRIPE = '" + Fake.Stripe() + "'\n");
+        (await Scan()).Findings.Should().ContainSingle().Which.RuleId.Should().Be("stripe-live-key");
     }
 
     [Fact]
