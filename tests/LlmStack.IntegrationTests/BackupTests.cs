@@ -64,7 +64,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     {
         var list = await Run("BackupList", "--json");
         list.ExitCode.Should().Be(0, list.ToString());
-        var json = list.Output[(list.Output.IndexOf("\n[", StringComparison.Ordinal) + 1)..(list.Output.LastIndexOf("]\n", StringComparison.Ordinal) + 1)];
+        var json = list.StandardOutput;
         return JsonDocument.Parse(json).RootElement.EnumerateArray().ToList();
     }
 
@@ -460,6 +460,21 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         var subset = await Run("BackupVerify", "--read-data-subset", "200%");
         subset.ExitCode.Should().Be(1, subset.ToString());
         subset.Output.Should().Contain("--read-data-subset '200%' is not a share restic can read back: use n/t").And.NotContain("restic check");
+    }
+
+    [Fact]
+    public async Task Every_json_report_is_its_document_alone_on_standard_output()
+    {
+        (await Run("BackupService", "--service", "redis")).ExitCode.Should().Be(0);
+        foreach (var target in new[] { "StatusCore", "SystemStatus", "BackupList", "BackupStatus", "RetentionStatus", "ValidateCredentials" })
+        {
+            // Exit codes differ (BackupStatus fails: postgres was never backed up here); `X --json | jq .` must work for each.
+            var run = await Run(target, "--json");
+            var parse = () => JsonDocument.Parse(run.StandardOutput);
+            parse.Should().NotThrow($"{target} --json must put only its JSON document on standard output; it wrote:\n{run.StandardOutput}");
+            run.Output.Should().Contain($"║ {target}", "the banner goes to standard error");
+            run.StandardOutput.Should().NotContain("[INF]").And.NotContain("═══");
+        }
     }
 
     [Fact]

@@ -160,6 +160,9 @@ public static class Cli
 {
     public sealed record Result(int ExitCode, string Output, string LogDirectory)
     {
+        /// <summary>Standard output alone (Output interleaves both streams): with --json, exactly the document.</summary>
+        public string StandardOutput { get; init; } = string.Empty;
+
         public string Log => File.Exists(Path.Combine(LogDirectory, "build.log")) ? File.ReadAllText(Path.Combine(LogDirectory, "build.log")) : string.Empty;
 
         public string JsonLog => File.Exists(Path.Combine(LogDirectory, "build.json")) ? File.ReadAllText(Path.Combine(LogDirectory, "build.json")) : string.Empty;
@@ -196,8 +199,9 @@ public static class Cli
         process.StandardInput.Close();
         var output = new System.Text.StringBuilder();
         var gate = new object();
+        var standardOutput = new System.Text.StringBuilder();
         var signalled = 0;
-        void Received(string? line)
+        void Received(string? line, bool stdout)
         {
             if (line is null)
             {
@@ -207,6 +211,10 @@ public static class Cli
             lock (gate)
             {
                 output.AppendLine(line);
+                if (stdout)
+                {
+                    standardOutput.AppendLine(line);
+                }
             }
 
             if (signalAt is not null && signalAt(line) && Interlocked.Exchange(ref signalled, 1) == 0)
@@ -216,8 +224,8 @@ public static class Cli
             }
         }
 
-        process.OutputDataReceived += (_, e) => Received(e.Data);
-        process.ErrorDataReceived += (_, e) => Received(e.Data);
+        process.OutputDataReceived += (_, e) => Received(e.Data, stdout: true);
+        process.ErrorDataReceived += (_, e) => Received(e.Data, stdout: false);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         if (whileRunning is not null)
@@ -230,7 +238,7 @@ public static class Cli
         process.WaitForExit();
         lock (gate)
         {
-            return new Result(process.ExitCode, output.ToString(), logs);
+            return new Result(process.ExitCode, output.ToString(), logs) { StandardOutput = standardOutput.ToString() };
         }
     }
 

@@ -57,7 +57,7 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
     {
         var list = await Run("BackupList", "--json");
         list.ExitCode.Should().Be(0, list.ToString());
-        var json = list.Output[(list.Output.IndexOf("\n[", StringComparison.Ordinal) + 1)..(list.Output.LastIndexOf("]\n", StringComparison.Ordinal) + 1)];
+        var json = list.StandardOutput;
         return JsonDocument.Parse(json).RootElement.EnumerateArray().Select(r => r.GetProperty("set").GetString()!).Distinct().Order().ToList();
     }
 
@@ -88,7 +88,7 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
 
         var status = await Run("RetentionStatus", "--json");
         status.ExitCode.Should().Be(0, status.ToString());
-        var plan = JsonDocument.Parse(status.Output[status.Output.IndexOf("\n{", StringComparison.Ordinal)..(status.Output.LastIndexOf("}\n", StringComparison.Ordinal) + 1)]).RootElement;
+        var plan = JsonDocument.Parse(status.StandardOutput).RootElement;
         var tiers = plan.GetProperty("tiers").EnumerateArray().ToDictionary(t => t.GetProperty("tier").GetString()!, t => t.GetProperty("remove").EnumerateArray().Select(s => s.GetString()!).ToList());
         tiers["local"].Should().BeEquivalentTo(sets[1], sets[2]);   // keep-last 1 keeps sets[3]; sets[0] is the newest verified
         tiers["nas"].Should().BeEquivalentTo(sets[1]);              // keep-last 2 keeps sets[2] and sets[3]; sets[0] verified there too

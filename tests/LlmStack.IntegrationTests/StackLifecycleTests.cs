@@ -74,7 +74,7 @@ public sealed class StackLifecycleTests(DockerFixture docker) : IAsyncLifetime
 
         var status = await Run("StatusCore", "--environment", "testing", "--json");
         status.ExitCode.Should().Be(0, status.ToString());
-        var json = status.Output[(status.Output.IndexOf("\n[", StringComparison.Ordinal) + 1)..(status.Output.LastIndexOf("]\n", StringComparison.Ordinal) + 1)];
+        var json = status.StandardOutput;
         var services = JsonDocument.Parse(json).RootElement.EnumerateArray().ToList();
         services.Select(s => s.GetProperty("service").GetString()).Should().BeEquivalentTo(Core);
         services.Should().OnlyContain(s => s.GetProperty("state").GetString() == "running"

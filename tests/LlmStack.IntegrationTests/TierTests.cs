@@ -106,7 +106,7 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
     private async Task<List<JsonElement>> ListAsync()
     {
         var list = await Run("BackupList", "--json");
-        var json = list.Output[(list.Output.IndexOf("\n[", StringComparison.Ordinal) + 1)..(list.Output.LastIndexOf("]\n", StringComparison.Ordinal) + 1)];
+        var json = list.StandardOutput;
         return JsonDocument.Parse(json).RootElement.EnumerateArray().ToList();
     }
 

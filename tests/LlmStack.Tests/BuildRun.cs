@@ -8,15 +8,28 @@ internal static class BuildRun
     public static async Task<(int Code, string Output)> RunAsync(string root, params string[] arguments)
     {
         var output = new StringWriter();
+        var code = await RunAsync(root, output, output, arguments);
+        return (code, output.ToString());
+    }
+
+    /// <summary>A run with standard output and standard error kept apart.</summary>
+    public static async Task<(int Code, string StandardOutput, string StandardError)> RunSeparatedAsync(string root, params string[] arguments)
+    {
+        var (output, error) = (new StringWriter(), new StringWriter());
+        var code = await RunAsync(root, output, error, arguments);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    private static async Task<int> RunAsync(string root, TextWriter output, TextWriter error, string[] arguments)
+    {
         var run = typeof(PipelineRunner).GetMethod(nameof(PipelineRunner.RunAsync))!.MakeGenericMethod(Type.GetType("Build, _build", throwOnError: true)!);
-        var code = await (Task<int>)run.Invoke(null, [new RunOptions
+        return await (Task<int>)run.Invoke(null, [new RunOptions
         {
             Arguments = [.. arguments, "--root", root],
             Output = output,
-            Error = output,
+            Error = error,
             EnvironmentVariables = new Dictionary<string, string> { ["LLMSTACK_LOG_DIRECTORY"] = Path.Combine(root, ".nuke", "temp") },
         }])!;
-        return (code, output.ToString());
     }
 
     /// <summary>A scratch copy of the repository's inputs (schema, configurations, SQL, workflows) to run the build in.</summary>

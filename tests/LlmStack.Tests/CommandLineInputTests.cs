@@ -93,4 +93,25 @@ public sealed class CommandLineInputTests : IDisposable
         code.Should().NotBe(0);
         output.Should().Contain("99999999999y is too large").And.NotContain("   at ");
     }
+
+    [Fact]
+    public async Task A_json_run_has_only_its_document_on_standard_output()
+    {
+        var backups = Path.Combine(_root, "backups.json");
+        File.WriteAllText(backups, """[{"id": "a", "time": "2025-05-01T00:00:00Z"}, {"id": "b", "time": "2025-06-01T00:00:00Z"}]""");
+        File.WriteAllText(Path.Combine(_root, ".gitignore"), "secrets/\n.nuke/temp/\n");
+        using (var git = System.Diagnostics.Process.Start("git", ["-C", _root, "init", "-q"])!)
+        {
+            await git.WaitForExitAsync();
+        }
+
+        foreach (var arguments in new[] { new[] { "RetentionSimulate", "--backups", backups, "--keep-last", "1" }, ["ValidateSecurity"] })
+        {
+            var (code, stdout, stderr) = await BuildRun.RunSeparatedAsync(_root, [.. arguments, "--json"]);
+            code.Should().Be(0, stderr);
+            var parse = () => System.Text.Json.JsonDocument.Parse(stdout);
+            parse.Should().NotThrow($"{arguments[0]} --json | jq . must work; stdout was:\n{stdout}");
+            stderr.Should().Contain($"║ {arguments[0]}").And.Contain("Run succeeded", "the banner, the summary and the log go to standard error");
+        }
+    }
 }
