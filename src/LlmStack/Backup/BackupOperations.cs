@@ -433,7 +433,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         if (replaced.Count > 0)
         {
             var current = replaced.SelectMany(c => context.Plan.For(c.Member.Service, c.Member.Type).Where(m => m.Key == c.Member.Key)).ToList();
-            changes.Add(new PlannedChange("backup", string.Join(", ", current.Select(m => m.Key)), "back up",
+            changes.Add(new PlannedChange(ChangeKind.Backup, string.Join(", ", current.Select(m => m.Key)), ChangeAction.BackUp,
                 $"a safety copy of the current data (trigger {BackupTriggers.PreRestore}), put back if the restore fails or is cancelled",
                 async ct =>
                 {
@@ -447,12 +447,18 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         foreach (var item in chosen)
         {
             var member = item.Member;
-            var action = member.Method == BackupMethods.Config ? "extract" : "restore";
+            var action = member.Method == BackupMethods.Config ? ChangeAction.Extract : ChangeAction.Restore;
             var trigger = item.Set.IsSafetyCopy ? $"trigger {item.Set.Trigger}: a safety copy" : $"trigger {item.Set.Trigger}";
             var why = member.Method == BackupMethods.Config
                 ? $"into artifacts/restore/{item.Set.Set}/ (the checkout is not touched; set {trigger})"
                 : $"replace the current data with set {item.Set.Set} ({item.Set.Started.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, {member.Type}, {trigger})";
-            changes.Add(new PlannedChange(member.Method, member.Key, action, why, async ct =>
+            changes.Add(new PlannedChange(member.Method switch
+            {
+                BackupMethods.Postgres => ChangeKind.Postgres,
+                BackupMethods.Redis => ChangeKind.Redis,
+                BackupMethods.Config => ChangeKind.Config,
+                _ => ChangeKind.Volume,
+            }, member.Key, action, why, async ct =>
             {
                 try
                 {

@@ -3,11 +3,70 @@ using Serilog;
 
 namespace LlmStack.ChangeControl;
 
+/// <summary>What a planned change is about. The table and the audit log show it as words (<see cref="ChangeText"/>).</summary>
+public enum ChangeKind
+{
+    Container,
+    Volume,
+    Network,
+    Secrets,
+    Secret,
+    Role,
+    Stack,
+    Services,
+    Service,
+    Check,
+    Backup,
+    BackupSet,
+    TapeExport,
+    OrphanedMembers,
+    Repository,
+    Postgres,
+    Redis,
+    Config,
+    Table,
+    Rows,
+    Keys,
+    Files,
+    Model,
+    Models,
+}
+
+/// <summary>What a planned change does to its resource.</summary>
+public enum ChangeAction
+{
+    Remove,
+    Forget,
+    Prune,
+    Delete,
+    ArchiveAndDelete,
+    Expire,
+    BackUp,
+    Restore,
+    Extract,
+    SetPassword,
+    Rotate,
+    Recreate,
+    Restart,
+    Verify,
+}
+
+/// <summary>The words of kinds and actions, mapped once: <c>BackupSet</c> → "backup set", <c>BackUp</c> → "back up".</summary>
+public static class ChangeText
+{
+    public static string Of(ChangeKind kind) => Words(kind.ToString());
+
+    public static string Of(ChangeAction action) => Words(action.ToString());
+
+    private static string Words(string pascal) =>
+        string.Concat(pascal.Select((c, i) => char.IsUpper(c) && i > 0 ? " " + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+}
+
 /// <summary>
 /// One change a destructive operation plans: the kind of resource, which one, what happens to it and why.
 /// <see cref="Apply"/> does it (re-checking what it must) and returns a detail for the audit log.
 /// </summary>
-public sealed record PlannedChange(string Kind, string Resource, string Action, string Why, Func<CancellationToken, Task<string?>> Apply)
+public sealed record PlannedChange(ChangeKind Kind, string Resource, ChangeAction Action, string Why, Func<CancellationToken, Task<string?>> Apply)
 {
     /// <summary>Shown in the table (a subnet, a size).</summary>
     public string? Detail { get; init; }
@@ -26,7 +85,7 @@ public sealed record PlannedChange(string Kind, string Resource, string Action, 
 public sealed class ChangeSkippedException(string reason) : Exception(reason);
 
 /// <summary>A resource the plan looked at and leaves alone: shown in the table so the user sees why.</summary>
-public sealed record KeptResource(string Kind, string Resource, string Why)
+public sealed record KeptResource(ChangeKind Kind, string Resource, string Why)
 {
     public string? Detail { get; init; }
 }
@@ -38,6 +97,9 @@ public sealed record ChangePlan(string Summary, IReadOnlyList<PlannedChange> Cha
     public IReadOnlyList<string> Notices { get; init; } = [];
 
     public static ChangePlan Of(string summary, IReadOnlyList<PlannedChange> changes) => new(summary, changes, []);
+
+    /// <summary>How many planned changes are of one of these kinds (each change counts once, by its kind).</summary>
+    public int Count(params ChangeKind[] kinds) => Changes.Count(c => kinds.Contains(c.Kind));
 }
 
 public enum GateOutcome
@@ -106,14 +168,14 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
             }
             catch (ChangeSkippedException skipped)
             {
-                options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "skipped", skipped.Message);
-                log.Warning("Skipped: {Action} {Kind} {Resource}: {Reason}", change.Action, change.Kind, change.Resource, skipped.Message);
+                options.Audit.Record(target, change.Environment ?? environment, ChangeText.Of(change.Kind), change.Resource, ChangeText.Of(change.Action), "skipped", skipped.Message);
+                log.Warning("Skipped: {Action} {Kind} {Resource}: {Reason}", ChangeText.Of(change.Action), ChangeText.Of(change.Kind), change.Resource, skipped.Message);
                 continue;
             }
             catch (Exception e) when (cancellationToken.IsCancellationRequested)
             {
                 // After Ctrl-C, whatever the change throws (a tool killed by the same signal, a rollback's outcome) is a cancel.
-                options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "cancelled",
+                options.Audit.Record(target, change.Environment ?? environment, ChangeText.Of(change.Kind), change.Resource, ChangeText.Of(change.Action), "cancelled",
                     e is OperationCanceledException ? null : e.Message.Split('\n')[0]);
                 log.Warning("{Target} cancelled: {Applied} of {Count} change(s) applied", target, applied, planned.Changes.Count);
                 throw;
@@ -121,21 +183,21 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
             catch (Exception e) when (change.ContinueOnFailure && e is not OperationCanceledException)
             {
                 var message = e.Message.Split('\n')[0];
-                options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "failed", message);
-                log.Error("Failed: {Action} {Kind} {Resource}: {Error}", change.Action, change.Kind, change.Resource, message);
-                failures.Add($"{change.Action} {change.Kind} {change.Resource}: {message}");
+                options.Audit.Record(target, change.Environment ?? environment, ChangeText.Of(change.Kind), change.Resource, ChangeText.Of(change.Action), "failed", message);
+                log.Error("Failed: {Action} {Kind} {Resource}: {Error}", ChangeText.Of(change.Action), ChangeText.Of(change.Kind), change.Resource, message);
+                failures.Add($"{ChangeText.Of(change.Action)} {ChangeText.Of(change.Kind)} {change.Resource}: {message}");
                 continue;
             }
             catch (Exception e)
             {
                 var message = e.Message.Split('\n')[0];
-                options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "failed", message);
+                options.Audit.Record(target, change.Environment ?? environment, ChangeText.Of(change.Kind), change.Resource, ChangeText.Of(change.Action), "failed", message);
                 throw new PipelineException(
-                    $"{target} could not {change.Action} {change.Kind} {change.Resource}: {message}; {applied} of {planned.Changes.Count} change(s) were applied before it; not done: {Remaining(planned.Changes.Skip(index))} (audit log: {options.Audit.Path})",
+                    $"{target} could not {ChangeText.Of(change.Action)} {ChangeText.Of(change.Kind)} {change.Resource}: {message}; {applied} of {planned.Changes.Count} change(s) were applied before it; not done: {Remaining(planned.Changes.Skip(index))} (audit log: {options.Audit.Path})",
                     e);
             }
 
-            options.Audit.Record(target, change.Environment ?? environment, change.Kind, change.Resource, change.Action, "done", detail);
+            options.Audit.Record(target, change.Environment ?? environment, ChangeText.Of(change.Kind), change.Resource, ChangeText.Of(change.Action), "done", detail);
             applied++;
         }
 
@@ -152,7 +214,7 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
     /// <summary>What a stopped run left undone, by name (the first ten, then a count).</summary>
     private static string Remaining(IEnumerable<PlannedChange> changes)
     {
-        var left = changes.Select(c => $"{c.Kind} {c.Resource}").ToList();
+        var left = changes.Select(c => $"{ChangeText.Of(c.Kind)} {c.Resource}").ToList();
         return left.Count <= 10 ? string.Join(", ", left) : $"{string.Join(", ", left.Take(10))} and {left.Count - 10} more";
     }
 
@@ -166,12 +228,12 @@ public sealed class ChangeGate(GateOptions options, TextWriter output, ILogger l
         var table = new TextTable("KIND", "RESOURCE", "DETAIL", "ACTION", "WHY");
         foreach (var change in plan.Changes)
         {
-            table.Add(change.Kind, change.Resource, change.Detail ?? "-", options.DryRun ? "would " + change.Action : change.Action, change.Why);
+            table.Add(ChangeText.Of(change.Kind), change.Resource, change.Detail ?? "-", (options.DryRun ? "would " : string.Empty) + ChangeText.Of(change.Action), change.Why);
         }
 
         foreach (var kept in plan.Kept)
         {
-            table.Add(kept.Kind, kept.Resource, kept.Detail ?? "-", "keep", kept.Why);
+            table.Add(ChangeText.Of(kept.Kind), kept.Resource, kept.Detail ?? "-", "keep", kept.Why);
         }
 
         table.Write(output);

@@ -229,16 +229,16 @@ public sealed class NetworkOperations(
             var subnets = string.Join(",", network.Subnets);
             if (network.Containers > 0)
             {
-                keep.Add(new KeptResource("network", network.Name, $"in use by {network.Containers} container(s)") { Detail = subnets });
+                keep.Add(new KeptResource(ChangeKind.Network, network.Name, $"in use by {network.Containers} container(s)") { Detail = subnets });
             }
             else if (!inSchema || stackStopped)
             {
                 var why = !inSchema ? $"not in the schema's networks for {environment.Name}" : $"unused while stack {stack} is stopped";
-                remove.Add(new PlannedChange("network", network.Name, "remove", why, ct => RemoveAsync(network, ct)) { Detail = subnets });
+                remove.Add(new PlannedChange(ChangeKind.Network, network.Name, ChangeAction.Remove, why, ct => RemoveAsync(network, ct)) { Detail = subnets });
             }
             else
             {
-                keep.Add(new KeptResource("network", network.Name, $"stack {stack} has containers") { Detail = subnets });
+                keep.Add(new KeptResource(ChangeKind.Network, network.Name, $"stack {stack} has containers") { Detail = subnets });
             }
         }
 

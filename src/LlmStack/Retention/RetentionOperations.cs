@@ -146,7 +146,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                 var tape = plan.Tier.IsRepository ? null : new TapeTier(plan.Tier, context.Repository, log);
                 foreach (var set in plan.Sets!.Where(s => s.Keep))
                 {
-                    kept.Add(new KeptResource("backup set", $"{plan.Tier.Name}/{set.Set}", KeptBy(set))
+                    kept.Add(new KeptResource(ChangeKind.BackupSet, $"{plan.Tier.Name}/{set.Set}", KeptBy(set))
                     {
                         Detail = Time(set),
                     });
@@ -161,11 +161,11 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                     var why = $"no rule of policy {plan.PolicyName} ({plan.Policy}) keeps it";
                     if (tape is not null && tape.OnDevice)
                     {
-                        kept.Add(new KeptResource("tape export", $"{plan.Tier.Name}/{set.Set}", $"due for rotation ({why}): on a device, change the cassette by hand") { Detail = Time(set) });
+                        kept.Add(new KeptResource(ChangeKind.TapeExport, $"{plan.Tier.Name}/{set.Set}", $"due for rotation ({why}): on a device, change the cassette by hand") { Detail = Time(set) });
                         continue;
                     }
 
-                    changes.Add(new PlannedChange(tape is null ? "backup set" : "tape export", $"{plan.Tier.Name}/{set.Set}", tape is null ? "forget" : "remove", why, async c =>
+                    changes.Add(new PlannedChange(tape is null ? ChangeKind.BackupSet : ChangeKind.TapeExport, $"{plan.Tier.Name}/{set.Set}", tape is null ? ChangeAction.Forget : ChangeAction.Remove, why, async c =>
                     {
                         if (tape is not null)
                         {
@@ -197,8 +197,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
                 }
             }
 
-            return new ChangePlan(
-                $"remove {changes.Count(c => c.Action is "forget" or "remove" && c.Kind != "orphaned members")} backup set(s), the orphaned members of {changes.Count(c => c.Kind == "orphaned members")} set(s) and old rows of {changes.Count(c => c.Kind == "rows")} table(s), {changes.Count(c => c.Kind is "keys" or "files" or "model")} other data item(s) by the retention policies", changes, kept);
+            return new ChangePlan(RetentionSummary.Of(changes), changes, kept);
         }, cancellationToken, forceDryRun: dryRun);
 
         if (!dryRun && outcome is GateOutcome.Applied or GateOutcome.NothingToDo)
@@ -240,11 +239,11 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
             var detail = $"{orphan.Newest.UtcDateTime:yyyy-MM-dd HH:mm}Z, {orphan.Snapshots.Count} snapshot(s)";
             if (!orphan.Removable)
             {
-                kept.Add(new KeptResource("orphaned members", resource, orphan.Why) { Detail = detail });
+                kept.Add(new KeptResource(ChangeKind.OrphanedMembers, resource, orphan.Why) { Detail = detail });
                 continue;
             }
 
-            changes.Add(new PlannedChange("orphaned members", resource, "forget", $"member snapshots of a set that never got its manifest: {orphan.Why}", async c =>
+            changes.Add(new PlannedChange(ChangeKind.OrphanedMembers, resource, ChangeAction.Forget, $"member snapshots of a set that never got its manifest: {orphan.Why}", async c =>
             {
                 await (forgetting ??= BackupOrphans.ForgetAsync(repository, removable, log, c));
                 return $"{orphan.Snapshots.Count} snapshot(s)";
@@ -284,11 +283,11 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
         var (worth, why) = PruneDecision(Config.Prune, share, pruned.TryGetValue(plan.Tier.Name, out var at) ? at : null, DateTimeOffset.UtcNow);
         if (!worth)
         {
-            return (null, new KeptResource("repository", plan.Tier.Name, "no prune yet: " + why) { Detail = BackupProgress.Size(size) });
+            return (null, new KeptResource(ChangeKind.Repository, plan.Tier.Name, "no prune yet: " + why) { Detail = BackupProgress.Size(size) });
         }
 
         var maxUnused = Config.Prune?.MaxUnused ?? "5%";
-        return (new PlannedChange("repository", plan.Tier.Name, "prune",
+        return (new PlannedChange(ChangeKind.Repository, plan.Tier.Name, ChangeAction.Prune,
             $"{why}: restic prune --max-unused {maxUnused}",
             async c =>
             {
@@ -353,7 +352,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
         {
             if (session.Environment.Services.All(s => s.Name != service))
             {
-                plan.Kept.Add(new KeptResource("service", service, $"not part of environment {session.Environment.Name}: nothing to do"));
+                plan.Kept.Add(new KeptResource(ChangeKind.Service, service, $"not part of environment {session.Environment.Name}: nothing to do"));
                 continue;
             }
 
@@ -416,16 +415,16 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
             var rule = $"{table.DateColumn} older than {table.Days} d (before {cutoff.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z)";
             if (due is null)
             {
-                plan.Kept.Add(new KeptResource("table", resource, "does not exist: nothing to do"));
+                plan.Kept.Add(new KeptResource(ChangeKind.Table, resource, "does not exist: nothing to do"));
             }
             else if (due == 0)
             {
-                plan.Kept.Add(new KeptResource("table", resource, $"no row with {rule}"));
+                plan.Kept.Add(new KeptResource(ChangeKind.Table, resource, $"no row with {rule}"));
             }
             else
             {
                 var archive = table.Strategy == TableRetention.ArchiveThenDelete;
-                plan.Changes.Add(new PlannedChange("rows", resource, archive ? "archive and delete" : "delete", archive ? $"{rule}; archived to the backup repository first" : rule, async ct =>
+                plan.Changes.Add(new PlannedChange(ChangeKind.Rows, resource, archive ? ChangeAction.ArchiveAndDelete : ChangeAction.Delete, archive ? $"{rule}; archived to the backup repository first" : rule, async ct =>
                 {
                     if (archive)
                     {
@@ -484,11 +483,11 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
 
                 if (pass.Due == 0)
                 {
-                    plan.Kept.Add(new KeptResource("keys", resource, pass.Matched == 0 ? "no key matches" : $"every matching key has a TTL of {keys.Days} d or less") { Detail = $"{pass.Matched} key(s)" });
+                    plan.Kept.Add(new KeptResource(ChangeKind.Keys, resource, pass.Matched == 0 ? "no key matches" : $"every matching key has a TTL of {keys.Days} d or less") { Detail = $"{pass.Matched} key(s)" });
                     continue;
                 }
 
-                plan.Changes.Add(new PlannedChange("keys", resource, "expire", $"no TTL or one longer than {keys.Days} d: TTL set to {keys.Days} d (never deleted)", async ct =>
+                plan.Changes.Add(new PlannedChange(ChangeKind.Keys, resource, ChangeAction.Expire, $"no TTL or one longer than {keys.Days} d: TTL set to {keys.Days} d (never deleted)", async ct =>
                 {
                     var done = await redis.PassAsync(keys, database, apply: true, ct);
                     return $"TTL set on {done.Due} key(s)";
@@ -509,7 +508,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
         {
             if (!await volumes.ExistsAsync(files.Volume, cancellationToken))
             {
-                plan.Kept.Add(new KeptResource("files", files.Resource, "the volume does not exist (its stack has never run): nothing to do"));
+                plan.Kept.Add(new KeptResource(ChangeKind.Files, files.Resource, "the volume does not exist (its stack has never run): nothing to do"));
                 return;
             }
 
@@ -524,15 +523,15 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
         var rule = $"files modified more than {files.Days} d ago";
         if (due is null)
         {
-            plan.Kept.Add(new KeptResource("files", files.Resource, "the path does not exist: nothing to do"));
+            plan.Kept.Add(new KeptResource(ChangeKind.Files, files.Resource, "the path does not exist: nothing to do"));
         }
         else if (due.Value.Files == 0)
         {
-            plan.Kept.Add(new KeptResource("files", files.Resource, $"no {rule}"));
+            plan.Kept.Add(new KeptResource(ChangeKind.Files, files.Resource, $"no {rule}"));
         }
         else
         {
-            plan.Changes.Add(new PlannedChange("files", files.Resource, "delete", rule, async ct =>
+            plan.Changes.Add(new PlannedChange(ChangeKind.Files, files.Resource, ChangeAction.Delete, rule, async ct =>
             {
                 var (count, bytes) = await volumes.DeleteFilesAsync(files, ct);
                 return $"{count} file(s), {BackupProgress.Size(bytes)} deleted";
@@ -561,7 +560,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
 
         if (directories is null)
         {
-            plan.Kept.Add(new KeptResource("models", models.Resource, "the volume or path does not exist: nothing to do"));
+            plan.Kept.Add(new KeptResource(ChangeKind.Models, models.Resource, "the volume or path does not exist: nothing to do"));
             return;
         }
 
@@ -572,11 +571,11 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
             var size = BackupProgress.Size(decision.Directory.Kilobytes * 1024);
             if (decision.Keep)
             {
-                plan.Kept.Add(new KeptResource("model", resource, decision.Reason) { Detail = size });
+                plan.Kept.Add(new KeptResource(ChangeKind.Model, resource, decision.Reason) { Detail = size });
                 continue;
             }
 
-            plan.Changes.Add(new PlannedChange("model", resource, "remove", $"{decision.Reason} (more than {models.Days} d)", async ct =>
+            plan.Changes.Add(new PlannedChange(ChangeKind.Model, resource, ChangeAction.Remove, $"{decision.Reason} (more than {models.Days} d)", async ct =>
                 (await volumes.RemoveModelsAsync(models, [decision.Directory.Name], cutoff, ct)).Count == 1 ? "directory removed" : "used since the plan: kept")
             {
                 Detail = size,
@@ -732,4 +731,15 @@ public sealed record RetentionRun(DateTimeOffset Finished, int Removed, string O
 {
     /// <summary>When LlmStack last pruned each tier (for <c>prune.schedule</c>).</summary>
     public Dictionary<string, DateTimeOffset>? Pruned { get; init; }
+}
+
+/// <summary>The confirmation summary of a retention cleanup, from the typed kinds of its changes: each change counted once.</summary>
+public static class RetentionSummary
+{
+    public static string Of(IReadOnlyList<PlannedChange> changes)
+    {
+        var plan = ChangePlan.Of(string.Empty, changes);
+        return $"remove {plan.Count(ChangeKind.BackupSet, ChangeKind.TapeExport)} backup set(s), the orphaned members of {plan.Count(ChangeKind.OrphanedMembers)} set(s) and old rows of "
+            + $"{plan.Count(ChangeKind.Rows)} table(s), {plan.Count(ChangeKind.Keys, ChangeKind.Files, ChangeKind.Model)} other data item(s) by the retention policies";
+    }
 }

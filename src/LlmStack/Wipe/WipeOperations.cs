@@ -52,7 +52,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
             var volumes = Environment.Volumes.Where(v => v.Stacks.Contains(stack)).ToList();
             foreach (var shared in volumes.Where(v => v.Stacks.Any(s => s != stack)).ToList())
             {
-                kept.Add(new KeptResource("volume", shared.Name, $"also mounted by stack {string.Join(", ", shared.Stacks.Where(s => s != stack))}: an environment wipe removes it"));
+                kept.Add(new KeptResource(ChangeKind.Volume, shared.Name, $"also mounted by stack {string.Join(", ", shared.Stacks.Where(s => s != stack))}: an environment wipe removes it"));
                 volumes.Remove(shared);
             }
 
@@ -96,7 +96,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
             changes.AddRange(await VolumeChangesAsync(engine, volumes.Select(v => (v.Name, (ResolvedVolume?)v)).ToList(), kept, refusals, ct));
             if (volumes.Count == 0)
             {
-                kept.Add(new KeptResource("volume", "-", $"no volume of environment {Environment.Name} holds {dataType} (schema: volumes.<name>.holds)"));
+                kept.Add(new KeptResource(ChangeKind.Volume, "-", $"no volume of environment {Environment.Name} holds {dataType} (schema: volumes.<name>.holds)"));
             }
 
             return new ChangePlan($"wipe the {dataType} volumes ({string.Join(", ", volumes.Select(v => v.Key).DefaultIfEmpty("none"))}), then start what was running again", changes, kept)
@@ -218,7 +218,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
         {
             if (wipeSecrets)
             {
-                changes.Add(new PlannedChange("secrets", secrets, "remove", "--wipe-secrets: the next start generates new ones", _ =>
+                changes.Add(new PlannedChange(ChangeKind.Secrets, secrets, ChangeAction.Remove, "--wipe-secrets: the next start generates new ones", _ =>
                 {
                     File.Delete(secrets);
                     return Task.FromResult<string?>(null);
@@ -226,7 +226,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
             }
             else
             {
-                kept.Add(new KeptResource("secrets", secrets, "kept (--wipe-secrets removes them): a new start initialises its databases with the same passwords"));
+                kept.Add(new KeptResource(ChangeKind.Secrets, secrets, "kept (--wipe-secrets removes them): a new start initialises its databases with the same passwords"));
             }
         }
 
@@ -282,7 +282,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
         return containers
             .OrderByDescending(c => c.Labels.Value(Names.Service) is { } service && order.TryGetValue(service, out var index) ? index : int.MaxValue)
             .ThenBy(c => c.Names[0], StringComparer.Ordinal)
-            .Select(c => new PlannedChange("container", c.Names[0].TrimStart('/'), "remove", c.Labels.Value(Names.Service) is { } service ? $"service {service} ({c.State})" : $"helper ({c.State})", async ct =>
+            .Select(c => new PlannedChange(ChangeKind.Container, c.Names[0].TrimStart('/'), ChangeAction.Remove, c.Labels.Value(Names.Service) is { } service ? $"service {service} ({c.State})" : $"helper ({c.State})", async ct =>
             {
                 await lifecycle.StopAsync([c], remove: true, "removed", ct);
                 return null;
@@ -311,13 +311,13 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
 
             if (!Scope.Owns(found.Labels))
             {
-                kept.Add(new KeptResource("volume", name, $"not LlmStack's for {Environment.Name} (labels differ): never touched"));
+                kept.Add(new KeptResource(ChangeKind.Volume, name, $"not LlmStack's for {Environment.Name} (labels differ): never touched"));
                 continue;
             }
 
             if (resolved is { Wipeable: false })
             {
-                kept.Add(new KeptResource("volume", name, "declared wipe: false in the schema"));
+                kept.Add(new KeptResource(ChangeKind.Volume, name, "declared wipe: false in the schema"));
                 continue;
             }
 
@@ -325,7 +325,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
             if (foreign.Count > 0)
             {
                 var why = $"also mounted by {string.Join(", ", foreign)}, which is not LlmStack's for {Environment.Name}: refused";
-                kept.Add(new KeptResource("volume", name, why));
+                kept.Add(new KeptResource(ChangeKind.Volume, name, why));
                 refusals.Add($"volume {name} {why}");
                 continue;
             }
@@ -334,7 +334,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
         }
 
         var sizes = await SizesAsync(removable.Select(v => v.Name).ToList(), cancellationToken);
-        return removable.Select(v => new PlannedChange("volume", v.Name, "remove", v.Resolved is null ? "ours, no longer in the schema" : $"holds {v.Resolved.Holds}", async ct =>
+        return removable.Select(v => new PlannedChange(ChangeKind.Volume, v.Name, ChangeAction.Remove, v.Resolved is null ? "ours, no longer in the schema" : $"holds {v.Resolved.Holds}", async ct =>
         {
             await engine.CallAsync(c => engine.Client.Volumes.RemoveAsync(v.Name, force: false, c), ct);
             return null;
@@ -347,7 +347,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
     private async Task<List<PlannedChange>> NetworkChangesAsync(DockerEngine engine, IDictionary<string, IDictionary<string, bool>> filter, CancellationToken cancellationToken)
     {
         var networks = await engine.CallAsync(ct => engine.Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = filter }, ct), cancellationToken);
-        return networks.Where(n => Scope.Owns(n.Labels)).OrderBy(n => n.Name, StringComparer.Ordinal).Select(n => new PlannedChange("network", n.Name, "remove", $"{n.Labels.Value(Names.Stack) ?? "environment"} network", async ct =>
+        return networks.Where(n => Scope.Owns(n.Labels)).OrderBy(n => n.Name, StringComparer.Ordinal).Select(n => new PlannedChange(ChangeKind.Network, n.Name, ChangeAction.Remove, $"{n.Labels.Value(Names.Stack) ?? "environment"} network", async ct =>
         {
             var detail = await engine.CallAsync(c => engine.Client.Networks.InspectNetworkAsync(n.ID, c), ct);
             if (detail.Containers is { Count: > 0 } users)

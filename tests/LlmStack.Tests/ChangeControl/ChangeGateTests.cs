@@ -20,7 +20,7 @@ public sealed class ChangeGateTests : IDisposable
         new(new GateOptions(dryRun, confirm, new StringReader(typed), interactive, Audit), _output, Serilog.Core.Logger.None);
 
     private PlannedChange Change(string resource, Func<Task<string?>>? apply = null) =>
-        new("network", resource, "remove", "unused", async _ =>
+        new(ChangeKind.Network, resource, ChangeAction.Remove, "unused", async _ =>
         {
             _applied.Add(resource);
             return apply is null ? "10.83.9.0/24" : await apply();
@@ -28,7 +28,7 @@ public sealed class ChangeGateTests : IDisposable
 
     private Task<GateOutcome> Run(ChangeGate gate, params PlannedChange[] changes) =>
         gate.RunAsync("CleanupNetworks", "testing", _ => { _locks++; return Task.CompletedTask; },
-            _ => Task.FromResult(new ChangePlan($"remove {changes.Length} network(s)", changes, [new KeptResource("network", "in-use", "used by 1 container")])),
+            _ => Task.FromResult(new ChangePlan($"remove {changes.Length} network(s)", changes, [new KeptResource(ChangeKind.Network, "in-use", "used by 1 container")])),
             CancellationToken.None);
 
     [Fact]
@@ -218,4 +218,19 @@ public sealed class ChangeGateTests : IDisposable
 
         public void Release() => _gate.Set();
     }
+}
+
+public class ChangeTextTests
+{
+    [Theory]
+    [InlineData(ChangeKind.BackupSet, "backup set")]
+    [InlineData(ChangeKind.OrphanedMembers, "orphaned members")]
+    [InlineData(ChangeKind.Container, "container")]
+    public void Kinds_read_as_words(ChangeKind kind, string words) => ChangeText.Of(kind).Should().Be(words);
+
+    [Theory]
+    [InlineData(ChangeAction.BackUp, "back up")]
+    [InlineData(ChangeAction.ArchiveAndDelete, "archive and delete")]
+    [InlineData(ChangeAction.SetPassword, "set password")]
+    public void Actions_read_as_words(ChangeAction action, string words) => ChangeText.Of(action).Should().Be(words);
 }

@@ -176,7 +176,7 @@ public sealed class CredentialOperations(EnvironmentSession session, ILogger log
             rotation.Account = account;
             if (running.Any(c => c.Labels.Value(Names.Service) == login))
             {
-                changes.Add(new PlannedChange("role", $"{account} on {login}", "set password", "ALTER ROLE over the server's local socket (the value through the exec environment)", async ct =>
+                changes.Add(new PlannedChange(ChangeKind.Role, $"{account} on {login}", ChangeAction.SetPassword, "ALTER ROLE over the server's local socket (the value through the exec environment)", async ct =>
                 {
                     await PostgresLogin.SetPasswordAsync(engine, await RunningIdAsync(login, ct), account, rotation.Next, ct);
                     rotation.RoleChanged = true;
@@ -189,12 +189,12 @@ public sealed class CredentialOperations(EnvironmentSession session, ILogger log
             }
             else
             {
-                kept.Add(new KeptResource("role", $"{account} on {login}", "no data yet: a new server is initialised with the new value"));
+                kept.Add(new KeptResource(ChangeKind.Role, $"{account} on {login}", "no data yet: a new server is initialised with the new value"));
             }
         }
 
         var history = SecretStore.HistoryFor(path);
-        changes.Add(new PlannedChange("secret", $"{name} ({Path.GetFileName(path)})", "rotate", $"written atomically; the previous value is appended to {Path.GetFileName(history)} (0600)", _ =>
+        changes.Add(new PlannedChange(ChangeKind.Secret, $"{name} ({Path.GetFileName(path)})", ChangeAction.Rotate, $"written atomically; the previous value is appended to {Path.GetFileName(history)} (0600)", _ =>
         {
             SecretStore.Update(path, name, rotation.Next);
             rotation.FileChanged = true;
@@ -205,7 +205,7 @@ public sealed class CredentialOperations(EnvironmentSession session, ILogger log
 
         foreach (var stack in Environment.Stacks.Where(s => users.Any(u => u.Stack == s.Name)))
         {
-            changes.Add(new PlannedChange("stack", stack.Name, "recreate", $"{string.Join(", ", users.Where(u => u.Stack == stack.Name).Select(u => u.Name))} read {name} at start (Start{StackTarget(stack.Name)}: only changed services, health-gated)", async ct =>
+            changes.Add(new PlannedChange(ChangeKind.Stack, stack.Name, ChangeAction.Recreate, $"{string.Join(", ", users.Where(u => u.Stack == stack.Name).Select(u => u.Name))} read {name} at start (Start{StackTarget(stack.Name)}: only changed services, health-gated)", async ct =>
             {
                 rotation.Recreated.Add(stack.Name);
                 var report = await session.StartAsync(stack.Name, ct);
@@ -217,7 +217,7 @@ public sealed class CredentialOperations(EnvironmentSession session, ILogger log
             .Where(s => users.All(u => u.Name != s) && running.Any(c => c.Labels.Value(Names.Service) == s)).ToList();
         if (dependents.Count > 0)
         {
-            changes.Add(new PlannedChange("services", string.Join(", ", dependents), "restart", "they depend on a recreated service", async ct =>
+            changes.Add(new PlannedChange(ChangeKind.Services, string.Join(", ", dependents), ChangeAction.Restart, "they depend on a recreated service", async ct =>
             {
                 rotation.Dependents.AddRange(dependents);
                 await (await session.LifecycleAsync(ct)).RestartAsync(dependents, ct);
@@ -225,11 +225,11 @@ public sealed class CredentialOperations(EnvironmentSession session, ILogger log
             }));
         }
 
-        changes.Add(new PlannedChange("check", name, "verify", rotation.Account is null ? "the running services use the new value" : $"the running services use the new value; {rotation.Definition.Login} accepts it and refuses the old one",
+        changes.Add(new PlannedChange(ChangeKind.Check, name, ChangeAction.Verify, rotation.Account is null ? "the running services use the new value" : $"the running services use the new value; {rotation.Definition.Login} accepts it and refuses the old one",
             ct => VerifyAsync(rotation, ct)));
         foreach (var service in Environment.Services.Where(s => s.SecretReferences.Contains(name) && users.All(u => u.Name != s.Name)))
         {
-            kept.Add(new KeptResource("service", service.Name, $"not running: it reads the new {name} when it starts"));
+            kept.Add(new KeptResource(ChangeKind.Service, service.Name, $"not running: it reads the new {name} when it starts"));
         }
 
         return new ChangePlan($"rotate {name} ({users.Count} running service(s) read it)", changes, kept);
