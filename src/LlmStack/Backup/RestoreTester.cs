@@ -122,11 +122,11 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
         var scope = Scope.Of(throwaway);
         var network = throwaway.Networks[0].Name;
         await engine.Client.Networks.CreateNetworkAsync(
-            new NetworksCreateParameters { Name = network, Internal = true, Labels = scope.ResourceLabels("restoretest", Names.ComposeNetwork, "restoretest") },
+            new NetworksCreateParameters { Name = network, Internal = true, Labels = Labels.Network(throwaway.Project, throwaway.Name, "restoretest") },
             cancellationToken);
         foreach (var volume in throwaway.Volumes.Where(v => throwaway.Services.Any(s => s.Volumes.Any(m => m.Kind == MountKind.Volume && m.Source == v.Key))))
         {
-            var labels = scope.ResourceLabels(volume.Stacks[0], Names.ComposeVolume, volume.Key);
+            var labels = Labels.Volume(throwaway.Project, throwaway.Name, volume.Stacks[0], volume.Key);
             await engine.Client.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume.Name, Driver = volume.Driver, Labels = labels }, cancellationToken);
         }
 

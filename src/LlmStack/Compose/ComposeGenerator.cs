@@ -82,7 +82,7 @@ public static class ComposeGenerator
                         })
                     },
                 });
-                node.Add("labels", Labels(Labels(environment, network.Stack, null)));
+                node.Add("labels", Labels(Compose.Labels.Ours(environment.Name, network.Stack)));
             }
 
             networksNode.Add(network.Stack, node);
@@ -100,7 +100,7 @@ public static class ComposeGenerator
                 {
                     { "name", Plain(volume.Name) },
                     { "driver", Plain(volume.Driver) },
-                    { "labels", Labels(Labels(environment, volume.Stacks[0], null).Append(new(Names.Volume, volume.Key))) },
+                    { "labels", Labels(Compose.Labels.Ours(environment.Name, volume.Stacks[0]).Append(new(Names.Volume, volume.Key))) },
                 });
             }
 
@@ -226,7 +226,7 @@ public static class ComposeGenerator
         }
 
         var crossStack = service.DependsOn.Except(local).ToList();
-        var labels = Labels(environment, service.Stack, service.Name).Concat(service.Labels).ToList();
+        var labels = Compose.Labels.Ours(environment.Name, service.Stack, service.Name).Concat(service.Labels).ToList();
         if (crossStack.Count > 0)
         {
             labels.Add(new(Names.DependsOn, string.Join(",", crossStack)));
@@ -302,22 +302,6 @@ public static class ComposeGenerator
         }
 
         return deploy;
-    }
-
-    /// <summary>Our labels (compose's own com.docker.compose.* labels are set by compose itself).</summary>
-    internal static List<KeyValuePair<string, string>> Labels(ResolvedEnvironment environment, string stack, string? service)
-    {
-        var labels = new List<KeyValuePair<string, string>>
-        {
-            new(Names.Environment, environment.Name),
-            new(Names.Stack, stack),
-        };
-        if (service is not null)
-        {
-            labels.Add(new(Names.Service, service));
-        }
-
-        return labels;
     }
 
     private static YamlMappingNode Labels(IEnumerable<KeyValuePair<string, string>> labels)

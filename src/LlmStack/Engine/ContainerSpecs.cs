@@ -40,18 +40,7 @@ public static class ContainerSpecs
         string Value(string composeForm) => Interpolation.Materialize(composeForm, secrets);
 
         var name = service.ContainerName ?? Names.Container(environment.Project, service.Name, number);
-        var labels = new Dictionary<string, string>
-        {
-            [Names.ComposeProject] = environment.Project,
-            [Names.ComposeService] = service.Name,
-            [Names.ComposeContainerNumber] = number.ToString(CultureInfo.InvariantCulture),
-            [Names.ComposeOneoff] = "False",
-            [Names.Environment] = environment.Name,
-            [Names.Stack] = service.Stack,
-            [Names.Service] = service.Name,
-            [Names.Managed] = "true",
-            [Names.Image] = service.Image,
-        };
+        var labels = Labels.ServiceContainer(environment, service, number);
         foreach (var (key, value) in service.Labels)
         {
             labels[key] = Value(value);

@@ -210,15 +210,7 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
 
     internal CreateContainerParameters CreateParameters(HelperSpec spec)
     {
-        var labels = new Dictionary<string, string>
-        {
-            [Names.ComposeProject] = scope.Project,
-            [Names.ComposeOneoff] = "True",
-            [Names.Environment] = scope.Environment,
-            [Names.Managed] = "true",
-            [Names.Helper] = spec.Purpose,
-            [Names.Run] = RunId,
-        };
+        var labels = Labels.Helper(scope.Project, scope.Environment, spec.Purpose, RunId);
         var stdin = spec.Stdin is not null;
         return new CreateContainerParameters
         {

@@ -54,16 +54,6 @@ public sealed record Scope(string Project, string Environment)
         labels is not null
         && labels.TryGetValue(Names.ComposeProject, out var project) && project == Project
         && labels.TryGetValue(Names.Environment, out var environment) && environment == Environment;
-
-    /// <summary>Labels for a network or volume we create (compose-compatible, so compose accepts it as its own).</summary>
-    public Dictionary<string, string> ResourceLabels(string stack, string composeKind, string key) => new()
-    {
-        [Names.ComposeProject] = Project,
-        [composeKind] = key,
-        [Names.Environment] = Environment,
-        [Names.Stack] = stack,
-        [Names.Managed] = "true",
-    };
 }
 
 public static class LabelExtensions

@@ -194,7 +194,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
             {
                 Name = network.Name,
                 Driver = network.Driver,
-                Labels = _scope.ResourceLabels(network.Stack, Names.ComposeNetwork, network.Stack),
+                Labels = Labels.Network(environment.Project, environment.Name, network.Stack),
                 IPAM = new IPAM
                 {
                     Driver = "default",
@@ -237,8 +237,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         }
         catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
         {
-            var labels = _scope.ResourceLabels(volume.Stacks[0], Names.ComposeVolume, volume.Key);
-            labels[Names.Volume] = volume.Key;
+            var labels = Labels.Volume(environment.Project, environment.Name, volume.Stacks[0], volume.Key);
             await engine.Client.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume.Name, Driver = volume.Driver, Labels = labels }, cancellationToken);
             log.Information("Created volume {Volume}", volume.Name);
         }
