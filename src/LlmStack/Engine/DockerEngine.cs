@@ -115,3 +115,59 @@ public sealed class DockerEngine : IDisposable
 
     public void Dispose() => Client.Dispose();
 }
+
+/// <summary>A container's state, as LlmStack reasons about it (Docker's strings are mapped once, in <see cref="DockerStates"/>).</summary>
+public enum ContainerRunState
+{
+    Unknown,
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+}
+
+/// <summary>Docker's health verdict for a container with a healthcheck (<see cref="None"/>: it has none).</summary>
+public enum HealthState
+{
+    None,
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+/// <summary>The one mapping of Docker's state and health strings (list and inspect responses) to <see cref="ContainerRunState"/> and <see cref="HealthState"/>.</summary>
+public static class DockerStates
+{
+    public static ContainerRunState RunState(this Docker.DotNet.Models.ContainerListResponse container) => Parse(container.State);
+
+    public static ContainerRunState RunState(this Docker.DotNet.Models.State state) =>
+        state.Paused ? ContainerRunState.Paused : state.Restarting ? ContainerRunState.Restarting : state.Running ? ContainerRunState.Running : Parse(state.Status);
+
+    public static HealthState Health(this Docker.DotNet.Models.State state) => state.Health?.Status switch
+    {
+        "starting" => HealthState.Starting,
+        "healthy" => HealthState.Healthy,
+        "unhealthy" => HealthState.Unhealthy,
+        _ => HealthState.None,
+    };
+
+    /// <summary>Docker's word for it (<c>running</c>, <c>exited</c>, …), as reports show it.</summary>
+    public static string Text(this ContainerRunState state) => state.ToString().ToLowerInvariant();
+
+    public static string Text(this HealthState state) => state.ToString().ToLowerInvariant();
+
+    private static ContainerRunState Parse(string? state) => state switch
+    {
+        "created" => ContainerRunState.Created,
+        "running" => ContainerRunState.Running,
+        "paused" => ContainerRunState.Paused,
+        "restarting" => ContainerRunState.Restarting,
+        "removing" => ContainerRunState.Removing,
+        "exited" => ContainerRunState.Exited,
+        "dead" => ContainerRunState.Dead,
+        _ => ContainerRunState.Unknown,
+    };
+}

@@ -39,7 +39,7 @@ public static class Health
             cancellationToken.ThrowIfCancellationRequested();
             var container = await engine.CallAsync(ct => engine.Client.Containers.InspectContainerAsync(containerId, ct), cancellationToken);
             var state = container.State ?? throw new ServiceFailedException($"container {containerName} of service '{service.Name}' has no state: is the engine healthy?");
-            if (state.Restarting || (!state.Running && state.Status is "exited" or "dead"))
+            if (state.RunState() is ContainerRunState.Restarting or ContainerRunState.Exited or ContainerRunState.Dead)
             {
                 var logs = await TailAsync(engine, containerId, 10, cancellationToken);
                 foreach (var line in logs)
@@ -48,7 +48,7 @@ public static class Health
                 }
 
                 throw new ServiceFailedException(
-                    $"service '{service.Name}' ({containerName}) {(state.Restarting ? "keeps restarting" : "exited")} with code {state.ExitCode}: see its last lines above, or ./build.sh Logs{Capitalize(service.Stack)} --service {service.Name}");
+                    $"service '{service.Name}' ({containerName}) {(state.RunState() == ContainerRunState.Restarting ? "keeps restarting" : "exited")} with code {state.ExitCode}: see its last lines above, or ./build.sh Logs{Capitalize(service.Stack)} --service {service.Name}");
             }
 
             if (check is null)
@@ -61,7 +61,7 @@ public static class Health
             }
             else
             {
-                if (state.Health?.Status == "healthy")
+                if (state.Health() == HealthState.Healthy)
                 {
                     return;
                 }
@@ -70,7 +70,7 @@ public static class Health
                 {
                     var (passed, output) = await ProbeAsync(engine, containerId, check, cancellationToken);
                     lastOutput = output;
-                    if (passed && state.Health?.Status != "unhealthy")
+                    if (passed && state.Health() != HealthState.Unhealthy)
                     {
                         log.Debug("{Container}: healthcheck passed", containerName);
                         return;
@@ -88,7 +88,7 @@ public static class Health
 
                 // Docker's verdict counts only when it is about now: one reached before this wait (a probe that timed out
                 // while the container was paused, say) is stale, and our own probe decides.
-                if (state.Health?.Status == "unhealthy" && state.Health.Log?.LastOrDefault() is { } last && last.End.ToUniversalTime() > waitStarted)
+                if (state.Health() == HealthState.Unhealthy && state.Health!.Log?.LastOrDefault() is { } last && last.End.ToUniversalTime() > waitStarted)
                 {
                     throw Unhealthy(service, containerName, last.Output ?? lastOutput, "Docker reports it unhealthy");
                 }

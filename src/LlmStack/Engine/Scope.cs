@@ -70,7 +70,7 @@ public static class LabelExtensions
         this DockerEngine engine, Schema.ResolvedEnvironment environment, string service, string why, CancellationToken cancellationToken)
     {
         var running = (await engine.ServiceContainersAsync(Scope.Of(environment), cancellationToken, service: service, all: false))
-            .Where(c => c.State == "running")
+            .Where(c => c.RunState() == ContainerRunState.Running)
             .OrderBy(c => c.Names[0], StringComparer.Ordinal)
             .FirstOrDefault();
         return running is null

@@ -104,9 +104,9 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
 
         var name = NameOf(container);
         var service = IsKnown(container.Labels.Value(Names.Service)) ? _graph[container.Labels.Value(Names.Service)!] : null;
-        if (container.State is "running" or "restarting" or "paused")
+        if (container.RunState() is ContainerRunState.Running or ContainerRunState.Restarting or ContainerRunState.Paused)
         {
-            if (container.State == "paused")
+            if (container.RunState() == ContainerRunState.Paused)
             {
                 await engine.CallAsync(ct => engine.Client.Containers.UnpauseContainerAsync(container.ID, ct), cancellationToken);
             }
@@ -139,7 +139,7 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
             var work = new List<Task>();
             foreach (var service in level)
             {
-                foreach (var container in (await engine.ServiceContainersAsync(_scope, cancellationToken, service: service.Name)).Where(c => c.State == "running"))
+                foreach (var container in (await engine.ServiceContainersAsync(_scope, cancellationToken, service: service.Name)).Where(c => c.RunState() == ContainerRunState.Running))
                 {
                     restarted++;
                     work.Add(RestartOneAsync(container, service, cancellationToken));
@@ -169,7 +169,7 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
         var running = new List<(ContainerListResponse Container, string Service)>();
         foreach (var service in affected)
         {
-            running.AddRange((await engine.ServiceContainersAsync(_scope, cancellationToken, service: service)).Where(c => c.State == "running").Select(c => (c, service)));
+            running.AddRange((await engine.ServiceContainersAsync(_scope, cancellationToken, service: service)).Where(c => c.RunState() == ContainerRunState.Running).Select(c => (c, service)));
         }
 
         var done = new List<SuspendedContainer>();
@@ -233,7 +233,7 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
                 // A run died with services suspended, but what it suspended is unreadable: what is paused can only be ours.
                 log.Warning("A run that ended abruptly left an unreadable suspension journal {File} ({Error}): unpausing every paused service container", file, e.Message.Split('\n')[0]);
                 left = (await engine.ServiceContainersAsync(_scope, cancellationToken))
-                    .Where(c => c.State == "paused" && c.Labels.Value(Names.Service) is { } s && IsKnown(s))
+                    .Where(c => c.RunState() == ContainerRunState.Paused && c.Labels.Value(Names.Service) is { } s && IsKnown(s))
                     .Select(c => new SuspendedContainer(c.ID, NameOf(c), c.Labels.Value(Names.Service)!, SuspendMode.Pause))
                     .ToList();
             }

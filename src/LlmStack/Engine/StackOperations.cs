@@ -9,26 +9,39 @@ using Serilog;
 
 namespace LlmStack.Engine;
 
-/// <summary>What a Start did to each container.</summary>
-public sealed record StartReport(IReadOnlyDictionary<string, string> Actions)
+/// <summary>What a Start did to a container.</summary>
+public enum StartAction
 {
-    public int Count(string action) => Actions.Values.Count(a => a == action);
+    Unchanged,
+    Repaired,
+    Unpaused,
+    Started,
+    Created,
+    Recreated,
+}
+
+/// <summary>What a Start did to each container.</summary>
+public sealed record StartReport(IReadOnlyDictionary<string, StartAction> Actions)
+{
+    public int Count(StartAction action) => Actions.Values.Count(a => a == action);
 
     public override string ToString() =>
-        string.Join(", ", Actions.Values.GroupBy(a => a).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}"));
+        string.Join(", ", Actions.Values.GroupBy(a => a).OrderBy(g => Text(g.Key), StringComparer.Ordinal).Select(g => $"{g.Count()} {Text(g.Key)}"));
+
+    public static string Text(StartAction action) => action.ToString().ToLowerInvariant();
 }
 
 /// <summary>What a Restart did: containers restarted in place, and what the Start that follows brought up that was down or missing.</summary>
 public sealed record RestartReport(int Restarted, StartReport? Start)
 {
     /// <summary>The containers the restart found down, missing or cut off, by what was done to them.</summary>
-    public IReadOnlyDictionary<string, string> Repaired =>
-        Start?.Actions.Where(kv => kv.Value != "unchanged").ToDictionary(kv => kv.Key, kv => kv.Value) ?? new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, StartAction> Repaired =>
+        Start?.Actions.Where(kv => kv.Value != StartAction.Unchanged).ToDictionary(kv => kv.Key, kv => kv.Value) ?? new Dictionary<string, StartAction>();
 
     public override string ToString() =>
         Repaired.Count == 0
             ? Restarted.ToString(System.Globalization.CultureInfo.InvariantCulture)
-            : $"{Restarted}; brought back: {string.Join(", ", Repaired.Select(kv => $"{kv.Key} {kv.Value}"))}";
+            : $"{Restarted}; brought back: {string.Join(", ", Repaired.Select(kv => $"{kv.Key} {StartReport.Text(kv.Value)}"))}";
 }
 
 /// <summary>
@@ -81,7 +94,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
 
         var existing = await RemoveOrphansAsync(await ContainersAsync(stack, cancellationToken), plans, cancellationToken);
 
-        var actions = new ConcurrentDictionary<string, string>();
+        var actions = new ConcurrentDictionary<string, StartAction>();
         foreach (var level in _lifecycle.Graph.Levels(services.Select(s => s.Name)))
         {
             await Task.WhenAll(level.Select(service => ReconcileAsync(service, plans[service.Name], existing, actions, cancellationToken)));
@@ -125,7 +138,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
     {
         environment.Stack(stack);
         var containers = await ContainersAsync(stack, cancellationToken);
-        if (containers.All(c => c.State != "running"))
+        if (containers.All(c => c.RunState() != ContainerRunState.Running))
         {
             if (required)
             {
@@ -148,7 +161,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         foreach (var dependency in services.SelectMany(s => s.DependsOn.Select(d => (Service: s, Dependency: environment.Service(d)))).Where(x => x.Dependency.Stack != stack))
         {
             var running = (await engine.ServiceContainersAsync(_scope, cancellationToken, service: dependency.Dependency.Name, all: false))
-                .Where(c => c.State == "running")
+                .Where(c => c.RunState() == ContainerRunState.Running)
                 .ToList();
             if (running.Count == 0)
             {
@@ -264,7 +277,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         return kept;
     }
 
-    private async Task ReconcileAsync(ResolvedService service, List<ContainerPlan> plans, List<ContainerListResponse> existing, ConcurrentDictionary<string, string> actions, CancellationToken cancellationToken)
+    private async Task ReconcileAsync(ResolvedService service, List<ContainerPlan> plans, List<ContainerListResponse> existing, ConcurrentDictionary<string, StartAction> actions, CancellationToken cancellationToken)
     {
         var ready = new List<Task>();
         foreach (var plan in plans)
@@ -278,20 +291,20 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
             {
                 id = current.ID;
                 var repaired = await RepairNetworksAsync(plan, current, cancellationToken);
-                if (current.State == "running")
+                if (current.RunState() == ContainerRunState.Running)
                 {
-                    actions[plan.Name] = repaired ? "repaired" : "unchanged";
+                    actions[plan.Name] = repaired ? StartAction.Repaired : StartAction.Unchanged;
                 }
-                else if (current.State == "paused")
+                else if (current.RunState() == ContainerRunState.Paused)
                 {
                     await engine.CallAsync(ct => engine.Client.Containers.UnpauseContainerAsync(id, ct), cancellationToken);
-                    actions[plan.Name] = "unpaused";
+                    actions[plan.Name] = StartAction.Unpaused;
                     log.Information("Unpaused {Container}", plan.Name);
                 }
                 else
                 {
                     await StartContainerAsync(plan, id, cancellationToken);
-                    actions[plan.Name] = "started";
+                    actions[plan.Name] = StartAction.Started;
                     log.Information("Started {Container}", plan.Name);
                 }
             }
@@ -301,16 +314,16 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
                 {
                     var why = current.ImageID != imageId ? "image changed" : "definition changed";
                     await _lifecycle.StopOneAsync(current, remove: true, $"recreating ({why})", cancellationToken);
-                    actions[plan.Name] = "recreated";
+                    actions[plan.Name] = StartAction.Recreated;
                 }
                 else
                 {
-                    actions[plan.Name] = "created";
+                    actions[plan.Name] = StartAction.Created;
                 }
 
                 id = await CreateAsync(plan, cancellationToken);
                 await StartContainerAsync(plan, id, cancellationToken);
-                log.Information("{Action} {Container} ({Image})", actions[plan.Name] == "created" ? "Created" : "Recreated", plan.Name, plan.Image);
+                log.Information("{Action} {Container} ({Image})", actions[plan.Name] == StartAction.Created ? "Created" : "Recreated", plan.Name, plan.Image);
             }
 
             ready.Add(Health.WaitReadyAsync(engine, id, plan.Name, service, log, cancellationToken));

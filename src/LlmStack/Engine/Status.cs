@@ -7,17 +7,42 @@ using LlmStack.Schema;
 
 namespace LlmStack.Engine;
 
+/// <summary>A service as a whole: all replicas running, some, none (then the first container's state), or no container at all.</summary>
+public enum ServiceState
+{
+    Running,
+    Partial,
+    Missing,
+    Orphan,
+    Created,
+    Paused,
+    Restarting,
+    Removing,
+    Exited,
+    Dead,
+    Unknown,
+}
+
+/// <summary>
+/// One service's status. <see cref="Health"/> is what the report shows (Docker's verdict of every running replica:
+/// <c>healthy</c>, <c>starting</c>, <c>healthy/starting</c> when they differ, <c>-</c> without a healthcheck);
+/// <see cref="Healths"/> the typed verdicts behind it.
+/// </summary>
 public sealed record ServiceStatus(
     string Service,
     string Stack,
-    string State,
+    ServiceState State,
     string Health,
     string? Uptime,
     string Image,
     IReadOnlyList<string> Ports,
     int Running,
     int Desired,
-    IReadOnlyList<string> Containers);
+    IReadOnlyList<string> Containers)
+{
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<HealthState> Healths { get; init; } = [];
+}
 
 public sealed record NetworkStatus(string Name, string Stack, string Subnet, IReadOnlyList<string> Containers);
 
@@ -52,24 +77,21 @@ public static class StatusReport
         {
             var service = expected.FirstOrDefault(s => s.Name == name);
             var mine = details.Where(d => d.Config!.Labels.Value(Names.Service) == name).OrderBy(d => d.Name, StringComparer.Ordinal).ToList();
-            var running = mine.Where(d => d.State!.Running).ToList();
+            var running = mine.Where(d => d.State!.RunState() == ContainerRunState.Running).ToList();
             var desired = service?.Replicas ?? 0;
-            var state = mine.Count == 0 ? "missing"
-                : service is null ? "orphan"
-                : running.Count == desired ? "running"
-                : running.Count == 0 ? mine[0].State!.Status
-                : "partial";
-            var healths = new List<string?>();
+            var state = mine.Count == 0 ? ServiceState.Missing
+                : service is null ? ServiceState.Orphan
+                : running.Count == desired ? ServiceState.Running
+                : running.Count == 0 ? Whole(mine[0].State!.RunState())
+                : ServiceState.Partial;
+            var healths = new List<HealthState>();
             foreach (var container in running)
             {
                 healths.Add(await HealthOfAsync(engine, container, service, cancellationToken));
             }
 
-            healths = healths.Where(h => h is not null).Distinct().ToList();
-            var health = running.Count == 0 || (service is not null && !service.HasHealthcheck) ? "-"
-                : healths.Count == 1 ? healths[0]!
-                : healths.Count == 0 ? "-"
-                : string.Join("/", healths);
+            healths = running.Count == 0 || (service is not null && !service.HasHealthcheck) ? [] : healths.Where(h => h != HealthState.None).Distinct().ToList();
+            var health = healths.Count == 0 ? "-" : string.Join("/", healths.Select(h => h.Text()));
             var started = running
                 .Select(d => DateTime.TryParse(d.State!.StartedAt, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out var t) ? t : (DateTime?)null)
                 .Where(t => t is not null)
@@ -88,17 +110,32 @@ public static class StatusReport
                 ports,
                 running.Count,
                 desired,
-                mine.Select(d => d.Name.TrimStart('/')).ToList()));
+                mine.Select(d => d.Name.TrimStart('/')).ToList()) { Healths = healths });
         }
 
         return result;
     }
 
+    /// <summary>The word a report shows for a service's state (the JSON document has the same, camelCase).</summary>
+    public static string StateText(ServiceState state) => state.ToString().ToLowerInvariant();
+
+    private static ServiceState Whole(ContainerRunState state) => state switch
+    {
+        ContainerRunState.Created => ServiceState.Created,
+        ContainerRunState.Paused => ServiceState.Paused,
+        ContainerRunState.Restarting => ServiceState.Restarting,
+        ContainerRunState.Removing => ServiceState.Removing,
+        ContainerRunState.Exited => ServiceState.Exited,
+        ContainerRunState.Dead => ServiceState.Dead,
+        ContainerRunState.Running => ServiceState.Running,
+        _ => ServiceState.Unknown,
+    };
+
     /// <summary>Whether every service of the stack has all its replicas running (by label; health aside).</summary>
     public static async Task<bool> AllReplicasRunningAsync(DockerEngine engine, ResolvedEnvironment environment, string stack, CancellationToken cancellationToken)
     {
         var running = (await engine.ServiceContainersAsync(Scope.Of(environment), cancellationToken, stack, all: false))
-            .Where(c => c.State == "running")
+            .Where(c => c.RunState() == ContainerRunState.Running)
             .GroupBy(c => c.Labels.Value(Names.Service) ?? string.Empty)
             .ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         return environment.Stack(stack).Services.All(s => running.GetValueOrDefault(s) >= environment.Service(s).Replicas);
@@ -108,13 +145,13 @@ public static class StatusReport
     /// Docker's health verdict, except that "starting" (Docker's first probe comes one interval after start) is settled by
     /// running the service's own check now, as Start does: a service Start reported healthy is not reported as starting.
     /// </summary>
-    private static async Task<string?> HealthOfAsync(DockerEngine engine, ContainerInspectResponse container, ResolvedService? service, CancellationToken cancellationToken)
+    private static async Task<HealthState> HealthOfAsync(DockerEngine engine, ContainerInspectResponse container, ResolvedService? service, CancellationToken cancellationToken)
     {
-        var docker = container.State!.Health?.Status;
-        if (docker == "starting" && service?.HasHealthcheck == true)
+        var docker = container.State!.Health();
+        if (docker == HealthState.Starting && service?.HasHealthcheck == true)
         {
             var (passed, _) = await Health.ProbeAsync(engine, container.ID, service.Healthcheck!, cancellationToken);
-            return passed ? "healthy" : "starting";
+            return passed ? HealthState.Healthy : HealthState.Starting;
         }
 
         return docker;
@@ -138,11 +175,11 @@ public static class StatusReport
 
             foreach (var s in stack)
             {
-                if (s.State != "running")
+                if (s.State != ServiceState.Running)
                 {
-                    problems.Add($"{s.Service} ({s.State})");
+                    problems.Add($"{s.Service} ({StateText(s.State)})");
                 }
-                else if (s.Health is "unhealthy" or "starting" || s.Health.Contains('/', StringComparison.Ordinal))
+                else if (s.Healths.Any(h => h is HealthState.Unhealthy or HealthState.Starting))
                 {
                     problems.Add($"{s.Service} ({s.Health})");
                 }
@@ -224,7 +261,7 @@ public static class StatusReport
         var table = new TextTable("SERVICE", "STACK", "STATE", "HEALTH", "UPTIME", "REPLICAS", "IMAGE", "PORTS");
         foreach (var s in services)
         {
-            table.Add(s.Service, s.Stack, s.State, s.Health, s.Uptime ?? "-", $"{s.Running}/{s.Desired}", s.Image, s.Ports.Count == 0 ? "-" : string.Join(", ", s.Ports));
+            table.Add(s.Service, s.Stack, StateText(s.State), s.Health, s.Uptime ?? "-", $"{s.Running}/{s.Desired}", s.Image, s.Ports.Count == 0 ? "-" : string.Join(", ", s.Ports));
         }
 
         return table;

@@ -91,7 +91,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
             var volumes = Environment.Volumes.Where(v => v.Holds == dataType).ToList();
             var users = await OwnedMountersAsync(engine, volumes.Select(v => v.Name), ct);
             running.Clear();
-            running.AddRange(users.Where(c => c.State == "running" && c.Labels.Value(Names.Service) is not null).Select(c => c.Labels.Value(Names.Stack)!).Distinct());
+            running.AddRange(users.Where(c => c.RunState() == ContainerRunState.Running && c.Labels.Value(Names.Service) is not null).Select(c => c.Labels.Value(Names.Stack)!).Distinct());
             var changes = await ContainerChangesAsync(users, ct);
             changes.AddRange(await VolumeChangesAsync(engine, volumes.Select(v => (v.Name, (ResolvedVolume?)v)).ToList(), kept, refusals, ct));
             if (volumes.Count == 0)
