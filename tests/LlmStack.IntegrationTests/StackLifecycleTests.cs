@@ -506,4 +506,49 @@ public sealed class StackLifecycleTests(DockerFixture docker) : IAsyncLifetime
             File.Delete(schema);
         }
     }
+
+    [Fact]
+    public async Task Ready_checks_of_the_schema_gate_a_service_and_a_failing_one_names_the_service_and_the_check()
+    {
+        (await StartCore()).ExitCode.Should().Be(0);
+        string Schema(params YamlMappingNode[] checks) => SchemaCopy.Write(docker.Root, root => root.Service("minio").Set("ready", new YamlSequenceNode(checks)));
+        static YamlMappingNode Check(string key, YamlNode value, string? timeout = null)
+        {
+            var node = new YamlMappingNode { { key, value } };
+            if (timeout is not null)
+            {
+                node.Add("timeout", timeout);
+            }
+
+            return node;
+        }
+
+        var good = Schema(
+            Check("tcp", new YamlScalarNode("9000") { Style = YamlDotNet.Core.ScalarStyle.Plain }),
+            Check("http", new YamlMappingNode { { "port", new YamlScalarNode("9000") { Style = YamlDotNet.Core.ScalarStyle.Plain } }, { "path", "/minio/health/live" } }),
+            Check("log", new YamlScalarNode("standin: serving")));
+        var refused = Schema(Check("tcp", new YamlScalarNode("9999") { Style = YamlDotNet.Core.ScalarStyle.Plain }, "3s"));
+        var missing = Schema(Check("http", new YamlMappingNode { { "port", new YamlScalarNode("9000") { Style = YamlDotNet.Core.ScalarStyle.Plain } }, { "path", "/nope" } }, "3s"));
+        try
+        {
+            var ready = await StartCore("testing", "--schema", good);
+            ready.ExitCode.Should().Be(0, ready.ToString());
+            ready.Output.Should().Contain("Containers: 4 unchanged", "ready checks are not part of the container: nothing is recreated");
+
+            var closed = await StartCore("testing", "--schema", refused);
+            closed.ExitCode.Should().Be(1, closed.ToString());
+            closed.Output.Should().MatchRegex(@"service 'minio' \(multimodal-testing-minio-1\) is not ready: tcp 9999 did not pass within 3s; last: 10\.83\.1\.\d+:9999: .*refused");
+
+            var notFound = await StartCore("testing", "--schema", missing);
+            notFound.ExitCode.Should().Be(1, notFound.ToString());
+            notFound.Output.Should().MatchRegex(@"service 'minio' \(multimodal-testing-minio-1\) is not ready: http :9000/nope → 200 did not pass within 3s; last: HTTP 404 from 10\.83\.1\.\d+:9000/nope")
+                .And.NotContain("   at ");
+        }
+        finally
+        {
+            File.Delete(good);
+            File.Delete(refused);
+            File.Delete(missing);
+        }
+    }
 }

@@ -9,101 +9,17 @@ namespace LlmStack.Engine;
 /// <summary>A service did not come up: the message names it and what it last said.</summary>
 public sealed class ServiceFailedException(string message) : PipelineException(message);
 
-/// <summary>
-/// Waits until a container is ready. With a healthcheck, LlmStack runs the service's own check command in the
-/// container (docker exec) right away and then every half second, instead of waiting for Docker's first
-/// scheduled probe one interval after start; Docker's own verdict counts too (healthy passes, unhealthy fails).
-/// The deadline is the healthcheck's own timing: start_period + (interval + timeout) × (retries + 1). While Docker's
-/// verdict is "unhealthy" from before the wait (probes that failed while the container was paused), a passing check
-/// is not enough: the wait goes on until Docker's next probe agrees, so a resumed service is healthy for every reader.
-/// Without a healthcheck a container is ready once it has been running for a second.
-/// </summary>
+/// <summary>The healthcheck's pieces (its deadline, one probe, the last log lines) and the entry to <see cref="Readiness"/>.</summary>
 public static class Health
 {
-    private static readonly TimeSpan Cadence = TimeSpan.FromMilliseconds(500);
-
     public static TimeSpan Deadline(ResolvedService service) =>
         service.Healthcheck is { Disabled: false } check
             ? check.StartPeriod + ((check.Interval + check.Timeout) * (check.Retries + 1))
             : TimeSpan.FromSeconds(30);
 
-    public static async Task WaitReadyAsync(DockerEngine engine, string containerId, string containerName, ResolvedService service, ILogger log, CancellationToken cancellationToken)
-    {
-        var waitStarted = DateTime.UtcNow;
-        var deadline = waitStarted + Deadline(service);
-        var check = service.HasHealthcheck ? service.Healthcheck! : null;
-        string? lastOutput = null;
-        var staleVerdict = false;
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var container = await engine.CallAsync(ct => engine.Client.Containers.InspectContainerAsync(containerId, ct), cancellationToken);
-            var state = container.State ?? throw new ServiceFailedException($"container {containerName} of service '{service.Name}' has no state: is the engine healthy?");
-            if (state.RunState() is ContainerRunState.Restarting or ContainerRunState.Exited or ContainerRunState.Dead)
-            {
-                var logs = await TailAsync(engine, containerId, 10, cancellationToken);
-                foreach (var line in logs)
-                {
-                    log.Error("{Container} | {Line}", containerName, line);
-                }
-
-                throw new ServiceFailedException(
-                    $"service '{service.Name}' ({containerName}) {(state.RunState() == ContainerRunState.Restarting ? "keeps restarting" : "exited")} with code {state.ExitCode}: see its last lines above, or ./build.sh Logs{Capitalize(service.Stack)} --service {service.Name}");
-            }
-
-            if (check is null)
-            {
-                if (state.Running && DateTime.TryParse(state.StartedAt, null, System.Globalization.DateTimeStyles.AdjustToUniversal, out var started)
-                    && DateTime.UtcNow - started >= TimeSpan.FromSeconds(1))
-                {
-                    return;
-                }
-            }
-            else
-            {
-                if (state.Health() == HealthState.Healthy)
-                {
-                    return;
-                }
-
-                if (state.Running && !state.Paused)
-                {
-                    var (passed, output) = await ProbeAsync(engine, containerId, check, cancellationToken);
-                    lastOutput = output;
-                    if (passed && state.Health() != HealthState.Unhealthy)
-                    {
-                        log.Debug("{Container}: healthcheck passed", containerName);
-                        return;
-                    }
-
-                    if (passed && !staleVerdict)
-                    {
-                        // Docker still says unhealthy from probes that failed before this wait (while the container was
-                        // paused, say): ready means ready for Docker too, so Status and `docker ps` agree. Its next
-                        // probe (one interval at most) settles it.
-                        staleVerdict = true;
-                        log.Information("{Container} answers its healthcheck; waiting for Docker's next probe to clear its earlier 'unhealthy'", containerName);
-                    }
-                }
-
-                // Docker's verdict counts only when it is about now: one reached before this wait (a probe that timed out
-                // while the container was paused, say) is stale, and our own probe decides.
-                if (state.Health() == HealthState.Unhealthy && state.Health!.Log?.LastOrDefault() is { } last && last.End.ToUniversalTime() > waitStarted)
-                {
-                    throw Unhealthy(service, containerName, last.Output ?? lastOutput, "Docker reports it unhealthy");
-                }
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw check is null
-                    ? new ServiceFailedException($"service '{service.Name}' ({containerName}) is not running after {Deadline(service).TotalSeconds:0}s")
-                    : Unhealthy(service, containerName, lastOutput, $"not healthy within {Deadline(service).TotalSeconds:0}s (the healthcheck's own timing)");
-            }
-
-            await Task.Delay(Cadence, cancellationToken);
-        }
-    }
+    /// <summary>Waits until the container is ready by the service's wait strategies (<see cref="Readiness"/>).</summary>
+    public static Task WaitReadyAsync(DockerEngine engine, string containerId, string containerName, ResolvedService service, ILogger log, CancellationToken cancellationToken) =>
+        Readiness.WaitAsync(engine, containerId, containerName, service, log, cancellationToken);
 
     /// <summary>Runs the healthcheck's test in the container, bounded by its timeout.</summary>
     public static async Task<(bool Passed, string Output)> ProbeAsync(DockerEngine engine, string containerId, ResolvedHealthcheck check, CancellationToken cancellationToken)
@@ -137,10 +53,10 @@ public static class Health
         return (stdout + stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries).TakeLast(lines).ToList();
     }
 
-    private static ServiceFailedException Unhealthy(ResolvedService service, string container, string? output, string why)
+    internal static string Unhealthy(ResolvedService service, string container, string? output, string why)
     {
         var last = string.IsNullOrWhiteSpace(output) ? "no output" : OneLine(output);
-        return new ServiceFailedException($"service '{service.Name}' ({container}) is unhealthy: {why}; last check output: {last}");
+        return $"service '{service.Name}' ({container}) is unhealthy: {why}; last check output: {last}";
     }
 
     private static string OneLine(string text)

@@ -153,6 +153,34 @@ public sealed class HealthcheckDefinition : SchemaNode
     public bool? Disable { get; set; }
 }
 
+/// <summary>One readiness check of a service (<c>ready:</c>): exactly one of exec, tcp, http, log; its own interval and timeout.</summary>
+public sealed class ReadyCheckDefinition : SchemaNode
+{
+    /// <summary><c>[CMD, program, args…]</c> or <c>[CMD-SHELL, "command"]</c>, run in the container; ready when it exits 0.</summary>
+    public List<string>? Exec { get; set; }
+
+    /// <summary>A container port that accepts a TCP connection.</summary>
+    public int? Tcp { get; set; }
+
+    public HttpReadyDefinition? Http { get; set; }
+
+    /// <summary>A regular expression a line of the container's output (since it started) matches.</summary>
+    public string? Log { get; set; }
+
+    public string? Interval { get; set; }
+
+    public string? Timeout { get; set; }
+}
+
+public sealed class HttpReadyDefinition : SchemaNode
+{
+    public int? Port { get; set; }
+
+    public string? Path { get; set; }
+
+    public int? Status { get; set; }
+}
+
 public sealed class GpuDefinition : SchemaNode
 {
     /// <summary><c>all</c> or a number.</summary>
@@ -193,6 +221,9 @@ public sealed class ServiceDefinition : SchemaNode
     public List<string>? Volumes { get; set; }
 
     public HealthcheckDefinition? Healthcheck { get; set; }
+
+    /// <summary>What "ready" means for LlmStack (default: the healthcheck passes): checks that must all pass, in order.</summary>
+    public List<ReadyCheckDefinition>? Ready { get; set; }
 
     public List<string>? DependsOn { get; set; }
 

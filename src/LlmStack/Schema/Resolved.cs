@@ -100,6 +100,37 @@ public sealed record ResolvedVolume
     public bool Wipeable { get; init; } = true;
 }
 
+public enum ReadyKind
+{
+    Exec,
+    Tcp,
+    Http,
+    Log,
+}
+
+/// <summary>One resolved readiness check: what it probes, how often (<see cref="Interval"/>) and for how long at most (<see cref="Timeout"/>).</summary>
+public sealed record ResolvedReadyCheck(ReadyKind Kind, TimeSpan Interval, TimeSpan Timeout)
+{
+    public IReadOnlyList<string> Exec { get; init; } = [];
+
+    public int Port { get; init; }
+
+    public string Path { get; init; } = "/";
+
+    public int Status { get; init; } = 200;
+
+    public string Pattern { get; init; } = string.Empty;
+
+    /// <summary>How messages name the check: <c>tcp 5432</c>, <c>http :6333/readyz → 200</c>, <c>log 'ready to accept'</c>.</summary>
+    public override string ToString() => Kind switch
+    {
+        ReadyKind.Exec => $"exec {string.Join(' ', Exec.Skip(1))}",
+        ReadyKind.Tcp => $"tcp {Port}",
+        ReadyKind.Http => $"http :{Port}{Path} → {Status}",
+        _ => $"log '{Pattern}'",
+    };
+}
+
 public sealed class ResolvedHealthcheck
 {
     /// <summary><c>[CMD, …]</c>, <c>[CMD-SHELL, "…"]</c> or <c>[NONE]</c> (disabled).</summary>
@@ -166,6 +197,9 @@ public sealed record ResolvedService
     public required IReadOnlyList<VolumeMount> Volumes { get; init; }
 
     public ResolvedHealthcheck? Healthcheck { get; init; }
+
+    /// <summary>The schema's <c>ready:</c> checks, in order; empty: ready means the healthcheck passes (or running, without one).</summary>
+    public IReadOnlyList<ResolvedReadyCheck> Ready { get; init; } = [];
 
     /// <summary>Direct service dependencies (any enabled stack).</summary>
     public required IReadOnlyList<string> DependsOn { get; init; }

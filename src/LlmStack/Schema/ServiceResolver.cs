@@ -98,6 +98,7 @@ internal static class ServiceResolver
         }
 
         var healthcheck = ResolveHealthcheck(schema, name, definition, Sub, diagnostics);
+        var ready = ReadyResolver.Resolve(name, definition, Sub, diagnostics);
 
         var restart = definition.Restart ?? schema.Project?.Restart ?? "unless-stopped";
         if (!RestartPolicies.Contains(restart))
@@ -180,6 +181,7 @@ internal static class ServiceResolver
             Ports = ports,
             Volumes = mounts,
             Healthcheck = healthcheck,
+            Ready = ready,
             DependsOn = definition.DependsOn?.ToList() ?? [],
             Networks = networks,
             Restart = restart,

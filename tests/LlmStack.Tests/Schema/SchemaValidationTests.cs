@@ -64,7 +64,32 @@ public class SchemaValidationTests : IDisposable
         { "volume 'unused' is not used by any service", [("  db_data: { holds: db }", "  db_data: { holds: db }\n  ⟦unused: { holds: cache }")], "warning" },
         { "environment 'test' overrides undefined service 'apii'", [("    services:\n      api:\n        environment:", "    services:\n      ⟦apii:\n        environment:")], "error" },
         { "unknown key 'imagee' in service 'api'", [("        environment:\n          EXTRA", "        ⟦imagee: x\n        environment:\n          EXTRA")], "error" },
+        { "service 'cache': ready[0] must have exactly one of exec, tcp, http, log (it has 2)", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - ⟦tcp: 6379\n        log: Ready\n")], "error" },
+        { "service 'cache': ready[0] must have exactly one of exec, tcp, http, log (it has 0)", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - ⟦interval: 1s\n")], "error" },
+        { "service 'cache': ready[1]: tcp 70000 is not a port (1-65535)", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - tcp: 6379\n      - ⟦tcp: 70000\n")], "error" },
+        { "service 'cache': ready[0]: http path 'health' must start with /", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - http: { port: 80, ⟦path: health }\n")], "error" },
+        { "service 'cache': ready[0]: http status 42 is not an HTTP status (100-599)", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - http: { port: 80, ⟦status: 42 }\n")], "error" },
+        { "service 'cache': ready[0]: http needs a port", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - http: ⟦{ path: /health }\n")], "error" },
+        { "service 'cache': ready[0]: log '([' is not a regular expression", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - ⟦log: \"([\"\n")], "error" },
+        { "service 'cache': ready[0]: exec must be [CMD, program, args...]", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - ⟦exec: [redis-cli, ping]\n")], "error" },
+        { "service 'cache': ready[0]: timeout 'soon' is not a duration like 1s or 2m", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - tcp: 6379\n        ⟦timeout: soon\n")], "error" },
     };
+
+    [Fact]
+    public void Ready_checks_resolve_in_order_with_their_own_interval_and_timeout()
+    {
+        var (yaml, _) = SchemaSamples.Edit(("    image: redis:7\n", "    image: redis:7\n    ready:\n      - tcp: 6379\n        interval: 200ms\n      - exec: [CMD, redis-cli, ping]\n        timeout: 30s\n      - http: { port: 8080, path: /ready, status: 204 }\n      - log: \"Ready to accept\"\n"));
+        var path = Path.Combine(_directory, "schema.yaml");
+        File.WriteAllText(path, yaml);
+
+        var ready = new SchemaFile(_directory, "schema.yaml").Resolve("dev").Service("cache").Ready;
+
+        ready.Select(r => r.ToString()).Should().Equal("tcp 6379", "exec redis-cli ping", "http :8080/ready → 204", "log 'Ready to accept'");
+        ready[0].Interval.Should().Be(TimeSpan.FromMilliseconds(200));
+        ready[1].Timeout.Should().Be(TimeSpan.FromSeconds(30));
+        ready[2].Status.Should().Be(204);
+        new SchemaFile(_directory, "schema.yaml").Resolve("dev").Service("db").Ready.Should().BeEmpty("without ready: the healthcheck decides");
+    }
 
     [Theory]
     [MemberData(nameof(Broken))]
