@@ -141,9 +141,10 @@ internal sealed class TargetDefinition(object build, string name) : ITargetDefin
 
     public ITargetDefinition Requires<T>(Expression<Func<T?>> parameter, string? expression = null) where T : class
     {
-        var getter = parameter.Compile();
+        // Compiled (interpreted, no Reflection.Emit) only when the requirement is checked: defining targets stays cheap.
+        var getter = new Lazy<Func<T?>>(() => parameter.Compile(preferInterpretation: true));
         Requirements.Add(new Requirement(
-            () => getter() is { } value && (value is not string s || !string.IsNullOrWhiteSpace(s)),
+            () => getter.Value() is { } value && (value is not string s || !string.IsNullOrWhiteSpace(s)),
             ConditionText(expression),
             IsParameter: true,
             MemberOf(parameter)));
@@ -152,15 +153,15 @@ internal sealed class TargetDefinition(object build, string name) : ITargetDefin
 
     public ITargetDefinition Requires<T>(Expression<Func<T?>> parameter, string? expression = null) where T : struct
     {
-        var getter = parameter.Compile();
-        Requirements.Add(new Requirement(() => getter().HasValue, ConditionText(expression), IsParameter: true, MemberOf(parameter)));
+        var getter = new Lazy<Func<T?>>(() => parameter.Compile(preferInterpretation: true));
+        Requirements.Add(new Requirement(() => getter.Value().HasValue, ConditionText(expression), IsParameter: true, MemberOf(parameter)));
         return this;
     }
 
     public ITargetDefinition Requires(Expression<Func<bool>> condition, string? expression = null)
     {
-        var evaluate = condition.Compile();
-        Requirements.Add(new Requirement(evaluate, ConditionText(expression), IsParameter: false, Member: null));
+        var evaluate = new Lazy<Func<bool>>(() => condition.Compile(preferInterpretation: true));
+        Requirements.Add(new Requirement(() => evaluate.Value(), ConditionText(expression), IsParameter: false, Member: null));
         return this;
     }
 
