@@ -14,6 +14,9 @@ partial class Build : PipelineBuild
 
     protected override string CommandName => "./build.sh";
 
+    // The environments (--environment's value set) come from the schema.
+    protected override IReadOnlyList<string> HelpInputs => [Path.Combine(RootDirectory, Schema)];
+
     [Parameter("Unified schema file, relative to the repository root")]
     readonly string Schema = "schemas/compose-schema.yaml";
 

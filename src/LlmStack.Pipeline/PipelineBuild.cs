@@ -59,6 +59,12 @@ public abstract class PipelineBuild : IPipelineBuild
     /// </summary>
     protected internal virtual string EnvironmentPrefix => "BUILD";
 
+    /// <summary>
+    /// Files whose content the help depends on beyond the build program and the parameter files (the sources of value
+    /// sets, e.g. the file environment names come from): a change to one invalidates the cached <c>--help</c>.
+    /// </summary>
+    protected internal virtual IReadOnlyList<string> HelpInputs => [];
+
     /// <summary>How users start the build (for help text), e.g. <c>./build.sh</c>.</summary>
     protected internal virtual string CommandName => "build";
 

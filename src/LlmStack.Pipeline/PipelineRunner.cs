@@ -100,6 +100,17 @@ public static class PipelineRunner
             }
 
             build.RootDirectory = root;
+
+            // A plain --help (or no target at all) is served from the help cache when nothing it is made of changed.
+            string? helpKey = null;
+            if (commandLine.Positional.Count == 0 && commandLine.Names.All(n => n.Normalized == Naming.Normalize(builtIns.Help.Name)))
+            {
+                helpKey = HelpCache.Key(root, options.Arguments, variables, prefix, build.HelpInputs);
+                if (HelpCache.TryWrite(build.TemporaryDirectory, helpKey, build.Out))
+                {
+                    return 0;
+                }
+            }
             var verbosity = service.Raw(builtIns.Verbosity) is { } v ? (Verbosity)ParameterService.Convert(builtIns.Verbosity, v)! : Verbosity.Normal;
             var profiles = service.Raw(builtIns.Profile) is { } p ? (string[])ParameterService.Convert(builtIns.Profile, p)! : [];
             service.LoadFiles(Path.Combine(root, ".nuke"), profiles);
@@ -150,7 +161,14 @@ public static class PipelineRunner
                     error.WriteLine($"warning: {fileError.Message} (ignored for --help; a run fails on it)");
                 }
 
-                HelpWriter.Write(build.Out, targets, parameters, builtIns, build.CommandName, prefix);
+                var text = new StringWriter();
+                HelpWriter.Write(text, targets, parameters, builtIns, build.CommandName, prefix);
+                build.Out.Write(text.ToString());
+                if (helpKey is not null && service.FileError is null)
+                {
+                    HelpCache.Save(build.TemporaryDirectory, helpKey, text.ToString());
+                }
+
                 return 0;
             }
 

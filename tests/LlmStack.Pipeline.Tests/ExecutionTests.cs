@@ -503,3 +503,46 @@ public class DocumentRunTests
         harness.Error.Should().BeEmpty();
     }
 }
+
+public class HelpCacheTests
+{
+    public class ListedBuild : PipelineBuild
+    {
+        [Parameter("a value from the list file", ValueProviderMember = nameof(Choices))]
+        public readonly string? Choice;
+
+        IEnumerable<string> Choices => File.ReadAllLines(Path.Combine(RootDirectory, "choices.txt"));
+
+        protected internal override IReadOnlyList<string> HelpInputs => [Path.Combine(RootDirectory, "choices.txt")];
+
+        Target Show => _ => _.Description("shows").Executes(() => { });
+    }
+
+    [Fact]
+    public async Task A_warm_help_is_the_cached_text_and_a_changed_input_makes_it_again()
+    {
+        using var harness = new Harness();
+        File.WriteAllLines(Path.Combine(harness.Root, "choices.txt"), ["alpha", "beta"]);
+
+        (await harness.RunAsync<ListedBuild>("--help")).Should().Be(0);
+        var first = harness.Output;
+        first.Should().Contain("alpha").And.Contain("beta").And.Contain("Show");
+        var cache = Path.Combine(harness.Root, ".nuke", "temp", "help.cache");
+        File.Exists(cache).Should().BeTrue();
+
+        // Served from the cache: a marker put into the cached text comes out.
+        File.WriteAllText(cache, File.ReadAllText(cache).Replace("shows", "shows (from the cache)", StringComparison.Ordinal));
+        (await harness.RunAsync<ListedBuild>("--help")).Should().Be(0);
+        harness.Output.Should().Contain("shows (from the cache)");
+
+        // An input of the help changed: made again, with the new value.
+        File.WriteAllLines(Path.Combine(harness.Root, "choices.txt"), ["alpha", "beta", "gamma"]);
+        File.SetLastWriteTimeUtc(Path.Combine(harness.Root, "choices.txt"), DateTime.UtcNow.AddMinutes(1));
+        (await harness.RunAsync<ListedBuild>("--help")).Should().Be(0);
+        harness.Output.Should().Contain("gamma").And.NotContain("(from the cache)");
+
+        // A run with other arguments never uses it.
+        (await harness.RunAsync<ListedBuild>("--help", "--verbosity", "quiet")).Should().Be(0);
+        harness.Output.Should().NotContain("(from the cache)");
+    }
+}
