@@ -13,10 +13,11 @@ internal static class HelpCache
 {
     private const string FileName = "help.cache";
 
-    public static string Key(string root, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> variables, string prefix, IEnumerable<string> inputs)
+    public static string Key(Type build, string root, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string> variables, string prefix, IEnumerable<string> inputs)
     {
         var text = new StringBuilder();
         text.Append(typeof(HelpCache).Assembly.ManifestModule.ModuleVersionId).Append('\n');
+        text.Append(build.FullName).Append('|').Append(build.Assembly.ManifestModule.ModuleVersionId).Append('\n');
         text.AppendJoin('\u0001', arguments).Append('\n');
         foreach (var (name, value) in variables.Where(v => v.Key.StartsWith(prefix + "_", StringComparison.OrdinalIgnoreCase)).OrderBy(v => v.Key, StringComparer.Ordinal))
         {

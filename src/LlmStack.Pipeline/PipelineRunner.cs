@@ -105,7 +105,7 @@ public static class PipelineRunner
             string? helpKey = null;
             if (commandLine.Positional.Count == 0 && commandLine.Names.All(n => n.Normalized == Naming.Normalize(builtIns.Help.Name)))
             {
-                helpKey = HelpCache.Key(root, options.Arguments, variables, prefix, build.HelpInputs);
+                helpKey = HelpCache.Key(build.GetType(), root, options.Arguments, variables, prefix, build.HelpInputs);
                 if (HelpCache.TryWrite(build.TemporaryDirectory, helpKey, build.Out))
                 {
                     return 0;
