@@ -6,6 +6,7 @@ namespace LlmStack.Schema;
 public sealed class SchemaFile(string rootDirectory, string path)
 {
     private ComposeSchema? _schema;
+    private SchemaOutline? _outline;
 
     public string RootDirectory { get; } = rootDirectory;
 
@@ -14,42 +15,51 @@ public sealed class SchemaFile(string rootDirectory, string path)
 
     public string FullPath { get; } = Path.GetFullPath(path, rootDirectory);
 
+    /// <summary>The environment names, for the --environment value set (from the cached <see cref="Outline"/>).</summary>
+    public IReadOnlyList<string> EnvironmentNames() => Outline().Environments;
+
     /// <summary>
-    /// The environment names, for the --environment value set. Read on every start (help included), so they are
+    /// Environment names and the stack graph, read on every start (help and the stack targets' dependencies), so they are
     /// cached in .nuke/temp keyed by the schema's path, size and modification time: parsing YAML costs ~80 ms of JIT.
     /// </summary>
-    public IReadOnlyList<string> EnvironmentNames()
+    public SchemaOutline Outline()
     {
+        if (_outline is not null)
+        {
+            return _outline;
+        }
+
         var info = new FileInfo(FullPath);
         if (!info.Exists)
         {
-            return SchemaLoader.ReadEnvironmentNames(FullPath);
+            return _outline = SchemaLoader.ReadOutline(FullPath);
         }
 
         var key = $"{FullPath}|{info.Length}|{info.LastWriteTimeUtc.Ticks}";
-        var cache = Path.Combine(RootDirectory, ".nuke", "temp", "schema-environments.cache");
+        var cache = Path.Combine(RootDirectory, ".nuke", "temp", "schema-outline.cache");
         try
         {
-            if (File.Exists(cache) && File.ReadAllLines(cache) is [var cachedKey, var names] && cachedKey == key)
+            if (File.Exists(cache) && File.ReadAllLines(cache) is [var cachedKey, var json] && cachedKey == key
+                && System.Text.Json.JsonSerializer.Deserialize<SchemaOutline>(json, Reporting.JsonDefaults.Line) is { } cached)
             {
-                return names.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return _outline = cached;
             }
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or System.Text.Json.JsonException)
         {
         }
 
-        var result = SchemaLoader.ReadEnvironmentNames(FullPath);
+        _outline = SchemaLoader.ReadOutline(FullPath);
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(cache)!);
-            File.WriteAllLines(cache, [key, string.Join(' ', result)]);
+            File.WriteAllLines(cache, [key, System.Text.Json.JsonSerializer.Serialize(_outline, Reporting.JsonDefaults.Line)]);
         }
         catch (IOException)
         {
         }
 
-        return result;
+        return _outline;
     }
 
     /// <summary>Loads and validates; throws with the first error when the schema is invalid.</summary>

@@ -103,10 +103,11 @@ public static partial class SchemaLoader
     }
 
     /// <summary>
-    /// The environment names only, without binding or validating (fast; used for the --environment value set).
-    /// Throws <see cref="SchemaException"/> when the file cannot be read.
+    /// The outline only — environment names, stacks and their dependencies — without binding or validating (fast; the
+    /// --environment value set and the stack targets' dependencies use it). Throws <see cref="SchemaException"/> when the
+    /// file cannot be read.
     /// </summary>
-    public static IReadOnlyList<string> ReadEnvironmentNames(string path)
+    public static SchemaOutline ReadOutline(string path)
     {
         if (!File.Exists(path))
         {
@@ -114,15 +115,26 @@ public static partial class SchemaLoader
         }
 
         var stream = LoadYaml(path, path, "schema");
-        if (stream.Documents.Count > 0
-            && stream.Documents[0].RootNode is YamlMappingNode root
-            && root.Children.TryGetValue(new YamlScalarNode("environments"), out var environments)
-            && environments is YamlMappingNode map)
+        if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is not YamlMappingNode root)
         {
-            return map.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value!).ToList();
+            return new SchemaOutline([], []);
         }
 
-        return [];
+        static YamlNode? Child(YamlMappingNode node, string key) => node.Children.TryGetValue(new YamlScalarNode(key), out var child) ? child : null;
+        var environments = Child(root, "environments") is YamlMappingNode map ? map.Children.Keys.OfType<YamlScalarNode>().Select(k => k.Value!).ToList() : [];
+        var stacks = new List<OutlineStack>();
+        if (Child(root, "stacks") is YamlMappingNode stackMap)
+        {
+            foreach (var (key, value) in stackMap.Children)
+            {
+                var dependsOn = value is YamlMappingNode stack && Child(stack, "depends_on") is YamlSequenceNode list
+                    ? list.Children.OfType<YamlScalarNode>().Select(d => d.Value!).ToList()
+                    : [];
+                stacks.Add(new OutlineStack(((YamlScalarNode)key).Value!, dependsOn));
+            }
+        }
+
+        return new SchemaOutline(environments, stacks);
     }
 }
 

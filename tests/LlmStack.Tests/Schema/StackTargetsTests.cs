@@ -1,0 +1,48 @@
+using LlmStack.Schema;
+
+namespace LlmStack.Tests.Schema;
+
+public class StackTargetsTests
+{
+    private static readonly SchemaOutline Outline = new SchemaFile(Repository.Root, "schemas/compose-schema.yaml").Outline();
+
+    [Fact]
+    public void The_outline_is_the_schemas_environments_and_stack_graph()
+    {
+        var schema = new SchemaFile(Repository.Root, "schemas/compose-schema.yaml").Load();
+        Outline.Environments.Should().Equal(schema.Environments.Keys);
+        Outline.Stacks.Select(s => s.Name).Should().Equal(schema.Stacks.Keys);
+        foreach (var (name, stack) in schema.Stacks)
+        {
+            Outline.DependenciesOf(name).Should().Equal(stack.DependsOn ?? []);
+        }
+    }
+
+    [Theory]
+    [InlineData("Start", "core", "StartCore")]
+    [InlineData("Stop", "ui", "StopUi")]
+    [InlineData("Status", "monitoring", "StatusMonitoring")]
+    [InlineData("Wipe", "core", "WipeCore")]
+    [InlineData("Wipe", "testing", "WipeTestingStack")]
+    public void Target_names_come_from_the_verb_and_the_stack(string verb, string stack, string target)
+    {
+        StackTargets.Name(verb, stack, Outline).Should().Be(target);
+        StackTargets.StackOf(target, verb, Outline).Should().Be(stack);
+    }
+
+    [Fact]
+    public void Dependencies_and_dependents_follow_the_schemas_graph()
+    {
+        StackTargets.OfDependencies("Start", "ai", Outline).Should().Equal("StartCore", "StartInference");
+        StackTargets.OfDependents("Stop", "inference", Outline).Should().BeEquivalentTo("StopAi", "StopUi");
+        StackTargets.All("Start", Outline).Should().Equal("StartCore", "StartInference", "StartAi", "StartUi", "StartTesting", "StartMonitoring");
+        StackTargets.EnvironmentWipe("production").Should().Be("WipeProduction");
+    }
+
+    [Fact]
+    public void A_target_for_no_stack_is_one_line()
+    {
+        var act = () => StackTargets.StackOf("StartRag", "Start", Outline);
+        act.Should().Throw<SchemaException>().WithMessage("target StartRag is for no stack of the schema (stacks: core, inference, ai, ui, testing, monitoring)*");
+    }
+}
