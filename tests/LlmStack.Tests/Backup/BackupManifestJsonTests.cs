@@ -235,4 +235,56 @@ public sealed class BackupManifestJsonTests
         BackupWords.TypesOf(BackupMethod.Postgres).Should().Equal(BackupType.Full, BackupType.Schema, BackupType.Data);
         BackupWords.TypesOf(BackupMethod.Redis).Should().Equal(BackupType.Rdb, BackupType.Aof);
     }
+
+    [Fact]
+    public void The_tape_catalog_and_the_restore_test_report_keep_their_json()
+    {
+        const string tape = """
+{
+  "set": "20261129T030000Z-3fa2",
+  "environment": "staging",
+  "target": "/backups/tape/staging/20261129T030000Z-3fa2.tar",
+  "exported": "2026-11-29T03:00:00+00:00",
+  "bytes": 123456,
+  "sha256": "ab12",
+  "entries": {
+    "20261129T030000Z-3fa2/postgres/full/globals.sql": 1234
+  }
+}
+""";
+        JsonSerializer.Serialize(JsonSerializer.Deserialize<TapeExport>(tape, JsonDefaults.Document), JsonDefaults.Document).Should().Be(tape);
+
+        const string report = """
+{
+  "environment": "staging",
+  "set": "S2",
+  "sets": [
+    "S1",
+    "S2"
+  ],
+  "testEnvironment": "testing",
+  "project": "llmstack-restoretest-staging",
+  "started": "2026-11-29T03:00:00+00:00",
+  "seconds": 47.25,
+  "passed": false,
+  "checks": [
+    {
+      "member": "postgres/full",
+      "check": "restore and its check",
+      "ok": true,
+      "detail": "restored; counts as in the backup",
+      "set": "S1"
+    },
+    {
+      "member": "redis/rdb",
+      "check": "restore",
+      "ok": false,
+      "detail": "boom",
+      "set": "S2"
+    }
+  ]
+}
+""";
+        JsonSerializer.Serialize(JsonSerializer.Deserialize<RestoreTestReport>(report, JsonDefaults.Document), JsonDefaults.Document).Should().Be(report);
+    }
 }
