@@ -51,7 +51,7 @@ partial class Build
     Target BackupService => _ => _
         .Description("Back up one service (--service X [--backup-type T]) as a backup set of its own.")
         .Requires(() => Service)
-        .Executes(async ct => ReportSummary("Set", (await BackupTargets.ServiceAsync(Service!, BackupType, nameof(BackupService), ct)).Set));
+        .Executes(async ct => ReportSummary("Set", (await BackupTargets.ServiceAsync(Service!, BackupType, BackupTrigger.BackupService, ct)).Set));
 
     Target BackupCopy => _ => _
         .Description("Copy to every other tier of the environment what the first tier has and it lacks (restic copy; tape: export); non-zero naming the tiers that failed.")

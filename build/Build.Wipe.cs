@@ -53,7 +53,7 @@ partial class Build
     Target BackupBeforeNuclear => _ => _
         .Description("Before WipeNuclear: a BackupFull of each environment whose own wipe takes one (staging and production always, the others with backup_before_wipe) and that has volumes on this engine, each with its own key; a failure stops the wipe.")
         .OnlyWhenDynamic(() => !DryRun && ExecutionPlan.Any(t => t.Name == nameof(WipeNuclear)), "before a WipeNuclear that is not a dry run")
-        .Executes(ct => Wipes.BackupEverywhereAsync(nameof(WipeNuclear), s => WipeTakesBackup(s, nameof(WipeNuclear)), BackupsOf, BackupTriggers.PreWipe, ct));
+        .Executes(ct => Wipes.BackupEverywhereAsync(nameof(WipeNuclear), s => WipeTakesBackup(s, nameof(WipeNuclear)), BackupsOf, BackupTrigger.PreWipe, ct));
 
     Target Reset => _ => _
         .Description("The environment's wipe (secrets kept), then every enabled stack started again in order, health-gated, so the new databases use the passwords in the secrets file; a dry run or a declined wipe starts nothing.")
@@ -81,7 +81,7 @@ partial class Build
     /// The trigger of this run's BackupFull: a wipe's own backup is a safety copy (<c>pre-wipe</c>, never <c>latest</c>);
     /// one the user asked for, or a cleanup's, is <c>BackupFull</c>.
     /// </summary>
-    string BackupFullTrigger() => !IsInvoked(nameof(BackupFull)) && WipeWantsBackup() ? BackupTriggers.PreWipe : nameof(BackupFull);
+    BackupTrigger BackupFullTrigger() => !IsInvoked(nameof(BackupFull)) && WipeWantsBackup() ? BackupTrigger.PreWipe : BackupTrigger.BackupFull;
 
     /// <summary>For the confirmation: the newest backup set of an environment whose backup before this wipe was skipped with --skip.</summary>
     async Task<string?> SkippedBackupAsync(EnvironmentSession session, CancellationToken cancellationToken)

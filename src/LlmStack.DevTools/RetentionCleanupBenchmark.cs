@@ -34,7 +34,7 @@ public static class RetentionCleanupBenchmark
             var stopwatch = Stopwatch.StartNew();
             for (var i = 0; i < sets; i++)
             {
-                await new BackupRunner(context).RunAsync("benchmark", [redis], cancellationToken);
+                await new BackupRunner(context).RunAsync(BackupTrigger.Of("benchmark"), [redis], cancellationToken);
             }
 
             figures.Add(new BackupFigure($"{sets} backup sets of redis made (the bed)", stopwatch.Elapsed.TotalSeconds, await context.Repository.SizeAsync(cancellationToken), null));

@@ -32,8 +32,8 @@ public static class TierBenchmark
             await bed.StartCoreAsync(cancellationToken);
             var tiers = new Dictionary<string, TierDefinition>
             {
-                ["remote"] = new() { Kind = BackupMethods.Remote, Repository = $"rest:{servers.RestUrl}/benchmark" },
-                ["cloud"] = new() { Kind = BackupMethods.Cloud, Repository = $"s3:{servers.S3Url}/{TierServers.Bucket}/benchmark", Credentials = Path.GetFileName(credentials), CaFile = servers.CaFile },
+                ["remote"] = new() { Kind = TierKind.Remote.Word(), Repository = $"rest:{servers.RestUrl}/benchmark" },
+                ["cloud"] = new() { Kind = TierKind.Cloud.Word(), Repository = $"s3:{servers.S3Url}/{TierServers.Bucket}/benchmark", Credentials = Path.GetFileName(credentials), CaFile = servers.CaFile },
             };
             var context = await BackupBenchmark.ContextAsync(bed, log, tiers, secretsDirectory, masker);
             var volume = context.Plan.Members.Single(m => m.Volume == "qdrant_data");
@@ -41,7 +41,7 @@ public static class TierBenchmark
             await BackupBenchmark.FillAsync(context, volume.VolumeName!, volumeMiB, cancellationToken);
 
             var stopwatch = Stopwatch.StartNew();
-            var manifest = await new BackupRunner(context).RunAsync("benchmark", context.Plan.Members.Where(m => m.Method != BackupMethods.Config).ToList(), cancellationToken);
+            var manifest = await new BackupRunner(context).RunAsync(BackupTrigger.Of("benchmark"), context.Plan.Members.Where(m => m.Method != BackupMethod.Config).ToList(), cancellationToken);
             figures.Add(new BackupFigure($"backup set of the core stack to the local tier ({manifest.Members.Count(m => m.Succeeded)} members)", stopwatch.Elapsed.TotalSeconds, manifest.Members.Sum(m => m.Bytes), null));
             var entries = await context.Catalog.EntriesAsync(cancellationToken);
             var local = await context.Repository.SizeAsync(cancellationToken);

@@ -7,11 +7,18 @@ public sealed record CatalogEntry(BackupSetManifest Manifest, string SnapshotId,
     public string? Verified => Tags.Where(t => t.StartsWith("verified=", StringComparison.Ordinal)).Select(t => t["verified=".Length..]).Order(StringComparer.Ordinal).LastOrDefault();
 }
 
+/// <summary>The sets a repository holds, as the planners read them (the real one is <see cref="BackupCatalog"/>; tests pass fakes).</summary>
+public interface IBackupCatalog
+{
+    /// <summary>Every set with its manifest snapshot, oldest first.</summary>
+    Task<IReadOnlyList<CatalogEntry>> EntriesAsync(CancellationToken cancellationToken);
+}
+
 /// <summary>
 /// The backup sets of a repository, read from their manifests. A manifest never changes once written (its set id is
 /// in its path), so each is read from the repository once and then kept in a local cache.
 /// </summary>
-public sealed class BackupCatalog(ResticRepository repository, string cacheDirectory)
+public sealed class BackupCatalog(ResticRepository repository, string cacheDirectory) : IBackupCatalog
 {
     private string CacheDirectory => Path.Combine(cacheDirectory, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
         System.Text.Encoding.UTF8.GetBytes(repository.Location)))[..16]);
@@ -66,38 +73,4 @@ public sealed class BackupCatalog(ResticRepository repository, string cacheDirec
         File.WriteAllText(partial, json);
         File.Move(partial, path, overwrite: true);
     }
-}
-
-/// <summary>One member of one set, chosen for a check (BackupVerify, RestoreTest).</summary>
-public sealed record ChosenMember(CatalogEntry Entry, MemberResult Member)
-{
-    public string Set => Entry.Manifest.Set;
-}
-
-/// <summary>Which backups the checks take (pure).</summary>
-public static class BackupSelection
-{
-    /// <summary>
-    /// For every member of the plan (<paramref name="keys"/>: <c>postgres/full</c>, <c>qdrant/qdrant_data</c> …), the
-    /// newest successful backup of it that is not a safety copy, whatever set holds it: after a <c>BackupFull</c> and a
-    /// <c>BackupService --service postgres</c>, postgres comes from the newer set and everything else from the full one.
-    /// Members never backed up are left out. In the plan's order.
-    /// </summary>
-    public static IReadOnlyList<ChosenMember> NewestOfEach(IReadOnlyList<CatalogEntry> entries, IEnumerable<string> keys) =>
-        keys.Distinct(StringComparer.Ordinal)
-            .Select(key => entries
-                .Where(e => !e.Manifest.IsSafetyCopy)
-                .OrderBy(e => e.Manifest.Started)
-                .SelectMany(e => e.Manifest.Members.Where(m => m.Succeeded && m.Key == key).Select(m => new ChosenMember(e, m)))
-                .LastOrDefault())
-            .OfType<ChosenMember>()
-            .ToList();
-
-    /// <summary>Every member of one set that has something to check (skipped and failed members have nothing).</summary>
-    public static IReadOnlyList<ChosenMember> OfSet(CatalogEntry entry) =>
-        entry.Manifest.Members.Where(m => m.Succeeded).Select(m => new ChosenMember(entry, m)).ToList();
-
-    /// <summary><c>set (member, member); set (member)</c>: which set each checked member came from.</summary>
-    public static string Describe(IReadOnlyList<ChosenMember> chosen) =>
-        string.Join("; ", chosen.GroupBy(c => c.Set, StringComparer.Ordinal).Select(g => $"{g.Key} ({string.Join(", ", g.Select(c => c.Member.Key))})"));
 }

@@ -98,31 +98,6 @@ public sealed class KeyDefinition : SchemaNode
     public string? File { get; set; }
 }
 
-/// <summary>The backup methods and the types each offers.</summary>
-public static class BackupMethods
-{
-    public const string Postgres = "postgres";
-    public const string Redis = "redis";
-    public const string Volume = "volume";
-    public const string None = "none";
-    public const string Config = "config";
-
-    public static readonly IReadOnlyDictionary<string, IReadOnlyList<string>> Types = new Dictionary<string, IReadOnlyList<string>>
-    {
-        [Postgres] = ["full", "schema", "data"],
-        [Redis] = ["rdb", "aof"],
-        [Volume] = ["volume"],
-        [None] = [],
-    };
-
-    public const string Local = "local";
-    public const string Remote = "remote";
-    public const string Cloud = "cloud";
-    public const string Tape = "tape";
-
-    public static readonly IReadOnlyList<string> TierKinds = [Local, Remote, Cloud, Tape];
-}
-
 /// <summary>Reads and validates the backup configuration against the schema.</summary>
 public static class BackupConfigLoader
 {
@@ -161,39 +136,41 @@ public static class BackupConfigLoader
             diagnostics.Error(config.Has("tiers") ? config.Locate("tiers") : config.Location, "no tiers: define at least one, e.g. tiers: { local: { kind: local, path: backups } }");
         }
 
+        var kinds = string.Join(", ", BackupWords.TierKinds.Select(k => k.Word()));
         foreach (var (name, tier) in config.Tiers)
         {
-            if (tier.Kind is not { } kind || !BackupMethods.TierKinds.Contains(kind))
+            TierKind? kind = BackupWords.TryParse<TierKind>(tier.Kind, out var parsed) ? parsed : null;
+            if (kind is null)
             {
                 diagnostics.Error(tier.Has("kind") ? tier.Locate("kind") : tier.Location,
-                    $"tier '{name}': kind must be one of {string.Join(", ", BackupMethods.TierKinds)}{(tier.Kind is null ? string.Empty : $", not '{tier.Kind}'")}");
+                    $"tier '{name}': kind must be one of {kinds}{(tier.Kind is null ? string.Empty : $", not '{tier.Kind}'")}");
             }
 
-            switch (tier.Kind)
+            switch (kind)
             {
-                case BackupMethods.Local or BackupMethods.Tape when string.IsNullOrWhiteSpace(tier.Path):
+                case TierKind.Local or TierKind.Tape when string.IsNullOrWhiteSpace(tier.Path):
                     diagnostics.Error(tier.Location, $"tier '{name}' ({tier.Kind}) has no path");
                     break;
-                case BackupMethods.Remote when string.IsNullOrWhiteSpace(tier.Repository):
+                case TierKind.Remote when string.IsNullOrWhiteSpace(tier.Repository):
                     diagnostics.Error(tier.Location, $"tier '{name}' (remote) has no repository (a path, sftp:… or rest:…)");
                     break;
-                case BackupMethods.Cloud when tier.Repository is not { } repository || !repository.StartsWith("s3:", StringComparison.Ordinal):
+                case TierKind.Cloud when tier.Repository is not { } repository || !repository.StartsWith("s3:", StringComparison.Ordinal):
                     diagnostics.Error(tier.Has("repository") ? tier.Locate("repository") : tier.Location, $"tier '{name}' (cloud) needs a repository like s3:https://host/bucket/prefix");
                     break;
-                case BackupMethods.Cloud when string.IsNullOrWhiteSpace(tier.Credentials):
+                case TierKind.Cloud when string.IsNullOrWhiteSpace(tier.Credentials):
                     diagnostics.Error(tier.Location, $"tier '{name}' (cloud) needs credentials: a file in the secrets directory with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
                     break;
             }
 
-            foreach (var (key, allowed) in new (string Key, string[] Kinds)[]
+            foreach (var (key, allowed) in new (string Key, TierKind[] Kinds)[]
                      {
-                         ("path", [BackupMethods.Local, BackupMethods.Tape]), ("repository", [BackupMethods.Remote, BackupMethods.Cloud]),
-                         ("credentials", [BackupMethods.Cloud]), ("ca_file", [BackupMethods.Remote, BackupMethods.Cloud]), ("catalog", [BackupMethods.Tape]),
+                         ("path", [TierKind.Local, TierKind.Tape]), ("repository", [TierKind.Remote, TierKind.Cloud]),
+                         ("credentials", [TierKind.Cloud]), ("ca_file", [TierKind.Remote, TierKind.Cloud]), ("catalog", [TierKind.Tape]),
                      })
             {
-                if (tier.Has(key) && tier.Kind is { } k && BackupMethods.TierKinds.Contains(k) && !allowed.Contains(k))
+                if (tier.Has(key) && kind is { } k && !allowed.Contains(k))
                 {
-                    diagnostics.Error(tier.Locate(key), $"tier '{name}': {key} is for {string.Join(" and ", allowed)} tiers, not {k}");
+                    diagnostics.Error(tier.Locate(key), $"tier '{name}': {key} is for {string.Join(" and ", allowed.Select(a => a.Word()))} tiers, not {k.Word()}");
                 }
             }
         }
@@ -258,7 +235,7 @@ public static class BackupConfigLoader
                 diagnostics.Error(environment.Locate("tiers"), $"environment '{name}' lists a tier twice");
             }
 
-            if (config.Tiers.TryGetValue(tiers[0], out var first) && first.Kind is not (BackupMethods.Local or BackupMethods.Remote))
+            if (config.Tiers.TryGetValue(tiers[0], out var first) && first.Kind != TierKind.Local.Word() && first.Kind != TierKind.Remote.Word())
             {
                 diagnostics.Error(environment.Locate("tiers[0]"),
                     $"environment '{name}': the first tier receives every backup and is copied to the others, so it must be local or remote, not {first.Kind}");
@@ -289,17 +266,18 @@ public static class BackupConfigLoader
                 diagnostics.Error(location, $"service '{name}' is not in the schema{References.Hint(name, schema.Services.Keys)}");
             }
 
-            if (service.Method is not { } method || !BackupMethods.Types.ContainsKey(method))
+            if (service.Method is not { } method || !BackupWords.ConfigMethods.Contains(method))
             {
                 diagnostics.Error(service.Has("method") ? service.Locate("method") : service.Location,
-                    $"service '{name}': method must be one of {string.Join(", ", BackupMethods.Types.Keys)}{(service.Method is null ? string.Empty : $", not '{service.Method}'")}");
+                    $"service '{name}': method must be one of {string.Join(", ", BackupWords.ConfigMethods)}{(service.Method is null ? string.Empty : $", not '{service.Method}'")}");
                 continue;
             }
 
-            var offered = BackupMethods.Types[method];
+            var backedUp = method == BackupWords.NoBackup ? (BackupMethod?)null : BackupWords.Parse<BackupMethod>(method);
+            var offered = backedUp is { } m ? BackupWords.TypesOf(m).Select(t => t.Word()).ToList() : [];
             if (service.Types is { } types)
             {
-                if (method is BackupMethods.Volume or BackupMethods.None)
+                if (backedUp is null or BackupMethod.Volume)
                 {
                     diagnostics.Error(service.Locate("types"), $"service '{name}': method {method} takes no types");
                 }
@@ -320,18 +298,18 @@ public static class BackupConfigLoader
                 }
             }
 
-            if (service.Mode is { } mode && (method != BackupMethods.Volume || mode is not ("pause" or "stop")))
+            if (service.Mode is { } mode && (backedUp != BackupMethod.Volume || mode is not ("pause" or "stop")))
             {
-                diagnostics.Error(service.Locate("mode"), method == BackupMethods.Volume
+                diagnostics.Error(service.Locate("mode"), backedUp == BackupMethod.Volume
                     ? $"service '{name}': mode must be pause or stop, not '{mode}'"
                     : $"service '{name}': mode is for method volume only");
             }
 
-            if (method == BackupMethods.None && string.IsNullOrWhiteSpace(service.Reason))
+            if (backedUp is null && string.IsNullOrWhiteSpace(service.Reason))
             {
                 diagnostics.Error(location, $"service '{name}': method none needs a reason (why its data needs no backup)");
             }
-            else if (method != BackupMethods.None && service.Reason is not null)
+            else if (backedUp is not null && service.Reason is not null)
             {
                 diagnostics.Error(service.Locate("reason"), $"service '{name}': reason is for method none only");
             }

@@ -16,10 +16,10 @@ public sealed record BackupPart(string Name, string Snapshot, string Path, long 
 /// <summary>How one member of a set went: its parts when it succeeded, the reason when it failed; counts for the restore check.</summary>
 public sealed record MemberResult(
     string Service,
-    string Method,
-    string Type,
+    BackupMethod Method,
+    BackupType Type,
     string? Volume,
-    string Status,
+    MemberStatus Status,
     string? Error,
     IReadOnlyList<BackupPart> Parts,
     IReadOnlyDictionary<string, long>? Counts)
@@ -30,15 +30,9 @@ public sealed record MemberResult(
     /// </summary>
     public string? Digest { get; init; }
 
-    public const string Ok = "ok";
-    public const string Failed = "failed";
+    public bool Succeeded => Status == MemberStatus.Ok;
 
-    /// <summary>Nothing to back up (a volume that was never created: its stack has not run yet).</summary>
-    public const string Skipped = "skipped";
-
-    public bool Succeeded => Status == Ok;
-
-    public string Key => $"{Service}/{Volume ?? Type}";
+    public string Key => $"{Service}/{Volume ?? Type.Word()}";
 
     public long Bytes => Parts.Sum(p => p.Bytes);
 
@@ -55,28 +49,28 @@ public sealed record BackupSetManifest(
     string Environment,
     string Project,
     string Tier,
-    string Trigger,
+    BackupTrigger Trigger,
     DateTimeOffset Started,
     DateTimeOffset Finished,
     string Version,
-    string Status,
+    SetStatus Status,
     IReadOnlyList<MemberResult> Members)
 {
-    public const string Complete = "complete";
-    public const string Incomplete = "failed";
+    public bool IsComplete => Status == SetStatus.Complete;
 
-
-    public bool IsComplete => Status == Complete;
-
-    /// <summary>A set LlmStack took before replacing or removing the data (<see cref="BackupTriggers"/>): never <c>latest</c>.</summary>
+    /// <summary>A set LlmStack took before replacing or removing the data (<see cref="BackupTrigger"/>): never <c>latest</c>.</summary>
     [JsonIgnore]
-    public bool IsSafetyCopy => BackupTriggers.IsSafetyCopy(Trigger);
+    public bool IsSafetyCopy => Trigger.IsSafetyCopy;
 
     /// <summary>Stable path of the manifest inside its snapshot.</summary>
     public string Path => ManifestPath(Set);
 
     public static string ManifestPath(string set) => $"/llmstack/sets/{set}.json";
 
+    /// <summary>
+    /// The manifest as it is stored (its snapshot, the cache, a tape export): every word as it always was — enums
+    /// camelCase through <see cref="JsonDefaults"/>, the trigger as its own word.
+    /// </summary>
     public string ToJson() => JsonSerializer.Serialize(this, JsonDefaults.Document);
 
     public static BackupSetManifest FromJson(string json) => JsonSerializer.Deserialize<BackupSetManifest>(json, JsonDefaults.Document)!;
@@ -97,17 +91,17 @@ public static class BackupTags
     public const string Marker = "llmstack";
 
     /// <param name="run">The run writing it (<c>host/pid</c>): a set of a run that ended without its manifest is an orphan to remove (<see cref="BackupOrphans"/>).</param>
-    public static IReadOnlyList<string> Member(string environment, string set, string version, string service, string type, string part, string run) =>
-        [Marker, "kind=member", $"env={environment}", $"set={set}", $"version={version}", $"service={service}", $"type={type}", $"part={part}", $"run={run}"];
+    public static IReadOnlyList<string> Member(string environment, string set, string version, string service, BackupType type, string part, string run) =>
+        [Marker, "kind=member", $"env={environment}", $"set={set}", $"version={version}", $"service={service}", $"type={type.Word()}", $"part={part}", $"run={run}"];
 
-    public static IReadOnlyList<string> Set(string environment, string set, string version, string trigger, string status) =>
-        [Marker, "kind=set", $"env={environment}", $"set={set}", $"version={version}", $"trigger={trigger}", $"status={status}"];
+    public static IReadOnlyList<string> Set(string environment, string set, string version, BackupTrigger trigger, SetStatus status) =>
+        [Marker, "kind=set", $"env={environment}", $"set={set}", $"version={version}", $"trigger={trigger.Text}", $"status={status.Word()}"];
 
-    /// <summary>Where a member part lives inside its snapshot.</summary>
     /// <summary>Selects every snapshot of a set on a tier: its members' parts and its manifest (copies included, whatever their ids there).</summary>
     public static IReadOnlyList<string> OfSet(string environment, string set) => [Marker, $"env={environment}", $"set={set}"];
 
-    public static string PartPath(string service, string type, string part) => $"/{service}/{type}/{part}";
+    /// <summary>Where a member part lives inside its snapshot.</summary>
+    public static string PartPath(string service, BackupType type, string part) => $"/{service}/{type.Word()}/{part}";
 
     /// <summary>A part name safe as a file name (database names may hold anything).</summary>
     public static string SafeName(string name) =>

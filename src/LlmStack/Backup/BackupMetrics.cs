@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using LlmStack.Reporting;
 
 namespace LlmStack.Backup;
 
@@ -47,8 +48,8 @@ public sealed class BackupMetrics(string? file, string? stepSummary)
         }
 
         Update(samples);
-        Summary($"### Backup set {set.Set} of {set.Environment}: {set.Status}", ["Member", "Status", "Read", "Added"],
-            set.Members.Select(m => new[] { m.Key, m.Status + (m.Error is null ? string.Empty : $": {m.Error}"), BackupProgress.Size(m.Bytes), BackupProgress.Size(m.Added) }));
+        Summary($"### Backup set {set.Set} of {set.Environment}: {set.Status.Word()}", ["Member", "Status", "Read", "Added"],
+            set.Members.Select(m => new[] { m.Key, m.Status.Word() + (m.Error is null ? string.Empty : $": {m.Error}"), BackupProgress.Size(m.Bytes), BackupProgress.Size(m.Added) }));
     }
 
     public void Copy(BackupSetManifest? set, string environment, IReadOnlyList<TierResult> results)
@@ -67,7 +68,7 @@ public sealed class BackupMetrics(string? file, string? stepSummary)
         Update(samples);
         if (results.Count > 0)
         {
-            Summary($"### Copies to the other tiers of {environment}", ["Tier", "Kind", "Result"], results.Select(r => new[] { r.Tier, r.Kind, (r.Ok ? "ok: " : "failed: ") + r.Outcome }));
+            Summary($"### Copies to the other tiers of {environment}", ["Tier", "Kind", "Result"], results.Select(r => new[] { r.Tier, r.Kind.Word(), (r.Ok ? "ok: " : "failed: ") + r.Outcome }));
         }
     }
 
@@ -136,14 +137,14 @@ public sealed class BackupMetrics(string? file, string? stepSummary)
         }
 
         var state = file + ".state.json";
-        var all = File.Exists(state) ? JsonSerializer.Deserialize<Dictionary<string, double>>(File.ReadAllText(state)) ?? [] : [];
+        var all = File.Exists(state) ? JsonSerializer.Deserialize<Dictionary<string, double>>(File.ReadAllText(state), JsonDefaults.Line) ?? [] : [];
         foreach (var (name, labels, value) in samples)
         {
             all[Series(name, labels)] = value;
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        File.WriteAllText(state + ".tmp", JsonSerializer.Serialize(all));
+        File.WriteAllText(state + ".tmp", JsonSerializer.Serialize(all, JsonDefaults.Line));
         File.Move(state + ".tmp", state, overwrite: true);
         File.WriteAllText(file + ".tmp", Render(all));
         File.Move(file + ".tmp", file, overwrite: true);

@@ -9,7 +9,7 @@ namespace LlmStack.Backup;
 /// A tier as one environment uses it: the restic repository's location (for tape, the export path), and what the
 /// restic process needs to reach it (a CA file, a credentials file in the secrets directory).
 /// </summary>
-public sealed record ResolvedTier(string Name, string Kind, string Repository)
+public sealed record ResolvedTier(string Name, TierKind Kind, string Repository)
 {
     public string? CaFile { get; init; }
 
@@ -18,7 +18,7 @@ public sealed record ResolvedTier(string Name, string Kind, string Repository)
     /// <summary>tape: where the export manifests are kept.</summary>
     public string? Catalog { get; init; }
 
-    public bool IsRepository => Kind != BackupMethods.Tape;
+    public bool IsRepository => Kind != TierKind.Tape;
 
     /// <summary>A local path (local tiers, and remote ones that are a mounted share's path).</summary>
     public bool IsPath => !Repository.Contains(':', StringComparison.Ordinal) || (Repository.Length > 1 && Repository[1] == ':');
@@ -28,10 +28,10 @@ public sealed record ResolvedTier(string Name, string Kind, string Repository)
 /// One member of a backup set: a service's data of one type (a postgres dump, a redis rdb, one named volume, the
 /// configuration). <see cref="Writers"/> are the services that write a volume (suspended while it is copied).
 /// </summary>
-public sealed record BackupMember(string Service, string Method, string Type, string? Volume, string? VolumeName, IReadOnlyList<string> Writers, SuspendMode Mode)
+public sealed record BackupMember(string Service, BackupMethod Method, BackupType Type, string? Volume, string? VolumeName, IReadOnlyList<string> Writers, SuspendMode Mode)
 {
     /// <summary>Stable name of the member within a set: <c>postgres/full</c>, <c>qdrant/qdrant_data</c>, <c>config/config</c>.</summary>
-    public string Key => $"{Service}/{Volume ?? Type}";
+    public string Key => $"{Service}/{Volume ?? Type.Word()}";
 }
 
 /// <summary>Everything a backup of one environment needs: schedule, tiers and members, dependencies first.</summary>
@@ -43,7 +43,7 @@ public sealed record EnvironmentBackupPlan(
     IReadOnlyList<ResolvedTier> Tiers,
     IReadOnlyList<BackupMember> Members,
     IReadOnlyDictionary<string, string> NotBackedUp,
-    IReadOnlyDictionary<string, IReadOnlyList<string>> Types)
+    IReadOnlyDictionary<string, IReadOnlyList<BackupType>> Types)
 {
     /// <summary>The tier every backup is written to first.</summary>
     public ResolvedTier Primary => Tiers[0];
@@ -56,6 +56,26 @@ public sealed record EnvironmentBackupPlan(
     /// check of a service and a type given on the command line, each refusal one line naming the allowed values.
     /// </summary>
     public IReadOnlyList<BackupMember> For(string service, string? type)
+    {
+        var members = MembersOf(service);
+        return type is null ? members : WithType(members, Offered(service, type));
+    }
+
+    /// <summary>The members of a service with a type a backup has (the safety copy of what a restore replaces).</summary>
+    public IReadOnlyList<BackupMember> For(string service, BackupType type)
+    {
+        var members = MembersOf(service);
+        return WithType(members, Offered(service, type.Word()));
+    }
+
+    /// <summary><c>--backup-type</c> of a service, checked like <see cref="For(string, string?)"/>; null when not given.</summary>
+    public BackupType? TypeOf(string service, string? type)
+    {
+        _ = MembersOf(service);
+        return type is null ? null : Offered(service, type);
+    }
+
+    private List<BackupMember> MembersOf(string service)
     {
         if (!Services.Contains(service, StringComparer.Ordinal) && Members.All(m => m.Service != service))
         {
@@ -75,19 +95,18 @@ public sealed record EnvironmentBackupPlan(
             throw new PipelineException($"service '{service}' holds no data to back up in {Environment} (services with backups: {string.Join(", ", services)})");
         }
 
-        if (type is null)
-        {
-            return members;
-        }
-
-        var offered = Types[service];
-        if (!offered.Contains(type))
-        {
-            throw new PipelineException($"service '{service}' has no backup type '{type}': --backup-type takes {string.Join(", ", offered)} for {service}");
-        }
-
-        return members.Select(m => m.Method is BackupMethods.Postgres or BackupMethods.Redis ? m with { Type = type } : m).ToList();
+        return members;
     }
+
+    private BackupType Offered(string service, string type)
+    {
+        var offered = Types[service];
+        return offered.Where(t => t.Word() == type).Select(t => (BackupType?)t).FirstOrDefault()
+            ?? throw new PipelineException($"service '{service}' has no backup type '{type}': --backup-type takes {string.Join(", ", offered.Select(t => t.Word()))} for {service}");
+    }
+
+    private static List<BackupMember> WithType(List<BackupMember> members, BackupType type) =>
+        members.Select(m => m.Method is BackupMethod.Postgres or BackupMethod.Redis ? m with { Type = type } : m).ToList();
 }
 
 /// <summary>Resolves the backup configuration for one environment of the schema (pure: no I/O).</summary>
@@ -99,20 +118,22 @@ public static class BackupPlanner
     public static ResolvedTier Resolve(string name, TierDefinition tier, string environment, string rootDirectory, string secretsDirectory)
     {
         string Under(string path) => Path.Combine(Path.GetFullPath(path, rootDirectory), environment);
-        var repository = tier.Kind switch
+        var kind = BackupWords.Parse<TierKind>(tier.Kind!);
+        var repository = kind switch
         {
-            BackupMethods.Local or BackupMethods.Tape => Under(tier.Path!),
+            TierKind.Local or TierKind.Tape => Under(tier.Path!),
             _ when !tier.Repository!.Contains(':', StringComparison.Ordinal) => Under(tier.Repository),
             _ => tier.Repository!.TrimEnd('/') + "/" + environment,
         };
-        return new ResolvedTier(name, tier.Kind!, repository)
+        return new ResolvedTier(name, kind, repository)
         {
             CaFile = tier.CaFile is null ? null : Path.GetFullPath(tier.CaFile, rootDirectory),
             CredentialsFile = tier.Credentials is null ? null : Path.Combine(Path.GetFullPath(secretsDirectory, rootDirectory), tier.Credentials),
-            Catalog = tier.Kind == BackupMethods.Tape ? Path.Combine(Path.GetFullPath(tier.Catalog ?? "backups/tape-catalog", rootDirectory), environment) : null,
+            Catalog = kind == TierKind.Tape ? Path.Combine(Path.GetFullPath(tier.Catalog ?? "backups/tape-catalog", rootDirectory), environment) : null,
         };
     }
 
+    /// <summary>The configuration's words become the plan's types here, once (the configuration is valid: <see cref="BackupConfigLoader.LoadValid"/>).</summary>
     public static EnvironmentBackupPlan Plan(BackupConfig config, ResolvedEnvironment environment, string rootDirectory, string secretsDirectory = "secrets")
     {
         if (!config.Environments.TryGetValue(environment.Name, out var settings))
@@ -125,23 +146,26 @@ public static class BackupPlanner
 
         var members = new List<BackupMember>();
         var skipped = new Dictionary<string, string>(StringComparer.Ordinal);
-        var types = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        var types = new Dictionary<string, IReadOnlyList<BackupType>>(StringComparer.Ordinal);
         var ownedVolumes = new HashSet<string>(StringComparer.Ordinal);
         foreach (var service in environment.Services)
         {
             var definition = config.Services.GetValueOrDefault(service.Name);
-            var method = definition?.Method ?? BackupMethods.Volume;
+            var method = definition?.Method ?? BackupMethod.Volume.Word();
             var named = service.Volumes.Where(v => v.Kind == MountKind.Volume).Select(v => v.Source).Distinct().ToList();
-            switch (method)
+            if (method == BackupWords.NoBackup)
             {
-                case BackupMethods.None:
-                    skipped[service.Name] = definition!.Reason!;
-                    ownedVolumes.UnionWith(named);
-                    break;
-                case BackupMethods.Postgres or BackupMethods.Redis:
-                    var offered = definition!.Types is { Count: > 0 } listed ? listed : BackupMethods.Types[method];
+                skipped[service.Name] = definition!.Reason!;
+                ownedVolumes.UnionWith(named);
+                continue;
+            }
+
+            switch (BackupWords.Parse<BackupMethod>(method))
+            {
+                case var dump and (BackupMethod.Postgres or BackupMethod.Redis):
+                    var offered = definition!.Types is { Count: > 0 } listed ? listed.Select(BackupWords.Parse<BackupType>).ToList() : BackupWords.TypesOf(dump);
                     types[service.Name] = offered;
-                    members.Add(new BackupMember(service.Name, method, offered[0], null, null, [service.Name], SuspendMode.Pause));
+                    members.Add(new BackupMember(service.Name, dump, offered[0], null, null, [service.Name], SuspendMode.Pause));
                     ownedVolumes.UnionWith(named); // the dump covers the service's own volume
                     break;
                 default:
@@ -153,20 +177,20 @@ public static class BackupPlanner
                             .Select(s => s.Name)
                             .ToList();
                         var dockerName = environment.Volumes.First(v => v.Key == volume).Name;
-                        members.Add(new BackupMember(service.Name, BackupMethods.Volume, "volume", volume, dockerName, writers, mode));
+                        members.Add(new BackupMember(service.Name, BackupMethod.Volume, BackupType.Volume, volume, dockerName, writers, mode));
                     }
 
                     if (named.Count > 0)
                     {
-                        types[service.Name] = ["volume"];
+                        types[service.Name] = [BackupType.Volume];
                     }
 
                     break;
             }
         }
 
-        members.Add(new BackupMember(ConfigService, BackupMethods.Config, "config", null, null, [], SuspendMode.Pause));
-        types[ConfigService] = ["config"];
+        members.Add(new BackupMember(ConfigService, BackupMethod.Config, BackupType.Config, null, null, [], SuspendMode.Pause));
+        types[ConfigService] = [BackupType.Config];
         return new EnvironmentBackupPlan(environment.Name, environment.Project, settings.Schedule!, cron!, tiers, members, skipped, types)
         {
             Services = environment.Services.Select(s => s.Name).ToList(),

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using Docker.DotNet;
 using LlmStack.Engine;
@@ -7,76 +6,6 @@ using LlmStack.Schema;
 using Serilog;
 
 namespace LlmStack.Backup;
-
-/// <summary>What backups and restores of one environment share.</summary>
-public sealed record BackupContext(
-    DockerEngine Engine,
-    ResolvedEnvironment Environment,
-    EnvironmentBackupPlan Plan,
-    ResticRepository Repository,
-    BackupTiers Tiers,
-    ServiceLifecycle Lifecycle,
-    HelperContainers Helpers,
-    string HelperImage,
-    Func<string, string?> Secrets,
-    IReadOnlyList<string> ConfigPaths,
-    string ManifestCache,
-    BackupProgress Progress,
-    ILogger Log)
-{
-    public static string Version => typeof(BackupContext).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
-
-    public string Host => Environment.Project;
-
-    public BackupCatalog Catalog => new(Repository, ManifestCache);
-
-    /// <summary>The running container of a service, or one line saying it must run.</summary>
-    public Task<(string Id, string Name)> RunningContainerAsync(string service, CancellationToken cancellationToken) =>
-        Engine.RunningContainerAsync(Environment, service, "to back it up or restore it", cancellationToken);
-
-    /// <summary>A variable of the service's own environment (POSTGRES_USER), with secrets resolved.</summary>
-    public string? ServiceVariable(string service, string name) =>
-        Environment.Service(service).Environment.FirstOrDefault(kv => kv.Key == name) is { Key: not null } pair
-            ? Interpolation.Materialize(pair.Value, Secrets)
-            : null;
-
-    /// <summary>Files and directories in a volume (a helper running <paramref name="spec"/>'s count command).</summary>
-    public async Task<long> CountEntriesAsync(HelperSpec spec, string volume, CancellationToken cancellationToken)
-    {
-        var result = await Helpers.RunAsync(spec with { Purpose = "volume-count", Entrypoint = ["/bin/sh", "-c"], Command = ["find /volume -mindepth 1 | wc -l"] }, cancellationToken);
-        return result.ExitCode == 0 && long.TryParse(result.Output.Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var count)
-            ? count
-            : throw new PipelineException($"counting the files of volume {volume} failed (exit {result.ExitCode}): {result.Errors.LastOrDefault() ?? result.Output.Trim()}");
-    }
-
-    /// <summary>
-    /// The Docker name of a volume of the environment (the schema's key), when it exists; null when it does not (mounting
-    /// it would create it without our labels). A volume of that name that is not ours is never read or changed.
-    /// </summary>
-    public async Task<string?> OwnedVolumeAsync(string volume, CancellationToken cancellationToken)
-    {
-        var name = Environment.Volumes.FirstOrDefault(v => v.Key == volume)?.Name
-                   ?? throw new PipelineException($"volume '{volume}' is not part of environment {Environment.Name}");
-        try
-        {
-            var inspected = await Engine.CallAsync(ct => Engine.Client.Volumes.InspectAsync(name, ct), cancellationToken);
-            return Scope.Of(Environment).Owns(inspected.Labels)
-                ? name
-                : throw new PipelineException($"volume {name} exists but is not LlmStack's for {Environment.Name} (labels differ): left alone");
-        }
-        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
-            return null;
-        }
-    }
-
-    /// <summary>Where the service mounts a named volume (the helper mounts it at the same place).</summary>
-    public string MountPoint(string service, string volume) =>
-        Environment.Service(service).Volumes.First(v => v.Kind == MountKind.Volume && v.Source == volume).Target;
-
-    public static PipelineException Failed(string what, string container, Exec.Result result) =>
-        new($"{what} failed in {container} (exit {result.ExitCode}): {result.ErrorLines.LastOrDefault(l => l.Trim().Length > 0) ?? "no error output"}");
-}
 
 /// <summary>A member with nothing to back up: recorded as skipped, the set stays complete.</summary>
 public sealed class MemberSkippedException(string reason) : Exception(reason);
@@ -90,7 +19,7 @@ public sealed class BackupRunner(BackupContext context)
 {
     private readonly ILogger _log = context.Log;
 
-    public async Task<BackupSetManifest> RunAsync(string trigger, IReadOnlyList<BackupMember> members, CancellationToken cancellationToken)
+    public async Task<BackupSetManifest> RunAsync(BackupTrigger trigger, IReadOnlyList<BackupMember> members, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
         var set = BackupSetManifest.NewSetId(started);
@@ -105,18 +34,18 @@ public sealed class BackupRunner(BackupContext context)
             catch (MemberSkippedException skipped)
             {
                 _log.Information("Nothing to back up for {Member}: {Reason}", member.Key, skipped.Message);
-                results.Add(new MemberResult(member.Service, member.Method, member.Type, member.Volume, MemberResult.Skipped, skipped.Message, [], null));
+                results.Add(new MemberResult(member.Service, member.Method, member.Type, member.Volume, MemberStatus.Skipped, skipped.Message, [], null));
             }
             catch (Exception e) when (e is PipelineException or DockerApiException or IOException && !cancellationToken.IsCancellationRequested)
             {
                 context.Progress.Done();
                 var message = e.Message.Split('\n')[0];
                 _log.Error("Backup of {Member} failed: {Error}", member.Key, message);
-                results.Add(new MemberResult(member.Service, member.Method, member.Type, member.Volume, MemberResult.Failed, message, [], null));
+                results.Add(new MemberResult(member.Service, member.Method, member.Type, member.Volume, MemberStatus.Failed, message, [], null));
             }
         }
 
-        var status = results.All(r => r.Status != MemberResult.Failed) ? BackupSetManifest.Complete : BackupSetManifest.Incomplete;
+        var status = results.All(r => r.Status != MemberStatus.Failed) ? SetStatus.Complete : SetStatus.Failed;
         var manifest = new BackupSetManifest(
             set, context.Environment.Name, context.Environment.Project, context.Repository.Tier.Name, trigger, started, DateTimeOffset.UtcNow, BackupContext.Version, status, results);
         await context.Repository.BackupStreamAsync(
@@ -128,7 +57,7 @@ public sealed class BackupRunner(BackupContext context)
             cancellationToken);
         context.Catalog.Remember(manifest);
         _log.Information("Backup set {Set}: {Status}, {Ok} of {Count} member(s), {Bytes} read, {Added} added to the repository",
-            set, status, results.Count(r => r.Succeeded), results.Count, BackupProgress.Size(results.Sum(r => r.Bytes)), BackupProgress.Size(results.Sum(r => r.Added)));
+            set, status.Word(), results.Count(r => r.Succeeded), results.Count, BackupProgress.Size(results.Sum(r => r.Bytes)), BackupProgress.Size(results.Sum(r => r.Added)));
         return manifest;
     }
 
@@ -139,25 +68,25 @@ public sealed class BackupRunner(BackupContext context)
         string? digest = null;
         switch (member.Method)
         {
-            case BackupMethods.Postgres:
+            case BackupMethod.Postgres:
                 await PostgresAsync(set, member, parts, cancellationToken);
                 break;
-            case BackupMethods.Redis:
+            case BackupMethod.Redis:
                 digest = await RedisAsync(set, member, parts, cancellationToken);
                 break;
-            case BackupMethods.Volume:
+            case BackupMethod.Volume:
                 (counts, digest) = await VolumeAsync(set, member, parts, cancellationToken);
                 break;
-            case BackupMethods.Config:
+            case BackupMethod.Config:
                 await ConfigAsync(set, member, parts, cancellationToken);
                 break;
             default:
-                throw new PipelineException($"service '{member.Service}': unknown backup method '{member.Method}'");
+                throw new PipelineException($"service '{member.Service}': unknown backup method '{member.Method.Word()}'");
         }
 
-        var result = new MemberResult(member.Service, member.Method, member.Type, member.Volume, MemberResult.Ok, null, parts, counts) { Digest = digest };
+        var result = new MemberResult(member.Service, member.Method, member.Type, member.Volume, MemberStatus.Ok, null, parts, counts) { Digest = digest };
         _log.Information("Backed up {Member} ({Type}): {Parts} part(s), {Bytes} read, {Added} added in {Seconds:0.0} s",
-            member.Key, member.Type, parts.Count, BackupProgress.Size(result.Bytes), BackupProgress.Size(result.Added), parts.Sum(p => p.Seconds));
+            member.Key, member.Type.Word(), parts.Count, BackupProgress.Size(result.Bytes), BackupProgress.Size(result.Added), parts.Sum(p => p.Seconds));
         return result;
     }
 
@@ -191,8 +120,8 @@ public sealed class BackupRunner(BackupContext context)
         parts.Add(await StreamPartAsync(set, member, "globals.sql", Producer(id, name, ["pg_dumpall", "-U", user, "--globals-only"]), cancellationToken));
         var only = member.Type switch
         {
-            "schema" => new[] { "--schema-only" },
-            "data" => ["--data-only"],
+            BackupType.Schema => new[] { "--schema-only" },
+            BackupType.Data => ["--data-only"],
             _ => [],
         };
         foreach (var db in listed.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
@@ -208,7 +137,7 @@ public sealed class BackupRunner(BackupContext context)
         var (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
         var redis = new RedisCli(context.Engine, id, name);
         var directory = await redis.ConfigAsync("dir", cancellationToken);
-        if (member.Type == "aof")
+        if (member.Type == BackupType.Aof)
         {
             if (await redis.ConfigAsync("appendonly", cancellationToken) != "yes")
             {

@@ -4,10 +4,20 @@ using Serilog;
 namespace LlmStack.Backup;
 
 /// <summary>What happened on one tier: copied or exported sets, or why it failed.</summary>
-public sealed record TierResult(string Tier, string Kind, bool Ok, string Outcome);
+public sealed record TierResult(string Tier, TierKind Kind, bool Ok, string Outcome);
 
 /// <summary>What one tier holds: its sets (null when it cannot be read), and why not.</summary>
 public sealed record TierInventory(ResolvedTier Tier, IReadOnlyList<CatalogEntry>? Entries, string? Error);
+
+/// <summary>What the tiers hold, as the planners read it (the real one is <see cref="BackupTiers"/>; tests pass fakes).</summary>
+public interface ITierInventory
+{
+    /// <summary>The sets each tier holds, the first tier first (its entries are <paramref name="primaryEntries"/>); an unreadable tier has none and its error.</summary>
+    Task<IReadOnlyList<TierInventory>> InventoryAsync(IReadOnlyList<CatalogEntry> primaryEntries, CancellationToken cancellationToken);
+
+    /// <summary>A repository tier's size on disk; a <see cref="PipelineException"/> when it cannot be read.</summary>
+    Task<long> SizeAsync(ResolvedTier tier, CancellationToken cancellationToken);
+}
 
 /// <summary>
 /// The tiers after the first: a backup is written to the environment's first tier, then copied to the others —
@@ -15,11 +25,14 @@ public sealed record TierInventory(ResolvedTier Tier, IReadOnlyList<CatalogEntry
 /// an export for tape. Each tier succeeds or fails on its own: an unreachable one is named, and the others still get
 /// the copy.
 /// </summary>
-public sealed class BackupTiers(ResticRepository primary, IReadOnlyList<ResolvedTier> others, Func<ResolvedTier, ResticRepository> open, string manifestCache, ILogger log)
+public sealed class BackupTiers(ResticRepository primary, IReadOnlyList<ResolvedTier> others, Func<ResolvedTier, ResticRepository> open, string manifestCache, ILogger log) : ITierInventory
 {
     public IReadOnlyList<ResolvedTier> Others => others;
 
     public ResticRepository Open(ResolvedTier tier) => open(tier);
+
+    public Task<long> SizeAsync(ResolvedTier tier, CancellationToken cancellationToken) =>
+        (tier.Name == primary.Tier.Name ? primary : open(tier)).SizeAsync(cancellationToken);
 
     /// <summary>Copies (or exports) the sets to every other tier; what a tier already has is skipped.</summary>
     public async Task<IReadOnlyList<TierResult>> CopyAsync(IReadOnlyList<CatalogEntry> entries, CancellationToken cancellationToken)
@@ -29,7 +42,7 @@ public sealed class BackupTiers(ResticRepository primary, IReadOnlyList<Resolved
         {
             try
             {
-                if (tier.Kind == BackupMethods.Tape)
+                if (tier.Kind == TierKind.Tape)
                 {
                     var tape = new TapeTier(tier, primary, log);
                     var exported = tape.Exports().Select(e => e.Set).ToHashSet(StringComparer.Ordinal);
@@ -71,7 +84,7 @@ public sealed class BackupTiers(ResticRepository primary, IReadOnlyList<Resolved
         {
             try
             {
-                if (tier.Kind == BackupMethods.Tape)
+                if (tier.Kind == TierKind.Tape)
                 {
                     // An export is read back as it is written: it counts as verified on the day it was exported.
                     var exported = new TapeTier(tier, primary, log).Exports().ToDictionary(e => e.Set, e => e.Exported, StringComparer.Ordinal);

@@ -55,7 +55,7 @@ public sealed class BackupVerifier(BackupContext context, Func<string, string> i
         var sets = chosen.GroupBy(c => c.Set, StringComparer.Ordinal).ToList();
         foreach (var tier in new[] { context.Repository.Tier }.Concat(context.Tiers.Others))
         {
-            if (tier.Kind == BackupMethods.Tape)
+            if (tier.Kind == TierKind.Tape)
             {
                 var tape = new TapeTier(tier, context.Repository, _log);
                 var exports = tape.Exports();
@@ -157,20 +157,20 @@ public sealed class BackupVerifier(BackupContext context, Func<string, string> i
     {
         switch (member.Method)
         {
-            case BackupMethods.Postgres when part.Source is not null:
+            case BackupMethod.Postgres when part.Source is not null:
             {
                 var result = await InImageAsync(repository, snapshot, part, member.Service, ["pg_restore"], ["--list"], cancellationToken);
                 var entries = result.Lines.Count(l => !l.StartsWith(';'));
                 return $"pg_restore --list: {entries} entries";
             }
 
-            case BackupMethods.Redis when member.Type == "rdb":
+            case BackupMethod.Redis when member.Type == BackupType.Rdb:
             {
                 var result = await InImageAsync(repository, snapshot, part, member.Service, ["/bin/sh", "-c"], ["cat > /tmp/dump.rdb && redis-check-rdb /tmp/dump.rdb"], cancellationToken);
                 return string.Join(' ', result.Lines.Where(l => l.Contains("keys read", StringComparison.Ordinal)).Select(l => l.Split(']').Last().Trim()).DefaultIfEmpty("redis-check-rdb: OK"));
             }
 
-            case BackupMethods.Volume or BackupMethods.Config or BackupMethods.Redis when part.Name.EndsWith(".tar", StringComparison.Ordinal) || member.Method == BackupMethods.Config:
+            case BackupMethod.Volume or BackupMethod.Config or BackupMethod.Redis when part.Name.EndsWith(".tar", StringComparison.Ordinal) || member.Method == BackupMethod.Config:
             {
                 // A full listing: every entry's header and data is read, so a damaged pack fails restic's decryption here.
                 long entries = 0;
@@ -195,7 +195,7 @@ public sealed class BackupVerifier(BackupContext context, Func<string, string> i
                 };
                 try
                 {
-                    if (member.Method == BackupMethods.Config)
+                    if (member.Method == BackupMethod.Config)
                     {
                         await repository.DumpArchiveAsync(snapshot, list, cancellationToken);
                     }
@@ -210,7 +210,7 @@ public sealed class BackupVerifier(BackupContext context, Func<string, string> i
                 }
 
                 var expected = member.Counts?.GetValueOrDefault("entries", -1) ?? -1;
-                if (member.Method == BackupMethods.Volume && expected >= 0 && entries != expected)
+                if (member.Method == BackupMethod.Volume && expected >= 0 && entries != expected)
                 {
                     throw new PipelineException($"the tar lists {entries} entries, the backup counted {expected}");
                 }

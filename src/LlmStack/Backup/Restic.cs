@@ -50,6 +50,8 @@ public sealed class TierUnreachableException(string message) : PipelineException
 public sealed class ResticRepository(
     ResolvedTier tier, string environment, BackupKey key, string cacheDirectory, ILogger log, IReadOnlyDictionary<string, string>? credentials = null)
 {
+    private readonly ResticProcess _restic = new(tier, environment, key, cacheDirectory, credentials);
+
     public static readonly Version MinimumVersion = new(0, 14, 0);
 
     public ResolvedTier Tier => tier;
@@ -103,10 +105,10 @@ public sealed class ResticRepository(
             }
 
             // A copy target takes the first tier's chunker parameters, so what is copied deduplicates there too.
-            await RunAsync(
+            await _restic.RunAsync(
                 chunkerSource is null ? ["init", "--repository-version", "2"] : ["init", "--repository-version", "2", "--copy-chunker-params", "--from-repo", chunkerSource.Location],
                 cancellationToken,
-                chunkerSource?.FromEnvironment());
+                chunkerSource?._restic.FromEnvironment());
             log.Information("Created backup repository {Repository} (tier {Tier}, environment {Environment})", Location, tier.Name, environment);
             return;
         }
@@ -123,32 +125,32 @@ public sealed class ResticRepository(
     public async Task<ResticBackupSummary> BackupStreamAsync(
         string path, IReadOnlyList<string> tags, string host, Func<Stream, CancellationToken, Task> produce, Action<ResticProgress>? progress, CancellationToken cancellationToken)
     {
-        using var process = Start(["backup", "--stdin", "--stdin-filename", path, "--host", host, "--json", .. TagArguments(tags)], redirectInput: true, binaryOutput: false);
-        var reading = ReadBackupOutputAsync(process, progress);
+        using var process = _restic.Start(["backup", "--stdin", "--stdin-filename", path, "--host", host, "--json", .. TagArguments(tags)], redirectInput: true, binaryOutput: false);
+        var reading = ResticProcess.ReadBackupOutputAsync(process, progress);
         try
         {
             await produce(process.StandardInput.BaseStream, cancellationToken);
         }
         catch (Exception e)
         {
-            Kill(process);
+            ResticProcess.Kill(process);
             await process.WaitForExitAsync(CancellationToken.None);
             var (_, errors) = await reading;
             if (e is IOException && errors.Count > 0)
             {
                 // restic stopped reading first (a wrong key, a full disk): its reason is the real one.
-                throw Classify("backup", process.ExitCode, errors);
+                throw _restic.Classify("backup", process.ExitCode, errors);
             }
 
             throw;
         }
 
         process.StandardInput.Close();
-        await WaitAsync(process, cancellationToken);
+        await ResticProcess.WaitAsync(process, cancellationToken);
         var (summary, stderr) = await reading;
         if (process.ExitCode != 0 || summary is null)
         {
-            throw Classify("backup", process.ExitCode, stderr);
+            throw _restic.Classify("backup", process.ExitCode, stderr);
         }
 
         return summary;
@@ -157,13 +159,13 @@ public sealed class ResticRepository(
     /// <summary>Backs up files and directories of this machine (the configuration member).</summary>
     public async Task<ResticBackupSummary> BackupFilesAsync(IReadOnlyList<string> paths, IReadOnlyList<string> tags, string host, Action<ResticProgress>? progress, CancellationToken cancellationToken)
     {
-        using var process = Start(["backup", "--host", host, "--json", .. TagArguments(tags), "--", .. paths], redirectInput: false, binaryOutput: false);
-        var reading = ReadBackupOutputAsync(process, progress);
-        await WaitAsync(process, cancellationToken);
+        using var process = _restic.Start(["backup", "--host", host, "--json", .. TagArguments(tags), "--", .. paths], redirectInput: false, binaryOutput: false);
+        var reading = ResticProcess.ReadBackupOutputAsync(process, progress);
+        await ResticProcess.WaitAsync(process, cancellationToken);
         var (summary, stderr) = await reading;
         if (process.ExitCode != 0 || summary is null)
         {
-            throw Classify("backup", process.ExitCode, stderr);
+            throw _restic.Classify("backup", process.ExitCode, stderr);
         }
 
         return summary;
@@ -179,13 +181,13 @@ public sealed class ResticRepository(
                 return false;
             }
 
-            await RunAsync(["cat", "config"], cancellationToken);
+            await _restic.RunAsync(["cat", "config"], cancellationToken);
             return true;
         }
 
         try
         {
-            await RunAsync(["cat", "config"], cancellationToken);
+            await _restic.RunAsync(["cat", "config"], cancellationToken);
             return true;
         }
         catch (MissingRepositoryException)
@@ -205,22 +207,22 @@ public sealed class ResticRepository(
             return 0;
         }
 
-        var output = await RunAsync(["copy", "--from-repo", source.Location, .. snapshotIds], cancellationToken, source.FromEnvironment());
+        var output = await _restic.RunAsync(["copy", "--from-repo", source.Location, .. snapshotIds], cancellationToken, source._restic.FromEnvironment());
         return output.Count(l => l.StartsWith("snapshot ", StringComparison.Ordinal) && l.Contains(" saved", StringComparison.Ordinal));
     }
 
     /// <summary><c>restic check</c>, reading back a subset of the data (<c>1/10</c>, <c>5%</c>) or all of it (<c>100%</c>).</summary>
     public Task<IReadOnlyList<string>> CheckAsync(string? readDataSubset, CancellationToken cancellationToken) =>
-        RunAsync(readDataSubset is null ? ["check"] : readDataSubset == "100%" ? ["check", "--read-data"] : ["check", $"--read-data-subset={readDataSubset}"], cancellationToken);
+        _restic.RunAsync(readDataSubset is null ? ["check"] : readDataSubset == "100%" ? ["check", "--read-data"] : ["check", $"--read-data-subset={readDataSubset}"], cancellationToken);
 
     /// <summary>Adds tags to snapshots (restic gives them new ids: only ever used on set manifests, which are found by tag).</summary>
     public Task TagAsync(IReadOnlyList<string> snapshotIds, IReadOnlyList<string> add, CancellationToken cancellationToken) =>
-        RunAsync(["tag", .. add.SelectMany(t => new[] { "--add", t }), .. snapshotIds], cancellationToken);
+        _restic.RunAsync(["tag", .. add.SelectMany(t => new[] { "--add", t }), .. snapshotIds], cancellationToken);
 
     /// <summary>The snapshots carrying every one of <paramref name="tags"/>, oldest first.</summary>
     public async Task<IReadOnlyList<ResticSnapshot>> SnapshotsAsync(IReadOnlyList<string> tags, CancellationToken cancellationToken)
     {
-        var output = await RunAsync(["snapshots", "--json", .. tags.Count == 0 ? [] : new[] { "--tag", string.Join(',', tags) }], cancellationToken);
+        var output = await _restic.RunAsync(["snapshots", "--json", .. tags.Count == 0 ? [] : new[] { "--tag", string.Join(',', tags) }], cancellationToken);
         return JsonSerializer.Deserialize<List<ResticSnapshot>>(string.Concat(output), JsonDefaults.Foreign)?.OrderBy(s => s.Time).ToList() ?? [];
     }
 
@@ -234,8 +236,8 @@ public sealed class ResticRepository(
 
     private async Task DumpAsync(IReadOnlyList<string> arguments, Func<Stream, CancellationToken, Task> consume, CancellationToken cancellationToken)
     {
-        using var process = Start(arguments, redirectInput: false, binaryOutput: true);
-        var stderr = CollectErrorsAsync(process);
+        using var process = _restic.Start(arguments, redirectInput: false, binaryOutput: true);
+        var stderr = ResticProcess.CollectErrorsAsync(process);
         try
         {
             await consume(process.StandardOutput.BaseStream, cancellationToken);
@@ -267,40 +269,40 @@ public sealed class ResticRepository(
             }
 
             var failedByItself = process.HasExited && process.ExitCode != 0;
-            Kill(process);
+            ResticProcess.Kill(process);
             await process.WaitForExitAsync(CancellationToken.None);
             if (failedByItself && e is not OperationCanceledException)
             {
                 // restic stopped first (damaged data, a wrong key): its reason, not the reader's "unexpected end".
-                throw Classify(arguments[0], process.ExitCode, await stderr);
+                throw _restic.Classify(arguments[0], process.ExitCode, await stderr);
             }
 
             throw;
         }
 
-        await WaitAsync(process, cancellationToken);
+        await ResticProcess.WaitAsync(process, cancellationToken);
         if (process.ExitCode != 0)
         {
-            throw Classify("dump", process.ExitCode, await stderr);
+            throw _restic.Classify("dump", process.ExitCode, await stderr);
         }
     }
 
     /// <summary>Restores a snapshot of files into <paramref name="target"/> (restic keeps the original absolute paths below it).</summary>
     public Task RestoreAsync(string snapshotId, string target, CancellationToken cancellationToken) =>
-        RunAsync(["restore", snapshotId, "--target", target], cancellationToken);
+        _restic.RunAsync(["restore", snapshotId, "--target", target], cancellationToken);
 
     /// <summary>Removes these snapshots (<c>restic forget ID…</c>; by id only, never by a policy of restic's own).</summary>
     public Task ForgetAsync(IReadOnlyList<string> snapshotIds, CancellationToken cancellationToken) =>
-        snapshotIds.Count == 0 ? Task.CompletedTask : RunAsync(["forget", .. snapshotIds], cancellationToken);
+        snapshotIds.Count == 0 ? Task.CompletedTask : _restic.RunAsync(["forget", .. snapshotIds], cancellationToken);
 
     /// <summary>Frees the space of forgotten snapshots (<c>restic prune --max-unused</c>).</summary>
     public Task PruneAsync(string maxUnused, CancellationToken cancellationToken) =>
-        RunAsync(["prune", "--max-unused", maxUnused], cancellationToken);
+        _restic.RunAsync(["prune", "--max-unused", maxUnused], cancellationToken);
 
     /// <summary>The repository's size on disk (<c>stats --mode raw-data</c>).</summary>
     public async Task<long> SizeAsync(CancellationToken cancellationToken)
     {
-        var output = await RunAsync(["stats", "--mode", "raw-data", "--json"], cancellationToken);
+        var output = await _restic.RunAsync(["stats", "--mode", "raw-data", "--json"], cancellationToken);
         using var json = JsonDocument.Parse(string.Concat(output));
         return json.RootElement.TryGetProperty("total_size", out var size) ? size.GetInt64() : 0;
     }
@@ -308,213 +310,9 @@ public sealed class ResticRepository(
     /// <summary>Removes stale locks only: restic decides (the holder's process is gone, or the lock is old).</summary>
     public async Task UnlockStaleAsync(CancellationToken cancellationToken)
     {
-        await RunAsync(["unlock"], cancellationToken);
+        await _restic.RunAsync(["unlock"], cancellationToken);
         log.Debug("Removed stale restic locks of {Repository}, if any", Location);
     }
 
-    /// <summary>How another restic process reads this repository as its source (<c>--from-repo</c>), without the key on a command line.</summary>
-    private IReadOnlyDictionary<string, string> FromEnvironment() => key.File is { } file
-        ? new Dictionary<string, string> { ["RESTIC_FROM_PASSWORD_FILE"] = file }
-        : new Dictionary<string, string> { ["RESTIC_FROM_PASSWORD_COMMAND"] = "printenv LLMSTACK_RESTIC_FROM_KEY", ["LLMSTACK_RESTIC_FROM_KEY"] = key.Value! };
-
-    private async Task<IReadOnlyList<string>> RunAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
-    {
-        using var process = Start(arguments, redirectInput: false, binaryOutput: false, environment);
-        var output = new List<string>();
-        var stdout = Task.Run(async () =>
-        {
-            while (await process.StandardOutput.ReadLineAsync(CancellationToken.None) is { } line)
-            {
-                output.Add(line);
-            }
-        }, CancellationToken.None);
-        var stderr = CollectErrorsAsync(process);
-        await WaitAsync(process, cancellationToken);
-        await stdout;
-        if (process.ExitCode != 0)
-        {
-            throw Classify(arguments[0], process.ExitCode, await stderr);
-        }
-
-        return output;
-    }
-
-    private Process Start(IReadOnlyList<string> arguments, bool redirectInput, bool binaryOutput, IReadOnlyDictionary<string, string>? environment = null)
-    {
-        var start = new ProcessStartInfo("restic")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = redirectInput,
-            UseShellExecute = false,
-        };
-        if (tier.CaFile is { } ca)
-        {
-            start.ArgumentList.Add("--cacert");
-            start.ArgumentList.Add(ca);
-        }
-
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        // Only what we set: an inherited RESTIC_* variable (another repository, another key) must never leak in.
-        foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("RESTIC_", StringComparison.Ordinal)).ToList())
-        {
-            start.Environment.Remove(name);
-        }
-
-        start.Environment["RESTIC_REPOSITORY"] = Location;
-        start.Environment["RESTIC_CACHE_DIR"] = cacheDirectory;
-        start.Environment["RESTIC_PROGRESS_FPS"] = "1";
-        if (key.File is { } file)
-        {
-            start.Environment["RESTIC_PASSWORD_FILE"] = file;
-        }
-        else
-        {
-            start.Environment["RESTIC_PASSWORD"] = key.Value;
-        }
-
-        foreach (var (name, value) in (credentials ?? new Dictionary<string, string>()).Concat(environment ?? new Dictionary<string, string>()))
-        {
-            start.Environment[name] = value;
-        }
-
-        _ = binaryOutput; // the caller reads StandardOutput.BaseStream for binary data
-        try
-        {
-            return Process.Start(start) ?? throw new PipelineException("restic could not be started");
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            throw new PipelineException("restic is not installed: apt-get install restic (0.14 or later)");
-        }
-    }
-
     private static IReadOnlyList<string> TagArguments(IReadOnlyList<string> tags) => tags.SelectMany(t => new[] { "--tag", t }).ToList();
-
-    private static async Task<(ResticBackupSummary? Summary, IReadOnlyList<string> Errors)> ReadBackupOutputAsync(Process process, Action<ResticProgress>? progress)
-    {
-        var errors = CollectErrorsAsync(process);
-        ResticBackupSummary? summary = null;
-        while (await process.StandardOutput.ReadLineAsync(CancellationToken.None) is { } line)
-        {
-            if (!line.StartsWith('{'))
-            {
-                continue;
-            }
-
-            try
-            {
-                using var json = JsonDocument.Parse(line);
-                var root = json.RootElement;
-                var type = root.TryGetProperty("message_type", out var t) ? t.GetString() : null;
-                if (type == "status" && progress is not null)
-                {
-                    progress(new ResticProgress(
-                        Long(root, "bytes_done") ?? 0,
-                        Long(root, "total_bytes") is > 0 and var total ? total : null,
-                        root.TryGetProperty("percent_done", out var p) && p.GetDouble() > 0 ? p.GetDouble() : null,
-                        root.TryGetProperty("seconds_remaining", out var r) ? r.GetDouble() : null,
-                        root.TryGetProperty("seconds_elapsed", out var e) ? e.GetDouble() : 0));
-                }
-                else if (type == "summary")
-                {
-                    summary = new ResticBackupSummary(
-                        root.GetProperty("snapshot_id").GetString()!,
-                        Long(root, "total_bytes_processed") ?? 0,
-                        Long(root, "data_added") ?? 0,
-                        root.TryGetProperty("total_duration", out var d) ? d.GetDouble() : 0);
-                }
-            }
-            catch (JsonException)
-            {
-            }
-        }
-
-        return (summary, await errors);
-    }
-
-    private static long? Long(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : null;
-
-    /// <summary>The last 50 lines restic wrote to standard error, without terminal escapes (its <c>ESC[2K</c> before "signal interrupt received").</summary>
-    private static Task<IReadOnlyList<string>> CollectErrorsAsync(Process process) => Task.Run<IReadOnlyList<string>>(async () =>
-    {
-        var lines = new List<string>();
-        while (await process.StandardError.ReadLineAsync(CancellationToken.None) is { } line)
-        {
-            lines.Add(TerminalText.Clean(line));
-            if (lines.Count > 50)
-            {
-                lines.RemoveAt(0);
-            }
-        }
-
-        return lines;
-    });
-
-    private static async Task WaitAsync(Process process, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await process.WaitForExitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            Kill(process);
-            await process.WaitForExitAsync(CancellationToken.None);
-            throw;
-        }
-    }
-
-    private static void Kill(Process process)
-    {
-        try
-        {
-            process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // already gone
-        }
-    }
-
-    private PipelineException Classify(string command, int exitCode, IReadOnlyList<string> stderr)
-    {
-        var text = string.Join('\n', stderr);
-        if (text.Contains("wrong password or no key found", StringComparison.Ordinal))
-        {
-            return new PipelineException($"backup repository {tier.Name} for {environment} cannot be opened with the configured key ({key.Source}): use the key it was created with");
-        }
-
-        if (text.Contains("already locked", StringComparison.Ordinal))
-        {
-            return new PipelineException($"backup repository {tier.Name} for {environment} is locked by another restic process that is still running: {FirstFatal(stderr)}");
-        }
-
-        if (text.Contains("Is there a repository at the following location", StringComparison.Ordinal))
-        {
-            return new MissingRepositoryException($"backup repository {tier.Name} for {environment} does not exist at {Location}: run a backup first");
-        }
-
-        if (Unreachable(text))
-        {
-            return new TierUnreachableException($"tier {tier.Name} of {environment} is unreachable ({Location}): {FirstFatal(stderr)}");
-        }
-
-        return new PipelineException(string.Create(CultureInfo.InvariantCulture,
-            $"restic {command} on {tier.Name} for {environment} failed (exit {exitCode}): {FirstFatal(stderr)}"));
-    }
-
-    private static bool Unreachable(string text) =>
-        new[] { "connection refused", "no such host", "i/o timeout", "network is unreachable", "certificate", "x509", "EOF", "dial tcp" }
-            .Any(marker => text.Contains(marker, StringComparison.OrdinalIgnoreCase));
-
-    private static string FirstFatal(IReadOnlyList<string> stderr) =>
-        stderr.FirstOrDefault(l => l.StartsWith("Fatal:", StringComparison.Ordinal))
-        ?? stderr.LastOrDefault(l => l.Trim().Length > 0)
-        ?? "no error output";
 }

@@ -6,12 +6,6 @@ using Serilog;
 
 namespace LlmStack.Backup;
 
-/// <summary>One member of one set, chosen for a restore.</summary>
-public sealed record RestoreTarget(BackupSetManifest Set, MemberResult Member)
-{
-    public override string ToString() => $"{Member.Key} ({Member.Type}) from set {Set.Set} of {Set.Started.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z";
-}
-
 /// <summary>
 /// Puts one member's data back and checks it: postgres through <c>pg_restore --clean --if-exists</c> in one transaction
 /// (globals first) with its dependents stopped; redis by writing the rdb (or the AOF directory) into its volume while it
@@ -23,102 +17,26 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
 {
     private readonly ILogger _log = context.Log;
 
-    /// <summary><c>--backup latest</c>: the newest backup of the member that is not a safety copy.</summary>
-    public const string Latest = "latest";
-
-    /// <summary><c>--backup latest-safety</c>: the newest safety copy of the member (pre-restore, pre-wipe).</summary>
-    public const string LatestSafety = "latest-safety";
-
-    /// <summary>
-    /// Picks the member to restore: <c>latest</c> (the newest backup that is not a safety copy — after a restore, the
-    /// newest set is the pre-restore copy of what the user just replaced), <c>latest-safety</c> (the newest safety
-    /// copy), a set id, or a snapshot id of one of its parts (a prefix will do).
-    /// </summary>
-    public static RestoreTarget Find(IReadOnlyList<BackupSetManifest> sets, string environment, string service, string backup, string? type)
-    {
-        var candidates = Candidates(sets, service, type);
-        var typed = type is null ? string.Empty : $" --backup-type {type}";
-        if (candidates.Count == 0)
-        {
-            throw new PipelineException($"no backup of service '{service}'{(type is null ? string.Empty : $" of type {type}")} in {environment}: run BackupService --service {service}{typed} first (BackupList shows what exists)");
-        }
-
-        if (backup == Latest)
-        {
-            return candidates.LastOrDefault(c => !c.Set.IsSafetyCopy)
-                ?? throw new PipelineException(
-                    $"service '{service}' has only safety copies in {environment} (the newest: set {candidates[^1].Set.Set}, trigger {candidates[^1].Set.Trigger}): restore it with --backup {LatestSafety} or --backup {candidates[^1].Set.Set}");
-        }
-
-        if (backup == LatestSafety)
-        {
-            return candidates.LastOrDefault(c => c.Set.IsSafetyCopy)
-                ?? throw new PipelineException($"no safety copy ({string.Join(", ", BackupTriggers.SafetyCopies)}) of service '{service}' in {environment}: --backup {Latest} takes its newest backup");
-        }
-
-        var match = candidates.Where(c => c.Set.Set == backup || c.Member.Parts.Any(p => p.Snapshot.StartsWith(backup, StringComparison.Ordinal))).ToList();
-        return match.Count switch
-        {
-            0 => throw new PipelineException($"no backup '{backup}' of service '{service}' in {environment}: --backup takes {Latest}, {LatestSafety}, a set id or a snapshot id (BackupList shows the sets and their services)"),
-            > 1 => throw new PipelineException($"backup '{backup}' of service '{service}' is ambiguous (it matches {match.Count} members): add --backup-type"),
-            _ => match[0],
-        };
-    }
-
-    /// <summary>
-    /// The newest safety copy of the member that is newer than <paramref name="chosen"/> (the user may mean to undo the
-    /// restore they just made), or null; none when the chosen set is a safety copy itself.
-    /// </summary>
-    public static RestoreTarget? NewerSafetyCopy(IReadOnlyList<BackupSetManifest> sets, RestoreTarget chosen, string service, string? type) =>
-        chosen.Set.IsSafetyCopy
-            ? null
-            : Candidates(sets, service, type).LastOrDefault(c => c.Set.IsSafetyCopy && c.Set.Started > chosen.Set.Started);
-
-    /// <summary>Every listed backup of the service (of the type, when given), oldest first.</summary>
-    private static List<RestoreTarget> Candidates(IReadOnlyList<BackupSetManifest> sets, string service, string? type) =>
-        sets
-            .SelectMany(set => set.Members.Where(m => m.Succeeded && m.Service == service && (type is null || m.Type == type)).Select(m => new RestoreTarget(set, m)))
-            .OrderBy(c => c.Set.Started)
-            .ToList();
-
-    /// <summary>Every member of a set, in dependency order; the set must be complete.</summary>
-    public static IReadOnlyList<RestoreTarget> FindSet(IReadOnlyList<BackupSetManifest> sets, string environment, string setId, IReadOnlyList<string> order)
-    {
-        var set = sets.FirstOrDefault(s => s.Set == setId)
-            ?? throw new PipelineException($"no backup set '{setId}' in {environment}: BackupList shows the sets");
-        if (!set.IsComplete)
-        {
-            var failed = set.Members.Where(m => !m.Succeeded).Select(m => m.Key);
-            throw new PipelineException($"backup set {setId} is incomplete (failed: {string.Join(", ", failed)}): restore its members one by one with Restore --service X --backup {setId}");
-        }
-
-        return set.Members
-            .Where(m => m.Succeeded) // skipped members (a volume that did not exist) have nothing to restore
-            .OrderBy(m => order.ToList().IndexOf(m.Service) is var i && i < 0 ? int.MaxValue : i)
-            .Select(m => new RestoreTarget(set, m))
-            .ToList();
-    }
-
     public async Task RestoreAsync(RestoreTarget target, CancellationToken cancellationToken)
     {
         var member = target.Member;
         _log.Information("Restoring {Target}", target.ToString());
         switch (member.Method)
         {
-            case BackupMethods.Postgres:
+            case BackupMethod.Postgres:
                 await PostgresAsync(member, cancellationToken);
                 break;
-            case BackupMethods.Redis:
+            case BackupMethod.Redis:
                 await RedisAsync(member, cancellationToken);
                 break;
-            case BackupMethods.Volume:
+            case BackupMethod.Volume:
                 await VolumeAsync(member, cancellationToken);
                 break;
-            case BackupMethods.Config:
+            case BackupMethod.Config:
                 await ConfigAsync(target, cancellationToken);
                 break;
             default:
-                throw new PipelineException($"backup of '{member.Service}' has unknown method '{member.Method}'");
+                throw new PipelineException($"backup of '{member.Service}' has unknown method '{member.Method.Word()}'");
         }
 
         _log.Information("Restored and checked {Member}", member.Key);
@@ -155,7 +73,7 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
             }
 
             Exec.Result restored;
-            if (member.Type == "data")
+            if (member.Type == BackupType.Data)
             {
                 // Rows only: the tables of the dump are emptied and refilled in one transaction.
                 var tables = (await CountRowsInDumpAsync(part, id, cancellationToken)).Keys.ToList();
@@ -175,7 +93,7 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
                 throw BackupContext.Failed($"pg_restore of database {database}", name, restored);
             }
 
-            if (member.Type != "schema")
+            if (member.Type != BackupType.Schema)
             {
                 await CheckRowsAsync(part, id, name, user, database, cancellationToken);
             }
@@ -241,7 +159,7 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
         // anything is replaced: a stream cut short (restic killed by Ctrl-C, a damaged pack) leaves the data as it was.
         const string received = "set -e; owner=$(stat -c %u:%g \"$D\"); cat > \"$D/.llmstack-restore\"; got=$(stat -c %s \"$D/.llmstack-restore\"); "
                                 + "if [ \"$got\" != \"$SIZE\" ]; then rm -f \"$D/.llmstack-restore\"; echo \"received $got of $SIZE bytes: nothing replaced\" >&2; exit 3; fi; ";
-        var script = member.Type == "aof"
+        var script = member.Type == BackupType.Aof
             ? received + "rm -rf \"$D/$AD\"; tar -x -C \"$D\" -f \"$D/.llmstack-restore\"; rm -f \"$D/.llmstack-restore\"; chown -R \"$owner\" \"$D/$AD\""
             : received + "rm -rf \"$D/$AD\"; mv \"$D/.llmstack-restore\" \"$D/$F\"; "
               + "chown \"$owner\" \"$D/$F\"; chmod 600 \"$D/$F\"; "
@@ -259,7 +177,7 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
         (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
         redis = new RedisCli(context.Engine, id, name);
         var live = await redis.KeyCountAsync(cancellationToken);
-        if (member.Type == "rdb")
+        if (member.Type == BackupType.Rdb)
         {
             var check = await Exec.RunAsync(context.Engine, id, ["redis-check-rdb", $"{directory}/{file}"], cancellationToken);
             var text = check.Output + check.Error;
@@ -386,57 +304,5 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
     {
         var match = System.Text.RegularExpressions.Regex.Match(text, $@"(\d+) {label}");
         return match.Success ? long.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) : null;
-    }
-
-    /// <summary>Counts rows of the COPY blocks in pg_restore's SQL output as it streams (one line per row in COPY text format).</summary>
-    private sealed class CopyRowCounter : WriteOnlyStream
-    {
-        private readonly StringBuilder _line = new();
-        private readonly Decoder _decoder = Encoding.UTF8.GetDecoder();
-        private string? _table;
-
-        public Dictionary<string, long> Rows { get; } = new(StringComparer.Ordinal);
-
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            var chars = new char[_decoder.GetCharCount(buffer, offset, count)];
-            _decoder.GetChars(buffer, offset, count, chars, 0);
-            foreach (var c in chars)
-            {
-                if (c != '\n')
-                {
-                    if (_line.Length < 4096)
-                    {
-                        _line.Append(c);
-                    }
-
-                    continue;
-                }
-
-                Line(_line.ToString());
-                _line.Clear();
-            }
-        }
-
-        private void Line(string line)
-        {
-            if (_table is null)
-            {
-                if (line.StartsWith("COPY ", StringComparison.Ordinal) && line.EndsWith("FROM stdin;", StringComparison.Ordinal))
-                {
-                    var end = line.IndexOf(" (", StringComparison.Ordinal) is var paren and > 0 ? paren : line.IndexOf(" FROM stdin;", StringComparison.Ordinal);
-                    _table = line[5..end];
-                    Rows[_table] = 0;
-                }
-            }
-            else if (line == "\\.")
-            {
-                _table = null;
-            }
-            else
-            {
-                Rows[_table]++;
-            }
-        }
     }
 }

@@ -43,7 +43,7 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
     public async Task<RestoreTestReport> RunAsync(IReadOnlyList<ChosenMember> chosen, CancellationToken cancellationToken)
     {
         var started = DateTimeOffset.UtcNow;
-        var members = chosen.Where(c => c.Member.Method != BackupMethods.Config).ToList();
+        var members = chosen.Where(c => c.Member.Method != BackupMethod.Config).ToList();
         var throwaway = Derive(members.Select(c => c.Member).ToList());
         var engine = source.Engine;
         var scope = Scope.Of(throwaway);
@@ -131,7 +131,7 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
         }
 
         // Only services whose data is restored into a running server need to run; volumes are filled by helpers.
-        foreach (var service in throwaway.Services.Where(s => source.Plan.Members.Any(m => m.Service == s.Name && m.Method is BackupMethods.Postgres or BackupMethods.Redis)))
+        foreach (var service in throwaway.Services.Where(s => source.Plan.Members.Any(m => m.Service == s.Name && m.Method is BackupMethod.Postgres or BackupMethod.Redis)))
         {
             var plan = ContainerSpecs.Build(throwaway, service, 1, service.Image, source.Secrets, root);
             var created = await engine.Client.Containers.CreateContainerAsync(plan.Create, cancellationToken);
@@ -145,12 +145,12 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
     {
         switch (member.Method)
         {
-            case BackupMethods.Postgres:
+            case BackupMethod.Postgres:
             {
                 var checks = new List<RestoreTestCheck>();
                 var (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
                 var user = context.ServiceVariable(member.Service, "POSTGRES_USER") ?? "postgres";
-                foreach (var part in member.Parts.Where(p => p.Source is not null && member.Type == "full"))
+                foreach (var part in member.Parts.Where(p => p.Source is not null && member.Type == BackupType.Full))
                 {
                     var fromBackup = await SqlDigestAsync(context, id, ["pg_restore", "-f", "-"], part, cancellationToken);
                     var fromRestore = await SqlDigestAsync(context, id, ["pg_dump", "-U", user, "-d", part.Source!], null, cancellationToken);
@@ -161,7 +161,7 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
                 return checks;
             }
 
-            case BackupMethods.Redis:
+            case BackupMethod.Redis:
             {
                 var (id, name) = await context.RunningContainerAsync(member.Service, cancellationToken);
                 var (keys, digest) = await new RedisCli(context.Engine, id, name).DigestAsync(cancellationToken);
@@ -176,7 +176,7 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
                     expected == actual ? $"{keys} key(s), digest {digest[..12]}…" : $"restored {actual}, backup {expected}")];
             }
 
-            case BackupMethods.Volume:
+            case BackupMethod.Volume:
             {
                 var listingPart = member.Parts.FirstOrDefault(p => p.Name.EndsWith(".sha256", StringComparison.Ordinal));
                 if (listingPart is null)

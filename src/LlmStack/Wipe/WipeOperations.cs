@@ -178,7 +178,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
     /// Before WipeNuclear: a BackupFull of each environment whose wipe takes one (<paramref name="wanted"/>) and that
     /// has a volume of ours on this engine (no backups of nothing); the first failure stops it, so nothing is wiped.
     /// </summary>
-    public async Task BackupEverywhereAsync(string wipeTarget, Func<EnvironmentSession, bool> wanted, Func<EnvironmentSession, BackupOperations> backups, string trigger, CancellationToken cancellationToken)
+    public async Task BackupEverywhereAsync(string wipeTarget, Func<EnvironmentSession, bool> wanted, Func<EnvironmentSession, BackupOperations> backups, BackupTrigger trigger, CancellationToken cancellationToken)
     {
         // A --confirm that is not the phrase fails the wipe anyway: say so before spending time on backups.
         Confirmation.CheckTarget(wipeTarget, NuclearScope, session.Options.Gate.Confirm, NuclearPhrase(Project));

@@ -149,8 +149,8 @@ public sealed class BackupConfigTests : IDisposable
         var config = BackupConfigLoader.LoadValid(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, SchemaFile.Load());
         var plan = BackupPlanner.Plan(config, SchemaFile.Resolve("testing"), "/repo");
 
-        plan.For("postgres", null).Should().ContainSingle().Which.Type.Should().Be("full");
-        plan.For("postgres", "schema").Should().ContainSingle().Which.Type.Should().Be("schema");
+        plan.For("postgres", null).Should().ContainSingle().Which.Type.Should().Be(BackupType.Full);
+        plan.For("postgres", "schema").Should().ContainSingle().Which.Type.Should().Be(BackupType.Schema);
         plan.For("allure-results", null).Select(m => m.Volume).Should().Equal("allure_results", "allure_history");
         var wrongType = () => plan.For("redis", "full");
         wrongType.Should().Throw<PipelineException>().WithMessage("service 'redis' has no backup type 'full': --backup-type takes rdb, aof for redis");
@@ -163,10 +163,10 @@ public sealed class BackupConfigTests : IDisposable
     [Fact]
     public void Snapshots_are_tagged_and_named_so_that_restic_deduplicates_day_after_day()
     {
-        BackupTags.Member("testing", "20261129T201500Z-3fa2", "1.0.0", "postgres", "full", "db-multimodal.dump", "host/42").Should().Equal(
+        BackupTags.Member("testing", "20261129T201500Z-3fa2", "1.0.0", "postgres", BackupType.Full, "db-multimodal.dump", "host/42").Should().Equal(
             "llmstack", "kind=member", "env=testing", "set=20261129T201500Z-3fa2", "version=1.0.0", "service=postgres", "type=full", "part=db-multimodal.dump", "run=host/42");
-        BackupTags.Set("testing", "s", "1.0.0", "BackupFull", "complete").Should().Contain("kind=set").And.Contain("status=complete").And.Contain("trigger=BackupFull");
-        BackupTags.PartPath("postgres", "full", "db-multimodal.dump").Should().Be("/postgres/full/db-multimodal.dump", "the same path every day");
+        BackupTags.Set("testing", "s", "1.0.0", BackupTrigger.BackupFull, SetStatus.Complete).Should().Contain("kind=set").And.Contain("status=complete").And.Contain("trigger=BackupFull");
+        BackupTags.PartPath("postgres", BackupType.Full, "db-multimodal.dump").Should().Be("/postgres/full/db-multimodal.dump", "the same path every day");
         BackupTags.SafeName("my db/ü").Should().Be("my_db__");
         BackupSetManifest.ManifestPath("x").Should().Be("/llmstack/sets/x.json");
 
@@ -177,9 +177,9 @@ public sealed class BackupConfigTests : IDisposable
     [Fact]
     public void A_manifest_survives_its_json_round_trip_and_knows_when_it_is_complete()
     {
-        var manifest = new BackupSetManifest("s", "testing", "multimodal-testing", "local", "BackupFull", DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "1.0.0",
-            BackupSetManifest.Complete,
-            [new MemberResult("postgres", "postgres", "full", null, MemberResult.Ok, null, [new BackupPart("db-x.dump", "abc", "/postgres/full/db-x.dump", 10, 5, 0.5) { Source = "x" }], null)]);
+        var manifest = new BackupSetManifest("s", "testing", "multimodal-testing", "local", BackupTrigger.BackupFull, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "1.0.0",
+            SetStatus.Complete,
+            [new MemberResult("postgres", BackupMethod.Postgres, BackupType.Full, null, MemberStatus.Ok, null, [new BackupPart("db-x.dump", "abc", "/postgres/full/db-x.dump", 10, 5, 0.5) { Source = "x" }], null)]);
         var back = BackupSetManifest.FromJson(manifest.ToJson());
         back.IsComplete.Should().BeTrue();
         back.Members.Single().Parts.Single().Source.Should().Be("x");

@@ -12,23 +12,24 @@ public sealed class BackupSelectionTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 29, 3, 0, 0, TimeSpan.Zero);
 
-    private static MemberResult Member(string service, string type, string? volume = null, string status = MemberResult.Ok) =>
-        new(service, service == "config" ? "config" : volume is null ? service : "volume", type, volume, status, status == MemberResult.Ok ? null : "boom",
-            status == MemberResult.Ok ? [new BackupPart("p", $"snap-{service}-{type}", $"/{service}/{type}/p", 10, 5, 0.1)] : [], null);
+    internal static MemberResult Member(string service, string type, string? volume = null, MemberStatus status = MemberStatus.Ok) =>
+        new(service, BackupWords.Parse<BackupMethod>(service == "config" ? "config" : volume is null ? service : "volume"), BackupWords.Parse<BackupType>(type), volume, status,
+            status == MemberStatus.Ok ? null : "boom",
+            status == MemberStatus.Ok ? [new BackupPart("p", $"snap-{service}-{type}", $"/{service}/{type}/p", 10, 5, 0.1)] : [], null);
 
-    private static BackupSetManifest Set(string id, int hour, string trigger, params MemberResult[] members) =>
-        new(id, "testing", "multimodal-testing", "local", trigger, T0.AddHours(hour), T0.AddHours(hour).AddMinutes(1), "1.0.0",
-            members.All(m => m.Status != MemberResult.Failed) ? BackupSetManifest.Complete : BackupSetManifest.Incomplete, members);
+    internal static BackupSetManifest Set(string id, int hour, string trigger, params MemberResult[] members) =>
+        new(id, "testing", "multimodal-testing", "local", BackupTrigger.Of(trigger), T0.AddHours(hour), T0.AddHours(hour).AddMinutes(1), "1.0.0",
+            members.All(m => m.Status != MemberStatus.Failed) ? SetStatus.Complete : SetStatus.Failed, members);
 
     private static CatalogEntry Entry(BackupSetManifest set) => new(set, "manifest-" + set.Set, []);
 
     [Fact]
     public void Safety_copies_are_the_pre_restore_and_pre_wipe_sets_only()
     {
-        BackupTriggers.IsSafetyCopy(BackupTriggers.PreRestore).Should().BeTrue();
-        BackupTriggers.IsSafetyCopy(BackupTriggers.PreWipe).Should().BeTrue();
-        BackupTriggers.IsSafetyCopy("BackupFull").Should().BeFalse();
-        BackupTriggers.IsSafetyCopy("BackupService").Should().BeFalse();
+        BackupTrigger.Of("pre-restore").IsSafetyCopy.Should().BeTrue();
+        BackupTrigger.Of("pre-wipe").IsSafetyCopy.Should().BeTrue();
+        BackupTrigger.Of("BackupFull").IsSafetyCopy.Should().BeFalse();
+        BackupTrigger.Of("BackupService").IsSafetyCopy.Should().BeFalse();
         Set("s", 0, "pre-wipe").IsSafetyCopy.Should().BeTrue();
         Set("s", 0, "pre-wipe").ToJson().Should().NotContain("isSafetyCopy", "derived from the trigger, never stored");
     }
@@ -40,17 +41,17 @@ public sealed class BackupSelectionTests
         var sets = new[]
         {
             Set("A", 0, "BackupFull", Member("postgres", "full"), Member("redis", "rdb")),
-            Set("P", 2, BackupTriggers.PreRestore, Member("postgres", "full")),
+            Set("P", 2, "pre-restore", Member("postgres", "full")),
         };
-        var chosen = RestoreRunner.Find(sets, "testing", "postgres", RestoreRunner.Latest, null);
+        var chosen = RestorePlanner.Find(sets, "testing", "postgres", RestorePlanner.Latest, null);
         chosen.Set.Set.Should().Be("A");
-        RestoreRunner.NewerSafetyCopy(sets, chosen, "postgres", null)!.Set.Set.Should().Be("P", "the plan tells the user a newer safety copy exists");
+        RestorePlanner.NewerSafetyCopy(sets, chosen, "postgres", null)!.Set.Set.Should().Be("P", "the plan tells the user a newer safety copy exists");
 
-        RestoreRunner.Find(sets, "testing", "postgres", RestoreRunner.LatestSafety, null).Set.Set.Should().Be("P");
-        RestoreRunner.Find(sets, "testing", "postgres", "P", null).Set.Set.Should().Be("P", "a set id always works");
-        RestoreRunner.NewerSafetyCopy(sets, RestoreRunner.Find(sets, "testing", "postgres", "P", null), "postgres", null).Should().BeNull();
-        RestoreRunner.Find(sets, "testing", "redis", RestoreRunner.Latest, null).Set.Set.Should().Be("A");
-        RestoreRunner.NewerSafetyCopy(sets, RestoreRunner.Find(sets, "testing", "redis", RestoreRunner.Latest, null), "redis", null).Should().BeNull();
+        RestorePlanner.Find(sets, "testing", "postgres", RestorePlanner.LatestSafety, null).Set.Set.Should().Be("P");
+        RestorePlanner.Find(sets, "testing", "postgres", "P", null).Set.Set.Should().Be("P", "a set id always works");
+        RestorePlanner.NewerSafetyCopy(sets, RestorePlanner.Find(sets, "testing", "postgres", "P", null), "postgres", null).Should().BeNull();
+        RestorePlanner.Find(sets, "testing", "redis", RestorePlanner.Latest, null).Set.Set.Should().Be("A");
+        RestorePlanner.NewerSafetyCopy(sets, RestorePlanner.Find(sets, "testing", "redis", RestorePlanner.Latest, null), "redis", null).Should().BeNull();
     }
 
     [Fact]
@@ -59,29 +60,29 @@ public sealed class BackupSelectionTests
         var sets = new[]
         {
             Set("old", 0, "BackupFull", Member("postgres", "full")),
-            Set("wipe", 1, BackupTriggers.PreWipe, Member("postgres", "full")),
+            Set("wipe", 1, "pre-wipe", Member("postgres", "full")),
             Set("new", 2, "BackupService", Member("postgres", "schema")),
-            Set("restore", 3, BackupTriggers.PreRestore, Member("postgres", "schema")),
+            Set("restore", 3, "pre-restore", Member("postgres", "schema")),
         };
-        RestoreRunner.Find(sets, "testing", "postgres", RestoreRunner.Latest, null).Set.Set.Should().Be("new");
-        RestoreRunner.Find(sets, "testing", "postgres", RestoreRunner.Latest, "full").Set.Set.Should().Be("old");
-        RestoreRunner.NewerSafetyCopy(sets, RestoreRunner.Find(sets, "testing", "postgres", RestoreRunner.Latest, "full"), "postgres", "full")!.Set.Set.Should().Be("wipe");
-        RestoreRunner.Find(sets, "testing", "postgres", RestoreRunner.LatestSafety, null).Set.Set.Should().Be("restore");
-        RestoreRunner.Find(sets, "testing", "postgres", RestoreRunner.LatestSafety, "full").Set.Set.Should().Be("wipe");
+        RestorePlanner.Find(sets, "testing", "postgres", RestorePlanner.Latest, null).Set.Set.Should().Be("new");
+        RestorePlanner.Find(sets, "testing", "postgres", RestorePlanner.Latest, BackupType.Full).Set.Set.Should().Be("old");
+        RestorePlanner.NewerSafetyCopy(sets, RestorePlanner.Find(sets, "testing", "postgres", RestorePlanner.Latest, BackupType.Full), "postgres", BackupType.Full)!.Set.Set.Should().Be("wipe");
+        RestorePlanner.Find(sets, "testing", "postgres", RestorePlanner.LatestSafety, null).Set.Set.Should().Be("restore");
+        RestorePlanner.Find(sets, "testing", "postgres", RestorePlanner.LatestSafety, BackupType.Full).Set.Set.Should().Be("wipe");
     }
 
     [Fact]
     public void With_only_safety_copies_latest_says_how_to_ask_for_one_and_latest_safety_without_one_says_so()
     {
-        var sets = new[] { Set("P", 0, BackupTriggers.PreRestore, Member("redis", "rdb")), Set("A", 1, "BackupFull", Member("postgres", "full")) };
-        var latest = () => RestoreRunner.Find(sets, "testing", "redis", RestoreRunner.Latest, null);
+        var sets = new[] { Set("P", 0, "pre-restore", Member("redis", "rdb")), Set("A", 1, "BackupFull", Member("postgres", "full")) };
+        var latest = () => RestorePlanner.Find(sets, "testing", "redis", RestorePlanner.Latest, null);
         latest.Should().Throw<PipelineException>().WithMessage(
             "service 'redis' has only safety copies in testing (the newest: set P, trigger pre-restore): restore it with --backup latest-safety or --backup P");
-        var safety = () => RestoreRunner.Find(sets, "testing", "postgres", RestoreRunner.LatestSafety, null);
+        var safety = () => RestorePlanner.Find(sets, "testing", "postgres", RestorePlanner.LatestSafety, null);
         safety.Should().Throw<PipelineException>().WithMessage("no safety copy (pre-restore, pre-wipe) of service 'postgres' in testing: --backup latest takes its newest backup");
-        var unknown = () => RestoreRunner.Find(sets, "testing", "postgres", "nope", null);
+        var unknown = () => RestorePlanner.Find(sets, "testing", "postgres", "nope", null);
         unknown.Should().Throw<PipelineException>().WithMessage("no backup 'nope' of service 'postgres' in testing: --backup takes latest, latest-safety, a set id or a snapshot id*");
-        var none = () => RestoreRunner.Find(sets, "testing", "postgres", RestoreRunner.Latest, "schema");
+        var none = () => RestorePlanner.Find(sets, "testing", "postgres", RestorePlanner.Latest, BackupType.Schema);
         none.Should().Throw<PipelineException>().WithMessage("no backup of service 'postgres' of type schema in testing: run BackupService --service postgres --backup-type schema first*");
     }
 
@@ -91,8 +92,8 @@ public sealed class BackupSelectionTests
         // Fault 5: after BackupFull then BackupService --service postgres, only the postgres set was checked.
         var full = Set("full", 0, "BackupFull", Member("postgres", "full"), Member("redis", "rdb"), Member("qdrant", "volume", "qdrant_data"), Member("config", "config"));
         var postgres = Set("pg", 1, "BackupService", Member("postgres", "full"));
-        var safety = Set("safety", 2, BackupTriggers.PreRestore, Member("redis", "rdb"));
-        var failedRedis = Set("failed", 3, "BackupService", Member("redis", "rdb", status: MemberResult.Failed));
+        var safety = Set("safety", 2, "pre-restore", Member("redis", "rdb"));
+        var failedRedis = Set("failed", 3, "BackupService", Member("redis", "rdb", status: MemberStatus.Failed));
         var entries = new[] { full, postgres, safety, failedRedis }.Select(Entry).ToList();
 
         var chosen = BackupSelection.NewestOfEach(entries, ["postgres/full", "redis/rdb", "qdrant/qdrant_data", "minio/minio_data", "config/config"]);
@@ -100,6 +101,23 @@ public sealed class BackupSelectionTests
             ("postgres/full", "pg"), ("redis/rdb", "full"), ("qdrant/qdrant_data", "full"), ("config/config", "full"));
         BackupSelection.Describe(chosen).Should().Be("pg (postgres/full); full (redis/rdb, qdrant/qdrant_data, config/config)");
         BackupSelection.OfSet(Entry(full)).Select(c => c.Member.Key).Should().Equal("postgres/full", "redis/rdb", "qdrant/qdrant_data", "config/config");
+    }
+
+    [Fact]
+    public void A_check_takes_one_sets_members_when_asked_else_the_newest_of_every_member_and_says_when_there_is_nothing()
+    {
+        var full = Set("full", 0, "BackupFull", Member("postgres", "full"), Member("redis", "rdb"), Member("qdrant", "volume", "qdrant_data", MemberStatus.Skipped), Member("config", "config"));
+        var postgres = Set("pg", 1, "BackupService", Member("postgres", "full"));
+        var entries = new[] { full, postgres }.Select(Entry).ToList();
+        var plan = BackupFixtures.Plan();
+
+        BackupSelection.Choose(entries, plan, null, "verify").Select(c => (c.Member.Key, c.Set)).Should().Equal(
+            ("postgres/full", "pg"), ("redis/rdb", "full"), ("config/config", "full"));
+        BackupSelection.Choose(entries, plan, "full", "verify").Select(c => c.Member.Key).Should().Equal("postgres/full", "redis/rdb", "config/config");
+        var unknown = () => BackupSelection.Choose(entries, plan, "nope", "verify");
+        unknown.Should().Throw<PipelineException>().WithMessage("no backup set 'nope' in testing: BackupList shows the sets");
+        var none = () => BackupSelection.Choose([Entry(Set("P", 0, "pre-restore", Member("redis", "rdb")))], plan, null, "test");
+        none.Should().Throw<PipelineException>().WithMessage("no backup of testing to test: run BackupFull first");
     }
 
     private static ResticSnapshot Snapshot(string id, DateTimeOffset time, params string[] tags) => new(id, id[..4], time, ["/x"], ["llmstack", "env=testing", .. tags], "multimodal-testing");

@@ -272,9 +272,10 @@ public sealed class BackupRetentionTests
     private static readonly DateTimeOffset Now = DateTimeOffset.Parse("2026-11-29T12:00:00Z");
 
     private static LlmStack.Backup.CatalogEntry Set(string id, string time, bool verified, params (string Service, bool Ok)[] members) => new(
-        new LlmStack.Backup.BackupSetManifest(id, "testing", "multimodal-testing", "local", "BackupFull", DateTimeOffset.Parse(time), DateTimeOffset.Parse(time).AddMinutes(1), "1.0.0",
-            members.All(m => m.Ok) ? "complete" : "failed",
-            members.Select(m => new LlmStack.Backup.MemberResult(m.Service, "redis", "rdb", null, m.Ok ? "ok" : "failed", m.Ok ? null : "boom",
+        new LlmStack.Backup.BackupSetManifest(id, "testing", "multimodal-testing", "local", LlmStack.Backup.BackupTrigger.BackupFull, DateTimeOffset.Parse(time), DateTimeOffset.Parse(time).AddMinutes(1), "1.0.0",
+            members.All(m => m.Ok) ? LlmStack.Backup.SetStatus.Complete : LlmStack.Backup.SetStatus.Failed,
+            members.Select(m => new LlmStack.Backup.MemberResult(m.Service, LlmStack.Backup.BackupMethod.Redis, LlmStack.Backup.BackupType.Rdb, null,
+                m.Ok ? LlmStack.Backup.MemberStatus.Ok : LlmStack.Backup.MemberStatus.Failed, m.Ok ? null : "boom",
                 m.Ok ? [new LlmStack.Backup.BackupPart("dump.rdb", $"snap-{id}-{m.Service}", "/x", 10, 10, 1)] : [], null)).ToList()),
         $"manifest-{id}", verified ? ["llmstack", "verified=2026-11-20"] : ["llmstack"]);
 

@@ -36,7 +36,7 @@ public sealed record WorkflowSources(
         // Every service a backup plan of some environment backs up (what Restore --service takes), in plan order.
         var services = environments
             .SelectMany(e => BackupPlanner.Plan(backup, schema.Resolve(e), schema.RootDirectory).Members)
-            .Where(m => m.Method != BackupMethods.Config)
+            .Where(m => m.Method != BackupMethod.Config)
             .Select(m => m.Service)
             .Distinct(StringComparer.Ordinal)
             .ToList();
