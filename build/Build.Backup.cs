@@ -46,7 +46,7 @@ partial class Build
     Target BackupFull => _ => _
         .Description("Back up every service of the environment that holds data, and the configuration, as one backup set; non-zero exit naming the members that failed (the others are kept).")
         .OnlyWhenDynamic(BackupFullWanted, "asked for, before a whole wipe of staging or production, or when backup_before_cleanup/backup_before_wipe asks for it")
-        .Executes(async ct => ReportSummary("Set", (await BackupTargets.FullAsync(BackupFullTrigger(), ct)).Set));
+        .Executes(async ct => ReportSummary("Set", (await BackupTargets.FullAsync(WipeRules.BackupFullTrigger(WipeRun, WipeSubjectOf(Stacks)), ct)).Set));
 
     Target BackupService => _ => _
         .Description("Back up one service (--service X [--backup-type T]) as a backup set of its own.")

@@ -87,11 +87,8 @@ partial class Build
     Target RetentionSchedule => _ => _
         .Description("The retention schedules (UTC) of every environment and their next runs.")
         .Executes(() => RetentionCommands.Schedule(RetentionConfigLoader.LoadValid(System.IO.Path.Combine(RootDirectory, RetentionConfig), RetentionConfig, SchemaFile.Load(),
-            LlmStack.Backup.BackupConfigLoader.LoadValid(System.IO.Path.Combine(RootDirectory, BackupConfig), BackupConfig, SchemaFile.Load())), NextRuns, Out));
+            LlmStack.Backup.BackupConfigLoader.LoadValid(System.IO.Path.Combine(RootDirectory, BackupConfig), BackupConfig, SchemaFile.Load())), NextRuns, Reports));
 
-    /// <summary>BackupFull runs when asked for, or before a RetentionCleanup of an environment whose settings say backup_before_cleanup.</summary>
-    bool BackupFullWanted() =>
-        InvokedTargets.Any(t => t.Name == nameof(BackupFull))
-        || (ExecutionPlan.Any(t => t.Name == nameof(RetentionCleanup)) && Retention.BackupBeforeCleanup)
-        || WipeWantsBackup();
+    /// <summary>BackupFull runs when asked for, before a RetentionCleanup whose settings say backup_before_cleanup, or before a wipe that takes one.</summary>
+    bool BackupFullWanted() => WipeRules.BackupFullWanted(WipeRun, () => Retention.BackupBeforeCleanup, WipeSubjectOf(Stacks));
 }

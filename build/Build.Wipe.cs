@@ -29,15 +29,6 @@ partial class Build
 
     Target WipeEnvironment => _ => WipeWhole(_, "--environment's environment");
 
-    /// <summary>The environment each environment wipe (and its short alias) names: it sets the run's environment.</summary>
-    static readonly Dictionary<string, string> WipeEnvironmentTargets = new()
-    {
-        [nameof(WipeDevelopment)] = "development", [nameof(WipeDev)] = "development",
-        [nameof(WipeStaging)] = "staging",
-        [nameof(WipeProduction)] = "production", [nameof(WipeProd)] = "production",
-        [nameof(WipeTesting)] = "testing",
-    };
-
     Target WipeDevelopment => _ => WipeWhole(_, "development");
     Target WipeDev => _ => WipeWhole(_, "development (alias of WipeDevelopment)");
     Target WipeStaging => _ => WipeWhole(_, "staging, after a BackupFull", always: true);
@@ -52,49 +43,26 @@ partial class Build
 
     Target BackupBeforeNuclear => _ => _
         .Description("Before WipeNuclear: a BackupFull of each environment whose own wipe takes one (staging and production always, the others with backup_before_wipe) and that has volumes on this engine, each with its own key; a failure stops the wipe.")
-        .OnlyWhenDynamic(() => !DryRun && ExecutionPlan.Any(t => t.Name == nameof(WipeNuclear)), "before a WipeNuclear that is not a dry run")
-        .Executes(ct => Wipes.BackupEverywhereAsync(nameof(WipeNuclear), s => WipeTakesBackup(s, nameof(WipeNuclear)), BackupsOf, BackupTrigger.PreWipe, ct));
+        .OnlyWhenDynamic(() => WipePolicy.BackupBeforeNuclearWanted(WipeRun), "before a WipeNuclear that is not a dry run")
+        .Executes(ct => Wipes.BackupEverywhereAsync(nameof(WipeNuclear), s => WipeRules.TakesBackup(nameof(WipeNuclear), WipeSubjectOf(s)), BackupsOf, BackupTrigger.PreWipe, ct));
 
     Target Reset => _ => _
         .Description("The environment's wipe (secrets kept), then every enabled stack started again in order, health-gated, so the new databases use the passwords in the secrets file; a dry run or a declined wipe starts nothing.")
         .DependsOn(BackupFull)
         .Executes(ct => Wipes.ResetAsync(nameof(Reset), ct));
 
-    /// <summary>The wipes of a whole environment: of staging and production they always take a BackupFull first.</summary>
-    static readonly string[] WholeEnvironmentWipes =
-        [nameof(WipeEnvironment), nameof(WipeDevelopment), nameof(WipeDev), nameof(WipeStaging), nameof(WipeProduction), nameof(WipeProd), nameof(WipeTesting), nameof(Reset), nameof(WipeNuclear)];
+    /// <summary>This run's target names as the wipe policy reads them.</summary>
+    WipeRun WipeRun => new(InvokedTargets.Select(t => t.Name).ToList(), ExecutionPlan.Select(t => t.Name).ToList(),
+        ExecutionPlan.Where(t => t.SkippedByParameter).Select(t => t.Name).ToList(), DryRun);
 
-    static readonly string[] AlwaysBackedUpEnvironments = ["staging", "production"];
-
-    /// <summary>Whether <paramref name="target"/> takes a backup of the session's environment first: always for a whole staging or production wipe, else by backup_before_wipe.</summary>
-    bool WipeTakesBackup(EnvironmentSession session, string target) =>
-        (WholeEnvironmentWipes.Contains(target) && AlwaysBackedUpEnvironments.Contains(session.Environment.Name))
-        || BackupsOf(session).BackupBeforeWipe;
-
-    static bool IsWipe(string target) => target.StartsWith("Wipe", StringComparison.Ordinal) || target == nameof(Reset);
-
-    /// <summary>Whether a wipe of this run's environment asks for BackupFull first (not in a dry run: the wipe's table is all it shows).</summary>
-    bool WipeWantsBackup() =>
-        !DryRun && ExecutionPlan.Any(t => IsWipe(t.Name) && t.Name != nameof(WipeNuclear) && WipeTakesBackup(Stacks, t.Name));
-
-    /// <summary>
-    /// The trigger of this run's BackupFull: a wipe's own backup is a safety copy (<c>pre-wipe</c>, never <c>latest</c>);
-    /// one the user asked for, or a cleanup's, is <c>BackupFull</c>.
-    /// </summary>
-    BackupTrigger BackupFullTrigger() => !IsInvoked(nameof(BackupFull)) && WipeWantsBackup() ? BackupTrigger.PreWipe : BackupTrigger.BackupFull;
+    /// <summary>An environment as the wipe policy asks about it: its name, its backup_before_wipe.</summary>
+    WipeSubject WipeSubjectOf(EnvironmentSession session) => new(() => session.Environment.Name, () => BackupsOf(session).BackupBeforeWipe);
 
     /// <summary>For the confirmation: the newest backup set of an environment whose backup before this wipe was skipped with --skip.</summary>
-    async Task<string?> SkippedBackupAsync(EnvironmentSession session, CancellationToken cancellationToken)
-    {
-        var target = CurrentTarget!.Name;
-        var backup = target == nameof(WipeNuclear) ? nameof(BackupBeforeNuclear) : nameof(BackupFull);
-        if (!ExecutionPlan.Any(t => t.Name == backup && t.SkippedByParameter) || !WipeTakesBackup(session, target))
-        {
-            return null;
-        }
-
-        return $"{backup} skipped (--skip): {await BackupsOf(session).NewestSetAsync(cancellationToken)}";
-    }
+    async Task<string?> SkippedBackupAsync(EnvironmentSession session, CancellationToken cancellationToken) =>
+        WipeRules.SkippedBackup(CurrentTarget!.Name, WipeRun, WipeSubjectOf(session)) is { } backup
+            ? $"{backup} skipped (--skip): {await BackupsOf(session).NewestSetAsync(cancellationToken)}"
+            : null;
 
     readonly Dictionary<string, BackupOperations> _backupsOf = new(StringComparer.Ordinal);
 

@@ -1,6 +1,7 @@
 using LlmStack.Pipeline;
 using LlmStack.Retention;
 using LlmStack.Schema;
+using LlmStack.Wipe;
 
 /// <summary>
 /// The LlmStack build: targets for the LLM Multimodal Stack, declared in partial files by area
@@ -25,32 +26,15 @@ partial class Build : PipelineBuild
     readonly string? EnvironmentArgument;
 
     /// <summary>
-    /// The environment of this run: --environment, or the one an invoked WipeDevelopment/WipeStaging/WipeProduction/
-    /// WipeTesting (or alias) names — never both differing.
+    /// The environment of this run: --environment, or the one an invoked environment wipe (WipeStaging, WipeProd, …)
+    /// names — never both differing (<see cref="WipePolicy.Environment"/>).
     /// </summary>
-    string Environment
-    {
-        get
-        {
-            var named = InvokedTargets.Select(t => WipeEnvironmentTargets.GetValueOrDefault(t.Name)).Where(e => e is not null).Distinct().ToList();
-            if (InvokedTargets.Any(t => t.Name == nameof(WipeNuclear)) && (EnvironmentArgument is not null || named.Count > 0))
-            {
-                throw new PipelineException($"WipeNuclear wipes every environment of the project: drop {(EnvironmentArgument is not null ? "--environment" : "the other wipe targets")}");
-            }
+    string Environment => WipeRules.Environment(InvokedTargets.Select(t => t.Name).ToList(), EnvironmentArgument);
 
-            if (named.Count > 1)
-            {
-                throw new PipelineException($"wipe targets of different environments ({string.Join(", ", named)}) in one run: wipe one environment per run");
-            }
+    WipePolicy? _wipeRules;
 
-            if (named.Count == 1 && EnvironmentArgument is not null && EnvironmentArgument != named[0])
-            {
-                throw new PipelineException($"{InvokedTargets.First(t => WipeEnvironmentTargets.ContainsKey(t.Name)).Name} wipes {named[0]}, but --environment says {EnvironmentArgument}: drop --environment");
-            }
-
-            return named.SingleOrDefault() ?? EnvironmentArgument ?? "development";
-        }
-    }
+    /// <summary>Which targets are wipes and of what, the environment they set, and when a BackupFull comes first: from the schema.</summary>
+    WipePolicy WipeRules => _wipeRules ??= WipePolicy.Of(() => SchemaFile);
 
     IEnumerable<string> EnvironmentNames => SchemaFile.EnvironmentNames();
 

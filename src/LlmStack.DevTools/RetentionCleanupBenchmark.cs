@@ -52,7 +52,7 @@ public static class RetentionCleanupBenchmark
             var plan = BackupRetention.Plan(entries, new RetentionPolicy { Last = Keep }, new RetentionSafety(1), DateTimeOffset.Now, TimeZoneInfo.Local);
             figures.Add(new BackupFigure($"LlmStack: catalog warm and plan (keep-last {Keep}: remove {plan.Count(s => !s.Keep)} sets)", stopwatch.Elapsed.TotalSeconds, null, null));
             stopwatch.Restart();
-            var forgotten = await RetentionOperations.ForgetSetsAsync(context.Repository, StartBenchmark.EnvironmentName, plan.Where(s => !s.Keep).Select(s => s.Set).ToHashSet(), cancellationToken);
+            var forgotten = await RetentionChanges.ForgetSetsAsync(context.Repository, StartBenchmark.EnvironmentName, plan.Where(s => !s.Keep).Select(s => s.Set).ToHashSet(), cancellationToken);
             figures.Add(new BackupFigure($"LlmStack: one restic forget of the planned sets ({forgotten.Values.Sum()} snapshots)", stopwatch.Elapsed.TotalSeconds, null, null));
             stopwatch.Restart();
             await context.Repository.PruneAsync("5%", cancellationToken);

@@ -1,5 +1,6 @@
 using LlmStack.Pipeline;
 using LlmStack.Schema;
+using LlmStack.Wipe;
 
 namespace LlmStack.Tests;
 
@@ -68,6 +69,39 @@ public class BuildTargetsTests
         foreach (var verb in new[] { "Start", "Stop", "Restart" })
         {
             Target(verb).ExecutionDependencies.Select(t => t.Name).Should().BeEquivalentTo(Schema.Stacks.Keys.Select(s => verb + Pascal(s)));
+        }
+    }
+
+    private static readonly WipePolicy Wipes = WipePolicy.Of(() => new SchemaFile(Repository.Root, "schemas/compose-schema.yaml"));
+
+    [Fact]
+    public void Every_wipe_the_build_declares_is_one_of_the_policy_and_takes_its_backup_target_first()
+    {
+        var declared = Targets.Where(t => Wipes.Wipe(t.Name) is not null).ToList();
+        declared.Select(t => t.Name).Should().BeEquivalentTo(
+            ["WipeCore", "WipeInference", "WipeAi", "WipeUi", "WipeTestingStack", "WipeMonitoring", "WipeDb", "WipeCache", "WipeModels", "WipeLogs", "WipeTestResults",
+                "WipeEnvironment", "WipeDevelopment", "WipeDev", "WipeStaging", "WipeProduction", "WipeProd", "WipeTesting", "Reset", "WipeNuclear"]);
+        foreach (var target in declared)
+        {
+            var backup = Wipes.Wipe(target.Name)!.Kind == WipeKind.Nuclear ? WipePolicy.BackupBeforeNuclear : WipePolicy.BackupFull;
+            target.ExecutionDependencies.Select(t => t.Name).Should().Contain(backup, $"{target.Name} is a wipe");
+        }
+
+        Targets.Where(t => t.ExecutionDependencies.Any(d => d.Name == WipePolicy.BackupFull)).Select(t => t.Name)
+            .Should().OnlyContain(name => Wipes.Wipe(name) != null || name == WipePolicy.RetentionCleanup, "BackupFull's condition knows every target that pulls it in");
+    }
+
+    [Fact]
+    public void The_environment_wipes_the_build_declares_set_the_environment_their_name_says()
+    {
+        Targets.Select(t => Wipes.Wipe(t.Name)).Where(w => w?.Environment is not null).ToDictionary(w => w!.Name, w => w!.Environment).Should().BeEquivalentTo(new Dictionary<string, string>
+        {
+            ["WipeDevelopment"] = "development", ["WipeDev"] = "development", ["WipeStaging"] = "staging",
+            ["WipeProduction"] = "production", ["WipeProd"] = "production", ["WipeTesting"] = "testing",
+        });
+        foreach (var name in new[] { WipePolicy.WipeEnvironment, WipePolicy.Reset, WipePolicy.WipeNuclear, WipePolicy.BackupFull, WipePolicy.BackupBeforeNuclear, WipePolicy.RetentionCleanup })
+        {
+            Target(name).Should().NotBeNull("the policy's names are the build's targets");
         }
     }
 

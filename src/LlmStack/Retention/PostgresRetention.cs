@@ -22,7 +22,7 @@ public sealed record TableRetention(string Service, string Table, string DateCol
 /// archive-then-delete — the rows streamed with <c>COPY … TO STDOUT</c> into the backup repository as an archive
 /// snapshot, then deleted in one transaction that refuses to commit unless it deletes exactly the rows archived.
 /// </summary>
-public sealed partial class PostgresRetention(DockerEngine engine, string containerId, string containerName, string user, string database)
+public sealed partial class PostgresRetention(DockerEngine engine, string containerId, string containerName, string user, string database) : ITableProbe
 {
     [GeneratedRegex(@"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$", RegexOptions.CultureInvariant)]
     public static partial Regex Identifier();

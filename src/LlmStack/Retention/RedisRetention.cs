@@ -18,7 +18,7 @@ public sealed record KeyPass(int Database, long Matched, long Due);
 /// (<c>EXPIRE key ttl LT</c>, Redis 7). Each SCAN page (about 1000 keys) is one short script, which is the pipeline: one
 /// round trip per page, never a long block. Keys are never deleted; the dry run counts only.
 /// </summary>
-internal sealed class RedisRetention(RedisCli redis)
+internal sealed class RedisRetention(RedisCli redis) : IKeyProbe
 {
     // ARGV: database, cursor, pattern, ttl seconds, apply (1) or count (0). Returns {next cursor, matched, due (or set)}.
     private const string PageScript =
@@ -30,6 +30,9 @@ internal sealed class RedisRetention(RedisCli redis)
     /// <summary>The logical databases the server has (CONFIG GET databases).</summary>
     public async Task<int> DatabasesAsync(CancellationToken cancellationToken) =>
         int.Parse(await redis.ConfigAsync("databases", cancellationToken), CultureInfo.InvariantCulture);
+
+    /// <summary>The keys matching the pattern in one database, and how many have no TTL or a longer one (nothing changed).</summary>
+    public Task<KeyPass> CountAsync(KeyRetention keys, int database, CancellationToken cancellationToken) => PassAsync(keys, database, apply: false, cancellationToken);
 
     /// <summary>One full SCAN of a pattern in one database: counts keys whose TTL is missing or longer, and with <paramref name="apply"/> sets it.</summary>
     public async Task<KeyPass> PassAsync(KeyRetention keys, int database, bool apply, CancellationToken cancellationToken)

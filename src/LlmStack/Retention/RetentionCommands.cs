@@ -51,7 +51,7 @@ public static class RetentionCommands
     }
 
     /// <summary>RetentionSchedule: each environment's cleanup schedule (UTC) and its next runs.</summary>
-    public static void Schedule(RetentionConfig config, int count, TextWriter output)
+    public static void Schedule(RetentionConfig config, int count, ReportWriter reports)
     {
         var table = new TextTable("ENVIRONMENT", "SCHEDULE (UTC)", "MIN KEEP", "BACKUP FIRST", "NEXT RUNS");
         foreach (var (name, settings) in config.Environments)
@@ -61,6 +61,6 @@ public static class RetentionCommands
                 settings.BackupBeforeCleanup == true ? "yes" : "no", next.Count == 0 ? "-" : string.Join("; ", next));
         }
 
-        table.Write(output);
+        reports.Write(new Report().Table(table));
     }
 }

@@ -43,6 +43,22 @@ public static class ModelPlanner
         return names;
     }
 
+    /// <summary>The values of <c>--model X</c> and <c>--model=X</c> in a command line.</summary>
+    public static IEnumerable<string> ModelArguments(IReadOnlyList<string> command)
+    {
+        for (var i = 0; i < command.Count; i++)
+        {
+            if (command[i] == "--model" && i + 1 < command.Count)
+            {
+                yield return command[i + 1];
+            }
+            else if (command[i].StartsWith("--model=", StringComparison.Ordinal))
+            {
+                yield return command[i]["--model=".Length..];
+            }
+        }
+    }
+
     public static IReadOnlyList<ModelDecision> Plan(IReadOnlyList<ModelDirectory> directories, IReadOnlyCollection<string> inUse, DateTimeOffset cutoff)
     {
         var protectedNames = inUse.ToDictionary(m => m, DirectoryNames);

@@ -50,6 +50,6 @@ public sealed class ModelPlannerTests
     [InlineData(new[] { "--served-model-name", "--model" }, new string[0])]
     public void The_model_in_use_is_read_from_the_command(string[] command, string[] expected)
     {
-        RetentionOperations.ModelArguments(command).Should().Equal(expected);
+        ModelPlanner.ModelArguments(command).Should().Equal(expected);
     }
 }

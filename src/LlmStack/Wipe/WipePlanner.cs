@@ -1,0 +1,210 @@
+using LlmStack.ChangeControl;
+using LlmStack.Engine;
+using LlmStack.Schema;
+
+namespace LlmStack.Wipe;
+
+/// <summary>A volume a wipe removes, why, and its size when it could be measured.</summary>
+public sealed record VolumeRemoval(string Name, string Why, long? Size);
+
+/// <summary>
+/// What a wipe removes, in the order it removes it — containers (dependents before what they depend on, helpers and
+/// unknown services first), then volumes, then networks, then the secrets file — what it keeps and why, and what it
+/// refuses (named at the end: the wipe then exits non-zero after removing the rest).
+/// </summary>
+public sealed record WipePlan(
+    string Summary,
+    IReadOnlyList<WipeContainer> Containers,
+    IReadOnlyList<VolumeRemoval> Volumes,
+    IReadOnlyList<WipeNetwork> Networks,
+    IReadOnlyList<KeptResource> Kept,
+    IReadOnlyList<string> Refusals)
+{
+    /// <summary>The secrets file the wipe removes (<c>--wipe-secrets</c>), or null.</summary>
+    public string? Secrets { get; init; }
+
+    /// <summary>The stacks whose services were running among the containers removed (a data wipe starts them again).</summary>
+    public IReadOnlyList<string> RunningStacks => Containers.Where(c => c.Running && c.Service is not null).Select(c => c.Stack!).Distinct().ToList();
+
+    /// <summary>Why a container goes, as the table shows it.</summary>
+    public static string Why(WipeContainer container) => container.Service is { } service ? $"service {service} ({container.State})" : $"helper ({container.State})";
+
+    /// <summary>Why a network goes, as the table shows it.</summary>
+    public static string Why(WipeNetwork network) => $"{network.Stack ?? "environment"} network";
+}
+
+/// <summary>
+/// The wipes' plans, pure over <see cref="IWipeInventory"/> and the resolved environment (its volumes with their
+/// <c>holds</c> and <c>wipe</c> flags, its stacks and their dependents, its service order). Everything is selected by
+/// the environment's labels; a volume that is not ours, or declared <c>wipe: false</c>, is kept; one a container that is
+/// not ours also mounts is refused.
+/// </summary>
+public static class WipePlanner
+{
+    /// <summary>
+    /// Wipe&lt;Stack&gt;: the stack's containers and those of the stacks that depend on it, the volumes only this stack
+    /// mounts (and our other containers that mount them, such as a helper a killed run left), and its network.
+    /// </summary>
+    public static async Task<WipePlan> StackAsync(ResolvedEnvironment environment, string stack, IWipeInventory inventory, CancellationToken cancellationToken)
+    {
+        var stacks = Stacks(environment, stack);
+        var containers = new List<WipeContainer>();
+        foreach (var name in stacks)
+        {
+            containers.AddRange(await inventory.ServiceContainersAsync(name, cancellationToken));
+        }
+
+        var kept = new List<KeptResource>();
+        var volumes = environment.Volumes.Where(v => v.Stacks.Contains(stack)).ToList();
+        foreach (var shared in volumes.Where(v => v.Stacks.Any(s => s != stack)).ToList())
+        {
+            kept.Add(new KeptResource(ChangeKind.Volume, shared.Name, $"also mounted by stack {string.Join(", ", shared.Stacks.Where(s => s != stack))}: an environment wipe removes it"));
+            volumes.Remove(shared);
+        }
+
+        foreach (var user in await OwnedMountersAsync(environment, volumes.Select(v => v.Name), inventory, cancellationToken))
+        {
+            if (containers.All(c => c.Id != user.Id))
+            {
+                containers.Add(user);
+            }
+        }
+
+        var refusals = new List<string>();
+        var removals = await VolumesAsync(environment, volumes.Select(v => (v.Name, (ResolvedVolume?)v)).ToList(), inventory, kept, refusals, cancellationToken);
+        var networks = await NetworksAsync(environment, stack, inventory, cancellationToken);
+        var others = stacks.Where(s => s != stack).ToList();
+        return new WipePlan($"wipe stack {stack} (its containers{(others.Count > 0 ? $" and those of {string.Join(", ", others)}" : string.Empty)}, volumes and network)",
+            Order(environment, containers), removals, networks, kept, refusals);
+    }
+
+    /// <summary>The stack and the stacks that depend on it, whose containers its wipe removes.</summary>
+    public static IReadOnlyList<string> Stacks(ResolvedEnvironment environment, string stack) =>
+        environment.Dependents(stack).Select(s => s.Name).Append(stack).Distinct().ToList();
+
+    /// <summary>
+    /// WipeDb, WipeCache, …: the environment's volumes that hold <paramref name="dataType"/> and our containers that mount
+    /// them (afterwards, <see cref="WipePlan.RunningStacks"/> are started again).
+    /// </summary>
+    public static async Task<WipePlan> DataAsync(ResolvedEnvironment environment, string dataType, IWipeInventory inventory, CancellationToken cancellationToken)
+    {
+        var kept = new List<KeptResource>();
+        var refusals = new List<string>();
+        var volumes = environment.Volumes.Where(v => v.Holds == dataType).ToList();
+        var users = await OwnedMountersAsync(environment, volumes.Select(v => v.Name), inventory, cancellationToken);
+        var removals = await VolumesAsync(environment, volumes.Select(v => (v.Name, (ResolvedVolume?)v)).ToList(), inventory, kept, refusals, cancellationToken);
+        if (volumes.Count == 0)
+        {
+            kept.Add(new KeptResource(ChangeKind.Volume, "-", $"no volume of environment {environment.Name} holds {dataType} (schema: volumes.<name>.holds)"));
+        }
+
+        return new WipePlan($"wipe the {dataType} volumes ({string.Join(", ", volumes.Select(v => v.Key).DefaultIfEmpty("none"))}), then start what was running again",
+            Order(environment, users), removals, [], kept, refusals);
+    }
+
+    /// <summary>
+    /// Wipe&lt;Environment&gt;: every container (helpers included), volume and network with the environment's labels,
+    /// whether or not the schema still names it; the secrets file (when it exists) only with <paramref name="wipeSecrets"/>.
+    /// </summary>
+    public static async Task<WipePlan> EnvironmentAsync(
+        ResolvedEnvironment environment, IWipeInventory inventory, string secretsFile, bool secretsExist, bool wipeSecrets, CancellationToken cancellationToken)
+    {
+        var kept = new List<KeptResource>();
+        var refusals = new List<string>();
+        var containers = await inventory.ContainersAsync(cancellationToken);
+        var volumes = (await inventory.VolumesAsync(cancellationToken)).Select(name => (name, environment.Volumes.FirstOrDefault(r => r.Name == name))).ToList();
+        var removals = await VolumesAsync(environment, volumes, inventory, kept, refusals, cancellationToken);
+        var networks = await NetworksAsync(environment, null, inventory, cancellationToken);
+        if (secretsExist && !wipeSecrets)
+        {
+            kept.Add(new KeptResource(ChangeKind.Secrets, secretsFile, "kept (--wipe-secrets removes them): a new start initialises its databases with the same passwords"));
+        }
+
+        return new WipePlan($"wipe everything of environment {environment.Name}", Order(environment, containers), removals, networks, kept, refusals)
+        {
+            Secrets = secretsExist && wipeSecrets ? secretsFile : null,
+        };
+    }
+
+    /// <summary>Dependents before what they depend on (the environment's service order, reversed); helpers and unknown services first; then by name.</summary>
+    private static List<WipeContainer> Order(ResolvedEnvironment environment, IEnumerable<WipeContainer> containers)
+    {
+        var order = environment.Services.Select((s, i) => (s.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
+        return containers
+            .OrderByDescending(c => c.Service is { } service && order.TryGetValue(service, out var index) ? index : int.MaxValue)
+            .ThenBy(c => c.Name, StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>
+    /// The volumes that exist, are ours and may be wiped; the others are kept with the reason, and a volume a container
+    /// that is not ours mounts is refused.
+    /// </summary>
+    private static async Task<List<VolumeRemoval>> VolumesAsync(
+        ResolvedEnvironment environment, IReadOnlyList<(string Name, ResolvedVolume? Resolved)> volumes, IWipeInventory inventory, List<KeptResource> kept, List<string> refusals,
+        CancellationToken cancellationToken)
+    {
+        var scope = Scope.Of(environment);
+        var removable = new List<(string Name, ResolvedVolume? Resolved)>();
+        foreach (var (name, resolved) in volumes)
+        {
+            if (await inventory.VolumeAsync(name, cancellationToken) is not { } found)
+            {
+                continue;
+            }
+
+            if (!scope.Owns(found.Labels))
+            {
+                kept.Add(new KeptResource(ChangeKind.Volume, name, $"not LlmStack's for {environment.Name} (labels differ): never touched"));
+                continue;
+            }
+
+            if (resolved is { Wipeable: false })
+            {
+                kept.Add(new KeptResource(ChangeKind.Volume, name, "declared wipe: false in the schema"));
+                continue;
+            }
+
+            var foreign = (await inventory.MountersAsync(name, cancellationToken)).Where(c => !scope.Owns(c.Labels)).Select(c => c.Name).ToList();
+            if (foreign.Count > 0)
+            {
+                var why = $"also mounted by {string.Join(", ", foreign)}, which is not LlmStack's for {environment.Name}: refused";
+                kept.Add(new KeptResource(ChangeKind.Volume, name, why));
+                refusals.Add($"volume {name} {why}");
+                continue;
+            }
+
+            removable.Add((name, resolved));
+        }
+
+        var sizes = await inventory.SizesAsync(removable.Select(v => v.Name).ToList(), cancellationToken);
+        return removable
+            .Select(v => new VolumeRemoval(v.Name, v.Resolved is null ? "ours, no longer in the schema" : $"holds {v.Resolved.Holds}", sizes.TryGetValue(v.Name, out var size) ? size : null))
+            .ToList();
+    }
+
+    private static async Task<List<WipeNetwork>> NetworksAsync(ResolvedEnvironment environment, string? stack, IWipeInventory inventory, CancellationToken cancellationToken)
+    {
+        var scope = Scope.Of(environment);
+        return (await inventory.NetworksAsync(stack, cancellationToken)).Where(n => scope.Owns(n.Labels)).OrderBy(n => n.Name, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Our containers (services and helpers, all states) that mount any of the volumes.</summary>
+    private static async Task<List<WipeContainer>> OwnedMountersAsync(ResolvedEnvironment environment, IEnumerable<string> volumes, IWipeInventory inventory, CancellationToken cancellationToken)
+    {
+        var scope = Scope.Of(environment);
+        var users = new Dictionary<string, WipeContainer>(StringComparer.Ordinal);
+        foreach (var volume in volumes)
+        {
+            foreach (var container in await inventory.MountersAsync(volume, cancellationToken))
+            {
+                if (scope.Owns(container.Labels))
+                {
+                    users[container.Id] = container;
+                }
+            }
+        }
+
+        return users.Values.ToList();
+    }
+}
