@@ -9,7 +9,7 @@ $Root = $PSScriptRoot
 $Project = Join-Path $Root 'build/_build.csproj'
 $Out = Join-Path $Root 'build/bin/Release/net10.0'
 $Stamp = Join-Path $Root '.nuke/temp/build.stamp'
-$Inputs = @('build', 'src', 'global.json', 'Directory.Build.props', 'Directory.Packages.props', 'nuget.config')
+$Inputs = @('build', 'src', 'tests/LlmStack.Benchmarks', 'global.json', 'Directory.Build.props', 'Directory.Packages.props', 'nuget.config')
 $Extensions = @('.cs', '.csproj', '.props', '.targets', '.json', '.config')
 
 $env:DOTNET_CLI_TELEMETRY_OPTOUT = '1'

@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PROJECT="$ROOT/build/_build.csproj"
 OUT="$ROOT/build/bin/Release/net10.0"
 STAMP="$ROOT/.nuke/temp/build.stamp"
-INPUTS=(build src global.json Directory.Build.props Directory.Packages.props nuget.config)
+INPUTS=(build src tests/LlmStack.Benchmarks global.json Directory.Build.props Directory.Packages.props nuget.config)
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -20,7 +20,8 @@ find_dotnet() {
     return 1
 }
 
-# Content hash of everything the build program is compiled from (paths included, so renames count).
+# Content hash of everything the build program is compiled from (paths included, so renames count): build/, src/, the
+# benchmarks project it references under tests/, and the root build files.
 inputs_hash() {
     cd "$ROOT" && find "${INPUTS[@]}" -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.targets' -o -name '*.json' -o -name '*.config' \) \
         -not -path '*/bin/*' -not -path '*/obj/*' -print0 2>/dev/null | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1

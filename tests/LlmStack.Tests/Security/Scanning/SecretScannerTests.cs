@@ -4,7 +4,7 @@ using LlmStack.Reporting;
 using LlmStack.Schema;
 using LlmStack.Security.Scanning;
 using NJsonSchema;
-using Fake = LlmStack.DevTools.FakeSecrets;
+using Fake = LlmStack.Benchmarks.FakeSecrets;
 
 namespace LlmStack.Tests.Security.Scanning;
 

@@ -3,9 +3,10 @@ using System.Text;
 using System.Text.Json;
 using LlmStack.Pipeline;
 using LlmStack.Security.Scanning;
+using LlmStack.Tooling;
 using Serilog;
 
-namespace LlmStack.DevTools;
+namespace LlmStack.Benchmarks;
 
 /// <summary>One side of the comparison: a scanner on a tree, its wall time and what it found.</summary>
 public sealed record ScanFigure(string Tree, string Scanner, Timing Time, int Findings)

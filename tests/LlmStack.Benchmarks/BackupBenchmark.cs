@@ -8,7 +8,7 @@ using LlmStack.Schema;
 using LlmStack.Security;
 using Serilog;
 
-namespace LlmStack.DevTools;
+namespace LlmStack.Benchmarks;
 
 /// <summary>One figure of the backup benchmark.</summary>
 public sealed record BackupFigure(string What, double Seconds, long? Bytes, long? PeakRss)

@@ -6,7 +6,7 @@ using LlmStack.Schema;
 using LlmStack.Security;
 using Serilog;
 
-namespace LlmStack.DevTools;
+namespace LlmStack.Benchmarks;
 
 /// <summary>
 /// Cleanup figures for the README, never assertions: a tier with <c>sets</c> real backup sets (redis, one member each,

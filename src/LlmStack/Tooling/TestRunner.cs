@@ -3,7 +3,7 @@ using System.Xml.Linq;
 using LlmStack.Pipeline;
 using Serilog;
 
-namespace LlmStack.DevTools;
+namespace LlmStack.Tooling;
 
 /// <summary><c>dotnet test</c> with a filter and a TRX report whose counters go to the summary table.</summary>
 public static class TestRunner

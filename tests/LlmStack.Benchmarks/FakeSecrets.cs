@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace LlmStack.DevTools;
+namespace LlmStack.Benchmarks;
 
 /// <summary>
 /// Made-up secrets for the scanner's tests and BenchmarkSecurityScan, assembled at run time: the prefixes are split in

@@ -2,7 +2,7 @@ using LlmStack.Schema;
 using LlmStack.Security.Credentials;
 using LlmStack.Security;
 
-namespace LlmStack.Tests.Security;
+namespace LlmStack.Tests.Security.Credentials;
 
 /// <summary>ValidateCredentials' rules on crafted values (all made up here; none is a real secret).</summary>
 public sealed class CredentialRulesTests
@@ -39,13 +39,13 @@ public sealed class CredentialRulesTests
     [InlineData(0b110_110_110, "666")]
     public void Any_mode_but_0600_is_a_file_mode_finding_whatever_the_reader_can_read(int mode, string octal)
     {
-        var finding = CredentialRules.FileMode("production", "/s/production.env", (UnixFileMode)mode, CredentialFinding.Error);
-        finding.Should().Be(new CredentialFinding("production", "-", "file-mode", CredentialFinding.Error, $"/s/production.env is {octal}, not 600: chmod 600 /s/production.env"));
+        var finding = CredentialRules.FileMode("production", "/s/production.env", (UnixFileMode)mode, CredentialLevel.Error);
+        finding.Should().Be(new CredentialFinding("production", "-", "file-mode", CredentialLevel.Error, $"/s/production.env is {octal}, not 600: chmod 600 /s/production.env"));
     }
 
     [Fact]
     public void Mode_0600_is_no_finding() =>
-        CredentialRules.FileMode("production", "/s/production.env", UnixFileMode.UserRead | UnixFileMode.UserWrite, CredentialFinding.Error).Should().BeNull();
+        CredentialRules.FileMode("production", "/s/production.env", UnixFileMode.UserRead | UnixFileMode.UserWrite, CredentialLevel.Error).Should().BeNull();
 
     [Fact]
     public void Strong_distinct_values_pass_every_rule()
@@ -89,7 +89,7 @@ public sealed class CredentialRulesTests
         {
             ("POSTGRES_PASSWORD", "account"), ("LITELLM_MASTER_KEY", "prefix"), ("JWT_SECRET_KEY", "length"),
         });
-        findings.Should().OnlyContain(f => f.Level == CredentialFinding.Error, "production's findings are errors");
+        findings.Should().OnlyContain(f => f.Level == CredentialLevel.Error, "production's findings are errors");
         findings.Should().NotContain(f => f.Detail.Contains("Qm7x", StringComparison.Ordinal) || f.Detail.Contains("Hc4n", StringComparison.Ordinal) || f.Detail.Contains("Zr5t", StringComparison.Ordinal));
         findings.Single(f => f.Rule == "length").Detail.Should().Contain("12 characters").And.Contain("at least 32");
     }
@@ -99,7 +99,7 @@ public sealed class CredentialRulesTests
     {
         var values = Values();
         values.Remove("JWT_SECRET_KEY");
-        Check(values).Should().ContainSingle().Which.Should().Be(new CredentialFinding("production", "JWT_SECRET_KEY", "missing", "error", "not in the secrets file: run SetupSecrets"));
+        Check(values).Should().ContainSingle().Which.Should().Be(new CredentialFinding("production", "JWT_SECRET_KEY", "missing", CredentialLevel.Error, "not in the secrets file: run SetupSecrets"));
     }
 
     [Fact]
@@ -114,22 +114,22 @@ public sealed class CredentialRulesTests
         var staging = new Dictionary<string, string> { ["POSTGRES_PASSWORD"] = Good1, ["JWT_SECRET_KEY"] = "Other0value0of0staging0aBcDeFgHiJk" };
         var production = Check(Values(), "production", others: new() { ["staging"] = staging });
         production.Should().ContainSingle(f => f.Rule == "shared").Which.Should().Match<CredentialFinding>(f =>
-            f.Secret == "POSTGRES_PASSWORD" && f.Level == "error" && f.Detail.Contains("POSTGRES_PASSWORD of environment staging"));
+            f.Secret == "POSTGRES_PASSWORD" && f.Level == CredentialLevel.Error && f.Detail.Contains("POSTGRES_PASSWORD of environment staging"));
 
         var development = Check(Values(), "development", others: new() { ["staging"] = staging, ["testing"] = new Dictionary<string, string> { ["X"] = Good3 } });
         development.Where(f => f.Rule == "shared").Select(f => (f.Secret, f.Level)).Should().BeEquivalentTo(new[]
         {
-            ("POSTGRES_PASSWORD", "error"), ("JWT_SECRET_KEY", "warning"),
+            ("POSTGRES_PASSWORD", CredentialLevel.Error), ("JWT_SECRET_KEY", CredentialLevel.Warning),
         }, "sharing with staging is an error anywhere; development sharing with testing only a warning");
     }
 
     [Theory]
-    [InlineData("development", false, "warning")]
-    [InlineData("testing", false, "warning")]
-    [InlineData("testing", true, "error")]
-    [InlineData("staging", false, "error")]
-    [InlineData("production", false, "error")]
-    public void Findings_are_errors_in_staging_and_production_and_warnings_elsewhere_unless_strict(string environment, bool strict, string level)
+    [InlineData("development", false, CredentialLevel.Warning)]
+    [InlineData("testing", false, CredentialLevel.Warning)]
+    [InlineData("testing", true, CredentialLevel.Error)]
+    [InlineData("staging", false, CredentialLevel.Error)]
+    [InlineData("production", false, CredentialLevel.Error)]
+    public void Findings_are_errors_in_staging_and_production_and_warnings_elsewhere_unless_strict(string environment, bool strict, CredentialLevel level)
     {
         Check(Values(postgres: "changeme"), environment, strict).Should().OnlyContain(f => f.Level == level);
     }

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using LlmStack.Pipeline;
 
-namespace LlmStack.DevTools;
+namespace LlmStack.Benchmarks;
 
 /// <summary>Wall-clock timings of repeated runs of something, reported as median, min and max (figures, never assertions).</summary>
 public sealed record Timing(string Name, IReadOnlyList<TimeSpan> Runs)

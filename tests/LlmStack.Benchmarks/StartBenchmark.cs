@@ -6,9 +6,10 @@ using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Security;
+using LlmStack.Tooling;
 using Serilog;
 
-namespace LlmStack.DevTools;
+namespace LlmStack.Benchmarks;
 
 /// <summary>
 /// StartCore to all-ready, against <c>docker-compose up -d</c> of our generated core file plus waiting until Docker

