@@ -31,5 +31,5 @@ partial class Build
 
     Target CleanupNetworks => _ => _
         .Description("Remove this environment's labelled networks that are not in the schema, or unused while their stack is stopped, through the change gate (--dry-run; --confirm <environment>); audited.")
-        .Executes(ct => NetworkCommands.CleanupAsync(Stacks, nameof(CleanupNetworks), ct));
+        .Executes(ct => Stacks.ChangeAsync(nameof(CleanupNetworks), async c => await (await Stacks.NetworksAsync(c)).CleanupPlanAsync(c), ct));
 }

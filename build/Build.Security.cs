@@ -1,6 +1,6 @@
 using LlmStack.Pipeline;
-using LlmStack.Security.Credentials;
 using LlmStack.Security;
+using LlmStack.Credentials;
 
 /// <summary>Credentials: the secrets files against real rules and against the running services; creation; rotation.</summary>
 partial class Build

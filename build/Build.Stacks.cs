@@ -4,6 +4,7 @@ using LlmStack.Pipeline;
 using LlmStack.Reporting;
 using LlmStack.Schema;
 using LlmStack.Security;
+using LlmStack.Sessions;
 
 /// <summary>
 /// Stack lifecycle. Dependencies mirror the schema's stack dependencies (a unit test keeps them in step):

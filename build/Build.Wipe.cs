@@ -2,6 +2,7 @@ using LlmStack.Backup;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
+using LlmStack.Sessions;
 using LlmStack.Wipe;
 
 /// <summary>Wipes: by stack, by data type, and the whole environment, through the change gate, selected by labels.</summary>

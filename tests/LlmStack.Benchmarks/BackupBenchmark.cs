@@ -3,6 +3,7 @@ using System.Globalization;
 using Docker.DotNet.Models;
 using LlmStack.Backup;
 using LlmStack.Engine;
+using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Security;

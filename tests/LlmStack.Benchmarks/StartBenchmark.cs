@@ -3,6 +3,7 @@ using System.Net;
 using Docker.DotNet.Models;
 using LlmStack.Compose;
 using LlmStack.Engine;
+using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Security;

@@ -1,5 +1,5 @@
-using LlmStack.Security.Credentials;
 using LlmStack.Security;
+using LlmStack.Credentials;
 
 namespace LlmStack.IntegrationTests;
 

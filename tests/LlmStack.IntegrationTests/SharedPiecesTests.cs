@@ -1,6 +1,7 @@
 using System.Text;
 using Docker.DotNet.Models;
 using LlmStack.Engine;
+using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 

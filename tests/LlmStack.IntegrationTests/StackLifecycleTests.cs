@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Docker.DotNet.Models;
+using LlmStack.Lifecycle;
 using YamlDotNet.RepresentationModel;
 
 namespace LlmStack.IntegrationTests;
@@ -484,8 +485,8 @@ public sealed class StackLifecycleTests(DockerFixture docker) : IAsyncLifetime
             (await StartCore("testing", "--schema", schema)).ExitCode.Should().Be(0);
             var testing = new Schema.SchemaFile(docker.Root, schema).Resolve("testing");
             using var engine = await LlmStack.Engine.DockerEngine.ConnectAsync(null, Serilog.Core.Logger.None, CancellationToken.None);
-            var lifecycle = new LlmStack.Engine.ServiceLifecycle(engine, testing, Serilog.Core.Logger.None);
-            await using (var paused = await lifecycle.SuspendAsync(["qdrant"], LlmStack.Engine.SuspendMode.Pause, CancellationToken.None))
+            var lifecycle = new LlmStack.Lifecycle.ServiceLifecycle(engine, testing, Serilog.Core.Logger.None);
+            await using (var paused = await lifecycle.SuspendAsync(["qdrant"], LlmStack.Lifecycle.SuspendMode.Pause, CancellationToken.None))
             {
                 var deadline = DateTime.UtcNow.AddMinutes(1);
                 while ((await docker.Docker.Containers.InspectContainerAsync("multimodal-testing-qdrant-1")).State!.Health!.Status != "unhealthy")

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using LlmStack.Benchmarks;
+using LlmStack.Security;
 
 namespace LlmStack.IntegrationTests;
 

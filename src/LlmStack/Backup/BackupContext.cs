@@ -1,6 +1,7 @@
 using System.Globalization;
 using Docker.DotNet;
 using LlmStack.Engine;
+using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using Serilog;

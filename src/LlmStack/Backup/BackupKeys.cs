@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using LlmStack.Pipeline;
+using LlmStack.Security;
 using Serilog;
 
 namespace LlmStack.Backup;

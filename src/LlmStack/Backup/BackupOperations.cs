@@ -1,6 +1,7 @@
 using LlmStack.ChangeControl;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
+using LlmStack.Sessions;
 
 namespace LlmStack.Backup;
 

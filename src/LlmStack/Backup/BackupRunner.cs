@@ -1,6 +1,7 @@
 using System.Text;
 using Docker.DotNet;
 using LlmStack.Engine;
+using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using Serilog;

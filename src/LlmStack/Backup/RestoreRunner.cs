@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using LlmStack.Engine;
+using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
 using Serilog;
 

@@ -1,14 +1,15 @@
 using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
-using Docker.DotNet;
+using System.Text;
 using Docker.DotNet.Models;
+using Docker.DotNet;
 using LlmStack.Compose;
 using LlmStack.Engine;
+using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 using Serilog;
-using LlmStack.Reporting;
 
 namespace LlmStack.Backup;
 

@@ -75,7 +75,7 @@ public static class GitHubClientFactory
         settings.Masker.Register(settings.Token);
         var repository = await RepositoryAsync(settings, cancellationToken);
         var baseUrl = ApiUri(settings.ApiUrl);
-        var client = new GitHubClient(new ProductHeaderValue("LlmStack"), baseUrl) { Credentials = new Credentials(settings.Token.Trim()) };
+        var client = new GitHubClient(new ProductHeaderValue("LlmStack"), baseUrl) { Credentials = new Octokit.Credentials(settings.Token.Trim()) };
         client.SetRequestTimeout(TimeSpan.FromSeconds(30));
         return new GitHubApi(client, repository, baseUrl);
     }

@@ -1,6 +1,5 @@
 using LlmStack.Pipeline;
 using LlmStack.Schema;
-using LlmStack.Security;
 
 namespace LlmStack.Networks;
 
@@ -94,7 +93,4 @@ public static class NetworkCommands
         }
     }
 
-    /// <summary>CleanupNetworks: through the change gate (table, --dry-run, confirmation, audit), under the environment lock.</summary>
-    public static async Task CleanupAsync(Engine.EnvironmentSession session, string target, CancellationToken cancellationToken) =>
-        await session.ChangeAsync(target, async ct => await (await session.NetworksAsync(ct)).CleanupPlanAsync(ct), cancellationToken);
 }

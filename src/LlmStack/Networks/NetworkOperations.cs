@@ -5,7 +5,6 @@ using LlmStack.Compose;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
-using LlmStack.Security;
 using Serilog;
 
 namespace LlmStack.Networks;

@@ -2,6 +2,7 @@ using LlmStack.Backup;
 using LlmStack.ChangeControl;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
+using LlmStack.Sessions;
 using Serilog;
 
 namespace LlmStack.Retention;

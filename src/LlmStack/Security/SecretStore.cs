@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
-using LlmStack.Security.Credentials;
+using LlmStack.Security;
 using Serilog;
 
 namespace LlmStack.Security;

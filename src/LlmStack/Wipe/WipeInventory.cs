@@ -1,7 +1,9 @@
-using Docker.DotNet;
 using Docker.DotNet.Models;
+using Docker.DotNet;
 using LlmStack.Compose;
 using LlmStack.Engine;
+using LlmStack.Lifecycle;
+using LlmStack.Sessions;
 using Serilog;
 
 namespace LlmStack.Wipe;

@@ -2,8 +2,10 @@ using Docker.DotNet.Models;
 using LlmStack.Backup;
 using LlmStack.ChangeControl;
 using LlmStack.Engine;
+using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
+using LlmStack.Sessions;
 using Serilog;
 
 namespace LlmStack.Wipe;

@@ -1,5 +1,6 @@
 using LlmStack.Backup;
 using LlmStack.Engine;
+using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 

@@ -1,6 +1,7 @@
 using Cronos;
 using LlmStack.Backup;
 using LlmStack.Engine;
+using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
 
 namespace LlmStack.Tests.Backup;

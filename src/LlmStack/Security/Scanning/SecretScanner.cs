@@ -1,6 +1,7 @@
 using LlmStack.Pipeline;
 using LlmStack.Reporting;
 using LlmStack.Schema;
+using LlmStack.Security;
 using Serilog;
 
 namespace LlmStack.Security.Scanning;

@@ -1,12 +1,15 @@
-using Docker.DotNet;
 using Docker.DotNet.Models;
+using Docker.DotNet;
 using LlmStack.Compose;
+using LlmStack.Engine;
 using LlmStack.Pipeline;
+using LlmStack.Reporting;
 using LlmStack.Schema;
 using Serilog;
-using LlmStack.Reporting;
 
-namespace LlmStack.Engine;
+using Health = LlmStack.Engine.Health;
+
+namespace LlmStack.Lifecycle;
 
 /// <summary>How services are taken out of the way: paused (frozen, quick to resume) or stopped (processes end cleanly).</summary>
 public enum SuspendMode

@@ -1,7 +1,7 @@
 using LlmStack.Engine;
 using LlmStack.Pipeline;
 
-namespace LlmStack.Security.Credentials;
+namespace LlmStack.Credentials;
 
 /// <summary>
 /// A PostgreSQL login, checked and changed inside the server's own container. Passwords travel in the exec's

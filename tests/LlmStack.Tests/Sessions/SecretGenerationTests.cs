@@ -1,7 +1,8 @@
 using LlmStack.Engine;
 using LlmStack.Schema;
+using LlmStack.Sessions;
 
-namespace LlmStack.Tests.Engine;
+namespace LlmStack.Tests.Sessions;
 
 public class SecretGenerationTests
 {

@@ -3,9 +3,9 @@ using LlmStack.Pipeline;
 using LlmStack.Reporting;
 using LlmStack.Schema;
 using LlmStack.Security;
-using LlmStack.Security.Credentials;
+using LlmStack.Credentials;
 
-namespace LlmStack.Tests.Security.Credentials;
+namespace LlmStack.Tests.Credentials;
 
 /// <summary>
 /// ValidateCredentials' whole finding list over fakes of the files and the running services: the value rules, the

@@ -1,13 +1,16 @@
 using System.Collections.Concurrent;
-using Docker.DotNet;
 using Docker.DotNet.Models;
+using Docker.DotNet;
 using LlmStack.Compose;
+using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Security;
 using Serilog;
 
-namespace LlmStack.Engine;
+using Health = LlmStack.Engine.Health;
+
+namespace LlmStack.Lifecycle;
 
 /// <summary>What a Start did to a container.</summary>
 public enum StartAction

@@ -1,4 +1,6 @@
 using LlmStack.ChangeControl;
+using LlmStack.Engine;
+using LlmStack.Lifecycle;
 using LlmStack.Networks;
 using LlmStack.Pipeline;
 using LlmStack.Reporting;
@@ -6,7 +8,7 @@ using LlmStack.Schema;
 using LlmStack.Security;
 using Serilog;
 
-namespace LlmStack.Engine;
+namespace LlmStack.Sessions;
 
 /// <summary>What a run passes to its <see cref="EnvironmentSession"/>.</summary>
 public sealed record SessionOptions

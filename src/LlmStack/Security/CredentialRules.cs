@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using LlmStack.Schema;
 
-namespace LlmStack.Security.Credentials;
+namespace LlmStack.Security;
 
 /// <summary>
 /// The rules a secret's value must pass, as data and pure functions (no file, no engine): presence, length, prefix, a

@@ -2,8 +2,10 @@ using LlmStack.Compose;
 using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
+using LlmStack.Security;
+using LlmStack.Sessions;
 
-namespace LlmStack.Security.Credentials;
+namespace LlmStack.Credentials;
 
 /// <summary>The secrets files on disk: <see cref="SecretStore.Read"/>, the mode, <c>stat</c>/<c>id</c> for the owner, git for its status.</summary>
 public sealed class SecretsFiles(string root) : ISecretsFiles

@@ -1,9 +1,11 @@
 using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
+using LlmStack.Security;
+using LlmStack.Sessions;
 using Serilog;
 
-namespace LlmStack.Security.Credentials;
+namespace LlmStack.Credentials;
 
 /// <summary>
 /// The bodies of ValidateCredentials, SetupSecrets and RotateSecret for one environment: they gather what the session

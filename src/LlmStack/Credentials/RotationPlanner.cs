@@ -1,8 +1,9 @@
 using LlmStack.ChangeControl;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
+using LlmStack.Security;
 
-namespace LlmStack.Security.Credentials;
+namespace LlmStack.Credentials;
 
 /// <summary>
 /// RotateSecret's plan: from the secret's definition, the secrets file and what runs, the steps of one change gate —

@@ -1,8 +1,9 @@
 using LlmStack.Pipeline;
 using LlmStack.Reporting;
 using LlmStack.Schema;
+using LlmStack.Security;
 
-namespace LlmStack.Security.Credentials;
+namespace LlmStack.Credentials;
 
 /// <summary>What ValidateCredentials found, and which running services it checked.</summary>
 public sealed record CredentialCheck(string Environment, IReadOnlyList<CredentialFinding> Findings, IReadOnlyList<string> Running)

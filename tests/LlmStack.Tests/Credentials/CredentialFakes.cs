@@ -1,8 +1,9 @@
 using LlmStack.Pipeline;
 using LlmStack.Schema;
-using LlmStack.Security.Credentials;
+using LlmStack.Security;
+using LlmStack.Credentials;
 
-namespace LlmStack.Tests.Security.Credentials;
+namespace LlmStack.Tests.Credentials;
 
 /// <summary>Secrets files in memory: values by path, and the facts every existing file reports.</summary>
 internal sealed class FakeFiles : ISecretsFiles

@@ -1,4 +1,4 @@
-namespace LlmStack.Security.Credentials;
+namespace LlmStack.Security;
 
 /// <summary>
 /// How bad a finding is: an error fails ValidateCredentials, a warning does not. Written as <c>error</c> and
@@ -23,3 +23,11 @@ public static class CredentialLevels
 
 /// <summary>One finding of ValidateCredentials: the secret (never its value), the rule, how bad, and what to do.</summary>
 public sealed record CredentialFinding(string Environment, string Secret, string Rule, CredentialLevel Level, string Detail);
+
+/// <summary>What ValidateCredentials learns about a secrets file besides its values: mode, owner and git status.</summary>
+/// <param name="Mode">The file's mode bits; null where the platform has none (Windows).</param>
+/// <param name="OwnerUid">The file's owner (uid); null when it could not be read.</param>
+/// <param name="UserUid">The running user (uid); null when it could not be read.</param>
+/// <param name="NotIgnored">git says the file is not ignored (false also when git could not tell).</param>
+/// <param name="Tracked">git tracks the file (it is committed).</param>
+public sealed record SecretsFileFacts(UnixFileMode? Mode, string? OwnerUid, string? UserUid, bool NotIgnored, bool Tracked);

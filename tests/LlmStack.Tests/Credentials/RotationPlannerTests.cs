@@ -2,9 +2,9 @@ using LlmStack.ChangeControl;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Security;
-using LlmStack.Security.Credentials;
+using LlmStack.Credentials;
 
-namespace LlmStack.Tests.Security.Credentials;
+namespace LlmStack.Tests.Credentials;
 
 /// <summary>
 /// RotateSecret's plan over fakes of the files, the running services and the actions: which steps for which running

@@ -1,8 +1,9 @@
 using Docker.DotNet;
+using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 
-namespace LlmStack.Engine;
+namespace LlmStack.Sessions;
 
 /// <summary>A missing secret whose value existing data already holds: generating it would lock the service out of that data.</summary>
 public sealed record BoundSecret(string Secret, string Service, ResolvedVolume Volume);

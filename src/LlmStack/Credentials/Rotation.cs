@@ -1,7 +1,7 @@
 using LlmStack.Schema;
 using Serilog;
 
-namespace LlmStack.Security.Credentials;
+namespace LlmStack.Credentials;
 
 /// <summary>
 /// One RotateSecret as it goes: the previous and the new value, and which of its steps have changed something (the

@@ -1,12 +1,6 @@
-namespace LlmStack.Security.Credentials;
+using LlmStack.Security;
 
-/// <summary>What ValidateCredentials learns about a secrets file besides its values: mode, owner and git status.</summary>
-/// <param name="Mode">The file's mode bits; null where the platform has none (Windows).</param>
-/// <param name="OwnerUid">The file's owner (uid); null when it could not be read.</param>
-/// <param name="UserUid">The running user (uid); null when it could not be read.</param>
-/// <param name="NotIgnored">git says the file is not ignored (false also when git could not tell).</param>
-/// <param name="Tracked">git tracks the file (it is committed).</param>
-public sealed record SecretsFileFacts(UnixFileMode? Mode, string? OwnerUid, string? UserUid, bool NotIgnored, bool Tracked);
+namespace LlmStack.Credentials;
 
 /// <summary>The read side of the secrets files: their values and their facts (file system and git).</summary>
 public interface ISecretsFiles

@@ -1,8 +1,8 @@
 using LlmStack.Schema;
-using LlmStack.Security.Credentials;
 using LlmStack.Security;
+using LlmStack.Credentials;
 
-namespace LlmStack.Tests.Security.Credentials;
+namespace LlmStack.Tests.Security;
 
 /// <summary>ValidateCredentials' rules on crafted values (all made up here; none is a real secret).</summary>
 public sealed class CredentialRulesTests
