@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Docker.DotNet.Models;
+using LlmStack.Compose;
 
 namespace LlmStack.IntegrationTests;
 
@@ -12,16 +13,19 @@ public sealed class RunningCore() : RunningStacks("StartCore");
 [Trait("Category", "Integration")]
 public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, IAsyncLifetime
 {
-    private const string Postgres = "multimodal-testing-postgres-1";
-    private const string Redis = "multimodal-testing-redis-1";
-    private const string Qdrant = "multimodal-testing-qdrant-1";
-    private const string Minio = "multimodal-testing-minio-1";
+    private static readonly string Postgres = TestNames.Container("postgres");
+    private static readonly string Redis = TestNames.Container("redis");
+    private static readonly string Qdrant = TestNames.Container("qdrant");
+    private static readonly string Minio = TestNames.Container("minio");
     private readonly string _work = Path.Combine(Path.GetTempPath(), $"llmstack-it-backup-{Guid.NewGuid():N}");
     private readonly List<Cli.Result> _runs = [];
 
     private DockerFixture Docker => core.Docker;
 
     private string ConfigFile => Path.Combine(_work, "backup-strategies.yaml");
+
+    /// <summary>Every run of a test is recorded (<see cref="_runs"/>).</summary>
+    private TestRun Build => new(Docker.Root) { Arguments = ["--backup-config", ConfigFile], Recorded = _runs.Add };
 
     private string Repository => Path.Combine(_work, "tier", "testing");
 
@@ -32,7 +36,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         await File.WriteAllTextAsync(ConfigFile, config.Replace("    path: backups", $"    path: {Path.Combine(_work, "tier")}", StringComparison.Ordinal));
 
         // Every test starts from a healthy, unpaused core (a previous test may have stopped a service).
-        var start = await Run("StartCore");
+        var start = await Build.RunAsync("StartCore");
         start.ExitCode.Should().Be(0, start.ToString());
     }
 
@@ -40,13 +44,6 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     {
         Directory.Delete(_work, recursive: true);
         return Task.CompletedTask;
-    }
-
-    private async Task<Cli.Result> Run(params string[] arguments)
-    {
-        var result = await Cli.RunAsync(Docker.Root, [.. arguments, "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile]);
-        _runs.Add(result);
-        return result;
     }
 
     private async Task<string> Sh(string container, string script)
@@ -62,7 +59,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
 
     private async Task<List<JsonElement>> ListAsync()
     {
-        var list = await Run("BackupList", "--json");
+        var list = await Build.RunAsync("BackupList", "--json");
         list.ExitCode.Should().Be(0, list.ToString());
         var json = list.StandardOutput;
         return JsonDocument.Parse(json).RootElement.EnumerateArray().ToList();
@@ -89,29 +86,29 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
                          + "&& chmod 640 /qdrant/storage/collections/docs/segment.bin && echo meta > /qdrant/storage/meta.json && chmod 700 /qdrant/storage/collections");
         var tree = await Tree();
 
-        var backup = await Run("BackupFull");
+        var backup = await Build.RunAsync("BackupFull");
         backup.ExitCode.Should().Be(0, backup.ToString());
         backup.Output.Should().Contain("Backed up postgres/full").And.Contain("Backed up redis/rdb").And.Contain("Backed up qdrant/qdrant_data")
             .And.Contain("Backed up config/config").And.Contain("Nothing to back up for vllm/vllm_cache").And.MatchRegex(@"Backup set \S+: complete");
-        (await Docker.Docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).Should().NotContain("multimodal-testing_vllm_cache",
+        (await Docker.Docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).Should().NotContain(TestNames.Volume("vllm_cache"),
             "a volume that does not exist is never created by a backup");
         var listed = await ListAsync();
         listed.Select(r => r.GetProperty("service").GetString()).Should().Contain(["postgres", "redis", "qdrant (qdrant_data)", "minio (minio_data)", "config"]);
-        (await Run("BackupStatus")).ExitCode.Should().Be(0);
+        (await Build.RunAsync("BackupStatus")).ExitCode.Should().Be(0);
         await AssertEverythingRunsAsync();
 
         await Sql("DELETE FROM ledger WHERE id > 100; UPDATE ledger SET body = 'changed'; DROP ROLE auditor;");
         await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET intruder 1");
         await Sh(Qdrant, "rm -rf /qdrant/storage/collections && echo changed > /qdrant/storage/meta.json && echo new > /qdrant/storage/new.txt");
 
-        var dryRun = await Run("Restore", "--service", "postgres", "--dry-run");
+        var dryRun = await Build.RunAsync("Restore", "--service", "postgres", "--dry-run");
         dryRun.ExitCode.Should().Be(0, dryRun.ToString());
         dryRun.Output.Should().MatchRegex(@"postgres\s+postgres/full\s+\S+ \S+\s+would restore");
         (await Sql("SELECT count(*) FROM ledger")).Trim().Should().Be("100", "a dry run changes nothing");
 
         foreach (var service in new[] { "postgres", "redis", "qdrant" })
         {
-            var restore = await Run("Restore", "--service", service, "--confirm", "testing");
+            var restore = await Build.RunAsync("Restore", "--service", service, "--confirm", "testing");
             restore.ExitCode.Should().Be(0, restore.ToString());
             restore.Output.Should().Contain("Restored and checked").And.Contain("trigger pre-restore");
         }
@@ -147,18 +144,18 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         var rows = await Sql("SELECT sku, qty FROM stock ORDER BY sku");
         await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET kept 1 && redis-cli RPUSH queue a b c");
 
-        (await Run("BackupService", "--service", "postgres", "--backup-type", "data")).ExitCode.Should().Be(0);
-        var aof = await Run("BackupService", "--service", "redis", "--backup-type", "aof");
+        (await Build.RunAsync("BackupService", "--service", "postgres", "--backup-type", "data")).ExitCode.Should().Be(0);
+        var aof = await Build.RunAsync("BackupService", "--service", "redis", "--backup-type", "aof");
         aof.ExitCode.Should().Be(0, aof.ToString());
 
         await Sql("DELETE FROM stock WHERE qty > 10; INSERT INTO stock VALUES ('extra', 1); UPDATE stock SET qty = 0;");
         await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET other 2");
 
-        var data = await Run("Restore", "--service", "postgres", "--backup-type", "data", "--confirm", "testing");
+        var data = await Build.RunAsync("Restore", "--service", "postgres", "--backup-type", "data", "--confirm", "testing");
         data.ExitCode.Should().Be(0, data.ToString());
         (await Sql("SELECT sku, qty FROM stock ORDER BY sku")).Should().Be(rows);
 
-        var restored = await Run("Restore", "--service", "redis", "--backup-type", "aof", "--confirm", "testing");
+        var restored = await Build.RunAsync("Restore", "--service", "redis", "--backup-type", "aof", "--confirm", "testing");
         restored.ExitCode.Should().Be(0, restored.ToString());
         (await Sh(Redis, "redis-cli KEYS '*' | sort")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal("kept", "queue");
         (await Sh(Redis, "redis-cli LRANGE queue 0 -1")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal("a", "b", "c");
@@ -168,14 +165,14 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     [Fact]
     public async Task A_backup_killed_mid_run_leaves_no_listed_backup_its_paused_service_comes_back_and_the_next_backup_succeeds()
     {
-        await Sh("multimodal-testing-minio-1", "dd if=/dev/urandom of=/data/big.bin bs=1M count=400 2>/dev/null");
+        await Sh(Minio, "dd if=/dev/urandom of=/data/big.bin bs=1M count=400 2>/dev/null");
         try
         {
-            var killed = await Cli.RunAsync(Docker.Root, ["BackupService", "--service", "minio", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
+            var killed = await Build.RunAsync(["BackupService", "--service", "minio"],
                 whileRunning: async process =>
                 {
                     var deadline = DateTime.UtcNow.AddMinutes(2);
-                    while (!(await Docker.Docker.Containers.InspectContainerAsync("multimodal-testing-minio-1")).State!.Paused)
+                    while (!(await Docker.Docker.Containers.InspectContainerAsync(Minio)).State!.Paused)
                     {
                         DateTime.UtcNow.Should().BeBefore(deadline, "the backup pauses minio while it reads its volume");
                         await Task.Delay(20);
@@ -189,16 +186,16 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
 
             (await ListAsync()).Should().NotContain(r => r.GetProperty("service").GetString() == "minio (minio_data)", "a run that never wrote its manifest has no backup");
 
-            var next = await Run("BackupService", "--service", "minio");
+            var next = await Build.RunAsync("BackupService", "--service", "minio");
             next.ExitCode.Should().Be(0, next.ToString());
-            next.Output.Should().Contain("left 1 container(s) paused or stopped (multimodal-testing-minio-1): bringing them back");
+            next.Output.Should().Contain($"left 1 container(s) paused or stopped ({Minio}): bringing them back");
             (await ListAsync()).Count(r => r.GetProperty("service").GetString() == "minio (minio_data)").Should().Be(1);
             await AssertEverythingRunsAsync();
         }
         finally
         {
-            await Run("StartCore"); // unpauses minio if the test failed before the recovery did
-            await Sh("multimodal-testing-minio-1", "rm -f /data/big.bin");
+            await Build.RunAsync("StartCore"); // unpauses minio if the test failed before the recovery did
+            await Sh(Minio, "rm -f /data/big.bin");
         }
     }
 
@@ -215,7 +212,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>>
             {
-                ["label"] = new Dictionary<string, bool> { ["io.llmstack.helper"] = true, ["io.llmstack.environment=testing"] = true },
+                ["label"] = new Dictionary<string, bool> { [Names.Helper] = true, [$"{Names.Environment}=testing"] = true },
             },
         });
 
@@ -238,7 +235,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET session old");
         await Sh(Qdrant, "rm -rf /qdrant/storage/* && echo old > /qdrant/storage/a.txt");
         await Sh(Minio, "mkdir -p /data/bucket && echo old > /data/bucket/object.txt");
-        var backup = await Run("BackupFull");
+        var backup = await Build.RunAsync("BackupFull");
         backup.ExitCode.Should().Be(0, backup.ToString());
         var set = (await ListAsync()).First(r => r.GetProperty("trigger").GetString() == "BackupFull").GetProperty("set").GetString()!;
 
@@ -270,8 +267,8 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         // Fault 1: after Ctrl-C, postgres kept the old set while the others kept today's data, and no safety set was named.
         var (set, before) = await OldSetAndTodaysDataAsync();
         var audited = File.Exists(AuditFile) ? new FileInfo(AuditFile).Length : 0;
-        var restore = await Cli.RunAsync(Docker.Root,
-            ["RestoreSet", "--backup-set", set, "--confirm", "testing", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
+        var restore = await Build.RunAsync(
+            ["RestoreSet", "--backup-set", set, "--confirm", "testing"],
             processGroup: true,
             whileRunning: async process =>
             {
@@ -292,9 +289,8 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         var (set, before) = await OldSetAndTodaysDataAsync();
         var logs = Path.Combine(_work, "logs");
         var audited = File.Exists(AuditFile) ? new FileInfo(AuditFile).Length : 0;
-        var restore = await Cli.RunAsync(Docker.Root,
-            ["RestoreSet", "--backup-set", set, "--confirm", "testing", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
-            new Dictionary<string, string> { ["LLMSTACK_LOG_DIRECTORY"] = logs },
+        var restore = await (Build with { EnvironmentVariables = new Dictionary<string, string> { ["LLMSTACK_LOG_DIRECTORY"] = logs } }).RunAsync(
+            ["RestoreSet", "--backup-set", set, "--confirm", "testing"],
             processGroup: true,
             whileRunning: async process =>
             {
@@ -313,7 +309,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
             @"putting the safety backup (\S+) back did not finish \(.*\): put it back with \./build\.sh (RestoreSet --environment testing --backup-set \1 --confirm testing)");
         command.Success.Should().BeTrue(restore.ToString());
 
-        var finish = await Cli.RunAsync(Docker.Root, [.. command.Groups[2].Value.Split(' '), "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile]);
+        var finish = await (Build with { Environment = null }).RunAsync(command.Groups[2].Value.Split(' '));
         finish.ExitCode.Should().Be(0, finish.ToString());
         (await StateAsync()).Should().Be(before, "the command the run named puts back the data from before the RestoreSet");
         await AssertEverythingRunsAsync();
@@ -330,24 +326,24 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     {
         // Fault 4: after a Restore, latest was the pre-restore safety copy, so a second Restore undid the first.
         await Sql("DROP TABLE IF EXISTS orders; CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 10);");
-        var backup = await Run("BackupService", "--service", "postgres");
+        var backup = await Build.RunAsync("BackupService", "--service", "postgres");
         backup.ExitCode.Should().Be(0, backup.ToString());
         var set = (await ListAsync()).First(r => r.GetProperty("service").GetString() == "postgres").GetProperty("set").GetString()!;
         await Sql("DELETE FROM orders WHERE id > 3;");
 
-        var first = await Run("Restore", "--service", "postgres", "--confirm", "testing");
+        var first = await Build.RunAsync("Restore", "--service", "postgres", "--confirm", "testing");
         first.ExitCode.Should().Be(0, first.ToString());
         (await Sql("SELECT count(*) FROM orders")).Trim().Should().Be("10");
 
-        var plan = await Run("Restore", "--service", "postgres", "--dry-run");
+        var plan = await Build.RunAsync("Restore", "--service", "postgres", "--dry-run");
         plan.ExitCode.Should().Be(0, plan.ToString());
         plan.Output.Should().MatchRegex($@"would restore\s+replace the current data with set {set} \(\S+ \S+Z, full, trigger BackupService\)")
             .And.MatchRegex(@"! set \S+ \(\S+ \S+Z, trigger pre-restore\) is newer than the chosen set .*safety copy.*--backup latest-safety");
-        var safety = await Run("Restore", "--service", "postgres", "--backup", "latest-safety", "--dry-run");
+        var safety = await Build.RunAsync("Restore", "--service", "postgres", "--backup", "latest-safety", "--dry-run");
         safety.ExitCode.Should().Be(0, safety.ToString());
         safety.Output.Should().Contain("trigger pre-restore: a safety copy)");
 
-        var again = await Run("Restore", "--service", "postgres", "--backup", "latest", "--confirm", "testing");
+        var again = await Build.RunAsync("Restore", "--service", "postgres", "--backup", "latest", "--confirm", "testing");
         again.ExitCode.Should().Be(0, again.ToString());
         again.Output.Should().Contain($"from set {set}");
         (await Sql("SELECT count(*) FROM orders")).Trim().Should().Be("10", "the second Restore latest restores the same backup, it does not undo the first");
@@ -360,16 +356,16 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         await File.WriteAllTextAsync(ConfigFile, (await File.ReadAllTextAsync(ConfigFile))
             .Replace("    schedule: \"0 4 * * *\"\n    tiers: [local]", "    schedule: \"0 4 * * *\"\n    tiers: [local]\n    backup_before_wipe: true", StringComparison.Ordinal));
         await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET kept 1");
-        var wipe = await Run("WipeCache", "--confirm", "testing");
+        var wipe = await Build.RunAsync("WipeCache", "--confirm", "testing");
         wipe.ExitCode.Should().Be(0, wipe.ToString());
         (await Sh(Redis, "redis-cli EXISTS kept")).Trim().Should().Be("0", "the wipe emptied redis");
         var set = (await ListAsync()).Should().Contain(r => r.GetProperty("service").GetString() == "redis").Which;
         set.GetProperty("trigger").GetString().Should().Be("pre-wipe");
 
-        var latest = await Run("Restore", "--service", "redis", "--dry-run");
+        var latest = await Build.RunAsync("Restore", "--service", "redis", "--dry-run");
         latest.ExitCode.Should().Be(1, latest.ToString());
         latest.Output.Should().Contain($"service 'redis' has only safety copies in testing (the newest: set {set.GetProperty("set").GetString()}, trigger pre-wipe): restore it with --backup latest-safety");
-        var undo = await Run("Restore", "--service", "redis", "--backup", "latest-safety", "--confirm", "testing");
+        var undo = await Build.RunAsync("Restore", "--service", "redis", "--backup", "latest-safety", "--confirm", "testing");
         undo.ExitCode.Should().Be(0, undo.ToString());
         (await Sh(Redis, "redis-cli GET kept")).Trim().Should().Be("1");
     }
@@ -379,13 +375,13 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     {
         // Fault 5: after BackupFull then BackupService --service postgres, only the postgres set was content-checked.
         await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET proof 42");
-        (await Run("BackupFull")).ExitCode.Should().Be(0);
-        (await Run("BackupService", "--service", "postgres")).ExitCode.Should().Be(0);
+        (await Build.RunAsync("BackupFull")).ExitCode.Should().Be(0);
+        (await Build.RunAsync("BackupService", "--service", "postgres")).ExitCode.Should().Be(0);
         var rows = await ListAsync();
         var full = rows.First(r => r.GetProperty("service").GetString() == "redis").GetProperty("set").GetString()!;
         var postgres = rows.Where(r => r.GetProperty("service").GetString() == "postgres").Select(r => r.GetProperty("set").GetString()!).First(s => s != full);
 
-        var verify = await Run("BackupVerify", "--read-data-subset", "0");
+        var verify = await Build.RunAsync("BackupVerify", "--read-data-subset", "0");
         verify.ExitCode.Should().Be(0, verify.ToString());
         verify.Output.Should().MatchRegex($@"local\s+{postgres}\s+postgres/full db-multimodal.dump\s+ok: pg_restore --list")
             .And.MatchRegex($@"local\s+{full}\s+redis/rdb dump.rdb\s+ok")
@@ -397,7 +393,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         verified.Where(r => r.GetProperty("set").GetString() is var s && (s == full || s == postgres))
             .Should().OnlyContain(r => r.GetProperty("verified").EnumerateObject().Any(), "each set whose members were checked is marked verified");
 
-        var test = await Run("RestoreTest");
+        var test = await Build.RunAsync("RestoreTest");
         test.ExitCode.Should().Be(0, test.ToString());
         test.Output.Should().MatchRegex($@"postgres/full\s+{postgres}\s+dump of database multimodal after the restore = the dump in the backup\s+ok")
             .And.MatchRegex($@"redis/rdb\s+{full}\s+key count and digest of every value\s+ok")
@@ -416,13 +412,13 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         await Sh(Minio, "dd if=/dev/urandom of=/data/big.bin bs=1M count=300 2>/dev/null");
         try
         {
-            var cancelled = await Cli.RunAsync(Docker.Root, ["BackupFull", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
+            var cancelled = await Build.RunAsync(["BackupFull"],
                 processGroup: true,
                 whileRunning: async process =>
                 {
                     // The known point: minio is paused and the helper that reads its volume exists (the members before it are in the repository).
                     await Cli.WaitUntilAsync(async () => (await Docker.Docker.Containers.InspectContainerAsync(Minio)).State!.Paused
-                                                          && (await HelpersAsync()).Any(h => h.Labels["io.llmstack.helper"] == "volume-backup"),
+                                                          && (await HelpersAsync()).Any(h => h.Labels[Names.Helper] == "volume-backup"),
                         "the backup pauses minio and reads its volume through a helper");
                     await Cli.InterruptGroupAsync(process);
                 });
@@ -434,14 +430,14 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
             await AssertEverythingRunsAsync();
             (await MembersWithoutManifestAsync()).Should().NotBeEmpty("the members backed up before Ctrl-C are in the repository without a manifest");
 
-            var next = await Run("BackupService", "--service", "redis");
+            var next = await Build.RunAsync("BackupService", "--service", "redis");
             next.ExitCode.Should().Be(0, next.ToString());
             next.Output.Should().MatchRegex(@"Removed \d+ orphaned member snapshot\(s\) of 1 set\(s\) that never got a manifest \(their run stopped before the end\) from tier local: \S+ \(\d+: postgres/full");
             (await MembersWithoutManifestAsync()).Should().BeEmpty("no member snapshot is left without its set's manifest");
         }
         finally
         {
-            await Run("StartCore");
+            await Build.RunAsync("StartCore");
             await Sh(Minio, "rm -f /data/big.bin");
         }
     }
@@ -450,14 +446,14 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     public async Task A_service_a_type_or_a_read_data_subset_that_does_not_exist_is_one_line_naming_the_allowed_values()
     {
         // Fault 11: "run BackupService --service nope first", "no backup" for qdrant's rdb, and 200% reaching restic.
-        var nope = await Run("Restore", "--service", "nope", "--dry-run");
+        var nope = await Build.RunAsync("Restore", "--service", "nope", "--dry-run");
         nope.ExitCode.Should().Be(1, nope.ToString());
         nope.Output.Should().MatchRegex(@"there is no service 'nope' in testing: --service takes one of postgres, redis, .*config \(the services with backups\)")
             .And.NotContain("BackupService --service nope");
-        var rdb = await Run("Restore", "--service", "qdrant", "--backup-type", "rdb", "--dry-run");
+        var rdb = await Build.RunAsync("Restore", "--service", "qdrant", "--backup-type", "rdb", "--dry-run");
         rdb.ExitCode.Should().Be(1, rdb.ToString());
         rdb.Output.Should().Contain("service 'qdrant' has no backup type 'rdb': --backup-type takes volume for qdrant");
-        var subset = await Run("BackupVerify", "--read-data-subset", "200%");
+        var subset = await Build.RunAsync("BackupVerify", "--read-data-subset", "200%");
         subset.ExitCode.Should().Be(1, subset.ToString());
         subset.Output.Should().Contain("--read-data-subset '200%' is not a share restic can read back: use n/t").And.NotContain("restic check");
     }
@@ -465,11 +461,11 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     [Fact]
     public async Task Every_json_report_is_its_document_alone_on_standard_output()
     {
-        (await Run("BackupService", "--service", "redis")).ExitCode.Should().Be(0);
+        (await Build.RunAsync("BackupService", "--service", "redis")).ExitCode.Should().Be(0);
         foreach (var target in new[] { "StatusCore", "SystemStatus", "BackupList", "BackupStatus", "RetentionStatus", "ValidateCredentials" })
         {
             // Exit codes differ (BackupStatus fails: postgres was never backed up here); `X --json | jq .` must work for each.
-            var run = await Run(target, "--json");
+            var run = await Build.RunAsync(target, "--json");
             var parse = () => JsonDocument.Parse(run.StandardOutput);
             parse.Should().NotThrow($"{target} --json must put only its JSON document on standard output; it wrote:\n{run.StandardOutput}");
             run.Output.Should().Contain($"║ {target}", "the banner goes to standard error");
@@ -480,12 +476,12 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     [Fact]
     public async Task A_wrong_key_fails_with_one_line_and_writes_nothing()
     {
-        (await Run("BackupService", "--service", "redis")).ExitCode.Should().Be(0);
+        (await Build.RunAsync("BackupService", "--service", "redis")).ExitCode.Should().Be(0);
         var before = Directory.GetFiles(Repository, "*", SearchOption.AllDirectories).Select(f => (f, new FileInfo(f).Length)).OrderBy(x => x.f).ToList();
         var wrong = Path.Combine(_work, "wrong.key");
         await File.WriteAllTextAsync(wrong, "not-the-key-of-this-repository");
 
-        var result = await Run("BackupFull", "--backup-key-file", wrong);
+        var result = await Build.RunAsync("BackupFull", "--backup-key-file", wrong);
         result.ExitCode.Should().Be(1);
         result.Output.Should().Contain($"backup repository local for testing cannot be opened with the configured key ({wrong}): use the key it was created with")
             .And.NotContain("   at ").And.NotContain("not-the-key-of-this-repository");
@@ -498,14 +494,14 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     public async Task A_failing_member_fails_BackupFull_naming_it_while_the_others_are_kept()
     {
         await Docker.Docker.Containers.StopContainerAsync(Redis, new ContainerStopParameters { WaitBeforeKillSeconds = 1 });
-        var result = await Run("BackupFull");
+        var result = await Build.RunAsync("BackupFull");
         result.ExitCode.Should().Be(1, result.ToString());
         result.Output.Should().MatchRegex(@"backup set \S+ is incomplete: redis/rdb: service 'redis' is not running in testing: start it \(StartCore\)")
             .And.Contain("other member(s) were kept");
         var listed = await ListAsync();
         listed.Should().Contain(r => r.GetProperty("service").GetString() == "postgres" && r.GetProperty("setStatus").GetString() == "failed");
         listed.Should().NotContain(r => r.GetProperty("service").GetString() == "redis");
-        var status = await Run("BackupStatus");
+        var status = await Build.RunAsync("BackupStatus");
         status.ExitCode.Should().Be(1);
         status.Output.Should().Contain("redis: failed in");
     }
@@ -515,13 +511,13 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     {
         await Sql("DROP TABLE IF EXISTS orders; CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 20);");
         await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET session abc");
-        var backup = await Run("BackupFull");
+        var backup = await Build.RunAsync("BackupFull");
         backup.ExitCode.Should().Be(0, backup.ToString());
         var set = (await ListAsync()).First(r => r.GetProperty("trigger").GetString() == "BackupFull").GetProperty("set").GetString()!;
 
         await Sql("TRUNCATE orders;");
         await Sh(Redis, "redis-cli FLUSHALL");
-        var restore = await Run("RestoreSet", "--backup-set", set, "--confirm", "testing");
+        var restore = await Build.RunAsync("RestoreSet", "--backup-set", set, "--confirm", "testing");
         restore.ExitCode.Should().Be(0, restore.ToString());
         var order = new[] { "Restoring postgres/full", "Restoring redis/rdb", "Restoring qdrant/qdrant_data", "Restoring minio/minio_data" }
             .Select(line => restore.Output.IndexOf(line, StringComparison.Ordinal)).ToList();
@@ -536,7 +532,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     public async Task A_restore_whose_check_fails_puts_the_data_from_before_it_back()
     {
         await Sh(Qdrant, "rm -rf /qdrant/storage/* && echo backed-up > /qdrant/storage/a.txt");
-        (await Run("BackupService", "--service", "qdrant")).ExitCode.Should().Be(0);
+        (await Build.RunAsync("BackupService", "--service", "qdrant")).ExitCode.Should().Be(0);
         await Sh(Qdrant, "echo current > /qdrant/storage/a.txt && echo current > /qdrant/storage/b.txt");
         var current = await Tree();
 
@@ -546,9 +542,9 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         var manifest = Directory.GetFiles(cache, "*.json").Single();
         await File.WriteAllTextAsync(manifest, (await File.ReadAllTextAsync(manifest)).Replace("\"entries\": 1", "\"entries\": 2", StringComparison.Ordinal));
 
-        var restore = await Run("Restore", "--service", "qdrant", "--confirm", "testing");
+        var restore = await Build.RunAsync("Restore", "--service", "qdrant", "--confirm", "testing");
         restore.ExitCode.Should().Be(1, restore.ToString());
-        restore.Output.Should().Contain("check after restoring volume multimodal-testing_qdrant_data failed: 1 file(s) and directories, the backup has 2")
+        restore.Output.Should().Contain($"check after restoring volume {TestNames.Volume("qdrant_data")} failed: 1 file(s) and directories, the backup has 2")
             .And.Contain("the data from before the restore was put back (safety set");
         (await Tree()).Should().Be(current, "the safety backup was restored");
         await AssertEverythingRunsAsync();
@@ -557,7 +553,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     [Fact]
     public async Task A_stale_restic_lock_of_a_killed_restic_is_removed_and_the_backup_goes_on()
     {
-        (await Run("BackupService", "--service", "redis")).ExitCode.Should().Be(0);
+        (await Build.RunAsync("BackupService", "--service", "redis")).ExitCode.Should().Be(0);
         var locks = Path.Combine(Repository, "locks");
         var start = new System.Diagnostics.ProcessStartInfo("restic", ["backup", "--stdin", "--stdin-filename", "intruder", "--host", "intruder"])
         {
@@ -582,7 +578,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         }
 
         Directory.GetFiles(locks).Should().HaveCount(1, "kill -9 leaves restic's lock behind");
-        var next = await Run("BackupService", "--service", "redis");
+        var next = await Build.RunAsync("BackupService", "--service", "redis");
         next.ExitCode.Should().Be(0, next.ToString());
         Directory.GetFiles(locks).Should().BeEmpty("the stale lock was removed, and the run removed its own");
         (await ListAsync()).Count(r => r.GetProperty("service").GetString() == "redis").Should().Be(2);
@@ -591,7 +587,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     [Fact]
     public async Task Two_backups_of_one_environment_at_once_the_second_waits_for_the_lock()
     {
-        var results = await Task.WhenAll(Run("BackupService", "--service", "postgres"), Run("BackupService", "--service", "postgres"));
+        var results = await Task.WhenAll(Build.RunAsync("BackupService", "--service", "postgres"), Build.RunAsync("BackupService", "--service", "postgres"));
         results.Should().OnlyContain(r => r.ExitCode == 0);
         results.Count(r => r.Output.Contains("Environment testing is locked by BackupService", StringComparison.Ordinal)).Should().Be(1);
         (await ListAsync()).Count(r => r.GetProperty("service").GetString() == "postgres").Should().Be(2);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using LlmStack.Compose;
 
 namespace LlmStack.IntegrationTests;
 
@@ -66,7 +67,7 @@ public sealed class DockerFixture : IAsyncLifetime
         {
             var filter = new Dictionary<string, IDictionary<string, bool>>
             {
-                ["label"] = new Dictionary<string, bool> { [$"io.llmstack.environment={environment}"] = true, [$"com.docker.compose.project=multimodal-{environment}"] = true },
+                ["label"] = new Dictionary<string, bool> { [$"{Names.Environment}={environment}"] = true, [$"{Names.ComposeProject}={TestNames.Project(environment)}"] = true },
             };
             foreach (var container in await Docker.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }))
             {
@@ -87,10 +88,10 @@ public sealed class DockerFixture : IAsyncLifetime
 
     public async Task<IList<ContainerListResponse>> ContainersAsync(string environment, string? stack = null)
     {
-        var labels = new Dictionary<string, bool> { [$"io.llmstack.environment={environment}"] = true };
+        var labels = new Dictionary<string, bool> { [$"{Names.Environment}={environment}"] = true };
         if (stack is not null)
         {
-            labels[$"io.llmstack.stack={stack}"] = true;
+            labels[$"{Names.Stack}={stack}"] = true;
         }
 
         return await Docker.Containers.ListContainersAsync(new ContainersListParameters
@@ -110,7 +111,7 @@ public sealed class DockerFixture : IAsyncLifetime
         return (inspect.ExitCode ?? -1, stdout + stderr);
     }
 
-    private static string FindRoot()
+    internal static string FindRoot()
     {
         for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
         {
@@ -137,7 +138,7 @@ public abstract class RunningStacks(string startTarget) : IAsyncLifetime
     {
         await Docker.InitializeAsync();
         await Docker.CleanAsync("testing");
-        var start = await Cli.RunAsync(Docker.Root, [startTarget, "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml"]);
+        var start = await new TestRun(Docker.Root).RunAsync(startTarget);
         if (start.ExitCode != 0)
         {
             throw new InvalidOperationException($"{startTarget} failed: {start}");

@@ -1,4 +1,6 @@
+using System.Text.RegularExpressions;
 using Docker.DotNet.Models;
+using LlmStack.Compose;
 
 namespace LlmStack.IntegrationTests;
 
@@ -6,7 +8,6 @@ namespace LlmStack.IntegrationTests;
 [Trait("Category", "Integration")]
 public sealed class NetworkTests(DockerFixture docker) : IAsyncLifetime
 {
-    private const string ImageMap = "tests/fixtures/image-map.yaml";
     private readonly List<string> _foreignNetworks = [];
 
     public Task InitializeAsync() => docker.CleanAsync("testing");
@@ -26,8 +27,7 @@ public sealed class NetworkTests(DockerFixture docker) : IAsyncLifetime
         }
     }
 
-    private Task<Cli.Result> Run(params string[] arguments) =>
-        Cli.RunAsync(docker.Root, [.. arguments, "--environment", "testing", "--image-map", ImageMap]);
+    private TestRun Build => new(docker.Root);
 
     private async Task<string> ForeignNetworkAsync(string name, string subnet, Dictionary<string, string>? labels = null)
     {
@@ -46,18 +46,18 @@ public sealed class NetworkTests(DockerFixture docker) : IAsyncLifetime
     {
         await ForeignNetworkAsync("foreign-overlap", "10.83.1.0/25");
 
-        var check = await Run("CheckNetworkConflicts");
+        var check = await Build.RunAsync("CheckNetworkConflicts");
         check.ExitCode.Should().NotBe(0);
-        check.Output.Should().Contain("multimodal-testing_core").And.Contain("Docker network 'foreign-overlap' (10.83.1.0/25)");
+        check.Output.Should().Contain(TestNames.Network("core")).And.Contain("Docker network 'foreign-overlap' (10.83.1.0/25)");
 
-        var start = await Run("StartCore");
+        var start = await Build.RunAsync("StartCore");
         start.ExitCode.Should().NotBe(0);
         start.Output.Should().Contain("Docker network 'foreign-overlap' (10.83.1.0/25)").And.Contain("run SuggestSubnets");
         (await docker.ContainersAsync("testing")).Should().BeEmpty();
-        (await docker.Docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).Should().NotContain(v => v.StartsWith("multimodal-testing_", StringComparison.Ordinal));
-        (await docker.Docker.Networks.ListNetworksAsync()).Select(n => n.Name).Should().NotContain("multimodal-testing_core");
+        (await docker.Docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).Should().NotContain(v => v.StartsWith(TestNames.Project() + "_", StringComparison.Ordinal));
+        (await docker.Docker.Networks.ListNetworksAsync()).Select(n => n.Name).Should().NotContain(TestNames.Network("core"));
 
-        var suggest = await Run("SuggestSubnets");
+        var suggest = await Build.RunAsync("SuggestSubnets");
         suggest.ExitCode.Should().Be(0, suggest.ToString());
         suggest.Output.Should().Contain("environments:\n  testing:\n    networks:").And.MatchRegex(@"core: \{ subnet: 10\.\d+\.\d+\.0/24, gateway: [0-9.]+ \}   # changed");
         suggest.Output.Should().Contain("inference: { subnet: 10.83.2.0/24, gateway: 10.83.2.1 }\n");
@@ -66,8 +66,8 @@ public sealed class NetworkTests(DockerFixture docker) : IAsyncLifetime
     [Fact]
     public async Task The_environments_own_running_networks_are_not_conflicts()
     {
-        (await Run("StartInference")).ExitCode.Should().Be(0);
-        var check = await Run("CheckNetworkConflicts");
+        (await Build.RunAsync("StartInference")).ExitCode.Should().Be(0);
+        var check = await Build.RunAsync("CheckNetworkConflicts");
         check.ExitCode.Should().Be(0, check.ToString());
         check.Output.Should().Contain("No conflicts: 6 network(s) of testing checked");
     }
@@ -75,80 +75,82 @@ public sealed class NetworkTests(DockerFixture docker) : IAsyncLifetime
     [Fact]
     public async Task ValidateNetworks_catches_a_network_with_a_wrong_subnet()
     {
-        await ForeignNetworkAsync("multimodal-testing_core", "10.83.7.0/24", new Dictionary<string, string>
+        await ForeignNetworkAsync(TestNames.Network("core"), "10.83.7.0/24", new Dictionary<string, string>
         {
-            ["com.docker.compose.project"] = "multimodal-testing",
-            ["com.docker.compose.network"] = "core",
-            ["io.llmstack.environment"] = "testing",
-            ["io.llmstack.stack"] = "core",
+            [Names.ComposeProject] = TestNames.Project(),
+            [Names.ComposeNetwork] = "core",
+            [Names.Environment] = "testing",
+            [Names.Stack] = "core",
         });
 
-        var drift = await Run("ValidateNetworks");
+        var drift = await Build.RunAsync("ValidateNetworks");
         drift.ExitCode.Should().NotBe(0);
-        drift.Output.Should().Contain("drift: multimodal-testing_core: subnet 10.83.7.0/24, expected 10.83.1.0/24");
+        drift.Output.Should().Contain($"drift: {TestNames.Network("core")}: subnet 10.83.7.0/24, expected 10.83.1.0/24");
 
         // Start replaces the unused drifted network with the schema's, after which nothing drifts.
-        var start = await Run("StartCore");
+        var start = await Build.RunAsync("StartCore");
         start.ExitCode.Should().Be(0, start.ToString());
-        start.Output.Should().Contain("Removed network multimodal-testing_core (subnet 10.83.7.0/24 differs from the schema's 10.83.1.0/24)");
-        var clean = await Run("ValidateNetworks");
+        start.Output.Should().Contain($"Removed network {TestNames.Network("core")} (subnet 10.83.7.0/24 differs from the schema's 10.83.1.0/24)");
+        var clean = await Build.RunAsync("ValidateNetworks");
         clean.ExitCode.Should().Be(0, clean.ToString());
-        clean.Output.Should().MatchRegex(@"multimodal-testing_core\s+core\s+ok\s+bridge 10\.83\.1\.0/24 gw 10\.83\.1\.1");
+        clean.Output.Should().MatchRegex($@"{Regex.Escape(TestNames.Network("core"))}\s+core\s+ok\s+bridge 10\.83\.1\.0/24 gw 10\.83\.1\.1");
     }
 
     [Fact]
     public async Task CheckNetworkHealth_passes_for_core_and_inference_and_names_the_pair_when_a_dependency_stops()
     {
-        (await Run("StartInference")).ExitCode.Should().Be(0);
-        var healthy = await Run("CheckNetworkHealth");
+        (await Build.RunAsync("StartInference")).ExitCode.Should().Be(0);
+        var healthy = await Build.RunAsync("CheckNetworkHealth");
         healthy.ExitCode.Should().Be(0, healthy.ToString());
         healthy.Output.Should().MatchRegex(@"litellm\s+postgres:5432\s+tcp\s+ok").And.MatchRegex(@"litellm\s+http://vllm:8000/health\s+http\s+ok");
 
-        await docker.Docker.Containers.StopContainerAsync("multimodal-testing-postgres-1", new ContainerStopParameters());
-        var broken = await Run("CheckNetworkHealth");
+        await docker.Docker.Containers.StopContainerAsync(TestNames.Container("postgres"), new ContainerStopParameters());
+        var broken = await Build.RunAsync("CheckNetworkHealth");
         broken.ExitCode.Should().NotBe(0);
         broken.Output.Should().Contain("litellm -> postgres:5432 (tcp)").And.MatchRegex(@"litellm\s+vllm:8000\s+tcp\s+ok");
-        (await docker.ContainersAsync("testing")).Should().NotContain(c => c.Labels.ContainsKey("io.llmstack.helper"), "probe containers are removed");
+        (await docker.ContainersAsync("testing")).Should().NotContain(c => c.Labels.ContainsKey(Names.Helper), "probe containers are removed");
     }
 
     [Fact]
     public async Task CleanupNetworks_removes_only_an_orphaned_labelled_network_after_confirmation_and_audits_it()
     {
-        (await Run("StartCore")).ExitCode.Should().Be(0);
+        (await Build.RunAsync("StartCore")).ExitCode.Should().Be(0);
         await ForeignNetworkAsync("multimodal-shared", "10.99.8.0/24");
-        await ForeignNetworkAsync("multimodal-testing_legacy", "10.99.9.0/24", new Dictionary<string, string>
+        var legacy = TestNames.Network("legacy");
+        await ForeignNetworkAsync(legacy, "10.99.9.0/24", new Dictionary<string, string>
         {
-            ["com.docker.compose.project"] = "multimodal-testing",
-            ["io.llmstack.environment"] = "testing",
-            ["io.llmstack.stack"] = "legacy",
+            [Names.ComposeProject] = TestNames.Project(),
+            [Names.Environment] = "testing",
+            [Names.Stack] = "legacy",
         });
         var audit = Path.Combine(Path.GetTempPath(), $"llmstack-it-audit-{Guid.NewGuid():N}.jsonl");
         // Ambient confirmations must never count: only --confirm on the command line does (fault 4).
         var env = new Dictionary<string, string> { ["LLMSTACK_AUDIT_LOG"] = audit, ["CONFIRM"] = "testing", ["LLMSTACK_CONFIRM"] = "testing", ["DRY_RUN"] = "true" };
         async Task<IReadOnlyList<string>> Networks() => (await docker.Docker.Networks.ListNetworksAsync()).Select(n => n.Name).ToList();
 
-        var dryRun = await Cli.RunAsync(docker.Root, ["CleanupNetworks", "--environment", "testing", "--dry-run"], env);
+        var cleanup = Build with { ImageMap = null, EnvironmentVariables = env };
+        var dryRun = await cleanup.RunAsync("CleanupNetworks", "--dry-run");
         dryRun.ExitCode.Should().Be(0, dryRun.ToString());
-        dryRun.Output.Should().MatchRegex(@"network\s+multimodal-testing_legacy\s+10\.99\.9\.0/24\s+would remove\s+not in the schema")
-            .And.MatchRegex(@"network\s+multimodal-testing_core\s+10\.83\.1\.0/24\s+keep\s+in use by 4 container");
+        dryRun.Output.Should().MatchRegex($@"network\s+{Regex.Escape(legacy)}\s+10\.99\.9\.0/24\s+would remove\s+not in the schema")
+            .And.MatchRegex($@"network\s+{Regex.Escape(TestNames.Network("core"))}\s+10\.83\.1\.0/24\s+keep\s+in use by 4 container");
         dryRun.Output.Should().NotContain("multimodal-shared");
-        (await Networks()).Should().Contain("multimodal-testing_legacy");
+        (await Networks()).Should().Contain(legacy);
 
-        var unconfirmed = await Cli.RunAsync(docker.Root, ["CleanupNetworks", "--environment", "testing"], env);
+        var unconfirmed = await cleanup.RunAsync("CleanupNetworks");
         unconfirmed.ExitCode.Should().NotBe(0);
         unconfirmed.Output.Should().Contain("CleanupNetworks would remove 1 network(s) in environment testing: pass --confirm testing to do it")
             .And.Contain("environment variable LLMSTACK_CONFIRM is ignored");
-        (await Networks()).Should().Contain("multimodal-testing_legacy");
+        (await Networks()).Should().Contain(legacy);
         File.Exists(audit).Should().BeFalse("nothing changed, nothing audited");
 
-        var confirmed = await Cli.RunAsync(docker.Root, ["CleanupNetworks", "--environment", "testing", "--confirm", "testing"], env);
+        var confirmed = await cleanup.RunAsync("CleanupNetworks", "--confirm", "testing");
         confirmed.ExitCode.Should().Be(0, confirmed.ToString());
         var after = await Networks();
-        after.Should().NotContain("multimodal-testing_legacy");
-        after.Should().Contain("multimodal-shared").And.Contain("multimodal-testing_core");
+        after.Should().NotContain(legacy);
+        after.Should().Contain("multimodal-shared").And.Contain(TestNames.Network("core"));
         var lines = File.ReadAllLines(audit);
         lines.Should().ContainSingle().Which.Should().Contain("\"target\":\"CleanupNetworks\"").And.Contain("\"environment\":\"testing\"")
-            .And.Contain("\"resource\":\"multimodal-testing_legacy\"").And.Contain("\"result\":\"done\"").And.Contain("\"detail\":\"10.99.9.0/24\"");
+            .And.Contain($"\"resource\":\"{legacy}\"").And.Contain("\"result\":\"done\"").And.Contain("\"detail\":\"10.99.9.0/24\"");
         File.Delete(audit);
     }
 }

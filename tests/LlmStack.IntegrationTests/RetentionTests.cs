@@ -10,6 +10,7 @@ namespace LlmStack.IntegrationTests;
 [Trait("Category", "Integration")]
 public sealed class RetentionTests(RunningInference core) : IClassFixture<RunningInference>, IAsyncLifetime
 {
+    private static readonly string Postgres = TestNames.Container("postgres");
     private readonly string _work = Path.Combine(Path.GetTempPath(), $"llmstack-it-retention-{Guid.NewGuid():N}");
 
     private DockerFixture Docker => core.Docker;
@@ -17,6 +18,8 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
     private string BackupConfig => Path.Combine(_work, "backup-strategies.yaml");
 
     private string RetentionConfig => Path.Combine(_work, "retention-policies.yaml");
+
+    private TestRun Build => new(Docker.Root) { Arguments = ["--backup-config", BackupConfig, "--retention-config", RetentionConfig] };
 
     private string Local => Path.Combine(_work, "local", "testing");
 
@@ -35,7 +38,7 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
             .Replace("tiers:\n  local: local\n", "tiers:\n  local: local\n  nas: remote\n", StringComparison.Ordinal)
             .Replace("when_unused_above: 10%", "when_unused_above: 0%", StringComparison.Ordinal);
         await File.WriteAllTextAsync(RetentionConfig, retention);
-        (await Run("StartInference")).ExitCode.Should().Be(0);
+        (await Build.RunAsync("StartInference")).ExitCode.Should().Be(0);
     }
 
     public Task DisposeAsync()
@@ -43,9 +46,6 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
         Directory.Delete(_work, recursive: true);
         return Task.CompletedTask;
     }
-
-    private Task<Cli.Result> Run(params string[] arguments) =>
-        Cli.RunAsync(Docker.Root, [.. arguments, "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", BackupConfig, "--retention-config", RetentionConfig]);
 
     private static async Task<List<string>> SnapshotsAsync(string repository, string keyFile)
     {
@@ -55,7 +55,7 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
 
     private async Task<List<string>> SetsAsync()
     {
-        var list = await Run("BackupList", "--json");
+        var list = await Build.RunAsync("BackupList", "--json");
         list.ExitCode.Should().Be(0, list.ToString());
         var json = list.StandardOutput;
         return JsonDocument.Parse(json).RootElement.EnumerateArray().Select(r => r.GetProperty("set").GetString()!).Distinct().Order().ToList();
@@ -67,33 +67,33 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
         var sets = new List<string>();
         for (var i = 0; i < 4; i++)
         {
-            var backup = await Run("BackupService", "--service", "redis");
+            var backup = await Build.RunAsync("BackupService", "--service", "redis");
             backup.ExitCode.Should().Be(0, backup.ToString());
             sets.Add(backup.Output.Split("Backup set ")[1][..21]);
         }
 
         // The oldest set is the only verified one: the safety rules keep it although no keep rule does.
-        (await Run("BackupVerify", "--backup-set", sets[0], "--read-data-subset", "0")).ExitCode.Should().Be(0);
+        (await Build.RunAsync("BackupVerify", "--backup-set", sets[0], "--read-data-subset", "0")).ExitCode.Should().Be(0);
         var key = Path.Combine(Docker.Root, "secrets", "testing.backup-key");
         var localBefore = await SnapshotsAsync(Local, key);
         var remoteBefore = await SnapshotsAsync(Remote, key);
         var listBefore = await SetsAsync();
 
-        var dry = await Run("RetentionTest");
+        var dry = await Build.RunAsync("RetentionTest");
         dry.ExitCode.Should().Be(0, dry.ToString());
         dry.Output.Should().Contain($"local/{sets[1]}").And.Contain("would forget").And.Contain("newest verified");
         (await SnapshotsAsync(Local, key)).Should().Equal(localBefore);
         (await SnapshotsAsync(Remote, key)).Should().Equal(remoteBefore);
         (await SetsAsync()).Should().Equal(listBefore);
 
-        var status = await Run("RetentionStatus", "--json");
+        var status = await Build.RunAsync("RetentionStatus", "--json");
         status.ExitCode.Should().Be(0, status.ToString());
         var plan = JsonDocument.Parse(status.StandardOutput).RootElement;
         var tiers = plan.GetProperty("tiers").EnumerateArray().ToDictionary(t => t.GetProperty("tier").GetString()!, t => t.GetProperty("remove").EnumerateArray().Select(s => s.GetString()!).ToList());
         tiers["local"].Should().BeEquivalentTo(sets[1], sets[2]);   // keep-last 1 keeps sets[3]; sets[0] is the newest verified
         tiers["nas"].Should().BeEquivalentTo(sets[1]);              // keep-last 2 keeps sets[2] and sets[3]; sets[0] verified there too
 
-        var cleanup = await Run("RetentionCleanup", "--confirm", "testing");
+        var cleanup = await Build.RunAsync("RetentionCleanup", "--confirm", "testing");
         cleanup.ExitCode.Should().Be(0, cleanup.ToString());
         cleanup.Output.Should().Contain("BackupFull").And.Contain("Skipped");
         var localAfter = await SnapshotsAsync(Local, key);
@@ -108,7 +108,7 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
             check.ExitCode.Should().Be(0, string.Join('\n', check.Output));
         }
 
-        var again = await Run("RetentionCleanup", "--confirm", "testing");
+        var again = await Build.RunAsync("RetentionCleanup", "--confirm", "testing");
         again.ExitCode.Should().Be(0, again.ToString());
         again.Output.Should().Contain("nothing to change");
         File.ReadLines(Path.Combine(Docker.Root, "audit", "audit.jsonl")).Count(l => l.Contains("\"target\":\"RetentionCleanup\"", StringComparison.Ordinal) && l.Contains(sets[1], StringComparison.Ordinal))
@@ -119,7 +119,7 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
     public async Task RetentionCleanup_forgets_the_members_of_a_set_whose_run_ended_before_its_manifest_and_says_so()
     {
         // Fault 7: member snapshots of a set that never got its manifest were invisible to BackupList and never removed.
-        var backup = await Run("BackupService", "--service", "redis");
+        var backup = await Build.RunAsync("BackupService", "--service", "redis");
         backup.ExitCode.Should().Be(0, backup.ToString());
         var key = Path.Combine(Docker.Root, "secrets", "testing.backup-key");
         int pid;
@@ -133,16 +133,16 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
         const string orphan = "20260101T000000Z-dead";
         string[] tags = ["llmstack", "kind=member", "env=testing", $"set={orphan}", "version=0.0.0", "service=redis", "type=rdb", "part=dump.rdb", $"run={System.Environment.MachineName}/{pid}"];
         await LlmStack.Pipeline.ProcessRunner.RunCheckedAsync("sh",
-            ["-c", $"echo partial | restic -r \"$0\" --password-file \"$1\" backup --stdin --stdin-filename /redis/rdb/dump.rdb --host multimodal-testing {string.Join(' ', tags.Select(t => $"--tag {t}"))}", Local, key],
+            ["-c", $"echo partial | restic -r \"$0\" --password-file \"$1\" backup --stdin --stdin-filename /redis/rdb/dump.rdb --host {TestNames.Project()} {string.Join(' ', tags.Select(t => $"--tag {t}"))}", Local, key],
             "/", null, CancellationToken.None);
         var before = await SnapshotsAsync(Local, key);
 
-        var dry = await Run("RetentionTest");
+        var dry = await Build.RunAsync("RetentionTest");
         dry.ExitCode.Should().Be(0, dry.ToString());
         dry.Output.Should().MatchRegex($@"orphaned members\s+local/{orphan}\s+\S+ \S+Z, 1 snapshot\(s\)\s+would forget\s+member snapshots of a set that never got its manifest: its run \(\S+\) has ended");
         (await SnapshotsAsync(Local, key)).Should().Equal(before, "a dry run forgets nothing");
 
-        var cleanup = await Run("RetentionCleanup", "--confirm", "testing");
+        var cleanup = await Build.RunAsync("RetentionCleanup", "--confirm", "testing");
         cleanup.ExitCode.Should().Be(0, cleanup.ToString());
         cleanup.Output.Should().Contain($"Removed 1 orphaned member snapshot(s) of 1 set(s) that never got a manifest (their run stopped before the end) from tier local: {orphan} (1: redis/rdb dump.rdb)");
         (await SnapshotsAsync(Local, key)).Should().HaveCount(before.Count - 1, "only the orphan is gone: the one redis set is kept by keep_last 1");
@@ -153,14 +153,14 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
     public async Task An_empty_policy_is_refused_before_anything_is_read()
     {
         await File.WriteAllTextAsync(RetentionConfig, (await File.ReadAllTextAsync(RetentionConfig)).Replace("  local:\n    keep_last: 1", "  local:\n    keep_last: 0", StringComparison.Ordinal));
-        var cleanup = await Run("RetentionCleanup", "--confirm", "testing");
+        var cleanup = await Build.RunAsync("RetentionCleanup", "--confirm", "testing");
         cleanup.ExitCode.Should().Be(1);
         cleanup.Output.Should().Contain("policy 'local' has no keep rule");
     }
 
     private async Task<string> SqlAsync(string sql)
     {
-        var (exit, output) = await Docker.ExecAsync("multimodal-testing-postgres-1", "psql", "-v", "ON_ERROR_STOP=1", "-At", "-U", "multimodal", "-d", "multimodal", "-c", sql);
+        var (exit, output) = await Docker.ExecAsync(Postgres, "psql", "-v", "ON_ERROR_STOP=1", "-At", "-U", "multimodal", "-d", "multimodal", "-c", sql);
         exit.Should().Be(0, output);
         return output.Trim();
     }
@@ -177,7 +177,7 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
         await SqlAsync($"INSERT INTO {logs} (created_at, msg) SELECT now() - interval '1 day', 'new ' || g FROM generate_series(1, 30) g");
         await SqlAsync($"INSERT INTO {audit} (created_at, msg) SELECT now() - interval '20 days', E'line one\\nline two\\t' || g FROM generate_series(1, 25) g");
         await SqlAsync($"INSERT INTO {audit} (created_at, msg) SELECT now() - interval '2 days', 'recent ' || g FROM generate_series(1, 5) g");
-        var archivedExpected = await Docker.ExecAsync("multimodal-testing-postgres-1", "psql", "-U", "multimodal", "-d", "multimodal", "-c",
+        var archivedExpected = await Docker.ExecAsync(Postgres, "psql", "-U", "multimodal", "-d", "multimodal", "-c",
             $"COPY (SELECT * FROM {audit} WHERE created_at < now() - interval '14 days') TO STDOUT");
         try
         {
@@ -186,16 +186,16 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
                     $"      - table: {logs}\n        date_column: created_at\n        days: 7\n        batch_size: 50", StringComparison.Ordinal)
                 .Replace("      - table: audit_logs\n        date_column: created_at\n        days: 90", $"      - table: {audit}\n        date_column: created_at\n        days: 14", StringComparison.Ordinal)
                 .Replace("      - table: sessions", $"      - table: it_missing_{suffix}", StringComparison.Ordinal));
-            (await Run("BackupService", "--service", "redis")).ExitCode.Should().Be(0, "the archive goes into the environment's repository");
+            (await Build.RunAsync("BackupService", "--service", "redis")).ExitCode.Should().Be(0, "the archive goes into the environment's repository");
 
-            var dry = await Run("RetentionTest");
+            var dry = await Build.RunAsync("RetentionTest");
             dry.ExitCode.Should().Be(0, dry.ToString());
             dry.Output.Should().Contain($"postgres/multimodal.{logs}").And.Contain("120 row(s)").And.Contain("25 row(s)")
                 .And.Contain($"postgres/multimodal.it_missing_{suffix}").And.Contain("does not exist");
             (await SqlAsync($"SELECT count(*) FROM {logs}")).Should().Be("150");
             (await SqlAsync($"SELECT count(*) FROM {audit}")).Should().Be("30");
 
-            var cleanup = await Run("RetentionCleanupService", "--service", "postgres", "--confirm", "testing");
+            var cleanup = await Build.RunAsync("RetentionCleanupService", "--service", "postgres", "--confirm", "testing");
             cleanup.ExitCode.Should().Be(0, cleanup.ToString());
             cleanup.Output.Should().Contain("120 row(s) deleted").And.Contain("25 row(s) archived");
             (await SqlAsync($"SELECT count(*) FROM {logs}")).Should().Be("30");
@@ -216,8 +216,8 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
         }
     }
 
-    private const string Vllm = "multimodal-testing-vllm-1";
-    private const string Redis = "multimodal-testing-redis-1";
+    private static readonly string Vllm = TestNames.Container("vllm");
+    private static readonly string Redis = TestNames.Container("redis");
 
     private async Task<string> RedisAsync(int database, params string[] command)
     {
@@ -270,11 +270,11 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
                 .Replace("      - pattern: \"processing:*\"\n        databases: [0]\n        days: 1", $"      - pattern: \"{prefix}*\"\n        databases: [0, 3]\n        days: 1", StringComparison.Ordinal)
                 .Replace("  vllm:\n    models:", "  vllm:\n    files:\n      - volume: vllm_cache\n        path: vllm/torch_compile_cache\n        days: 7\n    models:", StringComparison.Ordinal)
                 .Replace("      path: huggingface/hub\n      days: 30", "      path: huggingface/hub\n      days: 7", StringComparison.Ordinal));
-            (await Run("BackupService", "--service", "redis")).ExitCode.Should().Be(0, "RetentionTest reads every tier, which must exist");
+            (await Build.RunAsync("BackupService", "--service", "redis")).ExitCode.Should().Be(0, "RetentionTest reads every tier, which must exist");
             var before = await StateAsync(prefix);
             before.Should().Contain("models--old--unused").And.Contain("old.bin").And.Contain("0:a none").And.Contain("0:b over a day").And.Contain("3:d none");
 
-            var dry = await Run("RetentionTest");
+            var dry = await Build.RunAsync("RetentionTest");
             dry.ExitCode.Should().Be(0, dry.ToString());
             dry.Output.Should().MatchRegex($@"redis/db0:{System.Text.RegularExpressions.Regex.Escape(prefix)}\*\s+2 of 3 key\(s\)\s+would expire")
                 .And.MatchRegex($@"redis/db3:{System.Text.RegularExpressions.Regex.Escape(prefix)}\*\s+1 of 1 key\(s\)\s+would expire")
@@ -284,7 +284,7 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
                 .And.MatchRegex(@"huggingface/hub/models--fresh--model\s.*keep\s+used ");
             (await StateAsync(prefix)).Should().Be(before, "the dry run changes no TTL, file or directory");
 
-            var redis = await Run("RetentionCleanupService", "--service", "redis", "--confirm", "testing");
+            var redis = await Build.RunAsync("RetentionCleanupService", "--service", "redis", "--confirm", "testing");
             redis.ExitCode.Should().Be(0, redis.ToString());
             redis.Output.Should().Contain("TTL set on 2 key(s)").And.Contain("TTL set on 1 key(s)");
             long Ttl(string text) => long.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
@@ -295,14 +295,14 @@ public sealed class RetentionTests(RunningInference core) : IClassFixture<Runnin
             Ttl(await RedisAsync(0, "TTL", $"other{prefix}x")).Should().Be(-1, "keys that do not match are not touched");
             (await RedisAsync(0, "EXISTS", $"{prefix}a", $"{prefix}b", $"{prefix}c")).Should().Be("3", "no key is ever deleted");
 
-            var vllm = await Run("RetentionCleanupService", "--service", "vllm", "--confirm", "testing");
+            var vllm = await Build.RunAsync("RetentionCleanupService", "--service", "vllm", "--confirm", "testing");
             vllm.ExitCode.Should().Be(0, vllm.ToString());
             vllm.Output.Should().Contain("1 file(s), 4 B deleted").And.Contain("directory removed");
             var after = await InVllmAsync("cd /root/.cache && find vllm huggingface/hub -mindepth 1 -maxdepth 2 | sort");
             after.Should().Contain("vllm/torch_compile_cache/new.bin").And.NotContain("old.bin");
             after.Should().Contain("huggingface/hub/models--microsoft--DialoGPT-medium").And.Contain("huggingface/hub/models--fresh--model").And.NotContain("models--old--unused");
 
-            var again = await Run("RetentionCleanupService", "--service", "vllm", "--confirm", "testing");
+            var again = await Build.RunAsync("RetentionCleanupService", "--service", "vllm", "--confirm", "testing");
             again.ExitCode.Should().Be(0, again.ToString());
             again.Output.Should().Contain("nothing to change");
         }

@@ -13,7 +13,6 @@ namespace LlmStack.IntegrationTests;
 [Trait("Category", "Integration")]
 public sealed class SafeGroundTests(DockerFixture docker) : IAsyncLifetime
 {
-    private const string ImageMap = "tests/fixtures/image-map.yaml";
     private readonly string _locks = Path.Combine(Path.GetTempPath(), $"llmstack-it-locks-{Guid.NewGuid():N}");
 
     public Task InitializeAsync() => docker.CleanAsync("testing", "development");
@@ -27,17 +26,16 @@ public sealed class SafeGroundTests(DockerFixture docker) : IAsyncLifetime
         }
     }
 
-    private Dictionary<string, string> Env => new() { ["LLMSTACK_LOCK_DIR"] = _locks };
+    private TestRun Testing => new(docker.Root) { EnvironmentVariables = new Dictionary<string, string> { ["LLMSTACK_LOCK_DIR"] = _locks } };
 
-    private Task<Cli.Result> Run(string environment, params string[] arguments) =>
-        Cli.RunAsync(docker.Root, [.. arguments, "--environment", environment, "--image-map", ImageMap], Env);
+    private TestRun Development => Testing with { Environment = "development" };
 
     [Fact]
     public async Task Two_StartCore_at_once_on_one_environment_one_waits_then_both_succeed()
     {
         // Fault 1: the loser failed with a wrong "not LlmStack's" message, a conflict with its sibling's bridge, or a stack trace.
-        var first = Run("development", "StartCore");
-        var second = Run("development", "StartCore");
+        var first = Development.RunAsync("StartCore");
+        var second = Development.RunAsync("StartCore");
         var results = await Task.WhenAll(first, second);
         foreach (var result in results)
         {
@@ -55,22 +53,22 @@ public sealed class SafeGroundTests(DockerFixture docker) : IAsyncLifetime
     [Fact]
     public async Task A_run_that_cannot_get_the_lock_in_time_fails_with_one_line_naming_the_holder_and_changes_nothing()
     {
-        (await Run("testing", "StartCore")).ExitCode.Should().Be(0);
+        (await Testing.RunAsync("StartCore")).ExitCode.Should().Be(0);
         using var held = await EnvironmentLock.AcquireAsync(
-            _locks, "unix:///var/run/docker.sock", "multimodal-testing", "testing",
+            _locks, "unix:///var/run/docker.sock", TestNames.Project(), "testing",
             new LockHolder("BackupFull", "BackupFull", Environment.ProcessId, "ops", Environment.MachineName, DateTimeOffset.Now, "/srv/llmstack"),
             TimeSpan.FromSeconds(1), _ => { }, CancellationToken.None);
 
-        var stop = await Run("testing", "StopCore", "--lock-timeout", "2s");
+        var stop = await Testing.RunAsync("StopCore", "--lock-timeout", "2s");
         stop.ExitCode.Should().Be(1, stop.ToString());
         stop.Output.Should().Contain($"Environment testing is locked by BackupFull (pid {Environment.ProcessId}, user ops")
-            .And.Contain("environment testing (multimodal-testing) is locked by BackupFull")
+            .And.Contain($"environment testing ({TestNames.Project()}) is locked by BackupFull")
             .And.Contain("gave up after 2s (--lock-timeout); wait for it to finish, or raise --lock-timeout")
             .And.NotContain("   at ");
         (await docker.ContainersAsync("testing")).Should().HaveCount(4).And.OnlyContain(c => c.State == "running", "nothing was stopped");
 
         // Read-only targets take no lock.
-        var status = await Run("testing", "StatusCore", "--lock-timeout", "1s");
+        var status = await Testing.RunAsync("StatusCore", "--lock-timeout", "1s");
         status.ExitCode.Should().Be(0, status.ToString());
         status.Output.Should().NotContain("locked by");
     }
@@ -78,8 +76,8 @@ public sealed class SafeGroundTests(DockerFixture docker) : IAsyncLifetime
     [Fact]
     public async Task A_holder_killed_mid_run_never_blocks_the_next_run()
     {
-        (await Run("testing", "StartCore")).ExitCode.Should().Be(0);
-        var killed = await Cli.RunAsync(docker.Root, ["RestartCore", "--environment", "testing", "--image-map", ImageMap], Env, async process =>
+        (await Testing.RunAsync("StartCore")).ExitCode.Should().Be(0);
+        var killed = await Testing.RunAsync(["RestartCore"], whileRunning: async process =>
         {
             var deadline = DateTime.UtcNow.AddSeconds(60);
             while (!Directory.Exists(_locks) || Directory.GetFiles(_locks, "*.holder").Length == 0)
@@ -93,7 +91,7 @@ public sealed class SafeGroundTests(DockerFixture docker) : IAsyncLifetime
         });
         killed.ExitCode.Should().Be(137, killed.ToString());
 
-        var next = await Run("testing", "StartCore", "--lock-timeout", "10s");
+        var next = await Testing.RunAsync("StartCore", "--lock-timeout", "10s");
         next.ExitCode.Should().Be(0, next.ToString());
         next.Output.Should().NotContain("locked by", "the kernel released the dead holder's lock");
         (await docker.ContainersAsync("testing")).Should().HaveCount(4).And.OnlyContain(c => c.State == "running");
@@ -107,7 +105,7 @@ public sealed class SafeGroundTests(DockerFixture docker) : IAsyncLifetime
         Directory.CreateDirectory(Path.Combine(secrets, "testing.env"));
         try
         {
-            var start = await Run("testing", "StartCore", "--secrets-dir", secrets);
+            var start = await Testing.RunAsync("StartCore", "--secrets-dir", secrets);
             start.ExitCode.Should().Be(1, start.ToString());
             start.Output.Should().Contain($"secrets file {secrets}/testing.env is a directory: move it away (LlmStack never replaces a secrets file)")
                 .And.NotContain("   at ");
@@ -123,40 +121,40 @@ public sealed class SafeGroundTests(DockerFixture docker) : IAsyncLifetime
     [Fact]
     public async Task Status_is_a_check_and_Restart_restarts_only_what_runs()
     {
-        (await Run("testing", "StartCore")).ExitCode.Should().Be(0);
-        var healthy = await Run("testing", "StatusCore");
+        (await Testing.RunAsync("StartCore")).ExitCode.Should().Be(0);
+        var healthy = await Testing.RunAsync("StatusCore");
         healthy.ExitCode.Should().Be(0, healthy.ToString());
         healthy.Output.Should().MatchRegex(@"postgres\s+core\s+running\s+healthy");
 
         // Fault 5: Restart failed on the first stopped stack of a partly running environment.
-        var restart = await Run("testing", "Restart");
+        var restart = await Testing.RunAsync("Restart");
         restart.ExitCode.Should().Be(0, restart.ToString());
         restart.Output.Should().MatchRegex(@"RestartCore +Succeeded .*// Restarted: 4")
             .And.MatchRegex(@"RestartAi +Succeeded .*// Restarted: 0")
             .And.Contain("Stack ai is not running in testing: nothing to restart");
-        var named = await Run("testing", "RestartAi");
+        var named = await Testing.RunAsync("RestartAi");
         named.ExitCode.Should().Be(1);
         named.Output.Should().Contain("stack ai is not running in environment testing: use StartAi");
 
         // Fault 12: StatusCore exited 0 while a service was down.
-        await docker.Docker.Containers.StopContainerAsync("multimodal-testing-redis-1", new ContainerStopParameters { WaitBeforeKillSeconds = 1 });
-        var down = await Run("testing", "StatusCore");
+        await docker.Docker.Containers.StopContainerAsync(TestNames.Container("redis"), new ContainerStopParameters { WaitBeforeKillSeconds = 1 });
+        var down = await Testing.RunAsync("StatusCore");
         down.ExitCode.Should().Be(1, down.ToString());
         down.Output.Should().MatchRegex(@"redis\s+core\s+exited").And.Contain("1 of 4 service(s) of stack core are not running and healthy in testing: redis (exited)");
-        var json = await Run("testing", "StatusCore", "--json");
+        var json = await Testing.RunAsync("StatusCore", "--json");
         json.ExitCode.Should().Be(1);
-        var system = await Run("testing", "SystemStatus");
+        var system = await Testing.RunAsync("SystemStatus");
         system.ExitCode.Should().Be(1, "the core stack is up but not whole");
         system.Output.Should().Contain("redis (exited)").And.NotContain("vllm (missing)", "a stack that is wholly stopped is not a failure of SystemStatus");
-        var stopped = await Run("testing", "StatusInference");
+        var stopped = await Testing.RunAsync("StatusInference");
         stopped.ExitCode.Should().Be(1);
         stopped.Output.Should().Contain("vllm (missing)");
 
-        (await Run("testing", "StartCore")).ExitCode.Should().Be(0);
-        (await Run("testing", "StatusCore")).ExitCode.Should().Be(0);
+        (await Testing.RunAsync("StartCore")).ExitCode.Should().Be(0);
+        (await Testing.RunAsync("StatusCore")).ExitCode.Should().Be(0);
 
         await docker.CleanAsync("testing");
-        var nothing = await Run("testing", "Restart");
+        var nothing = await Testing.RunAsync("Restart");
         nothing.ExitCode.Should().Be(1);
         nothing.Output.Should().Contain("nothing is running in environment testing: use Start");
     }

@@ -1,5 +1,6 @@
 using System.Text;
 using Docker.DotNet.Models;
+using LlmStack.Compose;
 using LlmStack.Engine;
 using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
@@ -15,7 +16,7 @@ public sealed class RunningInference() : RunningStacks("StartInference");
 [Trait("Category", "Integration")]
 public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<RunningInference>
 {
-    private const string Volume = "multimodal-testing_helper_test";
+    private static readonly string Volume = TestNames.Volume("helper_test");
     private const string Image = "llmstack-fixture/standin:1";
     private static readonly TimeSpan Limit = TimeSpan.FromMinutes(1);
 
@@ -24,13 +25,13 @@ public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<
     private ServiceLifecycle Lifecycle => new(running.Engine, running.Testing, Serilog.Core.Logger.None);
 
     private async Task<ContainerInspectResponse> Inspect(string service) =>
-        await running.Docker.Docker.Containers.InspectContainerAsync($"multimodal-testing-{service}-1");
+        await running.Docker.Docker.Containers.InspectContainerAsync(TestNames.Container(service));
 
     private async Task<IList<ContainerListResponse>> HelpersLeft() =>
         await running.Docker.Docker.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true,
-            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["io.llmstack.helper"] = true } },
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [Names.Helper] = true } },
         });
 
     [Fact]
@@ -58,10 +59,10 @@ public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<
             write.ExitCode.Should().Be(0, string.Join('\n', write.Errors));
 
             var label = labels.Should().ContainSingle().Subject;
-            label.Should().Contain("com.docker.compose.project", "multimodal-testing").And.Contain("com.docker.compose.oneoff", "True")
-                .And.Contain("io.llmstack.environment", "testing").And.Contain("io.llmstack.helper", "volume-restore")
-                .And.Contain("io.llmstack.run", $"{Environment.MachineName}/{Environment.ProcessId}");
-            label.Should().NotContainKey("io.llmstack.service", "a helper is never mistaken for a service");
+            label.Should().Contain(Names.ComposeProject, TestNames.Project()).And.Contain(Names.ComposeOneoff, "True")
+                .And.Contain(Names.Environment, "testing").And.Contain(Names.Helper, "volume-restore")
+                .And.Contain(Names.Run, $"{Environment.MachineName}/{Environment.ProcessId}");
+            label.Should().NotContainKey(Names.Service, "a helper is never mistaken for a service");
 
             var read = await Helpers.RunAsync(new HelperSpec
             {
@@ -115,10 +116,10 @@ public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<
             Cmd = ["sleep", "60"],
             Labels = new Dictionary<string, string>
             {
-                ["com.docker.compose.project"] = "multimodal-testing",
-                ["io.llmstack.environment"] = "testing",
-                ["io.llmstack.helper"] = "volume-backup",
-                ["io.llmstack.run"] = $"{Environment.MachineName}/{pid}",
+                [Names.ComposeProject] = TestNames.Project(),
+                [Names.Environment] = "testing",
+                [Names.Helper] = "volume-backup",
+                [Names.Run] = $"{Environment.MachineName}/{pid}",
             },
         });
         var leftover = await Helper(int.MaxValue - 1); // a run that is gone
@@ -161,7 +162,7 @@ public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<
         postgres.State!.Running.Should().BeTrue();
         litellm.State!.Running.Should().BeTrue();
         Started(postgres).Should().BeBefore(Started(litellm), "what is needed comes back first");
-        (await running.Docker.ExecAsync("multimodal-testing-postgres-1", "pg_isready", "-U", "multimodal")).ExitCode.Should().Be(0);
+        (await running.Docker.ExecAsync(TestNames.Container("postgres"), "pg_isready", "-U", "multimodal")).ExitCode.Should().Be(0);
     }
 
     [Fact]
@@ -187,7 +188,7 @@ public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<
     [Fact]
     public async Task Only_what_was_running_is_suspended_and_brought_back()
     {
-        await running.Docker.Docker.Containers.StopContainerAsync("multimodal-testing-minio-1", new ContainerStopParameters { WaitBeforeKillSeconds = 1 });
+        await running.Docker.Docker.Containers.StopContainerAsync(TestNames.Container("minio"), new ContainerStopParameters { WaitBeforeKillSeconds = 1 });
         try
         {
             await using (var suspended = await Lifecycle.SuspendAsync(["minio", "qdrant"], SuspendMode.Stop, CancellationToken.None))
@@ -202,7 +203,7 @@ public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<
         }
         finally
         {
-            await running.Docker.Docker.Containers.StartContainerAsync("multimodal-testing-minio-1", new ContainerStartParameters());
+            await running.Docker.Docker.Containers.StartContainerAsync(TestNames.Container("minio"), new ContainerStartParameters());
         }
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using LlmStack.Benchmarks;
+using LlmStack.Compose;
 using LlmStack.Security;
 
 namespace LlmStack.IntegrationTests;
@@ -48,13 +49,18 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
 
     private string RemoteRepository => Path.Combine(Servers.RestRoot, _id, "testing");
 
+    private TestRun Build => new(Docker.Root)
+    {
+        Arguments = ["--backup-config", ConfigFile], EnvironmentVariables = new Dictionary<string, string> { ["GITHUB_STEP_SUMMARY"] = Summary },
+    };
+
     public async Task InitializeAsync()
     {
         System.IO.Directory.CreateDirectory(Work);
         await File.WriteAllBytesAsync(Path.Combine(Work, "tape.device"), []); // a file as the device: each export replaces the last
         LlmStack.Security.SecretStore.WritePrivate(Path.Combine(Docker.Root, "secrets", _credentials), TierServers.CredentialsFile);
         await WriteConfigAsync(Servers.RestPort);
-        (await Run("StartCore")).ExitCode.Should().Be(0);
+        (await Build.RunAsync("StartCore")).ExitCode.Should().Be(0);
     }
 
     public Task DisposeAsync()
@@ -100,13 +106,9 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
         await File.WriteAllTextAsync(ConfigFile, config);
     }
 
-    private Task<Cli.Result> Run(params string[] arguments) =>
-        Cli.RunAsync(Docker.Root, [.. arguments, "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
-            new Dictionary<string, string> { ["GITHUB_STEP_SUMMARY"] = Summary });
-
     private async Task<List<JsonElement>> ListAsync()
     {
-        var list = await Run("BackupList", "--json");
+        var list = await Build.RunAsync("BackupList", "--json");
         var json = list.StandardOutput;
         return JsonDocument.Parse(json).RootElement.EnumerateArray().ToList();
     }
@@ -121,7 +123,7 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
 
     private async Task AssertNoThrowawayLeftAsync()
     {
-        var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["com.docker.compose.project=llmstack-restoretest-testing"] = true } };
+        var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Names.ComposeProject}=llmstack-restoretest-testing"] = true } };
         (await Docker.Docker.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters { All = true, Filters = filter })).Should().BeEmpty();
         (await Docker.Docker.Networks.ListNetworksAsync(new Docker.DotNet.Models.NetworksListParameters { Filters = filter })).Should().BeEmpty();
         ((await Docker.Docker.Volumes.ListAsync(new Docker.DotNet.Models.VolumesListParameters { Filters = filter })).Volumes ?? []).Should().BeEmpty();
@@ -130,7 +132,7 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
     [Fact]
     public async Task A_backup_reaches_all_four_tiers_copy_is_idempotent_and_the_metrics_parse()
     {
-        var backup = await Run("BackupFull");
+        var backup = await Build.RunAsync("BackupFull");
         backup.ExitCode.Should().Be(0, backup.ToString());
         backup.Output.Should().Contain("Created backup repository rest:http").And.Contain("Created backup repository s3:https").And.Contain("Exported set");
         foreach (var row in (await ListAsync()).Where(r => r.GetProperty("trigger").GetString() == "BackupFull"))
@@ -138,14 +140,14 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
             row.GetProperty("tiers").EnumerateArray().Select(t => t.GetString()).Should().Equal("local", "remote", "cloud", "tape");
         }
 
-        var copy = await Run("BackupCopy");
+        var copy = await Build.RunAsync("BackupCopy");
         copy.ExitCode.Should().Be(0, copy.ToString());
         copy.Output.Should().MatchRegex(@"remote\s+remote\s+up to date").And.MatchRegex(@"cloud\s+cloud\s+up to date").And.MatchRegex(@"tape\s+tape\s+up to date");
 
-        var verify = await Run("BackupVerify");
+        var verify = await Build.RunAsync("BackupVerify");
         verify.ExitCode.Should().Be(0, verify.ToString());
         verify.Output.Should().MatchRegex(@"tape\s+\S+\s+read back \(sha256, listing\)\s+ok").And.MatchRegex(@"cloud\s+\S+\s+postgres/full db-multimodal.dump\s+ok: pg_restore --list");
-        var status = await Run("BackupStatus");
+        var status = await Build.RunAsync("BackupStatus");
         status.ExitCode.Should().Be(0, status.ToString());
 
         // The metrics file is read with a Prometheus text-format parser, not a regex.
@@ -163,7 +165,7 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
     public async Task An_unreachable_remote_fails_that_tier_only_and_the_others_get_the_copy()
     {
         await WriteConfigAsync(TierServers.FreePort());
-        var backup = await Run("BackupService", "--service", "redis");
+        var backup = await Build.RunAsync("BackupService", "--service", "redis");
         backup.ExitCode.Should().Be(1, backup.ToString());
         backup.Output.Should().Contain("is complete on local, but 1 tier(s) failed: remote: tier remote of testing is unreachable");
         var rows = await ListAsync();
@@ -176,9 +178,9 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
     [Fact]
     public async Task A_flipped_byte_in_a_tier_is_found_by_BackupVerify_and_named()
     {
-        (await Run("BackupFull")).ExitCode.Should().Be(0);
+        (await Build.RunAsync("BackupFull")).ExitCode.Should().Be(0);
         FlipAByte(RemoteRepository);
-        var verify = await Run("BackupVerify", "--read-data");
+        var verify = await Build.RunAsync("BackupVerify", "--read-data");
         verify.ExitCode.Should().Be(1, verify.ToString());
         verify.Output.Should().MatchRegex(@"remote\s+-\s+restic check \(read data 100%\)\s+FAILED").And.MatchRegex(@"local\s+-\s+restic check \(read data 100%\)\s+ok")
             .And.MatchRegex(@"check\(s\) failed: tier remote");
@@ -189,11 +191,11 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
     [Fact]
     public async Task RestoreTest_passes_on_a_good_set_fails_on_a_corrupted_one_and_always_cleans_up()
     {
-        await Docker.ExecAsync("multimodal-testing-redis-1", "redis-cli", "SET", "proof", "42");
-        await Docker.ExecAsync("multimodal-testing-qdrant-1", "sh", "-c", "mkdir -p /qdrant/storage/p && head -c 400000 /dev/urandom > /qdrant/storage/p/blob");
-        (await Run("BackupFull")).ExitCode.Should().Be(0);
+        await Docker.ExecAsync(TestNames.Container("redis"), "redis-cli", "SET", "proof", "42");
+        await Docker.ExecAsync(TestNames.Container("qdrant"), "sh", "-c", "mkdir -p /qdrant/storage/p && head -c 400000 /dev/urandom > /qdrant/storage/p/blob");
+        (await Build.RunAsync("BackupFull")).ExitCode.Should().Be(0);
 
-        var good = await Run("RestoreTest");
+        var good = await Build.RunAsync("RestoreTest");
         good.ExitCode.Should().Be(0, good.ToString());
         good.Output.Should().MatchRegex(@"dump of database multimodal after the restore = the dump in the backup\s+ok")
             .And.MatchRegex(@"redis/rdb\s+\S+\s+key count and digest of every value\s+ok")
@@ -204,10 +206,10 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
         JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Docker.Root, "artifacts", "restore-test", "testing", $"{set}.json"))).RootElement.GetProperty("passed").GetBoolean().Should().BeTrue();
         await AssertNoThrowawayLeftAsync();
 
-        var cancelled = await Cli.RunAsync(Docker.Root, ["RestoreTest", "--environment", "testing", "--image-map", "tests/fixtures/image-map.yaml", "--backup-config", ConfigFile],
+        var cancelled = await (Build with { EnvironmentVariables = null }).RunAsync(["RestoreTest"],
             whileRunning: async process =>
             {
-                var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["com.docker.compose.project=llmstack-restoretest-testing"] = true } };
+                var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Names.ComposeProject}=llmstack-restoretest-testing"] = true } };
                 var deadline = DateTime.UtcNow.AddMinutes(2);
                 while ((await Docker.Docker.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters { All = true, Filters = filter })).Count == 0)
                 {
@@ -222,7 +224,7 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
         await AssertNoThrowawayLeftAsync();
 
         FlipAByte(LocalRepository);
-        var bad = await Run("RestoreTest");
+        var bad = await Build.RunAsync("RestoreTest");
         bad.ExitCode.Should().Be(1, bad.ToString());
         bad.Output.Should().Contain($"restore test of set {set} failed");
         await AssertNoThrowawayLeftAsync();
