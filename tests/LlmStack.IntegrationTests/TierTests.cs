@@ -51,7 +51,8 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
 
     private TestRun Build => new(Docker.Root)
     {
-        Arguments = ["--backup-config", ConfigFile], EnvironmentVariables = new Dictionary<string, string> { ["GITHUB_STEP_SUMMARY"] = Summary },
+        Arguments = ["--backup-config", ConfigFile],
+        EnvironmentVariables = new Dictionary<string, string> { ["GITHUB_STEP_SUMMARY"] = Summary },
     };
 
     public async Task InitializeAsync()
