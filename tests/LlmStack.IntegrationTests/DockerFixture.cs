@@ -183,7 +183,11 @@ public static class Cli
         var logs = Path.Combine(Path.GetTempPath(), "llmstack-it-logs-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(logs);
         string[] command = [Path.Combine(root, "build.sh"), .. arguments];
-        var start = new ProcessStartInfo(processGroup ? "setsid" : "bash", processGroup ? ["bash", .. command] : command)
+        // A test host started from a background job (`bash .ci/run &` without job control) inherits SIGINT ignored, the
+        // build program then inherits it too, and .NET installs no Ctrl-C handler for an ignored SIGINT: the tests' INT
+        // would do nothing. perl (always on Debian) puts the default back and execs, keeping the pid, so an INT here
+        // acts as a terminal's Ctrl-C whatever started the tests.
+        var start = new ProcessStartInfo("perl", ["-e", "$SIG{INT} = 'DEFAULT'; exec { $ARGV[0] } @ARGV or die \"exec $ARGV[0]: $!\\n\"", .. (processGroup ? ["setsid", "bash"] : ["bash"]), .. command])
         {
             WorkingDirectory = root,
             RedirectStandardOutput = true,
