@@ -4,11 +4,11 @@ using LlmStack.Wipe;
 
 namespace LlmStack.Tests;
 
-/// <summary>The stack targets declared in C# (build/Build.Stacks.cs) agree with the schema's stack dependencies.</summary>
+/// <summary>The stack targets (build/IStacks.cs) agree with the schema's stack dependencies; the wipes (build/IWipe.cs) with the wipe policy.</summary>
 public class BuildTargetsTests
 {
     private static readonly IReadOnlyList<ExecutableTarget> Targets =
-        PipelineBuild.DescribeTargets((PipelineBuild)Activator.CreateInstance(Type.GetType("Build, _build", throwOnError: true)!)!);
+        PipelineBuild.DescribeTargets((PipelineBuild)Activator.CreateInstance(Type.GetType("Build, _build", throwOnError: true)!)!, Repository.Root);
 
     private static readonly ComposeSchema Schema = new SchemaFile(Repository.Root, "schemas/compose-schema.yaml").Load();
 
@@ -105,9 +105,11 @@ public class BuildTargetsTests
         }
     }
 
+    /// <summary>The parameter a component of the build declares as <paramref name="member"/>.</summary>
     private static ParameterAttribute ParameterOf(string member) =>
-        Type.GetType("Build, _build", throwOnError: true)!
-            .GetField(member, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!
+        Type.GetType("Build, _build", throwOnError: true)!.GetInterfaces()
+            .Select(component => component.GetProperty(member, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.DeclaredOnly))
+            .Single(property => property is not null)!
             .GetCustomAttributes(typeof(ParameterAttribute), false).Cast<ParameterAttribute>().Single();
 
     [Theory]
@@ -130,6 +132,6 @@ public class BuildTargetsTests
     public void ValidateSecurity_is_a_standalone_check_whose_scan_directory_is_the_path_parameter()
     {
         Target("ValidateSecurity").ExecutionDependencies.Should().BeEmpty("a secret scan needs no Docker engine and no other target");
-        ParameterOf("ScanPath").Name.Should().Be("Path", "the parameter is --path (the field is not named Path: that would hide System.IO.Path in the build)");
+        ParameterOf("ScanPath").Name.Should().Be("Path", "the parameter is --path (the member is not named Path: that would hide System.IO.Path in the components)");
     }
 }

@@ -17,6 +17,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
 {
     private BackupConfig? _config;
     private BackupContext? _context;
+    private readonly Dictionary<string, BackupOperations> _others = new(StringComparer.Ordinal);
 
     private string Root => session.Options.Schema.RootDirectory;
 
@@ -24,6 +25,33 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
 
     public BackupConfig Config => _config ??= BackupConfigLoader.LoadValid(
         Path.GetFullPath(options.ConfigFile, Root), options.ConfigFile, session.Options.Schema.Load());
+
+    /// <summary>
+    /// The backups of <paramref name="other"/> (another environment's session, <see cref="EnvironmentSession.For"/>), or
+    /// these for this environment's: each environment with its own key file. A key given for this run
+    /// (<c>--backup-key</c>, <c>--backup-key-file</c>) is this environment's, so with one another environment is refused
+    /// in one line naming <paramref name="target"/>.
+    /// </summary>
+    public BackupOperations For(EnvironmentSession other, string? target)
+    {
+        if (other == session)
+        {
+            return this;
+        }
+
+        var name = other.Environment.Name;
+        if (!_others.TryGetValue(name, out var backups))
+        {
+            if (options.KeyValue is not null || options.KeyFile is not null)
+            {
+                throw new PipelineException($"{target} also backs up {name}, which has its own key (<secrets dir>/{name}.backup-key): drop --backup-key/--backup-key-file");
+            }
+
+            _others[name] = backups = new BackupOperations(other, options with { KeyFile = null, KeyValue = null });
+        }
+
+        return backups;
+    }
 
     /// <summary>Whether the environment's backup settings ask for a BackupFull before every wipe of data.</summary>
     public bool BackupBeforeWipe => Config.Environments.GetValueOrDefault(session.Environment.Name)?.BackupBeforeWipe == true;
