@@ -64,7 +64,7 @@ interface IBackup : IHazEnvironment, IHazService, IHazGitHub
 
     Target BackupVerify => _ => _
         .Description("Every tier: restic check (reading back --read-data-subset, or all with --read-data), then the content of the newest backup of every member (whichever set holds it; or --backup-set's members) in throwaway containers of the services' own images; tape read back; marks each checked set verified per tier; non-zero naming tier, set and service.")
-        .Executes(ct => BackupTargets.VerifyAsync(BackupSet, ReadData ? "100%" : ReadDataSubset, ct));
+        .Executes(ct => BackupTargets.VerifyAsync(BackupSet, ReadData, ReadDataSubset, ct));
 
     Target RestoreTest => _ => _
         .Description("Restore the newest backup of every member (whichever set holds it; or --backup-set's members) into throwaway containers in a project and network of their own, prove the data equal to the backup (dump after restore = dump in backup, key digest, sha256 of every file), report under artifacts/restore-test/; always cleaned up.")

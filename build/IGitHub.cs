@@ -34,7 +34,7 @@ interface IGitHub : IBackup
         .Description("Run restore.yml on GitHub (--environment, --service X or all, --backup, --confirm <environment>, [--ref]) and follow the run to its conclusion; non-zero unless it succeeds.")
         .Executes(async ct =>
         {
-            var request = new RestoreDispatch(Environment, Service ?? "all", Backup, Confirm, Ref);
+            var request = new RestoreDispatch(Environment, Service ?? RestoreDispatch.AllServices, Backup, Confirm, Ref);
             RestoreDispatcher.CheckConfirmation(request);
             var polling = new RunPolling(Duration.ParseParameter("--poll-interval", PollInterval), Duration.ParseParameter("--dispatch-timeout", DispatchTimeout));
             var run = await new RestoreDispatcher(await GitHubAsync(ct), Out, TimeProvider.System).RunAsync(request, polling, ct);

@@ -1,3 +1,4 @@
+using LlmStack.GitHub;
 using LlmStack.GitHub.Workflows;
 using LlmStack.Pipeline;
 
@@ -57,7 +58,7 @@ interface IWorkflows : IHazEnvironment
         yield return Workflow.Define("restore.yml", "Restore")
             .OnDispatch(
                 WorkflowInput.Choice("environment", "The environment to restore into", sources.Environments),
-                WorkflowInput.Choice("service", "The service to restore, or all for a whole backup set", [.. sources.BackedUpServices, "all"]),
+                WorkflowInput.Choice("service", "The service to restore, or all for a whole backup set", [.. sources.BackedUpServices, RestoreDispatch.AllServices]),
                 WorkflowInput.Text("backup", "A set id, a snapshot id or latest (service all: a set id, see BackupList)", "latest"),
                 WorkflowInput.Text("confirm", "Type the environment's name again to confirm"))
             .Permission("contents", "read")
@@ -67,21 +68,21 @@ interface IWorkflows : IHazEnvironment
                 .Step(new WorkflowStep("Confirm")
                 {
                     Env = [("ENVIRONMENT", "${{ inputs.environment }}"), ("CONFIRM", "${{ inputs.confirm }}"), ("SERVICE", "${{ inputs.service }}"), ("BACKUP", "${{ inputs.backup }}")],
-                    Run = """
+                    Run = $"""
                           if [ "$CONFIRM" != "$ENVIRONMENT" ]; then echo "::error::confirm must be the environment's name ($ENVIRONMENT): nothing was restored"; exit 1; fi
-                          if [ "$SERVICE" = all ] && [ "$BACKUP" = latest ]; then echo "::error::service all restores a whole backup set: give backup = a set id (BackupList shows them)"; exit 1; fi
+                          if [ "$SERVICE" = {RestoreDispatch.AllServices} ] && [ "$BACKUP" = latest ]; then echo "::error::service {RestoreDispatch.AllServices} restores a whole backup set: give backup = a set id (BackupList shows them)"; exit 1; fi
                           """,
                 })
                 .Setup()
                 .Step(new WorkflowStep(nameof(IBackup.Restore))
                 {
-                    If = "inputs.service != 'all'",
+                    If = $"inputs.service != '{RestoreDispatch.AllServices}'",
                     Env = [("ENVIRONMENT", "${{ inputs.environment }}"), ("SERVICE", "${{ inputs.service }}"), ("BACKUP", "${{ inputs.backup }}"), ("CONFIRM", "${{ inputs.confirm }}")],
                     Run = $"./build.sh {nameof(IBackup.Restore)} --environment \"$ENVIRONMENT\" --service \"$SERVICE\" --backup \"$BACKUP\" --confirm \"$CONFIRM\"",
                 })
                 .Step(new WorkflowStep(nameof(IBackup.RestoreSet))
                 {
-                    If = "inputs.service == 'all'",
+                    If = $"inputs.service == '{RestoreDispatch.AllServices}'",
                     Env = [("ENVIRONMENT", "${{ inputs.environment }}"), ("BACKUP", "${{ inputs.backup }}"), ("CONFIRM", "${{ inputs.confirm }}")],
                     Run = $"./build.sh {nameof(IBackup.RestoreSet)} --environment \"$ENVIRONMENT\" --backup-set \"$BACKUP\" --confirm \"$CONFIRM\"",
                 })

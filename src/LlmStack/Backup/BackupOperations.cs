@@ -139,9 +139,10 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     /// BackupVerify: every tier checked, and the content of the newest backup of every member (or of one set) on each;
     /// fails naming tier, set and service.
     /// </summary>
-    public async Task VerifyAsync(string? set, string readDataSubset, CancellationToken cancellationToken)
+    /// <param name="readAll">--read-data: all of each repository's data, whatever <paramref name="readDataSubset"/> says.</param>
+    public async Task VerifyAsync(string? set, bool readAll, string readDataSubset, CancellationToken cancellationToken)
     {
-        var subset = BackupVerifier.CheckReadDataSubset(readDataSubset);
+        var subset = BackupVerifier.CheckReadDataSubset(readAll ? "100%" : readDataSubset);
         await session.LockAsync(cancellationToken);
         var context = await ContextAsync(cancellationToken);
         var chosen = BackupSelection.Choose(await context.Catalog.EntriesAsync(cancellationToken), context.Plan, set, "verify");
