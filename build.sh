@@ -30,7 +30,8 @@ inputs_hash() {
 up_to_date() {
     [[ -f "$STAMP" && -x "$OUT/_build" ]] || return 1
     # Fast path: nothing (files or directories, so additions and deletions count) is newer than the stamp.
-    if [[ -z "$(cd "$ROOT" && find "${INPUTS[@]}" -newer "$STAMP" -not -path '*/bin*' -not -path '*/obj*' -print -quit 2>/dev/null)" ]]; then
+    # (bin/ and obj/ are pruned, not walked: they hold more files than the sources.)
+    if [[ -z "$(cd "$ROOT" && find "${INPUTS[@]}" \( -name bin -o -name obj \) -prune -o -newer "$STAMP" -print -quit 2>/dev/null)" ]]; then
         return 0
     fi
     # Something was touched: compare contents.

@@ -26,7 +26,8 @@ class Build : PipelineBuild, IStacks, INetworks, IBackup, IRetention, IWipe, ICr
     IHazEnvironment Shared => this;
 
     // The environments (--environment's value set) come from the schema.
-    protected override IReadOnlyList<string> HelpInputs => [Path.Combine(RootDirectory, Shared.Schema)];
+    // (the default path: the help cache's key is taken before any parameter is read).
+    protected override IReadOnlyList<string> HelpInputs => [Path.Combine(RootDirectory, IHazEnvironment.DefaultSchema)];
 
     protected override bool WritesDocument => Shared.Json;
 

@@ -20,7 +20,10 @@ using LlmStack.Wipe;
 interface IHazEnvironment : IPipelineBuild
 {
     [Parameter("Unified schema file, relative to the repository root")]
-    string Schema => TryGetValue(() => Schema) ?? "schemas/compose-schema.yaml";
+    string Schema => TryGetValue(() => Schema) ?? DefaultSchema;
+
+    /// <summary>The schema's default path (the help cache's input: its key is taken before any parameter is read).</summary>
+    const string DefaultSchema = "schemas/compose-schema.yaml";
 
     [Parameter("Backup configuration, relative to the repository root")]
     string BackupConfig => TryGetValue(() => BackupConfig) ?? BackupConfigLoader.DefaultPath;

@@ -56,6 +56,20 @@ internal sealed class CommandLine
 
     public bool Has(string normalizedName) => _named.ContainsKey(normalizedName);
 
+    /// <summary>Whether every name given is <paramref name="normalizedName"/> (or none is given).</summary>
+    public bool HasOnly(string normalizedName)
+    {
+        foreach (var name in _named.Keys)
+        {
+            if (name != normalizedName)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     public IReadOnlyList<string>? Values(string normalizedName) =>
         _named.TryGetValue(normalizedName, out var entry) ? entry.Values : null;
 

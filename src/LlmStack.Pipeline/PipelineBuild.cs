@@ -56,7 +56,14 @@ public abstract class PipelineBuild : IPipelineBuild
 
     public string TemporaryDirectory => Path.Combine(RootDirectory, ".nuke", "temp");
 
-    public Serilog.ILogger Log { get; internal set; } = Serilog.Core.Logger.None;
+    private Serilog.ILogger? _log;
+
+    // Serilog is loaded when a run first logs, not when the build is made (a cached --help never loads it).
+    public Serilog.ILogger Log
+    {
+        get => _log ??= Serilog.Core.Logger.None;
+        internal set => _log = value;
+    }
 
     public SecretMasker Secrets { get; } = new();
 

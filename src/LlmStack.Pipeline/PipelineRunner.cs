@@ -37,9 +37,15 @@ public static class PipelineRunner
     public const int Failure = 1;
     public const int Cancelled = 130;
 
-    public static async Task<int> RunAsync<T>(RunOptions options) where T : PipelineBuild, new()
+
+    public static Task<int> RunAsync<T>(RunOptions options) where T : PipelineBuild, new() => RunAsync(new T(), options);
+
+    /// <summary>
+    /// The run itself, not generic: precompiled (ReadyToRun) with the engine, where an async method generic over the
+    /// build class would be compiled at start-up by the JIT.
+    /// </summary>
+    public static async Task<int> RunAsync(PipelineBuild build, RunOptions options)
     {
-        var build = new T();
         options.Created?.Invoke(build);
         build.Out = new MaskingTextWriter(options.Output ?? Console.Out, build.Secrets);
         build.Document = build.Out;
@@ -88,6 +94,21 @@ public static class PipelineRunner
             var commandLine = CommandLine.Parse(options.Arguments);
             var variables = options.EnvironmentVariables ?? ProcessEnvironment();
             var prefix = build.EnvironmentPrefix;
+
+            // A plain --help (or no target at all) with the root found as usual is served from the help cache before
+            // anything else is made (parameter service, JSON, logging), when nothing it is made of changed.
+            string? helpKey = null;
+            if (commandLine.Positional.Count == 0 && commandLine.HasOnly(Naming.Normalize(BuiltInParameters.HelpName))
+                && !HasVariable(variables, Naming.Normalize(prefix + BuiltInParameters.RootName)))
+            {
+                build.RootDirectory = FindRoot(options.WorkingDirectory ?? Directory.GetCurrentDirectory());
+                helpKey = HelpCache.Key(build.GetType(), build.RootDirectory, options.Arguments, variables, prefix, build.HelpInputs);
+                if (HelpCache.TryWrite(build.TemporaryDirectory, helpKey, build.Out))
+                {
+                    return 0;
+                }
+            }
+
             var service = new ParameterService(commandLine, variables, prefix);
             var builtIns = new BuiltInParameters(prefix);
 
@@ -100,17 +121,6 @@ public static class PipelineRunner
             }
 
             build.RootDirectory = root;
-
-            // A plain --help (or no target at all) is served from the help cache when nothing it is made of changed.
-            string? helpKey = null;
-            if (commandLine.Positional.Count == 0 && commandLine.Names.All(n => n.Normalized == Naming.Normalize(builtIns.Help.Name)))
-            {
-                helpKey = HelpCache.Key(build.GetType(), root, options.Arguments, variables, prefix, build.HelpInputs);
-                if (HelpCache.TryWrite(build.TemporaryDirectory, helpKey, build.Out))
-                {
-                    return 0;
-                }
-            }
             var verbosity = service.Raw(builtIns.Verbosity) is { } v ? (Verbosity)ParameterService.Convert(builtIns.Verbosity, v)! : Verbosity.Normal;
             var profiles = service.Raw(builtIns.Profile) is { } p ? (string[])ParameterService.Convert(builtIns.Profile, p)! : [];
             service.LoadFiles(Path.Combine(root, ".nuke"), profiles);
@@ -285,6 +295,20 @@ public static class PipelineRunner
         }
     }
 
+    /// <summary>Whether a variable's normalized name is <paramref name="normalized"/> (a plain loop: no LINQ on the help path).</summary>
+    private static bool HasVariable(IReadOnlyDictionary<string, string> variables, string normalized)
+    {
+        foreach (var name in variables.Keys)
+        {
+            if (Naming.Normalize(name) == normalized)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static Dictionary<string, string> ProcessEnvironment()
     {
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -300,15 +324,18 @@ public static class PipelineRunner
 /// <summary>The engine's own parameters.</summary>
 internal sealed class BuiltInParameters(string prefix)
 {
+    public const string HelpName = "Help";
+    public const string RootName = "Root";
+
     public ParameterDescriptor Target { get; } = Create(prefix, "Target", typeof(string[]), "Targets to run (also positional; separate with spaces or '+')", '+');
 
     public ParameterDescriptor Skip { get; } = Create(prefix, "Skip", typeof(string[]), "Targets to skip with the dependencies only they need; without names, every target not invoked", '+');
 
-    public ParameterDescriptor Help { get; } = Create(prefix, "Help", typeof(bool), "Show targets and parameters");
+    public ParameterDescriptor Help { get; } = Create(prefix, HelpName, typeof(bool), "Show targets and parameters");
 
     public ParameterDescriptor Plan { get; } = Create(prefix, "Plan", typeof(bool), "Show the execution plan and write a Mermaid graph to .nuke/temp/plan.mmd, run nothing");
 
-    public ParameterDescriptor Root { get; } = Create(prefix, "Root", typeof(string), "Repository root (default: nearest directory with .nuke/)");
+    public ParameterDescriptor Root { get; } = Create(prefix, RootName, typeof(string), "Repository root (default: nearest directory with .nuke/)");
 
     public ParameterDescriptor Verbosity { get; } = Create(prefix, "Verbosity", typeof(Verbosity), "Console verbosity; files always log everything");
 

@@ -544,5 +544,20 @@ public class HelpCacheTests
         // A run with other arguments never uses it.
         (await harness.RunAsync<ListedBuild>("--help", "--verbosity", "quiet")).Should().Be(0);
         harness.Output.Should().NotContain("(from the cache)");
+
+        // Nor does one whose root comes from a variable; and a prefixed variable's value (a secret, maybe) keys the
+        // cache without being written into it.
+        File.WriteAllText(cache, File.ReadAllText(cache).Replace("shows", "shows (from the cache)", StringComparison.Ordinal));
+        harness.Environment["BUILD_ROOT"] = harness.Root;
+        (await harness.RunAsync<ListedBuild>("--help")).Should().Be(0);
+        harness.Output.Should().NotContain("(from the cache)");
+        harness.Environment.Remove("BUILD_ROOT");
+        harness.Environment["BUILD_TOKEN"] = "s3cr3t-value-of-a-token";
+        (await harness.RunAsync<ListedBuild>("--help")).Should().Be(0);
+        harness.Output.Should().NotContain("(from the cache)", "a new variable is a new key");
+        File.ReadAllText(cache).Should().NotContain("s3cr3t-value-of-a-token");
+        File.WriteAllText(cache, File.ReadAllText(cache).Replace("shows", "shows (from the cache)", StringComparison.Ordinal));
+        (await harness.RunAsync<ListedBuild>("--help")).Should().Be(0);
+        harness.Output.Should().Contain("(from the cache)", "the same variables give the same key");
     }
 }
