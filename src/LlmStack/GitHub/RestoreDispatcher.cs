@@ -23,7 +23,7 @@ public sealed record RunPolling(TimeSpan Interval, TimeSpan AppearTimeout)
     public static readonly TimeSpan MaxWaitQueued = TimeSpan.FromMinutes(2);
 
     /// <summary>The poll interval, raised to <see cref="Floor"/>.</summary>
-    public TimeSpan Interval { get; init; } = Interval < Floor ? Floor : Interval;
+    public TimeSpan Interval { get; } = Interval < Floor ? Floor : Interval;
 
     /// <summary>The wait before the next poll of a run: the interval after a change, else twice the last wait, up to the status's cap.</summary>
     public TimeSpan Next(TimeSpan last, bool changed, StringEnum<WorkflowRunStatus> status)
