@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Runtime.ExceptionServices;
 using LlmStack.Pipeline;
 using Octokit;
 
@@ -91,12 +92,18 @@ public sealed class GitHubApi(IGitHubClient client, RepositoryName repository, U
                 return created;
             }
 
-            if (transient is null || attempt >= Retry.Attempts || Wait(transient, attempt) is not { } wait)
+            var wait = transient is null || attempt >= Retry.Attempts ? null : Wait(transient, attempt);
+            if (wait is null)
             {
-                throw Describe(failure, what, transient is null ? null : (transient, attempt)) is { } line ? new GitHubException(line, failure) : failure;
+                if (Describe(failure, what, transient is null ? null : (transient, attempt)) is { } line)
+                {
+                    throw new GitHubException(line, failure);
+                }
+
+                ExceptionDispatchInfo.Throw(failure); // no GitHub failure (a bug, a nested GitHubException): as it was
             }
 
-            await Task.Delay(wait, _time, cancellationToken);
+            await Task.Delay(wait.Value, _time, cancellationToken);
         }
     }
 
