@@ -1,13 +1,21 @@
+using LlmStack.Backup;
+using LlmStack.Credentials;
+using LlmStack.Engine;
 using LlmStack.Pipeline;
 using LlmStack.Retention;
 using LlmStack.Schema;
+using LlmStack.Sessions;
 using LlmStack.Wipe;
 
 /// <summary>
-/// The LlmStack build: targets for the LLM Multimodal Stack, declared in partial files by area
-/// (Build.Schema.cs, Build.Tests.cs, …). Target bodies only call into src/LlmStack.
+/// The LlmStack build: its targets and parameters are the components' (build/I&lt;Area&gt;.cs, one interface per area with
+/// default-member targets and the parameters that area uses; IHazEnvironment, IHazService, IHazGitHub and IHazArtifacts
+/// hold what several areas share). Target bodies only call into src/LlmStack. Build keeps what is the whole build's: the
+/// entry point, the names the engine asks for, the run's start and end, and the objects a run makes once — interfaces
+/// cannot hold fields, so each is a private field here behind the member its component declares without a body, made
+/// by the component's own New… member.
 /// </summary>
-partial class Build : PipelineBuild
+class Build : PipelineBuild, IStacks, INetworks, IBackup, IRetention, IWipe, ICredentials, ISecretScan, IWorkflows, IGitHub, ITests, IBenchmarks, ISchema
 {
     public static Task<int> Main(string[] args) => Execute<Build>(args);
 
@@ -15,36 +23,41 @@ partial class Build : PipelineBuild
 
     protected override string CommandName => "./build.sh";
 
+    IHazEnvironment Shared => this;
+
     // The environments (--environment's value set) come from the schema.
-    protected override IReadOnlyList<string> HelpInputs => [Path.Combine(RootDirectory, Schema)];
+    protected override IReadOnlyList<string> HelpInputs => [Path.Combine(RootDirectory, Shared.Schema)];
 
-    [Parameter("Unified schema file, relative to the repository root")]
-    readonly string Schema = "schemas/compose-schema.yaml";
+    protected override bool WritesDocument => Shared.Json;
 
-    // Never from a bare ENVIRONMENT variable: a host-wide one would silently retarget every run.
-    [Parameter("Environment to operate on (from the schema; default development, or the one a Wipe<Environment> target names)", Name = "Environment", ValueProviderMember = nameof(EnvironmentNames), Header = true)]
-    readonly string? EnvironmentArgument;
+    protected override string? DescribeFailure(Exception exception) => Failures.Describe(exception);
 
-    /// <summary>
-    /// The environment of this run: --environment, or the one an invoked environment wipe (WipeStaging, WipeProd, …)
-    /// names — never both differing (<see cref="WipePolicy.Environment"/>).
-    /// </summary>
-    string Environment => WipeRules.Environment(InvokedTargets.Select(t => t.Name).ToList(), EnvironmentArgument);
+    protected override void OnBuildInitialized() => ((IWorkflows)this).WarnWhenStale();
 
-    WipePolicy? _wipeRules;
-
-    /// <summary>Which targets are wipes and of what, the environment they set, and when a BackupFull comes first: from the schema.</summary>
-    WipePolicy WipeRules => _wipeRules ??= WipePolicy.Of(() => SchemaFile);
-
-    IEnumerable<string> EnvironmentNames => SchemaFile.EnvironmentNames();
+    protected override void OnBuildFinished() => _session?.Dispose();
 
     SchemaFile? _schemaFile;
 
-    // Re-created if --schema changes it after first use (the value set of --environment is read before injection).
-    SchemaFile SchemaFile => _schemaFile is { } file && file.DisplayPath == Schema ? file : _schemaFile = new SchemaFile(RootDirectory, Schema)
-    {
-        Overlay = environment => RetentionConfigLoader.Variables(Path.GetFullPath(RetentionConfig, RootDirectory), RetentionConfig, _schemaFile!.Load(), environment),
-    };
+    // Made again if --schema changes it after first use (the stack targets and --environment's value set read it before injection).
+    SchemaFile IHazEnvironment.SchemaFile => _schemaFile is { } file && file.DisplayPath == Shared.Schema ? file : _schemaFile = Shared.NewSchemaFile();
 
-    string ArtifactsDirectory => Path.Combine(RootDirectory, "artifacts");
+    EnvironmentSession? _session;
+
+    EnvironmentSession IHazEnvironment.Session => _session ??= Shared.NewSession();
+
+    BackupOperations? _backups;
+
+    BackupOperations IBackup.BackupTargets => _backups ??= ((IBackup)this).NewBackupTargets();
+
+    RetentionOperations? _retention;
+
+    RetentionOperations IRetention.Retention => _retention ??= ((IRetention)this).NewRetention();
+
+    WipeOperations? _wipes;
+
+    WipeOperations IWipe.Wipes => _wipes ??= ((IWipe)this).NewWipes();
+
+    CredentialOperations? _credentials;
+
+    CredentialOperations ICredentials.Credentials => _credentials ??= ((ICredentials)this).NewCredentials();
 }

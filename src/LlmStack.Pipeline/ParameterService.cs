@@ -261,7 +261,7 @@ internal sealed class ParameterService
             result.Add(Create(build, member, attribute, isComponent: false, prefix));
         }
 
-        foreach (var component in buildType.GetInterfaces())
+        foreach (var component in TargetDiscovery.Components(buildType))
         {
             foreach (var property in component.GetProperties(flags | BindingFlags.DeclaredOnly))
             {

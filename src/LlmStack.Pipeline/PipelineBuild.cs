@@ -19,6 +19,26 @@ public interface IPipelineBuild
     /// <summary>The console (masked).</summary>
     TextWriter Out { get; }
 
+    /// <summary>Standard output for a machine-readable document (masked); see <see cref="PipelineBuild.Document"/>.</summary>
+    TextWriter Document { get; }
+
+    /// <summary>The targets this run executes, in order.</summary>
+    IReadOnlyList<ExecutableTarget> ExecutionPlan { get; }
+
+    /// <summary>The targets named on the command line.</summary>
+    IEnumerable<ExecutableTarget> InvokedTargets { get; }
+
+    IEnumerable<ExecutableTarget> FailedTargets { get; }
+
+    /// <summary>The target running now, if any.</summary>
+    ExecutableTarget? CurrentTarget { get; }
+
+    /// <summary>Cancelled only by a second Ctrl-C; see <see cref="PipelineBuild.CleanupToken"/>.</summary>
+    CancellationToken CleanupToken { get; }
+
+    /// <summary>Adds <c>key: value</c> to the running target's row in the summary table.</summary>
+    void ReportSummary(string key, string value);
+
     /// <summary>The value resolved for a component parameter (<c>[Parameter] string X =&gt; TryGetValue(() =&gt; X) ?? "default"</c>), or default.</summary>
     T? TryGetValue<T>(Expression<Func<T>> parameter);
 }
@@ -144,6 +164,16 @@ public abstract class PipelineBuild : IPipelineBuild
 
     /// <summary>The targets of a build with their resolved edges, without running anything (for tests and tools).</summary>
     public static IReadOnlyList<ExecutableTarget> DescribeTargets(PipelineBuild build) => TargetDiscovery.Discover(build);
+
+    /// <summary>
+    /// As <see cref="DescribeTargets(PipelineBuild)"/>, for a build whose declarations read files of its repository
+    /// (<paramref name="rootDirectory"/>, as <c>--root</c> gives it to a run).
+    /// </summary>
+    public static IReadOnlyList<ExecutableTarget> DescribeTargets(PipelineBuild build, string rootDirectory)
+    {
+        build.RootDirectory = rootDirectory;
+        return TargetDiscovery.Discover(build);
+    }
 
     /// <summary>Runs the build with the process's console, environment and Ctrl-C handling.</summary>
     protected static Task<int> Execute<T>(string[] args) where T : PipelineBuild, new() =>

@@ -4,8 +4,8 @@ namespace LlmStack.Pipeline;
 
 /// <summary>
 /// Finds the <see cref="Target"/> properties of a build: the class hierarchy (base first, each type in
-/// declaration order), then default interface members of the components it implements. A public class
-/// property overrides a component target of the same name.
+/// declaration order), then default interface members of the components it implements (components by full name,
+/// each in declaration order). A public class property overrides a component target of the same name.
 /// </summary>
 internal static class TargetDiscovery
 {
@@ -39,7 +39,7 @@ internal static class TargetDiscovery
         }
 
         var interfaceTargets = new Dictionary<string, List<(PropertyInfo Property, Type Declaring)>>(StringComparer.OrdinalIgnoreCase);
-        foreach (var component in buildType.GetInterfaces())
+        foreach (var component in Components(buildType))
         {
             foreach (var property in component.GetProperties(Instance).Where(IsTarget).OrderBy(p => p.MetadataToken))
             {
@@ -173,6 +173,12 @@ internal static class TargetDiscovery
 
         return chain;
     }
+
+    /// <summary>
+    /// The interfaces a build implements, ordered by full name: <see cref="Type.GetInterfaces"/> promises no order, and
+    /// the order of the targets found on them is the planner's tie-breaker.
+    /// </summary>
+    internal static IEnumerable<Type> Components(Type buildType) => buildType.GetInterfaces().OrderBy(i => i.FullName, StringComparer.Ordinal);
 
     private static bool IsTarget(PropertyInfo property) => property.PropertyType == typeof(Target) && property.GetIndexParameters().Length == 0;
 

@@ -187,7 +187,7 @@ public static class Cli
         // build program then inherits it too, and .NET installs no Ctrl-C handler for an ignored SIGINT: the tests' INT
         // would do nothing. perl (always on Debian) puts the default back and execs, keeping the pid, so an INT here
         // acts as a terminal's Ctrl-C whatever started the tests.
-        var start = new ProcessStartInfo("perl", ["-e", "$SIG{INT} = 'DEFAULT'; exec { $ARGV[0] } @ARGV or die \"exec $ARGV[0]: $!\\n\"", .. (processGroup ? ["setsid", "bash"] : ["bash"]), .. command])
+        var start = new ProcessStartInfo("perl", ["-e", "$SIG{INT} = 'DEFAULT'; exec { $ARGV[0] } @ARGV or die \"exec $ARGV[0]: $!\\n\"", .. (processGroup ? new[] { "setsid", "bash" } : ["bash"]), .. command])
         {
             WorkingDirectory = root,
             RedirectStandardOutput = true,

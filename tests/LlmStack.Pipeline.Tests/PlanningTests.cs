@@ -186,6 +186,51 @@ public class PlanningTests
         h.BuildAs<OverridingBuild>().Ran.Should().Equal("Restore", "MyCompile");
     }
 
+    public interface IZeta : IPipelineBuild
+    {
+        Target Zeta => _ => _.Executes(() => ReportSummary("Ran", $"{CurrentTarget?.Name} of {string.Join("+", InvokedTargets.Select(t => t.Name))} in a plan of {ExecutionPlan.Count}"));
+    }
+
+    public interface IAlpha : IPipelineBuild
+    {
+        Target Alpha => _ => _.Executes(() => ((RecordingBuild)this).Ran.Add("Alpha"));
+    }
+
+    public class ZetaFirstBuild : RecordingBuild, IZeta, IAlpha;
+
+    public class AlphaFirstBuild : RecordingBuild, IAlpha, IZeta;
+
+    [Fact]
+    public async Task Components_are_discovered_in_the_order_of_their_names_whatever_order_the_build_lists_them_in()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<ZetaFirstBuild>("Zeta", "Alpha")).Should().Be(0);
+        h.PlanNames.Should().Equal("Alpha", "Zeta");
+        using var other = new Harness();
+        (await other.RunAsync<AlphaFirstBuild>("Zeta", "Alpha")).Should().Be(0);
+        other.PlanNames.Should().Equal("Alpha", "Zeta");
+    }
+
+    [Fact]
+    public async Task A_component_reaches_the_run_through_the_build_interface()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<ZetaFirstBuild>("Zeta")).Should().Be(0);
+        h.Build!.ExecutionPlan.Single().SummaryInfo.Should().Be("Ran: Zeta of Zeta in a plan of 1");
+    }
+
+    public class RootReadingBuild : PipelineBuild
+    {
+        public Target Describe => _ => _.Description($"declared in {RootDirectory}");
+    }
+
+    [Fact]
+    public void Targets_are_described_in_the_root_they_are_declared_for()
+    {
+        var root = Path.Combine(Path.GetTempPath(), "some-repository");
+        PipelineBuild.DescribeTargets(new RootReadingBuild(), root).Single().Description.Should().Be($"declared in {root}");
+    }
+
     [Fact]
     public async Task Plan_prints_the_order_and_writes_a_mermaid_graph_without_running()
     {

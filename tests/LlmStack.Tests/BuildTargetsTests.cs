@@ -4,11 +4,11 @@ using LlmStack.Wipe;
 
 namespace LlmStack.Tests;
 
-/// <summary>The stack targets declared in C# (build/Build.Stacks.cs) agree with the schema's stack dependencies.</summary>
+/// <summary>The stack targets (build/IStacks.cs) agree with the schema's stack dependencies; the wipes (build/IWipe.cs) with the wipe policy.</summary>
 public class BuildTargetsTests
 {
     private static readonly IReadOnlyList<ExecutableTarget> Targets =
-        PipelineBuild.DescribeTargets((PipelineBuild)Activator.CreateInstance(Type.GetType("Build, _build", throwOnError: true)!)!);
+        PipelineBuild.DescribeTargets((PipelineBuild)Activator.CreateInstance(Type.GetType("Build, _build", throwOnError: true)!)!, Repository.Root);
 
     private static readonly ComposeSchema Schema = new SchemaFile(Repository.Root, "schemas/compose-schema.yaml").Load();
 
@@ -72,6 +72,53 @@ public class BuildTargetsTests
         }
     }
 
+    [Fact]
+    public async Task A_schema_that_cannot_be_read_fails_only_the_targets_declared_from_it_and_help_and_ValidateSchema_still_work()
+    {
+        var root = BuildRun.ScratchRoot("broken-schema");
+        try
+        {
+            File.WriteAllText(Path.Combine(root, "schemas", "compose-schema.yaml"), "stacks:\n  core: [\n");
+
+            var (help, text) = await BuildRun.RunAsync(root, "--help");
+            help.Should().Be(0);
+            text.Should().MatchRegex(@"StartCore\s+Unavailable:\s+\S*compose-schema\.yaml:3:1:\s+malformed\s+YAML").And.MatchRegex(@"WipeCore\s+Unavailable:")
+                .And.Contain("ValidateSchema");
+
+            var (validate, report) = await BuildRun.RunAsync(root, "ValidateSchema");
+            validate.Should().NotBe(0);
+            report.Should().Contain("schemas/compose-schema.yaml:3:1: error: malformed YAML");
+
+            var (start, output) = await BuildRun.RunAsync(root, "StartAi", "--plan");
+            start.Should().Be(0, "planning needs no schema");
+            output.Should().Contain("1. StartAi").And.NotContain("StartCore", "the stacks it needs are not known");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_stack_of_the_schema_without_targets_fails_the_all_stacks_targets_in_one_line_naming_the_missing_one()
+    {
+        var root = BuildRun.ScratchRoot("extra-stack");
+        try
+        {
+            var schema = Path.Combine(root, "schemas", "compose-schema.yaml");
+            File.WriteAllText(schema, File.ReadAllText(schema).Replace("stacks:\n  core:\n", "stacks:\n  rag:\n    depends_on: [core]\n  core:\n", StringComparison.Ordinal));
+
+            var (code, output) = await BuildRun.RunAsync(root, "Stop", "--docker-host", "unix:///nonexistent/llmstack-test.sock");
+
+            code.Should().NotBe(0);
+            output.Should().Contain("the schema has a stack whose target StopRag build/IStacks.cs does not declare: declare it, or remove the stack");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     private static readonly WipePolicy Wipes = WipePolicy.Of(() => new SchemaFile(Repository.Root, "schemas/compose-schema.yaml"));
 
     [Fact]
@@ -105,9 +152,11 @@ public class BuildTargetsTests
         }
     }
 
+    /// <summary>The parameter a component of the build declares as <paramref name="member"/>.</summary>
     private static ParameterAttribute ParameterOf(string member) =>
-        Type.GetType("Build, _build", throwOnError: true)!
-            .GetField(member, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!
+        Type.GetType("Build, _build", throwOnError: true)!.GetInterfaces()
+            .Select(component => component.GetProperty(member, System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.DeclaredOnly))
+            .Single(property => property is not null)!
             .GetCustomAttributes(typeof(ParameterAttribute), false).Cast<ParameterAttribute>().Single();
 
     [Theory]
@@ -130,6 +179,6 @@ public class BuildTargetsTests
     public void ValidateSecurity_is_a_standalone_check_whose_scan_directory_is_the_path_parameter()
     {
         Target("ValidateSecurity").ExecutionDependencies.Should().BeEmpty("a secret scan needs no Docker engine and no other target");
-        ParameterOf("ScanPath").Name.Should().Be("Path", "the parameter is --path (the field is not named Path: that would hide System.IO.Path in the build)");
+        ParameterOf("ScanPath").Name.Should().Be("Path", "the parameter is --path (the member is not named Path: that would hide System.IO.Path in the components)");
     }
 }

@@ -17,6 +17,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
 {
     private BackupConfig? _config;
     private BackupContext? _context;
+    private readonly Dictionary<string, BackupOperations> _others = new(StringComparer.Ordinal);
 
     private string Root => session.Options.Schema.RootDirectory;
 
@@ -24,6 +25,33 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
 
     public BackupConfig Config => _config ??= BackupConfigLoader.LoadValid(
         Path.GetFullPath(options.ConfigFile, Root), options.ConfigFile, session.Options.Schema.Load());
+
+    /// <summary>
+    /// The backups of <paramref name="other"/> (another environment's session, <see cref="EnvironmentSession.For"/>), or
+    /// these for this environment's: each environment with its own key file. A key given for this run
+    /// (<c>--backup-key</c>, <c>--backup-key-file</c>) is this environment's, so with one another environment is refused
+    /// in one line naming <paramref name="target"/>.
+    /// </summary>
+    public BackupOperations For(EnvironmentSession other, string? target)
+    {
+        if (other == session)
+        {
+            return this;
+        }
+
+        var name = other.Environment.Name;
+        if (!_others.TryGetValue(name, out var backups))
+        {
+            if (options.KeyValue is not null || options.KeyFile is not null)
+            {
+                throw new PipelineException($"{target} also backs up {name}, which has its own key (<secrets dir>/{name}.backup-key): drop --backup-key/--backup-key-file");
+            }
+
+            _others[name] = backups = new BackupOperations(other, options with { KeyFile = null, KeyValue = null });
+        }
+
+        return backups;
+    }
 
     /// <summary>Whether the environment's backup settings ask for a BackupFull before every wipe of data.</summary>
     public bool BackupBeforeWipe => Config.Environments.GetValueOrDefault(session.Environment.Name)?.BackupBeforeWipe == true;
@@ -111,9 +139,10 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     /// BackupVerify: every tier checked, and the content of the newest backup of every member (or of one set) on each;
     /// fails naming tier, set and service.
     /// </summary>
-    public async Task VerifyAsync(string? set, string readDataSubset, CancellationToken cancellationToken)
+    /// <param name="readAll">--read-data: all of each repository's data, whatever <paramref name="readDataSubset"/> says.</param>
+    public async Task VerifyAsync(string? set, bool readAll, string readDataSubset, CancellationToken cancellationToken)
     {
-        var subset = BackupVerifier.CheckReadDataSubset(readDataSubset);
+        var subset = BackupVerifier.CheckReadDataSubset(readAll ? "100%" : readDataSubset);
         await session.LockAsync(cancellationToken);
         var context = await ContextAsync(cancellationToken);
         var chosen = BackupSelection.Choose(await context.Catalog.EntriesAsync(cancellationToken), context.Plan, set, "verify");

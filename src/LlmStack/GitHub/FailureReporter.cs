@@ -33,6 +33,23 @@ public sealed partial class FailureReporter(GitHubApi api, SecretMasker masker, 
             ? $"{server.TrimEnd('/')}/{repository}/actions/runs/{id}"
             : null;
 
+    /// <summary>
+    /// ReportFailure's decision: the issue is closed when the workflow says it succeeded (<paramref name="succeeded"/>)
+    /// or, with other targets in the run, when each of them (<paramref name="others"/>) succeeded or was skipped;
+    /// otherwise it is opened or commented on.
+    /// </summary>
+    public async Task ReportOrResolveAsync(WorkflowOutcome outcome, bool succeeded, IReadOnlyCollection<ExecutionStatus> others, CancellationToken cancellationToken)
+    {
+        if (succeeded || (others.Count > 0 && others.All(s => s is ExecutionStatus.Succeeded or ExecutionStatus.Skipped)))
+        {
+            await ResolveAsync(outcome, cancellationToken);
+        }
+        else
+        {
+            await ReportAsync(outcome, cancellationToken);
+        }
+    }
+
     /// <summary>A failure: opens the issue, or comments on the open one. Returns the issue.</summary>
     public async Task<Issue> ReportAsync(WorkflowOutcome outcome, CancellationToken cancellationToken)
     {

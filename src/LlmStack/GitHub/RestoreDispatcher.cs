@@ -5,7 +5,11 @@ using Octokit;
 namespace LlmStack.GitHub;
 
 /// <summary>What DispatchRestore asks restore.yml to do.</summary>
-public sealed record RestoreDispatch(string Environment, string Service, string Backup, string? Confirm, string? Ref = null);
+public sealed record RestoreDispatch(string Environment, string Service, string Backup, string? Confirm, string? Ref = null)
+{
+    /// <summary>restore.yml's service for a whole backup set (RestoreSet instead of Restore); DispatchRestore's without --service.</summary>
+    public const string AllServices = "all";
+}
 
 /// <summary>
 /// How DispatchRestore polls, within GITHUB_TOKEN's 1,000 requests an hour per repository: every

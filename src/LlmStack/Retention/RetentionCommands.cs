@@ -50,6 +50,13 @@ public static class RetentionCommands
         }
     }
 
+    /// <summary>RetentionSchedule from the configuration files (relative to the schema's root): the backup configuration, then the retention configuration, each valid.</summary>
+    public static void Schedule(SchemaFile schema, string configFile, string backupConfigFile, int count, ReportWriter reports)
+    {
+        var backup = Backup.BackupConfigLoader.LoadValid(Path.Combine(schema.RootDirectory, backupConfigFile), backupConfigFile, schema.Load());
+        Schedule(RetentionConfigLoader.LoadValid(Path.Combine(schema.RootDirectory, configFile), configFile, schema.Load(), backup), count, reports);
+    }
+
     /// <summary>RetentionSchedule: each environment's cleanup schedule (UTC) and its next runs.</summary>
     public static void Schedule(RetentionConfig config, int count, ReportWriter reports)
     {

@@ -235,6 +235,22 @@ public static class RetentionConfigLoader
     public const string TsdbArgument = "--storage.tsdb.retention.time=${" + TsdbVariable + "}";
 
     /// <summary>
+    /// The schema as a run uses it (paths relative to <paramref name="root"/>): each environment resolved with the
+    /// variables of the retention configuration (<see cref="Variables"/>) over the schema's. The configuration's path is
+    /// read when an environment is resolved (a run's <c>--retention-config</c> may be known only after the schema was
+    /// first read).
+    /// </summary>
+    public static SchemaFile Schema(string root, string schemaPath, Func<string> configPath)
+    {
+        SchemaFile? schema = null;
+        schema = new SchemaFile(root, schemaPath)
+        {
+            Overlay = environment => Variables(Path.GetFullPath(configPath(), root), configPath(), schema!.Load(), environment),
+        };
+        return schema;
+    }
+
+    /// <summary>
     /// The schema variables the retention configuration sets for an environment (Prometheus' TSDB retention); empty when
     /// the file does not exist. Applied when an environment is resolved, so the generated compose and the container
     /// command both carry the policy.

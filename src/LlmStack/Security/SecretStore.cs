@@ -97,6 +97,15 @@ public sealed class SecretStore
         return relative.StartsWith("..", StringComparison.Ordinal) ? path : relative;
     }
 
+    /// <summary>Registers the file's values with <paramref name="masker"/>, so text that carries one is masked (the file is only read).</summary>
+    public static void Mask(string path, SecretMasker masker)
+    {
+        foreach (var value in Read(path).Values)
+        {
+            masker.Register(value);
+        }
+    }
+
     /// <summary>
     /// The file's values; empty only when nothing at all is at <paramref name="path"/>. Anything else that cannot be read
     /// as a file (a directory, a dangling link, no permission) is one clear error, and nothing is written. A name set twice

@@ -78,8 +78,26 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
 
     public bool IsEnabled(string stack) => Environment.Stacks.Any(s => s.Name == stack);
 
+    /// <summary>
+    /// Whether a stack target runs: a stack the environment does not enable is skipped when the target is only pulled in
+    /// (Start of a dependent), and an error (the target's own) when it is <paramref name="invoked"/>.
+    /// </summary>
+    public bool Wanted(string stack, bool invoked) => IsEnabled(stack) || invoked;
+
+    /// <summary>The skip reason of a stack target pulled in for a stack the environment does not enable.</summary>
+    public string NotEnabled(string stack) => $"stack {stack} is not enabled in environment {options.Environment}";
+
     /// <summary>Containers restarted by this run's Restart targets (the all-stacks Restart fails when nothing ran).</summary>
     public int Restarted { get; private set; }
+
+    /// <summary>The all-stacks Restart: fails when no stack of the environment had anything running.</summary>
+    public void CheckRestarted()
+    {
+        if (Restarted == 0)
+        {
+            throw new PipelineException($"nothing is running in environment {options.Environment}: use Start");
+        }
+    }
 
     public async Task<DockerEngine> EngineAsync(CancellationToken cancellationToken) =>
         _engine ??= await DockerEngine.ConnectAsync(options.DockerHost, _log, cancellationToken);

@@ -31,6 +31,12 @@ public sealed record WipeTarget(string Name, WipeKind Kind, string? Of = null)
 
     /// <summary>The environment the target names and sets as the run's (WipeStaging: staging); null when it names none.</summary>
     public string? Environment => Kind == WipeKind.Environment ? Of : null;
+
+    /// <summary>The environment wipe this one is the short form of (WipeProd: WipeProduction), or null.</summary>
+    public string? AliasOf => Environment is { } environment && WipePolicy.EnvironmentWipe(environment) != Name ? WipePolicy.EnvironmentWipe(environment) : null;
+
+    /// <summary>A wipe of an environment it names that always takes a BackupFull first (<see cref="WipePolicy.AlwaysBackedUpEnvironments"/>).</summary>
+    public bool AlwaysBackedUp => Environment is { } environment && WipePolicy.AlwaysBackedUpEnvironments.Contains(environment);
 }
 
 /// <summary>
@@ -101,9 +107,9 @@ public sealed class WipePolicy(Func<IReadOnlyCollection<string>> environments, F
 
     /// <summary>
     /// The policy of a schema: its environment names (read cheaply, and only once a target could be an environment's
-    /// wipe) and, only when a stack wipe must be recognised, its stacks.
+    /// wipe) and, only when a stack wipe must be recognised, its stacks (both from the outline: no full parse).
     /// </summary>
-    public static WipePolicy Of(Func<SchemaFile> schema) => new(() => schema().EnvironmentNames(), () => schema().Load().Stacks.Keys);
+    public static WipePolicy Of(Func<SchemaFile> schema) => new(() => schema().EnvironmentNames(), () => schema().Outline().Stacks.Select(s => s.Name).ToList());
 
     private IReadOnlyCollection<string> Environments => _environments ??= environments();
 
@@ -111,7 +117,7 @@ public sealed class WipePolicy(Func<IReadOnlyCollection<string>> environments, F
     public IReadOnlyDictionary<string, WipeTarget> Targets => _targets ??= Build();
 
     /// <summary>The wipe a target is, or null when it is no wipe.</summary>
-    public WipeTarget? Wipe(string target) => EnvironmentWipe(target) ?? Targets.GetValueOrDefault(target);
+    public WipeTarget? Wipe(string target) => EnvironmentWipeOf(target) ?? Targets.GetValueOrDefault(target);
 
     /// <summary>
     /// The run's environment: the one an invoked environment wipe names, else <c>--environment</c>, else development.
@@ -120,7 +126,7 @@ public sealed class WipePolicy(Func<IReadOnlyCollection<string>> environments, F
     /// </summary>
     public string Environment(IReadOnlyCollection<string> invoked, string? argument)
     {
-        var named = invoked.Select(t => EnvironmentWipe(t)?.Environment).OfType<string>().Distinct().ToList();
+        var named = invoked.Select(t => EnvironmentWipeOf(t)?.Environment).OfType<string>().Distinct().ToList();
         if (invoked.Contains(WipeNuclear) && (argument is not null || named.Count > 0))
         {
             throw new PipelineException($"{WipeNuclear} wipes every environment of the project: drop {(argument is not null ? "--environment" : "the other wipe targets")}");
@@ -133,7 +139,7 @@ public sealed class WipePolicy(Func<IReadOnlyCollection<string>> environments, F
 
         if (named.Count == 1 && argument is not null && argument != named[0])
         {
-            throw new PipelineException($"{invoked.First(t => EnvironmentWipe(t)?.Environment is not null)} wipes {named[0]}, but --environment says {argument}: drop --environment");
+            throw new PipelineException($"{invoked.First(t => EnvironmentWipeOf(t)?.Environment is not null)} wipes {named[0]}, but --environment says {argument}: drop --environment");
         }
 
         return named.SingleOrDefault() ?? argument ?? DefaultEnvironment;
@@ -177,12 +183,11 @@ public sealed class WipePolicy(Func<IReadOnlyCollection<string>> environments, F
         return run.SkippedByParameter.Contains(backup) && TakesBackup(target, subject) ? backup : null;
     }
 
-    /// <summary>A target name's PascalCase part for a schema name: <c>test_results</c> → <c>TestResults</c>, <c>ai</c> → <c>Ai</c>.</summary>
-    public static string Pascal(string name) =>
-        string.Concat(name.Split('_', '-').Where(p => p.Length > 0).Select(p => char.ToUpperInvariant(p[0]) + p[1..]));
+    /// <summary>The wipe of everything of an environment: <c>WipeStaging</c> (its short form aside).</summary>
+    public static string EnvironmentWipe(string environment) => Prefix + StackTargets.Pascal(environment);
 
     /// <summary>The environment wipes, from the environments alone (what the run's environment needs, without loading the schema).</summary>
-    private WipeTarget? EnvironmentWipe(string target)
+    private WipeTarget? EnvironmentWipeOf(string target)
     {
         if (target is WipeEnvironment or Reset)
         {
@@ -194,7 +199,7 @@ public sealed class WipePolicy(Func<IReadOnlyCollection<string>> environments, F
             return null;
         }
 
-        var environment = Environments.FirstOrDefault(e => target == Prefix + Pascal(e) || (ShortNames.TryGetValue(e, out var alias) && target == Prefix + alias));
+        var environment = Environments.FirstOrDefault(e => target == EnvironmentWipe(e) || (ShortNames.TryGetValue(e, out var alias) && target == Prefix + alias));
         return environment is null ? null : new WipeTarget(target, WipeKind.Environment, environment);
     }
 
@@ -208,7 +213,7 @@ public sealed class WipePolicy(Func<IReadOnlyCollection<string>> environments, F
         };
         foreach (var environment in Environments)
         {
-            var name = Prefix + Pascal(environment);
+            var name = EnvironmentWipe(environment);
             targets[name] = new WipeTarget(name, WipeKind.Environment, environment);
             if (ShortNames.TryGetValue(environment, out var alias))
             {
@@ -218,13 +223,13 @@ public sealed class WipePolicy(Func<IReadOnlyCollection<string>> environments, F
 
         foreach (var dataType in DataTypes.All)
         {
-            var name = Prefix + Pascal(dataType);
+            var name = Prefix + StackTargets.Pascal(dataType);
             targets.TryAdd(name, new WipeTarget(name, WipeKind.Data, dataType));
         }
 
         foreach (var stack in stacks())
         {
-            var name = Prefix + Pascal(stack);
+            var name = Prefix + StackTargets.Pascal(stack);
             name = targets.ContainsKey(name) ? name + "Stack" : name;
             targets.TryAdd(name, new WipeTarget(name, WipeKind.Stack, stack));
         }

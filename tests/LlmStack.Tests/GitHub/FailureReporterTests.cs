@@ -112,6 +112,22 @@ public sealed class FailureReporterTests : GitHubTestBase
         Output.ToString().Should().Contain("opened issue #42").And.Contain("commented on issue #42").And.Contain("closed issue #42");
     }
 
+    [Theory]
+    [InlineData(true, new ExecutionStatus[0], false)]
+    [InlineData(false, new ExecutionStatus[0], true)]
+    [InlineData(false, new[] { ExecutionStatus.Succeeded, ExecutionStatus.Skipped }, false)]
+    [InlineData(false, new[] { ExecutionStatus.Succeeded, ExecutionStatus.Failed }, true)]
+    [InlineData(true, new[] { ExecutionStatus.Failed }, false)]
+    public async Task ReportFailure_reports_unless_succeeded_says_so_or_every_other_target_of_the_run_succeeded_or_was_skipped(bool succeeded, ExecutionStatus[] others, bool reported)
+    {
+        var reporter = new FailureReporter(await GitHub.ApiAsync(), GitHub.Masker, Output);
+
+        await reporter.ReportOrResolveAsync(new WorkflowOutcome("retention-staging.yml", "staging"), succeeded, others, CancellationToken.None);
+
+        GitHub.Requests("POST", Issues).Should().HaveCount(reported ? 1 : 0);
+        Output.ToString().Should().Contain(reported ? "opened issue #42" : "no open failure issue");
+    }
+
     [Fact]
     public async Task A_success_with_no_open_issue_changes_nothing()
     {

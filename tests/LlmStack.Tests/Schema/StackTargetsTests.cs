@@ -22,11 +22,9 @@ public class StackTargetsTests
     [InlineData("Start", "core", "StartCore")]
     [InlineData("Stop", "ui", "StopUi")]
     [InlineData("Status", "monitoring", "StatusMonitoring")]
-    [InlineData("Wipe", "core", "WipeCore")]
-    [InlineData("Wipe", "testing", "WipeTestingStack")]
     public void Target_names_come_from_the_verb_and_the_stack(string verb, string stack, string target)
     {
-        StackTargets.Name(verb, stack, Outline).Should().Be(target);
+        StackTargets.Name(verb, stack).Should().Be(target);
         StackTargets.StackOf(target, verb, Outline).Should().Be(stack);
     }
 
@@ -36,7 +34,6 @@ public class StackTargetsTests
         StackTargets.OfDependencies("Start", "ai", Outline).Should().Equal("StartCore", "StartInference");
         StackTargets.OfDependents("Stop", "inference", Outline).Should().BeEquivalentTo("StopAi", "StopUi");
         StackTargets.All("Start", Outline).Should().Equal("StartCore", "StartInference", "StartAi", "StartUi", "StartTesting", "StartMonitoring");
-        StackTargets.EnvironmentWipe("production").Should().Be("WipeProduction");
     }
 
     [Fact]

@@ -32,6 +32,23 @@ public class SecretStoreTests : IDisposable
     }
 
     [Fact]
+    public void Mask_registers_the_files_values_and_writes_nothing()
+    {
+        var path = SecretStore.FileFor(_root, "secrets", "qa");
+        var masker = new SecretMasker();
+        SecretStore.Mask(path, masker);
+        File.Exists(path).Should().BeFalse("a missing file has no values and is not created");
+
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, "DB_PASSWORD=chosen-by-hand-long\n");
+        var before = File.GetLastWriteTimeUtc(path);
+        SecretStore.Mask(path, masker);
+
+        masker.Mask("log: password chosen-by-hand-long refused").Should().Be("log: password **** refused");
+        File.GetLastWriteTimeUtc(path).Should().Be(before);
+    }
+
+    [Fact]
     public void Existing_values_are_never_overwritten_and_new_ones_are_added()
     {
         Directory.CreateDirectory(Path.Combine(_root, "secrets"));

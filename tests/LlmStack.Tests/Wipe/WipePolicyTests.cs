@@ -41,6 +41,39 @@ public sealed class WipePolicyTests
     }
 
     [Theory]
+    [InlineData("WipeDev", "WipeDevelopment", false)]
+    [InlineData("WipeProd", "WipeProduction", true)]
+    [InlineData("WipeProduction", null, true)]
+    [InlineData("WipeStaging", null, true)]
+    [InlineData("WipeTesting", null, false)]
+    [InlineData("WipeEnvironment", null, false)]
+    [InlineData("WipeCore", null, false)]
+    public void A_short_form_names_the_wipe_it_stands_for_and_staging_and_production_are_always_backed_up(string target, string? aliasOf, bool always)
+    {
+        var wipe = Policy.Wipe(target)!;
+        wipe.AliasOf.Should().Be(aliasOf);
+        wipe.AlwaysBackedUp.Should().Be(always, "the description of a whole wipe says so");
+    }
+
+    [Fact]
+    public void Stack_wipes_are_read_from_the_outline_without_parsing_the_whole_schema()
+    {
+        var directory = Repository.TempDirectory("wipe-outline");
+        try
+        {
+            // A schema that binds to nothing valid: its outline (environments, stacks) is still what the names need.
+            File.WriteAllText(Path.Combine(directory, "schema.yaml"), "environments:\n  testing: {}\nstacks:\n  core: {depends_on: []}\n  testing: {depends_on: [core]}\nservices: 7\n");
+            var policy = WipePolicy.Of(() => new SchemaFile(directory, "schema.yaml"));
+            policy.Wipe("WipeTestingStack").Should().Be(new WipeTarget("WipeTestingStack", WipeKind.Stack, "testing"));
+            policy.Wipe("WipeTesting").Should().Be(new WipeTarget("WipeTesting", WipeKind.Environment, "testing"));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Theory]
     [InlineData("StartCore")]
     [InlineData("BackupFull")]
     [InlineData("RetentionCleanup")]

@@ -1,7 +1,7 @@
 namespace LlmStack.GitHub.Workflows;
 
 /// <summary>
-/// A GitHub Actions workflow declared in C# (build/Build.Workflows.cs), in the spirit of NUKE's <c>[GitHubActions]</c>
+/// A GitHub Actions workflow declared in C# (build/IWorkflows.cs), in the spirit of NUKE's <c>[GitHubActions]</c>
 /// but with several jobs, typed inputs and runner labels: <c>Workflow.Define("pr.yml", "Pull request").OnPullRequest()…</c>.
 /// <see cref="WorkflowWriter"/> turns it into YAML; the order of every collection is the declaration order.
 /// </summary>

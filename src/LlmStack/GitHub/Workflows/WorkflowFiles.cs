@@ -25,7 +25,7 @@ public static class WorkflowFiles
             var path = $"{WorkflowsDirectory}/{workflow.FileName}";
             if (!files.TryAdd(path, WorkflowWriter.Write(workflow)))
             {
-                throw new PipelineException($"two workflows are declared as {workflow.FileName} in build/Build.Workflows.cs: give each its own file name");
+                throw new PipelineException($"two workflows are declared as {workflow.FileName} in build/IWorkflows.cs: give each its own file name");
             }
         }
 

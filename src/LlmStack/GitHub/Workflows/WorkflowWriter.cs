@@ -44,7 +44,7 @@ public static class WorkflowWriter
 
         var builder = new StringBuilder();
         builder.Append(Header).Append('\n');
-        builder.Append("# Declared in build/Build.Workflows.cs; ./build.sh CheckWorkflows fails when this file differs. See docs/GITOPS.md.\n");
+        builder.Append("# Declared in build/IWorkflows.cs; ./build.sh CheckWorkflows fails when this file differs. See docs/GITOPS.md.\n");
         if (workflow.Schedules.Count > 0)
         {
             builder.Append("# Schedules are five-field crons in UTC: GitHub Actions runs every schedule in UTC, as the configs' crons are.\n");

@@ -1,3 +1,4 @@
+using LlmStack.GitHub;
 using LlmStack.GitHub.Workflows;
 using LlmStack.Pipeline;
 
@@ -6,7 +7,7 @@ using LlmStack.Pipeline;
 /// from these declarations and the configurations (crons, environments, runner labels, services), CheckWorkflows fails
 /// when the committed files differ. See docs/GITOPS.md.
 /// </summary>
-partial class Build
+interface IWorkflows : IHazEnvironment
 {
     const string Hosted = "ubuntu-latest";
 
@@ -16,11 +17,11 @@ partial class Build
             .OnPullRequest().OnPush("main")
             .Permission("contents", "read")
             .Concurrent("pr-${{ github.event.pull_request.number || github.ref }}", cancelInProgress: true)
-            .Job("schema", "Schema and compose", j => j.On(Hosted).Timeout(20).Setup().Build([nameof(ValidateSchema), nameof(GenerateCompose)]))
+            .Job("schema", "Schema and compose", j => j.On(Hosted).Timeout(20).Setup().Build([nameof(ISchema.ValidateSchema), nameof(ISchema.GenerateCompose)]))
             .Job("security", "Secret scan", j => j.On(Hosted).Timeout(20).Permission("contents", "read").Permission("security-events", "write").Setup()
-                .Build([nameof(ValidateSecurity)], "--sarif", "artifacts/security.sarif")
+                .Build([nameof(ISecretScan.ValidateSecurity)], "--sarif", "artifacts/security.sarif")
                 .Step(new WorkflowStep("Upload SARIF") { If = "always()", Uses = ActionPins.UploadSarif, With = [("sarif_file", "artifacts/security.sarif")] }))
-            .Job("unit", "Unit tests", j => j.On(Hosted).Timeout(45).Setup().Build([nameof(TestTools), nameof(UnitTest)]))
+            .Job("unit", "Unit tests", j => j.On(Hosted).Timeout(45).Setup().Build([nameof(ITests.TestTools), nameof(ITests.UnitTest)]))
             .Job("workflows", "Workflows up to date", j => j.On(Hosted).Timeout(20).Setup().Build([nameof(CheckWorkflows)]));
 
         var reports = new[] { ".nuke/temp/build.log", ".nuke/temp/build.json", "artifacts/" }.Concat(sources.MetricsFile is { } metrics ? [metrics] : []).ToList();
@@ -32,33 +33,33 @@ partial class Build
                 .OnSchedule(sources.BackupSchedules[environment]).OnDispatch()
                 .Permission("contents", "read")
                 .Job("full", $"BackupFull {environment}", j => j.ForEnvironment(environment, labels, environment).Timeout(180).Setup()
-                    .Build([nameof(BackupFull)], "--environment", environment).UploadReports($"backup-full-{environment}", reports).ReportFailure(backup, environment, nameof(BackupFull), closesOnSuccess: false))
+                    .Build([nameof(IBackup.BackupFull)], "--environment", environment).UploadReports($"backup-full-{environment}", reports).ReportFailure(backup, environment, nameof(IBackup.BackupFull), closesOnSuccess: false))
                 .Job("copy", $"BackupCopy {environment}", j => j.After("full").ForEnvironment(environment, labels, environment).Timeout(180).Setup()
-                    .Build([nameof(BackupCopy)], "--environment", environment).UploadReports($"backup-copy-{environment}", reports).ReportFailure(backup, environment, nameof(BackupCopy), closesOnSuccess: false))
+                    .Build([nameof(IBackup.BackupCopy)], "--environment", environment).UploadReports($"backup-copy-{environment}", reports).ReportFailure(backup, environment, nameof(IBackup.BackupCopy), closesOnSuccess: false))
                 .Job("verify", $"BackupVerify {environment}", j => j.After("copy").ForEnvironment(environment, labels, environment).Timeout(120).Setup()
-                    .Build([nameof(BackupVerify)], "--environment", environment).UploadReports($"backup-verify-{environment}", reports).ReportFailure(backup, environment, nameof(BackupVerify)));
+                    .Build([nameof(IBackup.BackupVerify)], "--environment", environment).UploadReports($"backup-verify-{environment}", reports).ReportFailure(backup, environment, nameof(IBackup.BackupVerify)));
 
             var retention = $"retention-{environment}.yml";
             yield return Workflow.Define(retention, $"Retention {environment}")
                 .OnSchedule(sources.RetentionSchedules[environment]).OnDispatch()
                 .Permission("contents", "read")
                 .Job("cleanup", $"RetentionCleanup {environment}", j => j.ForEnvironment(environment, labels, environment).Timeout(120).Setup()
-                    .Build([nameof(RetentionCleanup)], "--environment", environment, "--confirm", environment)
-                    .UploadReports($"retention-{environment}", reports).ReportFailure(retention, environment, nameof(RetentionCleanup)));
+                    .Build([nameof(IRetention.RetentionCleanup)], "--environment", environment, "--confirm", environment)
+                    .UploadReports($"retention-{environment}", reports).ReportFailure(retention, environment, nameof(IRetention.RetentionCleanup)));
         }
 
         yield return sources.Environments.Aggregate(
             Workflow.Define("restore-test.yml", "Restore test").OnSchedule(sources.RestoreTestSchedule).OnDispatch().Permission("contents", "read"),
             (workflow, environment) => workflow.Job($"restore-test-{environment}", $"RestoreTest {environment}", j => j
                 .ForEnvironment(environment, sources.RunnerLabels[environment], environment).Timeout(120).Setup()
-                .Build([nameof(RestoreTest)], "--environment", environment)
-                .UploadReports($"restore-test-{environment}", reports).ReportFailure("restore-test.yml", environment, nameof(RestoreTest))));
+                .Build([nameof(IBackup.RestoreTest)], "--environment", environment)
+                .UploadReports($"restore-test-{environment}", reports).ReportFailure("restore-test.yml", environment, nameof(IBackup.RestoreTest))));
 
         yield return Workflow.Define("restore.yml", "Restore")
             .NameRuns("Restore ${{ inputs.service }} in ${{ inputs.environment }}${{ inputs.dispatch_id != '' && format(' [{0}]', inputs.dispatch_id) || '' }}")
             .OnDispatch(
                 WorkflowInput.Choice("environment", "The environment to restore into", sources.Environments),
-                WorkflowInput.Choice("service", "The service to restore, or all for a whole backup set", [.. sources.BackedUpServices, "all"]),
+                WorkflowInput.Choice("service", "The service to restore, or all for a whole backup set", [.. sources.BackedUpServices, RestoreDispatch.AllServices]),
                 WorkflowInput.Text("backup", "A set id, a snapshot id or latest (service all: a set id, see BackupList)", "latest"),
                 WorkflowInput.Text("confirm", "Type the environment's name again to confirm"),
                 WorkflowInput.Text(LlmStack.GitHub.RestoreDispatcher.DispatchIdInput, "Leave empty: DispatchRestore sets it to find its own run (shown in the run's title)", ""))
@@ -69,23 +70,23 @@ partial class Build
                 .Step(new WorkflowStep("Confirm")
                 {
                     Env = [("ENVIRONMENT", "${{ inputs.environment }}"), ("CONFIRM", "${{ inputs.confirm }}"), ("SERVICE", "${{ inputs.service }}"), ("BACKUP", "${{ inputs.backup }}")],
-                    Run = """
+                    Run = $"""
                           if [ "$CONFIRM" != "$ENVIRONMENT" ]; then echo "::error::confirm must be the environment's name ($ENVIRONMENT): nothing was restored"; exit 1; fi
-                          if [ "$SERVICE" = all ] && [ "$BACKUP" = latest ]; then echo "::error::service all restores a whole backup set: give backup = a set id (BackupList shows them)"; exit 1; fi
+                          if [ "$SERVICE" = {RestoreDispatch.AllServices} ] && [ "$BACKUP" = latest ]; then echo "::error::service {RestoreDispatch.AllServices} restores a whole backup set: give backup = a set id (BackupList shows them)"; exit 1; fi
                           """,
                 })
                 .Setup()
-                .Step(new WorkflowStep(nameof(Restore))
+                .Step(new WorkflowStep(nameof(IBackup.Restore))
                 {
-                    If = "inputs.service != 'all'",
+                    If = $"inputs.service != '{RestoreDispatch.AllServices}'",
                     Env = [("ENVIRONMENT", "${{ inputs.environment }}"), ("SERVICE", "${{ inputs.service }}"), ("BACKUP", "${{ inputs.backup }}"), ("CONFIRM", "${{ inputs.confirm }}")],
-                    Run = $"./build.sh {nameof(Restore)} --environment \"$ENVIRONMENT\" --service \"$SERVICE\" --backup \"$BACKUP\" --confirm \"$CONFIRM\"",
+                    Run = $"./build.sh {nameof(IBackup.Restore)} --environment \"$ENVIRONMENT\" --service \"$SERVICE\" --backup \"$BACKUP\" --confirm \"$CONFIRM\"",
                 })
-                .Step(new WorkflowStep(nameof(RestoreSet))
+                .Step(new WorkflowStep(nameof(IBackup.RestoreSet))
                 {
-                    If = "inputs.service == 'all'",
+                    If = $"inputs.service == '{RestoreDispatch.AllServices}'",
                     Env = [("ENVIRONMENT", "${{ inputs.environment }}"), ("BACKUP", "${{ inputs.backup }}"), ("CONFIRM", "${{ inputs.confirm }}")],
-                    Run = $"./build.sh {nameof(RestoreSet)} --environment \"$ENVIRONMENT\" --backup-set \"$BACKUP\" --confirm \"$CONFIRM\"",
+                    Run = $"./build.sh {nameof(IBackup.RestoreSet)} --environment \"$ENVIRONMENT\" --backup-set \"$BACKUP\" --confirm \"$CONFIRM\"",
                 })
                 .UploadReports("restore-${{ inputs.environment }}", reports));
     }
@@ -97,17 +98,17 @@ partial class Build
         return WorkflowFiles.Render(Workflows(sources), sources);
     }
 
-    string WorkflowKey => WorkflowStaleness.Key(RootDirectory, typeof(Build).Assembly.ManifestModule.ModuleVersionId, [Schema, BackupConfig, RetentionConfig]);
+    string WorkflowKey => WorkflowStaleness.Key(RootDirectory, typeof(IWorkflows).Assembly.ManifestModule.ModuleVersionId, [Schema, BackupConfig, RetentionConfig]);
 
     Target GenerateWorkflows => _ => _
-        .Description("Write .github/workflows/*.yml and .github/actionlint.yaml from the declarations in build/Build.Workflows.cs and the configurations (crons, environments, runner labels, services); byte-identical on a re-run; removes generated files no longer declared, never a hand-written one.")
+        .Description("Write .github/workflows/*.yml and .github/actionlint.yaml from the declarations in build/IWorkflows.cs and the configurations (crons, environments, runner labels, services); byte-identical on a re-run; removes generated files no longer declared, never a hand-written one.")
         .Executes(() => WorkflowCommands.Generate(RootDirectory, RenderWorkflows(), () => WorkflowKey, Log));
 
     Target CheckWorkflows => _ => _
         .Description("Regenerate the workflows into a temporary directory and fail, naming every differing, missing or extra file, when the committed .github/ files differ.")
         .Executes(() => WorkflowCommands.Check(RootDirectory, RenderWorkflows(), Log));
 
-    /// <summary>A local run warns once when the committed workflows no longer match the declarations (cheap: a stamp in .nuke/temp).</summary>
-    protected override void OnBuildInitialized() =>
+    /// <summary>A local run warns once when the committed workflows no longer match the declarations (cheap: a stamp in .nuke/temp); Build calls it before the first target.</summary>
+    void WarnWhenStale() =>
         WorkflowCommands.WarnWhenStale(RootDirectory, InvokedTargets.Select(t => t.Name), () => WorkflowKey, RenderWorkflows, Log);
 }

@@ -1,19 +1,18 @@
-using LlmStack.Pipeline;
-using LlmStack.Security;
 using LlmStack.Credentials;
+using LlmStack.Pipeline;
 
 /// <summary>Credentials: the secrets files against real rules and against the running services; creation; rotation.</summary>
-partial class Build
+interface ICredentials : IHazEnvironment
 {
     [Parameter("ValidateCredentials: treat every finding as an error, also in development and testing")]
-    readonly bool Strict;
+    bool Strict => TryGetValue<bool?>(() => Strict) ?? false;
 
     [Parameter("RotateSecret: the secret to rotate (a name under the schema's secrets)")]
-    readonly string? Secret;
+    string? Secret => TryGetValue(() => Secret);
 
-    CredentialOperations? _credentials;
+    CredentialOperations Credentials { get; }
 
-    CredentialOperations Credentials => _credentials ??= new CredentialOperations(Stacks, Log);
+    CredentialOperations NewCredentials() => new(Session, Log);
 
     Target ValidateCredentials => _ => _
         .Description("Check the environment's secrets: present, long enough, not weak or a placeholder, not the account name, not simple, not reused or shared with another environment; the file 0600, yours, git-ignored; the running services use them (postgres accepts the password). Errors in staging and production, warnings elsewhere unless --strict; --json; never shows a value.")

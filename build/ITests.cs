@@ -1,7 +1,8 @@
-using LlmStack.Tooling;
 using LlmStack.Pipeline;
+using LlmStack.Tooling;
 
-partial class Build
+/// <summary>The test tools, the fixture images and the test runs.</summary>
+interface ITests : IHazArtifacts
 {
     string TestResults => Path.Combine(ArtifactsDirectory, "test-results");
 

@@ -1,0 +1,22 @@
+using LlmStack.Backup;
+using LlmStack.Compose;
+using LlmStack.Pipeline;
+using LlmStack.Retention;
+
+/// <summary>The unified schema and its configurations: validation, and the compose files generated from it.</summary>
+interface ISchema : IHazEnvironment, IHazArtifacts
+{
+    Target ValidateSchema => _ => _
+        .Description("Check the unified schema, the backup and the retention configuration: every problem in one run, each with file:line:col; non-zero exit on errors.")
+        .Executes(() =>
+        {
+            SchemaFile.Validate(Out, Log);
+            BackupConfigLoader.Validate(SchemaFile, BackupConfig, Out, Log);
+            RetentionConfigLoader.Validate(SchemaFile, RetentionConfig, BackupConfig, Out, Log);
+        });
+
+    Target GenerateCompose => _ => _
+        .Description("Write compose files for every environment: artifacts/compose/<environment>/<stack>.yml and all.yml.")
+        .DependsOn(ValidateSchema)
+        .Executes(() => ReportSummary("Files", ComposeCommands.GenerateAll(SchemaFile, Path.Combine(ArtifactsDirectory, "compose"), Log).Count.ToString()));
+}
