@@ -62,7 +62,7 @@ interface IWorkflows : IHazEnvironment
                 WorkflowInput.Choice("service", "The service to restore, or all for a whole backup set", [.. sources.BackedUpServices, RestoreDispatch.AllServices]),
                 WorkflowInput.Text("backup", "A set id, a snapshot id or latest (service all: a set id, see BackupList)", "latest"),
                 WorkflowInput.Text("confirm", "Type the environment's name again to confirm"),
-                WorkflowInput.Text(LlmStack.GitHub.RestoreDispatcher.DispatchIdInput, "Leave empty: DispatchRestore sets it to find its own run (shown in the run's title)", ""))
+                WorkflowInput.Text(RestoreDispatcher.DispatchIdInput, "Leave empty: DispatchRestore sets it to find its own run (shown in the run's title)", ""))
             .Permission("contents", "read")
             .Job("restore", "Restore ${{ inputs.service }} in ${{ inputs.environment }}", j => j
                 .ForEnvironment("${{ inputs.environment }}", [.. WorkflowSources.SelfHostedLabels, "${{ inputs.environment }}"], "${{ inputs.environment }}")
