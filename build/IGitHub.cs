@@ -12,8 +12,8 @@ interface IGitHub : IBackup
     [Parameter("DispatchRestore: the branch or tag to run restore.yml from (default: the repository's default branch)")]
     string? Ref => TryGetValue(() => Ref);
 
-    [Parameter("DispatchRestore: how often to poll GitHub for the run (5s, 500ms)")]
-    string PollInterval => TryGetValue(() => PollInterval) ?? "5s";
+    [Parameter("DispatchRestore: the first wait between polls of the run (10s, the floor; 30s): an unchanged status waits longer, up to 1m running, 2m queued or waiting")]
+    string PollInterval => TryGetValue(() => PollInterval) ?? "10s";
 
     [Parameter("DispatchRestore: how long the dispatched run may take to appear (2m)")]
     string DispatchTimeout => TryGetValue(() => DispatchTimeout) ?? "2m";
@@ -56,7 +56,7 @@ interface IGitHub : IBackup
         });
 
     Target WorkflowStatus => _ => _
-        .Description("The last run of every generated workflow in .github/workflows (conclusion, age, URL; --json); non-zero when one failed or missed its schedule by over an hour.")
+        .Description("The last run on the default branch of every generated workflow in .github/workflows (state, age, URL; --json); non-zero when one failed, was cancelled or waits for approval, or missed its schedule by over an hour.")
         .Executes(async ct => await new WorkflowStatusReport(await GitHubAsync(ct), Reports, TimeProvider.System)
             .RunAsync(Path.Combine(RootDirectory, ".github", "workflows"), ct));
 }

@@ -11,7 +11,7 @@ interface IHazGitHub : IPipelineBuild
     [Parameter("GitHub repository as owner/name (default: the origin remote)", Sources = ParameterSources.Default | ParameterSources.BareVariable)]
     string? GitHubRepository => TryGetValue(() => GitHubRepository);
 
-    [Parameter("GitHub API URL (default https://api.github.com/; Enterprise: https://HOST/api/v3)", Sources = ParameterSources.Default | ParameterSources.BareVariable)]
+    [Parameter("GitHub API URL, used as given (default https://api.github.com/; Enterprise: https://HOST/api/v3; a path prefix, e.g. of a proxy, is kept)", Sources = ParameterSources.Default | ParameterSources.BareVariable)]
     string? GitHubApiUrl => TryGetValue(() => GitHubApiUrl);
 
     Task<GitHubApi> GitHubAsync(CancellationToken ct) => GitHubClientFactory.CreateAsync(

@@ -56,11 +56,13 @@ interface IWorkflows : IHazEnvironment
                 .UploadReports($"restore-test-{environment}", reports).ReportFailure("restore-test.yml", environment, nameof(IBackup.RestoreTest))));
 
         yield return Workflow.Define("restore.yml", "Restore")
+            .NameRuns("Restore ${{ inputs.service }} in ${{ inputs.environment }}${{ inputs.dispatch_id != '' && format(' [{0}]', inputs.dispatch_id) || '' }}")
             .OnDispatch(
                 WorkflowInput.Choice("environment", "The environment to restore into", sources.Environments),
                 WorkflowInput.Choice("service", "The service to restore, or all for a whole backup set", [.. sources.BackedUpServices, RestoreDispatch.AllServices]),
                 WorkflowInput.Text("backup", "A set id, a snapshot id or latest (service all: a set id, see BackupList)", "latest"),
-                WorkflowInput.Text("confirm", "Type the environment's name again to confirm"))
+                WorkflowInput.Text("confirm", "Type the environment's name again to confirm"),
+                WorkflowInput.Text(RestoreDispatcher.DispatchIdInput, "Leave empty: DispatchRestore sets it to find its own run (shown in the run's title)", ""))
             .Permission("contents", "read")
             .Job("restore", "Restore ${{ inputs.service }} in ${{ inputs.environment }}", j => j
                 .ForEnvironment("${{ inputs.environment }}", [.. WorkflowSources.SelfHostedLabels, "${{ inputs.environment }}"], "${{ inputs.environment }}")

@@ -24,6 +24,9 @@ public sealed partial class FailureReporter(GitHubApi api, SecretMasker masker, 
 
     public static string Marker(string workflow, string environment) => $"<!-- llmstack:failure workflow={workflow} environment={environment} -->";
 
+    /// <summary>The hidden line that makes each comment findable, so that one GitHub failed to answer is not posted twice.</summary>
+    public static string CommentMarker(string id) => $"<!-- llmstack:comment id={id} -->";
+
     /// <summary>The run's page, from what GitHub Actions sets (GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID); null outside Actions.</summary>
     public static string? RunUrl(Func<string, string?> environment) =>
         (environment("GITHUB_SERVER_URL"), environment("GITHUB_REPOSITORY"), environment("GITHUB_RUN_ID")) is ({ Length: > 0 } server, { Length: > 0 } repository, { Length: > 0 } id)
@@ -54,10 +57,7 @@ public sealed partial class FailureReporter(GitHubApi api, SecretMasker masker, 
         var details = Details(outcome);
         if (await FindOpenAsync(outcome, cancellationToken) is { } open)
         {
-            await api.CallAsync(
-                $"commenting on issue #{open.Number} (the token needs issues: write)",
-                c => c.Issue.Comment.Create(api.Owner, api.Name, open.Number, masker.Mask($"Failed again.\n\n{details}")),
-                cancellationToken);
+            await CommentAsync(open, $"Failed again.\n\n{details}", cancellationToken);
             output.WriteLine($"{outcome.Workflow} failed again in {outcome.Environment}: commented on issue #{open.Number} {open.HtmlUrl}");
             return open;
         }
@@ -67,7 +67,9 @@ public sealed partial class FailureReporter(GitHubApi api, SecretMasker masker, 
             Body = masker.Mask($"{Marker(outcome.Workflow, outcome.Environment)}\n{details}\n\nThis issue closes itself when {outcome.Workflow} succeeds in {outcome.Environment} again."),
         };
         issue.Labels.Add(Label);
-        var created = await api.CallAsync("opening an issue (the token needs issues: write)", c => c.Issue.Create(api.Owner, api.Name, issue), cancellationToken);
+        // A 502/503/504 leaves open whether the issue was opened: the marked issue is looked for before opening it again.
+        var created = await api.CreateAsync(
+            "opening an issue (the token needs issues: write)", c => c.Issue.Create(api.Owner, api.Name, issue), ct => FindOpenAsync(outcome, ct), cancellationToken);
         output.WriteLine($"{outcome.Workflow} failed in {outcome.Environment}: opened issue #{created.Number} {created.HtmlUrl}");
         return created;
     }
@@ -82,10 +84,7 @@ public sealed partial class FailureReporter(GitHubApi api, SecretMasker masker, 
         }
 
         var comment = $"{outcome.Workflow} succeeded in {outcome.Environment}{(outcome.RunUrl is null ? "" : $" ([run]({outcome.RunUrl}))")}: closing.";
-        await api.CallAsync(
-            $"commenting on issue #{open.Number} (the token needs issues: write)",
-            c => c.Issue.Comment.Create(api.Owner, api.Name, open.Number, masker.Mask(comment)),
-            cancellationToken);
+        await CommentAsync(open, comment, cancellationToken);
         var update = new IssueUpdate { State = ItemState.Closed, StateReason = ItemStateReason.Completed };
         var closed = await api.CallAsync(
             $"closing issue #{open.Number} (the token needs issues: write)", c => c.Issue.Update(api.Owner, api.Name, open.Number, update), cancellationToken);
@@ -106,36 +105,67 @@ public sealed partial class FailureReporter(GitHubApi api, SecretMasker masker, 
         return issues.Where(i => i.PullRequest is null && i.Body?.Contains(marker, StringComparison.Ordinal) == true).OrderBy(i => i.Number).FirstOrDefault();
     }
 
+    /// <summary>
+    /// Comments on an issue, the comment marked with an id: a 502/503/504 leaves open whether it was posted, so the
+    /// issue's comments since just before are looked through for the id before posting it again.
+    /// </summary>
+    private async Task<IssueComment> CommentAsync(Issue issue, string text, CancellationToken cancellationToken)
+    {
+        var marker = CommentMarker(Guid.NewGuid().ToString("N"));
+        var body = $"{masker.Mask(text)}\n\n{marker}";
+        var since = DateTimeOffset.UtcNow - TimeSpan.FromMinutes(10);
+        return await api.CreateAsync(
+            $"commenting on issue #{issue.Number} (the token needs issues: write)",
+            c => c.Issue.Comment.Create(api.Owner, api.Name, issue.Number, body),
+            async ct => (await api.CallAsync(
+                    $"reading the comments of issue #{issue.Number} (the token needs issues: read)",
+                    c => c.Issue.Comment.GetAllForIssue(api.Owner, api.Name, issue.Number, new IssueCommentRequest { Since = since }),
+                    ct))
+                .FirstOrDefault(comment => comment.Body?.Contains(marker, StringComparison.Ordinal) == true),
+            cancellationToken);
+    }
+
+    /// <summary>The label, created when the repository lacks it (a 422 on create: another run created it meanwhile).</summary>
     private async Task EnsureLabelAsync(CancellationToken cancellationToken)
     {
-        var what = $"creating the {Label} label (the token needs issues: write)";
-        try
+        var exists = await api.CallAsync(
+            $"reading the {Label} label (the token needs issues: read)",
+            async c =>
+            {
+                try
+                {
+                    await c.Issue.Labels.Get(api.Owner, api.Name, Label);
+                    return true;
+                }
+                catch (NotFoundException)
+                {
+                    return false;
+                }
+            },
+            cancellationToken);
+        if (exists)
         {
-            await api.Client.Issue.Labels.Get(api.Owner, api.Name, Label).WaitAsync(cancellationToken);
             return;
         }
-        catch (NotFoundException)
-        {
-            // created below
-        }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && api.Describe(e, $"reading the {Label} label") is { } line)
-        {
-            throw new GitHubException(line, e);
-        }
 
-        try
+        var created = await api.CallAsync(
+            $"creating the {Label} label (the token needs issues: write)",
+            async c =>
+            {
+                try
+                {
+                    await c.Issue.Labels.Create(api.Owner, api.Name, new NewLabel(Label, "d73a4a") { Description = "A scheduled LlmStack workflow is failing" });
+                    return true;
+                }
+                catch (ApiValidationException)
+                {
+                    return false; // created meanwhile by another run (or by our own attempt GitHub failed to answer): what we wanted
+                }
+            },
+            cancellationToken);
+        if (created)
         {
-            await api.Client.Issue.Labels.Create(api.Owner, api.Name, new NewLabel(Label, "d73a4a") { Description = "A scheduled LlmStack workflow is failing" })
-                .WaitAsync(cancellationToken);
             output.WriteLine($"Created the {Label} label");
-        }
-        catch (ApiValidationException)
-        {
-            // created meanwhile by another run: what we wanted
-        }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && api.Describe(e, what) is { } line)
-        {
-            throw new GitHubException(line, e);
         }
     }
 

@@ -65,7 +65,13 @@ public static class GitHubClientFactory
 {
     public const string DefaultApiUrl = "https://api.github.com/";
 
-    public static async Task<GitHubApi> CreateAsync(GitHubSettings settings, CancellationToken cancellationToken)
+    /// <summary>
+    /// The client for the settings' repository, talking to the API URL exactly as given (Octokit's
+    /// <c>new GitHubClient(product, url)</c> would move any host but github.com to <c>/api/v3/</c>, dropping a path
+    /// prefix such as a proxy's; a <see cref="Connection"/> keeps it). <paramref name="time"/> times the waits between
+    /// retries (tests record them).
+    /// </summary>
+    public static async Task<GitHubApi> CreateAsync(GitHubSettings settings, CancellationToken cancellationToken, TimeProvider? time = null)
     {
         if (string.IsNullOrWhiteSpace(settings.Token))
         {
@@ -75,11 +81,13 @@ public static class GitHubClientFactory
         settings.Masker.Register(settings.Token);
         var repository = await RepositoryAsync(settings, cancellationToken);
         var baseUrl = ApiUri(settings.ApiUrl);
-        var client = new GitHubClient(new ProductHeaderValue("LlmStack"), baseUrl) { Credentials = new Octokit.Credentials(settings.Token.Trim()) };
+        var connection = new Connection(new ProductHeaderValue("LlmStack"), baseUrl) { Credentials = new Octokit.Credentials(settings.Token.Trim()) };
+        var client = new GitHubClient(connection);
         client.SetRequestTimeout(TimeSpan.FromSeconds(30));
-        return new GitHubApi(client, repository, baseUrl);
+        return new GitHubApi(client, repository, baseUrl, time);
     }
 
+    /// <summary>The API URL as given, with a trailing slash (so that Octokit's relative paths land under it).</summary>
     public static Uri ApiUri(string? apiUrl)
     {
         var text = string.IsNullOrWhiteSpace(apiUrl) ? DefaultApiUrl : apiUrl.Trim();

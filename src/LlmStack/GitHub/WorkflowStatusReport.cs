@@ -66,49 +66,137 @@ public static class GeneratedWorkflows
         node.Children.FirstOrDefault(kv => kv.Key is YamlScalarNode { Value: var k } && k == key).Value;
 }
 
-/// <summary>One generated workflow against its last run on GitHub.</summary>
+/// <summary>Where a generated workflow stands, judged by its last run on the repository's default branch.</summary>
+public enum WorkflowRunState
+{
+    Succeeded,
+    Queued,
+    InProgress,
+
+    /// <summary>A job waits for a reviewer to approve its environment (status <c>waiting</c>): someone must act.</summary>
+    WaitingForApproval,
+
+    /// <summary>Completed neither well nor badly: <c>neutral</c>, <c>skipped</c>, <c>stale</c>, <c>action_required</c>.</summary>
+    Concluded,
+
+    /// <summary>Cancelled (by hand, or a newer job of the same concurrency group pushed it out): the work was not done.</summary>
+    Cancelled,
+
+    /// <summary><c>failure</c>, <c>timed_out</c>, <c>startup_failure</c>.</summary>
+    Failed,
+
+    NeverRan,
+
+    /// <summary>No run since its last scheduled time (plus <see cref="WorkflowStatusReport.Grace"/>).</summary>
+    MissedSchedule,
+
+    /// <summary>A cron of the file does not parse.</summary>
+    InvalidCron,
+}
+
+/// <summary>One generated workflow against its last run on GitHub's default branch.</summary>
 public sealed record WorkflowState(
     string Workflow,
     IReadOnlyList<string> Schedules,
+    WorkflowRunState State,
     string? Status,
     string? Conclusion,
     DateTimeOffset? LastRun,
     string? Url,
-    DateTimeOffset? Due,
-    string State,
-    bool Problem);
+    DateTimeOffset? Due)
+{
+    /// <summary><see cref="WorkflowRunState.InvalidCron"/>: the crons that do not parse.</summary>
+    public IReadOnlyList<string> InvalidCrons { get; init; } = [];
+
+    /// <summary>Needs someone: failed, cancelled, waiting for approval, missed its schedule, or a broken cron.</summary>
+    public bool Problem => State is WorkflowRunState.Failed or WorkflowRunState.Cancelled or WorkflowRunState.WaitingForApproval
+        or WorkflowRunState.MissedSchedule or WorkflowRunState.InvalidCron;
+
+    /// <summary>The state in words (the table's STATE, the document's <c>text</c>, the failure line, BackupStatus's line).</summary>
+    public string Text => State switch
+    {
+        WorkflowRunState.Succeeded => "success",
+        WorkflowRunState.Queued => "queued",
+        WorkflowRunState.InProgress => "in progress",
+        WorkflowRunState.WaitingForApproval => "waiting for approval",
+        WorkflowRunState.Concluded => Conclusion ?? "completed",
+        WorkflowRunState.Cancelled => "last run cancelled",
+        WorkflowRunState.Failed => $"last run {Conclusion}",
+        WorkflowRunState.NeverRan => "never ran",
+        WorkflowRunState.MissedSchedule => $"missed schedule: a run was due {Due!.Value.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)}Z",
+        _ => $"invalid cron '{string.Join("', '", InvalidCrons)}': run GenerateWorkflows",
+    };
+}
 
 /// <summary>
-/// WorkflowStatus: the last run of each generated workflow; a failed last run, or a scheduled workflow whose last run
-/// is older than its last scheduled time (plus <see cref="Grace"/>: GitHub starts scheduled runs late), is a problem.
+/// WorkflowStatus: the last run of each generated workflow on the repository's default branch (a pull request's or a
+/// feature branch's runs say nothing about the scheduled work); a failed, cancelled or approval-waiting last run, or a
+/// scheduled workflow whose last run is older than its last scheduled time (plus <see cref="Grace"/>: GitHub starts
+/// scheduled runs late), is a problem.
 /// </summary>
 public sealed class WorkflowStatusReport(GitHubApi api, ReportWriter reports, TimeProvider time)
 {
     public static readonly TimeSpan Grace = TimeSpan.FromHours(1);
 
-    private static readonly string[] Failed = ["failure", "timed_out", "startup_failure"];
+    private string? _defaultBranch;
 
-    /// <summary>The last run of a workflow file, or null when it never ran; a workflow GitHub does not know is null too.</summary>
+    /// <summary>The repository's default branch (read once).</summary>
+    public async Task<string> DefaultBranchAsync(CancellationToken cancellationToken) =>
+        _defaultBranch ??= (await api.CallAsync(
+            $"reading the default branch of {api.Repository} (the token needs contents: read)", c => c.Repository.Get(api.Owner, api.Name), cancellationToken)).DefaultBranch;
+
+    /// <summary>The last run of a workflow file on the default branch, or null when it never ran there; a workflow GitHub does not know is null too.</summary>
     public async Task<WorkflowRun?> LastRunAsync(string workflow, CancellationToken cancellationToken)
     {
-        try
-        {
-            var response = await api.Client.Actions.Workflows.Runs
-                .ListByWorkflow(api.Owner, api.Name, workflow, new WorkflowRunsRequest(), new ApiOptions { PageSize = 1, PageCount = 1, StartPage = 1 })
-                .WaitAsync(cancellationToken);
-            return response.WorkflowRuns.FirstOrDefault();
-        }
-        catch (NotFoundException)
-        {
-            return null;
-        }
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested && api.Describe(e, $"listing the runs of {workflow} (the token needs actions: read)") is { } line)
-        {
-            throw new GitHubException(line, e);
-        }
+        var request = new WorkflowRunsRequest { Branch = await DefaultBranchAsync(cancellationToken) };
+        return await api.CallAsync(
+            $"listing the runs of {workflow} (the token needs actions: read)",
+            async c =>
+            {
+                try
+                {
+                    var response = await c.Actions.Workflows.Runs.ListByWorkflow(api.Owner, api.Name, workflow, request, new ApiOptions { PageSize = 1, PageCount = 1, StartPage = 1 });
+                    return response.WorkflowRuns.FirstOrDefault();
+                }
+                catch (NotFoundException)
+                {
+                    return null;
+                }
+            },
+            cancellationToken);
     }
 
-    /// <summary>Pure: a workflow, its last run, now.</summary>
+    /// <summary>A run's state by its status and conclusion alone (no run: <see cref="WorkflowRunState.NeverRan"/>).</summary>
+    public static WorkflowRunState Classify(WorkflowRun? run)
+    {
+        if (run is null)
+        {
+            return WorkflowRunState.NeverRan;
+        }
+
+        if (!run.Status.TryParse(out var status))
+        {
+            return WorkflowRunState.InProgress;
+        }
+
+        return status switch
+        {
+            WorkflowRunStatus.Completed => run.Conclusion is { } conclusion && conclusion.TryParse(out var concluded)
+                ? concluded switch
+                {
+                    WorkflowRunConclusion.Success => WorkflowRunState.Succeeded,
+                    WorkflowRunConclusion.Failure or WorkflowRunConclusion.TimedOut or WorkflowRunConclusion.StartupFailure => WorkflowRunState.Failed,
+                    WorkflowRunConclusion.Cancelled => WorkflowRunState.Cancelled,
+                    _ => WorkflowRunState.Concluded,
+                }
+                : WorkflowRunState.Concluded,
+            WorkflowRunStatus.Waiting => WorkflowRunState.WaitingForApproval,
+            WorkflowRunStatus.Queued or WorkflowRunStatus.Requested or WorkflowRunStatus.Pending => WorkflowRunState.Queued,
+            _ => WorkflowRunState.InProgress,
+        };
+    }
+
+    /// <summary>Pure: a workflow, its last run on the default branch, now.</summary>
     public static WorkflowState Evaluate(GeneratedWorkflow workflow, WorkflowRun? last, DateTimeOffset now)
     {
         DateTimeOffset? due = null;
@@ -127,18 +215,18 @@ public sealed class WorkflowStatusReport(GitHubApi api, ReportWriter reports, Ti
             }
         }
 
-        var conclusion = last?.Conclusion?.StringValue;
-        var status = last?.Status.StringValue;
-        var (state, problem) = (last, due) switch
+        var ran = Classify(last);
+        var state = ran switch
         {
-            _ when badCron.Count > 0 => ($"invalid cron '{string.Join("', '", badCron)}': run GenerateWorkflows", true),
-            (not null, _) when status == "completed" && Failed.Contains(conclusion) => ($"last run {conclusion}", true),
-            (_, { } d) when last is null || last.CreatedAt < d =>
-                ($"missed schedule: a run was due {d.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture)}Z", true),
-            (null, _) => ("never ran", false),
-            _ => (status == "completed" ? conclusion ?? "completed" : status ?? "unknown", false),
+            _ when badCron.Count > 0 => WorkflowRunState.InvalidCron,
+            WorkflowRunState.Failed or WorkflowRunState.Cancelled or WorkflowRunState.WaitingForApproval => ran,
+            _ when due is { } d && (last is null || last.CreatedAt < d) => WorkflowRunState.MissedSchedule,
+            _ => ran,
         };
-        return new WorkflowState(workflow.File, workflow.Crons, status, conclusion, last?.CreatedAt, last?.HtmlUrl, due, state, problem);
+        return new WorkflowState(workflow.File, workflow.Crons, state, last?.Status.StringValue, last?.Conclusion?.StringValue, last?.CreatedAt, last?.HtmlUrl, due)
+        {
+            InvalidCrons = badCron,
+        };
     }
 
     public async Task<IReadOnlyList<WorkflowState>> CollectAsync(string directory, CancellationToken cancellationToken)
@@ -171,7 +259,7 @@ public sealed class WorkflowStatusReport(GitHubApi api, ReportWriter reports, Ti
                 s.Schedules.Count == 0 ? "-" : string.Join(", ", s.Schedules),
                 s.LastRun?.UtcDateTime.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) ?? "-",
                 s.LastRun is { } at ? StatusReport.Uptime(now - at) : "-",
-                s.State,
+                s.Text,
                 s.Url ?? "-");
         }
 
@@ -180,27 +268,25 @@ public sealed class WorkflowStatusReport(GitHubApi api, ReportWriter reports, Ti
                 Document = new
                 {
                     repository = api.Repository.ToString(),
+                    branch = await DefaultBranchAsync(cancellationToken),
                     workflows = states.Select(s => new
                     {
                         workflow = s.Workflow, schedules = s.Schedules, status = s.Status, conclusion = s.Conclusion, lastRun = s.LastRun, url = s.Url, due = s.Due,
-                        state = s.State, problem = s.Problem,
+                        state = s.State, text = s.Text, problem = s.Problem,
                     }),
                 },
             }
             .Table(table)
-            .FailWhen(states.Where(s => s.Problem).Select(p => $"{p.Workflow}: {p.State}").ToList(), p => $"{p.Count} workflow(s) of {api.Repository} need attention: {string.Join("; ", p)}"));
+            .FailWhen(states.Where(s => s.Problem).Select(p => $"{p.Workflow}: {p.Text}").ToList(), p => $"{p.Count} workflow(s) of {api.Repository} need attention: {string.Join("; ", p)}"));
     }
 
-    /// <summary>One line on the last run of a workflow, for BackupStatus.</summary>
+    /// <summary>One line on the last run of a workflow on the default branch, for BackupStatus (in the words of the table).</summary>
     public async Task<string> LastRunLineAsync(string workflow, CancellationToken cancellationToken)
     {
         var last = await LastRunAsync(workflow, cancellationToken);
-        if (last is null)
-        {
-            return $"{workflow}: no run on GitHub yet";
-        }
-
-        var state = last.Status.StringValue == "completed" ? last.Conclusion?.StringValue ?? "completed" : last.Status.StringValue;
-        return $"{workflow}: {state}, {StatusReport.Uptime(time.GetUtcNow() - last.CreatedAt)} ago ({last.Event}) {last.HtmlUrl}";
+        var state = Evaluate(new GeneratedWorkflow(workflow, []), last, time.GetUtcNow());
+        return last is null
+            ? $"{workflow}: {state.Text}"
+            : $"{workflow}: {state.Text}, {StatusReport.Uptime(time.GetUtcNow() - last.CreatedAt)} ago ({last.Event}) {last.HtmlUrl}";
     }
 }

@@ -19,24 +19,37 @@ public sealed class FailureReporterTests : GitHubTestBase
         new() { ["number"] = 2, ["body"] = FailureReporter.Marker("backup-production.yml", "production"), ["pr"] = true },
     ];
 
+    /// <summary>The comments posted on issue 42.</summary>
+    private readonly List<string> _comments = [];
+
     public FailureReporterTests()
     {
         GitHub.Json("GET", Labels + "/" + FailureReporter.Label, 404, _ => new { message = "Not Found" }, priority: 20);
         GitHub.Json("POST", Labels, 201, _ => new { id = 7, name = FailureReporter.Label, color = "d73a4a" });
         GitHub.Json("GET", Issues, 200, _ => _issues.Where(i => (string?)i.GetValueOrDefault("state") is null or "open")
             .Select(i => GitHubFake.Issue((int)i["number"]!, (string)i["body"]!, pullRequest: (bool)i["pr"]!)).ToList());
-        GitHub.Json("POST", Issues, 201, request =>
-        {
-            var body = GitHubFake.Body(request).GetProperty("body").GetString()!;
-            _issues.Add(new() { ["number"] = 42, ["body"] = body, ["pr"] = false });
-            return GitHubFake.Issue(42, body);
-        });
-        GitHub.Json("POST", Issues + "/42/comments", 201, request => new { id = 9, body = GitHubFake.Body(request).GetProperty("body").GetString() });
+        GitHub.Json("POST", Issues, 201, request => GitHubFake.Issue(42, Open(request)));
+        GitHub.Json("POST", Issues + "/42/comments", 201, Comment);
+        GitHub.Json("GET", Issues + "/42/comments", 200, _ => _comments.Select((body, i) => new { id = 9 + i, body }).ToList());
         GitHub.Json("PATCH", Issues + "/42", 200, request =>
         {
             _issues.Single(i => (int)i["number"]! == 42)["state"] = GitHubFake.Body(request).GetProperty("state").GetString();
             return GitHubFake.Issue(42, "", "closed");
         });
+    }
+
+    private string Open(WireMock.IRequestMessage request)
+    {
+        var body = GitHubFake.Body(request).GetProperty("body").GetString()!;
+        _issues.Add(new() { ["number"] = 42, ["body"] = body, ["pr"] = false });
+        return body;
+    }
+
+    private object Comment(WireMock.IRequestMessage request)
+    {
+        var body = GitHubFake.Body(request).GetProperty("body").GetString()!;
+        _comments.Add(body);
+        return new { id = 8 + _comments.Count, body };
     }
 
     public override void Dispose()
@@ -138,6 +151,41 @@ public sealed class FailureReporterTests : GitHubTestBase
         GitHub.Requests("POST", Labels).Should().BeEmpty();
         var body = GitHubFake.Body(GitHub.Requests("POST", Issues).Single()).GetProperty("body").GetString();
         body.Should().Contain("`missing.log` does not exist").And.Contain("--failed-target");
+    }
+
+    [Fact]
+    public async Task An_issue_opened_despite_a_502_is_found_and_not_opened_twice()
+    {
+        GitHub.Json("POST", Issues, 502, request =>
+        {
+            Open(request); // GitHub opened it; the answer was lost on the way
+            return new { message = "Bad Gateway" };
+        }, priority: 1);
+        var reporter = new FailureReporter(await GitHub.ApiAsync(new SimulatedTime(DateTimeOffset.UtcNow)), GitHub.Masker, Output);
+
+        var issue = await reporter.ReportAsync(new WorkflowOutcome("backup-production.yml", "production", "BackupFull"), CancellationToken.None);
+
+        issue.Number.Should().Be(42);
+        GitHub.Requests("POST", Issues).Should().ContainSingle("the marked issue was found before opening it again");
+        Output.ToString().Should().Contain("opened issue #42");
+    }
+
+    [Fact]
+    public async Task A_comment_posted_despite_a_502_is_found_by_its_marker_and_not_posted_twice()
+    {
+        _issues.Add(new() { ["number"] = 42, ["body"] = FailureReporter.Marker("backup-production.yml", "production"), ["pr"] = false });
+        GitHub.Json("POST", Issues + "/42/comments", 502, request =>
+        {
+            Comment(request);
+            return new { message = "Bad Gateway" };
+        }, priority: 1);
+        var reporter = new FailureReporter(await GitHub.ApiAsync(new SimulatedTime(DateTimeOffset.UtcNow)), GitHub.Masker, Output);
+
+        await reporter.ReportAsync(new WorkflowOutcome("backup-production.yml", "production", "BackupFull"), CancellationToken.None);
+
+        GitHub.Requests("POST", Issues + "/42/comments").Should().ContainSingle();
+        _comments.Should().ContainSingle().Which.Should().MatchRegex("<!-- llmstack:comment id=[0-9a-f]{32} -->$");
+        GitHub.Requests("GET", Issues + "/42/comments").Should().ContainSingle().Which.Query!.Should().ContainKey("since");
     }
 
     [Fact]

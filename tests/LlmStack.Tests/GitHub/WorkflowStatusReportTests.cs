@@ -11,6 +11,9 @@ public sealed class WorkflowStatusReportTests : GitHubTestBase
     private static readonly DateTimeOffset Now = new(2026, 6, 1, 10, 0, 0, TimeSpan.Zero);
     private readonly string _workflows = Repository.TempDirectory("github-workflows");
 
+    public WorkflowStatusReportTests() =>
+        GitHub.Json("GET", GitHubFake.Repo, 200, _ => new { id = 1, name = "stack", full_name = "acme/stack", default_branch = "trunk" });
+
     public override void Dispose()
     {
         base.Dispose();
@@ -29,8 +32,13 @@ public sealed class WorkflowStatusReportTests : GitHubTestBase
               - run: ./build.sh --help
         """);
 
+    /// <summary>The runs of a workflow, newest first, on whichever branch; the fake answers the <c>branch</c> filter as GitHub does.</summary>
     private void LastRun(string file, params object[] runs) =>
-        GitHub.Json("GET", $"{GitHubFake.Repo}/actions/workflows/{file}/runs", 200, _ => GitHubFake.Runs(runs));
+        GitHub.Json("GET", $"{GitHubFake.Repo}/actions/workflows/{file}/runs", 200, request => GitHubFake.Runs(
+            [.. runs.Where(r => GitHubFake.Query(request, "branch") is not { } branch || (string?)((Dictionary<string, object?>)r)["head_branch"] == branch)]));
+
+    private static object Run(long id, string status, string? conclusion, DateTimeOffset created, string @event = "schedule", string branch = "trunk") =>
+        GitHubFake.Run(id, status, conclusion, created, @event, branch);
 
     [Fact]
     public async Task Flags_a_missed_schedule_and_a_failed_run_and_leaves_the_rest()
@@ -40,10 +48,10 @@ public sealed class WorkflowStatusReportTests : GitHubTestBase
         Generated("backup-staging.yml", "0 9 * * *");
         Generated("pr.yml", null);
         Generated("hand-made.yml", "0 * * * *", ours: false);
-        LastRun("backup-production.yml", GitHubFake.Run(10, "completed", "success", Now.AddDays(-3), "schedule"));
-        LastRun("retention-production.yml", GitHubFake.Run(11, "completed", "failure", Now.AddHours(-6), "schedule"));
-        LastRun("backup-staging.yml", GitHubFake.Run(12, "completed", "success", Now.AddMinutes(-55), "schedule"));
-        LastRun("pr.yml", GitHubFake.Run(13, "in_progress", null, Now.AddMinutes(-2), "pull_request"));
+        LastRun("backup-production.yml", Run(10, "completed", "success", Now.AddDays(-3)));
+        LastRun("retention-production.yml", Run(11, "completed", "failure", Now.AddHours(-6)));
+        LastRun("backup-staging.yml", Run(12, "completed", "success", Now.AddMinutes(-55)));
+        LastRun("pr.yml", Run(14, "completed", "failure", Now.AddMinutes(-1), "pull_request", "feature"), Run(13, "in_progress", null, Now.AddMinutes(-2), "push"));
         var report = new WorkflowStatusReport(await GitHub.ApiAsync(), ReportWriter.Text(Output), new FixedTime(Now));
 
         var act = () => report.RunAsync(_workflows, CancellationToken.None);
@@ -51,10 +59,12 @@ public sealed class WorkflowStatusReportTests : GitHubTestBase
         var message = (await act.Should().ThrowAsync<PipelineException>()).Which.Message;
         message.Should().Be("2 workflow(s) of acme/stack need attention: backup-production.yml: missed schedule: a run was due 2026-06-01 02:00Z; retention-production.yml: last run failure");
         var table = Output.ToString();
-        table.Should().Contain("backup-staging.yml").And.Contain("in_progress").And.Contain("https://github.com/acme/stack/actions/runs/13").And.Contain("3d0h");
-        table.Should().NotContain("hand-made.yml");
+        table.Should().Contain("backup-staging.yml").And.Contain("in progress").And.Contain("https://github.com/acme/stack/actions/runs/13").And.Contain("3d0h");
+        table.Should().NotContain("hand-made.yml").And.NotContain("runs/14", "a pull request's run on another branch says nothing about the default branch");
         GitHub.All.Select(r => r.Path).Should().NotContain(p => p.Contains("hand-made", StringComparison.Ordinal));
-        GitHub.All.Should().OnlyContain(r => GitHubFake.Query(r, "per_page") == "1");
+        GitHub.Requests("GET", GitHubFake.Repo).Should().ContainSingle("the default branch is read once");
+        GitHub.All.Where(r => r.Path != GitHubFake.Repo).Should().HaveCount(4)
+            .And.OnlyContain(r => GitHubFake.Query(r, "per_page") == "1" && GitHubFake.Query(r, "branch") == "trunk");
     }
 
     [Fact]
@@ -62,17 +72,21 @@ public sealed class WorkflowStatusReportTests : GitHubTestBase
     {
         Generated("backup-production.yml", "0 2 * * *");
         Generated("restore.yml", null);
-        LastRun("backup-production.yml", GitHubFake.Run(10, "completed", "success", Now.AddHours(-7).AddMinutes(-50), "schedule"));
+        LastRun("backup-production.yml", Run(10, "completed", "success", Now.AddHours(-7).AddMinutes(-50)));
         LastRun("restore.yml");
         var report = new WorkflowStatusReport(await GitHub.ApiAsync(), new ReportWriter(Output, Output, json: true), new FixedTime(Now));
 
         await report.RunAsync(_workflows, CancellationToken.None);
 
-        var workflows = JsonDocument.Parse(Output.ToString()).RootElement.GetProperty("workflows").EnumerateArray().ToList();
+        var document = JsonDocument.Parse(Output.ToString()).RootElement;
+        document.GetProperty("branch").GetString().Should().Be("trunk");
+        var workflows = document.GetProperty("workflows").EnumerateArray().ToList();
         workflows.Select(w => w.GetProperty("workflow").GetString()).Should().Equal("backup-production.yml", "restore.yml");
-        workflows[0].GetProperty("state").GetString().Should().Be("success");
+        workflows[0].GetProperty("state").GetString().Should().Be("succeeded");
+        workflows[0].GetProperty("text").GetString().Should().Be("success");
         workflows[0].GetProperty("schedules")[0].GetString().Should().Be("0 2 * * *");
-        workflows[1].GetProperty("state").GetString().Should().Be("never ran");
+        workflows[1].GetProperty("state").GetString().Should().Be("neverRan");
+        workflows[1].GetProperty("text").GetString().Should().Be("never ran");
         workflows[1].GetProperty("problem").GetBoolean().Should().BeFalse();
     }
 
@@ -83,9 +97,10 @@ public sealed class WorkflowStatusReportTests : GitHubTestBase
         var yesterday = Run("""{"id":1,"status":"completed","conclusion":"success","created_at":"2026-05-31T09:41:00Z","event":"schedule"}""");
 
         WorkflowStatusReport.Evaluate(workflow, yesterday, Now).Problem.Should().BeFalse("09:30 today is within the hour's grace");
-        WorkflowStatusReport.Evaluate(workflow, yesterday, Now.AddMinutes(31)).State.Should().StartWith("missed schedule: a run was due 2026-06-01 09:30Z");
+        WorkflowStatusReport.Evaluate(workflow, yesterday, Now.AddMinutes(31)).Should().Match<WorkflowState>(s =>
+            s.State == WorkflowRunState.MissedSchedule && s.Text == "missed schedule: a run was due 2026-06-01 09:30Z");
         WorkflowStatusReport.Evaluate(workflow, null, Now.AddMinutes(31)).Problem.Should().BeTrue("a schedule that never ran is missed too");
-        WorkflowStatusReport.Evaluate(workflow with { Crons = ["not a cron"] }, yesterday, Now).State.Should().StartWith("invalid cron 'not a cron'");
+        WorkflowStatusReport.Evaluate(workflow with { Crons = ["not a cron"] }, yesterday, Now).Text.Should().Be("invalid cron 'not a cron': run GenerateWorkflows");
     }
 
     [Fact]
@@ -102,12 +117,70 @@ public sealed class WorkflowStatusReportTests : GitHubTestBase
     [Fact]
     public async Task The_backup_status_line_names_the_last_run()
     {
-        LastRun("backup-staging.yml", GitHubFake.Run(12, "completed", "failure", Now.AddHours(-2), "schedule"));
+        LastRun("backup-staging.yml", Run(13, "completed", "success", Now.AddHours(-1), "workflow_dispatch", "fix"), Run(12, "completed", "failure", Now.AddHours(-2)));
         var report = new WorkflowStatusReport(await GitHub.ApiAsync(), ReportWriter.Text(Output), new FixedTime(Now));
 
         (await report.LastRunLineAsync("backup-staging.yml", CancellationToken.None)).Should()
-            .Be("backup-staging.yml: failure, 2h0m ago (schedule) https://github.com/acme/stack/actions/runs/12");
-        (await report.LastRunLineAsync("backup-unknown.yml", CancellationToken.None)).Should().Be("backup-unknown.yml: no run on GitHub yet");
+            .Be("backup-staging.yml: last run failure, 2h0m ago (schedule) https://github.com/acme/stack/actions/runs/12");
+        (await report.LastRunLineAsync("backup-unknown.yml", CancellationToken.None)).Should().Be("backup-unknown.yml: never ran");
+    }
+
+    [Fact]
+    public async Task Cancelled_and_approval_waiting_last_runs_are_flagged_as_states_of_their_own()
+    {
+        Generated("backup-production.yml", "0 2 * * *");
+        Generated("restore-test.yml", "0 6 * * 0");
+        Generated("retention-production.yml", "30 3 * * *");
+        LastRun("backup-production.yml", Run(20, "waiting", null, Now.AddHours(-8)));
+        LastRun("restore-test.yml", Run(21, "completed", "cancelled", Now.AddDays(-1).AddHours(-4)));
+        LastRun("retention-production.yml", Run(22, "completed", "success", Now.AddHours(-6).AddMinutes(-30)), Run(19, "completed", "cancelled", Now.AddDays(-1)));
+        var report = new WorkflowStatusReport(await GitHub.ApiAsync(), new ReportWriter(Output, Output, json: true), new FixedTime(Now));
+
+        var message = (await FluentActions.Awaiting(() => report.RunAsync(_workflows, CancellationToken.None)).Should().ThrowAsync<PipelineException>()).Which.Message;
+
+        message.Should().Be("2 workflow(s) of acme/stack need attention: backup-production.yml: waiting for approval; restore-test.yml: last run cancelled");
+        var states = JsonDocument.Parse(Output.ToString()).RootElement.GetProperty("workflows").EnumerateArray()
+            .ToDictionary(w => w.GetProperty("workflow").GetString()!, w => (w.GetProperty("state").GetString(), w.GetProperty("problem").GetBoolean()));
+        states.Should().BeEquivalentTo(new Dictionary<string, (string?, bool)>
+        {
+            ["backup-production.yml"] = ("waitingForApproval", true),
+            ["restore-test.yml"] = ("cancelled", true),
+            ["retention-production.yml"] = ("succeeded", false),
+        });
+    }
+
+    [Theory]
+    [InlineData("completed", "success", WorkflowRunState.Succeeded)]
+    [InlineData("completed", "failure", WorkflowRunState.Failed)]
+    [InlineData("completed", "timed_out", WorkflowRunState.Failed)]
+    [InlineData("completed", "startup_failure", WorkflowRunState.Failed)]
+    [InlineData("completed", "cancelled", WorkflowRunState.Cancelled)]
+    [InlineData("completed", "skipped", WorkflowRunState.Concluded)]
+    [InlineData("waiting", null, WorkflowRunState.WaitingForApproval)]
+    [InlineData("queued", null, WorkflowRunState.Queued)]
+    [InlineData("pending", null, WorkflowRunState.Queued)]
+    [InlineData("requested", null, WorkflowRunState.Queued)]
+    [InlineData("in_progress", null, WorkflowRunState.InProgress)]
+    public void Runs_map_to_one_typed_state(string status, string? conclusion, WorkflowRunState state)
+    {
+        var run = Run($$"""{"id":1,"status":"{{status}}","conclusion":{{(conclusion is null ? "null" : $"\"{conclusion}\"")}},"created_at":"2026-06-01T09:00:00Z","event":"schedule"}""");
+
+        WorkflowStatusReport.Classify(run).Should().Be(state);
+        WorkflowStatusReport.Classify(null).Should().Be(WorkflowRunState.NeverRan);
+        var evaluated = WorkflowStatusReport.Evaluate(new GeneratedWorkflow("x.yml", []), run, Now);
+        evaluated.State.Should().Be(state);
+        evaluated.Problem.Should().Be(state is WorkflowRunState.Failed or WorkflowRunState.Cancelled or WorkflowRunState.WaitingForApproval);
+    }
+
+    [Fact]
+    public void A_waiting_run_stays_that_state_when_a_schedule_was_missed_too()
+    {
+        var workflow = new GeneratedWorkflow("backup-production.yml", ["0 2 * * *"]);
+        var waiting = Run("""{"id":1,"status":"waiting","created_at":"2026-05-28T02:00:00Z","event":"schedule"}""");
+        var succeeded = Run("""{"id":1,"status":"completed","conclusion":"success","created_at":"2026-05-28T02:00:00Z","event":"schedule"}""");
+
+        WorkflowStatusReport.Evaluate(workflow, waiting, Now).State.Should().Be(WorkflowRunState.WaitingForApproval, "the approval is what someone must do first");
+        WorkflowStatusReport.Evaluate(workflow, succeeded, Now).State.Should().Be(WorkflowRunState.MissedSchedule);
     }
 
     private static Octokit.WorkflowRun Run(string json) => new Octokit.Internal.SimpleJsonSerializer().Deserialize<Octokit.WorkflowRun>(json);

@@ -112,12 +112,32 @@ public class WorkflowTests
         Scalar(inputs, "backup", "type").Should().Be("string");
         Scalar(inputs, "backup", "default").Should().Be("latest");
         Scalar(inputs, "confirm", "type").Should().Be("string");
+        Scalar(inputs, LlmStack.GitHub.RestoreDispatcher.DispatchIdInput, "type").Should().Be("string");
+        Scalar(inputs, LlmStack.GitHub.RestoreDispatcher.DispatchIdInput, "required").Should().Be("false");
+        Scalar(inputs, LlmStack.GitHub.RestoreDispatcher.DispatchIdInput, "default").Should().BeEmpty();
+        Scalar(restore, "run-name").Should().Be(
+            "Restore ${{ inputs.service }} in ${{ inputs.environment }}${{ inputs.dispatch_id != '' && format(' [{0}]', inputs.dispatch_id) || '' }}",
+            "DispatchRestore finds its run by the dispatch id in the run's title (display_title)");
 
         var job = Jobs(restore).Single().Job;
         Scalar(job, "environment").Should().Be("${{ inputs.environment }}");
         ((YamlSequenceNode)At(job, "runs-on")).Select(l => ((YamlScalarNode)l).Value).Should().Equal("self-hosted", "llmstack", "${{ inputs.environment }}");
         var first = (YamlMappingNode)((YamlSequenceNode)At(job, "steps"))[0];
         Scalar(first, "run").Should().Contain("\"$CONFIRM\" != \"$ENVIRONMENT\"").And.Contain("exit 1");
+    }
+
+    [Fact]
+    public void The_writer_puts_a_run_name_between_name_and_on_and_none_when_undeclared()
+    {
+        Workflow Declare() => Workflow.Define("x.yml", "X")
+            .OnDispatch(WorkflowInput.Text("id", "An id", ""))
+            .Job("a", "A", j => j.On("ubuntu-latest").Step(new WorkflowStep("Echo") { Run = "echo hi" }));
+
+        var named = WorkflowWriter.Write(Declare().NameRuns("X ${{ inputs.id }}"));
+
+        named.Should().Contain("\nname: X\nrun-name: X ${{ inputs.id }}\non:\n");
+        named.Should().Contain("      id:\n        description: An id\n        type: string\n        required: false\n        default: \"\"\n");
+        WorkflowWriter.Write(Declare()).Should().Contain("\nname: X\non:\n").And.NotContain("run-name");
     }
 
     [Fact]

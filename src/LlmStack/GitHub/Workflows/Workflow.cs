@@ -11,6 +11,9 @@ public sealed class Workflow(string fileName, string name)
 
     public string Name { get; } = name;
 
+    /// <summary>The title of each run (<c>run-name</c>, may use <c>${{ inputs.* }}</c> and <c>${{ github.* }}</c>); GitHub's API lists it as <c>display_title</c>.</summary>
+    public string? RunName { get; private set; }
+
     public bool PullRequest { get; private set; }
 
     public List<string> PushBranches { get; } = [];
@@ -29,6 +32,13 @@ public sealed class Workflow(string fileName, string name)
     public List<WorkflowJob> Jobs { get; } = [];
 
     public static Workflow Define(string fileName, string name) => new(fileName, name);
+
+    /// <summary>Titles each run (<c>run-name</c>); without it GitHub titles runs by event (the commit message, "Restore", …).</summary>
+    public Workflow NameRuns(string runName)
+    {
+        RunName = runName;
+        return this;
+    }
 
     public Workflow OnPullRequest()
     {

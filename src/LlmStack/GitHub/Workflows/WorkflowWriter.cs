@@ -17,7 +17,13 @@ public static class WorkflowWriter
 
     public static string Write(Workflow workflow)
     {
-        var root = new YamlMappingNode { { "name", Plain(workflow.Name) }, { "on", Triggers(workflow) } };
+        var root = new YamlMappingNode { { "name", Plain(workflow.Name) } };
+        if (workflow.RunName is { } runName)
+        {
+            root.Add("run-name", Plain(runName));
+        }
+
+        root.Add("on", Triggers(workflow));
         if (workflow.Permissions.Count > 0)
         {
             root.Add("permissions", Pairs(workflow.Permissions));
