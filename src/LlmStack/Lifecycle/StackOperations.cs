@@ -338,10 +338,18 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
 
     private async Task<string> CreateAsync(ContainerPlan plan, CancellationToken cancellationToken)
     {
+        // Created and attached as one step, so the create itself is not cancelled either: a Ctrl-C that lands while the
+        // engine answers would leave a container the engine made and this run never attached. A time limit stands in
+        // for the cancellation; the run stops right after the attachments.
         CreateContainerResponse created;
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(1));
         try
         {
-            created = await engine.Client.Containers.CreateContainerAsync(plan.Create, cancellationToken);
+            created = await engine.Client.Containers.CreateContainerAsync(plan.Create, limit.Token);
+        }
+        catch (OperationCanceledException) when (limit.IsCancellationRequested)
+        {
+            throw new PipelineException($"service '{plan.Service.Name}': Docker did not answer the create of {plan.Name} within a minute: check the engine (docker info), then start again");
         }
         catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.Conflict)
         {
@@ -352,8 +360,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
             throw Refused(plan, "create", e);
         }
 
-        // Created and attached as one step: a Ctrl-C here must not leave a container cut off from the other stacks'
-        // networks (the connects are short, so they finish; a failing one takes the container away again).
+        // The attachments (short, so they finish; a failing one takes the container away again).
         try
         {
             foreach (var (network, aliases) in plan.ExtraNetworks)
@@ -367,6 +374,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
             throw e is DockerApiException api ? Refused(plan, "attach its networks to", api) : e;
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         return created.ID;
     }
 
