@@ -222,7 +222,7 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
 
     /// <summary>The service lifecycle; under the lock, its suspensions are journaled next to the lock file.</summary>
     public async Task<ServiceLifecycle> LifecycleAsync(CancellationToken cancellationToken) =>
-        new(await EngineAsync(cancellationToken), Environment, _log, _lock is { IsHeld: true } held ? held.LockPath : null);
+        new(await EngineAsync(cancellationToken), Environment, _log, _lock is { IsHeld: true } held ? held.LockPath : null, options.Cleanup);
 
     public async Task<HelperContainers> HelpersAsync(CancellationToken cancellationToken) =>
         new(await EngineAsync(cancellationToken), Scope.Of(Environment), _log);
