@@ -28,21 +28,14 @@ public sealed record StatePaths
     /// <summary>A tape tier's catalog when the configuration names none (relative to the state directory).</summary>
     public const string DefaultTapeCatalog = "backups/tape-catalog";
 
-    private StatePaths(string repository, string directory, string secrets)
-    {
-        Repository = repository;
-        Directory = directory;
-        Secrets = secrets;
-    }
-
     /// <summary>The repository root (absolute): where the inputs are.</summary>
-    public string Repository { get; }
+    public required string Repository { get; init; }
 
     /// <summary>The state directory (absolute).</summary>
-    public string Directory { get; }
+    public required string Directory { get; init; }
 
     /// <summary>The secrets directory (absolute): <c>--secrets-dir</c> under the state directory, by default its <c>secrets/</c>.</summary>
-    public string Secrets { get; }
+    public required string Secrets { get; init; }
 
     /// <param name="repository">The repository root.</param>
     /// <param name="stateDirectory"><c>--state-dir</c>; null or empty: the repository root. Relative to the repository root.</param>
@@ -51,7 +44,12 @@ public sealed record StatePaths
     {
         var root = Path.GetFullPath(repository);
         var state = stateDirectory is { Length: > 0 } given ? Path.GetFullPath(given, root) : root;
-        return new StatePaths(root, state, Path.GetFullPath(secretsDirectory is { Length: > 0 } secrets ? secrets : SecretStore.DefaultDirectory, state));
+        return new StatePaths
+        {
+            Repository = root,
+            Directory = state,
+            Secrets = Path.GetFullPath(secretsDirectory is { Length: > 0 } secrets ? secrets : SecretStore.DefaultDirectory, state),
+        };
     }
 
     /// <summary>A path of persistent state as it was given (configuration, command line): absolute kept, relative under the state directory.</summary>
