@@ -33,9 +33,17 @@ class Build : PipelineBuild, IStacks, INetworks, IBackup, IRetention, IWipe, ICr
 
     protected override string? DescribeFailure(Exception exception) => Failures.Describe(exception);
 
-    protected override void OnBuildInitialized() => ((IWorkflows)this).WarnWhenStale();
+    protected override void OnBuildInitialized()
+    {
+        Shared.CheckState();
+        ((IWorkflows)this).WarnWhenStale();
+    }
 
-    protected override void OnBuildFinished() => _session?.Dispose();
+    protected override void OnBuildFinished()
+    {
+        _session?.Dispose();
+        ((IGitHub)this).WriteStepOutputs();
+    }
 
     SchemaFile? _schemaFile;
 

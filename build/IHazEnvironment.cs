@@ -50,8 +50,11 @@ interface IHazEnvironment : IPipelineBuild
     [Parameter("YAML map of image substitutions (image: replacement; \"*\" for every other image), e.g. tests/fixtures/image-map.yaml")]
     string? ImageMap => TryGetValue(() => ImageMap);
 
-    [Parameter("Directory of the secrets files (<environment>.env); a CI runner keeps it outside the checkout")]
-    string SecretsDir => TryGetValue(() => SecretsDir) ?? SecretStore.DefaultDirectory;
+    [Parameter("Directory of persistent state: backups of local tiers, the audit log, retention records, the backup catalog, restore reports, secrets (default: the repository root; a CI runner keeps it outside the checkout, e.g. /var/lib/llmstack)")]
+    string? StateDir => TryGetValue(() => StateDir);
+
+    [Parameter("Directory of the secrets files (<environment>.env, <environment>.backup-key), relative to the state directory (default: <state dir>/secrets)")]
+    string? SecretsDir => TryGetValue(() => SecretsDir);
 
     [Parameter("Host-wide directory of the environment locks (default: /run/lock/llmstack, else <temp>/llmstack-locks)")]
     string? LockDir => TryGetValue(() => LockDir);
@@ -79,6 +82,12 @@ interface IHazEnvironment : IPipelineBuild
 
     ReportWriter Reports => new(Out, Document, Json);
 
+    /// <summary>Where this run's persistent state lives (--state-dir, --secrets-dir); inputs stay in the repository.</summary>
+    StatePaths State => StatePaths.Of(RootDirectory, StateDir, SecretsDir);
+
+    /// <summary>Under GitHub Actions on a self-hosted runner, a state or secrets directory the checkout would delete is refused before anything runs; Build calls it first.</summary>
+    void CheckState() => State.Check(name => Variables.GetValueOrDefault(name));
+
     /// <summary>The schema, loaded once (made again when --schema changes it after it was first read).</summary>
     SchemaFile SchemaFile { get; }
 
@@ -93,10 +102,10 @@ interface IHazEnvironment : IPipelineBuild
         Environment = Environment,
         DockerHost = DockerHost,
         ImageMap = ImageMap,
-        SecretsDirectory = SecretsDir,
+        State = State,
         LockDirectory = LockDir,
         LockTimeout = Duration.ParseParameter("--lock-timeout", LockTimeout),
-        Gate = new GateOptions(DryRun, Confirm, Console.In, !Console.IsInputRedirected, AuditLog.For(RootDirectory, Log)),
+        Gate = new GateOptions(DryRun, Confirm, Console.In, !Console.IsInputRedirected, AuditLog.For(State.AuditLog, Log)),
         Masker = Secrets,
         Log = Log,
         Out = Out,

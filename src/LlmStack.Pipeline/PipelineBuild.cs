@@ -11,6 +11,9 @@ public interface IPipelineBuild
     /// <summary><c>.nuke/temp</c>: logs, plan graphs; git-ignored.</summary>
     string TemporaryDirectory { get; }
 
+    /// <summary>The run's environment variables (the process's, or those a test or an embedding passed in <c>RunOptions</c>).</summary>
+    IReadOnlyDictionary<string, string> Variables { get; }
+
     Serilog.ILogger Log { get; }
 
     /// <summary>Secrets known to this run; everything logged or printed is masked with it.</summary>
@@ -55,6 +58,8 @@ public abstract class PipelineBuild : IPipelineBuild
     public string RootDirectory { get; internal set; } = Directory.GetCurrentDirectory();
 
     public string TemporaryDirectory => Path.Combine(RootDirectory, ".nuke", "temp");
+
+    public IReadOnlyDictionary<string, string> Variables { get; internal set; } = new Dictionary<string, string>();
 
     private Serilog.ILogger? _log;
 

@@ -22,8 +22,8 @@ public sealed record SessionOptions
 
     public string? ImageMap { get; init; }
 
-    /// <summary>Where <c>&lt;environment&gt;.env</c> lives; relative to the repository root unless absolute.</summary>
-    public string SecretsDirectory { get; init; } = SecretStore.DefaultDirectory;
+    /// <summary>Where the run's persistent state lives: the state directory, the secrets directory (<c>&lt;environment&gt;.env</c>), the audit log, …</summary>
+    public required StatePaths State { get; init; }
 
     /// <summary>The host-wide lock directory; null uses <see cref="EnvironmentLock.DefaultDirectory"/>.</summary>
     public string? LockDirectory { get; init; }
@@ -106,7 +106,7 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     public void ReloadSecrets() => _secrets = null;
 
     /// <summary>Where the environment's secrets file is (whether or not it exists; <see cref="SecretsAsync"/> creates it).</summary>
-    public string SecretsPath => SecretStore.FileFor(options.Schema.RootDirectory, options.SecretsDirectory, Environment.Name);
+    public string SecretsPath => SecretStore.FileFor(options.State.Repository, options.State.Secrets, Environment.Name);
 
     /// <summary>
     /// The environment's secrets, the missing ones generated — unless existing data keeps a value that a new one would
@@ -126,7 +126,7 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
             await SecretGeneration.CheckAsync(await EngineAsync(cancellationToken), Environment, missing, definitions, SecretsPath, cancellationToken);
         }
 
-        return _secrets = SecretStore.LoadOrGenerate(options.Schema.RootDirectory, options.SecretsDirectory, Environment.Name, definitions, options.Masker, _log);
+        return _secrets = SecretStore.LoadOrGenerate(options.State.Repository, options.State.Secrets, Environment.Name, definitions, options.Masker, _log);
     }
 
     /// <summary>
@@ -222,7 +222,7 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
 
     /// <summary>The service lifecycle; under the lock, its suspensions are journaled next to the lock file.</summary>
     public async Task<ServiceLifecycle> LifecycleAsync(CancellationToken cancellationToken) =>
-        new(await EngineAsync(cancellationToken), Environment, _log, _lock is { IsHeld: true } held ? held.LockPath : null);
+        new(await EngineAsync(cancellationToken), Environment, _log, _lock is { IsHeld: true } held ? held.LockPath : null, options.Cleanup);
 
     public async Task<HelperContainers> HelpersAsync(CancellationToken cancellationToken) =>
         new(await EngineAsync(cancellationToken), Scope.Of(Environment), _log);

@@ -35,7 +35,7 @@ public sealed record WorkflowSources(
 
         // Every service a backup plan of some environment backs up (what Restore --service takes), in plan order.
         var services = environments
-            .SelectMany(e => BackupPlanner.Plan(backup, schema.Resolve(e), schema.RootDirectory).Members)
+            .SelectMany(e => BackupPlanner.Plan(backup, schema.Resolve(e), Sessions.StatePaths.Of(schema.RootDirectory)).Members)
             .Where(m => m.Method != BackupMethod.Config)
             .Select(m => m.Service)
             .Distinct(StringComparer.Ordinal)
@@ -50,6 +50,13 @@ public sealed record WorkflowSources(
             backup.RestoreTest?.Schedule ?? BackupConfigLoader.DefaultRestoreTestSchedule,
             backup.Metrics?.File);
     }
+
+    /// <summary>
+    /// <c>runs-on</c> of a job whose environment is known only at run time (restore.yml's input): every environment's
+    /// configured labels as a JSON map, chosen by <paramref name="environment"/> (an expression such as <c>inputs.environment</c>).
+    /// </summary>
+    public string RunnerLabelsExpression(string environment) =>
+        $"${{{{ fromJSON('{System.Text.Json.JsonSerializer.Serialize(Environments.ToDictionary(e => e, e => RunnerLabels[e]))}')[{environment}] }}}}";
 
     /// <summary>Every runner label the workflows use beside GitHub's own (for .github/actionlint.yaml).</summary>
     public IReadOnlyList<string> CustomLabels() =>
