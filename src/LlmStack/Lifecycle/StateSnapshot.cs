@@ -17,7 +17,7 @@ public sealed record StateSnapshot : IEngineState
     public const int CurrentVersion = 1;
 
     /// <summary>What a label value that contained a secret becomes.</summary>
-    public const string Redacted = "****";
+    public const string Redacted = SecretMasker.Placeholder;
 
     public int Version { get; init; } = CurrentVersion;
 
