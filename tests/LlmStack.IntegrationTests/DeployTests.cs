@@ -31,13 +31,7 @@ public static class DeploySchemas
 
         if (failingMinio)
         {
-            var minio = schema.Service("minio");
-            minio.Map("environment").Set("STANDIN_FAIL_HEALTH", new YamlScalarNode("1"));
-            var check = minio.Map("healthcheck");
-            check.Set("interval", new YamlScalarNode("1s"));
-            check.Set("timeout", new YamlScalarNode("2s"));
-            check.Set("retries", new YamlScalarNode("2"));
-            check.Set("start_period", new YamlScalarNode("0s"));
+            schema.FailHealth("minio");
         }
     });
 }

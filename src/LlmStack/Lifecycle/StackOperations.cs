@@ -24,9 +24,10 @@ public sealed record StartReport(IReadOnlyDictionary<string, ContainerAction> Ac
 /// <summary>What a Restart did: containers restarted in place, and what the Start that follows brought up that was down or missing.</summary>
 public sealed record RestartReport(int Restarted, StartReport? Start)
 {
-    /// <summary>The containers the restart found down, missing or cut off, by what was done to them.</summary>
+    /// <summary>The containers the restart found down, missing or cut off, by what was done to them (an orphan the start removed is not one).</summary>
     public IReadOnlyDictionary<string, ContainerAction> Repaired =>
-        Start?.Actions.Where(kv => kv.Value != ContainerAction.Unchanged).ToDictionary(kv => kv.Key, kv => kv.Value) ?? new Dictionary<string, ContainerAction>();
+        Start?.Actions.Where(kv => kv.Value is not (ContainerAction.Unchanged or ContainerAction.Remove)).ToDictionary(kv => kv.Key, kv => kv.Value)
+        ?? new Dictionary<string, ContainerAction>();
 
     public override string ToString() =>
         Repaired.Count == 0

@@ -192,7 +192,7 @@ public static class StartPlanner
 
         var networkNames = environment.Networks.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
         var orphanedNetworks = observed.Networks.Values
-            .Where(n => scope.Owns(n.Labels.ToDictionary()) && !networkNames.Contains(n.Name))
+            .Where(n => Owns(scope, n.Labels) && !networkNames.Contains(n.Name))
             .OrderBy(n => n.Name, StringComparer.Ordinal)
             .Select(n => new NetworkStep(n.Name, n.Labels.GetValueOrDefault(Names.Stack), ResourceAction.Orphaned)
             {
@@ -203,7 +203,7 @@ public static class StartPlanner
 
         var volumeNames = environment.Volumes.Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
         var orphanedVolumes = observed.Volumes.Values
-            .Where(v => scope.Owns(v.Labels.ToDictionary()) && !volumeNames.Contains(v.Name))
+            .Where(v => Owns(scope, v.Labels) && !volumeNames.Contains(v.Name))
             .OrderBy(v => v.Name, StringComparer.Ordinal)
             .Select(v => new VolumeStep(v.Name, v.Labels.GetValueOrDefault(Names.Stack), ResourceAction.Orphaned)
             {
@@ -266,7 +266,7 @@ public static class StartPlanner
         foreach (var other in services.SelectMany(s => s.Networks).Distinct().Where(n => n != stack).Select(environment.NetworkOf))
         {
             var found = observed.Networks.GetValueOrDefault(other.Name);
-            if ((found is null || !scope.Owns(found.Labels.ToDictionary())) && !planned.Contains(other.Name))
+            if ((found is null || !Owns(scope, found.Labels)) && !planned.Contains(other.Name))
             {
                 problems.Add($"network '{other.Name}' of stack {other.Stack} does not exist: run Start{Health.Capitalize(other.Stack)} first");
             }
@@ -276,7 +276,7 @@ public static class StartPlanner
         foreach (var volume in environment.Volumes.Where(v => services.Any(s => s.Volumes.Any(m => m.Kind == MountKind.Volume && m.Source == v.Key))))
         {
             var found = observed.Volumes.GetValueOrDefault(volume.Name);
-            if (found is not null && !scope.Owns(found.Labels.ToDictionary()))
+            if (found is not null && !Owns(scope, found.Labels))
             {
                 problems.Add($"volume '{volume.Name}' exists but is not LlmStack's for {environment.Name} (labels differ): LlmStack will not use data it does not own");
             }
@@ -338,7 +338,7 @@ public static class StartPlanner
             return new NetworkStep(own.Name, own.Stack, ResourceAction.Create) { Why = $"missing ({own.Subnet})", Desired = own };
         }
 
-        if (!scope.Owns(found.Labels.ToDictionary()))
+        if (!Owns(scope, found.Labels))
         {
             problems.Add($"network '{own.Name}' exists but is not LlmStack's for {environment.Name} (labels differ): rename or remove it, or change the project name");
             return new NetworkStep(own.Name, own.Stack, ResourceAction.Unchanged) { Desired = own, Current = found };
@@ -456,6 +456,8 @@ public static class StartPlanner
 
         return differences;
     }
+
+    private static bool Owns(Scope scope, IReadOnlyDictionary<string, string> labels) => scope.Owns(labels.ToDictionary());
 
     private static string? Repairs(IReadOnlyList<string> attach, IReadOnlyList<string> detach) =>
         attach.Count + detach.Count == 0
