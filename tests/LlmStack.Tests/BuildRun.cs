@@ -2,7 +2,7 @@ using LlmStack.Pipeline;
 
 namespace LlmStack.Tests;
 
-/// <summary>Runs the build program in-process (the build class is internal to it: through the engine's generic entry by reflection).</summary>
+/// <summary>Runs the build program in-process (the build class is internal to it: made by reflection, run through the engine's entry).</summary>
 internal static class BuildRun
 {
     public static async Task<(int Code, string Output)> RunAsync(string root, params string[] arguments)
@@ -22,14 +22,14 @@ internal static class BuildRun
 
     private static async Task<int> RunAsync(string root, TextWriter output, TextWriter error, string[] arguments)
     {
-        var run = typeof(PipelineRunner).GetMethod(nameof(PipelineRunner.RunAsync))!.MakeGenericMethod(Type.GetType("Build, _build", throwOnError: true)!);
-        return await (Task<int>)run.Invoke(null, [new RunOptions
+        var build = (PipelineBuild)Activator.CreateInstance(Type.GetType("Build, _build", throwOnError: true)!)!;
+        return await PipelineRunner.RunAsync(build, new RunOptions
         {
             Arguments = [.. arguments, "--root", root],
             Output = output,
             Error = error,
             EnvironmentVariables = new Dictionary<string, string> { ["LLMSTACK_LOG_DIRECTORY"] = Path.Combine(root, ".nuke", "temp") },
-        }])!;
+        });
     }
 
     /// <summary>A scratch copy of the repository's inputs (schema, configurations, SQL, workflows) to run the build in.</summary>
