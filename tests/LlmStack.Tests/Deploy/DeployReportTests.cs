@@ -58,7 +58,7 @@ public sealed class DeployReportTests : IDisposable
         text.Should().MatchRegex(@"core\s+multimodal-testing-postgres-1\s+recreate\s+definition changed\s+environment: POSTGRES_PASSWORD \(changed\)");
         text.Should().MatchRegex(@"multimodal-testing-qdrant-1\s+unchanged");
         text.Should().Contain("Plan: 0 to create, 2 to recreate, 0 to remove; 2 unchanged.");
-        text.Should().NotContain(Rotated).And.NotContain(PostgresPassword);
+        text.Should().NotContain(Rotated).And.NotContain(PostgresValue);
     }
 
     [Fact]
@@ -66,7 +66,7 @@ public sealed class DeployReportTests : IDisposable
     {
         var (_, json) = Write(DeployReport.Plan(await ChangedAsync(), "the engine"));
 
-        json.Should().NotContain(Rotated).And.NotContain(PostgresPassword);
+        json.Should().NotContain(Rotated).And.NotContain(PostgresValue);
         var root = JsonDocument.Parse(json).RootElement;
         root.GetProperty("environment").GetString().Should().Be("testing");
         root.GetProperty("changes").GetBoolean().Should().BeTrue();
@@ -153,7 +153,7 @@ public sealed class DeployReportTests : IDisposable
         outcome.Should().Be(GateOutcome.DryRun);
         output.ToString().Should().MatchRegex(@"container\s+multimodal-testing-postgres-1\s+environment: POSTGRES_PASSWORD \(changed\)\s+would recreate\s+definition changed")
             .And.MatchRegex(@"container\s+multimodal-testing-qdrant-1\s+-\s+keep\s+unchanged")
-            .And.NotContain(Rotated).And.NotContain(PostgresPassword);
+            .And.NotContain(Rotated).And.NotContain(PostgresValue);
         audit.Read().Should().BeEmpty();
     }
 

@@ -15,9 +15,9 @@ public class StartPlannerTests
     /// <summary>The testing environment with only its core stack enabled (four services, one network, four volumes).</summary>
     internal static readonly ResolvedEnvironment Core = Only(Testing, "core");
 
-    internal const string PostgresPassword = "pg-secret-value-7f3a9c1e5b";
+    internal const string PostgresValue = "made-up-postgres-value";
 
-    internal static string? Secret(string name) => name == "POSTGRES_PASSWORD" ? PostgresPassword : $"secret-of-{name}-0a1b2c3d4e";
+    internal static string? Secret(string name) => name == "POSTGRES_PASSWORD" ? PostgresValue : $"secret-of-{name}-0a1b2c3d4e";
 
     internal static string Image(string image) => "fixture/" + image.Replace(':', '-') + ":1";
 
@@ -320,7 +320,7 @@ public class StartPlannerTests
         var plan = await PlanAsync(Core, Converged(), name => name == "POSTGRES_PASSWORD" ? "rotated-value-99aa88bb" : Secret(name));
 
         var json = System.Text.Json.JsonSerializer.Serialize(plan.Containers, LlmStack.Reporting.JsonDefaults.Document);
-        json.Should().Contain("POSTGRES_PASSWORD").And.NotContain(PostgresPassword).And.NotContain("rotated-value-99aa88bb");
-        DesiredOf(Core)["core"]["postgres"][0].Create.Labels[Names.ConfigDigests].Should().NotContain(PostgresPassword);
+        json.Should().Contain("POSTGRES_PASSWORD").And.NotContain(PostgresValue).And.NotContain("rotated-value-99aa88bb");
+        DesiredOf(Core)["core"]["postgres"][0].Create.Labels[Names.ConfigDigests].Should().NotContain(PostgresValue);
     }
 }

@@ -49,12 +49,12 @@ public sealed class StateSnapshotTests : IDisposable
     {
         var engine = Converged();
         var redis = engine.Container("multimodal-testing-redis-1");
-        engine.Replace(redis with { Labels = new Dictionary<string, string>(redis.Labels) { ["io.example.dsn"] = $"postgres://u:{PostgresPassword}@postgres/db" } });
+        engine.Replace(redis with { Labels = new Dictionary<string, string>(redis.Labels) { ["io.example.dsn"] = $"postgres://u:{PostgresValue}@postgres/db" } });
 
-        var snapshot = await ExportAsync(engine, PostgresPassword, Secret("MINIO_ROOT_PASSWORD")!);
+        var snapshot = await ExportAsync(engine, PostgresValue, Secret("MINIO_ROOT_PASSWORD")!);
 
         var json = snapshot.ToJson();
-        json.Should().NotContain(PostgresPassword).And.NotContain(Secret("MINIO_ROOT_PASSWORD")!).And.Contain("\"io.example.dsn\": \"****\"");
+        json.Should().NotContain(PostgresValue).And.NotContain(Secret("MINIO_ROOT_PASSWORD")!).And.Contain("\"io.example.dsn\": \"****\"");
         json.Should().Contain("io.llmstack.config-digests", "the digests are what a plan compares");
         snapshot.Containers.Should().HaveCount(4);
         snapshot.Images.Should().HaveCount(4);
