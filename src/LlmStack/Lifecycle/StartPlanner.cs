@@ -190,10 +190,7 @@ public static class StartPlanner
             })
             .ToList();
 
-        var networkNames = environment.Networks.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
-        var orphanedNetworks = observed.Networks.Values
-            .Where(n => Owns(scope, n.Labels) && !networkNames.Contains(n.Name))
-            .OrderBy(n => n.Name, StringComparer.Ordinal)
+        var orphanedNetworks = Orphaned(observed.Networks, scope, environment.Networks.Select(n => n.Name), n => n.Labels)
             .Select(n => new NetworkStep(n.Name, n.Labels.GetValueOrDefault(Names.Stack), ResourceAction.Orphaned)
             {
                 Why = $"not in the schema for {environment.Name}{(n.Containers > 0 ? $"; {n.Containers} container(s) use it" : string.Empty)}: CleanupNetworks removes it once unused",
@@ -201,10 +198,7 @@ public static class StartPlanner
             })
             .ToList();
 
-        var volumeNames = environment.Volumes.Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
-        var orphanedVolumes = observed.Volumes.Values
-            .Where(v => Owns(scope, v.Labels) && !volumeNames.Contains(v.Name))
-            .OrderBy(v => v.Name, StringComparer.Ordinal)
+        var orphanedVolumes = Orphaned(observed.Volumes, scope, environment.Volumes.Select(v => v.Name), v => v.Labels)
             .Select(v => new VolumeStep(v.Name, v.Labels.GetValueOrDefault(Names.Stack), ResourceAction.Orphaned)
             {
                 Why = $"not used by the schema in {environment.Name}: its data stays; a wipe removes it",
@@ -458,6 +452,14 @@ public static class StartPlanner
     }
 
     private static bool Owns(Scope scope, IReadOnlyDictionary<string, string> labels) => scope.Owns(labels.ToDictionary());
+
+    /// <summary>What is ours (by its labels) but has none of the schema's names, by name.</summary>
+    private static IEnumerable<T> Orphaned<T>(
+        IReadOnlyDictionary<string, T> found, Scope scope, IEnumerable<string> wanted, Func<T, IReadOnlyDictionary<string, string>> labels)
+    {
+        var names = wanted.ToHashSet(StringComparer.Ordinal);
+        return found.Where(f => Owns(scope, labels(f.Value)) && !names.Contains(f.Key)).OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => f.Value);
+    }
 
     private static string? Repairs(IReadOnlyList<string> attach, IReadOnlyList<string> detach) =>
         attach.Count + detach.Count == 0
