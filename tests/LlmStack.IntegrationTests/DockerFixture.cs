@@ -134,21 +134,24 @@ public abstract class RunningStacks(string startTarget) : IAsyncLifetime
 
     public Schema.ResolvedEnvironment Testing { get; private set; } = null!;
 
+    /// <summary>The schema the stacks are started from: the default one, or a class's copy (<see cref="SchemaCopy"/>).</summary>
+    public virtual string SchemaPath => "schemas/compose-schema.yaml";
+
     public async Task InitializeAsync()
     {
         await Docker.InitializeAsync();
         await Docker.CleanAsync("testing");
-        var start = await new TestRun(Docker.Root).RunAsync(startTarget);
+        var start = await new TestRun(Docker.Root).RunAsync(startTarget, "--schema", SchemaPath);
         if (start.ExitCode != 0)
         {
             throw new InvalidOperationException($"{startTarget} failed: {start}");
         }
 
         Engine = await LlmStack.Engine.DockerEngine.ConnectAsync(null, Serilog.Core.Logger.None, CancellationToken.None);
-        Testing = new Schema.SchemaFile(Docker.Root, "schemas/compose-schema.yaml").Resolve("testing");
+        Testing = new Schema.SchemaFile(Docker.Root, SchemaPath).Resolve("testing");
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         await Docker.CleanAsync("testing");
         Engine.Dispose();

@@ -35,6 +35,16 @@ public static class Labels
         return labels;
     }
 
+    /// <summary>
+    /// A replica's definition labels, added to its create call once the call is complete (so neither is part of what they
+    /// describe): the config hash (a change means recreate) and the per-aspect digests that say what changed.
+    /// </summary>
+    public static void Definition(IDictionary<string, string> labels, string configHash, string digests)
+    {
+        labels[Names.ConfigHash] = configHash;
+        labels[Names.ConfigDigests] = digests;
+    }
+
     /// <summary>A stack's network: compose's network key and ours.</summary>
     public static Dictionary<string, string> Network(string project, string environment, string stack)
     {

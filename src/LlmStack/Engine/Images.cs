@@ -112,26 +112,25 @@ public static class Images
         }
     }
 
-    public static async Task<bool> ExistsAsync(DockerEngine engine, string image, CancellationToken cancellationToken)
+    public static async Task<bool> ExistsAsync(DockerEngine engine, string image, CancellationToken cancellationToken) =>
+        await FindIdAsync(engine, image, cancellationToken) is not null;
+
+    /// <summary>The image's ID (to notice a re-tagged image), or null when the engine does not have it.</summary>
+    public static async Task<string?> FindIdAsync(DockerEngine engine, string image, CancellationToken cancellationToken)
     {
         try
         {
-            await engine.CallAsync(ct => engine.Client.Images.InspectImageAsync(image, ct), cancellationToken);
-            return true;
+            return (await engine.CallAsync(ct => engine.Client.Images.InspectImageAsync(image, ct), cancellationToken)).ID;
         }
         catch (DockerImageNotFoundException)
         {
-            return false;
+            return null;
         }
         catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
         {
-            return false;
+            return null;
         }
     }
-
-    /// <summary>The image's ID, to notice a re-tagged image.</summary>
-    public static async Task<string> IdAsync(DockerEngine engine, string image, CancellationToken cancellationToken) =>
-        (await engine.CallAsync(ct => engine.Client.Images.InspectImageAsync(image, ct), cancellationToken)).ID;
 
     internal static (string Name, string Tag) Split(string image)
     {

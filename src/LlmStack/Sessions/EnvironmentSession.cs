@@ -227,7 +227,8 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     public async Task<HelperContainers> HelpersAsync(CancellationToken cancellationToken) =>
         new(await EngineAsync(cancellationToken), Scope.Of(Environment), _log);
 
-    private async Task<StackOperations> OperationsAsync(CancellationToken cancellationToken) =>
+    /// <summary>The stacks' start, stop and restart, and the steps of a plan (<see cref="StartPlanner"/>) that Start and Deploy carry out.</summary>
+    public async Task<StackOperations> OperationsAsync(CancellationToken cancellationToken) =>
         new(await EngineAsync(cancellationToken), Environment, options.Schema.RootDirectory, _log);
 
     /// <summary>Network checks for this environment, with every environment's networks of the schema for comparison.</summary>
@@ -251,15 +252,18 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
         var operations = await OperationsAsync(cancellationToken);
         var networks = await NetworksAsync(cancellationToken);
         var secrets = await SecretsAsync(cancellationToken);
-        return await operations.StartAsync(stack, secrets, map, async (wanted, ct) =>
+        return await operations.StartAsync(stack, secrets, map, (wanted, ct) => CheckConflictsAsync(networks, wanted, ct), cancellationToken);
+    }
+
+    /// <summary>Networks about to be created against the schema, Docker's networks, host routes, interface addresses and resolvers: the conflicts and one error.</summary>
+    public async Task CheckConflictsAsync(NetworkOperations networks, IReadOnlyList<ResolvedNetwork> wanted, CancellationToken cancellationToken)
+    {
+        var conflicts = await networks.ConflictsAsync(wanted, HostNetworkState.Read(), cancellationToken);
+        if (conflicts.Count > 0)
         {
-            var conflicts = await networks.ConflictsAsync(wanted, HostNetworkState.Read(), ct);
-            if (conflicts.Count > 0)
-            {
-                NetworkCommands.WriteConflicts(options.Out, conflicts);
-                throw NetworkCommands.ConflictError(Environment.Name, conflicts);
-            }
-        }, cancellationToken);
+            NetworkCommands.WriteConflicts(options.Out, conflicts);
+            throw NetworkCommands.ConflictError(Environment.Name, conflicts);
+        }
     }
 
     public async Task<int> StopAsync(string stack, CancellationToken cancellationToken)
