@@ -23,6 +23,10 @@ interface IDeploy : IHazEnvironment, IHazArtifacts
         .Description("Plan, then converge every enabled stack in dependency order through the change gate (the plan as its table; --dry-run, --confirm <environment>, audited, under the environment lock): removes what the plan removes, recreates only what differs, each replica health-gated; a failing one stops the deploy naming it. Nothing to change: says so and takes no lock.")
         .Executes(async ct => ReportSummary("Deployed", await Deployments.DeployAsync(nameof(Deploy), ct)));
 
+    Target CheckDrift => _ => _
+        .Description("The scheduled drift check: Plan against the engine, failing (naming what differs) when what runs is not what the schema says; reads only, no lock.")
+        .Executes(ct => Deployments.CheckDriftAsync(ct));
+
     Target ExportState => _ => _
         .Description("Write the environment's state for Plan --against: its containers (labels, image ids, states, networks), networks, volumes and the ids of the images the schema uses; no secret value.")
         .Executes(async ct => ReportSummary("Exported", await Deployments.ExportStateAsync(Snapshot ?? Path.Combine(ArtifactsDirectory, "state", $"{Session.Environment.Name}.json"), ct)));

@@ -13,6 +13,10 @@ interface IWorkflows : IHazEnvironment
 {
     const string Hosted = "ubuntu-latest";
 
+    /// <summary>What a deploy is made from: a push to main that changes one of these deploys (schema, configurations, the build).</summary>
+    static readonly string[] DeployInputs =
+        ["schemas/**", "configs/**", "sql/**", "build/**", "src/**", "build.sh", "global.json", "Directory.Build.props", "Directory.Packages.props", "nuget.config"];
+
     IEnumerable<Workflow> Workflows(WorkflowSources sources)
     {
         const string sarif = "artifacts/security.sarif";
@@ -56,6 +60,25 @@ interface IWorkflows : IHazEnvironment
                     .RunBuild([nameof(IRetention.RetentionCleanup)], "--environment", environment, "--confirm", environment)
                     .UploadLog($"retention-{environment}.yml", metrics))
                 .Report("retention", environment);
+
+            // Deploy on push: the environment converges on main; production waits for its GitHub environment's reviewers.
+            yield return Workflow.Define($"deploy-{environment}.yml", $"Deploy {environment}")
+                .OnPushTo("main", DeployInputs).OnDispatch()
+                .Permission("contents", "read")
+                .Job("deploy", $"Deploy {environment}", j => j.ForEnvironment(environment, labels, environment).Timeout(120)
+                    .RunBuildWithoutKey([nameof(IDeploy.Deploy)], "--environment", environment, "--confirm", environment)
+                    .UploadLog($"deploy-{environment}.yml", []))
+                .Report("deploy", environment);
+
+            // Drift: what runs against the schema on main, read-only on the environment's runner; a difference fails the
+            // check and the report job opens the environment's drift issue (closed by the next clean check).
+            yield return Workflow.Define($"drift-{environment}.yml", $"Drift {environment}")
+                .OnSchedule(sources.DriftSchedules[environment]).OnDispatch()
+                .Permission("contents", "read")
+                .Job("drift", $"CheckDrift {environment}", j => j.OnRunnerOf(labels).Timeout(30)
+                    .RunBuildWithoutKey([nameof(IDeploy.CheckDrift)], "--environment", environment)
+                    .UploadLog($"drift-{environment}.yml", []))
+                .Report("drift", environment);
 
             yield return Workflow.Define($"restore-test-{environment}.yml", $"Restore test {environment}")
                 .OnSchedule(sources.RestoreTestSchedule).OnDispatch()

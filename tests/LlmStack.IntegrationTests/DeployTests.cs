@@ -175,6 +175,16 @@ public sealed class DeployTests(ConvergedCore core) : IClassFixture<ConvergedCor
             var offline = await PlanAsync(schema, "--against", snapshot, "--json");
             offline.ExitCode.Should().Be(2);
             offline.StandardOutput.Should().Be(json.StandardOutput);
+
+            // The scheduled drift check: the same plan, a failure naming what differs (the report job's issue), no value.
+            var drift = await Build.RunAsync("CheckDrift", "--schema", schema);
+            drift.ExitCode.Should().Be(1, drift.ToString());
+            drift.Output.Should().MatchRegex($@"{Container("redis")}\s+recreate\s+definition changed\s+environment: LLMSTACK_PLAN_PROBE \(added\)")
+                .And.Contain("drift in environment testing: what runs differs from the schema (Plan: 0 to create, 1 to recreate, 0 to remove; 4 unchanged.)")
+                .And.NotContain(value);
+            var clean = await Build.RunAsync("CheckDrift", "--schema", core.SchemaPath);
+            clean.ExitCode.Should().Be(0, clean.ToString());
+            clean.Output.Should().Contain("No changes: environment testing matches the schema");
         }
         finally
         {

@@ -51,7 +51,7 @@ public partial class BuildComponentsTests
             "RestartCore", "RestartInference", "RestartAi", "RestartUi", "RestartTesting", "RestartMonitoring", "Restart",
             "StatusCore", "StatusInference", "StatusAi", "StatusUi", "StatusTesting", "StatusMonitoring", "SystemStatus",
             "LogsCore", "LogsInference", "LogsAi", "LogsUi", "LogsTesting", "LogsMonitoring"] },
-        { "IDeploy", ["Plan", "Deploy", "ExportState"] },
+        { "IDeploy", ["Plan", "Deploy", "CheckDrift", "ExportState"] },
         { "INetworks", ["CheckNetworkConflicts", "SuggestSubnets", "ValidateNetworks", "CheckNetworkHealth", "CleanupNetworks"] },
         { "IBackup", ["BackupFull", "BackupService", "BackupCopy", "BackupVerify", "RestoreTest", "BackupList", "BackupStatus", "BackupSchedule", "Restore", "RestoreSet"] },
         { "IRetention", ["RetentionSimulate", "RetentionStatus", "RetentionCleanup", "RetentionCleanupService", "RetentionTest", "RetentionSchedule"] },

@@ -28,7 +28,23 @@ public sealed class DeployOperations(EnvironmentSession session, ILogger log)
     /// Plan: what Start of every enabled stack would do now, against the engine or (<paramref name="against"/>) an
     /// exported snapshot; writes the report and returns the exit it means. Reads only: no lock, no secret generated.
     /// </summary>
-    public async Task<PlanExit> PlanAsync(string? against, CancellationToken cancellationToken)
+    public async Task<PlanExit> PlanAsync(string? against, CancellationToken cancellationToken) =>
+        DeployReport.ExitOf(await PlanAndReportAsync(against, cancellationToken));
+
+    /// <summary>
+    /// CheckDrift: the plan against the live engine, written as Plan writes it, and a failure naming what differs when what
+    /// runs is not what the schema says (the scheduled drift check: its report job opens the environment's issue).
+    /// </summary>
+    public async Task CheckDriftAsync(CancellationToken cancellationToken)
+    {
+        var plan = await PlanAndReportAsync(null, cancellationToken);
+        if (plan.HasChanges)
+        {
+            throw new PipelineException($"drift in environment {Environment.Name}: what runs differs from the schema ({DeployReport.Summary(plan)}); the table above names each difference, Deploy converges it");
+        }
+    }
+
+    private async Task<EnvironmentPlan> PlanAndReportAsync(string? against, CancellationToken cancellationToken)
     {
         var secrets = ReadOnlySecrets();
         IEngineState state;
@@ -47,7 +63,7 @@ public sealed class DeployOperations(EnvironmentSession session, ILogger log)
 
         var plan = await PlanOfAsync(state, secrets, cancellationToken);
         session.Options.Reports.Write(DeployReport.Plan(plan, source));
-        return DeployReport.ExitOf(plan);
+        return plan;
     }
 
     /// <summary>

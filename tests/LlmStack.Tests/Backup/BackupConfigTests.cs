@@ -54,6 +54,7 @@ public sealed class BackupConfigTests : IDisposable
         { "environment 'staging': runner_labels is empty: drop it for the default [self-hosted, llmstack, staging]", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    ⟦runner_labels: []")] },
         { "environment 'staging': runner label 'gpu box' must be one word without spaces or commas", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    runner_labels: [self-hosted, ⟦gpu box]")] },
         { "environment 'staging' lists a runner label twice (labels ignore case)", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    ⟦runner_labels: [self-hosted, Self-Hosted]")] },
+        { "environment 'staging': drift_schedule 'every six hours' is not a cron expression", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    ⟦drift_schedule: every six hours")] },
         { "restore_test.schedule '0 6 * *' is not a cron expression", [("# restore_test:\n#   test_environment: testing\n#   schedule: \"0 6 * * 0\"", "restore_test:\n  test_environment: testing\n  ⟦schedule: \"0 6 * *\"")] },
         { "environment 'development' of the schema has no backup settings", [("  development:\n    schedule: \"0 2 * * *\"\n    tiers: [local]\n", string.Empty), ("environments:", "⟦environments:")] },
     };

@@ -244,13 +244,21 @@ public class WorkflowTests
             builds.Should().NotBeEmpty();
             foreach (var build in builds)
             {
-                Scalar(build, "env", "LLMSTACK_BACKUP_KEY").Should().Be("${{ secrets.LLMSTACK_BACKUP_KEY }}", "the key is on the build step, the only step that needs it");
+                if (file.StartsWith("deploy-", StringComparison.Ordinal))
+                {
+                    Env(build).Should().NotContain(e => e.Name == "LLMSTACK_BACKUP_KEY", $"{file}: a deploy needs no backup key, so it never sees one");
+                }
+                else
+                {
+                    Scalar(build, "env", "LLMSTACK_BACKUP_KEY").Should().Be("${{ secrets.LLMSTACK_BACKUP_KEY }}", "the key is on the build step, the only step that needs it");
+                }
+
                 Scalar(build, "env", "LLMSTACK_LOG_DIRECTORY").Should().Be("${{ runner.temp }}/llmstack-logs");
                 Scalar(build, "run").Should().StartWith("exec ./build.sh ", "the build replaces the shell: no pipe, no tee, the runner's signals reach it");
             }
         }
 
-        seen.Should().Be(3 * Schema.Load().Environments.Count + 1, "backup, retention and restore test per environment, and restore");
+        seen.Should().Be(4 * Schema.Load().Environments.Count + 1, "backup, retention, restore test and deploy per environment, and restore");
     }
 
     [Fact]
@@ -302,14 +310,17 @@ public class WorkflowTests
     public void Each_scheduled_workflow_is_one_environment_job_running_one_plan_and_a_hosted_report_job_the_only_one_with_issues_write()
     {
         var scheduled = Committed().Select(Path.GetFileName).Where(f => Scheduled(f!)).ToList();
-        scheduled.Should().HaveCount(3 * Schema.Load().Environments.Count);
-        foreach (var file in scheduled)
+        scheduled.Should().HaveCount(4 * Schema.Load().Environments.Count, "backup, retention, restore test and drift per environment");
+        var reported = scheduled.Concat(Schema.Load().Environments.Keys.Select(e => $"deploy-{e}.yml")).ToList();
+        foreach (var file in reported)
         {
             var jobs = Jobs(Load(file!)).ToList();
-            var environments = jobs.Where(j => Has(j.Job, "environment")).ToList();
+            var environments = jobs.Where(j => j.Id != "report").ToList();
             environments.Should().ContainSingle($"{file} has one environment job: one plan in one process, one approval, one concurrency slot");
             var (envId, envJob) = environments[0];
-            var environment = Scalar(envJob, "environment");
+            var environment = file!.StartsWith("drift-", StringComparison.Ordinal) ? file["drift-".Length..^".yml".Length] : Scalar(envJob, "environment");
+            ((YamlSequenceNode)At(envJob, "runs-on")).Select(l => ((YamlScalarNode)l).Value).Should()
+                .Equal(BackupConfigLoader.RunnerLabels(BackupConfigLoader.LoadValid(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, Schema.Load()), environment), $"{file} runs on the environment's runner");
             jobs.Select(j => j.Id).Should().Equal(envId, "report");
 
             var build = Steps(envJob).Single(s => Has(s, "id") && Scalar(s, "id") == WorkflowSteps.BuildStepId);
@@ -350,7 +361,43 @@ public class WorkflowTests
         }
 
         AllJobs().Where(j => Has(j.Job, "permissions") && ((YamlMappingNode)At(j.Job, "permissions")).Children.ContainsKey(new YamlScalarNode("issues")))
-            .Should().OnlyContain(j => j.Id == "report" && Scheduled(j.File), "only the hosted report jobs may write issues");
+            .Should().OnlyContain(j => j.Id == "report" && reported.Contains(j.File), "only the hosted report jobs may write issues");
+    }
+
+    [Fact]
+    public void Deploy_runs_on_a_push_to_main_that_changes_what_a_deploy_is_made_of_and_waits_for_the_environments_reviewers()
+    {
+        foreach (var environment in Schema.Load().Environments.Keys)
+        {
+            var workflow = Load($"deploy-{environment}.yml");
+            var push = (YamlMappingNode)At(workflow, "on", "push");
+            ((YamlSequenceNode)At(push, "branches")).Select(b => ((YamlScalarNode)b).Value).Should().Equal("main");
+            var paths = ((YamlSequenceNode)At(push, "paths")).Select(p => ((YamlScalarNode)p).Value!).ToList();
+            paths.Should().Contain(["schemas/**", "configs/**", "build/**", "src/**"]);
+            paths.Should().NotContain(p => p.StartsWith("docs", StringComparison.Ordinal) || p.StartsWith("tests", StringComparison.Ordinal), "a change to docs or tests deploys nothing");
+            ((YamlMappingNode)At(workflow, "on")).Children.Should().ContainKey(new YamlScalarNode("workflow_dispatch"));
+            var deploy = Jobs(workflow).Single(j => j.Id == "deploy").Job;
+            Scalar(deploy, "environment").Should().Be(environment, "production's reviewers approve its deploy");
+            Scalar(deploy, "concurrency", "group").Should().Be($"llmstack-{environment}", "never beside a backup or a restore of the environment");
+            Scalar(Steps(deploy).Single(s => Has(s, "id")), "run").Should().Be($"exec ./build.sh Deploy --environment {environment} --confirm {environment}");
+        }
+    }
+
+    [Fact]
+    public void Drift_is_a_read_only_scheduled_plan_with_no_approval_no_concurrency_slot_and_no_secret()
+    {
+        var backup = BackupConfigLoader.LoadValid(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, Schema.Load());
+        foreach (var environment in Schema.Load().Environments.Keys)
+        {
+            var workflow = Load($"drift-{environment}.yml");
+            Scalar(((YamlSequenceNode)At(workflow, "on", "schedule"))[0], "cron").Should().Be(BackupConfigLoader.DriftSchedule(backup, environment));
+            var drift = Jobs(workflow).Single(j => j.Id == "drift").Job;
+            Has(drift, "environment").Should().BeFalse("a read-only check waits for no reviewer");
+            Has(drift, "concurrency").Should().BeFalse("a pending check must never replace a pending deploy or backup in the environment's group");
+            var build = Steps(drift).Single(s => Has(s, "id"));
+            Scalar(build, "run").Should().Be($"exec ./build.sh CheckDrift --environment {environment}");
+            Env(build).Should().NotContain(e => e.Value.Contains("secrets.", StringComparison.Ordinal));
+        }
     }
 
     [Fact]

@@ -18,6 +18,9 @@ public sealed class Workflow(string fileName, string name)
 
     public List<string> PushBranches { get; } = [];
 
+    /// <summary>With <see cref="PushBranches"/>: only a push that changes one of these paths (GitHub's <c>paths</c> filter).</summary>
+    public List<string> PushPaths { get; } = [];
+
     /// <summary>Five-field crons, UTC (GitHub's schedules are UTC, as the configurations' are).</summary>
     public List<string> Schedules { get; } = [];
 
@@ -49,6 +52,14 @@ public sealed class Workflow(string fileName, string name)
     public Workflow OnPush(params string[] branches)
     {
         PushBranches.AddRange(branches);
+        return this;
+    }
+
+    /// <summary>A push to <paramref name="branch"/> that changes one of <paramref name="paths"/> (glob patterns).</summary>
+    public Workflow OnPushTo(string branch, params string[] paths)
+    {
+        PushBranches.Add(branch);
+        PushPaths.AddRange(paths);
         return this;
     }
 

@@ -6,8 +6,8 @@ namespace LlmStack.GitHub.Workflows;
 
 /// <summary>
 /// What the workflow declarations take from the configuration at generation time: the schema's environments, each
-/// environment's backup and retention crons and runner labels, the backed-up services, the restore test's schedule and the
-/// metrics file.
+/// environment's backup, retention and drift crons and runner labels, the backed-up services, the restore test's schedule
+/// and the metrics file.
 /// </summary>
 public sealed record WorkflowSources(
     IReadOnlyList<string> Environments,
@@ -16,7 +16,8 @@ public sealed record WorkflowSources(
     IReadOnlyDictionary<string, IReadOnlyList<string>> RunnerLabels,
     IReadOnlyList<string> BackedUpServices,
     string RestoreTestSchedule,
-    string? MetricsFile)
+    string? MetricsFile,
+    IReadOnlyDictionary<string, string> DriftSchedules)
 {
     /// <summary>The labels every self-hosted LlmStack runner carries (restore.yml adds the environment's).</summary>
     public static readonly IReadOnlyList<string> SelfHostedLabels = ["self-hosted", "llmstack"];
@@ -48,7 +49,8 @@ public sealed record WorkflowSources(
             environments.ToDictionary(e => e, e => BackupConfigLoader.RunnerLabels(backup, e)),
             services,
             backup.RestoreTest?.Schedule ?? BackupConfigLoader.DefaultRestoreTestSchedule,
-            backup.Metrics?.File);
+            backup.Metrics?.File,
+            environments.ToDictionary(e => e, e => BackupConfigLoader.DriftSchedule(backup, e)));
     }
 
     /// <summary>

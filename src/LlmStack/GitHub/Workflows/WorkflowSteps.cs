@@ -69,10 +69,18 @@ public static class WorkflowSteps
     /// directory is not set, then the set-up.
     /// </summary>
     public static WorkflowJob ForEnvironment(this WorkflowJob job, string environment, IEnumerable<string> runnerLabels, string concurrencyEnvironment) => job
-        .On([.. runnerLabels])
         .InEnvironment(environment)
-        .Permission("contents", "read")
         .Concurrent($"llmstack-{concurrencyEnvironment}", cancelInProgress: false)
+        .OnRunnerOf(runnerLabels);
+
+    /// <summary>
+    /// A job that only reads an environment on its runner (the drift check): no GitHub environment (so no approval and no
+    /// environment secret), no concurrency group (a pending check must never replace a pending deploy or backup); the
+    /// runner host's state and secrets directories as every environment job has them.
+    /// </summary>
+    public static WorkflowJob OnRunnerOf(this WorkflowJob job, IEnumerable<string> runnerLabels) => job
+        .On([.. runnerLabels])
+        .Permission("contents", "read")
         .Variable(StatePaths.Variable, $"${{{{ {StatePaths.WorkflowVariable} }}}}")
         .Variable("LLMSTACK_SECRETS_DIR", "${{ vars.LLMSTACK_SECRETS_DIR }}")
         .Step(new WorkflowStep("Check the runner's variables")
@@ -86,18 +94,23 @@ public static class WorkflowSteps
     /// build writes its log under <see cref="LogDirectory"/>. <paramref name="env"/> carries workflow inputs (never spliced
     /// into the command).
     /// </summary>
-    public static WorkflowJob RunBuild(this WorkflowJob job, string name, string run, string? id = null, string? condition = null, IReadOnlyList<(string Name, string Value)>? env = null) => job
+    public static WorkflowJob RunBuild(this WorkflowJob job, string name, string run, string? id = null, string? condition = null, IReadOnlyList<(string Name, string Value)>? env = null, bool backupKey = true) => job
         .Step(new WorkflowStep(name)
         {
             Id = id,
             If = condition,
-            Env = [("LLMSTACK_BACKUP_KEY", "${{ secrets.LLMSTACK_BACKUP_KEY }}"), ("LLMSTACK_LOG_DIRECTORY", LogDirectory), .. env ?? []],
+            Env = [.. backupKey ? [("LLMSTACK_BACKUP_KEY", "${{ secrets.LLMSTACK_BACKUP_KEY }}")] : Array.Empty<(string, string)>(), ("LLMSTACK_LOG_DIRECTORY", LogDirectory), .. env ?? []],
             Run = run,
         });
 
     /// <summary>The build step of a scheduled environment job, its failed target a job output for the report job.</summary>
     public static WorkflowJob RunBuild(this WorkflowJob job, string[] targets, params string[] arguments) => job
         .RunBuild(string.Join(" ", targets), Command(targets, arguments), BuildStepId)
+        .Output(FailedTargetOutput, $"${{{{ steps.{BuildStepId}.outputs.{FailedTargetOutput} }}}}");
+
+    /// <summary>The build step of a job that needs no backup key (a deploy, the drift check): the key is not in its environment at all.</summary>
+    public static WorkflowJob RunBuildWithoutKey(this WorkflowJob job, string[] targets, params string[] arguments) => job
+        .RunBuild(string.Join(" ", targets), Command(targets, arguments), BuildStepId, backupKey: false)
         .Output(FailedTargetOutput, $"${{{{ steps.{BuildStepId}.outputs.{FailedTargetOutput} }}}}");
 
     /// <summary>An artifact's name: unique per run attempt, so a re-run never collides with the first attempt's.</summary>

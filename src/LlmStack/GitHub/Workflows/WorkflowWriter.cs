@@ -76,7 +76,13 @@ public static class WorkflowWriter
 
         if (workflow.PushBranches.Count > 0)
         {
-            on.Add("push", new YamlMappingNode { { "branches", Flow(workflow.PushBranches) } });
+            var push = new YamlMappingNode { { "branches", Flow(workflow.PushBranches) } };
+            if (workflow.PushPaths.Count > 0)
+            {
+                push.Add("paths", Flow(workflow.PushPaths));
+            }
+
+            on.Add("push", push);
         }
 
         if (workflow.Schedules.Count > 0)
