@@ -45,8 +45,8 @@ public static class BackupBenchmark
             await FillAsync(context, volume.VolumeName!, volumeMiB, cancellationToken);
             var runner = new BackupRunner(context);
 
-            figures.Add(await MeasureAsync("LlmStack volume backup (restic), first run", () => runner.RunAsync(BackupTrigger.Of("benchmark"), [volume], cancellationToken), context, cancellationToken));
-            figures.Add(await MeasureAsync("LlmStack volume backup (restic), unchanged second run", () => runner.RunAsync(BackupTrigger.Of("benchmark"), [volume], cancellationToken), context, cancellationToken));
+            figures.Add(await MeasureAsync("LlmStack volume backup (restic), first run", async () => (await runner.RunAsync(BackupTrigger.Of("benchmark"), [volume], cancellationToken)).Manifest, context, cancellationToken));
+            figures.Add(await MeasureAsync("LlmStack volume backup (restic), unchanged second run", async () => (await runner.RunAsync(BackupTrigger.Of("benchmark"), [volume], cancellationToken)).Manifest, context, cancellationToken));
             var key = Path.Combine(work, "openssl.key");
             await File.WriteAllTextAsync(key, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)), cancellationToken);
             var zst = Path.Combine(work, "volume.tar.zst.enc");
@@ -70,7 +70,7 @@ public static class BackupBenchmark
             log.Information("Filling postgres with a database of about {Size} MiB", databaseMiB);
             await FillDatabaseAsync(context, databaseMiB, cancellationToken);
             var postgres = context.Plan.Members.Single(m => m.Service == "postgres");
-            figures.Add(await MeasureAsync("LlmStack postgres backup (pg_dump -Fc per database + globals → restic)", () => runner.RunAsync(BackupTrigger.Of("benchmark"), [postgres], cancellationToken), context, cancellationToken));
+            figures.Add(await MeasureAsync("LlmStack postgres backup (pg_dump -Fc per database + globals → restic)", async () => (await runner.RunAsync(BackupTrigger.Of("benchmark"), [postgres], cancellationToken)).Manifest, context, cancellationToken));
             var (id, _) = await context.RunningContainerAsync("postgres", cancellationToken);
             var stopwatch = Stopwatch.StartNew();
             var dump = await Exec.RunAsync(engine, id, ["sh", "-c", "pg_dump -U multimodal -Fc -d multimodal | wc -c"], cancellationToken);
