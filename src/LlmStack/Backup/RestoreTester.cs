@@ -198,6 +198,7 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
                                 line(entry);
                             }
                         }, ct),
+                        TreeComparison.PathOfLine,
                         cancellationToken);
                     return [new RestoreTestCheck(member.Key, "every entry (type, mode, owner, size) against the snapshot's listing; content verified by restic", outcome.Equal,
                         outcome.Difference ?? string.Create(CultureInfo.InvariantCulture, $"{outcome.Actual} entries as in the snapshot, every file read back"))];
@@ -224,6 +225,7 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
                         lines.Finish();
                     }, ct),
                     (line, ct) => ListVolumeAsync(context, volume, "find . -type f -exec sha256sum {} +", line, ct),
+                    TreeComparison.PathOfSha256,
                     cancellationToken);
                 return [new RestoreTestCheck(member.Key, "sha256 of every file against the backup's listing", hashed.Equal,
                     hashed.Difference ?? string.Create(CultureInfo.InvariantCulture, $"{hashed.Actual} file(s) as in the listing"))];

@@ -7,11 +7,12 @@ namespace LlmStack.Backup;
 
 /// <summary>
 /// A tree's listing (one canonical line per entry) reduced to a digest that does not depend on the order of the lines
-/// and holds nothing per entry: 256 buckets by the line's hash, each the sum of its lines' SHA-256 (the paths make
-/// every line unique). Two listings are equal when every bucket is; when they differ, <see cref="TreeComparison"/> reads
-/// both again for the first differing bucket only, to name an entry (about 1/256 of the lines, kept for that pass).
+/// and holds nothing per entry: 256 buckets by the hash of the entry's path, each the sum of its lines' SHA-256 (the
+/// paths make every line unique). Two listings are equal when every bucket is; when they differ,
+/// <see cref="TreeComparison"/> reads both again for the first differing bucket only, to name an entry (about 1/256 of
+/// the lines, kept for that pass; an entry that differs is in the same bucket on both sides).
 /// </summary>
-public sealed class TreeDigest
+public sealed class TreeDigest(Func<string, string> pathOf)
 {
     private const int Buckets = 256;
     private readonly ulong[] _sums = new ulong[Buckets * 4];
@@ -22,7 +23,7 @@ public sealed class TreeDigest
     {
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes(line), hash);
-        var bucket = BucketOf(hash);
+        var bucket = BucketOf(pathOf(line));
         for (var i = 0; i < 4; i++)
         {
             _sums[(bucket * 4) + i] += BinaryPrimitives.ReadUInt64LittleEndian(hash[(i * 8)..]);
@@ -45,14 +46,13 @@ public sealed class TreeDigest
         return null;
     }
 
-    public static int BucketOf(string line)
+    /// <summary>The bucket of an entry's path.</summary>
+    public static int BucketOf(string path)
     {
         Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(line), hash);
-        return BucketOf(hash);
+        SHA256.HashData(Encoding.UTF8.GetBytes(path), hash);
+        return hash[0];
     }
-
-    private static int BucketOf(ReadOnlySpan<byte> hash) => hash[0];
 }
 
 /// <summary>
@@ -68,12 +68,15 @@ public static class TreeComparison
         public bool Equal => Difference is null;
     }
 
-    /// <summary>Compares the listings; <see cref="Outcome.Difference"/> names the first entry that differs (<c>in the backup, not as restored: …</c>).</summary>
+    /// <summary>
+    /// Compares the listings; <see cref="Outcome.Difference"/> names the first entry that differs (<c>in the backup, not as
+    /// restored: …</c>). <paramref name="pathOf"/> gives a line's path (<see cref="PathOfLine"/>, <see cref="PathOfSha256"/>).
+    /// </summary>
     public static async Task<Outcome> CompareAsync(
-        Func<Action<string>, CancellationToken, Task> expected, Func<Action<string>, CancellationToken, Task> actual, CancellationToken cancellationToken)
+        Func<Action<string>, CancellationToken, Task> expected, Func<Action<string>, CancellationToken, Task> actual, Func<string, string> pathOf, CancellationToken cancellationToken)
     {
-        var want = new TreeDigest();
-        var have = new TreeDigest();
+        var want = new TreeDigest(pathOf);
+        var have = new TreeDigest(pathOf);
         await expected(want.Add, cancellationToken);
         await actual(have.Add, cancellationToken);
         if (want.FirstDifference(have) is not { } bucket)
@@ -83,8 +86,8 @@ public static class TreeComparison
 
         var wanted = new List<string>();
         var had = new List<string>();
-        await expected(l => Keep(wanted, l, bucket), cancellationToken);
-        await actual(l => Keep(had, l, bucket), cancellationToken);
+        await expected(l => Keep(wanted, l, pathOf, bucket), cancellationToken);
+        await actual(l => Keep(had, l, pathOf, bucket), cancellationToken);
         var missing = wanted.Except(had, StringComparer.Ordinal).Order(StringComparer.Ordinal).FirstOrDefault();
         var extra = had.Except(wanted, StringComparer.Ordinal).Order(StringComparer.Ordinal).FirstOrDefault();
         var counts = string.Create(CultureInfo.InvariantCulture, $"{want.Lines} entries in the backup, {have.Lines} restored");
@@ -93,13 +96,19 @@ public static class TreeComparison
             : $"{counts}; restored, not in the backup: {extra ?? "(a listing changed between two reads)"}");
     }
 
-    private static void Keep(List<string> lines, string line, int bucket)
+    private static void Keep(List<string> lines, string line, Func<string, string> pathOf, int bucket)
     {
-        if (TreeDigest.BucketOf(line) == bucket)
+        if (TreeDigest.BucketOf(pathOf(line)) == bucket)
         {
             lines.Add(line);
         }
     }
+
+    /// <summary>The path of a <see cref="Line"/> (after its five fields).</summary>
+    public static string PathOfLine(string line) => line.Split(' ', 6) is { Length: 6 } fields ? fields[5] : line;
+
+    /// <summary>The path of a <c>sha256sum</c> line (<c>hash  ./path</c>).</summary>
+    public static string PathOfSha256(string line) => line.Split("  ", 2) is { Length: 2 } fields ? fields[1] : line;
 
     /// <summary>
     /// One entry as a line both sides can give: its type, permission bits (with setuid, setgid, sticky), owner, group,
