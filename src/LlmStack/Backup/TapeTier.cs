@@ -97,10 +97,12 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
                                     continue;
                                 }
 
-                                var copy = new PaxTarEntry(item.EntryType, name)
+                                var copy = new PaxTarEntry(item.EntryType, name) { ModificationTime = item.ModificationTime, Mode = item.Mode, Uid = item.Uid, Gid = item.Gid };
+                                if (item.EntryType is TarEntryType.SymbolicLink or TarEntryType.HardLink)
                                 {
-                                    ModificationTime = item.ModificationTime, Mode = item.Mode, Uid = item.Uid, Gid = item.Gid, LinkName = item.LinkName,
-                                };
+                                    copy.LinkName = item.LinkName;
+                                }
+
                                 if (item.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile)
                                 {
                                     copy.DataStream = item.DataStream;
