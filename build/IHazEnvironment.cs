@@ -50,6 +50,9 @@ interface IHazEnvironment : IPipelineBuild
     [Parameter("YAML map of image substitutions (image: replacement; \"*\" for every other image), e.g. tests/fixtures/image-map.yaml")]
     string? ImageMap => TryGetValue(() => ImageMap);
 
+    [Parameter("Never pull an image: Start, PullImages, Images and the network probe list what is missing in one line instead (builds still run)")]
+    bool Offline => TryGetValue<bool?>(() => Offline) ?? false;
+
     [Parameter("Directory of the secrets files (<environment>.env); a CI runner keeps it outside the checkout")]
     string SecretsDir => TryGetValue(() => SecretsDir) ?? SecretStore.DefaultDirectory;
 
@@ -93,6 +96,7 @@ interface IHazEnvironment : IPipelineBuild
         Environment = Environment,
         DockerHost = DockerHost,
         ImageMap = ImageMap,
+        Offline = Offline,
         SecretsDirectory = SecretsDir,
         LockDirectory = LockDir,
         LockTimeout = Duration.ParseParameter("--lock-timeout", LockTimeout),

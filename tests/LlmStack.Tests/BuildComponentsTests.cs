@@ -51,6 +51,8 @@ public partial class BuildComponentsTests
             "RestartCore", "RestartInference", "RestartAi", "RestartUi", "RestartTesting", "RestartMonitoring", "Restart",
             "StatusCore", "StatusInference", "StatusAi", "StatusUi", "StatusTesting", "StatusMonitoring", "SystemStatus",
             "LogsCore", "LogsInference", "LogsAi", "LogsUi", "LogsTesting", "LogsMonitoring"] },
+        { "IImages", ["BuildImages", "RebuildCore", "RebuildInference", "RebuildAi", "RebuildUi", "RebuildTesting", "RebuildMonitoring",
+            "PullImages", "Images", "DetectGpu", "CheckGpu", "Setup"] },
         { "INetworks", ["CheckNetworkConflicts", "SuggestSubnets", "ValidateNetworks", "CheckNetworkHealth", "CleanupNetworks"] },
         { "IBackup", ["BackupFull", "BackupService", "BackupCopy", "BackupVerify", "RestoreTest", "BackupList", "BackupStatus", "BackupSchedule", "Restore", "RestoreSet"] },
         { "IRetention", ["RetentionSimulate", "RetentionStatus", "RetentionCleanup", "RetentionCleanupService", "RetentionTest", "RetentionSchedule"] },

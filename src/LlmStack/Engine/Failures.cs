@@ -11,7 +11,7 @@ public static class Failures
     public static string? Describe(Exception exception) => exception switch
     {
         DockerApiException api =>
-            $"the Docker engine refused a request ({(int)api.StatusCode} {api.StatusCode}): {Images.ApiMessage(api)}",
+            $"the Docker engine refused a request ({(int)api.StatusCode} {api.StatusCode}): {EngineImages.ApiMessage(api)}",
         _ when DockerEngine.IsUnreachable(exception) =>
             $"lost the connection to the Docker engine ({Innermost(exception).Message}): is dockerd running? (./build.sh SystemStatus checks)",
         _ => null,

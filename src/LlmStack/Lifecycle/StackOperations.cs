@@ -61,8 +61,9 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
     /// <summary>
     /// Creates what is missing (networks, volumes, containers) and starts the stack's services level by level,
     /// a level's services in parallel once their dependencies are ready. Idempotent: unchanged containers are
-    /// kept; a changed definition recreates that service only. Images, secrets and bind sources are checked
-    /// before anything is created.
+    /// kept; a changed definition recreates that service only. Secrets and bind sources are checked, then
+    /// <paramref name="beforeCreate"/> runs (the session's: the stack's images built or pulled, its network checked for
+    /// conflicts) before anything is created.
     /// </summary>
     public async Task<StartReport> StartAsync(string stack, SecretStore secrets, ImageMap images, Func<IReadOnlyList<ResolvedNetwork>, CancellationToken, Task>? beforeCreate, CancellationToken cancellationToken)
     {
@@ -76,7 +77,6 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
             s => Enumerable.Range(1, s.Replicas)
                 .Select(n => ContainerSpecs.Build(environment, s, n, images.Apply(s.Image), secrets.Get, rootDirectory))
                 .ToList());
-        await Images.EnsureAsync(engine, plans.Values.SelectMany(p => p).Select(p => (p.Service.Name, p.Image)).ToList(), log, cancellationToken);
 
         var own = environment.NetworkOf(stack);
         if (beforeCreate is not null)
@@ -288,7 +288,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
             var current = existing.FirstOrDefault(c =>
                 c.Labels.Value(Names.Service) == service.Name
                 && c.Labels.Value(Names.ComposeContainerNumber) == plan.Number.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            var imageId = await Images.IdAsync(engine, plan.Image, cancellationToken);
+            var imageId = await EngineImages.IdAsync(engine, plan.Image, cancellationToken);
             string id;
             if (current is not null && current.Labels.Value(Names.ConfigHash) == plan.ConfigHash && current.ImageID == imageId)
             {
@@ -428,7 +428,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
 
     private static PipelineException Refused(ContainerPlan plan, string what, DockerApiException e)
     {
-        var message = Images.ApiMessage(e);
+        var message = EngineImages.ApiMessage(e);
         var hint = message.Contains("nvidia", StringComparison.OrdinalIgnoreCase) || message.Contains("device driver", StringComparison.OrdinalIgnoreCase)
             ? ": the service asks for a GPU; install the NVIDIA container runtime, or use an environment with gpu: false on CPU-only hosts"
             : string.Empty;

@@ -1,5 +1,6 @@
 using LlmStack.ChangeControl;
 using LlmStack.Engine;
+using LlmStack.Images;
 using LlmStack.Lifecycle;
 using LlmStack.Networks;
 using LlmStack.Pipeline;
@@ -21,6 +22,9 @@ public sealed record SessionOptions
     public string? DockerHost { get; init; }
 
     public string? ImageMap { get; init; }
+
+    /// <summary>--offline: images are never pulled; a missing one is listed in one line (builds still run).</summary>
+    public bool Offline { get; init; }
 
     /// <summary>Where <c>&lt;environment&gt;.env</c> lives; relative to the repository root unless absolute.</summary>
     public string SecretsDirectory { get; init; } = SecretStore.DefaultDirectory;
@@ -68,6 +72,7 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     private DockerEngine? _engine;
     private SecretStore? _secrets;
     private ImageMap? _images;
+    private ImageOperations? _imageOperations;
     private EnvironmentLock? _lock;
     private readonly Dictionary<string, EnvironmentSession> _siblings = new(StringComparer.Ordinal);
     private List<(string, ResolvedNetwork)>? _schemaNetworks;
@@ -138,6 +143,18 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
 
     /// <summary>An image as this run uses it (after --image-map).</summary>
     public string MapImage(string image) => Images.Apply(image);
+
+    /// <summary>
+    /// The environment's images on the engine (builds, pulls, the Images report, the GPU check), with --image-map and
+    /// --offline; the registry logins of this host are read when a pull or build first needs them, masked.
+    /// </summary>
+    public async Task<ImageOperations> ImageOperationsAsync(CancellationToken cancellationToken) =>
+        _imageOperations ??= new ImageOperations(
+            await EngineAsync(cancellationToken),
+            Environment,
+            () => Images,
+            new ImageSettings(options.Offline, !options.Reports.Json && !Console.IsOutputRedirected, () => RegistryCredentials.Load(RegistryCredentials.DefaultPath(), options.Masker.Register)),
+            _log);
 
     /// <summary>
     /// Takes the environment lock (endpoint + compose project) unless this run holds it already; it is kept until the
@@ -236,12 +253,13 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
         _schemaNetworks ??= options.Schema.Load().Environments.Keys
             .SelectMany(name => (name == options.Environment ? Environment : options.Schema.Resolve(name)).Networks.Select(n => (name, n)))
             .ToList();
-        return new NetworkOperations(await EngineAsync(cancellationToken), Environment, _schemaNetworks, await HelpersAsync(cancellationToken), _log);
+        return new NetworkOperations(await EngineAsync(cancellationToken), Environment, _schemaNetworks, await HelpersAsync(cancellationToken), await ImageOperationsAsync(cancellationToken));
     }
 
     /// <summary>
-    /// Starts a stack under the lock. Before anything is created, the networks it would create are checked for conflicts
-    /// with the schema, Docker networks, host routes, interface addresses and resolvers.
+    /// Starts a stack under the lock. Before anything is created, the stack's images are built (missing, or their sources
+    /// changed) and pulled (missing), and the networks it would create are checked for conflicts with the schema, Docker
+    /// networks, host routes, interface addresses and resolvers.
     /// </summary>
     public async Task<StartReport> StartAsync(string stack, CancellationToken cancellationToken)
     {
@@ -250,9 +268,11 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
         await LockAsync(cancellationToken);
         var operations = await OperationsAsync(cancellationToken);
         var networks = await NetworksAsync(cancellationToken);
+        var images = await ImageOperationsAsync(cancellationToken);
         var secrets = await SecretsAsync(cancellationToken);
         return await operations.StartAsync(stack, secrets, map, async (wanted, ct) =>
         {
+            await images.EnsureAsync(Environment.Services.Where(s => s.Stack == stack).ToList(), ct);
             var conflicts = await networks.ConflictsAsync(wanted, HostNetworkState.Read(), ct);
             if (conflicts.Count > 0)
             {
@@ -260,6 +280,20 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
                 throw NetworkCommands.ConflictError(Environment.Name, conflicts);
             }
         }, cancellationToken);
+    }
+
+    /// <summary>
+    /// Rebuild&lt;Stack&gt; under the lock: the stack's images built again without the cache (first, so a failing build leaves
+    /// the stack as it was), then its services stopped and started again health-gated. Returns the images built and what
+    /// the start did.
+    /// </summary>
+    public async Task<(int Built, StartReport Start)> RebuildAsync(string stack, CancellationToken cancellationToken)
+    {
+        Environment.Stack(stack);
+        await LockAsync(cancellationToken);
+        var built = await (await ImageOperationsAsync(cancellationToken)).RebuildAsync(stack, cancellationToken);
+        await StopAsync(stack, cancellationToken);
+        return (built, await StartAsync(stack, cancellationToken));
     }
 
     public async Task<int> StopAsync(string stack, CancellationToken cancellationToken)
