@@ -140,7 +140,7 @@ public partial class BuildComponentsTests
     {
         var text = Parameter("Service").Description;
         text.Should().Contain("Logs");
-        foreach (var target in new[] { "BackupService", "Restore", "RetentionCleanupService", "DispatchRestore" })
+        foreach (var target in new[] { "BackupService", "Restore", "RetentionCleanupService", "DispatchRestore", "BuildImages" })
         {
             Targets.Should().Contain(t => t.Name == target);
             text.Should().MatchRegex($@"\b{target}\b", $"{target} takes --service");
