@@ -133,8 +133,9 @@ public sealed class ImageTests(DockerFixture docker) : IAsyncLifetime
         var first = await run.RunAsync("BuildImages", "--service", BuiltService);
 
         first.ExitCode.Should().Be(0, first.ToString());
-        first.Output.Should().Contain($"{BuiltService} | Step 1/4 : FROM llmstack-fixture/standin:1").And.Contain($"{BuiltService} | Step 4/4 : RUN");
         var hash = await BuildContext.Of(context).HashAsync([new("GREETING", "DEBUG")], null, CancellationToken.None);
+        first.Output.Should().Contain($"{BuiltService} | Step 1/7 : FROM llmstack-fixture/standin:1").And.Contain($"{BuiltService} | Step 4/7 : RUN")
+            .And.Contain($"{BuiltService} | Step 5/7 : LABEL {Names.BuildHash}={hash}", "the engine's classic builder adds the labels as the last steps");
         var built = await docker.Docker.Images.InspectImageAsync(image);
         built.Config!.Labels.Should().Contain(Names.BuildHash, hash).And.Contain(Names.Service, BuiltService);
         (await SizeInImageAsync(image, "/context/payload.bin")).Should().Be(payload.Length);
@@ -143,16 +144,16 @@ public sealed class ImageTests(DockerFixture docker) : IAsyncLifetime
 
         var second = await run.RunAsync("BuildImages", "--service", BuiltService);
         second.ExitCode.Should().Be(0, second.ToString());
-        second.Output.Should().Contain($"{image} of {BuiltService} is up to date").And.NotContain("Step 1/4");
+        second.Output.Should().Contain($"{image} of {BuiltService} is up to date").And.NotContain("Step 1/");
         (await docker.Docker.Images.InspectImageAsync(image)).ID.Should().Be(built.ID, "an unchanged context builds nothing");
 
         await File.AppendAllTextAsync(Path.Combine(context, "index.txt"), "one more line\n");
         var third = await run.RunAsync("BuildImages");
         third.ExitCode.Should().Be(0, third.ToString());
-        third.Output.Should().Contain("built from other sources").And.Contain($"{BuiltService} | Step 3/4 : COPY");
+        third.Output.Should().Contain("built from other sources").And.Contain($"{BuiltService} | Step 3/7 : COPY");
         var rebuilt = await docker.Docker.Images.InspectImageAsync(image);
         rebuilt.ID.Should().NotBe(built.ID);
-        rebuilt.Config!.Labels[Names.BuildHash].Should().Be(await BuildContext.Of(context).HashAsync([new("GREETING", "DEBUG")], null, CancellationToken.None)).And.NotBe(hash);
+        rebuilt.Config!.Labels![Names.BuildHash].Should().Be(await BuildContext.Of(context).HashAsync([new("GREETING", "DEBUG")], null, CancellationToken.None)).And.NotBe(hash);
     }
 
     [Fact]
@@ -164,18 +165,18 @@ public sealed class ImageTests(DockerFixture docker) : IAsyncLifetime
         var start = await run.RunAsync("StartTesting");
 
         start.ExitCode.Should().Be(0, start.ToString());
-        start.Output.Should().Contain($"{image} of {BuiltService}: missing: building it").And.Contain($"{BuiltService} | Step 1/4");
+        start.Output.Should().Contain($"{image} of {BuiltService}: missing: building it").And.Contain($"{BuiltService} | Step 1/7");
         var container = (await docker.ContainersAsync("testing", "testing")).Single(c => c.Labels[Names.Service] == BuiltService);
         container.ImageID.Should().Be((await docker.Docker.Images.InspectImageAsync(image)).ID);
         (await run.RunAsync("StatusTesting")).ExitCode.Should().Be(0, "the built service is running and healthy");
 
         var again = await run.RunAsync("StartTesting");
         again.ExitCode.Should().Be(0, again.ToString());
-        again.Output.Should().NotContain("Step 1/4").And.NotContain("building it").And.Contain("4 unchanged");
+        again.Output.Should().NotContain("Step 1/").And.NotContain("building it").And.Contain("4 unchanged");
 
         var rebuild = await run.RunAsync("RebuildTesting");
         rebuild.ExitCode.Should().Be(0, rebuild.ToString());
-        rebuild.Output.Should().Contain("(no cache)").And.Contain($"{BuiltService} | Step 4/4 : RUN").And.NotContain("Using cache");
+        rebuild.Output.Should().Contain("(no cache)").And.Contain($"{BuiltService} | Step 4/7 : RUN").And.NotContain("Using cache");
         var after = (await docker.ContainersAsync("testing", "testing")).Single(c => c.Labels[Names.Service] == BuiltService);
         after.ID.Should().NotBe(container.ID, "the stack was stopped and started again");
         (await run.RunAsync("StatusTesting")).ExitCode.Should().Be(0, "the stack came back healthy");
@@ -190,12 +191,32 @@ public sealed class ImageTests(DockerFixture docker) : IAsyncLifetime
         var result = await run.RunAsync("StartTesting", "--skip", "StartCore");
 
         result.ExitCode.Should().NotBe(0);
-        var line = $"service '{BuiltService}': building {image} failed at step 2/3 (RUN echo \"about to fail\" && exit 3): The command '/bin/sh -c echo \"about to fail\" && exit 3' returned a non-zero code: 3";
+        var line = $"service '{BuiltService}': building {image} failed at step 2/6 (RUN echo \"about to fail\" && exit 3): The command '/bin/sh -c echo \"about to fail\" && exit 3' returned a non-zero code: 3";
         result.Output.Should().Contain(line);
         result.Output.Split('\n').Count(l => l.Contains("[ERR]", StringComparison.Ordinal)).Should().Be(1, "one line: " + result.Output);
         result.Output.Should().Contain($"{BuiltService} | about to fail", "the last lines of the build's output are shown");
         (await docker.ContainersAsync("testing", "testing")).Should().BeEmpty();
         (await NetworksAsync("testing")).Select(n => n.Name).Should().NotContain(TestNames.Network("testing"));
+        var tagged = async () => await docker.Docker.Images.InspectImageAsync(image);
+        await tagged.Should().ThrowAsync<DockerImageNotFoundException>();
+    }
+
+    [Fact]
+    public async Task Ctrl_C_during_a_build_stops_it_cleanly_leaving_no_container_behind()
+    {
+        var image = NewTag();
+        var run = Run(Context("slow"), image);
+        var started = DateTime.UtcNow;
+
+        var result = await run.RunAsync(["StartTesting", "--skip", "StartCore"], signalAt: line => line.Contains($"{BuiltService} | sleeping", StringComparison.Ordinal));
+
+        result.ExitCode.Should().Be(130, result.ToString());
+        (DateTime.UtcNow - started).Should().BeLessThan(TimeSpan.FromSeconds(45), "the build's minute-long step was stopped, not waited for");
+        (await docker.ContainersAsync("testing", "testing")).Should().BeEmpty();
+        await Cli.WaitUntilAsync(
+            async () => (await docker.Docker.Containers.ListContainersAsync(new ContainersListParameters { All = true })).All(c => !c.Command.Contains("sleep 60", StringComparison.Ordinal)),
+            "the engine removes the build's intermediate container once the request is gone",
+            TimeSpan.FromSeconds(30));
         var tagged = async () => await docker.Docker.Images.InspectImageAsync(image);
         await tagged.Should().ThrowAsync<DockerImageNotFoundException>();
     }

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Globalization;
 using Docker.DotNet.Models;
 using LlmStack.Engine;
@@ -53,17 +52,18 @@ public sealed record GpuHost(IReadOnlyList<string> Runtimes, string DefaultRunti
 
     private static async Task<(IReadOnlyList<GpuDevice>?, string)> NvidiaSmiAsync(CancellationToken cancellationToken)
     {
-        try
+        var program = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, "nvidia-smi"))
+            .FirstOrDefault(File.Exists);
+        if (program is null)
         {
-            var result = await ProcessRunner.RunAsync("nvidia-smi", NvidiaSmiArguments, Directory.GetCurrentDirectory(), null, cancellationToken);
-            return result.ExitCode == 0
-                ? (ParseNvidiaSmi(result.Output), "nvidia-smi")
-                : (null, $"nvidia-smi failed (exit {result.ExitCode}): {result.Output.FirstOrDefault() ?? string.Empty}".TrimEnd(' ', ':'));
+            return (null, "nvidia-smi not found on PATH (no NVIDIA driver on this host)");
         }
-        catch (Win32Exception)
-        {
-            return (null, "nvidia-smi not found (no NVIDIA driver on this host)");
-        }
+
+        var result = await ProcessRunner.RunAsync(program, NvidiaSmiArguments, Directory.GetCurrentDirectory(), null, cancellationToken);
+        return result.ExitCode == 0
+            ? (ParseNvidiaSmi(result.Output), program)
+            : (null, $"{program} failed (exit {result.ExitCode}): {result.Output.FirstOrDefault() ?? string.Empty}".TrimEnd(' ', ':'));
     }
 
     /// <summary>The lines of <see cref="NvidiaSmiArguments"/>' output.</summary>
