@@ -103,6 +103,18 @@ public class ImagePlanTests
             .And.MatchRegex(@"db\s+ai\s+postgres:16\s+pull\s+missing\s+-\s+-")
             .And.Contain("1 of 2 image(s) present in testing; Start would build demo/api:1 and pull postgres:16");
 
+        var json = new StringWriter();
+        new ReportWriter(new StringWriter(), json, json: true).Write(ImagesReport.Of(environment, states, ImagePlan.For(states, offline: false), offline: false));
+        using (var document = System.Text.Json.JsonDocument.Parse(json.ToString()))
+        {
+            var api = document.RootElement.GetProperty("services")[0];
+            api.GetProperty("source").GetString().Should().Be("build");
+            api.GetProperty("build").GetString().Should().Be("stale");
+            api.GetProperty("builtHash").GetString().Should().Be("sha256:before");
+            api.GetProperty("currentHash").GetString().Should().Be("sha256:now");
+            document.RootElement.GetProperty("toPull")[0].GetString().Should().Be("postgres:16");
+        }
+
         var offline = () => ReportWriter.Text(new StringWriter()).Write(ImagesReport.Of(environment, states, ImagePlan.For(states, offline: true), offline: true));
         offline.Should().Throw<PipelineException>().WithMessage("Start cannot have 1 of the images of testing (above): --offline: 1 image(s) missing*");
     }
