@@ -46,6 +46,7 @@ public sealed partial class ImageBuilder(DockerEngine engine, RegistryCredential
         var output = new BuildOutput(request.Service, log);
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Exception? unsent = null; // set before the pipe fails the engine's read: why the context could not be sent
         var producer = Task.Run(async () =>
         {
             try
@@ -56,8 +57,8 @@ public sealed partial class ImageBuilder(DockerEngine engine, RegistryCredential
             }
             catch (Exception e)
             {
+                Volatile.Write(ref unsent, e);
                 await pipe.Writer.CompleteAsync(e);
-                throw;
             }
         }, CancellationToken.None);
 
@@ -71,23 +72,21 @@ public sealed partial class ImageBuilder(DockerEngine engine, RegistryCredential
         {
             refused = EngineImages.ApiMessage(e);
         }
+        catch (Exception) when (Volatile.Read(ref unsent) is PipelineException && !cancellationToken.IsCancellationRequested)
+        {
+            // A file of the context could not be read: its own line, below.
+        }
         finally
         {
+            // The engine stopped reading (done, failed, or the run was cancelled): the producer stops too.
             await stop.CancelAsync();
             await pipe.Reader.CompleteAsync();
-        }
-
-        try
-        {
             await producer;
         }
-        catch (PipelineException) when (refused is null && output.Error is null)
+
+        if (Volatile.Read(ref unsent) is PipelineException unreadable && !cancellationToken.IsCancellationRequested)
         {
-            throw; // a file of the context could not be read: its own line
-        }
-        catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or IOException)
-        {
-            // The engine stopped reading (it failed, or the run was cancelled): its answer is what counts.
+            throw unreadable;
         }
 
         cancellationToken.ThrowIfCancellationRequested();
