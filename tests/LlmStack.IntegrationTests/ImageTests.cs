@@ -268,4 +268,26 @@ public sealed class ImageTests(DockerFixture docker) : IAsyncLifetime
         (await NetworksAsync("staging")).Should().BeEmpty("not even the core stack it depends on is created");
         Directory.Exists(secrets).Should().BeFalse("no secret is generated either");
     }
+
+    [Fact]
+    public async Task Setup_runs_every_check_even_after_a_failing_one_creates_only_the_secrets_and_says_what_to_do_next()
+    {
+        var secrets = Path.Combine(_work, "secrets");
+        var staging = Build with { Environment = "staging", Arguments = ["--secrets-dir", secrets] };
+
+        var setup = await staging.RunAsync("Setup");
+
+        setup.ExitCode.Should().NotBe(0, "staging's GPU services cannot run here");
+        setup.Output.Should().MatchRegex(@"ValidateSchema\s+ok").And.MatchRegex(@"SetupSecrets\s+ok").And.MatchRegex(@"DetectGpu\s+failed\s+environment staging cannot run its GPU services")
+            .And.MatchRegex(@"Images\s+ok").And.MatchRegex(@"CheckNetworkConflicts\s+ok")
+            .And.Contain("use an environment with gpu: false here").And.NotContain("./build.sh Start --environment staging");
+        setup.Output.IndexOf("║ ValidateSchema", StringComparison.Ordinal).Should().BeLessThan(setup.Output.IndexOf("║ SetupSecrets", StringComparison.Ordinal));
+        File.Exists(Path.Combine(secrets, "staging.env")).Should().BeTrue("Setup creates the missing secrets");
+        (await docker.ContainersAsync("staging")).Should().BeEmpty();
+        (await NetworksAsync("staging")).Should().BeEmpty("Setup is read-only but for the secrets");
+
+        var testing = await (Build with { Arguments = ["--secrets-dir", secrets] }).RunAsync("Setup");
+        testing.ExitCode.Should().Be(0, testing.ToString());
+        testing.Output.Should().Contain("./build.sh Start --environment testing: builds and pulls what Images lists as missing");
+    }
 }
