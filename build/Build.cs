@@ -15,7 +15,7 @@ using LlmStack.Wipe;
 /// cannot hold fields, so each is a private field here behind the member its component declares without a body, made
 /// by the component's own New… member.
 /// </summary>
-class Build : PipelineBuild, IStacks, IImages, INetworks, IBackup, IRetention, IWipe, ICredentials, ISecretScan, IWorkflows, IGitHub, ITests, IBenchmarks, ISchema
+class Build : PipelineBuild, IStacks, IDeploy, IImages, INetworks, IBackup, IRetention, IWipe, ICredentials, ISecretScan, IWorkflows, IGitHub, ITests, IBenchmarks, ISchema
 {
     public static Task<int> Main(string[] args) => Execute<Build>(args);
 
@@ -33,9 +33,17 @@ class Build : PipelineBuild, IStacks, IImages, INetworks, IBackup, IRetention, I
 
     protected override string? DescribeFailure(Exception exception) => Failures.Describe(exception);
 
-    protected override void OnBuildInitialized() => ((IWorkflows)this).WarnWhenStale();
+    protected override void OnBuildInitialized()
+    {
+        Shared.CheckState();
+        ((IWorkflows)this).WarnWhenStale();
+    }
 
-    protected override void OnBuildFinished() => _session?.Dispose();
+    protected override void OnBuildFinished()
+    {
+        _session?.Dispose();
+        ((IGitHub)this).WriteStepOutputs();
+    }
 
     SchemaFile? _schemaFile;
 

@@ -60,10 +60,12 @@ interface IBackup : IHazEnvironment, IHazService, IHazGitHub
 
     Target BackupCopy => _ => _
         .Description("Copy to every other tier of the environment what the first tier has and it lacks (restic copy; tape: export); non-zero naming the tiers that failed.")
+        .After(BackupFull)
         .Executes(ct => BackupTargets.CopyAsync(ct));
 
     Target BackupVerify => _ => _
         .Description("Every tier: restic check (reading back --read-data-subset, or all with --read-data), then the content of the newest backup of every member (whichever set holds it; or --backup-set's members) in throwaway containers of the services' own images; tape read back; marks each checked set verified per tier; non-zero naming tier, set and service.")
+        .After(BackupCopy)
         .Executes(ct => BackupTargets.VerifyAsync(BackupSet, ReadData, ReadDataSubset, ct));
 
     Target RestoreTest => _ => _

@@ -44,7 +44,7 @@ interface IBenchmarks : IHazEnvironment, ITests
         .DependsOn(FixtureImages)
         .Executes(async ct =>
         {
-            var (ours, compose) = await StartBenchmark.RunAsync(SchemaFile, ImageMapFile, Runs ?? 5, SecretsDir, Secrets, Log, ct);
+            var (ours, compose) = await StartBenchmark.RunAsync(SchemaFile, ImageMapFile, Runs ?? 5, State.Secrets, Secrets, Log, ct);
             Log.Information("{Ours}", ours.ToString());
             Log.Information("{Compose}", compose.ToString());
             ReportSummary("LlmStack", $"{ours.Median.TotalSeconds:0.00}s");
@@ -55,17 +55,17 @@ interface IBenchmarks : IHazEnvironment, ITests
     Target BenchmarkBackup => _ => _
         .Description("Backup figures for the README (nothing asserted): a mixed-data volume through LlmStack/restic against tar|zstd|openssl and tar -czf, first, unchanged and 7 runs with 1 % change, peak RSS; postgres against pg_dump -Fc. In a project of its own.")
         .DependsOn(FixtureImages)
-        .Executes(async ct => ReportFigures(await BackupBenchmark.RunAsync(SchemaFile, ImageMapFile, SecretsDir, VolumeMib, DatabaseMib, Secrets, Log, ct)));
+        .Executes(async ct => ReportFigures(await BackupBenchmark.RunAsync(SchemaFile, ImageMapFile, State.Secrets, VolumeMib, DatabaseMib, Secrets, Log, ct)));
 
     Target BenchmarkTiers => _ => _
         .Description("Tier and restore-test figures for the README (nothing asserted): a backup set with a --volume-mib volume copied to a remote (rclone serve restic) and a cloud tier (s3rver, TLS) with restic copy, first and unchanged, against rclone sync of the repository to the same S3; RestoreTest of the set against a plain restic restore. In a project of its own, servers on 127.0.0.1.")
         .DependsOn(FixtureImages, TestTools)
-        .Executes(async ct => ReportFigures(await TierBenchmark.RunAsync(SchemaFile, ImageMapFile, SecretsDir, VolumeMib, Secrets, Log, ct)));
+        .Executes(async ct => ReportFigures(await TierBenchmark.RunAsync(SchemaFile, ImageMapFile, State.Secrets, VolumeMib, Secrets, Log, ct)));
 
     Target BenchmarkRetentionCleanup => _ => _
         .Description("Cleanup figures for the README (nothing asserted): a tier with --cleanup-sets real backup sets cleaned to the newest 20 by LlmStack (catalog, plan, one forget, prune) against restic forget --keep-last --prune on a copy. In a project of its own.")
         .DependsOn(FixtureImages)
-        .Executes(async ct => ReportFigures(await RetentionCleanupBenchmark.RunAsync(SchemaFile, ImageMapFile, SecretsDir, CleanupSets, Secrets, Log, ct)));
+        .Executes(async ct => ReportFigures(await RetentionCleanupBenchmark.RunAsync(SchemaFile, ImageMapFile, State.Secrets, CleanupSets, Secrets, Log, ct)));
 
     Target BenchmarkRetention => _ => _
         .Description("Retention planner figures for the README (nothing asserted): a GFS policy over --history-size hourly backups, median of --runs (default 5).")

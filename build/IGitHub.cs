@@ -48,12 +48,15 @@ interface IGitHub : IBackup
         .Executes(async ct =>
         {
             // The environment's secret values, so a log tail that carries one is masked.
-            SecretStore.Mask(SecretStore.FileFor(RootDirectory, SecretsDir, Environment), Secrets);
+            SecretStore.Mask(SecretStore.FileFor(State.Repository, State.Secrets, Environment), Secrets);
             var outcome = new WorkflowOutcome(WorkflowFile!, Environment, FailedTarget ?? FailedTargets.FirstOrDefault()?.Name, LogFile is null ? null : Path.GetFullPath(LogFile, RootDirectory),
                 FailureReporter.RunUrl(System.Environment.GetEnvironmentVariable));
             await new FailureReporter(await GitHubAsync(ct), Secrets, Out)
                 .ReportOrResolveAsync(outcome, Succeeded, ExecutionPlan.Where(t => t.Name != nameof(ReportFailure)).Select(t => t.Status).ToList(), ct);
         });
+
+    /// <summary>Under GitHub Actions, the run's failed target as a step output (GITHUB_OUTPUT) for the report job; Build calls it when the run ends.</summary>
+    void WriteStepOutputs() => StepOutputs.Write(name => Variables.GetValueOrDefault(name), ExecutionPlan);
 
     Target WorkflowStatus => _ => _
         .Description("The last run on the default branch of every generated workflow in .github/workflows (state, age, URL; --json); non-zero when one failed, was cancelled or waits for approval, or missed its schedule by over an hour.")

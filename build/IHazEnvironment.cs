@@ -53,8 +53,11 @@ interface IHazEnvironment : IPipelineBuild
     [Parameter("Never pull an image: Start, PullImages, Images and the network probe list what is missing in one line instead (builds still run)")]
     bool Offline => TryGetValue<bool?>(() => Offline) ?? false;
 
-    [Parameter("Directory of the secrets files (<environment>.env); a CI runner keeps it outside the checkout")]
-    string SecretsDir => TryGetValue(() => SecretsDir) ?? SecretStore.DefaultDirectory;
+    [Parameter("Directory of persistent state: backups of local tiers, the audit log, retention records, the backup catalog, restore reports, secrets (default: the repository root; a CI runner keeps it outside the checkout, e.g. /var/lib/llmstack)")]
+    string? StateDir => TryGetValue(() => StateDir);
+
+    [Parameter("Directory of the secrets files (<environment>.env, <environment>.backup-key), relative to the state directory (default: <state dir>/secrets)")]
+    string? SecretsDir => TryGetValue(() => SecretsDir);
 
     [Parameter("Host-wide directory of the environment locks (default: /run/lock/llmstack, else <temp>/llmstack-locks)")]
     string? LockDir => TryGetValue(() => LockDir);
@@ -82,6 +85,12 @@ interface IHazEnvironment : IPipelineBuild
 
     ReportWriter Reports => new(Out, Document, Json);
 
+    /// <summary>Where this run's persistent state lives (--state-dir, --secrets-dir); inputs stay in the repository.</summary>
+    StatePaths State => StatePaths.Of(RootDirectory, StateDir, SecretsDir);
+
+    /// <summary>Under GitHub Actions on a self-hosted runner, a state or secrets directory the checkout would delete is refused before anything runs; Build calls it first.</summary>
+    void CheckState() => State.Check(name => Variables.GetValueOrDefault(name));
+
     /// <summary>The schema, loaded once (made again when --schema changes it after it was first read).</summary>
     SchemaFile SchemaFile { get; }
 
@@ -97,10 +106,10 @@ interface IHazEnvironment : IPipelineBuild
         DockerHost = DockerHost,
         ImageMap = ImageMap,
         Offline = Offline,
-        SecretsDirectory = SecretsDir,
+        State = State,
         LockDirectory = LockDir,
         LockTimeout = Duration.ParseParameter("--lock-timeout", LockTimeout),
-        Gate = new GateOptions(DryRun, Confirm, Console.In, !Console.IsInputRedirected, AuditLog.For(RootDirectory, Log)),
+        Gate = new GateOptions(DryRun, Confirm, Console.In, !Console.IsInputRedirected, AuditLog.For(State.AuditLog, Log)),
         Masker = Secrets,
         Log = Log,
         Out = Out,

@@ -17,6 +17,6 @@ interface ISecretScan : IHazEnvironment
     Target ValidateSecurity => _ => _
         .Description("Scan the repository (tracked and untracked, not ignored files; --history: every commit; --path DIR: another directory) for secrets: the rule table, the environments' actual secret values, the schema and generated compose files; allowlist in configs/secret-scan-allowlist.yaml. Table, --json, --sarif FILE; non-zero exit on a finding.")
         .Executes(ct => SecretScanner.ValidateAsync(
-            new SecretScanOptions { RepositoryRoot = RootDirectory, Path = ScanPath, History = History, SarifFile = Sarif, SecretsDirectory = SecretsDir, Schema = SchemaFile },
+            new SecretScanOptions { RepositoryRoot = RootDirectory, Path = ScanPath, History = History, SarifFile = Sarif, SecretsDirectory = State.Secrets, Schema = SchemaFile },
             Secrets, Log, Reports, ct));
 }

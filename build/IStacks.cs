@@ -118,7 +118,7 @@ interface IStacks : IHazEnvironment, IHazService
 
     /// <summary>The stack targets of these names (<see cref="StackTargets"/>' names for the schema's stacks); one line for a name none is declared with.</summary>
     Target[] Named(IEnumerable<string> names) => names
-        .Select(name => typeof(IStacks).GetProperty(name)?.GetValue(this) as Target
+        .Select(name => typeof(IStacks).GetProperty(name)?.GetMethod?.CreateDelegate<Func<Target>>(this)() // a delegate: no reflection invoke stub at start-up
             ?? throw new PipelineException($"the schema has a stack whose target {name} build/IStacks.cs does not declare: declare it, or remove the stack"))
         .ToArray();
 

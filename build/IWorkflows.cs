@@ -1,6 +1,8 @@
+using LlmStack.Backup;
 using LlmStack.GitHub;
 using LlmStack.GitHub.Workflows;
 using LlmStack.Pipeline;
+using LlmStack.Sessions;
 
 /// <summary>
 /// The GitHub Actions workflows, declared here next to the targets they run; GenerateWorkflows writes .github/workflows
@@ -11,50 +13,84 @@ interface IWorkflows : IHazEnvironment
 {
     const string Hosted = "ubuntu-latest";
 
+    /// <summary>What a deploy is made from: a push to main that changes one of these deploys (schema, configurations, the build).</summary>
+    static readonly string[] DeployInputs =
+        ["schemas/**", "configs/**", "sql/**", "build/**", "src/**", "build.sh", "global.json", "Directory.Build.props", "Directory.Packages.props", "nuget.config"];
+
     IEnumerable<Workflow> Workflows(WorkflowSources sources)
     {
+        const string sarif = "artifacts/security.sarif";
         yield return Workflow.Define("pr.yml", "Pull request")
             .OnPullRequest().OnPush("main")
             .Permission("contents", "read")
-            .Concurrent("pr-${{ github.event.pull_request.number || github.ref }}", cancelInProgress: true)
+            // A newer push cancels the running check of the same pull request; a push to main has a group of its own.
+            .Concurrent("pr-${{ github.event.pull_request.number || github.run_id }}", cancelInProgress: true)
             .Job("schema", "Schema and compose", j => j.On(Hosted).Timeout(20).Setup().Build([nameof(ISchema.ValidateSchema), nameof(ISchema.GenerateCompose)]))
             .Job("security", "Secret scan", j => j.On(Hosted).Timeout(20).Permission("contents", "read").Permission("security-events", "write").Setup()
-                .Build([nameof(ISecretScan.ValidateSecurity)], "--sarif", "artifacts/security.sarif")
-                .Step(new WorkflowStep("Upload SARIF") { If = "always()", Uses = ActionPins.UploadSarif, With = [("sarif_file", "artifacts/security.sarif")] }))
+                .Build([nameof(ISecretScan.ValidateSecurity)], "--sarif", sarif)
+                .Step(new WorkflowStep("Upload SARIF")
+                {
+                    // Also after findings (the scan fails), never without a file, never for a fork's pull request (its token cannot write).
+                    If = $"always() && hashFiles('{sarif}') != '' && (github.event_name == 'push' || github.event.pull_request.head.repo.full_name == github.repository)",
+                    Uses = ActionPins.UploadSarif,
+                    With = [("sarif_file", sarif)],
+                }))
             .Job("unit", "Unit tests", j => j.On(Hosted).Timeout(45).Setup().Build([nameof(ITests.TestTools), nameof(ITests.UnitTest)]))
             .Job("workflows", "Workflows up to date", j => j.On(Hosted).Timeout(20).Setup().Build([nameof(CheckWorkflows)]));
 
-        var reports = new[] { ".nuke/temp/build.log", ".nuke/temp/build.json", "artifacts/" }.Concat(sources.MetricsFile is { } metrics ? [metrics] : []).ToList();
+        // Relative to the state directory, as the build resolves it.
+        var metrics = sources.MetricsFile is { } file ? [Path.IsPathRooted(file) ? file : $"${{{{ {StatePaths.WorkflowVariable} }}}}/{file}"] : Array.Empty<string>();
         foreach (var environment in sources.Environments)
         {
             var labels = sources.RunnerLabels[environment];
-            var backup = $"backup-{environment}.yml";
-            yield return Workflow.Define(backup, $"Backup {environment}")
+
+            // One job, one plan, one process: the order is BackupCopy's and BackupVerify's declared After.
+            yield return Workflow.Define($"backup-{environment}.yml", $"Backup {environment}")
                 .OnSchedule(sources.BackupSchedules[environment]).OnDispatch()
                 .Permission("contents", "read")
-                .Job("full", $"BackupFull {environment}", j => j.ForEnvironment(environment, labels, environment).Timeout(180).Setup()
-                    .Build([nameof(IBackup.BackupFull)], "--environment", environment).UploadReports($"backup-full-{environment}", reports).ReportFailure(backup, environment, nameof(IBackup.BackupFull), closesOnSuccess: false))
-                .Job("copy", $"BackupCopy {environment}", j => j.After("full").ForEnvironment(environment, labels, environment).Timeout(180).Setup()
-                    .Build([nameof(IBackup.BackupCopy)], "--environment", environment).UploadReports($"backup-copy-{environment}", reports).ReportFailure(backup, environment, nameof(IBackup.BackupCopy), closesOnSuccess: false))
-                .Job("verify", $"BackupVerify {environment}", j => j.After("copy").ForEnvironment(environment, labels, environment).Timeout(120).Setup()
-                    .Build([nameof(IBackup.BackupVerify)], "--environment", environment).UploadReports($"backup-verify-{environment}", reports).ReportFailure(backup, environment, nameof(IBackup.BackupVerify)));
+                .Job("backup", $"Backup {environment}", j => j.ForEnvironment(environment, labels, environment).Timeout(480)
+                    .RunBuild([nameof(IBackup.BackupFull), nameof(IBackup.BackupCopy), nameof(IBackup.BackupVerify)], "--environment", environment)
+                    .UploadLog($"backup-{environment}.yml", metrics))
+                .Report("backup", environment);
 
-            var retention = $"retention-{environment}.yml";
-            yield return Workflow.Define(retention, $"Retention {environment}")
+            yield return Workflow.Define($"retention-{environment}.yml", $"Retention {environment}")
                 .OnSchedule(sources.RetentionSchedules[environment]).OnDispatch()
                 .Permission("contents", "read")
-                .Job("cleanup", $"RetentionCleanup {environment}", j => j.ForEnvironment(environment, labels, environment).Timeout(120).Setup()
-                    .Build([nameof(IRetention.RetentionCleanup)], "--environment", environment, "--confirm", environment)
-                    .UploadReports($"retention-{environment}", reports).ReportFailure(retention, environment, nameof(IRetention.RetentionCleanup)));
+                .Job("retention", $"RetentionCleanup {environment}", j => j.ForEnvironment(environment, labels, environment).Timeout(180)
+                    .RunBuild([nameof(IRetention.RetentionCleanup)], "--environment", environment, "--confirm", environment)
+                    .UploadLog($"retention-{environment}.yml", metrics))
+                .Report("retention", environment);
+
+            // Deploy on push: the environment converges on main; production waits for its GitHub environment's reviewers.
+            yield return Workflow.Define($"deploy-{environment}.yml", $"Deploy {environment}")
+                .OnPushTo("main", DeployInputs).OnDispatch()
+                .Permission("contents", "read")
+                .Job("deploy", $"Deploy {environment}", j => j.ForEnvironment(environment, labels, environment).Timeout(120)
+                    .RunBuildWithoutKey([nameof(IDeploy.Deploy)], "--environment", environment, "--confirm", environment)
+                    .UploadLog($"deploy-{environment}.yml", []))
+                .Report("deploy", environment);
+
+            // Drift: what runs against the schema on main, read-only on the environment's runner; a difference fails the
+            // check and the report job opens the environment's drift issue (closed by the next clean check).
+            yield return Workflow.Define($"drift-{environment}.yml", $"Drift {environment}")
+                .OnSchedule(sources.DriftSchedules[environment]).OnDispatch()
+                .Permission("contents", "read")
+                .Job("drift", $"CheckDrift {environment}", j => j.OnRunnerOf(labels).Timeout(30)
+                    .RunBuildWithoutKey([nameof(IDeploy.CheckDrift)], "--environment", environment)
+                    .UploadLog($"drift-{environment}.yml", []))
+                .Report("drift", environment);
+
+            yield return Workflow.Define($"restore-test-{environment}.yml", $"Restore test {environment}")
+                .OnSchedule(sources.RestoreTestSchedule).OnDispatch()
+                .Permission("contents", "read")
+                .Job("restore-test", $"RestoreTest {environment}", j => j.ForEnvironment(environment, labels, environment).Timeout(120)
+                    .RunBuild([nameof(IBackup.RestoreTest)], "--environment", environment)
+                    .UploadLog($"restore-test-{environment}.yml", [.. metrics, $"${{{{ {StatePaths.WorkflowVariable} }}}}/artifacts/restore-test/{environment}/*.md", $"${{{{ {StatePaths.WorkflowVariable} }}}}/artifacts/restore-test/{environment}/*.json"]))
+                .Report("restore-test", environment);
         }
 
-        yield return sources.Environments.Aggregate(
-            Workflow.Define("restore-test.yml", "Restore test").OnSchedule(sources.RestoreTestSchedule).OnDispatch().Permission("contents", "read"),
-            (workflow, environment) => workflow.Job($"restore-test-{environment}", $"RestoreTest {environment}", j => j
-                .ForEnvironment(environment, sources.RunnerLabels[environment], environment).Timeout(120).Setup()
-                .Build([nameof(IBackup.RestoreTest)], "--environment", environment)
-                .UploadReports($"restore-test-{environment}", reports).ReportFailure("restore-test.yml", environment, nameof(IBackup.RestoreTest))));
-
+        // The request is checked on a hosted runner before the approval-gated job: a typo never waits for a reviewer.
+        var inputs = new (string Name, string Value)[] { ("ENVIRONMENT", "${{ inputs.environment }}"), ("SERVICE", "${{ inputs.service }}"), ("BACKUP", "${{ inputs.backup }}"), ("CONFIRM", "${{ inputs.confirm }}") };
         yield return Workflow.Define("restore.yml", "Restore")
             .NameRuns("Restore ${{ inputs.service }} in ${{ inputs.environment }}${{ inputs.dispatch_id != '' && format(' [{0}]', inputs.dispatch_id) || '' }}")
             .OnDispatch(
@@ -64,31 +100,28 @@ interface IWorkflows : IHazEnvironment
                 WorkflowInput.Text("confirm", "Type the environment's name again to confirm"),
                 WorkflowInput.Text(RestoreDispatcher.DispatchIdInput, "Leave empty: DispatchRestore sets it to find its own run (shown in the run's title)", ""))
             .Permission("contents", "read")
-            .Job("restore", "Restore ${{ inputs.service }} in ${{ inputs.environment }}", j => j
-                .ForEnvironment("${{ inputs.environment }}", [.. WorkflowSources.SelfHostedLabels, "${{ inputs.environment }}"], "${{ inputs.environment }}")
-                .Timeout(120)
-                .Step(new WorkflowStep("Confirm")
+            .Job("check", "Check the request", j => j.On(Hosted).Timeout(5)
+                .Step(new WorkflowStep("Check the request")
                 {
-                    Env = [("ENVIRONMENT", "${{ inputs.environment }}"), ("CONFIRM", "${{ inputs.confirm }}"), ("SERVICE", "${{ inputs.service }}"), ("BACKUP", "${{ inputs.backup }}")],
+                    Env = [.. inputs, ("BACKUP_ID", RestorePlanner.BackupPattern), ("SET_ID", RestorePlanner.SetPattern)],
                     Run = $"""
                           if [ "$CONFIRM" != "$ENVIRONMENT" ]; then echo "::error::confirm must be the environment's name ($ENVIRONMENT): nothing was restored"; exit 1; fi
-                          if [ "$SERVICE" = {RestoreDispatch.AllServices} ] && [ "$BACKUP" = latest ]; then echo "::error::service {RestoreDispatch.AllServices} restores a whole backup set: give backup = a set id (BackupList shows them)"; exit 1; fi
+                          if [ "$SERVICE" = {RestoreDispatch.AllServices} ]; then
+                            if ! [[ "$BACKUP" =~ $SET_ID ]]; then echo "::error::service {RestoreDispatch.AllServices} restores a whole backup set: give backup = a set id such as 20261129T201500Z-3fa2 (BackupList shows them); nothing was restored"; exit 1; fi
+                          elif ! [[ "$BACKUP" =~ $BACKUP_ID ]]; then echo "::error::backup takes {RestorePlanner.Latest}, {RestorePlanner.LatestSafety}, a set id such as 20261129T201500Z-3fa2 or a snapshot id (8 to 64 hex digits; BackupList shows them); nothing was restored"; exit 1; fi
                           """,
-                })
-                .Setup()
-                .Step(new WorkflowStep(nameof(IBackup.Restore))
-                {
-                    If = $"inputs.service != '{RestoreDispatch.AllServices}'",
-                    Env = [("ENVIRONMENT", "${{ inputs.environment }}"), ("SERVICE", "${{ inputs.service }}"), ("BACKUP", "${{ inputs.backup }}"), ("CONFIRM", "${{ inputs.confirm }}")],
-                    Run = $"./build.sh {nameof(IBackup.Restore)} --environment \"$ENVIRONMENT\" --service \"$SERVICE\" --backup \"$BACKUP\" --confirm \"$CONFIRM\"",
-                })
-                .Step(new WorkflowStep(nameof(IBackup.RestoreSet))
-                {
-                    If = $"inputs.service == '{RestoreDispatch.AllServices}'",
-                    Env = [("ENVIRONMENT", "${{ inputs.environment }}"), ("BACKUP", "${{ inputs.backup }}"), ("CONFIRM", "${{ inputs.confirm }}")],
-                    Run = $"./build.sh {nameof(IBackup.RestoreSet)} --environment \"$ENVIRONMENT\" --backup-set \"$BACKUP\" --confirm \"$CONFIRM\"",
-                })
-                .UploadReports("restore-${{ inputs.environment }}", reports));
+                }))
+            .Job("restore", "Restore ${{ inputs.service }} in ${{ inputs.environment }}", j => j
+                .After("check")
+                .ForEnvironment("${{ inputs.environment }}", [sources.RunnerLabelsExpression("inputs.environment")], "${{ inputs.environment }}")
+                .Timeout(120)
+                .RunBuild(nameof(IBackup.Restore),
+                    WorkflowSteps.Command([nameof(IBackup.Restore)], "--environment", "\"$ENVIRONMENT\"", "--service", "\"$SERVICE\"", "--backup", "\"$BACKUP\"", "--confirm", "\"$CONFIRM\""),
+                    condition: $"inputs.service != '{RestoreDispatch.AllServices}'", env: inputs)
+                .RunBuild(nameof(IBackup.RestoreSet),
+                    WorkflowSteps.Command([nameof(IBackup.RestoreSet)], "--environment", "\"$ENVIRONMENT\"", "--backup-set", "\"$BACKUP\"", "--confirm", "\"$CONFIRM\""),
+                    condition: $"inputs.service == '{RestoreDispatch.AllServices}'", env: inputs)
+                .UploadLog("restore.yml", []));
     }
 
     /// <summary>Every generated file under .github/, from the declarations above and the configurations.</summary>

@@ -103,7 +103,7 @@ internal static class BuildExecutor
         }
 
         SummaryWriter.Write(build.Out, plan, build.IsSucceeding && !cancelled);
-        return build.ExitCode ?? (cancelled ? PipelineRunner.Cancelled : build.IsSucceeding ? 0 : PipelineRunner.Failure);
+        return cancelled ? PipelineRunner.Cancelled : build.IsSucceeding ? build.ExitCode ?? 0 : PipelineRunner.Failure;
     }
 
     private static async Task<ExecutionStatus> RunTargetAsync(PipelineBuild build, IReadOnlyList<ExecutableTarget> plan, ExecutableTarget target, CancellationToken token)

@@ -219,8 +219,19 @@ internal sealed class ParameterService
             Dictionary<string, JsonElement> values;
             try
             {
+                // A document, not the serializer: the reflection-based serializer costs a run's start-up more than the rest.
                 using var stream = File.OpenRead(file);
-                values = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(stream) ?? [];
+                using var document = JsonDocument.Parse(stream);
+                if (document.RootElement.ValueKind != JsonValueKind.Object)
+                {
+                    throw new JsonException("the parameter file must be one JSON object", null, 0, 0);
+                }
+
+                values = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+                foreach (var property in document.RootElement.EnumerateObject())
+                {
+                    values[property.Name] = property.Value.Clone();
+                }
             }
             catch (JsonException e)
             {

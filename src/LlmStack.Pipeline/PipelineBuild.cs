@@ -11,6 +11,9 @@ public interface IPipelineBuild
     /// <summary><c>.nuke/temp</c>: logs, plan graphs; git-ignored.</summary>
     string TemporaryDirectory { get; }
 
+    /// <summary>The run's environment variables (the process's, or those a test or an embedding passed in <c>RunOptions</c>).</summary>
+    IReadOnlyDictionary<string, string> Variables { get; }
+
     Serilog.ILogger Log { get; }
 
     /// <summary>Secrets known to this run; everything logged or printed is masked with it.</summary>
@@ -39,6 +42,9 @@ public interface IPipelineBuild
     /// <summary>Adds <c>key: value</c> to the running target's row in the summary table.</summary>
     void ReportSummary(string key, string value);
 
+    /// <summary>The exit code of a run that succeeded; see <see cref="PipelineBuild.ExitCode"/>.</summary>
+    int? ExitCode { get; set; }
+
     /// <summary>The value resolved for a component parameter (<c>[Parameter] string X =&gt; TryGetValue(() =&gt; X) ?? "default"</c>), or default.</summary>
     T? TryGetValue<T>(Expression<Func<T>> parameter);
 }
@@ -55,6 +61,8 @@ public abstract class PipelineBuild : IPipelineBuild
     public string RootDirectory { get; internal set; } = Directory.GetCurrentDirectory();
 
     public string TemporaryDirectory => Path.Combine(RootDirectory, ".nuke", "temp");
+
+    public IReadOnlyDictionary<string, string> Variables { get; internal set; } = new Dictionary<string, string>();
 
     private Serilog.ILogger? _log;
 
@@ -142,7 +150,11 @@ public abstract class PipelineBuild : IPipelineBuild
     /// <summary>The target running now, if any.</summary>
     public ExecutableTarget? CurrentTarget { get; internal set; }
 
-    /// <summary>Overrides the exit code (otherwise 0 when every planned target succeeded or was skipped).</summary>
+    /// <summary>
+    /// The exit code of a run in which every planned target succeeded or was skipped (null: 0), for a target whose success
+    /// has more than one answer (a plan: 0 no changes, 2 changes, as <c>terraform plan -detailed-exitcode</c>). A failure (1)
+    /// or a cancel (130) always wins over it, so a later failing target is never reported as a success.
+    /// </summary>
     public int? ExitCode { get; set; }
 
     /// <summary>Adds <c>key: value</c> to the running target's row in the summary table.</summary>

@@ -93,6 +93,7 @@ public static class PipelineRunner
         {
             var commandLine = CommandLine.Parse(options.Arguments);
             var variables = options.EnvironmentVariables ?? ProcessEnvironment();
+            build.Variables = variables;
             var prefix = build.EnvironmentPrefix;
 
             // A plain --help (or no target at all) with the root found as usual is served from the help cache before

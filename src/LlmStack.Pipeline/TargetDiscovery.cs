@@ -86,8 +86,9 @@ internal static class TargetDiscovery
         var targets = new List<ExecutableTarget>(found.Count);
         foreach (var (name, property, declaring) in found)
         {
-            // Invoking the interface property on the instance dispatches to the most derived implementation.
-            var factory = (Target)property.GetValue(build)!;
+            // Invoking the interface property on the instance dispatches to the most derived implementation. Through a
+            // delegate, not PropertyInfo.GetValue: reflection compiles an invoke stub per getter, a cost at every start.
+            var factory = property.GetMethod!.CreateDelegate<Func<Target>>(build)();
             var definition = new TargetDefinition(build, name);
             factory(definition);
             targets.Add(new ExecutableTarget(name, targets.Count, factory, definition, declaring));

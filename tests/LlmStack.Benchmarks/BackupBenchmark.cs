@@ -7,6 +7,7 @@ using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Security;
+using LlmStack.Sessions;
 using Serilog;
 
 namespace LlmStack.Benchmarks;
@@ -105,7 +106,7 @@ public static class BackupBenchmark
         }
 
         config.Environments[StartBenchmark.EnvironmentName] = new EnvironmentBackupDefinition { Schedule = "0 0 * * *", Tiers = ["benchmark", .. (others?.Keys ?? [])] };
-        var plan = BackupPlanner.Plan(config, environment, root, secretsDirectory);
+        var plan = BackupPlanner.Plan(config, environment, StatePaths.Of(root, null, secretsDirectory));
         key ??= new BackupKey(null, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)), "benchmark key");
         ResticRepository Open(ResolvedTier tier) => new(
             tier, StartBenchmark.EnvironmentName, key, Path.Combine(work, "restic-cache"), log, BackupKeys.TierCredentials(tier, masker ?? new SecretMasker()));

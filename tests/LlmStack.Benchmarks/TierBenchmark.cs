@@ -76,7 +76,7 @@ public static class TierBenchmark
             }
 
             stopwatch.Restart();
-            var report = await new RestoreTester(context, environment, image => image, root, log).RunAsync(BackupSelection.OfSet(entries[^1]), cancellationToken);
+            var report = await new RestoreTester(context, environment, image => image, root, Path.Combine(work, "restore-test"), log).RunAsync(BackupSelection.OfSet(entries[^1]), cancellationToken);
             figures.Add(new BackupFigure($"RestoreTest of the set: {(report.Passed ? "passed" : "FAILED")}, {report.Checks.Count} checks (throwaway containers, dump → restore → dump, key digest, sha256 of every file)", stopwatch.Elapsed.TotalSeconds, null, null));
             var target = Path.Combine(work, "restore");
             stopwatch.Restart();

@@ -134,21 +134,24 @@ public abstract class RunningStacks(string startTarget) : IAsyncLifetime
 
     public Schema.ResolvedEnvironment Testing { get; private set; } = null!;
 
+    /// <summary>The schema the stacks are started from: the default one, or a class's copy (<see cref="SchemaCopy"/>).</summary>
+    public virtual string SchemaPath => "schemas/compose-schema.yaml";
+
     public async Task InitializeAsync()
     {
         await Docker.InitializeAsync();
         await Docker.CleanAsync("testing");
-        var start = await new TestRun(Docker.Root).RunAsync(startTarget);
+        var start = await new TestRun(Docker.Root).RunAsync(startTarget, "--schema", SchemaPath);
         if (start.ExitCode != 0)
         {
             throw new InvalidOperationException($"{startTarget} failed: {start}");
         }
 
         Engine = await LlmStack.Engine.DockerEngine.ConnectAsync(null, Serilog.Core.Logger.None, CancellationToken.None);
-        Testing = new Schema.SchemaFile(Docker.Root, "schemas/compose-schema.yaml").Resolve("testing");
+        Testing = new Schema.SchemaFile(Docker.Root, SchemaPath).Resolve("testing");
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         await Docker.CleanAsync("testing");
         Engine.Dispose();
@@ -176,20 +179,44 @@ public static class Cli
     /// <see cref="InterruptGroupAsync"/> can signal it and every tool it runs at once, as a terminal's Ctrl-C does.
     /// </param>
     /// <param name="signalAt">Sends <c>signal</c> (a name for kill: INT, TERM) to the run once a line of its output matches: a known point, never a guessed delay.</param>
-    public static async Task<Result> RunAsync(
+    public static Task<Result> RunAsync(
         string root, IEnumerable<string> arguments, IReadOnlyDictionary<string, string>? environment = null, Func<Process, Task>? whileRunning = null, bool processGroup = false,
-        Func<string, bool>? signalAt = null, string signal = "INT")
+        Func<string, bool>? signalAt = null, string signal = "INT") =>
+        RunBashAsync(root, [Path.Combine(root, "build.sh"), .. arguments], environment, whileRunning, processGroup, signalAt, signal);
+
+    /// <summary>
+    /// A workflow step's <c>run</c>, as a GitHub Actions runner on Linux runs it when the step names no shell: written to a
+    /// file and run by <c>bash -e {0}</c> in <paramref name="directory"/>, with the step's environment
+    /// (<paramref name="environment"/>). The process is that bash: a signal to it is what the runner sends the step on a
+    /// cancel (SIGINT, SIGTERM 7.5 s later, then the process tree killed 2.5 s after that).
+    /// </summary>
+    public static async Task<Result> RunStepAsync(string directory, string run, IReadOnlyDictionary<string, string> environment, Func<Process, Task>? whileRunning = null)
     {
-        var logs = Path.Combine(Path.GetTempPath(), "llmstack-it-logs-" + Guid.NewGuid().ToString("N"));
+        var script = Path.Combine(Path.GetTempPath(), $"llmstack-it-step-{Guid.NewGuid():N}.sh");
+        await File.WriteAllTextAsync(script, run);
+        try
+        {
+            return await RunBashAsync(directory, ["-e", script], environment, whileRunning, processGroup: false, signalAt: null, signal: "INT");
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
+    private static async Task<Result> RunBashAsync(
+        string directory, string[] bashArguments, IReadOnlyDictionary<string, string>? environment, Func<Process, Task>? whileRunning, bool processGroup,
+        Func<string, bool>? signalAt, string signal)
+    {
+        var logs = environment?.GetValueOrDefault("LLMSTACK_LOG_DIRECTORY") ?? Path.Combine(Path.GetTempPath(), "llmstack-it-logs-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(logs);
-        string[] command = [Path.Combine(root, "build.sh"), .. arguments];
         // A test host started from a background job (`bash .ci/run &` without job control) inherits SIGINT ignored, the
         // build program then inherits it too, and .NET installs no Ctrl-C handler for an ignored SIGINT: the tests' INT
         // would do nothing. perl (always on Debian) puts the default back and execs, keeping the pid, so an INT here
         // acts as a terminal's Ctrl-C whatever started the tests.
-        var start = new ProcessStartInfo("perl", ["-e", "$SIG{INT} = 'DEFAULT'; exec { $ARGV[0] } @ARGV or die \"exec $ARGV[0]: $!\\n\"", .. (processGroup ? new[] { "setsid", "bash" } : ["bash"]), .. command])
+        var start = new ProcessStartInfo("perl", ["-e", "$SIG{INT} = 'DEFAULT'; exec { $ARGV[0] } @ARGV or die \"exec $ARGV[0]: $!\\n\"", .. (processGroup ? new[] { "setsid", "bash" } : ["bash"]), .. bashArguments])
         {
-            WorkingDirectory = root,
+            WorkingDirectory = directory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true, // never interactive: confirmations must come from --confirm

@@ -37,4 +37,16 @@ public static class SchemaCopy
     public static YamlMappingNode Service(this YamlMappingNode schema, string name) => schema.Map("services").Map(name);
 
     public static void Set(this YamlMappingNode node, string key, YamlNode value) => node.Children[new YamlScalarNode(key)] = value;
+
+    /// <summary>A stand-in service whose every health check fails (a 404), checked every second, so a start gives up on it within seconds.</summary>
+    public static void FailHealth(this YamlMappingNode schema, string service)
+    {
+        var node = schema.Service(service);
+        node.Map("environment").Set("STANDIN_FAIL_HEALTH", new YamlScalarNode("1"));
+        var check = node.Map("healthcheck");
+        check.Set("interval", new YamlScalarNode("1s"));
+        check.Set("timeout", new YamlScalarNode("2s"));
+        check.Set("retries", new YamlScalarNode("2"));
+        check.Set("start_period", new YamlScalarNode("0s"));
+    }
 }

@@ -241,16 +241,7 @@ public sealed class StackLifecycleTests(DockerFixture docker) : IAsyncLifetime
     [Fact]
     public async Task A_failing_healthcheck_fails_naming_the_service_and_its_last_check_output()
     {
-        var schema = SchemaCopy.Write(docker.Root, root =>
-        {
-            var minio = root.Service("minio");
-            minio.Map("environment").Set("STANDIN_FAIL_HEALTH", new YamlScalarNode("1"));
-            var check = minio.Map("healthcheck");
-            check.Set("interval", new YamlScalarNode("1s"));
-            check.Set("timeout", new YamlScalarNode("2s"));
-            check.Set("retries", new YamlScalarNode("2"));
-            check.Set("start_period", new YamlScalarNode("0s"));
-        });
+        var schema = SchemaCopy.Write(docker.Root, root => root.FailHealth("minio"));
         try
         {
             var result = await Build.RunAsync("StartCore", "--schema", schema);

@@ -252,6 +252,21 @@ public class ExecutionTests
         h.Output.Should().Contain("// soft failure");
     }
 
+    public class ExitCodeBuild : RecordingBuild
+    {
+        public Target Plan => _ => _.Executes(() => ((IPipelineBuild)this).ExitCode = 2);
+
+        public Target FailsAfter => _ => _.After(Plan).Executes(() => throw new InvalidOperationException("later failure"));
+    }
+
+    [Fact]
+    public async Task A_target_sets_the_exit_code_of_a_successful_run_and_a_failure_still_wins()
+    {
+        using var h = new Harness();
+        (await h.RunAsync<ExitCodeBuild>("Plan")).Should().Be(2);
+        (await h.RunAsync<ExitCodeBuild>("Plan", "FailsAfter")).Should().Be(PipelineRunner.Failure, "a plan's 2 never hides a later failure");
+    }
+
     public class AsyncBuild : RecordingBuild
     {
         public Target Slow => _ => _.Executes(async () =>

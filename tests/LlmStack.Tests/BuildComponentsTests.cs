@@ -51,6 +51,7 @@ public partial class BuildComponentsTests
             "RestartCore", "RestartInference", "RestartAi", "RestartUi", "RestartTesting", "RestartMonitoring", "Restart",
             "StatusCore", "StatusInference", "StatusAi", "StatusUi", "StatusTesting", "StatusMonitoring", "SystemStatus",
             "LogsCore", "LogsInference", "LogsAi", "LogsUi", "LogsTesting", "LogsMonitoring"] },
+        { "IDeploy", ["Plan", "Deploy", "CheckDrift", "ExportState"] },
         { "IImages", ["BuildImages", "RebuildCore", "RebuildInference", "RebuildAi", "RebuildUi", "RebuildTesting", "RebuildMonitoring",
             "PullImages", "Images", "DetectGpu", "CheckGpu", "Setup"] },
         { "INetworks", ["CheckNetworkConflicts", "SuggestSubnets", "ValidateNetworks", "CheckNetworkHealth", "CleanupNetworks"] },

@@ -12,6 +12,14 @@ internal static class BuildRun
         return (code, output.ToString());
     }
 
+    /// <summary>A run with environment variables of its own (besides the log directory): what GitHub Actions sets, say.</summary>
+    public static async Task<(int Code, string Output)> RunWithAsync(string root, IReadOnlyDictionary<string, string> variables, params string[] arguments)
+    {
+        var output = new StringWriter();
+        var code = await RunAsync(root, output, output, arguments, variables);
+        return (code, output.ToString());
+    }
+
     /// <summary>A run with standard output and standard error kept apart.</summary>
     public static async Task<(int Code, string StandardOutput, string StandardError)> RunSeparatedAsync(string root, params string[] arguments)
     {
@@ -20,7 +28,7 @@ internal static class BuildRun
         return (code, output.ToString(), error.ToString());
     }
 
-    private static async Task<int> RunAsync(string root, TextWriter output, TextWriter error, string[] arguments)
+    private static async Task<int> RunAsync(string root, TextWriter output, TextWriter error, string[] arguments, IReadOnlyDictionary<string, string>? variables = null)
     {
         var build = (PipelineBuild)Activator.CreateInstance(Type.GetType("Build, _build", throwOnError: true)!)!;
         return await PipelineRunner.RunAsync(build, new RunOptions
@@ -28,7 +36,7 @@ internal static class BuildRun
             Arguments = [.. arguments, "--root", root],
             Output = output,
             Error = error,
-            EnvironmentVariables = new Dictionary<string, string> { ["LLMSTACK_LOG_DIRECTORY"] = Path.Combine(root, ".nuke", "temp") },
+            EnvironmentVariables = new Dictionary<string, string>(variables ?? new Dictionary<string, string>()) { ["LLMSTACK_LOG_DIRECTORY"] = Path.Combine(root, ".nuke", "temp") },
         });
     }
 

@@ -75,6 +75,9 @@ public sealed class EnvironmentBackupDefinition : SchemaNode
 
     /// <summary>The labels of the self-hosted GitHub Actions runner that runs this environment's scheduled workflows (default <c>[self-hosted, llmstack, &lt;environment&gt;]</c>).</summary>
     public List<string>? RunnerLabels { get; set; }
+
+    /// <summary>When the generated drift workflow compares what runs with the schema (five-field cron, UTC; default <see cref="BackupConfigLoader.DefaultDriftSchedule"/>).</summary>
+    public string? DriftSchedule { get; set; }
 }
 
 public sealed class ServiceBackupDefinition : SchemaNode
@@ -105,6 +108,13 @@ public static class BackupConfigLoader
 
     /// <summary>The restore test's schedule when restore_test.schedule is not set: Sundays 06:00 UTC, after every nightly backup.</summary>
     public const string DefaultRestoreTestSchedule = "0 6 * * 0";
+
+    /// <summary>The drift check's schedule when an environment sets no drift_schedule: every six hours, at half past.</summary>
+    public const string DefaultDriftSchedule = "30 */6 * * *";
+
+    /// <summary>An environment's drift_schedule, or <see cref="DefaultDriftSchedule"/>.</summary>
+    public static string DriftSchedule(BackupConfig config, string environment) =>
+        config.Environments.TryGetValue(environment, out var definition) && definition.DriftSchedule is { } schedule ? schedule : DefaultDriftSchedule;
 
     /// <summary>The runner labels of an environment: its runner_labels, or <c>[self-hosted, llmstack, &lt;environment&gt;]</c>.</summary>
     public static IReadOnlyList<string> RunnerLabels(BackupConfig config, string environment) =>
@@ -193,6 +203,11 @@ public static class BackupConfigLoader
             else
             {
                 diagnostics.Error(environment.Location, $"environment '{name}' has no schedule (five-field cron in UTC, e.g. \"0 3 * * *\")");
+            }
+
+            if (environment.DriftSchedule is { } drift && !TryParseCron(drift, out _, out var driftProblem))
+            {
+                diagnostics.Error(environment.Locate("drift_schedule"), $"environment '{name}': drift_schedule '{drift}' is not a cron expression: {driftProblem}");
             }
 
             if (environment.RunnerLabels is { } labels)

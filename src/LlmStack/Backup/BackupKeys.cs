@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using LlmStack.Pipeline;
 using LlmStack.Security;
+using LlmStack.Sessions;
 using Serilog;
 
 namespace LlmStack.Backup;
@@ -15,11 +16,11 @@ public static class BackupKeys
 {
     private const string Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
-    public static string DefaultFile(string rootDirectory, string secretsDirectory, string environment) =>
-        Path.Combine(Path.GetFullPath(secretsDirectory, rootDirectory), $"{environment}.backup-key");
+    public static string DefaultFile(StatePaths paths, string environment) => paths.SecretsFile($"{environment}.backup-key");
 
+    /// <param name="file">--backup-key-file; relative to the state directory, as <paramref name="configFile"/> (<c>key.file</c>) is.</param>
     public static BackupKey Resolve(
-        string? value, string? file, string? configFile, string rootDirectory, string secretsDirectory, string environment, bool repositoryExists, SecretMasker masker, ILogger log)
+        string? value, string? file, string? configFile, StatePaths paths, string environment, bool repositoryExists, SecretMasker masker, ILogger log)
     {
         if (!string.IsNullOrEmpty(value))
         {
@@ -29,7 +30,7 @@ public static class BackupKeys
 
         if (!string.IsNullOrWhiteSpace(file ?? configFile))
         {
-            var path = Path.GetFullPath((file ?? configFile)!, rootDirectory);
+            var path = paths.Resolve((file ?? configFile)!);
             if (!File.Exists(path))
             {
                 throw new PipelineException($"backup key file {path} does not exist: restore it from your copy (without it the backups cannot be read)");
@@ -39,7 +40,7 @@ public static class BackupKeys
             return new BackupKey(path, null, path);
         }
 
-        var generated = DefaultFile(rootDirectory, secretsDirectory, environment);
+        var generated = DefaultFile(paths, environment);
         if (File.Exists(generated))
         {
             Register(generated, masker);

@@ -75,6 +75,9 @@ public sealed record BackupSetManifest(
 
     public static BackupSetManifest FromJson(string json) => JsonSerializer.Deserialize<BackupSetManifest>(json, JsonDefaults.Document)!;
 
+    /// <summary>A set id (<see cref="NewSetId"/>) as an unanchored extended regular expression (.NET and bash's <c>=~</c> read it alike).</summary>
+    public const string SetIdPattern = "[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}";
+
     /// <summary>A new set id: UTC time to the second and a random suffix, sortable (<c>20261129T201500Z-3fa2</c>).</summary>
     public static string NewSetId(DateTimeOffset now) =>
         now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture) + "-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2));

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using LlmStack.Reporting;
+using LlmStack.Sessions;
 
 namespace LlmStack.Backup;
 
@@ -29,9 +30,9 @@ public sealed class BackupMetrics(string? file, string? stepSummary)
 
     private readonly List<string> _summary = [];
 
-    /// <summary>From the configuration (<c>metrics.file</c>, relative to the root) and the environment (GITHUB_STEP_SUMMARY).</summary>
-    public static BackupMetrics For(BackupConfig config, string root) =>
-        new(config.Metrics?.File is { Length: > 0 } path ? Path.GetFullPath(path, root) : null, Environment.GetEnvironmentVariable("GITHUB_STEP_SUMMARY"));
+    /// <summary>From the configuration (<c>metrics.file</c>, relative to the state directory) and the environment (GITHUB_STEP_SUMMARY).</summary>
+    public static BackupMetrics For(BackupConfig config, StatePaths paths) =>
+        new(config.Metrics?.File is { Length: > 0 } path ? paths.Resolve(path) : null, Environment.GetEnvironmentVariable("GITHUB_STEP_SUMMARY"));
 
     public void Backup(BackupSetManifest set)
     {

@@ -21,6 +21,8 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
 
     private string Root => session.Options.Schema.RootDirectory;
 
+    private StatePaths State => session.Options.State;
+
     private Serilog.ILogger Log => session.Options.Log;
 
     public BackupConfig Config => _config ??= BackupConfigLoader.LoadValid(
@@ -56,11 +58,11 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     /// <summary>Whether the environment's backup settings ask for a BackupFull before every wipe of data.</summary>
     public bool BackupBeforeWipe => Config.Environments.GetValueOrDefault(session.Environment.Name)?.BackupBeforeWipe == true;
 
-    public EnvironmentBackupPlan Plan => BackupPlanner.Plan(Config, session.Environment, Root, session.Options.SecretsDirectory);
+    public EnvironmentBackupPlan Plan => BackupPlanner.Plan(Config, session.Environment, State);
 
     private BackupMetrics Metrics => options.MetricsFile is { Length: > 0 } file
-        ? new BackupMetrics(Path.GetFullPath(file, Root), System.Environment.GetEnvironmentVariable("GITHUB_STEP_SUMMARY"))
-        : BackupMetrics.For(Config, Root);
+        ? new BackupMetrics(State.Resolve(file), System.Environment.GetEnvironmentVariable("GITHUB_STEP_SUMMARY"))
+        : BackupMetrics.For(Config, State);
 
     /// <summary>
     /// One line on the environment's newest complete backup set and its age, for a wipe whose backup was skipped on
@@ -70,7 +72,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     {
         var environment = session.Environment.Name;
         if (string.IsNullOrEmpty(options.KeyValue) && string.IsNullOrWhiteSpace(options.KeyFile ?? Config.Key?.File)
-            && !File.Exists(BackupKeys.DefaultFile(Root, session.Options.SecretsDirectory, environment)))
+            && !File.Exists(BackupKeys.DefaultFile(State, environment)))
         {
             return $"no backup of {environment} exists (it has no backup key yet): what is wiped cannot be restored";
         }
@@ -165,7 +167,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
             ? session.Options.Schema.Resolve(name)
             : session.Environment;
         Log.Information("Restore test of {Chosen}", BackupSelection.Describe(chosen));
-        var report = await new RestoreTester(context, testEnvironment, session.MapImage, Root, Log).RunAsync(chosen, cancellationToken);
+        var report = await new RestoreTester(context, testEnvironment, session.MapImage, Root, State.RestoreTestReports, Log).RunAsync(chosen, cancellationToken);
         Metrics.RestoreTest(report);
         session.Options.Reports.Write(BackupReports.RestoreTest(report));
         return report;
@@ -249,7 +251,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
             return Apply(target, context).Changes(RestorePlanner.RestoreSet(await context.Catalog.SetsAsync(ct), context.Plan, set, order));
         }, cancellationToken);
 
-    private RestoreApply Apply(string target, BackupContext context) => new(context, target, Path.Combine(Root, "artifacts", "restore"), session.Options.Cleanup);
+    private RestoreApply Apply(string target, BackupContext context) => new(context, target, State.RestoredFiles, session.Options.Cleanup);
 
     /// <summary>The environment's backup context (repository of the first tier opened, tiers, lifecycle under the lock when held).</summary>
     public async Task<BackupContext> ContextAsync(CancellationToken cancellationToken)
@@ -264,13 +266,12 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         var plan = Plan;
         var exists = File.Exists(Path.Combine(plan.Primary.Repository, "config"));
         var key = BackupKeys.Resolve(
-            options.KeyValue, options.KeyFile, Config.Key?.File, Root, session.Options.SecretsDirectory, session.Environment.Name, exists, session.Options.Masker, Log);
-        var temp = Path.Combine(Root, ".nuke", "temp");
+            options.KeyValue, options.KeyFile, Config.Key?.File, State, session.Environment.Name, exists, session.Options.Masker, Log);
         ResticRepository Open(ResolvedTier tier) => new(
-            tier, session.Environment.Name, key, Path.Combine(temp, "restic-cache"), Log, BackupKeys.TierCredentials(tier, session.Options.Masker));
+            tier, session.Environment.Name, key, State.Cache("restic-cache"), Log, BackupKeys.TierCredentials(tier, session.Options.Masker));
         var repository = Open(plan.Primary);
         await repository.OpenAsync(cancellationToken);
-        var manifests = Path.Combine(temp, "backup-manifests");
+        var manifests = State.BackupCatalogCache;
         var engine = await session.EngineAsync(cancellationToken);
         var secrets = await session.SecretsAsync(cancellationToken);
         _context = new BackupContext(

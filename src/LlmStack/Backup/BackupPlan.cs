@@ -3,6 +3,7 @@ using LlmStack.Engine;
 using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
+using LlmStack.Sessions;
 
 namespace LlmStack.Backup;
 
@@ -115,10 +116,14 @@ public static class BackupPlanner
 {
     public const string ConfigService = "config";
 
-    /// <summary>Where a tier keeps an environment's repository: the location with <c>/&lt;environment&gt;</c> appended.</summary>
-    public static ResolvedTier Resolve(string name, TierDefinition tier, string environment, string rootDirectory, string secretsDirectory)
+    /// <summary>
+    /// Where a tier keeps an environment's repository: the location with <c>/&lt;environment&gt;</c> appended; a relative
+    /// path under the state directory (persistent state), a <c>ca_file</c> under the repository (an input), credentials in
+    /// the secrets directory.
+    /// </summary>
+    public static ResolvedTier Resolve(string name, TierDefinition tier, string environment, StatePaths paths)
     {
-        string Under(string path) => Path.Combine(Path.GetFullPath(path, rootDirectory), environment);
+        string Under(string path) => Path.Combine(paths.Resolve(path), environment);
         var kind = BackupWords.Parse<TierKind>(tier.Kind!);
         var repository = kind switch
         {
@@ -128,14 +133,14 @@ public static class BackupPlanner
         };
         return new ResolvedTier(name, kind, repository)
         {
-            CaFile = tier.CaFile is null ? null : Path.GetFullPath(tier.CaFile, rootDirectory),
-            CredentialsFile = tier.Credentials is null ? null : Path.Combine(Path.GetFullPath(secretsDirectory, rootDirectory), tier.Credentials),
-            Catalog = kind == TierKind.Tape ? Path.Combine(Path.GetFullPath(tier.Catalog ?? "backups/tape-catalog", rootDirectory), environment) : null,
+            CaFile = tier.CaFile is null ? null : paths.Input(tier.CaFile),
+            CredentialsFile = tier.Credentials is null ? null : paths.SecretsFile(tier.Credentials),
+            Catalog = kind == TierKind.Tape ? paths.TapeCatalog(tier.Catalog, environment) : null,
         };
     }
 
     /// <summary>The configuration's words become the plan's types here, once (the configuration is valid: <see cref="BackupConfigLoader.LoadValid"/>).</summary>
-    public static EnvironmentBackupPlan Plan(BackupConfig config, ResolvedEnvironment environment, string rootDirectory, string secretsDirectory = "secrets")
+    public static EnvironmentBackupPlan Plan(BackupConfig config, ResolvedEnvironment environment, StatePaths paths)
     {
         if (!config.Environments.TryGetValue(environment.Name, out var settings))
         {
@@ -143,7 +148,7 @@ public static class BackupPlanner
         }
 
         BackupConfigLoader.TryParseCron(settings.Schedule!, out var cron, out _);
-        var tiers = settings.Tiers!.Select(name => Resolve(name, config.Tiers[name], environment.Name, rootDirectory, secretsDirectory)).ToList();
+        var tiers = settings.Tiers!.Select(name => Resolve(name, config.Tiers[name], environment.Name, paths)).ToList();
 
         var members = new List<BackupMember>();
         var skipped = new Dictionary<string, string>(StringComparer.Ordinal);

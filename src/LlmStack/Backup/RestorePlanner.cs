@@ -42,6 +42,16 @@ public static class RestorePlanner
     /// <summary><c>--backup latest-safety</c>: the newest safety copy of the member (pre-restore, pre-wipe).</summary>
     public const string LatestSafety = "latest-safety";
 
+    /// <summary>
+    /// What <c>--backup</c> can name, as an anchored extended regular expression (.NET and bash's <c>=~</c> read it alike):
+    /// <see cref="Latest"/>, <see cref="LatestSafety"/>, a set id, or a snapshot id (a prefix of 8 to 64 hex digits).
+    /// restore.yml checks its input with it before the approval-gated job.
+    /// </summary>
+    public const string BackupPattern = "^(" + Latest + "|" + LatestSafety + "|" + BackupSetManifest.SetIdPattern + "|[0-9a-f]{8,64})$";
+
+    /// <summary>A whole set (<c>RestoreSet --backup-set</c>, restore.yml's service <c>all</c>): a set id only.</summary>
+    public const string SetPattern = "^" + BackupSetManifest.SetIdPattern + "$";
+
     /// <summary><c>Restore --service X [--backup B] [--backup-type T]</c>: the chosen member, a notice when a newer safety copy exists, and the plan's shape.</summary>
     public static RestorePlan Restore(IReadOnlyList<BackupSetManifest> sets, EnvironmentBackupPlan plan, string service, string backup, BackupType? type)
     {

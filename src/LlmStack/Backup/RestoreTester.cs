@@ -21,7 +21,7 @@ public sealed record RestoreTestCheck(string Member, string Check, bool Ok, stri
 }
 
 /// <summary>
-/// The outcome of a restore test, written as Markdown and JSON under artifacts/ and named by <paramref name="Set"/>, the
+/// The outcome of a restore test, written as Markdown and JSON under the state directory's artifacts/restore-test/ and named by <paramref name="Set"/>, the
 /// newest of the <paramref name="Sets"/> its members came from.
 /// </summary>
 public sealed record RestoreTestReport(
@@ -35,7 +35,9 @@ public sealed record RestoreTestReport(
 /// restore → dump), plus row counts; redis — the key count and a digest of every key's value against the digest taken
 /// at backup time; volumes — the restored tree's sha256 listing against the one recorded at backup time.
 /// </summary>
-public sealed class RestoreTester(BackupContext source, ResolvedEnvironment testEnvironment, Func<string, string> imageOf, string root, ILogger log)
+/// <param name="root">The repository root (bind mounts of the services' definitions).</param>
+/// <param name="reports">Where the reports go, <c>&lt;environment&gt;/&lt;set&gt;.md|json</c> (the state directory's <c>artifacts/restore-test</c>).</param>
+public sealed class RestoreTester(BackupContext source, ResolvedEnvironment testEnvironment, Func<string, string> imageOf, string root, string reports, ILogger log)
 {
 
     public string Project => $"llmstack-restoretest-{source.Environment.Name}";
@@ -59,7 +61,7 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
                 Lifecycle = new ServiceLifecycle(engine, throwaway, log),
                 Helpers = new HelperContainers(engine, scope, log),
             };
-            var runner = new RestoreRunner(context, Path.Combine(root, "artifacts", "restore-test"));
+            var runner = new RestoreRunner(context, reports);
             foreach (var (entry, member) in members)
             {
                 var set = entry.Manifest.Set;
@@ -234,7 +236,7 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
 
     private void Write(RestoreTestReport report)
     {
-        var directory = Path.Combine(root, "artifacts", "restore-test", report.Environment);
+        var directory = Path.Combine(reports, report.Environment);
         Directory.CreateDirectory(directory);
         File.WriteAllText(Path.Combine(directory, $"{report.Set}.json"), JsonSerializer.Serialize(report, JsonDefaults.Document));
         File.WriteAllText(Path.Combine(directory, $"{report.Set}.md"), Markdown(report));

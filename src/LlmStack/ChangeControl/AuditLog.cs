@@ -19,8 +19,9 @@ public sealed record AuditEntry(
     int Pid);
 
 /// <summary>
-/// Append-only JSON lines (<c>audit/audit.jsonl</c> under the repository, git-ignored, or LLMSTACK_AUDIT_LOG): every
-/// change the change gate applies, who ran it, where and when, and its result. Each entry is also logged.
+/// Append-only JSON lines (<c>audit/audit.jsonl</c> under the state directory, git-ignored in a checkout, or
+/// LLMSTACK_AUDIT_LOG): every change the change gate applies, who ran it, where and when, and its result. Each entry is
+/// also logged.
 /// </summary>
 public sealed class AuditLog(string path, ILogger log)
 {
@@ -30,10 +31,9 @@ public sealed class AuditLog(string path, ILogger log)
 
     public string Path { get; } = path;
 
-    public static AuditLog For(string rootDirectory, ILogger log) =>
-        new(Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } custom
-            ? custom
-            : System.IO.Path.Combine(rootDirectory, "audit", "audit.jsonl"), log);
+    /// <param name="path">Where the state directory keeps the audit log (the Sessions' <c>StatePaths.AuditLog</c>), unless LLMSTACK_AUDIT_LOG names another file.</param>
+    public static AuditLog For(string path, ILogger log) =>
+        new(Environment.GetEnvironmentVariable(PathVariable) is { Length: > 0 } custom ? custom : path, log);
 
     public AuditEntry Record(string target, string environment, string kind, string resource, string action, string result, string? detail = null)
     {

@@ -30,6 +30,7 @@ public enum ChangeKind
     Files,
     Model,
     Models,
+    Image,
 }
 
 /// <summary>What a planned change does to its resource.</summary>
@@ -49,6 +50,11 @@ public enum ChangeAction
     Recreate,
     Restart,
     Verify,
+    Create,
+    Start,
+    Unpause,
+    Repair,
+    Pull,
 }
 
 /// <summary>The words of kinds and actions, mapped once: <c>BackupSet</c> → "backup set", <c>BackUp</c> → "back up".</summary>

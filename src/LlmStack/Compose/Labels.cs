@@ -36,6 +36,16 @@ public static class Labels
     }
 
     /// <summary>
+    /// A replica's definition labels, added to its create call once the call is complete (so neither is part of what they
+    /// describe): the config hash (a change means recreate) and the per-aspect digests that say what changed.
+    /// </summary>
+    public static void Definition(IDictionary<string, string> labels, string configHash, string digests)
+    {
+        labels[Names.ConfigHash] = configHash;
+        labels[Names.ConfigDigests] = digests;
+    }
+
+    /// <summary>
     /// An image built from a service's context: managed, the service it is for and the content hash of what it was built from
     /// (<see cref="Names.BuildHash"/>), which tells a current image from a stale one. No environment: environments that run
     /// the same tag from the same sources share the image.

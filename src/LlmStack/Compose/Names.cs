@@ -18,6 +18,9 @@ public static class Names
     public const string Service = "io.llmstack.service";
     public const string Volume = "io.llmstack.volume";
     public const string ConfigHash = "io.llmstack.config-hash";
+
+    /// <summary>On service containers: per-aspect digests of the definition (what a plan names when the config hash differs).</summary>
+    public const string ConfigDigests = "io.llmstack.config-digests";
     public const string DependsOn = "io.llmstack.depends-on";
     public const string Managed = "io.llmstack.managed";
     public const string Image = "io.llmstack.image";

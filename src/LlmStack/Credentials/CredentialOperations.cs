@@ -40,7 +40,7 @@ public sealed class CredentialOperations(EnvironmentSession session, ILogger log
         }
 
         var others = session.Options.Schema.EnvironmentNames().Where(e => e != Environment.Name)
-            .ToDictionary(e => e, e => SecretStore.FileFor(Root, session.Options.SecretsDirectory, e), StringComparer.Ordinal);
+            .ToDictionary(e => e, e => SecretStore.FileFor(Root, session.Options.State.Secrets, e), StringComparer.Ordinal);
         var check = await new CredentialValidation(Environment, Definitions, Root, files, new RunningServices(session))
             .CheckAsync(path, values, others, strict, cancellationToken);
 

@@ -30,6 +30,9 @@ public sealed class ContainerPlan
 
     /// <summary>Hash of everything that defines the container (secret values included): a change means recreate.</summary>
     public required string ConfigHash { get; init; }
+
+    /// <summary>Per-aspect digests of the same definition: what a plan names when the hash differs.</summary>
+    public required ConfigDigests Digests { get; init; }
 }
 
 /// <summary>Turns a resolved service into Docker create parameters (compose-compatible names and labels).</summary>
@@ -153,9 +156,18 @@ public static class ContainerSpecs
 
         var extra = networks.Skip(1).Select(n => (n, (IList<string>)aliases)).ToList();
         var hash = Hash(create, networks);
-        labels[Names.ConfigHash] = hash;
-        return new ContainerPlan { Service = service, Number = number, Name = name, Image = image, Create = create, ExtraNetworks = extra, ConfigHash = hash };
+        var digests = ConfigDigests.Of(create, networks, environment.Project);
+        Labels.Definition(labels, hash, digests.Serialize());
+        return new ContainerPlan { Service = service, Number = number, Name = name, Image = image, Create = create, ExtraNetworks = extra, ConfigHash = hash, Digests = digests };
     }
+
+    /// <summary>Every replica of every service of a stack, by service: what Start creates, and what a plan compares with.</summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<ContainerPlan>> ForStack(
+        ResolvedEnvironment environment, string stack, Func<string, string> images, Func<string, string?> secrets, string rootDirectory) =>
+        environment.Services.Where(s => s.Stack == stack).ToDictionary(
+            s => s.Name,
+            s => (IReadOnlyList<ContainerPlan>)Enumerable.Range(1, s.Replicas).Select(n => Build(environment, s, n, images(s.Image), secrets, rootDirectory)).ToList(),
+            StringComparer.Ordinal);
 
     private static string Hash(CreateContainerParameters create, IReadOnlyList<string> networks)
     {

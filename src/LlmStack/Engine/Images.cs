@@ -68,6 +68,10 @@ public static class EngineImages
     public static async Task<bool> ExistsAsync(DockerEngine engine, string image, CancellationToken cancellationToken) =>
         await InspectAsync(engine, image, cancellationToken) is not null;
 
+    /// <summary>The image's ID (to notice a re-tagged image), or null when the engine does not have it.</summary>
+    public static async Task<string?> FindIdAsync(DockerEngine engine, string image, CancellationToken cancellationToken) =>
+        (await InspectAsync(engine, image, cancellationToken))?.ID;
+
     /// <summary>The image's details (ID, size, labels), or null when the engine does not have it.</summary>
     public static async Task<ImageInspectResponse?> InspectAsync(DockerEngine engine, string image, CancellationToken cancellationToken)
     {
@@ -84,10 +88,6 @@ public static class EngineImages
             return null;
         }
     }
-
-    /// <summary>The image's ID, to notice a re-tagged image.</summary>
-    public static async Task<string> IdAsync(DockerEngine engine, string image, CancellationToken cancellationToken) =>
-        (await engine.CallAsync(ct => engine.Client.Images.InspectImageAsync(image, ct), cancellationToken)).ID;
 
     public static (string Name, string Tag) Split(string image)
     {

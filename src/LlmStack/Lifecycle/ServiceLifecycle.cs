@@ -52,7 +52,8 @@ public sealed class SuspendedServices(ServiceLifecycle lifecycle, IReadOnlyList<
 
     public async ValueTask DisposeAsync()
     {
-        // Not the run's token: after a Ctrl-C the services still come back (each bounded by its healthcheck deadline).
+        // Not the run's token: after a Ctrl-C the services still come back (each bounded by its healthcheck deadline);
+        // a second Ctrl-C (a CI runner's SIGTERM 7.5 s after its SIGINT) only stops the waiting for their health.
         await ResumeAsync(CancellationToken.None);
     }
 }
@@ -66,9 +67,12 @@ public sealed class SuspendedServices(ServiceLifecycle lifecycle, IReadOnlyList<
 /// <remarks>
 /// With a <c>journalBase</c> (the environment lock's path), every suspension is written down before it happens
 /// (<c>&lt;base&gt;.&lt;id&gt;.suspended</c>) and forgotten once resumed, so services left paused or stopped by a run that was
-/// killed are brought back by <see cref="RecoverAsync"/> when the next run takes the lock.
+/// killed are brought back by <see cref="RecoverAsync"/> when the next run takes the lock. <c>stopWaiting</c> (the run's
+/// cleanup token: a second Ctrl-C) ends the health waits of a resume: what is left is still brought back, unawaited, so a
+/// run stopped twice — a CI runner's cancel, whose SIGTERM follows its SIGINT after 7.5 s and a kill 2.5 s later — never
+/// leaves a service paused or stopped.
 /// </remarks>
-public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment environment, ILogger log, string? journalBase = null)
+public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment environment, ILogger log, string? journalBase = null, CancellationToken stopWaiting = default)
 {
 
     private readonly Scope _scope = Scope.Of(environment);
@@ -302,8 +306,16 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
                         await engine.CallAsync(ct => engine.Client.Containers.StartContainerAsync(c.Id, new ContainerStartParameters(), ct), cancellationToken);
                     }
 
-                    await Health.WaitReadyAsync(engine, c.Id, c.Name, _graph[c.Service], log, cancellationToken);
-                    log.Information("{Action} {Container}", c.Mode == SuspendMode.Pause ? "Resumed" : "Started", c.Name);
+                    using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopWaiting);
+                    try
+                    {
+                        await Health.WaitReadyAsync(engine, c.Id, c.Name, _graph[c.Service], log, waiting.Token);
+                        log.Information("{Action} {Container}", c.Mode == SuspendMode.Pause ? "Resumed" : "Started", c.Name);
+                    }
+                    catch (OperationCanceledException) when (stopWaiting.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                    {
+                        log.Warning("{Action} {Container} without waiting for its health (the run was stopped again)", c.Mode == SuspendMode.Pause ? "Resumed" : "Started", c.Name);
+                    }
                 }
                 catch (DockerContainerNotFoundException)
                 {

@@ -12,39 +12,27 @@ using Health = LlmStack.Engine.Health;
 
 namespace LlmStack.Lifecycle;
 
-/// <summary>What a Start did to a container.</summary>
-public enum StartAction
-{
-    Unchanged,
-    Repaired,
-    Unpaused,
-    Started,
-    Created,
-    Recreated,
-}
-
 /// <summary>What a Start did to each container.</summary>
-public sealed record StartReport(IReadOnlyDictionary<string, StartAction> Actions)
+public sealed record StartReport(IReadOnlyDictionary<string, ContainerAction> Actions)
 {
-    public int Count(StartAction action) => Actions.Values.Count(a => a == action);
+    public int Count(ContainerAction action) => Actions.Values.Count(a => a == action);
 
     public override string ToString() =>
-        string.Join(", ", Actions.Values.GroupBy(a => a).OrderBy(g => Text(g.Key), StringComparer.Ordinal).Select(g => $"{g.Count()} {Text(g.Key)}"));
-
-    public static string Text(StartAction action) => action.ToString().ToLowerInvariant();
+        string.Join(", ", Actions.Values.GroupBy(a => a).OrderBy(g => PlanText.Done(g.Key), StringComparer.Ordinal).Select(g => $"{g.Count()} {PlanText.Done(g.Key)}"));
 }
 
 /// <summary>What a Restart did: containers restarted in place, and what the Start that follows brought up that was down or missing.</summary>
 public sealed record RestartReport(int Restarted, StartReport? Start)
 {
-    /// <summary>The containers the restart found down, missing or cut off, by what was done to them.</summary>
-    public IReadOnlyDictionary<string, StartAction> Repaired =>
-        Start?.Actions.Where(kv => kv.Value != StartAction.Unchanged).ToDictionary(kv => kv.Key, kv => kv.Value) ?? new Dictionary<string, StartAction>();
+    /// <summary>The containers the restart found down, missing or cut off, by what was done to them (an orphan the start removed is not one).</summary>
+    public IReadOnlyDictionary<string, ContainerAction> Repaired =>
+        Start?.Actions.Where(kv => kv.Value is not (ContainerAction.Unchanged or ContainerAction.Remove)).ToDictionary(kv => kv.Key, kv => kv.Value)
+        ?? new Dictionary<string, ContainerAction>();
 
     public override string ToString() =>
         Repaired.Count == 0
             ? Restarted.ToString(System.Globalization.CultureInfo.InvariantCulture)
-            : $"{Restarted}; brought back: {string.Join(", ", Repaired.Select(kv => $"{kv.Key} {StartReport.Text(kv.Value)}"))}";
+            : $"{Restarted}; brought back: {string.Join(", ", Repaired.Select(kv => $"{kv.Key} {PlanText.Done(kv.Value)}"))}";
 }
 
 /// <summary>
@@ -63,7 +51,9 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
     /// a level's services in parallel once their dependencies are ready. Idempotent: unchanged containers are
     /// kept; a changed definition recreates that service only. Secrets and bind sources are checked, then
     /// <paramref name="beforeCreate"/> runs (the session's: the stack's images built or pulled, its network checked for
-    /// conflicts) before anything is created.
+    /// conflicts) before anything is created. What is done is <see cref="StartPlanner"/>'s plan of the stack, carried out by
+    /// <see cref="ApplyAsync(ContainerStep, LiveEngineState, CancellationToken)"/> and its siblings — the steps Deploy
+    /// takes one at a time through the change gate.
     /// </summary>
     public async Task<StartReport> StartAsync(string stack, SecretStore secrets, ImageMap images, Func<IReadOnlyList<ResolvedNetwork>, CancellationToken, Task>? beforeCreate, CancellationToken cancellationToken)
     {
@@ -72,40 +62,139 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
 
         await CheckExternalDependenciesAsync(stack, services, cancellationToken);
 
-        var plans = services.ToDictionary(
-            s => s.Name,
-            s => Enumerable.Range(1, s.Replicas)
-                .Select(n => ContainerSpecs.Build(environment, s, n, images.Apply(s.Image), secrets.Get, rootDirectory))
-                .ToList());
+        var desired = ContainerSpecs.ForStack(environment, stack, images.Apply, secrets.Get, rootDirectory);
 
-        var own = environment.NetworkOf(stack);
         if (beforeCreate is not null)
         {
-            await beforeCreate([own], cancellationToken);
+            await beforeCreate([environment.NetworkOf(stack)], cancellationToken);
         }
 
-        await EnsureNetworkAsync(own, cancellationToken);
-        foreach (var network in services.SelectMany(s => s.Networks).Distinct().Where(n => n != stack).Select(environment.NetworkOf))
+        var state = new LiveEngineState(engine, _scope);
+        var plan = await StartPlanner.StackAsync(environment, stack, desired, state, cancellationToken);
+        if (plan.Problems.Count > 0)
         {
-            await RequireNetworkAsync(network, cancellationToken);
+            throw new PipelineException(string.Join("; ", plan.Problems));
         }
 
-        foreach (var volume in environment.Volumes.Where(v => services.Any(s => s.Volumes.Any(m => m.Kind == MountKind.Volume && m.Source == v.Key))))
+        foreach (var network in plan.Networks)
         {
-            await EnsureVolumeAsync(volume, cancellationToken);
+            await ApplyAsync(network, cancellationToken);
         }
 
-        var existing = await RemoveOrphansAsync(await ContainersAsync(stack, cancellationToken), plans, cancellationToken);
-
-        var actions = new ConcurrentDictionary<string, StartAction>();
-        foreach (var level in _lifecycle.Graph.Levels(services.Select(s => s.Name)))
+        foreach (var volume in plan.Volumes)
         {
-            await Task.WhenAll(level.Select(service => ReconcileAsync(service, plans[service.Name], existing, actions, cancellationToken)));
+            await ApplyAsync(volume, cancellationToken);
+        }
+
+        var actions = new ConcurrentDictionary<string, ContainerAction>();
+        foreach (var removal in plan.Containers.Where(c => c.Action == ContainerAction.Remove))
+        {
+            actions[removal.Name] = await ApplyAsync(removal, state, cancellationToken);
+        }
+
+        foreach (var level in plan.Containers.Where(c => c.Action != ContainerAction.Remove).GroupBy(c => c.Level).OrderBy(g => g.Key))
+        {
+            await Task.WhenAll(level.GroupBy(c => c.Service).Select(async replicas =>
+            {
+                await Task.WhenAll(replicas.Select(async step => actions[step.Name] = await ApplyAsync(step, state, cancellationToken)));
+                log.Information("{Service} is {State}", replicas.Key, replicas.First().Desired!.Service.HasHealthcheck ? "healthy" : "running");
+            }));
         }
 
         var report = new StartReport(actions.OrderBy(kv => kv.Key, StringComparer.Ordinal).ToDictionary(kv => kv.Key, kv => kv.Value));
         log.Information("Stack {Stack} of {Environment} is up: {Report}", stack, environment.Name, report.ToString());
         return report;
+    }
+
+    /// <summary>A network step of a plan: created (a recreate removes the one whose subnet differs first); anything else is left alone.</summary>
+    public async Task ApplyAsync(NetworkStep step, CancellationToken cancellationToken)
+    {
+        if (step.Action is not (ResourceAction.Create or ResourceAction.Recreate))
+        {
+            return;
+        }
+
+        var network = step.Desired!;
+        if (step is { Action: ResourceAction.Recreate, Current: { } old })
+        {
+            await engine.CallAsync(ct => engine.Client.Networks.DeleteNetworkAsync(old.Id, ct), cancellationToken);
+            log.Information("Removed network {Network} (subnet {Old} differs from the schema's {New})", network.Name, string.Join(",", old.Subnets), network.Subnet);
+        }
+
+        await engine.Client.Networks.CreateNetworkAsync(
+            new NetworksCreateParameters
+            {
+                Name = network.Name,
+                Driver = network.Driver,
+                Labels = Labels.Network(environment.Project, environment.Name, network.Stack),
+                IPAM = new IPAM
+                {
+                    Driver = "default",
+                    Config = [new IPAMConfig { Subnet = network.Subnet.ToString(), Gateway = network.Gateway.ToString() }],
+                },
+            },
+            cancellationToken);
+        log.Information("Created network {Network} ({Subnet}, gateway {Gateway})", network.Name, network.Subnet, network.Gateway);
+    }
+
+    /// <summary>A volume step of a plan: created when it is to be; anything else is left alone.</summary>
+    public async Task ApplyAsync(VolumeStep step, CancellationToken cancellationToken)
+    {
+        if (step.Action != ResourceAction.Create)
+        {
+            return;
+        }
+
+        var volume = step.Desired!;
+        var labels = Labels.Volume(environment.Project, environment.Name, volume.Stacks[0], volume.Key);
+        await engine.Client.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume.Name, Driver = volume.Driver, Labels = labels }, cancellationToken);
+        log.Information("Created volume {Volume}", volume.Name);
+    }
+
+    /// <summary>
+    /// A replica's step of a plan made from <paramref name="state"/>: removed, or brought to the schema's definition (created,
+    /// recreated, started, unpaused, its networks repaired) and then waited for until ready, as its service's wait
+    /// strategies say. Returns what was done.
+    /// </summary>
+    public async Task<ContainerAction> ApplyAsync(ContainerStep step, LiveEngineState state, CancellationToken cancellationToken)
+    {
+        if (step.Action == ContainerAction.Remove)
+        {
+            await _lifecycle.StopOneAsync(state.Listed(step.Current!.Id), remove: true, "orphan removed", cancellationToken);
+            return step.Action;
+        }
+
+        var plan = step.Desired!;
+        string id;
+        if (step.Action is ContainerAction.Create or ContainerAction.Recreate)
+        {
+            if (step.Current is { } current)
+            {
+                await _lifecycle.StopOneAsync(state.Listed(current.Id), remove: true, $"recreating ({step.Why})", cancellationToken);
+            }
+
+            id = await CreateAsync(plan, cancellationToken);
+            await StartContainerAsync(plan, id, cancellationToken);
+            log.Information("{Action} {Container} ({Image})", step.Action == ContainerAction.Create ? "Created" : "Recreated", plan.Name, plan.Image);
+        }
+        else
+        {
+            id = step.Current!.Id;
+            await RepairNetworksAsync(step, cancellationToken);
+            if (step.Action == ContainerAction.Unpause)
+            {
+                await engine.CallAsync(ct => engine.Client.Containers.UnpauseContainerAsync(id, ct), cancellationToken);
+                log.Information("Unpaused {Container}", plan.Name);
+            }
+            else if (step.Action == ContainerAction.Start)
+            {
+                await StartContainerAsync(plan, id, cancellationToken);
+                log.Information("Started {Container}", plan.Name);
+            }
+        }
+
+        await Health.WaitReadyAsync(engine, id, plan.Name, plan.Service, log, cancellationToken);
+        return step.Action;
     }
 
     /// <summary>Stops (graceful timeout) and removes the stack's containers, dependents first; volumes stay; the stack's network goes once unused.</summary>
@@ -179,163 +268,6 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         }
     }
 
-    private async Task EnsureNetworkAsync(ResolvedNetwork network, CancellationToken cancellationToken)
-    {
-        var found = await FindNetworkAsync(network.Name, cancellationToken);
-        if (found is not null)
-        {
-            if (!_scope.Owns(found.Labels))
-            {
-                throw new PipelineException($"network '{network.Name}' exists but is not LlmStack's for {environment.Name} (labels differ): rename or remove it, or change the project name");
-            }
-
-            var subnets = found.IPAM?.Config?.Select(c => c.Subnet).ToList() ?? [];
-            if (subnets.Contains(network.Subnet.ToString()))
-            {
-                return;
-            }
-
-            if (found.Containers is { Count: > 0 })
-            {
-                throw new PipelineException(
-                    $"network '{network.Name}' has subnet {string.Join(",", subnets)} but the schema says {network.Subnet}, and containers use it: run Stop{Health.Capitalize(network.Stack)}, then start again");
-            }
-
-            await engine.CallAsync(ct => engine.Client.Networks.DeleteNetworkAsync(found.ID, ct), cancellationToken);
-            log.Information("Removed network {Network} (subnet {Old} differs from the schema's {New})", network.Name, string.Join(",", subnets), network.Subnet);
-        }
-
-        await engine.Client.Networks.CreateNetworkAsync(
-            new NetworksCreateParameters
-            {
-                Name = network.Name,
-                Driver = network.Driver,
-                Labels = Labels.Network(environment.Project, environment.Name, network.Stack),
-                IPAM = new IPAM
-                {
-                    Driver = "default",
-                    Config = [new IPAMConfig { Subnet = network.Subnet.ToString(), Gateway = network.Gateway.ToString() }],
-                },
-            },
-            cancellationToken);
-        log.Information("Created network {Network} ({Subnet}, gateway {Gateway})", network.Name, network.Subnet, network.Gateway);
-    }
-
-    private async Task RequireNetworkAsync(ResolvedNetwork network, CancellationToken cancellationToken)
-    {
-        var found = await FindNetworkAsync(network.Name, cancellationToken);
-        if (found is null || !_scope.Owns(found.Labels))
-        {
-            throw new PipelineException($"network '{network.Name}' of stack {network.Stack} does not exist: run Start{Health.Capitalize(network.Stack)} first");
-        }
-    }
-
-    private async Task<NetworkResponse?> FindNetworkAsync(string name, CancellationToken cancellationToken)
-    {
-        var candidates = await engine.CallAsync(
-            ct => engine.Client.Networks.ListNetworksAsync(
-                new NetworksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["name"] = new Dictionary<string, bool> { [name] = true } } },
-                ct),
-            cancellationToken);
-        var match = candidates.FirstOrDefault(n => n.Name == name); // the name filter matches substrings
-        return match is null ? null : await engine.CallAsync(ct => engine.Client.Networks.InspectNetworkAsync(match.ID, ct), cancellationToken);
-    }
-
-    private async Task EnsureVolumeAsync(ResolvedVolume volume, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var found = await engine.CallAsync(ct => engine.Client.Volumes.InspectAsync(volume.Name, ct), cancellationToken);
-            if (!_scope.Owns(found.Labels))
-            {
-                throw new PipelineException($"volume '{volume.Name}' exists but is not LlmStack's for {environment.Name} (labels differ): LlmStack will not use data it does not own");
-            }
-        }
-        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
-            var labels = Labels.Volume(environment.Project, environment.Name, volume.Stacks[0], volume.Key);
-            await engine.Client.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume.Name, Driver = volume.Driver, Labels = labels }, cancellationToken);
-            log.Information("Created volume {Volume}", volume.Name);
-        }
-    }
-
-    /// <summary>Removes containers whose service left the stack or whose replica number is beyond the count; returns the rest.</summary>
-    private async Task<List<ContainerListResponse>> RemoveOrphansAsync(IList<ContainerListResponse> existing, Dictionary<string, List<ContainerPlan>> plans, CancellationToken cancellationToken)
-    {
-        var kept = new List<ContainerListResponse>();
-        foreach (var container in existing)
-        {
-            var service = container.Labels.Value(Names.Service);
-            var number = int.TryParse(container.Labels.Value(Names.ComposeContainerNumber), out var n) ? n : 0;
-            if (service is null || !plans.TryGetValue(service, out var replicas) || number < 1 || number > replicas.Count)
-            {
-                await _lifecycle.StopOneAsync(container, remove: true, "orphan removed", cancellationToken);
-            }
-            else
-            {
-                kept.Add(container);
-            }
-        }
-
-        return kept;
-    }
-
-    private async Task ReconcileAsync(ResolvedService service, List<ContainerPlan> plans, List<ContainerListResponse> existing, ConcurrentDictionary<string, StartAction> actions, CancellationToken cancellationToken)
-    {
-        var ready = new List<Task>();
-        foreach (var plan in plans)
-        {
-            var current = existing.FirstOrDefault(c =>
-                c.Labels.Value(Names.Service) == service.Name
-                && c.Labels.Value(Names.ComposeContainerNumber) == plan.Number.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            var imageId = await EngineImages.IdAsync(engine, plan.Image, cancellationToken);
-            string id;
-            if (current is not null && current.Labels.Value(Names.ConfigHash) == plan.ConfigHash && current.ImageID == imageId)
-            {
-                id = current.ID;
-                var repaired = await RepairNetworksAsync(plan, current, cancellationToken);
-                if (current.RunState() == ContainerRunState.Running)
-                {
-                    actions[plan.Name] = repaired ? StartAction.Repaired : StartAction.Unchanged;
-                }
-                else if (current.RunState() == ContainerRunState.Paused)
-                {
-                    await engine.CallAsync(ct => engine.Client.Containers.UnpauseContainerAsync(id, ct), cancellationToken);
-                    actions[plan.Name] = StartAction.Unpaused;
-                    log.Information("Unpaused {Container}", plan.Name);
-                }
-                else
-                {
-                    await StartContainerAsync(plan, id, cancellationToken);
-                    actions[plan.Name] = StartAction.Started;
-                    log.Information("Started {Container}", plan.Name);
-                }
-            }
-            else
-            {
-                if (current is not null)
-                {
-                    var why = current.ImageID != imageId ? "image changed" : "definition changed";
-                    await _lifecycle.StopOneAsync(current, remove: true, $"recreating ({why})", cancellationToken);
-                    actions[plan.Name] = StartAction.Recreated;
-                }
-                else
-                {
-                    actions[plan.Name] = StartAction.Created;
-                }
-
-                id = await CreateAsync(plan, cancellationToken);
-                await StartContainerAsync(plan, id, cancellationToken);
-                log.Information("{Action} {Container} ({Image})", actions[plan.Name] == StartAction.Created ? "Created" : "Recreated", plan.Name, plan.Image);
-            }
-
-            ready.Add(Health.WaitReadyAsync(engine, id, plan.Name, service, log, cancellationToken));
-        }
-
-        await Task.WhenAll(ready);
-        log.Information("{Service} is {State}", service.Name, service.HasHealthcheck ? "healthy" : "running");
-    }
-
     private async Task<string> CreateAsync(ContainerPlan plan, CancellationToken cancellationToken)
     {
         // Created and attached as one step, so the create itself is not cancelled either: a Ctrl-C that lands while the
@@ -379,33 +311,26 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
     }
 
     /// <summary>
-    /// An existing container's networks against its plan (the config hash covers the plan's list, not what the engine
+    /// An existing container's networks as its step says (the config hash covers the plan's list, not what the engine
     /// has): a network it lacks — a run stopped between create and connect, or a disconnect behind LlmStack's back —
     /// is connected with the service's aliases, and one of this environment's networks it should not be on is left.
-    /// Networks that are not ours are never touched. Returns whether anything changed.
+    /// Networks that are not ours are never touched.
     /// </summary>
-    private async Task<bool> RepairNetworksAsync(ContainerPlan plan, ContainerListResponse current, CancellationToken cancellationToken)
+    private async Task RepairNetworksAsync(ContainerStep step, CancellationToken cancellationToken)
     {
-        var attached = current.NetworkSettings?.Networks?.Keys.ToHashSet(StringComparer.Ordinal) ?? [];
-        var ours = environment.Networks.Select(n => n.Name).ToHashSet(StringComparer.Ordinal);
-        var missing = plan.Networks.Where(n => !attached.Contains(n)).ToList();
-        var extra = attached.Where(n => ours.Contains(n) && !plan.Networks.Contains(n)).Order(StringComparer.Ordinal).ToList();
-        var aliases = plan.Service.Name;
-        foreach (var network in missing)
+        foreach (var network in step.Attach)
         {
-            await ConnectAsync(network, current.ID, [aliases], cancellationToken);
-            log.Warning("Repaired {Container}: it was not attached to network {Network}", plan.Name, network);
+            await ConnectAsync(network, step.Current!.Id, [step.Service], cancellationToken);
+            log.Warning("Repaired {Container}: it was not attached to network {Network}", step.Name, network);
         }
 
-        foreach (var network in extra)
+        foreach (var network in step.Detach)
         {
             await engine.CallAsync(
-                ct => engine.Client.Networks.DisconnectNetworkAsync(network, new NetworkDisconnectParameters { Container = current.ID, Force = true }, ct),
+                ct => engine.Client.Networks.DisconnectNetworkAsync(network, new NetworkDisconnectParameters { Container = step.Current!.Id, Force = true }, ct),
                 cancellationToken);
-            log.Warning("Repaired {Container}: it was attached to network {Network}, which the schema does not give it", plan.Name, network);
+            log.Warning("Repaired {Container}: it was attached to network {Network}, which the schema does not give it", step.Name, network);
         }
-
-        return missing.Count + extra.Count > 0;
     }
 
     private Task ConnectAsync(string network, string container, IList<string> aliases, CancellationToken cancellationToken) =>

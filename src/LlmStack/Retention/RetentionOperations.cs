@@ -25,7 +25,7 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
 
     private EnvironmentRetentionDefinition Settings => Config.For(Environment);
 
-    private RetentionRuns Runs => new(root, Environment);
+    private RetentionRuns Runs => new(session.Options.State.RetentionRecord(Environment));
 
     /// <summary>Whether the environment asks for a backup before a cleanup.</summary>
     public bool BackupBeforeCleanup => Settings.BackupBeforeCleanup == true;

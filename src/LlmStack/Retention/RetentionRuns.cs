@@ -10,10 +10,13 @@ public sealed record RetentionRun(DateTimeOffset Finished, int Removed, string O
     public Dictionary<string, DateTimeOffset>? Pruned { get; init; }
 }
 
-/// <summary>The record of an environment's last cleanup, <c>.nuke/temp/retention-&lt;environment&gt;.json</c>: what RetentionStatus shows and <c>prune.schedule</c> counts from.</summary>
-public sealed class RetentionRuns(string root, string environment)
+/// <summary>
+/// The record of an environment's last cleanup, <c>.nuke/temp/retention-&lt;environment&gt;.json</c> under the state
+/// directory (<see cref="Sessions.StatePaths.RetentionRecord"/>): what RetentionStatus shows and <c>prune.schedule</c> counts from.
+/// </summary>
+public sealed class RetentionRuns(string stateFile)
 {
-    private string StateFile => Path.Combine(root, ".nuke", "temp", $"retention-{environment}.json");
+    private string StateFile => stateFile;
 
     /// <summary>The last cleanup, or null when there was none (or its record cannot be read).</summary>
     public RetentionRun? Last()

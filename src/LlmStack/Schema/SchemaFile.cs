@@ -39,13 +39,12 @@ public sealed class SchemaFile(string rootDirectory, string path)
         var cache = Path.Combine(RootDirectory, ".nuke", "temp", "schema-outline.cache");
         try
         {
-            if (File.Exists(cache) && File.ReadAllLines(cache) is [var cachedKey, var json] && cachedKey == key
-                && System.Text.Json.JsonSerializer.Deserialize<SchemaOutline>(json, Reporting.JsonDefaults.Line) is { } cached)
+            if (File.Exists(cache) && File.ReadAllLines(cache) is [var cachedKey, .. var lines] && cachedKey == key && OutlineText.Read(lines) is { } cached)
             {
                 return _outline = cached;
             }
         }
-        catch (Exception e) when (e is IOException or System.Text.Json.JsonException)
+        catch (IOException)
         {
         }
 
@@ -53,7 +52,7 @@ public sealed class SchemaFile(string rootDirectory, string path)
         try
         {
             Directory.CreateDirectory(Path.GetDirectoryName(cache)!);
-            File.WriteAllLines(cache, [key, System.Text.Json.JsonSerializer.Serialize(_outline, Reporting.JsonDefaults.Line)]);
+            File.WriteAllLines(cache, [key, .. OutlineText.Write(_outline)]);
         }
         catch (IOException)
         {

@@ -26,8 +26,8 @@ public sealed record SessionOptions
     /// <summary>--offline: images are never pulled; a missing one is listed in one line (builds still run).</summary>
     public bool Offline { get; init; }
 
-    /// <summary>Where <c>&lt;environment&gt;.env</c> lives; relative to the repository root unless absolute.</summary>
-    public string SecretsDirectory { get; init; } = SecretStore.DefaultDirectory;
+    /// <summary>Where the run's persistent state lives: the state directory, the secrets directory (<c>&lt;environment&gt;.env</c>), the audit log, …</summary>
+    public required StatePaths State { get; init; }
 
     /// <summary>The host-wide lock directory; null uses <see cref="EnvironmentLock.DefaultDirectory"/>.</summary>
     public string? LockDirectory { get; init; }
@@ -111,7 +111,7 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     public void ReloadSecrets() => _secrets = null;
 
     /// <summary>Where the environment's secrets file is (whether or not it exists; <see cref="SecretsAsync"/> creates it).</summary>
-    public string SecretsPath => SecretStore.FileFor(options.Schema.RootDirectory, options.SecretsDirectory, Environment.Name);
+    public string SecretsPath => SecretStore.FileFor(options.State.Repository, options.State.Secrets, Environment.Name);
 
     /// <summary>
     /// The environment's secrets, the missing ones generated — unless existing data keeps a value that a new one would
@@ -131,7 +131,7 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
             await SecretGeneration.CheckAsync(await EngineAsync(cancellationToken), Environment, missing, definitions, SecretsPath, cancellationToken);
         }
 
-        return _secrets = SecretStore.LoadOrGenerate(options.Schema.RootDirectory, options.SecretsDirectory, Environment.Name, definitions, options.Masker, _log);
+        return _secrets = SecretStore.LoadOrGenerate(options.State.Repository, options.State.Secrets, Environment.Name, definitions, options.Masker, _log);
     }
 
     /// <summary>
@@ -239,12 +239,13 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
 
     /// <summary>The service lifecycle; under the lock, its suspensions are journaled next to the lock file.</summary>
     public async Task<ServiceLifecycle> LifecycleAsync(CancellationToken cancellationToken) =>
-        new(await EngineAsync(cancellationToken), Environment, _log, _lock is { IsHeld: true } held ? held.LockPath : null);
+        new(await EngineAsync(cancellationToken), Environment, _log, _lock is { IsHeld: true } held ? held.LockPath : null, options.Cleanup);
 
     public async Task<HelperContainers> HelpersAsync(CancellationToken cancellationToken) =>
         new(await EngineAsync(cancellationToken), Scope.Of(Environment), _log);
 
-    private async Task<StackOperations> OperationsAsync(CancellationToken cancellationToken) =>
+    /// <summary>The stacks' start, stop and restart, and the steps of a plan (<see cref="StartPlanner"/>) that Start and Deploy carry out.</summary>
+    public async Task<StackOperations> OperationsAsync(CancellationToken cancellationToken) =>
         new(await EngineAsync(cancellationToken), Environment, options.Schema.RootDirectory, _log);
 
     /// <summary>Network checks for this environment, with every environment's networks of the schema for comparison.</summary>
@@ -273,13 +274,19 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
         return await operations.StartAsync(stack, secrets, map, async (wanted, ct) =>
         {
             await images.EnsureAsync(Environment.Services.Where(s => s.Stack == stack).ToList(), ct);
-            var conflicts = await networks.ConflictsAsync(wanted, HostNetworkState.Read(), ct);
-            if (conflicts.Count > 0)
-            {
-                NetworkCommands.WriteConflicts(options.Out, conflicts);
-                throw NetworkCommands.ConflictError(Environment.Name, conflicts);
-            }
+            await CheckConflictsAsync(networks, wanted, ct);
         }, cancellationToken);
+    }
+
+    /// <summary>Networks about to be created against the schema, Docker's networks, host routes, interface addresses and resolvers: the conflicts and one error.</summary>
+    public async Task CheckConflictsAsync(NetworkOperations networks, IReadOnlyList<ResolvedNetwork> wanted, CancellationToken cancellationToken)
+    {
+        var conflicts = await networks.ConflictsAsync(wanted, HostNetworkState.Read(), cancellationToken);
+        if (conflicts.Count > 0)
+        {
+            NetworkCommands.WriteConflicts(options.Out, conflicts);
+            throw NetworkCommands.ConflictError(Environment.Name, conflicts);
+        }
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using LlmStack.Engine;
 using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
+using LlmStack.Sessions;
 
 namespace LlmStack.Tests.Backup;
 
@@ -53,6 +54,7 @@ public sealed class BackupConfigTests : IDisposable
         { "environment 'staging': runner_labels is empty: drop it for the default [self-hosted, llmstack, staging]", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    ⟦runner_labels: []")] },
         { "environment 'staging': runner label 'gpu box' must be one word without spaces or commas", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    runner_labels: [self-hosted, ⟦gpu box]")] },
         { "environment 'staging' lists a runner label twice (labels ignore case)", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    ⟦runner_labels: [self-hosted, Self-Hosted]")] },
+        { "environment 'staging': drift_schedule 'every six hours' is not a cron expression", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    ⟦drift_schedule: every six hours")] },
         { "restore_test.schedule '0 6 * *' is not a cron expression", [("# restore_test:\n#   test_environment: testing\n#   schedule: \"0 6 * * 0\"", "restore_test:\n  test_environment: testing\n  ⟦schedule: \"0 6 * *\"")] },
         { "environment 'development' of the schema has no backup settings", [("  development:\n    schedule: \"0 2 * * *\"\n    tiers: [local]\n", string.Empty), ("environments:", "⟦environments:")] },
     };
@@ -109,7 +111,7 @@ public sealed class BackupConfigTests : IDisposable
     {
         var testing = SchemaFile.Resolve("testing");
         var config = BackupConfigLoader.LoadValid(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, SchemaFile.Load());
-        var plan = BackupPlanner.Plan(config, testing, "/repo");
+        var plan = BackupPlanner.Plan(config, testing, StatePaths.Of("/repo"));
 
         plan.Primary.Repository.Should().Be("/repo/backups/testing");
         plan.Schedule.Should().Be("0 4 * * *");
@@ -126,29 +128,35 @@ public sealed class BackupConfigTests : IDisposable
     }
 
     [Fact]
-    public void Each_tier_keeps_the_environment_in_a_place_of_its_own()
+    public void Each_tier_keeps_the_environment_in_a_place_of_its_own_relative_paths_under_the_state_directory()
     {
-        BackupPlanner.Resolve("remote", new TierDefinition { Kind = "remote", Repository = "rest:http://10.0.0.5:8000/" }, "staging", "/repo", "secrets").Repository
+        var state = StatePaths.Of("/repo", "/var/lib/llmstack");
+        BackupPlanner.Resolve("remote", new TierDefinition { Kind = "remote", Repository = "rest:http://10.0.0.5:8000/" }, "staging", state).Repository
             .Should().Be("rest:http://10.0.0.5:8000/staging");
         var cloud = BackupPlanner.Resolve("cloud", new TierDefinition { Kind = "cloud", Repository = "s3:https://s3.example.com/bucket/llm", Credentials = "s3.env", CaFile = "ca.pem" },
-            "staging", "/repo", "/etc/llmstack/secrets");
+            "staging", StatePaths.Of("/repo", "/var/lib/llmstack", "/etc/llmstack/secrets"));
         cloud.Repository.Should().Be("s3:https://s3.example.com/bucket/llm/staging");
         cloud.CredentialsFile.Should().Be("/etc/llmstack/secrets/s3.env");
-        cloud.CaFile.Should().Be("/repo/ca.pem");
+        cloud.CaFile.Should().Be("/repo/ca.pem", "a CA file is an input of the repository, not state");
         cloud.IsPath.Should().BeFalse();
-        var share = BackupPlanner.Resolve("nfs", new TierDefinition { Kind = "remote", Repository = "/mnt/backup-server/llmstack" }, "staging", "/repo", "secrets");
+        BackupPlanner.Resolve("cloud", new TierDefinition { Kind = "cloud", Repository = "s3:https://s3.example.com/bucket/llm", Credentials = "s3.env" }, "staging", state)
+            .CredentialsFile.Should().Be("/var/lib/llmstack/secrets/s3.env", "the secrets directory defaults to the state directory's secrets/");
+        var share = BackupPlanner.Resolve("nfs", new TierDefinition { Kind = "remote", Repository = "/mnt/backup-server/llmstack" }, "staging", state);
         share.Repository.Should().Be("/mnt/backup-server/llmstack/staging");
         share.IsPath.Should().BeTrue();
-        var tape = BackupPlanner.Resolve("tape", new TierDefinition { Kind = "tape", Path = "/srv/tape" }, "staging", "/repo", "secrets");
-        tape.Catalog.Should().Be("/repo/backups/tape-catalog/staging");
+        BackupPlanner.Resolve("nas", new TierDefinition { Kind = "remote", Repository = "mounted/nas" }, "staging", state).Repository.Should().Be("/var/lib/llmstack/mounted/nas/staging");
+        BackupPlanner.Resolve("local", new TierDefinition { Kind = "local", Path = "backups" }, "staging", state).Repository.Should().Be("/var/lib/llmstack/backups/staging");
+        var tape = BackupPlanner.Resolve("tape", new TierDefinition { Kind = "tape", Path = "/srv/tape" }, "staging", state);
+        tape.Catalog.Should().Be("/var/lib/llmstack/backups/tape-catalog/staging");
         tape.IsRepository.Should().BeFalse();
+        BackupPlanner.Resolve("tape", new TierDefinition { Kind = "tape", Path = "/srv/tape", Catalog = "/srv/catalog" }, "staging", state).Catalog.Should().Be("/srv/catalog/staging");
     }
 
     [Fact]
     public void BackupService_picks_a_services_members_and_checks_the_type()
     {
         var config = BackupConfigLoader.LoadValid(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, SchemaFile.Load());
-        var plan = BackupPlanner.Plan(config, SchemaFile.Resolve("testing"), "/repo");
+        var plan = BackupPlanner.Plan(config, SchemaFile.Resolve("testing"), StatePaths.Of("/repo"));
 
         plan.For("postgres", null).Should().ContainSingle().Which.Type.Should().Be(BackupType.Full);
         plan.For("postgres", "schema").Should().ContainSingle().Which.Type.Should().Be(BackupType.Schema);

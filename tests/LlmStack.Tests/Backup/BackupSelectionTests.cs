@@ -189,7 +189,7 @@ public sealed class BackupSelectionTests
     {
         var schema = new SchemaFile(Repository.Root, "schemas/compose-schema.yaml");
         var config = BackupConfigLoader.LoadValid(Path.Combine(Repository.Root, BackupConfigLoader.DefaultPath), BackupConfigLoader.DefaultPath, schema.Load());
-        var plan = BackupPlanner.Plan(config, schema.Resolve("testing"), "/repo");
+        var plan = BackupPlanner.Plan(config, schema.Resolve("testing"), LlmStack.Sessions.StatePaths.Of("/repo"));
 
         var nope = () => plan.For("nope", null);
         nope.Should().Throw<PipelineException>().WithMessage("there is no service 'nope' in testing: --service takes one of postgres, redis, *, config (the services with backups)");

@@ -7,6 +7,32 @@ public class StackTargetsTests
     private static readonly SchemaOutline Outline = new SchemaFile(Repository.Root, "schemas/compose-schema.yaml").Outline();
 
     [Fact]
+    public void The_outline_cache_reads_back_what_it_wrote_and_refuses_another_form()
+    {
+        var read = OutlineText.Read(OutlineText.Write(Outline));
+        read.Should().NotBeNull();
+        read!.Environments.Should().Equal(Outline.Environments);
+        read.Stacks.Select(s => (s.Name, string.Join(',', s.DependsOn))).Should().Equal(Outline.Stacks.Select(s => (s.Name, string.Join(',', s.DependsOn))));
+        read.Stacks.Should().Contain(s => s.DependsOn.Count > 1, "a stack with several dependencies round-trips");
+        OutlineText.Read(["{\"environments\":[\"testing\"]}"]).Should().BeNull("a cache of the JSON form is made again");
+    }
+
+    [Fact]
+    public void An_outline_cache_of_another_form_is_made_again_from_the_schema()
+    {
+        var root = Repository.TempDirectory("outline");
+        Directory.CreateDirectory(Path.Combine(root, "schemas"));
+        File.Copy(Repository.DefaultSchema, Path.Combine(root, "schemas", "compose-schema.yaml"));
+        var schema = Path.Combine(root, "schemas", "compose-schema.yaml");
+        var info = new FileInfo(schema);
+        Directory.CreateDirectory(Path.Combine(root, ".nuke", "temp"));
+        File.WriteAllLines(Path.Combine(root, ".nuke", "temp", "schema-outline.cache"), [$"{schema}|{info.Length}|{info.LastWriteTimeUtc.Ticks}", "stack only-this"]);
+        new SchemaFile(root, "schemas/compose-schema.yaml").Outline().Stacks.Select(s => s.Name).Should().Equal(["only-this"], "a cache of the right key is read");
+        File.WriteAllLines(Path.Combine(root, ".nuke", "temp", "schema-outline.cache"), [$"{schema}|{info.Length}|{info.LastWriteTimeUtc.Ticks}", "{\"stacks\":[]}"]);
+        new SchemaFile(root, "schemas/compose-schema.yaml").Outline().Stacks.Select(s => s.Name).Should().Equal(Outline.Stacks.Select(s => s.Name));
+    }
+
+    [Fact]
     public void The_outline_is_the_schemas_environments_and_stack_graph()
     {
         var schema = new SchemaFile(Repository.Root, "schemas/compose-schema.yaml").Load();

@@ -13,6 +13,7 @@ internal static class TestSession
     {
         Schema = new SchemaFile(Repository.Root, "schemas/compose-schema.yaml"),
         Environment = environment,
+        State = StatePaths.Of(Repository.Root),
         Gate = new GateOptions(DryRun: true, Confirm: null, TextReader.Null, Interactive: false, new AuditLog(Path.Combine(Path.GetTempPath(), "llmstack-unused-audit.log"), Serilog.Core.Logger.None)),
         Masker = new SecretMasker(),
         Log = Serilog.Core.Logger.None,

@@ -18,6 +18,9 @@ public sealed class Workflow(string fileName, string name)
 
     public List<string> PushBranches { get; } = [];
 
+    /// <summary>With <see cref="PushBranches"/>: only a push that changes one of these paths (GitHub's <c>paths</c> filter).</summary>
+    public List<string> PushPaths { get; } = [];
+
     /// <summary>Five-field crons, UTC (GitHub's schedules are UTC, as the configurations' are).</summary>
     public List<string> Schedules { get; } = [];
 
@@ -49,6 +52,14 @@ public sealed class Workflow(string fileName, string name)
     public Workflow OnPush(params string[] branches)
     {
         PushBranches.AddRange(branches);
+        return this;
+    }
+
+    /// <summary>A push to <paramref name="branch"/> that changes one of <paramref name="paths"/> (glob patterns).</summary>
+    public Workflow OnPushTo(string branch, params string[] paths)
+    {
+        PushBranches.Add(branch);
+        PushPaths.AddRange(paths);
         return this;
     }
 
@@ -113,11 +124,17 @@ public sealed class WorkflowJob(string id, string name)
 
     public List<string> Needs { get; } = [];
 
+    /// <summary>The job's condition (<c>if:</c>), e.g. <c>always()</c> for a job that reports whatever the jobs it needs did.</summary>
+    public string? If { get; private set; }
+
     public List<(string Scope, string Access)> Permissions { get; } = [];
 
     public WorkflowConcurrency? Concurrency { get; private set; }
 
     public int? TimeoutMinutes { get; private set; }
+
+    /// <summary>What later jobs read as <c>needs.&lt;id&gt;.outputs.&lt;name&gt;</c>.</summary>
+    public List<(string Name, string Value)> Outputs { get; } = [];
 
     public List<(string Name, string Value)> Env { get; } = [];
 
@@ -141,9 +158,21 @@ public sealed class WorkflowJob(string id, string name)
         return this;
     }
 
+    public WorkflowJob When(string condition)
+    {
+        If = condition;
+        return this;
+    }
+
     public WorkflowJob Permission(string scope, string access)
     {
         Permissions.Add((scope, access));
+        return this;
+    }
+
+    public WorkflowJob Output(string name, string value)
+    {
+        Outputs.Add((name, value));
         return this;
     }
 
@@ -177,6 +206,9 @@ public sealed record WorkflowStep(string Name)
     public string? Id { get; init; }
 
     public string? If { get; init; }
+
+    /// <summary>A failure of this step does not fail the job (an upload or download of logs, never the work itself).</summary>
+    public bool ContinueOnError { get; init; }
 
     /// <summary><c>owner/repo[/path]</c>; pinned by <see cref="ActionPins"/> when written.</summary>
     public string? Uses { get; init; }

@@ -6,8 +6,8 @@ namespace LlmStack.GitHub.Workflows;
 
 /// <summary>
 /// What the workflow declarations take from the configuration at generation time: the schema's environments, each
-/// environment's backup and retention crons and runner labels, the backed-up services, the restore test's schedule and the
-/// metrics file.
+/// environment's backup, retention and drift crons and runner labels, the backed-up services, the restore test's schedule
+/// and the metrics file.
 /// </summary>
 public sealed record WorkflowSources(
     IReadOnlyList<string> Environments,
@@ -16,7 +16,8 @@ public sealed record WorkflowSources(
     IReadOnlyDictionary<string, IReadOnlyList<string>> RunnerLabels,
     IReadOnlyList<string> BackedUpServices,
     string RestoreTestSchedule,
-    string? MetricsFile)
+    string? MetricsFile,
+    IReadOnlyDictionary<string, string> DriftSchedules)
 {
     /// <summary>The labels every self-hosted LlmStack runner carries (restore.yml adds the environment's).</summary>
     public static readonly IReadOnlyList<string> SelfHostedLabels = ["self-hosted", "llmstack"];
@@ -35,7 +36,7 @@ public sealed record WorkflowSources(
 
         // Every service a backup plan of some environment backs up (what Restore --service takes), in plan order.
         var services = environments
-            .SelectMany(e => BackupPlanner.Plan(backup, schema.Resolve(e), schema.RootDirectory).Members)
+            .SelectMany(e => BackupPlanner.Plan(backup, schema.Resolve(e), Sessions.StatePaths.Of(schema.RootDirectory)).Members)
             .Where(m => m.Method != BackupMethod.Config)
             .Select(m => m.Service)
             .Distinct(StringComparer.Ordinal)
@@ -48,8 +49,16 @@ public sealed record WorkflowSources(
             environments.ToDictionary(e => e, e => BackupConfigLoader.RunnerLabels(backup, e)),
             services,
             backup.RestoreTest?.Schedule ?? BackupConfigLoader.DefaultRestoreTestSchedule,
-            backup.Metrics?.File);
+            backup.Metrics?.File,
+            environments.ToDictionary(e => e, e => BackupConfigLoader.DriftSchedule(backup, e)));
     }
+
+    /// <summary>
+    /// <c>runs-on</c> of a job whose environment is known only at run time (restore.yml's input): every environment's
+    /// configured labels as a JSON map, chosen by <paramref name="environment"/> (an expression such as <c>inputs.environment</c>).
+    /// </summary>
+    public string RunnerLabelsExpression(string environment) =>
+        $"${{{{ fromJSON('{System.Text.Json.JsonSerializer.Serialize(Environments.ToDictionary(e => e, e => RunnerLabels[e]))}')[{environment}] }}}}";
 
     /// <summary>Every runner label the workflows use beside GitHub's own (for .github/actionlint.yaml).</summary>
     public IReadOnlyList<string> CustomLabels() =>

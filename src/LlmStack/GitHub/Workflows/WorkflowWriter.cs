@@ -76,7 +76,13 @@ public static class WorkflowWriter
 
         if (workflow.PushBranches.Count > 0)
         {
-            on.Add("push", new YamlMappingNode { { "branches", Flow(workflow.PushBranches) } });
+            var push = new YamlMappingNode { { "branches", Flow(workflow.PushBranches) } };
+            if (workflow.PushPaths.Count > 0)
+            {
+                push.Add("paths", Flow(workflow.PushPaths));
+            }
+
+            on.Add("push", push);
         }
 
         if (workflow.Schedules.Count > 0)
@@ -123,6 +129,11 @@ public static class WorkflowWriter
             node.Add("needs", Flow(job.Needs));
         }
 
+        if (job.If is { } condition)
+        {
+            node.Add("if", Plain(condition));
+        }
+
         node.Add("runs-on", job.RunsOn.Count == 1 ? Plain(job.RunsOn[0]) : Flow(job.RunsOn));
         if (job.Environment is { } environment)
         {
@@ -142,6 +153,11 @@ public static class WorkflowWriter
         if (job.TimeoutMinutes is { } minutes)
         {
             node.Add("timeout-minutes", Plain(minutes.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        if (job.Outputs.Count > 0)
+        {
+            node.Add("outputs", Pairs(job.Outputs));
         }
 
         if (job.Env.Count > 0)
@@ -164,6 +180,11 @@ public static class WorkflowWriter
         if (step.If is { } condition)
         {
             node.Add("if", Plain(condition));
+        }
+
+        if (step.ContinueOnError)
+        {
+            node.Add("continue-on-error", Plain("true"));
         }
 
         if (step.Uses is { } uses)
