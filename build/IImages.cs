@@ -60,15 +60,18 @@ interface IImages : IStacks, INetworks, ICredentials, ISchema
 
     /// <summary>The targets CheckGpu runs before: every Start&lt;Stack&gt; and Rebuild&lt;Stack&gt; of the schema's stacks.</summary>
     Target[] Gated(SchemaOutline outline) =>
-        [.. Named(StackTargets.All(StackTargets.Start, outline)), .. StackTargets.All(StackTargets.Rebuild, outline).Select(name => typeof(IImages).GetProperty(name)?.GetValue(this) as Target
-            ?? throw new PipelineException($"the schema has a stack whose target {name} build/IImages.cs does not declare: declare it, or remove the stack"))];
+        [.. Named(StackTargets.All(StackTargets.Start, outline)), .. Named(StackTargets.All(StackTargets.Rebuild, outline), typeof(IImages))];
 
     /// <summary>The stacks this run starts or rebuilds (still scheduled, enabled), each with its target.</summary>
     IReadOnlyList<(string Stack, string Target)> PlannedStarts()
     {
         var planned = ExecutionPlan.Where(t => t.Status == ExecutionStatus.Scheduled).Select(t => t.Name).ToList();
+        var deployed = planned.Contains(nameof(IDeploy.Deploy))
+            ? SchemaFile.Outline().Stacks.Select(s => (Stack: s.Name, Target: nameof(IDeploy.Deploy)))
+            : [];
         return new[] { StackTargets.Start, StackTargets.Rebuild }
             .SelectMany(verb => StackTargets.StacksOf(planned, verb, SchemaFile.Outline()).Select(stack => (Stack: stack, Target: StackTargets.Name(verb, stack))))
+            .Concat(deployed)
             .Where(s => Session.IsEnabled(s.Stack))
             .ToList();
     }

@@ -267,6 +267,13 @@ public sealed class ImageTests(DockerFixture docker) : IAsyncLifetime
         (await docker.ContainersAsync("staging")).Should().BeEmpty();
         (await NetworksAsync("staging")).Should().BeEmpty("not even the core stack it depends on is created");
         Directory.Exists(secrets).Should().BeFalse("no secret is generated either");
+
+        // Deploy is refused the same way, before its plan or its gate.
+        var deploy = await staging.RunAsync("Deploy", "--confirm", "staging");
+        deploy.ExitCode.Should().NotBe(0);
+        deploy.Output.Should().Contain("Deploy need(s) GPUs in environment staging (gpu: true): vllm (device ids 0, 1)");
+        (await docker.ContainersAsync("staging")).Should().BeEmpty();
+        (await NetworksAsync("staging")).Should().BeEmpty();
     }
 
     [Fact]
