@@ -20,6 +20,8 @@ interface ICredentials : IHazEnvironment
 
     Target SetupSecrets => _ => _
         .Description("Create the environment's missing secrets (CSPRNG, 0600, git-ignored); existing ones are never changed; prints the names created.")
+        .After<ISchema>(x => x.ValidateSchema)
+        .ProceedAfterFailure()
         .Executes(ct => Credentials.SetupAsync(ct));
 
     Target RotateSecret => _ => _

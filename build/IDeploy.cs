@@ -20,7 +20,8 @@ interface IDeploy : IHazEnvironment, IHazArtifacts
         .Executes(async ct => ExitCode = (int)await Deployments.PlanAsync(Against, ct));
 
     Target Deploy => _ => _
-        .Description("Plan, then converge every enabled stack in dependency order through the change gate (the plan as its table; --dry-run, --confirm <environment>, audited, under the environment lock): removes what the plan removes, recreates only what differs, each replica health-gated; a failing one stops the deploy naming it. Nothing to change: says so and takes no lock.")
+        .Description("Plan, then converge every enabled stack in dependency order through the change gate (the plan as its table; --dry-run, --confirm <environment>, audited, under the environment lock): removes what the plan removes, recreates only what differs, each replica health-gated; a failing one stops the deploy naming it. Nothing to change: says so and takes no lock. Refused before anything changes when the environment's GPU services cannot run on this engine.")
+        .DependsOn<IImages>(x => x.CheckGpu)
         .Executes(async ct => ReportSummary("Deployed", await Deployments.DeployAsync(nameof(Deploy), ct)));
 
     Target CheckDrift => _ => _

@@ -50,6 +50,9 @@ interface IHazEnvironment : IPipelineBuild
     [Parameter("YAML map of image substitutions (image: replacement; \"*\" for every other image), e.g. tests/fixtures/image-map.yaml")]
     string? ImageMap => TryGetValue(() => ImageMap);
 
+    [Parameter("Never pull an image: Start, PullImages, Images and the network probe list what is missing in one line instead (builds still run)")]
+    bool Offline => TryGetValue<bool?>(() => Offline) ?? false;
+
     [Parameter("Directory of persistent state: backups of local tiers, the audit log, retention records, the backup catalog, restore reports, secrets (default: the repository root; a CI runner keeps it outside the checkout, e.g. /var/lib/llmstack)")]
     string? StateDir => TryGetValue(() => StateDir);
 
@@ -102,6 +105,7 @@ interface IHazEnvironment : IPipelineBuild
         Environment = Environment,
         DockerHost = DockerHost,
         ImageMap = ImageMap,
+        Offline = Offline,
         State = State,
         LockDirectory = LockDir,
         LockTimeout = Duration.ParseParameter("--lock-timeout", LockTimeout),

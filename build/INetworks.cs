@@ -6,6 +6,8 @@ interface INetworks : IHazEnvironment
 {
     Target CheckNetworkConflicts => _ => _
         .Description("The environment's networks against the schema, every Docker network, host routes, interface addresses and DNS resolvers; non-zero exit on a conflict.")
+        .After<ISchema>(x => x.ValidateSchema)
+        .ProceedAfterFailure()
         .Executes(async ct => await NetworkCommands.CheckConflictsAsync(await Session.NetworksAsync(ct), Session.Environment, Out, Log, ct));
 
     Target SuggestSubnets => _ => _

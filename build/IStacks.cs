@@ -116,10 +116,13 @@ interface IStacks : IHazEnvironment, IHazService
     ITargetDefinition AllStacks(ITargetDefinition _, string verb, Func<Target[], ITargetDefinition> define) =>
         FromSchema(_, () => Named(StackTargets.All(verb, SchemaFile.Outline())), define);
 
-    /// <summary>The stack targets of these names (<see cref="StackTargets"/>' names for the schema's stacks); one line for a name none is declared with.</summary>
-    Target[] Named(IEnumerable<string> names) => names
-        .Select(name => typeof(IStacks).GetProperty(name)?.GetMethod?.CreateDelegate<Func<Target>>(this)() // a delegate: no reflection invoke stub at start-up
-            ?? throw new PipelineException($"the schema has a stack whose target {name} build/IStacks.cs does not declare: declare it, or remove the stack"))
+    /// <summary>
+    /// The stack targets of these names (<see cref="StackTargets"/>' names for the schema's stacks) declared by
+    /// <paramref name="component"/> (default IStacks); one line for a name none is declared with.
+    /// </summary>
+    Target[] Named(IEnumerable<string> names, Type? component = null) => names
+        .Select(name => (component ?? typeof(IStacks)).GetProperty(name)?.GetMethod?.CreateDelegate<Func<Target>>(this)() // a delegate: no reflection invoke stub at start-up
+            ?? throw new PipelineException($"the schema has a stack whose target {name} build/{(component ?? typeof(IStacks)).Name}.cs does not declare: declare it, or remove the stack"))
         .ToArray();
 
     bool IsInvoked(string target) => InvokedTargets.Any(t => t.Name == target);

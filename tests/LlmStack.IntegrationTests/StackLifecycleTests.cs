@@ -228,7 +228,7 @@ public sealed class StackLifecycleTests(DockerFixture docker) : IAsyncLifetime
         {
             var result = await (Build with { ImageMap = map }).RunAsync("StartCore");
             result.ExitCode.Should().NotBe(0);
-            result.Output.Should().Contain("image 'llmstack-fixture/missing:1' for service redis is not available and cannot be pulled");
+            result.Output.Should().Contain("image 'llmstack-fixture/missing:1' (service redis) cannot be pulled from docker.io: ").And.Contain("--image-map");
             (await docker.ContainersAsync("testing")).Should().BeEmpty();
             (await docker.Docker.Networks.ListNetworksAsync()).Select(n => n.Name).Should().NotContain(TestNames.Network("core"));
         }

@@ -52,6 +52,8 @@ public partial class BuildComponentsTests
             "StatusCore", "StatusInference", "StatusAi", "StatusUi", "StatusTesting", "StatusMonitoring", "SystemStatus",
             "LogsCore", "LogsInference", "LogsAi", "LogsUi", "LogsTesting", "LogsMonitoring"] },
         { "IDeploy", ["Plan", "Deploy", "CheckDrift", "ExportState"] },
+        { "IImages", ["BuildImages", "RebuildCore", "RebuildInference", "RebuildAi", "RebuildUi", "RebuildTesting", "RebuildMonitoring",
+            "PullImages", "Images", "DetectGpu", "CheckGpu", "Setup"] },
         { "INetworks", ["CheckNetworkConflicts", "SuggestSubnets", "ValidateNetworks", "CheckNetworkHealth", "CleanupNetworks"] },
         { "IBackup", ["BackupFull", "BackupService", "BackupCopy", "BackupVerify", "RestoreTest", "BackupList", "BackupStatus", "BackupSchedule", "Restore", "RestoreSet"] },
         { "IRetention", ["RetentionSimulate", "RetentionStatus", "RetentionCleanup", "RetentionCleanupService", "RetentionTest", "RetentionSchedule"] },
@@ -139,7 +141,7 @@ public partial class BuildComponentsTests
     {
         var text = Parameter("Service").Description;
         text.Should().Contain("Logs");
-        foreach (var target in new[] { "BackupService", "Restore", "RetentionCleanupService", "DispatchRestore" })
+        foreach (var target in new[] { "BackupService", "Restore", "RetentionCleanupService", "DispatchRestore", "BuildImages" })
         {
             Targets.Should().Contain(t => t.Name == target);
             text.Should().MatchRegex($@"\b{target}\b", $"{target} takes --service");

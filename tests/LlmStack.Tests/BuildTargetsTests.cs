@@ -40,10 +40,18 @@ public class BuildTargetsTests
 
     [Theory]
     [MemberData(nameof(Stacks))]
-    public void Start_depends_exactly_on_the_starts_of_the_stacks_it_needs(string stack)
+    public void Start_depends_exactly_on_the_starts_of_the_stacks_it_needs_and_the_gpu_check(string stack)
     {
         Target("Start" + Pascal(stack)).ExecutionDependencies.Select(t => t.Name)
-            .Should().BeEquivalentTo(Schema.Stacks[stack].DependsOn.Select(d => "Start" + Pascal(d)));
+            .Should().BeEquivalentTo(Schema.Stacks[stack].DependsOn.Select(d => "Start" + Pascal(d)).Append("CheckGpu"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stacks))]
+    public void Rebuild_depends_on_the_starts_of_the_stacks_it_needs_and_the_gpu_check(string stack)
+    {
+        Target("Rebuild" + Pascal(stack)).ExecutionDependencies.Select(t => t.Name)
+            .Should().BeEquivalentTo(Schema.Stacks[stack].DependsOn.Select(d => "Start" + Pascal(d)).Append("CheckGpu"));
     }
 
     [Theory]

@@ -1,4 +1,5 @@
 using System.Globalization;
+using LlmStack.Schema;
 using Serilog;
 
 namespace LlmStack.Backup;
@@ -60,11 +61,5 @@ public sealed class BackupProgress(TextWriter? terminal, ILogger log)
         }
     }
 
-    public static string Size(long bytes) => bytes switch
-    {
-        >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.00} GiB"),
-        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):0.0} MiB"),
-        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.0} KiB"),
-        _ => $"{bytes} B",
-    };
+    public static string Size(long bytes) => ByteSize.Format(bytes);
 }

@@ -55,6 +55,7 @@ public enum ChangeAction
     Unpause,
     Repair,
     Pull,
+    Build,
 }
 
 /// <summary>The words of kinds and actions, mapped once: <c>BackupSet</c> → "backup set", <c>BackUp</c> → "back up".</summary>

@@ -124,6 +124,11 @@ public static class ComposeGenerator
     private static YamlMappingNode ServiceNode(ResolvedEnvironment environment, ResolvedService service, List<string> included, string rootDirectory, string outputDirectory)
     {
         var node = new YamlMappingNode { { "image", Quoted(service.Image) } };
+        if (service.Build is { } build)
+        {
+            node.Add("build", BuildNode(build, rootDirectory, outputDirectory));
+        }
+
         if (service.ContainerName is not null)
         {
             node.Add("container_name", Quoted(service.ContainerName));
@@ -233,6 +238,33 @@ public static class ComposeGenerator
         }
 
         node.Add("labels", Labels(labels));
+        return node;
+    }
+
+    /// <summary>compose's <c>build:</c>: a relative context rewritten relative to the output directory, as bind sources are.</summary>
+    private static YamlMappingNode BuildNode(ResolvedBuild build, string rootDirectory, string outputDirectory)
+    {
+        var node = new YamlMappingNode
+        {
+            { "context", Quoted(Path.IsPathRooted(build.Context) ? build.Context : RelativeBind(build.Context, rootDirectory, outputDirectory)) },
+            { "dockerfile", Quoted(build.Dockerfile) },
+        };
+        if (build.Args.Count > 0)
+        {
+            var args = new YamlMappingNode();
+            foreach (var (key, value) in build.Args)
+            {
+                args.Add(key, Quoted(value));
+            }
+
+            node.Add("args", args);
+        }
+
+        if (build.Target is not null)
+        {
+            node.Add("target", Quoted(build.Target));
+        }
+
         return node;
     }
 

@@ -45,6 +45,14 @@ public static class Labels
         labels[Names.ConfigDigests] = digests;
     }
 
+    /// <summary>
+    /// An image built from a service's context: managed, the service it is for and the content hash of what it was built from
+    /// (<see cref="Names.BuildHash"/>), which tells a current image from a stale one. No environment: environments that run
+    /// the same tag from the same sources share the image.
+    /// </summary>
+    public static Dictionary<string, string> BuiltImage(string service, string hash) =>
+        new() { [Names.Managed] = "true", [Names.Service] = service, [Names.BuildHash] = hash };
+
     /// <summary>A stack's network: compose's network key and ours.</summary>
     public static Dictionary<string, string> Network(string project, string environment, string stack)
     {

@@ -25,6 +25,9 @@ public static class Names
     public const string Managed = "io.llmstack.managed";
     public const string Image = "io.llmstack.image";
 
+    /// <summary>On images LlmStack built: the content hash of the build context, Dockerfile, arguments and target they were built from.</summary>
+    public const string BuildHash = "io.llmstack.build-hash";
+
     /// <summary>On one-off helper containers: what the helper is for (network-probe, volume-backup, …).</summary>
     public const string Helper = "io.llmstack.helper";
 

@@ -88,12 +88,12 @@ public sealed class DeployOperations(EnvironmentSession session, ILogger log)
         var outcome = await session.ChangeAsync(target, async ct =>
         {
             var dryRun = session.Options.Gate.DryRun;
-            var engine = await session.EngineAsync(ct);
             var secrets = dryRun ? ReadOnlySecrets() : new PlanSecrets((await session.SecretsAsync(ct)).Get, []);
             if (!dryRun)
             {
-                // As Start: the images are there before the plan compares their ids.
-                await Images.EnsureAsync(engine, Desired(secrets).Values.SelectMany(d => d.Values).SelectMany(p => p).Select(p => (p.Service.Name, p.Image)).ToList(), log, ct);
+                // As Start: the images are there (built when missing or their sources changed, pulled when missing) before
+                // the plan compares their ids.
+                await (await session.ImageOperationsAsync(ct)).EnsureAsync(Environment.Services, ct);
             }
 
             var state = await LiveAsync(ct);
@@ -114,7 +114,7 @@ public sealed class DeployOperations(EnvironmentSession session, ILogger log)
             return DeployReport.Changes(plan, new DeployReport.Appliers(
                 pull => async c =>
                 {
-                    await Images.EnsureAsync(engine, pull.Services.Select(s => (s, pull.Image)).ToList(), log, c);
+                    await (await session.ImageOperationsAsync(c)).EnsurePresentAsync(pull.Image, "service " + string.Join(", ", pull.Services), c);
                     return null;
                 },
                 network => async c =>

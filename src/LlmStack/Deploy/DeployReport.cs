@@ -80,7 +80,7 @@ public static class DeployReport
 
         foreach (var pull in plan.Pulls)
         {
-            resources.Add(ChangeText.Of(ChangeKind.Image), pull.Image, "-", ChangeText.Of(ChangeAction.Pull), Why(pull));
+            resources.Add(ChangeText.Of(ChangeKind.Image), pull.Image, "-", ChangeText.Of(ActionOf(pull)), Why(pull));
         }
 
         var report = new Report { Document = document }
@@ -138,7 +138,7 @@ public static class DeployReport
     public static ChangePlan Changes(EnvironmentPlan plan, Appliers apply)
     {
         var changes = new List<PlannedChange>();
-        changes.AddRange(plan.Pulls.Select(p => new PlannedChange(ChangeKind.Image, p.Image, ChangeAction.Pull, Why(p), apply.Pull(p))));
+        changes.AddRange(plan.Pulls.Select(p => new PlannedChange(ChangeKind.Image, p.Image, ActionOf(p), Why(p), apply.Pull(p))));
         changes.AddRange(plan.Removed.Select(step => Change(step, apply)));
         foreach (var stack in plan.Stacks)
         {
@@ -164,7 +164,10 @@ public static class DeployReport
         };
     }
 
-    private static string Why(ImagePull pull) => $"not present here; for {string.Join(", ", pull.Services)}";
+    private static string Why(ImagePull pull) =>
+        $"not present here; {(pull.Built ? "built from its context " : string.Empty)}for {string.Join(", ", pull.Services)}";
+
+    private static ChangeAction ActionOf(ImagePull pull) => pull.Built ? ChangeAction.Build : ChangeAction.Pull;
 
     private static PlannedChange Change(ContainerStep step, Appliers apply) =>
         new(ChangeKind.Container, step.Name, ActionOf(step.Action), step.Why ?? "-", apply.Container(step)) { Detail = PlanText.Of(step.Differences) };

@@ -11,7 +11,7 @@ public static class Failures
     public static string? Describe(Exception exception) => exception switch
     {
         DockerApiException api =>
-            $"the Docker engine refused a request ({(int)api.StatusCode} {api.StatusCode}): {Images.ApiMessage(api)}",
+            $"the Docker engine refused a request ({(int)api.StatusCode} {api.StatusCode}): {EngineImages.ApiMessage(api)}",
         _ when BrokenStream(exception) is { } broken =>
             $"a stream to or from the Docker engine broke mid-transfer ({broken.Message}): the process at its other end stopped reading or ended; ./build.sh SystemStatus checks the engine",
         _ when DockerEngine.IsUnreachable(exception) =>

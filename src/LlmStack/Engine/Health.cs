@@ -39,7 +39,7 @@ public static class Health
         catch (Docker.DotNet.DockerApiException e)
         {
             // e.g. the container stopped between inspect and exec: the next round sees why.
-            return (false, Images.ApiMessage(e));
+            return (false, EngineImages.ApiMessage(e));
         }
     }
 

@@ -101,7 +101,7 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
             }
             catch (DockerApiException e)
             {
-                throw new PipelineException($"Docker refused to start the {spec.Purpose} helper ({spec.Image}): {Images.ApiMessage(e)}");
+                throw new PipelineException($"Docker refused to start the {spec.Purpose} helper ({spec.Image}): {EngineImages.ApiMessage(e)}");
             }
 
             var streams = await AttachedStreams.PumpAsync(stream, spec.Stdin, spec.Stdout, ErrorLines, timeout.Token);
@@ -140,7 +140,7 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
         }
         catch (DockerApiException e)
         {
-            throw new PipelineException($"reading {path} of the {spec.Purpose} helper failed: {Images.ApiMessage(e)}");
+            throw new PipelineException($"reading {path} of the {spec.Purpose} helper failed: {EngineImages.ApiMessage(e)}");
         }
         finally
         {
@@ -158,7 +158,7 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
         }
         catch (DockerApiException e)
         {
-            throw new PipelineException($"writing into {path} of the {spec.Purpose} helper failed: {Images.ApiMessage(e)}");
+            throw new PipelineException($"writing into {path} of the {spec.Purpose} helper failed: {EngineImages.ApiMessage(e)}");
         }
         finally
         {
@@ -187,7 +187,7 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
         }
         catch (DockerApiException e)
         {
-            throw new PipelineException($"Docker refused to create the {spec.Purpose} helper ({spec.Image}): {Images.ApiMessage(e)}");
+            throw new PipelineException($"Docker refused to create the {spec.Purpose} helper ({spec.Image}): {EngineImages.ApiMessage(e)}");
         }
 
         if (cancellationToken.IsCancellationRequested)

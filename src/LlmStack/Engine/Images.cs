@@ -59,68 +59,25 @@ public sealed class ImageMap
         _map.TryGetValue(image, out var replacement) ? replacement : _map.TryGetValue("*", out var fallback) ? fallback : image;
 }
 
-/// <summary>Makes sure images are present before anything is created: missing ones are pulled with progress.</summary>
-public static class Images
+/// <summary>
+/// What the engine has of an image (present, its ID, its details), how a reference splits into repository and tag, and the
+/// engine's message of a refused request. Building and pulling are the Images area's (src/LlmStack/Images).
+/// </summary>
+public static class EngineImages
 {
-    /// <summary>Every (service, image) pair must be available; all are checked and pulled before returning.</summary>
-    public static async Task EnsureAsync(DockerEngine engine, IReadOnlyList<(string Service, string Image)> wanted, ILogger log, CancellationToken cancellationToken)
-    {
-        foreach (var group in wanted.GroupBy(w => w.Image))
-        {
-            if (await ExistsAsync(engine, group.Key, cancellationToken))
-            {
-                continue;
-            }
-
-            var services = string.Join(", ", group.Select(g => g.Service).Distinct());
-            log.Information("Pulling {Image} (for {Services})", group.Key, services);
-            var (name, tag) = Split(group.Key);
-            string? error = null;
-            var lastReport = new Dictionary<string, string>();
-            var progress = new Progress<JSONMessage>(message =>
-            {
-                if (message.Error is { Message: { Length: > 0 } text })
-                {
-                    error = text;
-                }
-                else if (message.Status is { Length: > 0 } status)
-                {
-                    // One line per layer and status change: progress without flooding the log.
-                    var id = message.ID ?? string.Empty;
-                    if (!lastReport.TryGetValue(id, out var last) || last != status)
-                    {
-                        lastReport[id] = status;
-                        log.Information("  {Image} {Layer} {Status}", group.Key, id, status);
-                    }
-                }
-            });
-
-            try
-            {
-                await engine.Client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = name, Tag = tag }, null, progress, cancellationToken);
-            }
-            catch (DockerApiException e)
-            {
-                error ??= ApiMessage(e);
-            }
-
-            if (error is not null || !await ExistsAsync(engine, group.Key, cancellationToken))
-            {
-                throw new PipelineException(
-                    $"image '{group.Key}' for service {services} is not available and cannot be pulled ({error ?? "unknown error"}): load or build it, or map it with --image-map. Nothing was created.");
-            }
-        }
-    }
-
     public static async Task<bool> ExistsAsync(DockerEngine engine, string image, CancellationToken cancellationToken) =>
-        await FindIdAsync(engine, image, cancellationToken) is not null;
+        await InspectAsync(engine, image, cancellationToken) is not null;
 
     /// <summary>The image's ID (to notice a re-tagged image), or null when the engine does not have it.</summary>
-    public static async Task<string?> FindIdAsync(DockerEngine engine, string image, CancellationToken cancellationToken)
+    public static async Task<string?> FindIdAsync(DockerEngine engine, string image, CancellationToken cancellationToken) =>
+        (await InspectAsync(engine, image, cancellationToken))?.ID;
+
+    /// <summary>The image's details (ID, size, labels), or null when the engine does not have it.</summary>
+    public static async Task<ImageInspectResponse?> InspectAsync(DockerEngine engine, string image, CancellationToken cancellationToken)
     {
         try
         {
-            return (await engine.CallAsync(ct => engine.Client.Images.InspectImageAsync(image, ct), cancellationToken)).ID;
+            return await engine.CallAsync(ct => engine.Client.Images.InspectImageAsync(image, ct), cancellationToken);
         }
         catch (DockerImageNotFoundException)
         {
@@ -132,7 +89,7 @@ public static class Images
         }
     }
 
-    internal static (string Name, string Tag) Split(string image)
+    public static (string Name, string Tag) Split(string image)
     {
         var at = image.IndexOf('@', StringComparison.Ordinal);
         if (at >= 0)
@@ -144,7 +101,7 @@ public static class Images
         return colon > image.LastIndexOf('/') ? (image[..colon], image[(colon + 1)..]) : (image, "latest");
     }
 
-    internal static string ApiMessage(DockerApiException e)
+    public static string ApiMessage(DockerApiException e)
     {
         var body = e.ResponseBody ?? e.Message;
         try

@@ -133,7 +133,7 @@ public sealed class ExecStrategy(ResolvedReadyCheck check) : IWaitStrategy
         }
         catch (Docker.DotNet.DockerApiException e)
         {
-            return ProbeOutcome.NotYet(Images.ApiMessage(e));
+            return ProbeOutcome.NotYet(EngineImages.ApiMessage(e));
         }
     }
 

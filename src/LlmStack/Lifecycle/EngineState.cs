@@ -151,5 +151,5 @@ public sealed class LiveEngineState(DockerEngine engine, Scope scope) : IEngineS
             .ToList();
     }
 
-    public Task<string?> ImageIdAsync(string image, CancellationToken cancellationToken) => Images.FindIdAsync(engine, image, cancellationToken);
+    public Task<string?> ImageIdAsync(string image, CancellationToken cancellationToken) => EngineImages.FindIdAsync(engine, image, cancellationToken);
 }

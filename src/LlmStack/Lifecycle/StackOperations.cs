@@ -49,8 +49,9 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
     /// <summary>
     /// Creates what is missing (networks, volumes, containers) and starts the stack's services level by level,
     /// a level's services in parallel once their dependencies are ready. Idempotent: unchanged containers are
-    /// kept; a changed definition recreates that service only. Images, secrets and bind sources are checked
-    /// before anything is created. What is done is <see cref="StartPlanner"/>'s plan of the stack, carried out by
+    /// kept; a changed definition recreates that service only. Secrets and bind sources are checked, then
+    /// <paramref name="beforeCreate"/> runs (the session's: the stack's images built or pulled, its network checked for
+    /// conflicts) before anything is created. What is done is <see cref="StartPlanner"/>'s plan of the stack, carried out by
     /// <see cref="ApplyAsync(ContainerStep, LiveEngineState, CancellationToken)"/> and its siblings — the steps Deploy
     /// takes one at a time through the change gate.
     /// </summary>
@@ -62,7 +63,6 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
         await CheckExternalDependenciesAsync(stack, services, cancellationToken);
 
         var desired = ContainerSpecs.ForStack(environment, stack, images.Apply, secrets.Get, rootDirectory);
-        await Images.EnsureAsync(engine, desired.Values.SelectMany(p => p).Select(p => (p.Service.Name, p.Image)).ToList(), log, cancellationToken);
 
         if (beforeCreate is not null)
         {
@@ -353,7 +353,7 @@ public sealed class StackOperations(DockerEngine engine, ResolvedEnvironment env
 
     private static PipelineException Refused(ContainerPlan plan, string what, DockerApiException e)
     {
-        var message = Images.ApiMessage(e);
+        var message = EngineImages.ApiMessage(e);
         var hint = message.Contains("nvidia", StringComparison.OrdinalIgnoreCase) || message.Contains("device driver", StringComparison.OrdinalIgnoreCase)
             ? ": the service asks for a GPU; install the NVIDIA container runtime, or use an environment with gpu: false on CPU-only hosts"
             : string.Empty;

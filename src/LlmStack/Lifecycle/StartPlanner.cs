@@ -112,7 +112,8 @@ public sealed record VolumeStep(string Name, string? Stack, ResourceAction Actio
 }
 
 /// <summary>An image a plan needs that the engine does not have (Start pulls it first).</summary>
-public sealed record ImagePull(string Image, IReadOnlyList<string> Services);
+/// <summary>An image the engine lacks: pulled, or (<paramref name="Built"/>) built from a service's context.</summary>
+public sealed record ImagePull(string Image, IReadOnlyList<string> Services, bool Built = false);
 
 /// <summary>
 /// What Start of one stack does, in the order it does it: its networks and volumes, the removals, then the replicas level
@@ -209,7 +210,7 @@ public static class StartPlanner
             .Where(p => observed.ImageIds[p.Image] is null)
             .GroupBy(p => p.Image, StringComparer.Ordinal)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => new ImagePull(g.Key, g.Select(p => p.Service.Name).Distinct().ToList()))
+            .Select(g => new ImagePull(g.Key, g.Select(p => p.Service.Name).Distinct().ToList(), Built: g.Any(p => p.Service.Build is not null)))
             .ToList();
 
         return new EnvironmentPlan(environment.Name, stacks, removed, orphanedNetworks, orphanedVolumes, pulls);
@@ -371,7 +372,7 @@ public static class StartPlanner
 
             if (imageId is null)
             {
-                differences.Add(new Difference(Aspect.Image) { Detail = $"{plan.Image} not present here: pulled first" });
+                differences.Add(new Difference(Aspect.Image) { Detail = $"{plan.Image} not present here: {(plan.Service.Build is null ? "pulled" : "built")} first" });
             }
 
             return step with { Why = have > 0 ? $"replica {plan.Number} of {plan.Service.Replicas}" : "missing", Differences = differences };
@@ -395,7 +396,7 @@ public static class StartPlanner
         var found = new List<Difference>();
         if (imageId is null)
         {
-            found.Add(new Difference(Aspect.Image) { Detail = $"{plan.Image} not present here: pulled first" });
+            found.Add(new Difference(Aspect.Image) { Detail = $"{plan.Image} not present here: {(plan.Service.Build is null ? "pulled" : "built")} first" });
         }
         else if (current.ImageId != imageId)
         {

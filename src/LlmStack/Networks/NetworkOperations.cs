@@ -3,9 +3,9 @@ using Docker.DotNet.Models;
 using LlmStack.ChangeControl;
 using LlmStack.Compose;
 using LlmStack.Engine;
+using LlmStack.Images;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
-using Serilog;
 
 namespace LlmStack.Networks;
 
@@ -17,7 +17,7 @@ public sealed record ProbeResult(string From, string To, string Check, bool Pass
 
 /// <summary>Network checks and cleanup for one environment on a live engine.</summary>
 public sealed class NetworkOperations(
-    DockerEngine engine, ResolvedEnvironment environment, IReadOnlyList<(string Environment, ResolvedNetwork Network)> schemaNetworks, HelperContainers helpers, ILogger log)
+    DockerEngine engine, ResolvedEnvironment environment, IReadOnlyList<(string Environment, ResolvedNetwork Network)> schemaNetworks, HelperContainers helpers, ImageOperations images)
 {
     private readonly Scope _scope = Scope.Of(environment);
 
@@ -122,7 +122,7 @@ public sealed class NetworkOperations(
     {
         var containers = (await ContainerDetailsAsync(cancellationToken)).Where(c => c.State!.Running).ToList();
         var results = new List<ProbeResult>();
-        await Images.EnsureAsync(engine, [("network probe", probeImage)], log, cancellationToken);
+        await images.EnsurePresentAsync(probeImage, "the network probe", cancellationToken);
         foreach (var service in environment.Services)
         {
             var container = containers.FirstOrDefault(c => c.Config!.Labels.Value(Names.Service) == service.Name);

@@ -189,6 +189,22 @@ public sealed class GpuDefinition : SchemaNode
     public List<string>? DeviceIds { get; set; }
 }
 
+/// <summary>How a service's image is built from sources (<c>build:</c>): the image key stays the tag that is built.</summary>
+public sealed class BuildDefinition : SchemaNode
+{
+    /// <summary>The directory sent to the engine; relative to the repository root (where LlmStack's build.sh is), like bind sources.</summary>
+    public string? Context { get; set; }
+
+    /// <summary>The Dockerfile, relative to the context and inside it (default <c>Dockerfile</c>).</summary>
+    public string? Dockerfile { get; set; }
+
+    /// <summary>Build arguments (<c>ARG</c>); variables allowed, secrets refused (an argument stays in the image's history).</summary>
+    public Dictionary<string, string>? Args { get; set; }
+
+    /// <summary>The stage of a multi-stage Dockerfile to build.</summary>
+    public string? Target { get; set; }
+}
+
 public sealed class ResourceSet : SchemaNode
 {
     public string? Cpus { get; set; }
@@ -207,6 +223,9 @@ public sealed class ResourcesDefinition : SchemaNode
 public sealed class ServiceDefinition : SchemaNode
 {
     public string? Image { get; set; }
+
+    /// <summary>Build the image from sources instead of pulling it (<see cref="BuildDefinition"/>).</summary>
+    public BuildDefinition? Build { get; set; }
 
     public string? Description { get; set; }
 

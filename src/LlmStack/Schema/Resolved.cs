@@ -167,6 +167,32 @@ public sealed class ResolvedResources
     public string? MemoryReservationText { get; init; }
 }
 
+/// <summary>A service's <c>build:</c>, resolved: the context as written and as a path, the Dockerfile inside it, the arguments, the stage.</summary>
+public sealed record ResolvedBuild
+{
+    /// <summary>The context as the schema writes it (variables substituted), for messages and compose files.</summary>
+    public required string Context { get; init; }
+
+    /// <summary>The context directory, absolute (a relative one is taken from the repository root).</summary>
+    public required string ContextPath { get; init; }
+
+    /// <summary>Whether the context directory exists (a missing one is a warning for ValidateSchema, an error for a target that needs the image).</summary>
+    public bool ContextExists => Directory.Exists(ContextPath);
+
+    /// <summary>The Dockerfile, relative to the context, with <c>/</c> separators.</summary>
+    public string Dockerfile { get; init; } = DefaultDockerfile;
+
+    /// <summary>The build arguments in compose form (no secret can be among them), in the schema's order.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Args { get; init; } = [];
+
+    public string? Target { get; init; }
+
+    /// <summary>Where the schema says <c>context:</c> (for the one line about a missing context).</summary>
+    public SourceLocation Location { get; init; }
+
+    public const string DefaultDockerfile = "Dockerfile";
+}
+
 public sealed class ResolvedGpu
 {
     /// <summary>-1 means all GPUs.</summary>
@@ -182,6 +208,9 @@ public sealed record ResolvedService
     public required string Stack { get; init; }
 
     public required string Image { get; init; }
+
+    /// <summary>How the image is built from sources; null: it is pulled.</summary>
+    public ResolvedBuild? Build { get; init; }
 
     public string? Description { get; init; }
 

@@ -97,6 +97,7 @@ internal static class ServiceResolver
             mounts.Add(mount);
         }
 
+        var build = ResolveBuild(name, definition, Sub, secrets, rootDirectory, diagnostics);
         var healthcheck = ResolveHealthcheck(schema, name, definition, Sub, diagnostics);
         var ready = ReadyResolver.Resolve(name, definition, Sub, diagnostics);
 
@@ -174,6 +175,7 @@ internal static class ServiceResolver
             Name = name,
             Stack = stack,
             Image = image,
+            Build = build,
             Description = definition.Description,
             Command = SubList(definition.Command, "command"),
             Entrypoint = SubList(definition.Entrypoint, "entrypoint"),
@@ -254,6 +256,73 @@ internal static class ServiceResolver
             Timeout = Time(check.Timeout, template?.Timeout, "timeout", TimeSpan.FromSeconds(30)),
             Retries = check.Retries ?? template?.Retries ?? 3,
             StartPeriod = Time(check.StartPeriod, template?.StartPeriod, "start_period", TimeSpan.Zero),
+        };
+    }
+
+    /// <summary>
+    /// <c>build:</c>: a context (a missing directory is a warning here, an error for a target that needs the image), a
+    /// Dockerfile inside it, arguments without secrets (an argument stays in the image's history), a target stage.
+    /// </summary>
+    private static ResolvedBuild? ResolveBuild(string name, ServiceDefinition definition, Func<string?, string, string> sub, HashSet<string> secrets, string rootDirectory, DiagnosticBag diagnostics)
+    {
+        if (definition.Build is not { } build)
+        {
+            return null;
+        }
+
+        string Value(string? text, string key)
+        {
+            foreach (var secret in Interpolation.References(text ?? string.Empty).Where(secrets.Contains).Distinct())
+            {
+                diagnostics.Error(build.Locate(key),
+                    $"service '{name}': build {key.Replace(".", " ", StringComparison.Ordinal)} uses secret ${{{secret}}}: build arguments stay in the image (docker history shows them); pass the secret at run time through environment");
+            }
+
+            return sub(text, $"build.{key}");
+        }
+
+        static string Plain(string composeForm) => Interpolation.Materialize(composeForm, _ => null);
+
+        if (string.IsNullOrWhiteSpace(build.Context))
+        {
+            diagnostics.Error(build.Location, $"service '{name}': build needs a context (the directory of the service's sources, e.g. ./services/{name})");
+            return null;
+        }
+
+        var context = Value(build.Context, "context");
+        var contextPath = Path.GetFullPath(Plain(context), rootDirectory);
+        var dockerfile = Plain(build.Dockerfile is null ? ResolvedBuild.DefaultDockerfile : Value(build.Dockerfile, "dockerfile")).Replace('\\', '/');
+        var inside = Path.GetFullPath(dockerfile, contextPath);
+        if (Path.IsPathRooted(dockerfile) || Path.GetRelativePath(contextPath, inside).Replace('\\', '/') is var relative && (relative == ".." || relative.StartsWith("../", StringComparison.Ordinal)))
+        {
+            diagnostics.Error(build.Locate("dockerfile"), $"service '{name}': dockerfile '{dockerfile}' is outside the build context '{context}': put it inside the context and name it relative to it");
+        }
+        else if (File.Exists(contextPath))
+        {
+            diagnostics.Error(build.Locate("context"), $"service '{name}': build context '{context}' is a file: name the directory of the service's sources");
+        }
+        else if (!Directory.Exists(contextPath))
+        {
+            diagnostics.Warning(build.Locate("context"), $"service '{name}': build context '{context}' does not exist: the targets that need image {definition.Image} (Start, BuildImages) fail until the service's sources are there");
+        }
+        else if (!File.Exists(inside))
+        {
+            diagnostics.Warning(build.Locate("dockerfile"), $"service '{name}': dockerfile '{dockerfile}' does not exist in build context '{context}'");
+        }
+
+        if (build.Target is { } target && string.IsNullOrWhiteSpace(target))
+        {
+            diagnostics.Error(build.Locate("target"), $"service '{name}': build target is empty: name a stage of the Dockerfile, or leave target out");
+        }
+
+        return new ResolvedBuild
+        {
+            Context = context,
+            ContextPath = contextPath,
+            Dockerfile = Path.GetRelativePath(contextPath, inside).Replace('\\', '/'),
+            Args = (build.Args ?? new Dictionary<string, string>()).Select(kv => new KeyValuePair<string, string>(kv.Key, Value(kv.Value, $"args.{kv.Key}"))).ToList(),
+            Target = build.Target is null ? null : Plain(Value(build.Target, "target")),
+            Location = build.Has("context") ? build.Locate("context") : build.Location,
         };
     }
 

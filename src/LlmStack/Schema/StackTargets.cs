@@ -19,6 +19,9 @@ public static class StackTargets
 
     public const string Logs = "Logs";
 
+    /// <summary>Rebuild&lt;Stack&gt;: the stack's images built again without the cache, then the stack stopped and started.</summary>
+    public const string Rebuild = "Rebuild";
+
     public static string Pascal(string name) =>
         string.Concat(name.Split('-', '_').Where(p => p.Length > 0).Select(p => char.ToUpperInvariant(p[0]) + p[1..]));
 
@@ -37,6 +40,13 @@ public static class StackTargets
     /// <summary>The verb's targets of the stacks that need <paramref name="stack"/> (Stop: they stop first).</summary>
     public static IReadOnlyList<string> OfDependents(string verb, string stack, SchemaOutline outline) =>
         outline.DependentsOf(stack).Select(s => Name(verb, s)).ToList();
+
+    /// <summary>The stacks whose target of <paramref name="verb"/> is among <paramref name="targets"/> (a run's planned targets), in schema order.</summary>
+    public static IReadOnlyList<string> StacksOf(IEnumerable<string> targets, string verb, SchemaOutline outline)
+    {
+        var names = targets.ToHashSet(StringComparer.Ordinal);
+        return outline.Stacks.Select(s => s.Name).Where(s => names.Contains(Name(verb, s))).ToList();
+    }
 
     /// <summary>The verb's targets of every stack, in schema order (Start, Stop, Restart: all stacks).</summary>
     public static IReadOnlyList<string> All(string verb, SchemaOutline outline) => outline.Stacks.Select(s => Name(verb, s.Name)).ToList();

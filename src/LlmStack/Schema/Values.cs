@@ -119,6 +119,15 @@ public static partial class ByteSize
         bytes = (long)(amount * factor);
         return bytes > 0;
     }
+
+    /// <summary>A size for people: <c>512 B</c>, <c>1.5 KiB</c>, <c>12.3 MiB</c>, <c>1.25 GiB</c>.</summary>
+    public static string Format(long bytes) => bytes switch
+    {
+        >= 1L << 30 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 30):0.00} GiB"),
+        >= 1L << 20 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (double)(1L << 20):0.0} MiB"),
+        >= 1L << 10 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.0} KiB"),
+        _ => $"{bytes} B",
+    };
 }
 
 /// <summary>A published port: <c>[IP:]HOST:CONTAINER[/proto]</c> or <c>CONTAINER[/proto]</c>.</summary>

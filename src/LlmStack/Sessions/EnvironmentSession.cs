@@ -1,5 +1,6 @@
 using LlmStack.ChangeControl;
 using LlmStack.Engine;
+using LlmStack.Images;
 using LlmStack.Lifecycle;
 using LlmStack.Networks;
 using LlmStack.Pipeline;
@@ -21,6 +22,9 @@ public sealed record SessionOptions
     public string? DockerHost { get; init; }
 
     public string? ImageMap { get; init; }
+
+    /// <summary>--offline: images are never pulled; a missing one is listed in one line (builds still run).</summary>
+    public bool Offline { get; init; }
 
     /// <summary>Where the run's persistent state lives: the state directory, the secrets directory (<c>&lt;environment&gt;.env</c>), the audit log, …</summary>
     public required StatePaths State { get; init; }
@@ -68,6 +72,7 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     private DockerEngine? _engine;
     private SecretStore? _secrets;
     private ImageMap? _images;
+    private ImageOperations? _imageOperations;
     private EnvironmentLock? _lock;
     private readonly Dictionary<string, EnvironmentSession> _siblings = new(StringComparer.Ordinal);
     private List<(string, ResolvedNetwork)>? _schemaNetworks;
@@ -138,6 +143,18 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
 
     /// <summary>An image as this run uses it (after --image-map).</summary>
     public string MapImage(string image) => Images.Apply(image);
+
+    /// <summary>
+    /// The environment's images on the engine (builds, pulls, the Images report, the GPU check), with --image-map and
+    /// --offline; the registry logins of this host are read when a pull or build first needs them, masked.
+    /// </summary>
+    public async Task<ImageOperations> ImageOperationsAsync(CancellationToken cancellationToken) =>
+        _imageOperations ??= new ImageOperations(
+            await EngineAsync(cancellationToken),
+            Environment,
+            () => Images,
+            new ImageSettings(options.Offline, !options.Reports.Json && !Console.IsOutputRedirected, () => RegistryCredentials.Load(RegistryCredentials.DefaultPath(), options.Masker.Register)),
+            _log);
 
     /// <summary>
     /// Takes the environment lock (endpoint + compose project) unless this run holds it already; it is kept until the
@@ -237,12 +254,13 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
         _schemaNetworks ??= options.Schema.Load().Environments.Keys
             .SelectMany(name => (name == options.Environment ? Environment : options.Schema.Resolve(name)).Networks.Select(n => (name, n)))
             .ToList();
-        return new NetworkOperations(await EngineAsync(cancellationToken), Environment, _schemaNetworks, await HelpersAsync(cancellationToken), _log);
+        return new NetworkOperations(await EngineAsync(cancellationToken), Environment, _schemaNetworks, await HelpersAsync(cancellationToken), await ImageOperationsAsync(cancellationToken));
     }
 
     /// <summary>
-    /// Starts a stack under the lock. Before anything is created, the networks it would create are checked for conflicts
-    /// with the schema, Docker networks, host routes, interface addresses and resolvers.
+    /// Starts a stack under the lock. Before anything is created, the stack's images are built (missing, or their sources
+    /// changed) and pulled (missing), and the networks it would create are checked for conflicts with the schema, Docker
+    /// networks, host routes, interface addresses and resolvers.
     /// </summary>
     public async Task<StartReport> StartAsync(string stack, CancellationToken cancellationToken)
     {
@@ -251,8 +269,13 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
         await LockAsync(cancellationToken);
         var operations = await OperationsAsync(cancellationToken);
         var networks = await NetworksAsync(cancellationToken);
+        var images = await ImageOperationsAsync(cancellationToken);
         var secrets = await SecretsAsync(cancellationToken);
-        return await operations.StartAsync(stack, secrets, map, (wanted, ct) => CheckConflictsAsync(networks, wanted, ct), cancellationToken);
+        return await operations.StartAsync(stack, secrets, map, async (wanted, ct) =>
+        {
+            await images.EnsureAsync(Environment.Services.Where(s => s.Stack == stack).ToList(), ct);
+            await CheckConflictsAsync(networks, wanted, ct);
+        }, cancellationToken);
     }
 
     /// <summary>Networks about to be created against the schema, Docker's networks, host routes, interface addresses and resolvers: the conflicts and one error.</summary>
@@ -264,6 +287,20 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
             NetworkCommands.WriteConflicts(options.Out, conflicts);
             throw NetworkCommands.ConflictError(Environment.Name, conflicts);
         }
+    }
+
+    /// <summary>
+    /// Rebuild&lt;Stack&gt; under the lock: the stack's images built again without the cache (first, so a failing build leaves
+    /// the stack as it was), then its services stopped and started again health-gated. Returns the images built and what
+    /// the start did.
+    /// </summary>
+    public async Task<(int Built, StartReport Start)> RebuildAsync(string stack, CancellationToken cancellationToken)
+    {
+        Environment.Stack(stack);
+        await LockAsync(cancellationToken);
+        var built = await (await ImageOperationsAsync(cancellationToken)).RebuildAsync(stack, cancellationToken);
+        await StopAsync(stack, cancellationToken);
+        return (built, await StartAsync(stack, cancellationToken));
     }
 
     public async Task<int> StopAsync(string stack, CancellationToken cancellationToken)

@@ -6,9 +6,32 @@ using YamlDotNet.RepresentationModel;
 
 namespace LlmStack.Tests.Compose;
 
-public class ComposeGenerationTests(GeneratedCompose generated) : IClassFixture<GeneratedCompose>
+public partial class ComposeGenerationTests(GeneratedCompose generated) : IClassFixture<GeneratedCompose>
 {
     private static readonly string[] Environments = ["development", "staging", "production", "testing"];
+
+    [System.Text.RegularExpressions.GeneratedRegex("^(\\s+context: )\"(.+)\"$")]
+    private static partial System.Text.RegularExpressions.Regex BuildContext();
+
+    private string StandInContext(string context)
+    {
+        var directory = Path.Combine(generated.Output, ".contexts", Path.GetFileName(context));
+        Directory.CreateDirectory(directory);
+        return directory;
+    }
+
+    [Fact]
+    public void A_built_service_keeps_its_image_tag_and_gets_its_build_with_the_context_relative_to_the_file()
+    {
+        var service = (YamlMappingNode)((YamlMappingNode)generated.Read("staging", "ai.yml")["services"])["ai-agents"];
+        ((YamlScalarNode)service["image"]).Value.Should().Be("multimodal/ai-agents:1.0.0");
+        var build = (YamlMappingNode)service["build"];
+        var context = ((YamlScalarNode)build["context"]).Value!;
+        Path.GetFullPath(context, Path.Combine(generated.Output, "staging")).Should().Be(Path.Combine(Repository.Root, "services", "ai-agents"));
+        ((YamlScalarNode)build["dockerfile"]).Value.Should().Be("Dockerfile");
+        ((YamlMappingNode)((YamlMappingNode)generated.Read("staging", "core.yml")["services"])["postgres"]).Children.Keys
+            .Should().NotContain(new YamlScalarNode("build"), "a pulled image has no build");
+    }
 
     [Fact]
     public void One_file_per_stack_and_one_for_all_stacks_in_every_environment()
@@ -31,9 +54,13 @@ public class ComposeGenerationTests(GeneratedCompose generated) : IClassFixture<
         var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
         await Parallel.ForEachAsync(generated.Files, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (file, ct) =>
         {
-            // Compose v1 predates the top-level name: give it a copy without it, beside the original (relative binds).
+            // Compose v1 predates the top-level name: give it a copy without it, beside the original (relative binds). It
+            // also wants every build context to exist: the stack's services/ is not in this repository, so the copy's
+            // contexts point at stand-ins (an empty directory each, of the same name).
             var copy = Path.Combine(Path.GetDirectoryName(file)!, ".v1-" + Path.GetFileName(file));
-            await File.WriteAllLinesAsync(copy, (await File.ReadAllLinesAsync(file, ct)).Where(l => !l.StartsWith("name:", StringComparison.Ordinal)), ct);
+            await File.WriteAllLinesAsync(copy, (await File.ReadAllLinesAsync(file, ct))
+                .Where(l => !l.StartsWith("name:", StringComparison.Ordinal))
+                .Select(l => BuildContext().Match(l) is { Success: true } m ? $"{m.Groups[1].Value}\"{StandInContext(m.Groups[2].Value)}\"" : l), ct);
             try
             {
                 var start = new ProcessStartInfo(compose, ["-f", copy, "--project-name", "llmstack-check", "config", "-q"]) { RedirectStandardError = true, RedirectStandardOutput = true };

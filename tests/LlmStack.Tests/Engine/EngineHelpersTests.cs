@@ -40,7 +40,7 @@ public class EngineHelpersTests
     [InlineData("localhost:5000/app", "localhost:5000/app", "latest")]
     [InlineData("app@sha256:abc", "app", "sha256:abc")]
     public void Image_references_split_into_name_and_tag(string image, string name, string tag) =>
-        Images.Split(image).Should().Be((name, tag));
+        EngineImages.Split(image).Should().Be((name, tag));
 
     [Fact]
     public async Task Logs_are_demultiplexed_into_whole_lines_per_stream()

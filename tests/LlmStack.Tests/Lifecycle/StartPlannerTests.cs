@@ -71,6 +71,21 @@ public class StartPlannerTests
     }
 
     [Fact]
+    public async Task A_missing_image_of_a_service_with_a_build_context_is_built_not_pulled()
+    {
+        var built = With(Core, "redis", s => s with { Build = new ResolvedBuild { Context = "services/redis", ContextPath = "/nonexistent/services/redis" } });
+
+        var plan = await PlanAsync(built, new FakeEngineState());
+
+        plan.Pulls.Single(p => p.Services.Contains("redis")).Built.Should().BeTrue();
+        plan.Pulls.Where(p => !p.Services.Contains("redis")).Should().OnlyContain(p => !p.Built);
+        Step(plan, "redis").Differences.Should().ContainSingle(d => d.Aspect == Aspect.Image && d.Detail!.EndsWith("not present here: built first", StringComparison.Ordinal));
+        var gate = LlmStack.Deploy.DeployReport.Changes(plan, new LlmStack.Deploy.DeployReport.Appliers(_ => _ => Task.FromResult<string?>(null), _ => _ => Task.FromResult<string?>(null), _ => _ => Task.FromResult<string?>(null), _ => _ => Task.FromResult<string?>(null)));
+        gate.Changes.Single(c => c.Resource == Image(Core.Service("redis").Image)).Action.Should().Be(LlmStack.ChangeControl.ChangeAction.Build);
+        gate.Changes.Where(c => c.Kind == LlmStack.ChangeControl.ChangeKind.Image && c.Resource != Image(Core.Service("redis").Image)).Should().OnlyContain(c => c.Action == LlmStack.ChangeControl.ChangeAction.Pull);
+    }
+
+    [Fact]
     public async Task A_changed_variable_recreates_only_that_service_naming_the_variable_added()
     {
         var changed = With(Core, "redis", s => s with { Environment = [.. s.Environment, new("LLMSTACK_CHANGED", "1")] });

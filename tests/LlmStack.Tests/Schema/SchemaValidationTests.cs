@@ -73,7 +73,35 @@ public class SchemaValidationTests : IDisposable
         { "service 'cache': ready[0]: log '([' is not a regular expression", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - ⟦log: \"([\"\n")], "error" },
         { "service 'cache': ready[0]: exec must be [CMD, program, args...]", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - ⟦exec: [redis-cli, ping]\n")], "error" },
         { "service 'cache': ready[0]: timeout 'soon' is not a duration like 1s or 2m", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - tcp: 6379\n        ⟦timeout: soon\n")], "error" },
+        { "service 'api': build context './services/api' does not exist: the targets that need image example/api:${API_TAG} (Start, BuildImages) fail until the service's sources are there", [("    depends_on: [db, cache]\n", "    depends_on: [db, cache]\n    build:\n      ⟦context: ./services/api\n")], "warning" },
+        { "service 'api': dockerfile '../Dockerfile' is outside the build context './services/api'", [("    depends_on: [db, cache]\n", "    depends_on: [db, cache]\n    build:\n      context: ./services/api\n      ⟦dockerfile: ../Dockerfile\n")], "error" },
+        { "service 'api': dockerfile '/etc/Dockerfile' is outside the build context", [("    depends_on: [db, cache]\n", "    depends_on: [db, cache]\n    build:\n      context: ./services/api\n      ⟦dockerfile: /etc/Dockerfile\n")], "error" },
+        { "service 'api': build args TOKEN uses secret ${DB_PASSWORD}: build arguments stay in the image", [("    depends_on: [db, cache]\n", "    depends_on: [db, cache]\n    build:\n      context: ./services/api\n      args:\n        ⟦TOKEN: \"${DB_PASSWORD}\"\n")], "error" },
+        { "service 'api': undefined variable ${API_VERSON}", [("    depends_on: [db, cache]\n", "    depends_on: [db, cache]\n    ⟦build:\n      context: ./services/api\n      args:\n        VERSION: \"${API_VERSON}\"\n")], "error" },
+        { "service 'api': build needs a context", [("    depends_on: [db, cache]\n", "    depends_on: [db, cache]\n    build:\n      ⟦dockerfile: Dockerfile\n")], "error" },
+        { "unknown key 'contxt' in 'build' of service 'api'", [("    depends_on: [db, cache]\n", "    depends_on: [db, cache]\n    build:\n      ⟦contxt: ./services/api\n")], "error" },
     };
+
+    [Fact]
+    public void A_build_resolves_its_context_from_the_root_its_dockerfile_inside_it_and_its_arguments_with_variables()
+    {
+        Directory.CreateDirectory(Path.Combine(_directory, "services", "api", "docker"));
+        File.WriteAllText(Path.Combine(_directory, "services", "api", "docker", "Dockerfile.prod"), "FROM scratch\n");
+        var (yaml, _) = SchemaSamples.Edit(("    depends_on: [db, cache]\n",
+            "    depends_on: [db, cache]\n    build:\n      context: ./services/api\n      dockerfile: ./docker/../docker/Dockerfile.prod\n      args:\n        VERSION: \"${API_TAG}\"\n        PRICE: \"$$5\"\n      target: runtime\n"));
+        var path = Path.Combine(_directory, "schema.yaml");
+        File.WriteAllText(path, yaml);
+
+        Load(yaml).Diagnostics.Should().BeEmpty("the context and the Dockerfile exist");
+        var build = new SchemaFile(_directory, "schema.yaml").Resolve("dev").Service("api").Build!;
+
+        build.ContextPath.Should().Be(Path.Combine(_directory, "services", "api"));
+        build.Context.Should().Be("./services/api");
+        build.Dockerfile.Should().Be("docker/Dockerfile.prod");
+        build.Args.Should().Equal(new KeyValuePair<string, string>("VERSION", "1.0"), new KeyValuePair<string, string>("PRICE", "$$5"));
+        build.Target.Should().Be("runtime");
+        new SchemaFile(_directory, "schema.yaml").Resolve("dev").Service("db").Build.Should().BeNull("a service without build: is pulled");
+    }
 
     [Fact]
     public void Ready_checks_resolve_in_order_with_their_own_interval_and_timeout()

@@ -63,6 +63,14 @@ public class StackTargetsTests
     }
 
     [Fact]
+    public void The_stacks_of_a_runs_targets_are_those_whose_verb_target_is_planned()
+    {
+        StackTargets.StacksOf(["CheckGpu", "StartCore", "StartInference", "StatusAi", "RebuildAi"], StackTargets.Start, Outline).Should().Equal("core", "inference");
+        StackTargets.StacksOf(["StartCore", "RebuildAi"], StackTargets.Rebuild, Outline).Should().Equal("ai");
+        StackTargets.StacksOf([], StackTargets.Start, Outline).Should().BeEmpty();
+    }
+
+    [Fact]
     public void A_target_for_no_stack_is_one_line()
     {
         var act = () => StackTargets.StackOf("StartRag", "Start", Outline);
