@@ -75,6 +75,28 @@ public sealed class VolumeSnapshotTests(RunningCore core) : IClassFixture<Runnin
         await _bed.AssertEverythingRunsAsync();
     }
 
+    [Fact]
+    public async Task An_empty_volume_is_backed_up_as_empty_restores_to_empty_and_verifies()
+    {
+        // restic 0.14 saves no snapshot of an empty directory ("snapshot is empty"): a fresh minio or an unused cache.
+        _bed.ReadVolumesWith("helper");
+        await Qdrant($"rm -rf {Storage}/* {Storage}/.[!.]*; true");
+        var backup = await BackupAsync();
+        backup.Should().MatchRegex(@"Read \S+ with restic in a helper: the volume is empty, recorded as empty");
+        var set = System.Text.RegularExpressions.Regex.Match(backup, @"Backup set (\S+) of testing").Groups[1].Value;
+        (await _bed.ListAsync()).Should().Contain(r => r.GetProperty("service").GetString() == "qdrant (qdrant_data)" && r.GetProperty("set").GetString() == set, "an empty volume's backup is listed");
+
+        await Qdrant($"echo later > {Storage}/later.txt");
+        var restore = await _bed.Build.RunAsync("Restore", "--service", "qdrant", "--backup", set!, "--confirm", "testing");
+        restore.ExitCode.Should().Be(0, restore.ToString());
+        (await Tree()).Should().BeEmpty("the volume was empty in the backup");
+
+        var verify = await _bed.Build.RunAsync("BackupVerify", "--backup-set", set!, "--read-data-subset", "0");
+        verify.ExitCode.Should().Be(0, verify.ToString());
+        verify.Output.Should().MatchRegex($@"local\s+{set}\s+qdrant/qdrant_data qdrant_data\s+ok: empty at backup time");
+        await _bed.AssertEverythingRunsAsync();
+    }
+
     [Theory]
     [InlineData("host")]
     [InlineData("helper")]
@@ -121,6 +143,10 @@ public sealed class VolumeSnapshotTests(RunningCore core) : IClassFixture<Runnin
                 whileRunning: async process =>
                 {
                     await Cli.WaitUntilAsync(async () => (await _bed.HelpersAsync()).Any(h => h.Labels[Compose.Names.Helper] == "restic"), "restic reads minio's volume in a helper");
+                    // restic has the key and the repository open (its lock is written): from here it saves a snapshot on
+                    // its own. Killed earlier, before the key reached its stdin, it would save nothing to clean up.
+                    await Cli.WaitUntilAsync(() => Task.FromResult(Directory.Exists(Path.Combine(_bed.Repository, "locks")) && Directory.EnumerateFiles(Path.Combine(_bed.Repository, "locks")).Any()),
+                        "the helper's restic holds its lock on the repository");
                     using var kill = Process.Start("kill", ["-KILL", process.Id.ToString(CultureInfo.InvariantCulture)])!;
                     await kill.WaitForExitAsync();
                 });

@@ -48,6 +48,13 @@ public sealed record MemberResult(
     [JsonIgnore]
     public BackupPart? Tree => Parts.FirstOrDefault(p => p.IsFiles && Method == BackupMethod.Volume);
 
+    /// <summary>
+    /// A volume that was empty when it was backed up: restic saves no snapshot of nothing, so the member has no part.
+    /// Restoring it empties the volume; verifying it has nothing to read.
+    /// </summary>
+    [JsonIgnore]
+    public bool IsEmptyVolume => Method == BackupMethod.Volume && Status == MemberStatus.Ok && Parts.Count == 0;
+
     public bool Succeeded => Status == MemberStatus.Ok;
 
     public string Key => $"{Service}/{Volume ?? Type.Word()}";

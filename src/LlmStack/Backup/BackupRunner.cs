@@ -187,13 +187,21 @@ public sealed class BackupRunner(BackupContext context)
     internal string? Parent(IReadOnlyList<ResticSnapshot>? listing, BackupMember member) =>
         ParentOf(listing, context.Host, context.Environment.Name, member);
 
-    internal static string? ParentOf(IReadOnlyList<ResticSnapshot>? listing, string host, string environment, BackupMember member) =>
-        member.Volume is null
-            ? null
-            : listing?
-                .Where(s => s.Hostname == host && s.Tag("env") == environment && s.Tag("kind") == "member" && s.Tag("service") == member.Service
-                            && s.Tag("type") == BackupType.Volume.Word() && s.Tag("part") == member.Volume)
-                .MaxBy(s => s.Time)?.Id;
+    internal static string? ParentOf(IReadOnlyList<ResticSnapshot>? listing, string host, string environment, BackupMember member)
+    {
+        if (member.Volume is null || listing is null)
+        {
+            return null;
+        }
+
+        // Only members of sets that got their manifest: an orphan of a stopped run is forgotten by the sweep before this
+        // backup reads anything, and a parent that no longer exists fails restic ("no matching ID found").
+        var manifested = listing.Where(s => s.Tag("kind") == "set").Select(s => s.Tag("set")).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        return listing
+            .Where(s => s.Hostname == host && s.Tag("env") == environment && s.Tag("kind") == "member" && s.Tag("service") == member.Service
+                        && s.Tag("type") == BackupType.Volume.Word() && s.Tag("part") == member.Volume && s.Tag("set") is { } set && manifested.Contains(set))
+            .MaxBy(s => s.Time)?.Id;
+    }
 
     /// <summary>
     /// A volume as a file snapshot: restic reads its files itself, next to the data (on this host at the volume's
@@ -209,12 +217,22 @@ public sealed class BackupRunner(BackupContext context)
 
         var site = await context.VolumeSiteAsync(member.VolumeName!, cancellationToken);
         ResticBackupSummary summary;
+        try
         {
             // The services that write the volume are paused (or stopped) only while it is read, and always come back.
             await using var suspended = member.Writers.Count == 0
                 ? null
                 : await context.Lifecycle.SuspendAsync(member.Writers, member.Mode, cancellationToken, includeDependents: member.Mode == SuspendMode.Stop);
             summary = await context.Repository.BackupTreeAsync(site, Tags(set, member, member.Volume!), context.Host, parent, context.Progress.For(member.Key), cancellationToken);
+        }
+        catch (EmptySnapshotException)
+        {
+            // An empty volume (a fresh minio, a cache never filled): restic saves no snapshot of nothing. The member is
+            // recorded without a part, and restoring it empties the volume — the state it had.
+            context.Progress.Done();
+            _log.Information("Read {Volume} with restic {Where}: the volume is empty, recorded as empty (no snapshot)",
+                member.VolumeName, site.Reader == VolumeReader.Host ? "on this host" : "in a helper");
+            return new Dictionary<string, long> { ["files"] = 0, ["directories"] = 0 };
         }
 
         context.Progress.Done();

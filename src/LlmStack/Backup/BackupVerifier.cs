@@ -116,6 +116,11 @@ public sealed class BackupVerifier(BackupContext context, Func<string, string> i
                 var ofSet = snapshots.Where(s => s.Tag("set") == set.Key).ToList();
                 foreach (var member in set.Select(c => c.Member))
                 {
+                    if (member.IsEmptyVolume)
+                    {
+                        results.Add(new VerifyResult(tier.Name, set.Key, $"{member.Key} {member.Volume}", true, "empty at backup time: nothing to read"));
+                    }
+
                     foreach (var part in member.Parts)
                     {
                         // The manifest has restic's short ids; a copy keeps the first tier's full id as its original.

@@ -73,6 +73,9 @@ public sealed class MissingRepositoryException(string message) : PipelineExcepti
 /// <summary>A tier cannot be reached (connection refused, DNS, TLS): that tier fails, the others go on.</summary>
 public sealed class TierUnreachableException(string message) : PipelineException(message);
 
+/// <summary>restic refused to save a snapshot of nothing (<c>backup .</c> in an empty directory): no snapshot was written.</summary>
+public sealed class EmptySnapshotException(string message) : PipelineException(message);
+
 /// <summary>
 /// One restic repository (an environment on a tier). LlmStack never writes its own archive or crypto format: restic
 /// encrypts (AES-256-CTR + Poly1305), compresses (zstd), deduplicates and locks. The key reaches restic through its

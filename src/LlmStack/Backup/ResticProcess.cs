@@ -257,6 +257,11 @@ internal sealed class ResticProcess(ResolvedTier tier, string environment, Backu
             return new MissingRepositoryException($"backup repository {tier.Name} for {environment} does not exist at {tier.Repository}: run a backup first");
         }
 
+        if (text.Contains("snapshot is empty", StringComparison.Ordinal))
+        {
+            return new EmptySnapshotException($"restic {command} on {tier.Name} for {environment} found nothing to save: {FirstFatal(stderr)}");
+        }
+
         if (Unreachable(text))
         {
             return new TierUnreachableException($"tier {tier.Name} of {environment} is unreachable ({tier.Repository}): {FirstFatal(stderr)}");

@@ -240,6 +240,11 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
                 await context.Repository.RestoreTreeAsync(await context.VolumeSiteAsync(volume, cancellationToken), tree.Snapshot, verify, cancellationToken);
                 entries = await context.CountEntriesAsync(spec, volume, cancellationToken, filesAndDirectoriesOnly: true);
             }
+            else if (member.IsEmptyVolume)
+            {
+                // Empty when it was backed up: emptied is restored.
+                entries = await context.CountEntriesAsync(spec, volume, cancellationToken, filesAndDirectoriesOnly: true);
+            }
             else
             {
                 // A set written as a tar: the engine's archive API unpacks it.
@@ -249,10 +254,11 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
             }
         }
 
-        var expected = tree is null
+        var asTar = tree is null && !member.IsEmptyVolume;
+        var expected = asTar
             ? member.Counts?.GetValueOrDefault("entries", -1) ?? -1
             : member.Counts is { } counts ? counts.GetValueOrDefault("files") + counts.GetValueOrDefault("directories") : -1;
-        var what = tree is null ? "file(s) and directories" : "regular file(s) and directories";
+        var what = asTar ? "file(s) and directories" : "regular file(s) and directories";
         if (expected >= 0 && entries != expected)
         {
             throw new PipelineException($"check after restoring volume {volume} failed: {entries} {what}, the backup has {expected}");

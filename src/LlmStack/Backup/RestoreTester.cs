@@ -185,12 +185,13 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
             case BackupMethod.Volume:
             {
                 var volume = context.Environment.Volumes.First(v => v.Key == member.Volume).Name;
-                if (member.Tree is { } tree)
+                if (member.Tree is not null || member.IsEmptyVolume)
                 {
+                    var tree = member.Tree;
                     // Content: restic's restore --verify read every restored file back against the snapshot. Here: every
                     // entry's type, mode, owner and size as restored, against the snapshot's own listing.
                     var outcome = await TreeComparison.CompareAsync(
-                        (line, ct) => context.Repository.ListAsync(tree.Snapshot, node => line(TreeComparison.Line(node)), ct),
+                        (line, ct) => tree is null ? Task.CompletedTask : context.Repository.ListAsync(tree.Snapshot, node => line(TreeComparison.Line(node)), ct),
                         (line, ct) => ListVolumeAsync(context, volume, TreeComparison.StatCommand, stat =>
                         {
                             if (TreeComparison.FromStat(stat) is { } entry)

@@ -81,7 +81,7 @@ public sealed class FileSnapshotTests
     }
 
     [Fact]
-    public void A_volume_is_compared_with_its_newest_file_snapshot_of_the_same_host_environment_service_and_volume()
+    public void A_volume_is_compared_with_its_newest_file_snapshot_of_the_same_host_environment_service_and_volume_in_a_set_with_a_manifest()
     {
         var member = new BackupMember("qdrant", BackupMethod.Volume, BackupType.Volume, "qdrant_data", "multimodal-testing_qdrant_data", ["qdrant"], SuspendMode.Pause);
         var day = new DateTimeOffset(2026, 12, 1, 3, 0, 0, TimeSpan.Zero);
@@ -95,6 +95,9 @@ public sealed class FileSnapshotTests
             Snapshot("4444444444444444", day.AddDays(3), Tags("qdrant_data", environment: "staging")),
             Snapshot("5555555555555555", day.AddDays(4), Tags("minio_data", service: "minio")),
             Snapshot("6666666666666666", day.AddDays(5), Tags("qdrant_data")) with { Hostname = "another-project" },
+            // A member of a set that never got its manifest (a killed run): the sweep forgets it, so it is never a parent.
+            Snapshot("7777777777777777", day.AddDays(6), [.. BackupTags.Member("testing", "orphan", "1.0.0", "qdrant", BackupType.Volume, "qdrant_data", "vm/2")]),
+            Snapshot("8888888888888888", day.AddDays(1), [BackupTags.Marker, "kind=set", "env=testing", "set=s"]),
         };
 
         BackupRunner.ParentOf(listing, "multimodal-testing", "testing", member).Should().Be("2222222222222222");
