@@ -7,7 +7,7 @@ interface IBenchmarks : IHazEnvironment, ITests
 {
     const string ImageMapFile = "tests/fixtures/image-map.yaml";
 
-    [Parameter("BenchmarkStartup, BenchmarkStartCore, BenchmarkRetention, BenchmarkSecurityScan: timed runs (default 10, 5, 5 and 3)")]
+    [Parameter("BenchmarkStartup, BenchmarkStartCore, BenchmarkRetention, BenchmarkSecurityScan, BenchmarkBackup: timed runs (default 10, 5, 5, 3 and 3)")]
     int? Runs => TryGetValue(() => Runs);
 
     [Parameter("BenchmarkBackup, BenchmarkTiers: MiB of mixed data in the benchmark volume")]
@@ -15,6 +15,12 @@ interface IBenchmarks : IHazEnvironment, ITests
 
     [Parameter("BenchmarkBackup: MiB of the benchmark postgres database")]
     int DatabaseMib => TryGetValue<int?>(() => DatabaseMib) ?? 1024;
+
+    [Parameter("BenchmarkBackup: backup sets for the cold and warm BackupList")]
+    int CatalogSets => TryGetValue<int?>(() => CatalogSets) ?? 200;
+
+    [Parameter("BenchmarkBackup: small files in the volume whose backup shows the CLI's memory with many files")]
+    int SmallFiles => TryGetValue<int?>(() => SmallFiles) ?? 200_000;
 
     [Parameter("BenchmarkRetentionCleanup: backup sets on the tier before the cleanup")]
     int CleanupSets => TryGetValue<int?>(() => CleanupSets) ?? 200;
@@ -53,9 +59,9 @@ interface IBenchmarks : IHazEnvironment, ITests
         });
 
     Target BenchmarkBackup => _ => _
-        .Description("Backup figures for the README (nothing asserted): a mixed-data volume through LlmStack/restic against tar|zstd|openssl and tar -czf, first, unchanged and 7 runs with 1 % change, peak RSS; postgres against pg_dump -Fc. In a project of its own.")
+        .Description("Backup figures for the README (nothing asserted), medians of --runs (default 3), the CLI's own peak RSS: a --volume-mib volume by BackupService (restic on the host and in its helper) first, unchanged and after 1 % changed, against tar|zstd|openssl and bare restic backup; Restore against bare restic restore; --small-files files; postgres against pg_dump -Fc and -Z0 alone and the transports out of a container; BackupList of --catalog-sets sets cold and warm. In an environment of its own.")
         .DependsOn(FixtureImages)
-        .Executes(async ct => ReportFigures(await BackupBenchmark.RunAsync(SchemaFile, ImageMapFile, State.Secrets, VolumeMib, DatabaseMib, Secrets, Log, ct)));
+        .Executes(async ct => ReportFigures(await BackupBenchmark.RunAsync(SchemaFile, ImageMapFile, System.Environment.ProcessPath!, VolumeMib, DatabaseMib, Runs ?? 3, CatalogSets, SmallFiles, Log, ct)));
 
     Target BenchmarkTiers => _ => _
         .Description("Tier and restore-test figures for the README (nothing asserted): a backup set with a --volume-mib volume copied to a remote (rclone serve restic) and a cloud tier (s3rver, TLS) with restic copy, first and unchanged, against rclone sync of the repository to the same S3; RestoreTest of the set against a plain restic restore. In a project of its own, servers on 127.0.0.1.")

@@ -16,8 +16,14 @@ interface ITests : IHazArtifacts
         .Executes(ct => TestRunner.RunAsync(RootDirectory, "LlmStack.sln", "Category!=Integration", TestResults, "unit", Log, ReportSummary, ct));
 
     Target FixtureImages => _ => _
-        .Description("Build the local fixture images (real PostgreSQL and Redis from Debian packages, busybox stand-ins), cached by content hash.")
-        .Executes(ct => ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, "tests", "fixtures", "images", "build.sh")], RootDirectory, line => Log.Information("{Line}", line), ct));
+        .Description("Build the local fixture images (real PostgreSQL and Redis from Debian packages, busybox stand-ins, restic from Debian's package as the restic helper), cached by content hash.")
+        .Executes(async ct =>
+        {
+            foreach (var script in new[] { Path.Combine("tests", "fixtures", "images", "build.sh"), Path.Combine("tests", "fixtures", "restic", "build.sh") })
+            {
+                await ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, script)], RootDirectory, line => Log.Information("{Line}", line), ct);
+            }
+        });
 
     Target IntegrationTest => _ => _
         .Description("Run the integration tests against the real Docker engine (Category=Integration).")

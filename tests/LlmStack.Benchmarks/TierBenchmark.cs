@@ -38,10 +38,10 @@ public static class TierBenchmark
             var context = await BackupBenchmark.ContextAsync(bed, log, tiers, secretsDirectory, masker);
             var volume = context.Plan.Members.Single(m => m.Volume == "qdrant_data");
             log.Information("Filling {Volume} with {Size} MiB of mixed data", volume.VolumeName, volumeMiB);
-            await BackupBenchmark.FillAsync(context, volume.VolumeName!, volumeMiB, cancellationToken);
+            await BackupBenchmark.FillAsync(context.Helpers, context.HelperImage, volume.VolumeName!, volumeMiB, cancellationToken);
 
             var stopwatch = Stopwatch.StartNew();
-            var manifest = await new BackupRunner(context).RunAsync(BackupTrigger.Of("benchmark"), context.Plan.Members.Where(m => m.Method != BackupMethod.Config).ToList(), cancellationToken);
+            var manifest = (await new BackupRunner(context).RunAsync(BackupTrigger.Of("benchmark"), context.Plan.Members.Where(m => m.Method != BackupMethod.Config).ToList(), cancellationToken)).Manifest;
             figures.Add(new BackupFigure($"backup set of the core stack to the local tier ({manifest.Members.Count(m => m.Succeeded)} members)", stopwatch.Elapsed.TotalSeconds, manifest.Members.Sum(m => m.Bytes), null));
             var entries = await context.Catalog.EntriesAsync(cancellationToken);
             var local = await context.Repository.SizeAsync(cancellationToken);

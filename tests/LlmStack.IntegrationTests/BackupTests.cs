@@ -385,8 +385,8 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         verify.ExitCode.Should().Be(0, verify.ToString());
         verify.Output.Should().MatchRegex($@"local\s+{postgres}\s+postgres/full db-multimodal.dump\s+ok: pg_restore --list")
             .And.MatchRegex($@"local\s+{full}\s+redis/rdb dump.rdb\s+ok")
-            .And.MatchRegex($@"local\s+{full}\s+qdrant/qdrant_data qdrant_data.tar\s+ok")
-            .And.MatchRegex($@"local\s+{full}\s+minio/minio_data minio_data.tar\s+ok")
+            .And.MatchRegex($@"local\s+{full}\s+qdrant/qdrant_data qdrant_data\s+ok: listing: \d+ file\(s\), \d+ directories, .*; all data read back")
+            .And.MatchRegex($@"local\s+{full}\s+minio/minio_data minio_data\s+ok: listing")
             .And.MatchRegex($@"local\s+{full}\s+config/config files\s+ok")
             .And.NotMatchRegex($@"{full}\s+postgres/full", "postgres comes from the newer set");
         var verified = await ListAsync();
@@ -397,8 +397,8 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         test.ExitCode.Should().Be(0, test.ToString());
         test.Output.Should().MatchRegex($@"postgres/full\s+{postgres}\s+dump of database multimodal after the restore = the dump in the backup\s+ok")
             .And.MatchRegex($@"redis/rdb\s+{full}\s+key count and digest of every value\s+ok")
-            .And.MatchRegex($@"qdrant/qdrant_data\s+{full}\s+sha256 of every file")
-            .And.MatchRegex($@"minio/minio_data\s+{full}\s+sha256 of every file");
+            .And.MatchRegex($@"qdrant/qdrant_data\s+{full}\s+every entry \(type, mode, owner, size\) against the snapshot's listing; content verified by restic\s+ok")
+            .And.MatchRegex($@"minio/minio_data\s+{full}\s+every entry \(type, mode, owner, size\) against the snapshot's listing; content verified by restic\s+ok");
         var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Docker.Root, "artifacts", "restore-test", "testing", $"{postgres}.json"))).RootElement;
         report.GetProperty("sets").EnumerateArray().Select(e => e.GetString()).Should().BeEquivalentTo([full, postgres]);
         report.GetProperty("checks").EnumerateArray().Where(c => c.GetProperty("member").GetString() == "redis/rdb").Should().OnlyContain(c => c.GetProperty("set").GetString() == full);
@@ -416,10 +416,9 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
                 processGroup: true,
                 whileRunning: async process =>
                 {
-                    // The known point: minio is paused and the helper that reads its volume exists (the members before it are in the repository).
-                    await Cli.WaitUntilAsync(async () => (await Docker.Docker.Containers.InspectContainerAsync(Minio)).State!.Paused
-                                                          && (await HelpersAsync()).Any(h => h.Labels[Names.Helper] == "volume-backup"),
-                        "the backup pauses minio and reads its volume through a helper");
+                    // The known point: minio is paused while restic reads its volume (the members before it are in the repository).
+                    await Cli.WaitUntilAsync(async () => (await Docker.Docker.Containers.InspectContainerAsync(Minio)).State!.Paused,
+                        "the backup pauses minio and reads its volume");
                     await Cli.InterruptGroupAsync(process);
                 });
             cancelled.ExitCode.Should().Be(130, cancelled.ToString());
@@ -536,15 +535,21 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         await Sh(Qdrant, "echo current > /qdrant/storage/a.txt && echo current > /qdrant/storage/b.txt");
         var current = await Tree();
 
-        // A backup that does not match its manifest (as a damaged one would): its file count is off by one.
-        var cache = Path.Combine(Docker.Root, ".nuke", "temp", "backup-manifests",
-            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Repository)))[..16]);
-        var manifest = Directory.GetFiles(cache, "*.json").Single();
-        await File.WriteAllTextAsync(manifest, (await File.ReadAllTextAsync(manifest)).Replace("\"entries\": 1", "\"entries\": 2", StringComparison.Ordinal));
+        // A backup that does not match its manifest (as a damaged one would): its file count is off by one. The manifest
+        // is the set snapshot's tag, so the tag is replaced (restic tag) by one that says two files.
+        var key = (await File.ReadAllTextAsync(Path.Combine(Docker.Root, "secrets", "testing.backup-key"))).Trim();
+        var environment = new Dictionary<string, string> { ["RESTIC_REPOSITORY"] = Repository, ["RESTIC_PASSWORD"] = key };
+        var listed = await LlmStack.Pipeline.ProcessRunner.RunCheckedAsync("restic", ["snapshots", "--json", "--tag", "kind=set"], "/", null, CancellationToken.None, environment);
+        var snapshot = JsonDocument.Parse(string.Concat(listed.Output)).RootElement.EnumerateArray().Single();
+        var tag = snapshot.GetProperty("tags").EnumerateArray().Select(t => t.GetString()!).Single(t => t.StartsWith(LlmStack.Backup.BackupTags.ManifestTag, StringComparison.Ordinal));
+        var manifest = LlmStack.Backup.BackupSetManifest.FromTag(tag);
+        var qdrant = manifest.Members.Single();
+        var wrong = manifest with { Members = [qdrant with { Counts = new Dictionary<string, long> { ["files"] = qdrant.Counts!["files"] + 1, ["directories"] = qdrant.Counts["directories"] } }] };
+        await LlmStack.Pipeline.ProcessRunner.RunCheckedAsync("restic", ["tag", "--remove", tag, "--add", wrong.ToTag()!, snapshot.GetProperty("id").GetString()!], "/", null, CancellationToken.None, environment);
 
         var restore = await Build.RunAsync("Restore", "--service", "qdrant", "--confirm", "testing");
         restore.ExitCode.Should().Be(1, restore.ToString());
-        restore.Output.Should().Contain($"check after restoring volume {TestNames.Volume("qdrant_data")} failed: 1 file(s) and directories, the backup has 2")
+        restore.Output.Should().Contain($"check after restoring volume {TestNames.Volume("qdrant_data")} failed: 1 regular file(s) and directories, the backup has 2")
             .And.Contain("the data from before the restore was put back (safety set");
         (await Tree()).Should().Be(current, "the safety backup was restored");
         await AssertEverythingRunsAsync();

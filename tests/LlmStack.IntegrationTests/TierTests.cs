@@ -200,7 +200,7 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
         good.ExitCode.Should().Be(0, good.ToString());
         good.Output.Should().MatchRegex(@"dump of database multimodal after the restore = the dump in the backup\s+ok")
             .And.MatchRegex(@"redis/rdb\s+\S+\s+key count and digest of every value\s+ok")
-            .And.MatchRegex(@"qdrant/qdrant_data\s+\S+\s+sha256 of every file against the backup's listing\s+ok");
+            .And.MatchRegex(@"qdrant/qdrant_data\s+\S+\s+every entry \(type, mode, owner, size\) against the snapshot's listing; content verified by restic\s+ok: \d+ entries as in the snapshot");
         var set = (await ListAsync()).First(r => r.GetProperty("trigger").GetString() == "BackupFull").GetProperty("set").GetString()!;
         good.Output.Should().MatchRegex($@"redis/rdb\s+{set}\s+key count", "the table names the set of each member");
         File.Exists(Path.Combine(Docker.Root, "artifacts", "restore-test", "testing", $"{set}.md")).Should().BeTrue();

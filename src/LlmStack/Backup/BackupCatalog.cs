@@ -15,8 +15,10 @@ public interface IBackupCatalog
 }
 
 /// <summary>
-/// The backup sets of a repository, read from their manifests. A manifest never changes once written (its set id is
-/// in its path), so each is read from the repository once and then kept in a local cache.
+/// The backup sets of a repository, read from their manifests with one <c>restic snapshots</c>: each set's manifest
+/// snapshot carries the manifest in a tag (<see cref="BackupSetManifest.ToTag"/>). A set written before the tag has its
+/// manifest read from its snapshot's file (one <c>restic dump</c>, each deriving the key again) and kept in a local
+/// cache, which is only that: it can be deleted at any time, and is never read for a set whose tag holds the manifest.
 /// </summary>
 public sealed class BackupCatalog(ResticRepository repository, string cacheDirectory) : IBackupCatalog
 {
@@ -27,13 +29,18 @@ public sealed class BackupCatalog(ResticRepository repository, string cacheDirec
     public async Task<IReadOnlyList<BackupSetManifest>> SetsAsync(CancellationToken cancellationToken) =>
         (await EntriesAsync(cancellationToken)).Select(e => e.Manifest).ToList();
 
+    /// <summary>Every set with its manifest snapshot, oldest first.</summary>
+    public async Task<IReadOnlyList<CatalogEntry>> EntriesAsync(CancellationToken cancellationToken) =>
+        await EntriesAsync(await repository.SnapshotsAsync([BackupTags.Marker, "kind=set"], cancellationToken), cancellationToken);
+
     /// <summary>
-    /// Every set with its manifest snapshot, oldest first. Manifests not cached yet are read in parallel: each
-    /// <c>restic dump</c> spends most of its time deriving the repository key (scrypt), one core each.
+    /// The sets among <paramref name="snapshots"/> (a listing a caller already has). Manifests without a tag that are
+    /// not cached yet are read in parallel: each <c>restic dump</c> spends most of its time deriving the key, one core each.
     /// </summary>
-    public async Task<IReadOnlyList<CatalogEntry>> EntriesAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<CatalogEntry>> EntriesAsync(IReadOnlyList<ResticSnapshot> snapshots, CancellationToken cancellationToken)
     {
-        var sets = (await repository.SnapshotsAsync([BackupTags.Marker, "kind=set"], cancellationToken))
+        var sets = snapshots
+            .Where(s => s.Tags?.Contains("kind=set", StringComparer.Ordinal) == true && s.Tags.Contains(BackupTags.Marker, StringComparer.Ordinal))
             .Select(snapshot => (Snapshot: snapshot, Set: snapshot.Tag("set")))
             .Where(x => x.Set is not null)
             .ToList();
@@ -41,36 +48,32 @@ public sealed class BackupCatalog(ResticRepository repository, string cacheDirec
         await Parallel.ForEachAsync(Enumerable.Range(0, sets.Count), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, System.Environment.ProcessorCount), CancellationToken = cancellationToken }, async (i, ct) =>
         {
             var (snapshot, set) = (sets[i].Snapshot, sets[i].Set!);
-            var cached = Path.Combine(CacheDirectory, set + ".json");
-            string json;
-            if (File.Exists(cached))
-            {
-                json = await File.ReadAllTextAsync(cached, ct);
-            }
-            else
-            {
-                using var buffer = new MemoryStream();
-                await repository.DumpAsync(snapshot.Id, BackupSetManifest.ManifestPath(set), async (stream, c) => await stream.CopyToAsync(buffer, c), ct);
-                json = System.Text.Encoding.UTF8.GetString(buffer.ToArray());
-                Write(set, json);
-            }
-
-            entries[i] = new CatalogEntry(BackupSetManifest.FromJson(json), snapshot.Id, snapshot.Tags ?? []);
+            var tag = snapshot.Tags!.FirstOrDefault(t => t.StartsWith(BackupTags.ManifestTag, StringComparison.Ordinal));
+            var manifest = tag is not null ? BackupSetManifest.FromTag(tag) : BackupSetManifest.FromJson(await LegacyManifestAsync(snapshot, set, ct));
+            entries[i] = new CatalogEntry(manifest, snapshot.Id, snapshot.Tags ?? []);
         });
 
         return entries.OrderBy(e => e.Manifest.Started).ToList();
     }
 
-    /// <summary>Caches a manifest this run has just written.</summary>
-    public void Remember(BackupSetManifest manifest) => Write(manifest.Set, manifest.ToJson());
-
-    private void Write(string set, string json)
+    /// <summary>The manifest file of a set written before manifests were tags: from the cache, else read once and cached.</summary>
+    private async Task<string> LegacyManifestAsync(ResticSnapshot snapshot, string set, CancellationToken cancellationToken)
     {
+        var cached = Path.Combine(CacheDirectory, set + ".json");
+        if (File.Exists(cached))
+        {
+            return await File.ReadAllTextAsync(cached, cancellationToken);
+        }
+
+        using var buffer = new MemoryStream();
+        await repository.DumpAsync(snapshot.Id, BackupSetManifest.ManifestPath(set), async (stream, c) => await stream.CopyToAsync(buffer, c), cancellationToken);
+        var json = System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+
         // Written aside, then moved: a run stopped half-way never leaves a truncated manifest behind.
         Directory.CreateDirectory(CacheDirectory);
-        var path = Path.Combine(CacheDirectory, set + ".json");
-        var partial = $"{path}.{Guid.NewGuid():N}.partial";
-        File.WriteAllText(partial, json);
-        File.Move(partial, path, overwrite: true);
+        var partial = $"{cached}.{Guid.NewGuid():N}.partial";
+        await File.WriteAllTextAsync(partial, json, cancellationToken);
+        File.Move(partial, cached, overwrite: true);
+        return json;
     }
 }

@@ -19,6 +19,15 @@ public sealed class BackupConfig : SchemaNode
     public RestoreTestDefinition? RestoreTest { get; set; }
 
     public MetricsDefinition? Metrics { get; set; }
+
+    /// <summary>
+    /// The image restic runs in when it reads or fills a volume in a helper container (default
+    /// <see cref="BackupConfigLoader.DefaultResticImage"/>; mapped through <c>--image-map</c> like every image).
+    /// </summary>
+    public string? ResticImage { get; set; }
+
+    /// <summary>Where restic reads volumes: <c>auto</c> (default), <c>host</c> or <c>helper</c> (<see cref="VolumeReader"/>).</summary>
+    public string? VolumeReader { get; set; }
 }
 
 /// <summary>How RestoreTest builds its throwaway containers.</summary>
@@ -105,6 +114,15 @@ public sealed class KeyDefinition : SchemaNode
 public static class BackupConfigLoader
 {
     public const string DefaultPath = "configs/backup-strategies.yaml";
+
+    /// <summary>The restic helper image when restic_image is not set: the official image of the restic LlmStack is tested with (0.14).</summary>
+    public const string DefaultResticImage = "restic/restic:0.14.0";
+
+    /// <summary>restic_image, or <see cref="DefaultResticImage"/>.</summary>
+    public static string ResticImage(BackupConfig config) => config.ResticImage ?? DefaultResticImage;
+
+    /// <summary>volume_reader as its value (the configuration is valid).</summary>
+    public static VolumeReader VolumeReader(BackupConfig config) => config.VolumeReader is { } word ? BackupWords.Parse<VolumeReader>(word) : Backup.VolumeReader.Auto;
 
     /// <summary>The restore test's schedule when restore_test.schedule is not set: Sundays 06:00 UTC, after every nightly backup.</summary>
     public const string DefaultRestoreTestSchedule = "0 6 * * 0";
@@ -260,6 +278,17 @@ public static class BackupConfigLoader
         if (config.RestoreTest?.TestEnvironment is { } test && !schema.Environments.ContainsKey(test))
         {
             diagnostics.Error(config.RestoreTest.Locate("test_environment"), $"restore_test.test_environment '{test}' is not an environment of the schema{References.Hint(test, schema.Environments.Keys)}");
+        }
+
+        if (config.VolumeReader is { } reader && !BackupWords.TryParse<VolumeReader>(reader, out _))
+        {
+            diagnostics.Error(config.Locate("volume_reader"),
+                $"volume_reader must be one of {string.Join(", ", Enum.GetValues<VolumeReader>().Select(r => r.Word()))}, not '{reader}'");
+        }
+
+        if (config.ResticImage is { } image && (string.IsNullOrWhiteSpace(image) || image.Any(char.IsWhiteSpace)))
+        {
+            diagnostics.Error(config.Locate("restic_image"), $"restic_image '{image}' is not an image reference (e.g. {DefaultResticImage})");
         }
 
         if (config.RestoreTest?.Schedule is { } restoreSchedule && !TryParseCron(restoreSchedule, out _, out var restoreProblem))

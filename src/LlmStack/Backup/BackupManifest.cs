@@ -1,16 +1,29 @@
 using System.Globalization;
+using System.IO.Compression;
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using LlmStack.Reporting;
 
 namespace LlmStack.Backup;
 
-/// <summary>One snapshot of a member: a postgres database dump, the globals, an rdb, a volume's tar, the config files.</summary>
+/// <summary>
+/// One snapshot of a member: a postgres database dump, the globals, an rdb, a volume's files (before file snapshots: its
+/// tar and its sha256 listing), the config files. <see cref="Path"/> is the file inside a <see cref="PartLayout.Stream"/>
+/// snapshot, the root (<c>/</c>) of a <see cref="PartLayout.Files"/> one.
+/// </summary>
 public sealed record BackupPart(string Name, string Snapshot, string Path, long Bytes, long Added, double Seconds)
 {
     /// <summary>What the part is of, where its name cannot say it (a database's real name).</summary>
     public string? Source { get; init; }
+
+    /// <summary>How the part is stored; manifests written before file snapshots have none (a stream).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)]
+    public PartLayout Layout { get; init; }
+
+    [JsonIgnore]
+    public bool IsFiles => Layout == PartLayout.Files;
 }
 
 /// <summary>How one member of a set went: its parts when it succeeded, the reason when it failed; counts for the restore check.</summary>
@@ -26,9 +39,21 @@ public sealed record MemberResult(
 {
     /// <summary>
     /// A digest of the data as backed up, for RestoreTest: redis — of every key's value, recorded only when no write
-    /// happened between the save and the digest; volumes — the sha256 of the tree's sha256 listing (its own part).
+    /// happened between the save and the digest; volumes backed up as a tar (before file snapshots) — the sha256 of the
+    /// tree's sha256 listing (its own part).
     /// </summary>
     public string? Digest { get; init; }
+
+    /// <summary>The part restic read a volume's files into (a file snapshot), or null for a volume backed up as a tar.</summary>
+    [JsonIgnore]
+    public BackupPart? Tree => Parts.FirstOrDefault(p => p.IsFiles && Method == BackupMethod.Volume);
+
+    /// <summary>
+    /// A volume that was empty when it was backed up: restic saves no snapshot of nothing, so the member has no part.
+    /// Restoring it empties the volume; verifying it has nothing to read.
+    /// </summary>
+    [JsonIgnore]
+    public bool IsEmptyVolume => Method == BackupMethod.Volume && Status == MemberStatus.Ok && Parts.Count == 0;
 
     public bool Succeeded => Status == MemberStatus.Ok;
 
@@ -75,6 +100,34 @@ public sealed record BackupSetManifest(
 
     public static BackupSetManifest FromJson(string json) => JsonSerializer.Deserialize<BackupSetManifest>(json, JsonDefaults.Document)!;
 
+    /// <summary>
+    /// The manifest as a snapshot tag (<c>manifest=</c> + base64 of its gzipped JSON: no comma, which restic splits tags
+    /// on), so one <c>restic snapshots</c> reads every set's manifest; null when it would be too long for a command line
+    /// (the catalog then reads the manifest's file, as for sets written before the tag).
+    /// </summary>
+    public string? ToTag()
+    {
+        using var buffer = new MemoryStream();
+        using (var gzip = new GZipStream(buffer, CompressionLevel.SmallestSize, leaveOpen: true))
+        {
+            gzip.Write(Encoding.UTF8.GetBytes(ToJson()));
+        }
+
+        var tag = BackupTags.ManifestTag + Convert.ToBase64String(buffer.GetBuffer(), 0, (int)buffer.Length);
+        return tag.Length <= MaxTagLength ? tag : null;
+    }
+
+    /// <summary>The manifest a <see cref="ToTag"/> tag holds.</summary>
+    public static BackupSetManifest FromTag(string tag)
+    {
+        using var gzip = new GZipStream(new MemoryStream(Convert.FromBase64String(tag[BackupTags.ManifestTag.Length..])), CompressionMode.Decompress);
+        using var reader = new StreamReader(gzip, Encoding.UTF8);
+        return FromJson(reader.ReadToEnd());
+    }
+
+    /// <summary>Well under Linux's limit of one command-line argument (128 KiB).</summary>
+    private const int MaxTagLength = 64 * 1024;
+
     /// <summary>A set id (<see cref="NewSetId"/>) as an unanchored extended regular expression (.NET and bash's <c>=~</c> read it alike).</summary>
     public const string SetIdPattern = "[0-9]{8}T[0-9]{6}Z-[0-9a-f]{4}";
 
@@ -93,12 +146,16 @@ public static class BackupTags
 {
     public const string Marker = "llmstack";
 
+    /// <summary>The prefix of the tag that holds a set's manifest (<see cref="BackupSetManifest.ToTag"/>).</summary>
+    public const string ManifestTag = "manifest=";
+
     /// <param name="run">The run writing it (<c>host/pid</c>): a set of a run that ended without its manifest is an orphan to remove (<see cref="BackupOrphans"/>).</param>
     public static IReadOnlyList<string> Member(string environment, string set, string version, string service, BackupType type, string part, string run) =>
         [Marker, "kind=member", $"env={environment}", $"set={set}", $"version={version}", $"service={service}", $"type={type.Word()}", $"part={part}", $"run={run}"];
 
-    public static IReadOnlyList<string> Set(string environment, string set, string version, BackupTrigger trigger, SetStatus status) =>
-        [Marker, "kind=set", $"env={environment}", $"set={set}", $"version={version}", $"trigger={trigger.Text}", $"status={status.Word()}"];
+    /// <param name="manifest">The manifest's own tag (<see cref="BackupSetManifest.ToTag"/>), when it fits.</param>
+    public static IReadOnlyList<string> Set(string environment, string set, string version, BackupTrigger trigger, SetStatus status, string? manifest = null) =>
+        [Marker, "kind=set", $"env={environment}", $"set={set}", $"version={version}", $"trigger={trigger.Text}", $"status={status.Word()}", .. manifest is null ? Array.Empty<string>() : [manifest]];
 
     /// <summary>Selects every snapshot of a set on a tier: its members' parts and its manifest (copies included, whatever their ids there).</summary>
     public static IReadOnlyList<string> OfSet(string environment, string set) => [Marker, $"env={environment}", $"set={set}"];

@@ -97,8 +97,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     {
         await session.LockAsync(cancellationToken);
         var context = await ContextAsync(cancellationToken);
-        await BackupOrphans.SweepAsync(context.Repository, session.Environment.Name, Log, cancellationToken);
-        return await FinishAsync(context, await new BackupRunner(context).RunAsync(trigger, context.Plan.Members, cancellationToken), cancellationToken);
+        return await BackUpAsync(context, trigger, context.Plan.Members, cancellationToken);
     }
 
     /// <summary>One service (every type of member it has, or one type).</summary>
@@ -107,17 +106,23 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         var members = Plan.For(service, type);
         await session.LockAsync(cancellationToken);
         var context = await ContextAsync(cancellationToken);
-        await BackupOrphans.SweepAsync(context.Repository, session.Environment.Name, Log, cancellationToken);
-        return await FinishAsync(context, await new BackupRunner(context).RunAsync(trigger, members, cancellationToken), cancellationToken);
+        return await BackUpAsync(context, trigger, members, cancellationToken);
     }
 
-    /// <summary>After a set is written to the first tier: the copies, then the verdict (incomplete set, failed tiers).</summary>
-    private async Task<BackupSetManifest> FinishAsync(BackupContext context, BackupSetManifest manifest, CancellationToken cancellationToken)
+    /// <summary>
+    /// A set: one listing of the repository first (where a wrong key stops the run before anything is read from a
+    /// service, the orphaned members it removes are found, and each volume's parent snapshot), the members, the
+    /// manifest, then the copies to the other tiers and the verdict (incomplete set, failed tiers).
+    /// </summary>
+    private async Task<BackupSetManifest> BackUpAsync(BackupContext context, BackupTrigger trigger, IReadOnlyList<BackupMember> members, CancellationToken cancellationToken)
     {
+        var listing = await context.Repository.SnapshotsAsync([BackupTags.Marker, $"env={session.Environment.Name}"], cancellationToken);
+        await BackupOrphans.SweepAsync(context.Repository, listing, session.Environment.Name, Log, cancellationToken);
+        var entry = await new BackupRunner(context).RunAsync(trigger, members, cancellationToken, listing);
+        var manifest = entry.Manifest;
         var metrics = Metrics;
         metrics.Backup(manifest);
-        var entries = (await context.Catalog.EntriesAsync(cancellationToken)).Where(e => e.Manifest.Set == manifest.Set).ToList();
-        var results = await context.Tiers.CopyAsync(entries, cancellationToken);
+        var results = await context.Tiers.CopyAsync([entry], cancellationToken);
         metrics.Copy(manifest, session.Environment.Name, results);
         return BackupReports.SetFailure(manifest, context.Repository.Tier.Name, results) is { } failure ? throw new PipelineException(failure) : manifest;
     }
@@ -287,7 +292,12 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
             [session.Options.Schema.FullPath, Path.Combine(Root, "configs"), secrets.Path],
             manifests,
             BackupProgress.ForConsole(Log),
-            Log);
+            Log)
+        {
+            ResticImage = session.MapImage(BackupConfigLoader.ResticImage(Config)),
+            VolumeReader = BackupConfigLoader.VolumeReader(Config),
+            ScratchDirectory = State.Cache("streams"),
+        };
         return _context;
     }
 }

@@ -62,15 +62,16 @@ public static class BackupOrphans
         Find(await repository.SnapshotsAsync([BackupTags.Marker, $"env={environment}"], cancellationToken), environment, DateTimeOffset.UtcNow, HelperContainers.IsAlive, writing);
 
     /// <summary>
-    /// Before a backup: forgets the removable orphaned members of the repository and says how many and of which sets.
-    /// Never fails the backup: a repository another restic holds locked is left for the next run.
+    /// Before a backup: forgets the removable orphaned members among the repository's snapshots (<paramref name="listing"/>,
+    /// read by the backup once) and says how many and of which sets. Never fails the backup: a repository another restic
+    /// holds locked is left for the next run.
     /// </summary>
-    public static async Task SweepAsync(ResticRepository repository, string environment, ILogger log, CancellationToken cancellationToken)
+    public static async Task SweepAsync(ResticRepository repository, IReadOnlyList<ResticSnapshot> listing, string environment, ILogger log, CancellationToken cancellationToken)
     {
         IReadOnlyList<OrphanSet> orphans;
         try
         {
-            orphans = await FindAsync(repository, environment, cancellationToken);
+            orphans = Find(listing, environment, DateTimeOffset.UtcNow, HelperContainers.IsAlive);
             foreach (var kept in orphans.Where(o => !o.Removable))
             {
                 log.Debug("Set {Set} has {Count} member snapshot(s) and no manifest; kept: {Why}", kept.Set, kept.Snapshots.Count, kept.Why);

@@ -3,7 +3,6 @@ using Docker.DotNet;
 using LlmStack.Engine;
 using LlmStack.Lifecycle;
 using LlmStack.Pipeline;
-using LlmStack.Schema;
 using Serilog;
 
 namespace LlmStack.Backup;
@@ -15,12 +14,19 @@ public sealed class MemberSkippedException(string reason) : Exception(reason);
 /// Runs a backup set: each member in dependency order into the environment's first tier, then the set's manifest.
 /// A failing member (a stopped service, a tool error) is recorded and the others go on; the set is then incomplete
 /// and the run fails naming the failed members, while the members that succeeded stay listed and restorable.
+/// One restic process per part: a volume is one file snapshot, postgres its globals and one dump per database, redis
+/// its rdb (or AOF), the configuration its files; then one for the manifest.
 /// </summary>
 public sealed class BackupRunner(BackupContext context)
 {
     private readonly ILogger _log = context.Log;
 
-    public async Task<BackupSetManifest> RunAsync(BackupTrigger trigger, IReadOnlyList<BackupMember> members, CancellationToken cancellationToken)
+    /// <param name="listing">
+    /// The repository's snapshots of the environment as the run read them before (<see cref="BackupOperations"/>): a
+    /// volume's newest file snapshot there is its parent. Without one, restic picks the parent itself (same host and path).
+    /// </param>
+    /// <returns>The set as the catalog will list it: its manifest and the manifest's snapshot.</returns>
+    public async Task<CatalogEntry> RunAsync(BackupTrigger trigger, IReadOnlyList<BackupMember> members, CancellationToken cancellationToken, IReadOnlyList<ResticSnapshot>? listing = null)
     {
         var started = DateTimeOffset.UtcNow;
         var set = BackupSetManifest.NewSetId(started);
@@ -30,7 +36,7 @@ public sealed class BackupRunner(BackupContext context)
         {
             try
             {
-                results.Add(await BackupAsync(set, member, cancellationToken));
+                results.Add(await BackupAsync(set, member, listing, cancellationToken));
             }
             catch (MemberSkippedException skipped)
             {
@@ -49,20 +55,20 @@ public sealed class BackupRunner(BackupContext context)
         var status = results.All(r => r.Status != MemberStatus.Failed) ? SetStatus.Complete : SetStatus.Failed;
         var manifest = new BackupSetManifest(
             set, context.Environment.Name, context.Environment.Project, context.Repository.Tier.Name, trigger, started, DateTimeOffset.UtcNow, BackupContext.Version, status, results);
-        await context.Repository.BackupStreamAsync(
+        var tags = BackupTags.Set(context.Environment.Name, set, BackupContext.Version, trigger, status, manifest.ToTag());
+        var written = await context.Repository.BackupStreamAsync(
             manifest.Path,
-            BackupTags.Set(context.Environment.Name, set, BackupContext.Version, trigger, status),
+            tags,
             context.Host,
             async (stream, ct) => await stream.WriteAsync(Encoding.UTF8.GetBytes(manifest.ToJson()), ct),
             null,
             cancellationToken);
-        context.Catalog.Remember(manifest);
         _log.Information("Backup set {Set}: {Status}, {Ok} of {Count} member(s), {Bytes} read, {Added} added to the repository",
             set, status.Word(), results.Count(r => r.Succeeded), results.Count, BackupProgress.Size(results.Sum(r => r.Bytes)), BackupProgress.Size(results.Sum(r => r.Added)));
-        return manifest;
+        return new CatalogEntry(manifest, written.SnapshotId, tags);
     }
 
-    private async Task<MemberResult> BackupAsync(string set, BackupMember member, CancellationToken cancellationToken)
+    private async Task<MemberResult> BackupAsync(string set, BackupMember member, IReadOnlyList<ResticSnapshot>? listing, CancellationToken cancellationToken)
     {
         var parts = new List<BackupPart>();
         IReadOnlyDictionary<string, long>? counts = null;
@@ -76,7 +82,7 @@ public sealed class BackupRunner(BackupContext context)
                 digest = await RedisAsync(set, member, parts, cancellationToken);
                 break;
             case BackupMethod.Volume:
-                (counts, digest) = await VolumeAsync(set, member, parts, cancellationToken);
+                counts = await VolumeAsync(set, member, parts, Parent(listing, member), cancellationToken);
                 break;
             case BackupMethod.Config:
                 await ConfigAsync(set, member, parts, cancellationToken);
@@ -91,17 +97,14 @@ public sealed class BackupRunner(BackupContext context)
         return result;
     }
 
+    private IReadOnlyList<string> Tags(string set, BackupMember member, string part) =>
+        BackupTags.Member(context.Environment.Name, set, BackupContext.Version, member.Service, member.Type, part, HelperContainers.RunId);
+
     /// <summary>Streams one part into the repository; the producer throws when its tool fails, and then nothing is saved.</summary>
     private async Task<BackupPart> StreamPartAsync(string set, BackupMember member, string part, Func<Stream, CancellationToken, Task> produce, CancellationToken cancellationToken)
     {
         var path = BackupTags.PartPath(member.Service, member.Type, part);
-        var summary = await context.Repository.BackupStreamAsync(
-            path,
-            BackupTags.Member(context.Environment.Name, set, BackupContext.Version, member.Service, member.Type, part, HelperContainers.RunId),
-            context.Host,
-            produce,
-            context.Progress.For($"{member.Key} {part}"),
-            cancellationToken);
+        var summary = await context.Repository.BackupStreamAsync(path, Tags(set, member, part), context.Host, produce, context.Progress.For($"{member.Key} {part}"), cancellationToken);
         context.Progress.Done();
         return new BackupPart(part, summary.SnapshotId, path, summary.BytesProcessed, summary.DataAdded, summary.Seconds);
     }
@@ -118,6 +121,7 @@ public sealed class BackupRunner(BackupContext context)
             throw BackupContext.Failed("listing the databases", name, listed);
         }
 
+        // The roles are a few kilobytes: docker exec's stream is quick enough for them.
         parts.Add(await StreamPartAsync(set, member, "globals.sql", Producer(id, name, ["pg_dumpall", "-U", user, "--globals-only"]), cancellationToken));
         var only = member.Type switch
         {
@@ -125,10 +129,11 @@ public sealed class BackupRunner(BackupContext context)
             BackupType.Data => ["--data-only"],
             _ => [],
         };
+        var dump = new PostgresDump(context);
         foreach (var db in listed.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var part = await StreamPartAsync(set, member, $"db-{BackupTags.SafeName(db)}.dump",
-                Producer(id, name, ["pg_dump", "-U", user, "--format=custom", .. only, "-d", db]), cancellationToken);
+                (stdin, ct) => dump.WriteAsync(id, name, member.Service, user, db, only, stdin, ct), cancellationToken);
             parts.Add(part with { Source = db });
         }
     }
@@ -174,50 +179,74 @@ public sealed class BackupRunner(BackupContext context)
         return Unchanged(await redis.InfoAsync("persistence", cancellationToken)) ? $"{keys}:{digest}" : null;
     }
 
-    private async Task<(IReadOnlyDictionary<string, long> Counts, string Digest)> VolumeAsync(string set, BackupMember member, List<BackupPart> parts, CancellationToken cancellationToken)
+    /// <summary>
+    /// The newest earlier file snapshot of this member's volume in the repository (same host, environment, service,
+    /// volume): restic compares the files with it and reads only what changed. Chosen here, so the parent does not
+    /// depend on where restic ran (this host's mountpoint or a helper's <c>/data/&lt;volume&gt;</c>).
+    /// </summary>
+    internal string? Parent(IReadOnlyList<ResticSnapshot>? listing, BackupMember member) =>
+        ParentOf(listing, context.Host, context.Environment.Name, member);
+
+    internal static string? ParentOf(IReadOnlyList<ResticSnapshot>? listing, string host, string environment, BackupMember member)
+    {
+        if (member.Volume is null || listing is null)
+        {
+            return null;
+        }
+
+        // Only members of sets that got their manifest: an orphan of a stopped run is forgotten by the sweep before this
+        // backup reads anything, and a parent that no longer exists fails restic ("no matching ID found").
+        var manifested = listing.Where(s => s.Tag("kind") == "set").Select(s => s.Tag("set")).OfType<string>().ToHashSet(StringComparer.Ordinal);
+        return listing
+            .Where(s => s.Hostname == host && s.Tag("env") == environment && s.Tag("kind") == "member" && s.Tag("service") == member.Service
+                        && s.Tag("type") == BackupType.Volume.Word() && s.Tag("part") == member.Volume && s.Tag("set") is { } set && manifested.Contains(set))
+            .MaxBy(s => s.Time)?.Id;
+    }
+
+    /// <summary>
+    /// A volume as a file snapshot: restic reads its files itself, next to the data (on this host at the volume's
+    /// mountpoint, or in a helper that mounts it read-only), with the volume's writers paused or stopped meanwhile. An
+    /// unchanged file costs a stat against the parent snapshot, not a read. Nothing per file passes through this process.
+    /// </summary>
+    private async Task<IReadOnlyDictionary<string, long>> VolumeAsync(string set, BackupMember member, List<BackupPart> parts, string? parent, CancellationToken cancellationToken)
     {
         if (await context.OwnedVolumeAsync(member.Volume!, cancellationToken) is null)
         {
             throw new MemberSkippedException($"volume {member.VolumeName} does not exist (its stack has never run)");
         }
 
-        TreeListing? listing = null;
-        parts.Add(await StreamPartAsync(set, member, $"{member.Volume}.tar", async (stdin, ct) =>
+        var site = await context.VolumeSiteAsync(member.VolumeName!, cancellationToken);
+        ResticBackupSummary summary;
+        try
         {
             // The services that write the volume are paused (or stopped) only while it is read, and always come back.
             await using var suspended = member.Writers.Count == 0
                 ? null
-                : await context.Lifecycle.SuspendAsync(member.Writers, member.Mode, ct, includeDependents: member.Mode == SuspendMode.Stop);
-            var spec = new HelperSpec
-            {
-                Purpose = "volume-backup",
-                Image = context.HelperImage,
-                Entrypoint = ["/bin/sh", "-c"],
-                Command = ["find /volume -mindepth 1 | wc -l"],
-                Mounts = [new HelperMount(member.VolumeName!, "/volume", ReadOnly: true)],
-            };
+                : await context.Lifecycle.SuspendAsync(member.Writers, member.Mode, cancellationToken, includeDependents: member.Mode == SuspendMode.Stop);
+            summary = await context.Repository.BackupTreeAsync(site, Tags(set, member, member.Volume!), context.Host, parent, context.Progress.For(member.Key), cancellationToken);
+        }
+        catch (EmptySnapshotException)
+        {
+            // An empty volume (a fresh minio, a cache never filled): restic saves no snapshot of nothing. The member is
+            // recorded without a part, and restoring it empties the volume — the state it had.
+            context.Progress.Done();
+            _log.Information("Read {Volume} with restic {Where}: the volume is empty, recorded as empty (no snapshot)",
+                member.VolumeName, site.Reader == VolumeReader.Host ? "on this host" : "in a helper");
+            return new Dictionary<string, long> { ["files"] = 0, ["directories"] = 0 };
+        }
 
-            // The tar goes to restic and, on the way, through a reader that counts its entries and hashes every file.
-            await using var tee = new TarListingTee(stdin);
-            await context.Helpers.ReadArchiveAsync(spec, "/volume/.", tee, ct);
-            listing = await tee.CompleteAsync(ct);
-        }, cancellationToken));
-
-        // The tree's sha256 listing is a part of its own: RestoreTest compares a restored tree with it file by file.
-        var text = listing!.Text;
-        parts.Add(await StreamPartAsync(set, member, $"{member.Volume}.sha256", async (stdin, ct) => await stdin.WriteAsync(System.Text.Encoding.UTF8.GetBytes(text), ct), cancellationToken));
-        return (new Dictionary<string, long> { ["entries"] = listing.Entries, ["files"] = listing.Files }, listing.Digest);
+        context.Progress.Done();
+        _log.Information("Read {Volume} with restic {Where}{Parent}: {New} new, {Changed} changed, {Unmodified} unmodified file(s), {Directories} directories",
+            member.VolumeName, site.Reader == VolumeReader.Host ? "on this host" : "in a helper", parent is null ? string.Empty : $" against {parent[..8]}",
+            summary.FilesNew, summary.FilesChanged, summary.FilesUnmodified, summary.Directories);
+        parts.Add(new BackupPart(member.Volume!, summary.SnapshotId, "/", summary.BytesProcessed, summary.DataAdded, summary.Seconds) { Layout = PartLayout.Files });
+        return new Dictionary<string, long> { ["files"] = summary.Files, ["directories"] = summary.Directories };
     }
 
     private async Task ConfigAsync(string set, BackupMember member, List<BackupPart> parts, CancellationToken cancellationToken)
     {
         var paths = context.ConfigPaths.Where(p => File.Exists(p) || Directory.Exists(p)).ToList();
-        var summary = await context.Repository.BackupFilesAsync(
-            paths,
-            BackupTags.Member(context.Environment.Name, set, BackupContext.Version, member.Service, member.Type, "files", HelperContainers.RunId),
-            context.Host,
-            context.Progress.For("config"),
-            cancellationToken);
+        var summary = await context.Repository.BackupFilesAsync(paths, Tags(set, member, "files"), context.Host, context.Progress.For("config"), cancellationToken);
         context.Progress.Done();
         parts.Add(new BackupPart("files", summary.SnapshotId, string.Join(',', paths), summary.BytesProcessed, summary.DataAdded, summary.Seconds));
     }

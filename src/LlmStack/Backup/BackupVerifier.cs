@@ -12,8 +12,10 @@ public sealed record VerifyResult(string Tier, string? Set, string Check, bool O
 /// <summary>
 /// <c>BackupVerify</c>: per tier, <c>restic check</c> with a share of the data read back (all of it when asked), then the
 /// content of the chosen backups checked in throwaway containers from the services' own images — <c>pg_restore --list</c>
-/// on each dump, <c>redis-check-rdb</c> on the rdb — and a full tar listing of every volume (its entries against the
-/// count taken at backup time). The chosen backups are the newest of every member (across sets) or one set's. Tape
+/// on each dump, <c>redis-check-rdb</c> on the rdb — and every volume's listing (its files and directories against
+/// the counts restic gave at backup time) with all its data read back (a volume written as a tar: a full tar listing).
+/// A checker that needs only part of a stream (<c>pg_restore --list</c> reads the table of contents) ends it; the rest
+/// of the stream is still read from restic (every blob checked) and dropped. The chosen backups are the newest of every member (across sets) or one set's. Tape
 /// exports are read back against their sha256. On a tier whose repository check passes, every set whose checked members
 /// all pass is marked verified there (a <c>verified=yyyy-MM-dd</c> tag on the set's manifest snapshot).
 /// </summary>
@@ -114,6 +116,11 @@ public sealed class BackupVerifier(BackupContext context, Func<string, string> i
                 var ofSet = snapshots.Where(s => s.Tag("set") == set.Key).ToList();
                 foreach (var member in set.Select(c => c.Member))
                 {
+                    if (member.IsEmptyVolume)
+                    {
+                        results.Add(new VerifyResult(tier.Name, set.Key, $"{member.Key} {member.Volume}", true, "empty at backup time: nothing to read"));
+                    }
+
                     foreach (var part in member.Parts)
                     {
                         // The manifest has restic's short ids; a copy keeps the first tier's full id as its original.
@@ -168,6 +175,37 @@ public sealed class BackupVerifier(BackupContext context, Func<string, string> i
             {
                 var result = await InImageAsync(repository, snapshot, part, member.Service, ["/bin/sh", "-c"], ["cat > /tmp/dump.rdb && redis-check-rdb /tmp/dump.rdb"], cancellationToken);
                 return string.Join(' ', result.Lines.Where(l => l.Contains("keys read", StringComparison.Ordinal)).Select(l => l.Split(']').Last().Trim()).DefaultIfEmpty("redis-check-rdb: OK"));
+            }
+
+            case BackupMethod.Volume when part.IsFiles:
+            {
+                // The snapshot's listing against the counts restic gave at backup time, then every file's data read
+                // back (restic checks each blob as it decrypts it: a damaged pack fails here, naming the set and service).
+                long files = 0, directories = 0, listed = 0;
+                await repository.ListAsync(snapshot, node =>
+                {
+                    files += node.Type == "file" ? 1 : 0;
+                    directories += node.Type == "dir" ? 1 : 0;
+                    listed += node.Type == "file" ? node.Size : 0;
+                }, cancellationToken);
+                var counts = member.Counts ?? new Dictionary<string, long>();
+                if (files != counts.GetValueOrDefault("files") || directories != counts.GetValueOrDefault("directories"))
+                {
+                    throw new PipelineException(string.Create(CultureInfo.InvariantCulture,
+                        $"the snapshot lists {files} file(s) and {directories} directories, the backup counted {counts.GetValueOrDefault("files")} and {counts.GetValueOrDefault("directories")}"));
+                }
+
+                long bytes = 0;
+                await repository.DumpArchiveAsync(snapshot, async (stream, ct) =>
+                {
+                    var buffer = new byte[1 << 20];
+                    int read;
+                    while ((read = await stream.ReadAsync(buffer, ct)) > 0)
+                    {
+                        bytes += read;
+                    }
+                }, cancellationToken);
+                return string.Create(CultureInfo.InvariantCulture, $"listing: {files} file(s), {directories} directories, {BackupProgress.Size(listed)}; all data read back");
             }
 
             case BackupMethod.Volume or BackupMethod.Config or BackupMethod.Redis when part.Name.EndsWith(".tar", StringComparison.Ordinal) || member.Method == BackupMethod.Config:

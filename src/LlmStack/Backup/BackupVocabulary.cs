@@ -63,6 +63,32 @@ public enum SetStatus
 }
 
 /// <summary>
+/// Where restic reads (and, for a restore, fills) a named volume's files (<c>volume_reader</c>): restic sees the files
+/// themselves, so an unchanged file is skipped against the parent snapshot.
+/// </summary>
+public enum VolumeReader
+{
+    /// <summary><see cref="Host"/> when the engine is local and the volume's mountpoint is readable here, else <see cref="Helper"/>.</summary>
+    Auto,
+
+    /// <summary>restic on this host, at the volume's <c>Mountpoint</c> (a local engine; root).</summary>
+    Host,
+
+    /// <summary>restic in a helper container (<c>restic_image</c>) that mounts the volume at <c>/data/&lt;volume&gt;</c>.</summary>
+    Helper,
+}
+
+/// <summary>How a part is stored in its snapshot (a manifest part's <c>layout</c>; absent in manifests written before it: a stream).</summary>
+public enum PartLayout
+{
+    /// <summary>One file read from restic's standard input (<c>backup --stdin</c>): a dump, an rdb, a volume's tar (sets before file snapshots).</summary>
+    Stream,
+
+    /// <summary>A tree of files restic read itself (a volume, the configuration): restored with <c>restic restore</c>.</summary>
+    Files,
+}
+
+/// <summary>
 /// The words of the backup enums, mapped once: the camelCase of the name, the rule <see cref="Reporting.JsonDefaults"/>
 /// applies to enums, so manifests, tags, tables, messages and <c>--json</c> say the same (<c>BackupType.Rdb</c> →
 /// "rdb"). Text that comes in (YAML, the command line) is parsed here, exactly (no other case, no numbers).
@@ -87,6 +113,8 @@ public static class BackupWords
     public static string Word(this MemberStatus value) => Of(value);
 
     public static string Word(this SetStatus value) => Of(value);
+
+    public static string Word(this VolumeReader value) => Of(value);
 
     /// <summary>The types a method offers (the first is what <c>BackupFull</c> takes when the configuration lists none).</summary>
     public static IReadOnlyList<BackupType> TypesOf(BackupMethod method) => method switch

@@ -24,11 +24,42 @@ public sealed record ResticSnapshot(
     /// <summary>The id in the first tier: its own, or the one it was copied from.</summary>
     public string SourceId => Original ?? Id;
 
+    /// <summary>The snapshot restic compared the files with (a file snapshot's parent), if any.</summary>
+    [JsonPropertyName("parent")]
+    public string? Parent { get; init; }
+
     public string? Tag(string key) => Tags?.FirstOrDefault(t => t.StartsWith(key + "=", StringComparison.Ordinal))?[(key.Length + 1)..];
 }
 
-/// <summary>What one <c>restic backup</c> did: the snapshot, bytes read, bytes added to the repository, seconds.</summary>
-public sealed record ResticBackupSummary(string SnapshotId, long BytesProcessed, long DataAdded, double Seconds);
+/// <summary>
+/// What one <c>restic backup</c> did: the snapshot, bytes read, bytes added to the repository, seconds; for files, how
+/// many regular files were new, changed or unmodified (skipped against the parent) and how many directories there were
+/// (the top one not counted; symbolic links and other special files are in neither count).
+/// </summary>
+public sealed record ResticBackupSummary(string SnapshotId, long BytesProcessed, long DataAdded, double Seconds)
+{
+    public long FilesNew { get; init; }
+
+    public long FilesChanged { get; init; }
+
+    public long FilesUnmodified { get; init; }
+
+    public long Directories { get; init; }
+
+    public long Files => FilesNew + FilesChanged + FilesUnmodified;
+}
+
+/// <summary>One entry of a file snapshot as <c>restic ls --json</c> lists it (a regular file's size; Go's mode bits).</summary>
+public sealed record ResticNode(
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("uid")] long Uid,
+    [property: JsonPropertyName("gid")] long Gid,
+    [property: JsonPropertyName("mode")] long Mode)
+{
+    [JsonPropertyName("size")]
+    public long Size { get; init; }
+}
 
 /// <summary>The repository key: a file (<c>RESTIC_PASSWORD_FILE</c>) or a value (<c>RESTIC_PASSWORD</c>), never a command-line argument.</summary>
 public sealed record BackupKey(string? File, string? Value, string Source);
@@ -41,6 +72,9 @@ public sealed class MissingRepositoryException(string message) : PipelineExcepti
 
 /// <summary>A tier cannot be reached (connection refused, DNS, TLS): that tier fails, the others go on.</summary>
 public sealed class TierUnreachableException(string message) : PipelineException(message);
+
+/// <summary>restic refused to save a snapshot of nothing (<c>backup .</c> in an empty directory): no snapshot was written.</summary>
+public sealed class EmptySnapshotException(string message) : PipelineException(message);
 
 /// <summary>
 /// One restic repository (an environment on a tier). LlmStack never writes its own archive or crypto format: restic
@@ -87,11 +121,24 @@ public sealed class ResticRepository(
     }
 
     /// <summary>
-    /// Opens the repository, creating it on first use (format 2: compressed), and removes stale locks. A wrong key fails
-    /// here, before anything is read from a service or written anywhere.
+    /// Opens the repository, creating it on first use (format 2: compressed), and removes stale locks. A path tier whose
+    /// config file is there costs no restic run (every run derives the key again, ~0.6 s): its key is checked by the
+    /// first command that reads it, and <c>restic unlock</c> runs only when the repository has locks. Any other tier is
+    /// read (<c>cat config</c>) and unlocked here.
     /// </summary>
     public async Task OpenAsync(CancellationToken cancellationToken, ResticRepository? chunkerSource = null)
     {
+        if (tier.IsPath && File.Exists(Path.Combine(Location, "config")))
+        {
+            var locks = Path.Combine(Location, "locks");
+            if (Directory.Exists(locks) && Directory.EnumerateFiles(locks).Any())
+            {
+                await UnlockStaleAsync(cancellationToken);
+            }
+
+            return;
+        }
+
         if (!await ExistsAsync(cancellationToken))
         {
             if (tier.IsPath)
@@ -154,6 +201,50 @@ public sealed class ResticRepository(
         }
 
         return summary;
+    }
+
+    /// <summary>
+    /// Backs up a volume's files as a file snapshot (restic reads them itself, where <paramref name="site"/> says, as
+    /// <c>.</c>: the snapshot's tree is the volume's). With <paramref name="parent"/>, restic skips the files whose size,
+    /// times and inode are unchanged since that snapshot.
+    /// </summary>
+    public async Task<ResticBackupSummary> BackupTreeAsync(
+        VolumeSite site, IReadOnlyList<string> tags, string host, string? parent, Action<ResticProgress>? progress, CancellationToken cancellationToken)
+    {
+        var output = new BackupOutput(progress);
+        await _restic.RunAtAsync(site, writable: false,
+            ["backup", "--host", host, "--json", .. TagArguments(tags), .. parent is null ? Array.Empty<string>() : ["--parent", parent], "."], output.Line, cancellationToken);
+        return output.Summary ?? throw new PipelineException($"restic backup on {tier.Name} for {environment} ended without a summary: no snapshot was reported");
+    }
+
+    /// <summary>
+    /// Restores a file snapshot into a volume (where <paramref name="site"/> says): owners, modes, times, links and empty
+    /// directories as restic stored them; <paramref name="verify"/> reads every restored file back against the snapshot.
+    /// </summary>
+    public Task RestoreTreeAsync(VolumeSite site, string snapshotId, bool verify, CancellationToken cancellationToken) =>
+        _restic.RunAtAsync(site, writable: true, ["restore", snapshotId, "--target", ".", .. verify ? new[] { "--verify" } : []], _ => { }, cancellationToken);
+
+    /// <summary>Every entry of a file snapshot (<c>restic ls --json</c>), one at a time as restic prints them: nothing is kept.</summary>
+    public async Task ListAsync(string snapshotId, Action<ResticNode> entry, CancellationToken cancellationToken)
+    {
+        using var process = _restic.Start(["ls", "--json", snapshotId], redirectInput: false, binaryOutput: false);
+        var errors = ResticProcess.CollectErrorsAsync(process);
+        var reading = Task.Run(async () =>
+        {
+            while (await process.StandardOutput.ReadLineAsync(CancellationToken.None) is { } line)
+            {
+                if (line.Contains("\"struct_type\":\"node\"", StringComparison.Ordinal) && JsonSerializer.Deserialize<ResticNode>(line, JsonDefaults.Foreign) is { } node)
+                {
+                    entry(node);
+                }
+            }
+        }, CancellationToken.None);
+        await ResticProcess.WaitAsync(process, cancellationToken);
+        await reading;
+        if (process.ExitCode != 0)
+        {
+            throw _restic.Classify("ls", process.ExitCode, await errors);
+        }
     }
 
     /// <summary>Backs up files and directories of this machine (the configuration member).</summary>

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
+using LlmStack.Engine;
 using LlmStack.Pipeline;
 
 namespace LlmStack.Backup;
@@ -40,7 +42,8 @@ internal sealed class ResticProcess(ResolvedTier tier, string environment, Backu
         return output;
     }
 
-    public Process Start(IReadOnlyList<string> arguments, bool redirectInput, bool binaryOutput, IReadOnlyDictionary<string, string>? environment = null)
+    /// <param name="workingDirectory">Where restic runs (a volume's mountpoint, whose files it backs up as <c>.</c>); default: here.</param>
+    public Process Start(IReadOnlyList<string> arguments, bool redirectInput, bool binaryOutput, IReadOnlyDictionary<string, string>? environment = null, string? workingDirectory = null)
     {
         var start = new ProcessStartInfo("restic")
         {
@@ -49,6 +52,11 @@ internal sealed class ResticProcess(ResolvedTier tier, string environment, Backu
             RedirectStandardInput = redirectInput,
             UseShellExecute = false,
         };
+        if (workingDirectory is not null)
+        {
+            start.WorkingDirectory = workingDirectory;
+        }
+
         if (tier.CaFile is { } ca)
         {
             start.ArgumentList.Add("--cacert");
@@ -94,50 +102,100 @@ internal sealed class ResticProcess(ResolvedTier tier, string environment, Backu
         }
     }
 
+    /// <summary>
+    /// restic working on a volume's files where <paramref name="site"/> says: on this host in the volume's mountpoint,
+    /// or in a helper container that mounts the volume (read-only unless <paramref name="writable"/>), the repository
+    /// (a path tier, bind-mounted; any other tier over the host's network), the cache and a CA file. In a helper the key
+    /// is the first line of restic's standard input (restic reads it there when that is not a terminal): never a command
+    /// line, never the container's environment. Each line of standard output goes to <paramref name="line"/>; a failure
+    /// is classified like any other restic failure. A helper is removed when done, failed or cancelled.
+    /// </summary>
+    public async Task RunAtAsync(VolumeSite site, bool writable, IReadOnlyList<string> arguments, Action<string> line, CancellationToken cancellationToken)
+    {
+        if (site.Helpers is null)
+        {
+            using var process = Start(arguments, redirectInput: false, binaryOutput: false, workingDirectory: site.Directory);
+            var errors = CollectErrorsAsync(process);
+            var reading = Task.Run(async () =>
+            {
+                while (await process.StandardOutput.ReadLineAsync(CancellationToken.None) is { } text)
+                {
+                    line(text);
+                }
+            }, CancellationToken.None);
+            await WaitAsync(process, cancellationToken);
+            await reading;
+            if (process.ExitCode != 0)
+            {
+                throw Classify(arguments[0], process.ExitCode, await errors);
+            }
+
+            return;
+        }
+
+        const string cache = "/llmstack/cache";
+        const string repositoryPath = "/llmstack/repository";
+        const string caPath = "/llmstack/ca.pem";
+        var mounts = new List<HelperMount> { new(site.Volume, site.Directory, ReadOnly: !writable), HelperMount.Bind(cacheDirectory, cache, readOnly: false) };
+        var environment = new List<string> { $"RESTIC_CACHE_DIR={cache}", "RESTIC_PROGRESS_FPS=1" };
+        if (tier.IsPath)
+        {
+            mounts.Add(HelperMount.Bind(tier.Repository, repositoryPath, readOnly: false));
+            environment.Add($"RESTIC_REPOSITORY={repositoryPath}");
+        }
+        else
+        {
+            environment.Add($"RESTIC_REPOSITORY={tier.Repository}");
+        }
+
+        var command = new List<string>();
+        if (tier.CaFile is { } ca)
+        {
+            mounts.Add(HelperMount.Bind(ca, caPath, readOnly: true));
+            command.AddRange(["--cacert", caPath]);
+        }
+
+        command.AddRange(arguments);
+        environment.AddRange((credentials ?? new Dictionary<string, string>()).Select(kv => $"{kv.Key}={kv.Value}"));
+        Directory.CreateDirectory(cacheDirectory);
+        var output = new LineWriter(line);
+        var result = await site.Helpers.RunAsync(
+            new HelperSpec
+            {
+                Purpose = "restic",
+                Image = site.Image!,
+                Entrypoint = ["/usr/bin/restic"],
+                Command = command,
+                Mounts = mounts,
+                Environment = environment,
+                WorkingDirectory = site.Directory,
+                Network = tier.IsPath ? null : "host",
+                Stdin = async (input, ct) => await input.WriteAsync(KeyLine(), ct),
+                Stdout = output,
+            },
+            cancellationToken);
+        output.Finish();
+        if (result.ExitCode != 0)
+        {
+            throw Classify(arguments[0], (int)result.ExitCode, result.Errors.Select(TerminalText.Clean).ToList());
+        }
+    }
+
+    /// <summary>The key as the first line of standard input: a key file's content as restic reads a password file (trimmed), or the value.</summary>
+    private byte[] KeyLine() =>
+        System.Text.Encoding.UTF8.GetBytes((key.File is { } file ? File.ReadAllText(file).Trim() : key.Value!) + "\n");
+
     public static async Task<(ResticBackupSummary? Summary, IReadOnlyList<string> Errors)> ReadBackupOutputAsync(Process process, Action<ResticProgress>? progress)
     {
         var errors = CollectErrorsAsync(process);
-        ResticBackupSummary? summary = null;
+        var output = new BackupOutput(progress);
         while (await process.StandardOutput.ReadLineAsync(CancellationToken.None) is { } line)
         {
-            if (!line.StartsWith('{'))
-            {
-                continue;
-            }
-
-            try
-            {
-                using var json = JsonDocument.Parse(line);
-                var root = json.RootElement;
-                var type = root.TryGetProperty("message_type", out var t) ? t.GetString() : null;
-                if (type == "status" && progress is not null)
-                {
-                    progress(new ResticProgress(
-                        Long(root, "bytes_done") ?? 0,
-                        Long(root, "total_bytes") is > 0 and var total ? total : null,
-                        root.TryGetProperty("percent_done", out var p) && p.GetDouble() > 0 ? p.GetDouble() : null,
-                        root.TryGetProperty("seconds_remaining", out var r) ? r.GetDouble() : null,
-                        root.TryGetProperty("seconds_elapsed", out var e) ? e.GetDouble() : 0));
-                }
-                else if (type == "summary")
-                {
-                    summary = new ResticBackupSummary(
-                        root.GetProperty("snapshot_id").GetString()!,
-                        Long(root, "total_bytes_processed") ?? 0,
-                        Long(root, "data_added") ?? 0,
-                        root.TryGetProperty("total_duration", out var d) ? d.GetDouble() : 0);
-                }
-            }
-            catch (JsonException)
-            {
-            }
+            output.Line(line);
         }
 
-        return (summary, await errors);
+        return (output.Summary, await errors);
     }
-
-    private static long? Long(JsonElement element, string name) =>
-        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : null;
 
     /// <summary>The last 50 lines restic wrote to standard error, without terminal escapes (its <c>ESC[2K</c> before "signal interrupt received").</summary>
     public static Task<IReadOnlyList<string>> CollectErrorsAsync(Process process) => Task.Run<IReadOnlyList<string>>(async () =>
@@ -199,6 +257,11 @@ internal sealed class ResticProcess(ResolvedTier tier, string environment, Backu
             return new MissingRepositoryException($"backup repository {tier.Name} for {environment} does not exist at {tier.Repository}: run a backup first");
         }
 
+        if (text.Contains("snapshot is empty", StringComparison.Ordinal))
+        {
+            return new EmptySnapshotException($"restic {command} on {tier.Name} for {environment} found nothing to save: {FirstFatal(stderr)}");
+        }
+
         if (Unreachable(text))
         {
             return new TierUnreachableException($"tier {tier.Name} of {environment} is unreachable ({tier.Repository}): {FirstFatal(stderr)}");
@@ -216,4 +279,120 @@ internal sealed class ResticProcess(ResolvedTier tier, string environment, Backu
         stderr.FirstOrDefault(l => l.StartsWith("Fatal:", StringComparison.Ordinal))
         ?? stderr.LastOrDefault(l => l.Trim().Length > 0)
         ?? "no error output";
+}
+
+/// <summary>
+/// Where restic works on a named volume's files: on this host in the volume's mountpoint (<see cref="Helpers"/> null),
+/// or in a helper container of <see cref="Image"/> that mounts it at <c>/data/&lt;volume&gt;</c>. Either way restic backs
+/// up <c>.</c> there, so a snapshot's tree is the volume's, whichever way it was read.
+/// </summary>
+public sealed record VolumeSite(string Volume, string Directory, HelperContainers? Helpers, string? Image)
+{
+    /// <summary>restic on this host, in the volume's mountpoint.</summary>
+    public static VolumeSite OnHost(string volume, string mountpoint) => new(volume, mountpoint, null, null);
+
+    /// <summary>restic in a helper container that mounts the volume at <c>/data/&lt;volume&gt;</c>.</summary>
+    public static VolumeSite InHelper(string volume, HelperContainers helpers, string image) => new(volume, $"/data/{volume}", helpers, image);
+
+    public VolumeReader Reader => Helpers is null ? VolumeReader.Host : VolumeReader.Helper;
+}
+
+/// <summary>restic's <c>backup --json</c> lines, one at a time: progress to a callback, the summary kept (counts of files and directories too).</summary>
+internal sealed class BackupOutput(Action<ResticProgress>? progress)
+{
+    public ResticBackupSummary? Summary { get; private set; }
+
+    public void Line(string line)
+    {
+        if (!line.StartsWith('{'))
+        {
+            return; // "reading repository password from stdin" and the like
+        }
+
+        try
+        {
+            using var json = JsonDocument.Parse(line);
+            var root = json.RootElement;
+            var type = root.TryGetProperty("message_type", out var t) ? t.GetString() : null;
+            if (type == "status" && progress is not null)
+            {
+                progress(new ResticProgress(
+                    Long(root, "bytes_done") ?? 0,
+                    Long(root, "total_bytes") is > 0 and var total ? total : null,
+                    root.TryGetProperty("percent_done", out var p) && p.GetDouble() > 0 ? p.GetDouble() : null,
+                    root.TryGetProperty("seconds_remaining", out var r) ? r.GetDouble() : null,
+                    root.TryGetProperty("seconds_elapsed", out var e) ? e.GetDouble() : 0));
+            }
+            else if (type == "summary")
+            {
+                Summary = new ResticBackupSummary(
+                    root.GetProperty("snapshot_id").GetString()!,
+                    Long(root, "total_bytes_processed") ?? 0,
+                    Long(root, "data_added") ?? 0,
+                    root.TryGetProperty("total_duration", out var d) ? d.GetDouble() : 0)
+                {
+                    FilesNew = Long(root, "files_new") ?? 0,
+                    FilesChanged = Long(root, "files_changed") ?? 0,
+                    FilesUnmodified = Long(root, "files_unmodified") ?? 0,
+                    Directories = (Long(root, "dirs_new") ?? 0) + (Long(root, "dirs_changed") ?? 0) + (Long(root, "dirs_unmodified") ?? 0),
+                };
+            }
+        }
+        catch (JsonException)
+        {
+        }
+    }
+
+    private static long? Long(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetInt64() : null;
+}
+
+/// <summary>Bytes written to it become lines (UTF-8) handed to a callback; a line longer than 1 MiB is cut there (nothing is kept beyond one line).</summary>
+internal sealed class LineWriter(Action<string> line) : WriteOnlyStream
+{
+    private const int MaxLine = 1 << 20;
+    private readonly MemoryStream _current = new();
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        for (var i = offset; i < offset + count; i++)
+        {
+            if (buffer[i] == (byte)'\n')
+            {
+                Emit();
+            }
+            else if (_current.Length < MaxLine)
+            {
+                _current.WriteByte(buffer[i]);
+            }
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        Write(buffer, offset, count);
+        return Task.CompletedTask;
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var array = buffer.ToArray();
+        Write(array, 0, array.Length);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Hands over the last line when it had no newline.</summary>
+    public void Finish()
+    {
+        if (_current.Length > 0)
+        {
+            Emit();
+        }
+    }
+
+    private void Emit()
+    {
+        line(Encoding.UTF8.GetString(_current.GetBuffer(), 0, (int)_current.Length).TrimEnd('\r'));
+        _current.SetLength(0);
+    }
 }

@@ -25,7 +25,7 @@ public sealed class RestoreApply(BackupContext context, string target, string re
             changes.Add(new PlannedChange(ChangeKind.Backup, string.Join(", ", plan.Safety.Select(m => m.Key)), ChangeAction.BackUp, RestorePlan.SafetyWhy,
                 async ct =>
                 {
-                    safety = await new BackupRunner(context).RunAsync(BackupTrigger.PreRestore, plan.Safety, ct);
+                    safety = (await new BackupRunner(context).RunAsync(BackupTrigger.PreRestore, plan.Safety, ct)).Manifest;
                     return safety.IsComplete
                         ? $"safety set {safety.Set}"
                         : throw new PipelineException($"the safety backup failed ({string.Join("; ", safety.Members.Where(m => !m.Succeeded).Select(m => $"{m.Key}: {m.Error}"))}): nothing was restored");

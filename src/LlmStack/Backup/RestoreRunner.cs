@@ -8,13 +8,16 @@ using Serilog;
 namespace LlmStack.Backup;
 
 /// <summary>
-/// Puts one member's data back and checks it: postgres through <c>pg_restore --clean --if-exists</c> in one transaction
-/// (globals first) with its dependents stopped; redis by writing the rdb (or the AOF directory) into its volume while it
-/// is stopped; a volume emptied and refilled through a helper container while its users are stopped; the configuration
-/// into <c>artifacts/restore/</c>. After each, the result is compared with the backup (row counts from the dump itself,
-/// keys from the rdb, file counts from the backup).
+/// Puts one member's data back and checks it: postgres — roles from the globals, then each database dropped (its
+/// sessions ended) and created again from its dump (<c>pg_restore --create</c>), with the service's dependents stopped,
+/// so nothing newer than the backup remains (a <c>data</c> backup empties and refills the dump's tables in one
+/// transaction); redis by writing the rdb (or the AOF directory) into its volume while it is stopped; a volume emptied
+/// and refilled while its users are stopped — by restic where the backup reads volumes (a file snapshot), through the
+/// engine's archive API for a set whose volume is a tar; the configuration into <c>artifacts/restore/</c>. After each,
+/// the result is compared with the backup (row counts from the dump itself, keys from the rdb, file counts).
 /// </summary>
-public sealed class RestoreRunner(BackupContext context, string restoreDirectory)
+/// <param name="verify">restic reads every restored file of a volume back against its snapshot (RestoreTest).</param>
+public sealed class RestoreRunner(BackupContext context, string restoreDirectory, bool verify = false)
 {
     private readonly ILogger _log = context.Log;
 
@@ -63,8 +66,8 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
         foreach (var part in member.Parts.Where(p => p.Source is not null))
         {
             var database = part.Source!;
-            var exists = await PsqlAsync(id, name, user, maintenance, $"SELECT count(*) FROM pg_database WHERE datname = {Literal(database)};", cancellationToken);
-            if (exists.Trim() == "0")
+            var exists = await PsqlAsync(id, name, user, "template1", $"SELECT count(*) FROM pg_database WHERE datname = {Literal(database)};", cancellationToken);
+            if (exists.Trim() == "0" && member.Type == BackupType.Data)
             {
                 var created = await Exec.RunAsync(context.Engine, id, ["createdb", "-U", user, "--", database], cancellationToken);
                 if (created.ExitCode != 0)
@@ -85,8 +88,10 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
             }
             else
             {
-                restored = await ExecFromDumpAsync(part, id,
-                    ["pg_restore", "-U", user, "-d", database, "--clean", "--if-exists", "--single-transaction", "--exit-on-error"], cancellationToken);
+                // The database as it was: dropped (its sessions ended first) and created again from the dump, owner,
+                // encoding and settings included, so no table, view or row newer than the backup remains.
+                await PsqlAsync(id, name, user, "template1", $"DROP DATABASE IF EXISTS {Identifier(database)} WITH (FORCE);", cancellationToken);
+                restored = await ExecFromDumpAsync(part, id, ["pg_restore", "-U", user, "-d", "template1", "--create", "--exit-on-error", "--no-password"], cancellationToken);
             }
 
             if (restored.ExitCode != 0)
@@ -211,7 +216,6 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
             .Where(s => s.Volumes.Any(m => m.Kind == Schema.MountKind.Volume && m.Source == member.Volume))
             .Select(s => s.Name)
             .ToList();
-        var part = member.Parts.First(p => p.Name.EndsWith(".tar", StringComparison.Ordinal));
         var spec = new HelperSpec
         {
             Purpose = "volume-restore",
@@ -220,6 +224,7 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
             Command = ["find /volume -mindepth 1 -maxdepth 1 -exec rm -rf {} \\;"],
             Mounts = [new HelperMount(volume, "/volume", ReadOnly: false)],
         };
+        var tree = member.Tree;
         long entries;
         await using (var stopped = await context.Lifecycle.SuspendAsync(writers, SuspendMode.Stop, cancellationToken))
         {
@@ -229,17 +234,37 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
                 throw new PipelineException($"emptying volume {volume} failed (exit {emptied.ExitCode}): {emptied.Errors.LastOrDefault() ?? "no error output"}");
             }
 
-            await context.Repository.DumpAsync(part.Snapshot, part.Path, (dump, ct) => context.Helpers.WriteArchiveAsync(spec, "/volume", dump, ct), cancellationToken);
-            entries = await context.CountEntriesAsync(spec, volume, cancellationToken);
+            if (tree is not null)
+            {
+                // restic writes the files itself, where it reads volumes: owners, modes, times, links, empty directories.
+                await context.Repository.RestoreTreeAsync(await context.VolumeSiteAsync(volume, cancellationToken), tree.Snapshot, verify, cancellationToken);
+                entries = await context.CountEntriesAsync(spec, volume, cancellationToken, filesAndDirectoriesOnly: true);
+            }
+            else if (member.IsEmptyVolume)
+            {
+                // Empty when it was backed up: emptied is restored.
+                entries = await context.CountEntriesAsync(spec, volume, cancellationToken, filesAndDirectoriesOnly: true);
+            }
+            else
+            {
+                // A set written as a tar: the engine's archive API unpacks it.
+                var part = member.Parts.First(p => p.Name.EndsWith(".tar", StringComparison.Ordinal));
+                await context.Repository.DumpAsync(part.Snapshot, part.Path, (dump, ct) => context.Helpers.WriteArchiveAsync(spec, "/volume", dump, ct), cancellationToken);
+                entries = await context.CountEntriesAsync(spec, volume, cancellationToken);
+            }
         }
 
-        var expected = member.Counts?.GetValueOrDefault("entries", -1) ?? -1;
+        var asTar = tree is null && !member.IsEmptyVolume;
+        var expected = asTar
+            ? member.Counts?.GetValueOrDefault("entries", -1) ?? -1
+            : member.Counts is { } counts ? counts.GetValueOrDefault("files") + counts.GetValueOrDefault("directories") : -1;
+        var what = asTar ? "file(s) and directories" : "regular file(s) and directories";
         if (expected >= 0 && entries != expected)
         {
-            throw new PipelineException($"check after restoring volume {volume} failed: {entries} file(s) and directories, the backup has {expected}");
+            throw new PipelineException($"check after restoring volume {volume} failed: {entries} {what}, the backup has {expected}");
         }
 
-        _log.Information("Checked volume {Volume}: {Entries} file(s) and directories as in the backup", volume, entries);
+        _log.Information("Checked volume {Volume}: {Entries} {What} as in the backup", volume, entries, what);
     }
 
     private async Task ConfigAsync(RestoreTarget target, CancellationToken cancellationToken)
@@ -281,7 +306,10 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
         return result!;
     }
 
-    /// <summary>A command in a service's container whose standard input is a backup part.</summary>
+    /// <summary>
+    /// A command in a service's container whose standard input is a backup part. A restore must read all of it: one that
+    /// ends without doing so fails (its exit code, or, if it said 0, that it stopped reading).
+    /// </summary>
     private async Task<Exec.Result> ExecFromDumpAsync(BackupPart part, string id, IReadOnlyList<string> command, CancellationToken cancellationToken, IReadOnlyList<string>? environment = null)
     {
         Exec.Result? result = null;
@@ -289,7 +317,9 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
         {
             result = await Exec.StreamAsync(context.Engine, id, command, ct, stdin: (input, c) => dump.CopyToAsync(input, c), environment: environment);
         }, cancellationToken);
-        return result!;
+        return result!.ExitCode == 0 && result.InputCut
+            ? result with { ExitCode = -1, Error = $"{command[0]} stopped reading the backup of {part.Name} before its end" }
+            : result;
     }
 
     private async Task<string> PsqlAsync(string id, string name, string user, string database, string sql, CancellationToken cancellationToken)
@@ -300,6 +330,8 @@ public sealed class RestoreRunner(BackupContext context, string restoreDirectory
     }
 
     private static string Literal(string text) => "'" + text.Replace("'", "''", StringComparison.Ordinal) + "'";
+
+    private static string Identifier(string name) => "\"" + name.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     private static long? Number(string text, string label)
     {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text;
@@ -33,7 +34,9 @@ public sealed record RestoreTestReport(
 /// ports, labelled, and always removed afterwards — after a pass, a failure or Ctrl-C. The data is then proven equal
 /// to the backup: postgres — the restored database dumped again and compared with the dump inside the backup (dump →
 /// restore → dump), plus row counts; redis — the key count and a digest of every key's value against the digest taken
-/// at backup time; volumes — the restored tree's sha256 listing against the one recorded at backup time.
+/// at backup time; volumes — restic's <c>restore --verify</c> reads every restored file back against the snapshot, and
+/// every entry's type, mode, owner and size is compared with the snapshot's listing (a set whose volume is a tar: the
+/// restored files' sha256 against the listing recorded at backup time). Listings are compared as streams, in bounded memory.
 /// </summary>
 /// <param name="root">The repository root (bind mounts of the services' definitions).</param>
 /// <param name="reports">Where the reports go, <c>&lt;environment&gt;/&lt;set&gt;.md|json</c> (the state directory's <c>artifacts/restore-test</c>).</param>
@@ -61,7 +64,7 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
                 Lifecycle = new ServiceLifecycle(engine, throwaway, log),
                 Helpers = new HelperContainers(engine, scope, log),
             };
-            var runner = new RestoreRunner(context, reports);
+            var runner = new RestoreRunner(context, reports, verify: true);
             foreach (var (entry, member) in members)
             {
                 var set = entry.Manifest.Set;
@@ -181,34 +184,79 @@ public sealed class RestoreTester(BackupContext source, ResolvedEnvironment test
 
             case BackupMethod.Volume:
             {
+                var volume = context.Environment.Volumes.First(v => v.Key == member.Volume).Name;
+                if (member.Tree is not null || member.IsEmptyVolume)
+                {
+                    var tree = member.Tree;
+                    // Content: restic's restore --verify read every restored file back against the snapshot. Here: every
+                    // entry's type, mode, owner and size as restored, against the snapshot's own listing.
+                    var outcome = await TreeComparison.CompareAsync(
+                        (line, ct) => tree is null ? Task.CompletedTask : context.Repository.ListAsync(tree.Snapshot, node => line(TreeComparison.Line(node)), ct),
+                        (line, ct) => ListVolumeAsync(context, volume, TreeComparison.StatCommand, stat =>
+                        {
+                            if (TreeComparison.FromStat(stat) is { } entry)
+                            {
+                                line(entry);
+                            }
+                        }, ct),
+                        TreeComparison.PathOfLine,
+                        cancellationToken);
+                    return [new RestoreTestCheck(member.Key, "every entry (type, mode, owner, size) against the snapshot's listing; content verified by restic", outcome.Equal,
+                        outcome.Difference ?? string.Create(CultureInfo.InvariantCulture, $"{outcome.Actual} entries as in the snapshot, every file read back"))];
+                }
+
                 var listingPart = member.Parts.FirstOrDefault(p => p.Name.EndsWith(".sha256", StringComparison.Ordinal));
                 if (listingPart is null)
                 {
                     return [new RestoreTestCheck(member.Key, "sha256 of every file", false, "the backup has no sha256 listing (made before LlmStack recorded one): take a new backup")];
                 }
 
-                using var buffer = new MemoryStream();
-                await context.Repository.DumpAsync(listingPart.Snapshot, listingPart.Path, (s, ct) => s.CopyToAsync(buffer, ct), cancellationToken);
-                var expected = TreeListing.Parse(Encoding.UTF8.GetString(buffer.ToArray()), member.Counts?.GetValueOrDefault("entries") ?? -1);
-                var volume = context.Environment.Volumes.First(v => v.Key == member.Volume).Name;
-                var hashed = await context.Helpers.RunAsync(
-                    new HelperSpec
+                // A set written as a tar: the sha256 listing recorded while the tar went into restic, against the restored files.
+                var hashed = await TreeComparison.CompareAsync(
+                    (line, ct) => context.Repository.DumpAsync(listingPart.Snapshot, listingPart.Path, async (s, c) =>
                     {
-                        Purpose = "restore-test-hash",
-                        Image = context.HelperImage,
-                        Entrypoint = ["/bin/sh", "-c"],
-                        Command = ["cd /volume && find . -type f -exec sha256sum {} +"],
-                        Mounts = [new HelperMount(volume, "/volume")],
-                    },
+                        var lines = new LineWriter(l =>
+                        {
+                            if (l.Length > 0 && !l.StartsWith('#'))
+                            {
+                                line(l);
+                            }
+                        });
+                        await s.CopyToAsync(lines, c);
+                        lines.Finish();
+                    }, ct),
+                    (line, ct) => ListVolumeAsync(context, volume, "find . -type f -exec sha256sum {} +", line, ct),
+                    TreeComparison.PathOfSha256,
                     cancellationToken);
-                var actual = TreeListing.Parse(hashed.Output, expected.Entries);
-                var first = actual.Lines.Except(expected.Lines).Concat(expected.Lines.Except(actual.Lines)).FirstOrDefault();
-                return [new RestoreTestCheck(member.Key, "sha256 of every file against the backup's listing", hashed.ExitCode == 0 && first is null,
-                    first is null ? $"{actual.Files} file(s), listing {actual.Digest[..12]}…" : $"differs at {first.Split("  ").Last()}")];
+                return [new RestoreTestCheck(member.Key, "sha256 of every file against the backup's listing", hashed.Equal,
+                    hashed.Difference ?? string.Create(CultureInfo.InvariantCulture, $"{hashed.Actual} file(s) as in the listing"))];
             }
 
             default:
                 return [];
+        }
+    }
+
+    /// <summary>Each line <paramref name="command"/> prints in the volume's top directory (a helper mounting it read-only), handed over as it comes.</summary>
+    private static async Task ListVolumeAsync(BackupContext context, string volume, string command, Action<string> line, CancellationToken cancellationToken)
+    {
+        var lines = new LineWriter(line);
+        var result = await context.Helpers.RunAsync(
+            new HelperSpec
+            {
+                Purpose = "restore-test-list",
+                Image = context.HelperImage,
+                Entrypoint = ["/bin/sh", "-c"],
+                Command = [command],
+                Mounts = [new HelperMount(volume, "/volume")],
+                WorkingDirectory = "/volume",
+                Stdout = lines,
+            },
+            cancellationToken);
+        lines.Finish();
+        if (result.ExitCode != 0)
+        {
+            throw new PipelineException($"listing volume {volume} failed (exit {result.ExitCode}): {result.Errors.LastOrDefault() ?? "no error output"}");
         }
     }
 

@@ -12,9 +12,11 @@ public sealed record TapeExport(string Set, string Environment, string Target, D
 
 /// <summary>
 /// An export tier for devices that cannot hold a repository: each backup set becomes one tar stream — every member's
-/// snapshot as restic dumps it (<c>restic dump --archive tar</c>), under <c>&lt;set&gt;/&lt;service&gt;/&lt;type&gt;/</c>, and
-/// the set's manifest — written to a directory (one file per set) or a device file (each export replaces the last).
-/// The export is read back at once: its sha256 and its listing go into the catalog, and verifying reads it again.
+/// snapshot as restic dumps it (<c>restic dump --archive tar</c>), under <c>&lt;set&gt;/&lt;service&gt;/&lt;type&gt;/</c> (a
+/// volume's files under <c>&lt;set&gt;/&lt;service&gt;/volume/&lt;volume&gt;/</c>, owners, modes and links kept), and the set's
+/// manifest — written to a directory (one file per set) or a device file (each export replaces the last). The export
+/// is read back at once: its sha256 and its listing (a volume's tree as the total of its sizes) go into the catalog,
+/// and verifying reads it again.
 /// </summary>
 public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger log)
 {
@@ -80,28 +82,47 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
                 {
                     foreach (var part in member.Parts)
                     {
+                        // A stream part keeps restic's path (/postgres/full/db-x.dump, the config files' own); a volume's
+                        // file snapshot goes under <set>/<service>/volume/<volume>/ and is recorded as one total.
+                        var tree = part.IsFiles ? $"{manifest.Set}/{BackupTags.PartPath(member.Service, member.Type, part.Name).TrimStart('/')}/" : null;
+                        long treeBytes = 0;
                         await source.DumpArchiveAsync(part.Snapshot, async (tar, ct) =>
                         {
                             await using var reader = new TarReader(tar, leaveOpen: true);
                             while (await reader.GetNextEntryAsync(copyData: false, ct) is { } item)
                             {
-                                // restic's paths (/postgres/full/db-x.dump, the config files' own) under the set's directory.
-                                var name = $"{manifest.Set}/{item.Name.TrimStart('/')}";
-                                if (item.EntryType == TarEntryType.Directory && written.ContainsKey(name))
+                                var name = (tree ?? $"{manifest.Set}/") + item.Name.TrimStart('/');
+                                if (tree is null && item.EntryType == TarEntryType.Directory && written.ContainsKey(name))
                                 {
                                     continue;
                                 }
 
-                                var copy = new PaxTarEntry(item.EntryType, name) { ModificationTime = item.ModificationTime, Mode = item.Mode };
+                                var copy = new PaxTarEntry(item.EntryType, name) { ModificationTime = item.ModificationTime, Mode = item.Mode, Uid = item.Uid, Gid = item.Gid };
+                                if (item.EntryType is TarEntryType.SymbolicLink or TarEntryType.HardLink)
+                                {
+                                    copy.LinkName = item.LinkName;
+                                }
+
                                 if (item.EntryType is TarEntryType.RegularFile or TarEntryType.V7RegularFile)
                                 {
                                     copy.DataStream = item.DataStream;
                                 }
 
                                 await writer.WriteEntryAsync(copy, ct);
-                                written[name] = item.Length;
+                                if (tree is null)
+                                {
+                                    written[name] = item.Length;
+                                }
+                                else
+                                {
+                                    treeBytes += item.Length;
+                                }
                             }
                         }, cancellationToken);
+                        if (tree is not null)
+                        {
+                            written[tree + TreeTotal] = treeBytes;
+                        }
                     }
                 }
 
@@ -116,7 +137,7 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
             throw new PipelineException($"tier {tier.Name} (tape): writing {target} failed: {e.Message}");
         }
 
-        var (bytes, sha256, entries) = await ReadBackAsync(target, cancellationToken);
+        var (bytes, sha256, entries) = await ReadBackAsync(target, Trees(written.Keys), cancellationToken);
         var missing = written.Where(w => entries.GetValueOrDefault(w.Key, -1) != w.Value).Select(w => w.Key).ToList();
         if (missing.Count > 0)
         {
@@ -144,7 +165,7 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
             return null; // the device has been overwritten by a later set: only the last one can be read back
         }
 
-        var (_, sha256, entries) = await ReadBackAsync(export.Target, cancellationToken);
+        var (_, sha256, entries) = await ReadBackAsync(export.Target, Trees(export.Entries.Keys), cancellationToken);
         if (sha256 != export.Sha256)
         {
             return $"{export.Target}: sha256 {sha256[..16]}… differs from the recorded {export.Sha256[..16]}…";
@@ -154,7 +175,16 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
         return wrong.Key is null ? null : $"{export.Target}: entry {wrong.Key} is not as written";
     }
 
-    private static async Task<(long Bytes, string Sha256, Dictionary<string, long> Entries)> ReadBackAsync(string target, CancellationToken cancellationToken)
+    /// <summary>The key of a volume tree's total in the catalog: <c>&lt;set&gt;/&lt;service&gt;/volume/&lt;volume&gt;/*</c>, the sum of its entries' sizes.</summary>
+    private const string TreeTotal = "*";
+
+    private static List<string> Trees(IEnumerable<string> keys) => keys.Where(k => k.EndsWith("/" + TreeTotal, StringComparison.Ordinal)).Select(k => k[..^TreeTotal.Length]).ToList();
+
+    /// <summary>
+    /// Reads an export: its size, sha256, and each entry's size; the entries under a volume tree (<paramref name="trees"/>)
+    /// are summed into the tree's total instead (a volume may hold a great many files: nothing per file is kept).
+    /// </summary>
+    private static async Task<(long Bytes, string Sha256, Dictionary<string, long> Entries)> ReadBackAsync(string target, IReadOnlyList<string> trees, CancellationToken cancellationToken)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         await using var file = new FileStream(target, FileMode.Open, FileAccess.Read);
@@ -169,7 +199,14 @@ public sealed class TapeTier(ResolvedTier tier, ResticRepository source, ILogger
                     await data.CopyToAsync(Stream.Null, cancellationToken);
                 }
 
-                entries[entry.Name] = entry.Length;
+                if (trees.FirstOrDefault(t => entry.Name.StartsWith(t, StringComparison.Ordinal)) is { } tree)
+                {
+                    entries[tree + TreeTotal] = entries.GetValueOrDefault(tree + TreeTotal) + entry.Length;
+                }
+                else
+                {
+                    entries[entry.Name] = entry.Length;
+                }
             }
         }
 

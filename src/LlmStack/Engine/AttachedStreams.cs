@@ -7,12 +7,25 @@ namespace LlmStack.Engine;
 public sealed record StreamOutput(string Output, IReadOnlyList<string> Errors)
 {
     public IReadOnlyList<string> Lines => Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimEnd('\r')).ToList();
+
+    /// <summary>
+    /// The process closed its standard input before all of it was written (a checker that reads only what it needs, or
+    /// a tool that failed): what was left was not sent. Its exit code says which.
+    /// </summary>
+    public bool InputCut { get; init; }
 }
 
 /// <summary>
 /// The one pump for Docker's multiplexed streams (helper containers, docker exec): standard input written by a
 /// callback and then closed, standard output copied to a stream as bytes (or collected as text), standard error kept
 /// as its last lines.
+/// <para>
+/// A process may stop reading its input before the end (a checker that needs only a dump's table of contents, or a
+/// tool that failed): the engine then closes the stream, and writing the rest fails with EPIPE or a reset. That is
+/// not the engine going away: the rest of the input is not sent, the output that came is kept, and the result says
+/// <see cref="StreamOutput.InputCut"/>; the process's exit code (which the caller asks the engine for next) decides.
+/// An engine that is really gone fails that next call.
+/// </para>
 /// </summary>
 public static class AttachedStreams
 {
@@ -21,23 +34,62 @@ public static class AttachedStreams
     {
         var output = new StringBuilder();
         var errors = new ErrorTail(errorLines);
-        var pumpIn = stdin is null ? Task.CompletedTask : WriteStdinAsync(stream, stdin, cancellationToken);
-        var pumpOut = ReadOutputAsync(stream, stdout, output, errors, cancellationToken);
+        var input = new InputState();
+        var pumpIn = stdin is null ? Task.CompletedTask : WriteStdinAsync(stream, stdin, input, cancellationToken);
+        var pumpOut = ReadOutputAsync(stream, stdout, output, errors, input, cancellationToken);
         await Task.WhenAll(pumpIn, pumpOut);
-        return new StreamOutput(output.ToString(), errors.Lines);
+        return new StreamOutput(output.ToString(), errors.Lines) { InputCut = input.Cut };
     }
 
-    private static async Task WriteStdinAsync(MultiplexedStream stream, Func<Stream, CancellationToken, Task> write, CancellationToken cancellationToken)
+    /// <summary>Whether standard input is still being written, and whether the other end closed it first.</summary>
+    private sealed class InputState
     {
-        await using (var input = new AttachedInput(stream))
+        public volatile bool Writing;
+        public volatile bool Cut;
+    }
+
+    /// <summary>EPIPE, a reset: the other end of an established stream closed it (not a failure to reach the engine).</summary>
+    private static bool ClosedByPeer(IOException e) =>
+        e.InnerException is System.Net.Sockets.SocketException
+        {
+            SocketErrorCode: System.Net.Sockets.SocketError.Shutdown or System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted,
+        }
+        || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase);
+
+    private static async Task WriteStdinAsync(MultiplexedStream stream, Func<Stream, CancellationToken, Task> write, InputState state, CancellationToken cancellationToken)
+    {
+        state.Writing = true;
+        var input = new AttachedInput(stream);
+        try
         {
             await write(input, cancellationToken);
         }
+        catch (IOException e) when (input.Failed && ClosedByPeer(e) && !cancellationToken.IsCancellationRequested)
+        {
+            // The process stopped reading: the rest is not sent (the caller's source is drained or dropped by its owner).
+            state.Cut = true;
+        }
+        finally
+        {
+            state.Writing = false;
+            await input.DisposeAsync();
+        }
 
-        stream.CloseWrite();
+        if (!state.Cut)
+        {
+            try
+            {
+                stream.CloseWrite();
+            }
+            catch (IOException e) when (ClosedByPeer(e))
+            {
+                state.Cut = true;
+            }
+        }
     }
 
-    private static async Task ReadOutputAsync(MultiplexedStream stream, Stream? stdout, StringBuilder collected, ErrorTail errors, CancellationToken cancellationToken)
+    private static async Task ReadOutputAsync(
+        MultiplexedStream stream, Stream? stdout, StringBuilder collected, ErrorTail errors, InputState input, CancellationToken cancellationToken)
     {
         var buffer = new byte[81920];
         var decoder = Encoding.UTF8.GetDecoder();
@@ -45,7 +97,19 @@ public static class AttachedStreams
         var chars = new char[Encoding.UTF8.GetMaxCharCount(buffer.Length)];
         while (true)
         {
-            var read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken);
+            MultiplexedStream.ReadResult read;
+            try
+            {
+                read = await stream.ReadOutputAsync(buffer, 0, buffer.Length, cancellationToken);
+            }
+            catch (IOException e) when ((input.Writing || input.Cut) && ClosedByPeer(e) && !cancellationToken.IsCancellationRequested)
+            {
+                // The engine closed the stream while input it never read was pending (the process had exited): its
+                // output ended there. Its exit code is asked for next.
+                input.Cut = true;
+                break;
+            }
+
             if (read.EOF)
             {
                 break;
@@ -73,18 +137,36 @@ public static class AttachedStreams
         }
     }
 
-    /// <summary>The standard input of a container or exec as a write-only stream.</summary>
+    /// <summary>The standard input of a container or exec as a write-only stream; <see cref="Failed"/> once a write failed.</summary>
     private sealed class AttachedInput(MultiplexedStream inner) : WriteOnlyStream
     {
-        public override void Write(byte[] buffer, int offset, int count) => inner.WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+        public bool Failed { get; private set; }
 
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            inner.WriteAsync(buffer, offset, count, cancellationToken);
+        public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
+
+        public override async Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        {
+            try
+            {
+                await inner.WriteAsync(buffer, offset, count, cancellationToken);
+            }
+            catch (IOException)
+            {
+                Failed = true;
+                throw;
+            }
+        }
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(buffer, out var segment))
+            {
+                await WriteAsync(segment.Array!, segment.Offset, segment.Count, cancellationToken);
+                return;
+            }
+
             var array = buffer.ToArray();
-            await inner.WriteAsync(array, 0, array.Length, cancellationToken);
+            await WriteAsync(array, 0, array.Length, cancellationToken);
         }
     }
 

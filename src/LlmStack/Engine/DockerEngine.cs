@@ -50,6 +50,12 @@ public sealed class DockerEngine : IDisposable
 
     public ILogger Log { get; }
 
+    /// <summary>
+    /// The engine runs on this host (a unix socket): its volumes' mountpoints and a bind mount's source are paths here.
+    /// Over TCP (<c>tcp://</c>, <c>ssh://</c>) they are the engine host's paths, not ours.
+    /// </summary>
+    public bool IsLocal => Endpoint.StartsWith("unix://", StringComparison.Ordinal);
+
     /// <summary>The endpoint a run uses: <paramref name="endpoint"/> (--docker-host), else DOCKER_HOST, else the default socket.</summary>
     public static string ResolveEndpoint(string? endpoint) =>
         string.IsNullOrWhiteSpace(endpoint)

@@ -80,6 +80,9 @@ public static class Exec
     public sealed record Result(long ExitCode, string Output, string Error)
     {
         public IReadOnlyList<string> ErrorLines => Error.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        /// <summary>The command closed its standard input before all of it was written (<see cref="StreamOutput.InputCut"/>).</summary>
+        public bool InputCut { get; init; }
     }
 
     /// <summary>Runs and collects standard output and error.</summary>
@@ -116,6 +119,6 @@ public static class Exec
         using var stream = await engine.Client.Exec.StartContainerExecAsync(created.ID, new ContainerExecStartParameters(), cancellationToken);
         var output = await AttachedStreams.PumpAsync(stream, stdin, stdout, 200, cancellationToken);
         var inspect = await engine.CallAsync(ct => engine.Client.Exec.InspectContainerExecAsync(created.ID, ct), cancellationToken);
-        return new Result(inspect.ExitCode ?? -1, output.Output, string.Join('\n', output.Errors));
+        return new Result(inspect.ExitCode ?? -1, output.Output, string.Join('\n', output.Errors)) { InputCut = output.InputCut };
     }
 }

@@ -6,8 +6,18 @@ using Serilog;
 
 namespace LlmStack.Engine;
 
-/// <summary>A named volume mounted into a helper container.</summary>
-public sealed record HelperMount(string Volume, string Target, bool ReadOnly = true);
+/// <summary>
+/// A named volume mounted into a helper container, or (<see cref="Bind"/>) a path of the engine's host: a local engine's
+/// only (a backup repository, restic's cache, a directory of FIFOs).
+/// </summary>
+public sealed record HelperMount(string Volume, string Target, bool ReadOnly = true)
+{
+    /// <summary>A host path (<see cref="Volume"/> is then the path).</summary>
+    public bool IsBind { get; init; }
+
+    /// <summary>A path of the engine's host at <paramref name="target"/>.</summary>
+    public static HelperMount Bind(string path, string target, bool readOnly) => new(path, target, readOnly) { IsBind = true };
+}
 
 /// <summary>
 /// A one-off container: what it runs, what it mounts, which network namespace it joins, and its streams.
@@ -52,6 +62,9 @@ public sealed record HelperSpec
 public sealed record HelperResult(long ExitCode, string Output, IReadOnlyList<string> Errors)
 {
     public IReadOnlyList<string> Lines => new StreamOutput(Output, Errors).Lines;
+
+    /// <summary>The helper closed its standard input before all of it was written (<see cref="StreamOutput.InputCut"/>).</summary>
+    public bool InputCut { get; init; }
 }
 
 /// <summary>
@@ -93,7 +106,7 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
 
             var streams = await AttachedStreams.PumpAsync(stream, spec.Stdin, spec.Stdout, ErrorLines, timeout.Token);
             var exit = await engine.Client.Containers.WaitContainerAsync(id, timeout.Token);
-            var result = new HelperResult(exit.StatusCode, streams.Output, streams.Errors);
+            var result = new HelperResult(exit.StatusCode, streams.Output, streams.Errors) { InputCut = streams.InputCut };
             log.Debug("Helper {Purpose} ({Image}) exited with {Code}", spec.Purpose, spec.Image, exit.StatusCode);
             return result;
         }
@@ -231,7 +244,7 @@ public sealed class HelperContainers(DockerEngine engine, Scope scope, ILogger l
             HostConfig = new HostConfig
             {
                 NetworkMode = spec.NetworkOfContainer is { } id ? $"container:{id}" : spec.Network ?? "none",
-                Mounts = spec.Mounts.Select(m => new Mount { Type = "volume", Source = m.Volume, Target = m.Target, ReadOnly = m.ReadOnly }).ToList(),
+                Mounts = spec.Mounts.Select(m => new Mount { Type = m.IsBind ? "bind" : "volume", Source = m.Volume, Target = m.Target, ReadOnly = m.ReadOnly }).ToList(),
                 LogConfig = new LogConfig { Type = "none" },
             },
         };

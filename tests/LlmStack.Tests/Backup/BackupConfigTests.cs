@@ -56,6 +56,8 @@ public sealed class BackupConfigTests : IDisposable
         { "environment 'staging' lists a runner label twice (labels ignore case)", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    ⟦runner_labels: [self-hosted, Self-Hosted]")] },
         { "environment 'staging': drift_schedule 'every six hours' is not a cron expression", [("  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]", "  staging:\n    schedule: \"0 3 * * *\"\n    tiers: [local]\n    ⟦drift_schedule: every six hours")] },
         { "restore_test.schedule '0 6 * *' is not a cron expression", [("# restore_test:\n#   test_environment: testing\n#   schedule: \"0 6 * * 0\"", "restore_test:\n  test_environment: testing\n  ⟦schedule: \"0 6 * *\"")] },
+        { "volume_reader must be one of auto, host, helper, not 'sideways'", [("volume_reader: auto", "⟦volume_reader: sideways")] },
+        { "restic_image 'restic restic' is not an image reference", [("restic_image: restic/restic:0.14.0", "⟦restic_image: restic restic")] },
         { "environment 'development' of the schema has no backup settings", [("  development:\n    schedule: \"0 2 * * *\"\n    tiers: [local]\n", string.Empty), ("environments:", "⟦environments:")] },
     };
 
