@@ -64,6 +64,9 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         ? new BackupMetrics(State.Resolve(file), System.Environment.GetEnvironmentVariable("GITHUB_STEP_SUMMARY"))
         : BackupMetrics.For(Config, State);
 
+    /// <summary>Records a RetentionCleanup run in the metrics file (RetentionOperations calls it).</summary>
+    public void RecordRetention(int removed, bool ok) => Metrics.Retention(session.Environment.Name, removed, ok);
+
     /// <summary>
     /// One line on the environment's newest complete backup set and its age, for a wipe whose backup was skipped on
     /// purpose. Never creates a key or a repository: without a key there is no backup to speak of.
