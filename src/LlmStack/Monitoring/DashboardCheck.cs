@@ -25,7 +25,7 @@ public static partial class DashboardCheck
     [GeneratedRegex(@"\b(?:by|on|without|ignoring|group_left|group_right)\s*\([^)]*\)")]
     private static partial Regex Groupings();
 
-    [GeneratedRegex(@"(?<![\w:$.])([a-zA-Z_:][a-zA-Z0-9_:]*)(?!\s*\()")]
+    [GeneratedRegex(@"(?<![\w:$.])((?>[a-zA-Z_:][a-zA-Z0-9_:]*))(?!\s*\()")]
     private static partial Regex Identifiers();
 
     [GeneratedRegex(@"\$(\w+)")]

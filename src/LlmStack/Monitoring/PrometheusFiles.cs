@@ -80,10 +80,15 @@ public static class PrometheusFiles
             "The last RetentionCleanup of {{ $labels.environment }} failed",
             "Old backups or data may pile up: read the retention workflow's log."),
         new("LlmStackBackupMetricsStale",
-            $"time() - {BackupMetrics.FileWritten} > scalar({MetricsStaleAfter}) or node_textfile_scrape_error == 1",
+            $"time() - {BackupMetrics.FileWritten} > scalar({MetricsStaleAfter})",
             "0m", AlertSeverity.Warning,
-            "The backup metrics file is stale or cannot be read",
-            "LlmStack has not rewritten the metrics file for longer than any backup interval, or node-exporter cannot parse it: no backup ran, or metrics.file and node-exporter's directory differ."),
+            "The backup metrics file has not been rewritten for {{ $value | humanizeDuration }}",
+            "LlmStack rewrites the file after every backup: no backup ran for longer than any schedule allows, or metrics.file and node-exporter's directory (BACKUP_METRICS_DIR) differ."),
+        new("LlmStackBackupMetricsUnreadable",
+            "node_textfile_scrape_error == 1",
+            "5m", AlertSeverity.Warning,
+            "node-exporter cannot read the backup metrics file",
+            "node-exporter's textfile collector failed to parse a file in its directory: run promtool check metrics on it."),
     ];
 
     public static string Rules(IReadOnlyList<EnvironmentThresholds> environments)
