@@ -16,8 +16,12 @@ interface ITests : IHazArtifacts
         .Executes(ct => TestRunner.RunAsync(RootDirectory, "LlmStack.sln", "Category!=Integration", TestResults, "unit", Log, ReportSummary, ct));
 
     Target FixtureImages => _ => _
-        .Description("Build the local fixture images (real PostgreSQL and Redis from Debian packages, busybox stand-ins), cached by content hash.")
-        .Executes(ct => ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, "tests", "fixtures", "images", "build.sh")], RootDirectory, line => Log.Information("{Line}", line), ct));
+        .Description("Build the local fixture images (real PostgreSQL, Redis, Prometheus and node-exporter from Debian packages, busybox stand-ins), cached by content hash.")
+        .Executes(async ct =>
+        {
+            await ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, "tests", "fixtures", "images", "build.sh")], RootDirectory, line => Log.Information("{Line}", line), ct);
+            await ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, "tests", "fixtures", "monitoring", "build.sh")], RootDirectory, line => Log.Information("{Line}", line), ct);
+        });
 
     Target IntegrationTest => _ => _
         .Description("Run the integration tests against the real Docker engine (Category=Integration).")
