@@ -204,7 +204,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     {
         var context = await ContextAsync(cancellationToken);
         var plan = await BackupStatusPlanner.PlanAsync(context.Plan, context.Catalog, context.Tiers, DateTimeOffset.UtcNow, cancellationToken);
-        session.Options.Reports.Write(BackupStatusPlanner.Report(plan, await ScheduledWorkflowRunAsync(cancellationToken)));
+        session.Options.Reports.Write(BackupStatusPlanner.Report(plan, await ScheduledWorkflowRunAsync(cancellationToken), !session.Options.Reports.Json && BackupStatusGlance.Interactive));
     }
 
     /// <summary>The last run of backup-&lt;environment&gt;.yml on GitHub, when asked for; a GitHub failure is the line, never BackupStatus's.</summary>

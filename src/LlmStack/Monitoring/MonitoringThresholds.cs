@@ -17,9 +17,6 @@ public sealed record EnvironmentThresholds(string Environment, string Schedule, 
 /// </summary>
 public static class MonitoringThresholds
 {
-    /// <summary>A fixed year, so that the generated files never depend on when they are generated.</summary>
-    private static readonly DateTime From = new(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc);
-
     public static IReadOnlyList<EnvironmentThresholds> Of(BackupConfig config, IEnumerable<string> environments)
     {
         var restore = LongestGap(config.RestoreTest?.Schedule ?? BackupConfigLoader.DefaultRestoreTestSchedule);
@@ -39,17 +36,8 @@ public static class MonitoringThresholds
     public static TimeSpan MetricsStaleAfter(IReadOnlyList<EnvironmentThresholds> environments) =>
         environments.Count == 0 ? TimeSpan.FromDays(1) + BackupStatusPlanner.Grace : environments.Max(e => e.OverdueAfter);
 
-    /// <summary>The longest time between two consecutive runs of a five-field cron over a year.</summary>
-    public static TimeSpan LongestGap(string cron)
-    {
-        if (!BackupConfigLoader.TryParseCron(cron, out var expression, out var problem))
-        {
-            throw new Pipeline.PipelineException($"schedule \"{cron}\" is not a five-field cron ({problem}): fix it in configs/backup-strategies.yaml");
-        }
-
-        var occurrences = expression!.GetOccurrences(From, From.AddDays(367), TimeZoneInfo.Utc).ToList();
-        return occurrences.Count < 2 ? TimeSpan.FromDays(366) : occurrences.Zip(occurrences.Skip(1), (a, b) => b - a).Max();
-    }
+    /// <summary>The longest time between two consecutive runs of a five-field cron over a year (one implementation: BackupStatus' glance uses it too).</summary>
+    public static TimeSpan LongestGap(string cron) => BackupStatusGlance.LongestGap(cron);
 
     public static string Seconds(TimeSpan value) => ((long)value.TotalSeconds).ToString(CultureInfo.InvariantCulture);
 }
