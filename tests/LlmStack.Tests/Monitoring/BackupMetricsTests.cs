@@ -61,6 +61,18 @@ public sealed class BackupMetricsTests : IDisposable
     }
 
     [Fact]
+    public void Docs_BACKUP_md_lists_every_metric_with_its_type()
+    {
+        var doc = System.IO.File.ReadAllText(Path.Combine(Repository.Root, "docs", "BACKUP.md"));
+        foreach (var metric in BackupMetrics.All)
+        {
+            var row = doc.Split('\n').FirstOrDefault(l => l.StartsWith('|') && l.Contains($"`{metric.Name}`", StringComparison.Ordinal));
+            row.Should().NotBeNull($"docs/BACKUP.md's metric table names {metric.Name}");
+            row!.Should().Contain($"| {metric.TypeWord} |", metric.Name);
+        }
+    }
+
+    [Fact]
     public void Copy_lag_is_the_newest_backup_anywhere_minus_the_newest_on_the_tier()
     {
         var metrics = Metrics();
