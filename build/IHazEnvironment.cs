@@ -83,7 +83,8 @@ interface IHazEnvironment : IPipelineBuild
     WipeRun WipeRun => new(InvokedTargets.Select(t => t.Name).ToList(), ExecutionPlan.Select(t => t.Name).ToList(),
         ExecutionPlan.Where(t => t.SkippedByParameter).Select(t => t.Name).ToList(), DryRun);
 
-    ReportWriter Reports => new(Out, Document, Json);
+    ReportWriter Reports => new(Out, Document, Json,
+        GitHubActions is { } github ? text => github.AppendSummary(GitHubActionsLog.TextBlock(CurrentTarget?.Name ?? "Report", text)) : null);
 
     /// <summary>Where this run's persistent state lives (--state-dir, --secrets-dir); inputs stay in the repository.</summary>
     StatePaths State => StatePaths.Of(RootDirectory, StateDir, SecretsDir);

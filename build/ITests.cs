@@ -16,12 +16,12 @@ interface ITests : IHazArtifacts
         .Executes(ct => TestRunner.RunAsync(RootDirectory, "LlmStack.sln", "Category!=Integration", TestResults, "unit", Log, ReportSummary, ct));
 
     Target FixtureImages => _ => _
-        .Description("Build the local fixture images (real PostgreSQL and Redis from Debian packages, busybox stand-ins, restic from Debian's package as the restic helper), cached by content hash.")
+        .Description("Build the local fixture images (real PostgreSQL, Redis, Prometheus and node-exporter from Debian packages, busybox stand-ins, restic from Debian's package as the restic helper), cached by content hash.")
         .Executes(async ct =>
         {
-            foreach (var script in new[] { Path.Combine("tests", "fixtures", "images", "build.sh"), Path.Combine("tests", "fixtures", "restic", "build.sh") })
+            foreach (var script in new[] { "images", "restic", "monitoring" })
             {
-                await ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, script)], RootDirectory, line => Log.Information("{Line}", line), ct);
+                await ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, "tests", "fixtures", script, "build.sh")], RootDirectory, line => Log.Information("{Line}", line), ct);
             }
         });
 

@@ -36,7 +36,8 @@ interface IWorkflows : IHazEnvironment
                     With = [("sarif_file", sarif)],
                 }))
             .Job("unit", "Unit tests", j => j.On(Hosted).Timeout(45).Setup().Build([nameof(ITests.TestTools), nameof(ITests.UnitTest)]))
-            .Job("workflows", "Workflows up to date", j => j.On(Hosted).Timeout(20).Setup().Build([nameof(CheckWorkflows)]));
+            .Job("workflows", "Workflows up to date", j => j.On(Hosted).Timeout(20).Setup().Build([nameof(CheckWorkflows)]))
+            .Job("monitoring", "Monitoring files up to date", j => j.On(Hosted).Timeout(20).Setup().Build([nameof(IMonitoring.CheckMonitoring)]));
 
         // Relative to the state directory, as the build resolves it.
         var metrics = sources.MetricsFile is { } file ? [Path.IsPathRooted(file) ? file : $"${{{{ {StatePaths.WorkflowVariable} }}}}/{file}"] : Array.Empty<string>();

@@ -103,6 +103,7 @@ internal static class BuildExecutor
         }
 
         SummaryWriter.Write(build.Out, plan, build.IsSucceeding && !cancelled);
+        build.GitHubActions?.AppendSummary(GitHubActionsLog.SummaryMarkdown(plan, build.IsSucceeding && !cancelled));
         return cancelled ? PipelineRunner.Cancelled : build.IsSucceeding ? build.ExitCode ?? 0 : PipelineRunner.Failure;
     }
 
@@ -128,6 +129,7 @@ internal static class BuildExecutor
         }
 
         WriteHeader(build.Out, target.Name);
+        build.GitHubActions?.Group(build.Out, target.Name);
         target.Status = ExecutionStatus.Running;
         build.CurrentTarget = target;
         var stopwatch = Stopwatch.StartNew();
@@ -191,6 +193,12 @@ internal static class BuildExecutor
         {
             target.Duration = stopwatch.Elapsed;
             build.CurrentTarget = null;
+            build.GitHubActions?.EndGroup(build.Out);
+            if (target.Status == ExecutionStatus.Failed)
+            {
+                build.GitHubActions?.Error(build.Out, target.Name, target.SummaryInfo ?? "failed");
+            }
+
             build.Log.Debug("Target {TargetName} {Status} after {Duration}", target.Name, target.Status, target.Duration);
         }
 

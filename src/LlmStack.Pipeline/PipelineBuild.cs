@@ -22,6 +22,9 @@ public interface IPipelineBuild
     /// <summary>The console (masked).</summary>
     TextWriter Out { get; }
 
+    /// <summary>Groups, error annotations and the job summary when the run is a GitHub Actions step; null otherwise.</summary>
+    GitHubActionsLog? GitHubActions { get; }
+
     /// <summary>Standard output for a machine-readable document (masked); see <see cref="PipelineBuild.Document"/>.</summary>
     TextWriter Document { get; }
 
@@ -76,6 +79,8 @@ public abstract class PipelineBuild : IPipelineBuild
     public SecretMasker Secrets { get; } = new();
 
     public TextWriter Out { get; internal set; } = TextWriter.Null;
+
+    public GitHubActionsLog? GitHubActions { get; internal set; }
 
     /// <summary>
     /// Standard output for a machine-readable document (masked). In a run whose <see cref="WritesDocument"/> is true it is

@@ -94,6 +94,7 @@ public static class PipelineRunner
             var commandLine = CommandLine.Parse(options.Arguments);
             var variables = options.EnvironmentVariables ?? ProcessEnvironment();
             build.Variables = variables;
+            build.GitHubActions = GitHubActionsLog.From(variables, build.Secrets);
             var prefix = build.EnvironmentPrefix;
 
             // A plain --help (or no target at all) with the root found as usual is served from the help cache before

@@ -78,8 +78,6 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
               local:
                 kind: local
             """, $"""
-            metrics:
-              file: {Metrics}
             tiers:
               remote:
                 kind: remote
@@ -97,6 +95,7 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
                 kind: local
             """, StringComparison.Ordinal)
             .Replace("    path: backups", $"    path: {Path.Combine(Work, "local")}", StringComparison.Ordinal)
+            .Replace("  file: metrics/llmstack_backup.prom", $"  file: {Metrics}", StringComparison.Ordinal)
             .Replace("""
                 schedule: "0 4 * * *"
                 tiers: [local]

@@ -66,6 +66,7 @@ public partial class BuildComponentsTests
         { "ITests", ["TestTools", "UnitTest", "FixtureImages", "IntegrationTest", "Test"] },
         { "IBenchmarks", ["BenchmarkStartup", "BenchmarkStartCore", "BenchmarkBackup", "BenchmarkTiers", "BenchmarkRetentionCleanup", "BenchmarkRetention", "BenchmarkSecurityScan"] },
         { "ISchema", ["ValidateSchema", "GenerateCompose"] },
+        { "IMonitoring", ["GenerateMonitoring", "CheckMonitoring"] },
     };
 
     [Theory]

@@ -64,6 +64,9 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
         ? new BackupMetrics(State.Resolve(file), System.Environment.GetEnvironmentVariable("GITHUB_STEP_SUMMARY"))
         : BackupMetrics.For(Config, State);
 
+    /// <summary>Records a RetentionCleanup run in the metrics file (RetentionOperations calls it).</summary>
+    public void RecordRetention(int removed, bool ok) => Metrics.Retention(session.Environment.Name, removed, ok);
+
     /// <summary>
     /// One line on the environment's newest complete backup set and its age, for a wipe whose backup was skipped on
     /// purpose. Never creates a key or a repository: without a key there is no backup to speak of.
@@ -206,7 +209,7 @@ public sealed class BackupOperations(EnvironmentSession session, BackupOptions o
     {
         var context = await ContextAsync(cancellationToken);
         var plan = await BackupStatusPlanner.PlanAsync(context.Plan, context.Catalog, context.Tiers, DateTimeOffset.UtcNow, cancellationToken);
-        session.Options.Reports.Write(BackupStatusPlanner.Report(plan, await ScheduledWorkflowRunAsync(cancellationToken)));
+        session.Options.Reports.Write(BackupStatusPlanner.Report(plan, await ScheduledWorkflowRunAsync(cancellationToken), !session.Options.Reports.Json && BackupStatusGlance.Interactive));
     }
 
     /// <summary>The last run of backup-&lt;environment&gt;.yml on GitHub, when asked for; a GitHub failure is the line, never BackupStatus's.</summary>

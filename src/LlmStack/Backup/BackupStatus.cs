@@ -33,6 +33,9 @@ public sealed record ServiceBackupStatus(string Service, BackupSetManifest? Last
     /// <summary><see cref="ServiceBackupState.Overdue"/>: the scheduled run it missed.</summary>
     public DateTimeOffset? Due { get; init; }
 
+    /// <summary>The bytes the service's last good backups added, oldest first (at most ten; the glance chart).</summary>
+    public IReadOnlyList<long> RecentAdded { get; init; } = [];
+
     public bool IsProblem => State is not (ServiceBackupState.Ok or ServiceBackupState.NoDataYet);
 
     /// <summary>The state in words (the table's STATE, the document's <c>state</c>, the failure line).</summary>
@@ -133,6 +136,7 @@ public static class BackupStatusPlanner
         var attempts = sets.SelectMany(s => s.Members.Where(m => m.Service == service).Select(m => (Set: s, Member: m)))
             .Where(x => !x.Set.IsSafetyCopy).ToList();
         var last = attempts.LastOrDefault(a => a.Member.Succeeded);
+        var added = attempts.Where(a => a.Member.Succeeded).GroupBy(a => a.Set.Set).Select(g => g.Sum(a => a.Member.Added)).TakeLast(10).ToList();
         var lastAttempt = attempts.LastOrDefault(a => a.Member.Status != MemberStatus.Skipped);
         if (last.Set is null && lastAttempt.Set is null)
         {
@@ -141,16 +145,16 @@ public static class BackupStatusPlanner
 
         if (last.Set is null || (!lastAttempt.Member.Succeeded && lastAttempt.Set.Started > last.Set.Started))
         {
-            return new ServiceBackupStatus(service, last.Set, ServiceBackupState.Failed) { FailedSet = lastAttempt.Set!.Set, Error = lastAttempt.Member.Error };
+            return new ServiceBackupStatus(service, last.Set, ServiceBackupState.Failed) { FailedSet = lastAttempt.Set!.Set, Error = lastAttempt.Member.Error, RecentAdded = added };
         }
 
         return due is { } dueAt && last.Set.Started < dueAt - Grace
-            ? new ServiceBackupStatus(service, last.Set, ServiceBackupState.Overdue) { Due = dueAt }
-            : new ServiceBackupStatus(service, last.Set, ServiceBackupState.Ok);
+            ? new ServiceBackupStatus(service, last.Set, ServiceBackupState.Overdue) { Due = dueAt, RecentAdded = added }
+            : new ServiceBackupStatus(service, last.Set, ServiceBackupState.Ok) { RecentAdded = added };
     }
 
     /// <summary>The tables, the schedule, the GitHub line when there is one, the <c>--json</c> document, and the failure naming every problem.</summary>
-    public static Report Report(BackupStatusPlan plan, string? workflow)
+    public static Report Report(BackupStatusPlan plan, string? workflow, bool interactive = false)
     {
         var table = new TextTable("SERVICE", "LAST BACKUP (UTC)", "AGE", "SET", "STATE");
         foreach (var s in plan.Services)
@@ -178,7 +182,13 @@ public static class BackupStatusPlanner
             .Line()
             .Table(tierTable)
             .Line()
-            .Line($"Schedule {plan.Schedule} (UTC)");
+            .Line($"Schedule {plan.Schedule} (UTC)")
+            .Line();
+        foreach (var line in BackupStatusGlance.Lines(plan, interactive))
+        {
+            report.Line(line);
+        }
+
         if (workflow is not null)
         {
             report.Line($"GitHub {workflow}");

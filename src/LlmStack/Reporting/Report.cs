@@ -92,7 +92,8 @@ public sealed class Report
 /// output (the engine sends every log line, banner and table of such a run to standard error, so the output pipes into
 /// <c>jq</c>). Then the exit decision: a report with a <see cref="Report.Failure"/> fails the target in one line.
 /// </summary>
-public sealed class ReportWriter(TextWriter console, TextWriter document, bool json)
+/// <param name="summary">Also given each report's text (GitHub Actions' job summary); null: nowhere else.</param>
+public sealed class ReportWriter(TextWriter console, TextWriter document, bool json, Action<string>? summary = null)
 {
     public bool Json => json;
 
@@ -107,6 +108,13 @@ public sealed class ReportWriter(TextWriter console, TextWriter document, bool j
         {
             report.WriteText(console);
             console.Flush();
+        }
+
+        if (summary is not null && !report.IsEmpty)
+        {
+            using var text = new StringWriter();
+            report.WriteText(text);
+            summary(text.ToString());
         }
 
         if (report.Failure is { } failure)

@@ -89,7 +89,9 @@ public sealed class RetentionOperations(EnvironmentSession session, BackupOperat
 
         if (!dryRun && outcome is GateOutcome.Applied or GateOutcome.NothingToDo)
         {
-            Runs.Record(new RetentionRun(DateTimeOffset.UtcNow, changes?.Removed ?? 0, problems.Count > 0 || plans.Any(p => p.Error is not null) ? "failed" : "ok") { Pruned = pruned });
+            var failed = problems.Count > 0 || plans.Any(p => p.Error is not null);
+            Runs.Record(new RetentionRun(DateTimeOffset.UtcNow, changes?.Removed ?? 0, failed ? "failed" : "ok") { Pruned = pruned });
+            backups.RecordRetention(changes?.Removed ?? 0, !failed);
         }
 
         problems.AddRange(plans.Where(p => p.Error is not null).Select(p => $"tier {p.Tier.Name} could not be read and was left alone: {p.Error}"));
