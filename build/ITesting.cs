@@ -1,0 +1,31 @@
+using LlmStack.Pipeline;
+using LlmStack.Testing;
+
+/// <summary>
+/// Tests of a running environment of the stack (SmokeTest, LoadTest): they start nothing, say what is not running, and
+/// write JUnit XML under the state directory's artifacts/.
+/// </summary>
+interface ITesting : IHazEnvironment
+{
+    [Parameter("LoadTest: the plan of --load-config to run (default smoke)")]
+    string LoadPlan => TryGetValue(() => LoadPlan) ?? "smoke";
+
+    [Parameter("LoadTest: the plans, their targets and thresholds, relative to the repository root")]
+    string LoadConfig => TryGetValue(() => LoadConfig) ?? LoadTestConfigLoader.DefaultPath;
+
+    [Parameter("LoadTest: concurrent users (JMeter property threads; default the plan's)")]
+    int? Threads => TryGetValue<int?>(() => Threads);
+
+    [Parameter("LoadTest: iterations per user (JMeter property loops; default the plan's)")]
+    int? Loops => TryGetValue<int?>(() => Loops);
+
+    [Parameter("LoadTest: seconds to run instead of a number of loops (JMeter property duration)")]
+    int? Duration => TryGetValue<int?>(() => Duration);
+
+    [Parameter("LoadTest: seconds to start all users (JMeter property rampup; default the plan's)")]
+    int? RampUp => TryGetValue<int?>(() => RampUp);
+
+    Target LoadTest => _ => _
+        .Description("Run a JMeter plan of configs/jmeter/ (--load-plan, configs/load-tests.yaml) in the environment's running jmeter service against its target by DNS name; results in a fresh artifacts/load-tests/<plan>-<time>-<id>/ under the state directory (results.jtl, summary.json, junit.xml); per label samples, errors, error rate, p50/p95/p99, throughput (--json); non-zero naming each label over its thresholds. Starts nothing.")
+        .Executes(async ct => ReportSummary("Results", await new LoadTestOperations(Session, Log).RunAsync(new LoadTestOptions(LoadPlan, LoadConfig, Threads, Loops, Duration, RampUp), ct)));
+}
