@@ -25,6 +25,10 @@ interface ITesting : IHazEnvironment
     [Parameter("LoadTest: seconds to start all users (JMeter property rampup; default the plan's)")]
     int? RampUp => TryGetValue<int?>(() => RampUp);
 
+    Target SmokeTest => _ => _
+        .Description("Every service of the environment's running stacks: running, ready (Docker's health), and the schema's smoke: checks (HTTP from a helper on the service's stack network, to the service by name; a bearer secret by name, never shown); a table (--json) and JUnit XML in artifacts/smoke-tests/<environment>.xml under the state directory; non-zero naming service and check. Starts nothing.")
+        .Executes(async ct => ReportSummary("Checks", await new SmokeTestOperations(Session, HelperImage, Log).RunAsync(ct)));
+
     Target LoadTest => _ => _
         .Description("Run a JMeter plan of configs/jmeter/ (--load-plan, configs/load-tests.yaml) in the environment's running jmeter service against its target by DNS name; results in a fresh artifacts/load-tests/<plan>-<time>-<id>/ under the state directory (results.jtl, summary.json, junit.xml); per label samples, errors, error rate, p50/p95/p99, throughput (--json); non-zero naming each label over its thresholds. Starts nothing.")
         .Executes(async ct => ReportSummary("Results", await new LoadTestOperations(Session, Log).RunAsync(new LoadTestOptions(LoadPlan, LoadConfig, Threads, Loops, Duration, RampUp), ct)));

@@ -16,8 +16,10 @@ interface ITests : IHazArtifacts
         .Executes(ct => TestRunner.RunAsync(RootDirectory, "LlmStack.sln", "Category!=Integration", TestResults, "unit", Log, ReportSummary, ct));
 
     Target FixtureImages => _ => _
-        .Description("Build the local fixture images (real PostgreSQL and Redis from Debian packages, busybox stand-ins), cached by content hash.")
-        .Executes(ct => ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, "tests", "fixtures", "images", "build.sh")], RootDirectory, line => Log.Information("{Line}", line), ct));
+        .Description("Build the local fixture images (real PostgreSQL and Redis from Debian packages, busybox stand-ins, JMeter 2.13 from Debian's jmeter and jmeter-http), cached by content hash.")
+        .Executes(ct => Task.WhenAll(
+            ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, "tests", "fixtures", "images", "build.sh")], RootDirectory, line => Log.Information("{Line}", line), ct),
+            ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, "tests", "fixtures", "jmeter", "build.sh")], RootDirectory, line => Log.Information("{Line}", line), ct)));
 
     Target IntegrationTest => _ => _
         .Description("Run the integration tests against the real Docker engine (Category=Integration).")

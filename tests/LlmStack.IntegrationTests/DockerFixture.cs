@@ -14,7 +14,7 @@ public sealed class DockerCollection : ICollectionFixture<DockerFixture>;
 /// </summary>
 public sealed class DockerFixture : IAsyncLifetime
 {
-    public static readonly string[] FixtureImages = ["llmstack-fixture/postgres:15", "llmstack-fixture/redis:7", "llmstack-fixture/standin:1"];
+    public static readonly string[] FixtureImages = ["llmstack-fixture/postgres:15", "llmstack-fixture/redis:7", "llmstack-fixture/standin:1", "llmstack-fixture/jmeter:2.13"];
 
     public DockerClient Docker { get; } = new DockerClientBuilder()
         .WithEndpoint(new Uri("unix:///var/run/docker.sock"))

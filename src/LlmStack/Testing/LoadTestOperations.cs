@@ -60,7 +60,7 @@ public sealed partial class LoadTestOperations(EnvironmentSession session, ILogg
         var dashboard = version.Major >= 3;
         string[] command =
         [
-            "sh", "-c", "mkdir -p \"$0\" && echo $$ > \"$0/pid\" && shift && exec jmeter \"$@\"", inContainer,
+            "sh", "-c", "mkdir -p \"$0\" && echo $$ > \"$0/pid\" && exec jmeter \"$@\"", inContainer,
             "-n", "-t", $"{PlansInContainer}/{plan.File}", "-l", $"{inContainer}/results.jtl", "-j", $"{inContainer}/jmeter.log",
             "-Jjmeter.save.saveservice.output_format=csv", "-Jjmeter.save.saveservice.print_field_names=true", "-Jjmeter.save.saveservice.timestamp_format=ms",
             .. Properties(plan, options).Select(p => $"-J{p.Key}={p.Value}"),
@@ -69,6 +69,7 @@ public sealed partial class LoadTestOperations(EnvironmentSession session, ILogg
         log.Information("LoadTest {Plan}: JMeter {Version} in {Container} against {Target}:{Port} ({Load}); results in {Directory}",
             options.Plan, version.Text, jmeterName, plan.Target, plan.Port ?? 80, Load(plan, options), display);
         Exec.Result result;
+        var joined = await JoinTargetNetworkAsync(engine, jmeterId, environment.Service(JmeterService), environment.Service(plan.Target!), cancellationToken);
         try
         {
             result = await Exec.StreamAsync(engine, jmeterId, command, cancellationToken, stdout: new LineLogStream(line => log.Information("jmeter | {Line}", line)));
@@ -77,6 +78,10 @@ public sealed partial class LoadTestOperations(EnvironmentSession session, ILogg
         {
             await StopAsync(engine, jmeterId, inContainer);
             throw;
+        }
+        finally
+        {
+            await LeaveAsync(engine, jmeterId, joined);
         }
 
         try
@@ -144,12 +149,56 @@ public sealed partial class LoadTestOperations(EnvironmentSession session, ILogg
             : throw new PipelineException($"the jmeter service's 'jmeter --version' says no version (exit {result.ExitCode}): is its image a JMeter image?");
     }
 
+    /// <summary>
+    /// JMeter reaches its target by DNS name on a network both are on. The jmeter service joins only the testing stack's
+    /// network, so for a target on no common network the jmeter container joins the target's own stack network for the
+    /// run, under the environment lock (a change to what runs), and leaves it afterwards, also after Ctrl-C (cleanup
+    /// token). Returns the network joined, or null.
+    /// </summary>
+    private async Task<string?> JoinTargetNetworkAsync(DockerEngine engine, string jmeterId, Schema.ResolvedService jmeter, Schema.ResolvedService target, CancellationToken cancellationToken)
+    {
+        if (jmeter.Networks.Intersect(target.Networks).Any())
+        {
+            return null;
+        }
+
+        await session.LockAsync(cancellationToken);
+        var network = session.Environment.NetworkOf(target.Networks[0]).Name;
+        log.Information("The jmeter service joins {Network} for this run, to reach {Target} by its name (it leaves it afterwards)", network, target.Name);
+        await engine.CallAsync(ct => engine.Client.Networks.ConnectNetworkAsync(network, new Docker.DotNet.Models.NetworkConnectParameters { Container = jmeterId }, ct), cancellationToken);
+        return network;
+    }
+
+    private async Task LeaveAsync(DockerEngine engine, string jmeterId, string? network)
+    {
+        if (network is null)
+        {
+            return;
+        }
+
+        try
+        {
+            await engine.CallAsync(ct => engine.Client.Networks.DisconnectNetworkAsync(network, new Docker.DotNet.Models.NetworkDisconnectParameters { Container = jmeterId, Force = true }, ct), session.Options.Cleanup);
+        }
+        catch (Exception e) when (e is OperationCanceledException or Docker.DotNet.DockerApiException)
+        {
+            log.Warning("The jmeter service is still on {Network}: StartTesting takes it off again ({Message})", network, e.Message);
+        }
+    }
+
     /// <summary>The run's directory in the container, unpacked into <paramref name="target"/> (archive API: nothing runs for it).</summary>
     private static async Task CopyOutAsync(DockerEngine engine, string container, string path, string target, CancellationToken cancellationToken)
     {
         var archive = await engine.Client.Containers.GetArchiveFromContainerAsync(container, new Docker.DotNet.Models.ContainerPathStatParameters { Path = path + "/." }, false, cancellationToken);
-        await using var stream = archive.Stream ?? throw new PipelineException($"the engine sent no archive of {path}");
-        await using var reader = new TarReader(stream);
+        // Read whole first (a run's results are small): the engine's chunked stream is not for a tar reader's skips.
+        using var buffer = new MemoryStream();
+        await using (var stream = archive.Stream ?? throw new PipelineException($"the engine sent no archive of {path}"))
+        {
+            await stream.CopyToAsync(buffer, cancellationToken);
+        }
+
+        buffer.Position = 0;
+        await using var reader = new TarReader(buffer);
         while (await reader.GetNextEntryAsync(copyData: false, cancellationToken) is { } entry)
         {
             var name = entry.Name.StartsWith("./", StringComparison.Ordinal) ? entry.Name[2..] : entry.Name;
