@@ -19,8 +19,8 @@ interface ITesting : IHazEnvironment
     [Parameter("LoadTest: iterations per user (JMeter property loops; default the plan's)")]
     int? Loops => TryGetValue<int?>(() => Loops);
 
-    [Parameter("LoadTest: seconds to run instead of a number of loops (JMeter property duration)")]
-    int? Duration => TryGetValue<int?>(() => Duration);
+    [Parameter("LoadTest: seconds to run instead of a number of loops (JMeter properties duration, scheduler)")]
+    int? LoadDuration => TryGetValue<int?>(() => LoadDuration);
 
     [Parameter("LoadTest: seconds to start all users (JMeter property rampup; default the plan's)")]
     int? RampUp => TryGetValue<int?>(() => RampUp);
@@ -31,5 +31,5 @@ interface ITesting : IHazEnvironment
 
     Target LoadTest => _ => _
         .Description("Run a JMeter plan of configs/jmeter/ (--load-plan, configs/load-tests.yaml) in the environment's running jmeter service against its target by DNS name; results in a fresh artifacts/load-tests/<plan>-<time>-<id>/ under the state directory (results.jtl, summary.json, junit.xml); per label samples, errors, error rate, p50/p95/p99, throughput (--json); non-zero naming each label over its thresholds. Starts nothing.")
-        .Executes(async ct => ReportSummary("Results", await new LoadTestOperations(Session, Log).RunAsync(new LoadTestOptions(LoadPlan, LoadConfig, Threads, Loops, Duration, RampUp), ct)));
+        .Executes(async ct => ReportSummary("Results", await new LoadTestOperations(Session, Log).RunAsync(new LoadTestOptions(LoadPlan, LoadConfig, Threads, Loops, LoadDuration, RampUp), ct)));
 }
