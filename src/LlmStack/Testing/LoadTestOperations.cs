@@ -45,6 +45,11 @@ public sealed partial class LoadTestOperations(EnvironmentSession session, ILogg
             throw new PipelineException($"load test '{options.Plan}': its target '{plan.Target}' is not a service of environment {environment.Name}");
         }
 
+        if (!environment.Services.Any(s => s.Name == JmeterService))
+        {
+            throw new PipelineException($"environment {environment.Name} has no {JmeterService} service (its testing stack is not enabled): LoadTest runs JMeter there; enable the testing stack or run against an environment that has it");
+        }
+
         var engine = await session.EngineAsync(cancellationToken);
         var (jmeterId, jmeterName) = await engine.RunningContainerAsync(environment, JmeterService, "to run load tests", cancellationToken);
         await engine.RunningContainerAsync(environment, plan.Target!, "to load it", cancellationToken);
