@@ -10,9 +10,6 @@ interface ITesting : IHazEnvironment
     [Parameter("LoadTest: the plan of --load-config to run (default smoke)")]
     string LoadPlan => TryGetValue(() => LoadPlan) ?? "smoke";
 
-    [Parameter("LoadTest: the plans, their targets and thresholds, relative to the repository root")]
-    string LoadConfig => TryGetValue(() => LoadConfig) ?? LoadTestConfigLoader.DefaultPath;
-
     [Parameter("LoadTest: concurrent users (JMeter property threads; default the plan's)")]
     int? Threads => TryGetValue<int?>(() => Threads);
 

@@ -61,6 +61,14 @@ public static class LoadTestConfigLoader
     public static (LoadTestConfig? Config, IReadOnlyList<Diagnostic> Diagnostics) Load(string path, string displayPath, ComposeSchema schema, string planDirectory) =>
         ConfigDiagnostics.Load<LoadTestConfig>(path, displayPath, "the load test configuration", $"load test configuration not found: create {displayPath} (docs/OPERATIONS.md#testing-a-running-environment) or pass --load-config PATH", (config, diagnostics) => Validate(config, schema, planDirectory, diagnostics));
 
+    /// <summary>ValidateSchema's part: prints every diagnostic (file:line:col) and throws when there is an error.</summary>
+    public static void Validate(SchemaFile schema, string configFile, TextWriter output, Serilog.ILogger log)
+    {
+        var (config, diagnostics) = Load(Path.GetFullPath(configFile, schema.RootDirectory), configFile, schema.Load(), Path.Combine(schema.RootDirectory, PlanDirectory));
+        ConfigDiagnostics.Report(diagnostics, configFile, output);
+        log.Information("{File} is valid: {Plans} load test plan(s)", configFile, config!.Plans.Count);
+    }
+
     public static LoadTestConfig LoadValid(string path, string displayPath, ComposeSchema schema, string planDirectory) =>
         ConfigDiagnostics.Valid(Load(path, displayPath, schema, planDirectory));
 
