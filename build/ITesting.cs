@@ -29,4 +29,8 @@ interface ITesting : IHazEnvironment
     Target LoadTest => _ => _
         .Description("Run a JMeter plan of configs/jmeter/ (--load-plan, configs/load-tests.yaml) in the environment's running jmeter service against its target by DNS name; results in a fresh artifacts/load-tests/<plan>-<time>-<id>/ under the state directory (results.jtl, summary.json, junit.xml); per label samples, errors, error rate, p50/p95/p99, throughput (--json); non-zero naming each label over its thresholds. Starts nothing.")
         .Executes(async ct => ReportSummary("Results", await new LoadTestOperations(Session, Log).RunAsync(new LoadTestOptions(LoadPlan, LoadConfig, Threads, Loops, LoadDuration, RampUp), ct)));
+
+    Target CheckDocs => _ => _
+        .Description("Every ./build.sh command in README.md and docs/*.md names real targets, real parameters and allowed values (read from the .nuke/build.schema.json this run wrote); non-zero naming file:line and what is wrong.")
+        .Executes(() => Reports.Write(DocsCheck.Run(RootDirectory, BuildVocabulary.Read(Path.Combine(RootDirectory, ".nuke", "build.schema.json")))));
 }
