@@ -140,7 +140,8 @@ public sealed class TestingTargetTests(RunningUiAndTesting stacks) : IClassFixtu
         finally
         {
             File.Delete(schema);
-            await Docker.Docker.Containers.StartContainerAsync(stopped, new Docker.DotNet.Models.ContainerStartParameters());
+            var back = await new TestRun(Docker.Root).RunAsync("StartUi"); // health-gated: the next test finds it ready
+            back.ExitCode.Should().Be(0, back.ToString());
         }
     }
 

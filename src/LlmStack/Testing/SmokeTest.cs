@@ -44,6 +44,26 @@ public static class SmokeTestReport
         return parts.Length >= 2 && parts[0].StartsWith("HTTP/", StringComparison.Ordinal) && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var code) ? code : null;
     }
 
+    /// <summary>The path of a redirect's <c>Location</c> when it stays on the service (a path, or a URL naming it), else null.</summary>
+    public static string? SameServiceLocation(string response, string service)
+    {
+        foreach (var line in response.Split('\n').Skip(1).Select(l => l.TrimEnd('\r')).TakeWhile(l => l.Length > 0))
+        {
+            if (line.StartsWith("Location:", StringComparison.OrdinalIgnoreCase))
+            {
+                var location = line["Location:".Length..].Trim();
+                if (location.StartsWith('/'))
+                {
+                    return location;
+                }
+
+                return Uri.TryCreate(location, UriKind.Absolute, out var uri) && uri.Host == service ? uri.PathAndQuery : null;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The request a check sends (HTTP/1.0: the server closes the connection after answering).</summary>
     public static string Request(string host, SmokeCheck check, string? bearer)
     {
@@ -131,27 +151,43 @@ public sealed class SmokeTestOperations(EnvironmentSession session, string helpe
             return new SmokeResult(service.Name, check.Name, false, $"secret {name} is not in {session.SecretsPath}: SetupSecrets creates it", 0);
         }
 
-        var request = Encoding.ASCII.GetBytes(SmokeTestReport.Request(service.Name, check, bearer));
         var clock = Stopwatch.StartNew();
         HelperResult result;
-        try
+        var path = check.Path;
+        var redirects = 0;
+        while (true)
         {
-            result = await helpers.RunAsync(
-                new HelperSpec
-                {
-                    Purpose = "smoke-test",
-                    Image = session.MapImage(helperImage),
-                    Entrypoint = ["nc"],
-                    Command = ["-w", "10", service.Name, check.Port.ToString(CultureInfo.InvariantCulture)],
-                    Network = session.Environment.NetworkOf(service.Stack).Name,
-                    Stdin = async (stdin, ct) => await stdin.WriteAsync(request, ct),
-                    Timeout = TimeSpan.FromSeconds(20),
-                },
-                cancellationToken);
-        }
-        catch (PipelineException e)
-        {
-            return new SmokeResult(service.Name, check.Name, false, e.Message, clock.Elapsed.TotalSeconds);
+            var request = Encoding.ASCII.GetBytes(SmokeTestReport.Request(service.Name, check with { Path = path }, bearer));
+            try
+            {
+                result = await helpers.RunAsync(
+                    new HelperSpec
+                    {
+                        Purpose = "smoke-test",
+                        Image = session.MapImage(helperImage),
+                        Entrypoint = ["nc"],
+                        Command = ["-w", "10", service.Name, check.Port.ToString(CultureInfo.InvariantCulture)],
+                        Network = session.Environment.NetworkOf(service.Stack).Name,
+                        Stdin = async (stdin, ct) => await stdin.WriteAsync(request, ct),
+                        Timeout = TimeSpan.FromSeconds(20),
+                    },
+                    cancellationToken);
+            }
+            catch (PipelineException e)
+            {
+                return new SmokeResult(service.Name, check.Name, false, e.Message, clock.Elapsed.TotalSeconds);
+            }
+
+            // A redirect on the same service is followed (at most 3), as HTTP clients do, unless the check expects it.
+            if (SmokeTestReport.Status(result.Output) is 301 or 302 or 303 or 307 or 308 && check.Status is < 300 or > 399 && redirects < 3
+                && SmokeTestReport.SameServiceLocation(result.Output, service.Name) is { } next)
+            {
+                path = next;
+                redirects++;
+                continue;
+            }
+
+            break;
         }
 
         var status = SmokeTestReport.Status(result.Output);

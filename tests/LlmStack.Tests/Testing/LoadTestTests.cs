@@ -134,5 +134,8 @@ public sealed class LoadTestTests
         SmokeTestReport.Status("HTTP/1.0 200 OK\r\n").Should().Be(200);
         SmokeTestReport.Status(string.Empty).Should().BeNull();
         SmokeTestReport.Status("SSH-2.0-OpenSSH").Should().BeNull();
+        SmokeTestReport.SameServiceLocation("HTTP/1.0 302 Found\r\nLocation: /health/\r\n\r\n", "nginx").Should().Be("/health/");
+        SmokeTestReport.SameServiceLocation("HTTP/1.0 302 Found\r\nlocation: http://nginx:80/a?b=1\r\n\r\n", "nginx").Should().Be("/a?b=1");
+        SmokeTestReport.SameServiceLocation("HTTP/1.0 302 Found\r\nLocation: https://login.example/\r\n\r\n", "nginx").Should().BeNull();
     }
 }
