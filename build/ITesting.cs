@@ -23,7 +23,7 @@ interface ITesting : IHazEnvironment
     int? RampUp => TryGetValue<int?>(() => RampUp);
 
     Target SmokeTest => _ => _
-        .Description("Every service of the environment's running stacks: running, ready (Docker's health), and the schema's smoke: checks (HTTP from a helper on the service's stack network, to the service by name; a bearer secret by name, never shown); a table (--json) and JUnit XML in artifacts/smoke-tests/<environment>.xml under the state directory; non-zero naming service and check. Starts nothing.")
+        .Description("Every service of the environment's running stacks: running, ready (its healthcheck run now in the container), and the schema's smoke: checks (HTTP from a helper on the service's stack network, to the service by name; a bearer secret by name, never shown); a table (--json) and JUnit XML in artifacts/smoke-tests/<environment>.xml under the state directory; non-zero naming service and check. Starts nothing.")
         .Executes(async ct => ReportSummary("Checks", await new SmokeTestOperations(Session, HelperImage, Log).RunAsync(ct)));
 
     Target LoadTest => _ => _

@@ -125,11 +125,7 @@ public sealed class SmokeTestOperations(EnvironmentSession session, string helpe
             }
 
             results.Add(new SmokeResult(service.Name, "running", true, container.Status, 0));
-            var inspect = await engine.CallAsync(ct => engine.Client.Containers.InspectContainerAsync(container.ID, ct), cancellationToken);
-            var health = inspect.State is { } inspected ? inspected.Health() : HealthState.None;
-            results.Add(health is HealthState.Unhealthy or HealthState.Starting
-                ? new SmokeResult(service.Name, "ready", false, $"Docker says {health.Text()}: {inspect.State?.Health?.Log?.LastOrDefault()?.Output?.Trim() ?? "no check output"}", 0)
-                : new SmokeResult(service.Name, "ready", true, health == HealthState.None ? "running (no healthcheck)" : health.Text(), 0));
+            results.Add(await ReadyAsync(engine, container.ID, service, cancellationToken));
             foreach (var check in service.Smoke)
             {
                 results.Add(await CheckAsync(helpers, service, check, secrets, cancellationToken));
@@ -141,6 +137,26 @@ public sealed class SmokeTestOperations(EnvironmentSession session, string helpe
         var display = Path.GetRelativePath(session.Options.Schema.RootDirectory, path);
         session.Options.Reports.Write(SmokeTestReport.Report(environment.Name, results, display));
         return $"{results.Count(r => r.Passed)}/{results.Count} passed";
+    }
+
+    /// <summary>
+    /// Ready: the service's healthcheck run now in its container (<see cref="Health.ProbeAsync"/>, as Start's readiness
+    /// runs it; Docker's own verdict says <c>starting</c> for a whole interval after a start), else Docker's verdict.
+    /// </summary>
+    private static async Task<SmokeResult> ReadyAsync(DockerEngine engine, string containerId, ResolvedService service, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        if (service.Healthcheck is { Disabled: false } check)
+        {
+            var (passed, output) = await Health.ProbeAsync(engine, containerId, check, cancellationToken);
+            return new SmokeResult(service.Name, "ready", passed, passed ? "healthcheck passes" : $"healthcheck fails: {(output.Length > 200 ? output[..200] + "…" : output)}", clock.Elapsed.TotalSeconds);
+        }
+
+        var inspect = await engine.CallAsync(ct => engine.Client.Containers.InspectContainerAsync(containerId, ct), cancellationToken);
+        var health = inspect.State is { } inspected ? inspected.Health() : HealthState.None;
+        return health == HealthState.Unhealthy
+            ? new SmokeResult(service.Name, "ready", false, "Docker says unhealthy", clock.Elapsed.TotalSeconds)
+            : new SmokeResult(service.Name, "ready", true, "running (no healthcheck)", clock.Elapsed.TotalSeconds);
     }
 
     private async Task<SmokeResult> CheckAsync(HelperContainers helpers, ResolvedService service, SmokeCheck check, IReadOnlyDictionary<string, string>? secrets, CancellationToken cancellationToken)
