@@ -31,6 +31,9 @@ interface IHazEnvironment : IPipelineBuild
     [Parameter("Retention configuration, relative to the repository root")]
     string RetentionConfig => TryGetValue(() => RetentionConfig) ?? RetentionConfigLoader.DefaultPath;
 
+    [Parameter("Load test configuration (LoadTest's plans, targets and thresholds), relative to the repository root")]
+    string LoadConfig => TryGetValue(() => LoadConfig) ?? LlmStack.Testing.LoadTestConfigLoader.DefaultPath;
+
     // Never from a bare ENVIRONMENT variable: a host-wide one would silently retarget every run.
     [Parameter("Environment to operate on (from the schema; default development, or the one a Wipe<Environment> target names)", Name = "Environment", ValueProviderMember = nameof(EnvironmentNames), Header = true)]
     string? EnvironmentArgument => TryGetValue(() => EnvironmentArgument);

@@ -7,12 +7,13 @@ using LlmStack.Retention;
 interface ISchema : IHazEnvironment, IHazArtifacts
 {
     Target ValidateSchema => _ => _
-        .Description("Check the unified schema, the backup and the retention configuration: every problem in one run, each with file:line:col; non-zero exit on errors.")
+        .Description("Check the unified schema, the backup, retention and load test configurations: every problem in one run, each with file:line:col; non-zero exit on errors.")
         .Executes(() =>
         {
             SchemaFile.Validate(Out, Log);
             BackupConfigLoader.Validate(SchemaFile, BackupConfig, Out, Log);
             RetentionConfigLoader.Validate(SchemaFile, RetentionConfig, BackupConfig, Out, Log);
+            LlmStack.Testing.LoadTestConfigLoader.Validate(SchemaFile, LoadConfig, Out, Log);
         });
 
     Target GenerateCompose => _ => _

@@ -16,12 +16,17 @@ interface ITests : IHazArtifacts
         .Executes(ct => TestRunner.RunAsync(RootDirectory, "LlmStack.sln", "Category!=Integration", TestResults, "unit", Log, ReportSummary, ct));
 
     Target FixtureImages => _ => _
-        .Description("Build the local fixture images (real PostgreSQL, Redis, Prometheus and node-exporter from Debian packages, busybox stand-ins, restic from Debian's package as the restic helper), cached by content hash.")
+        .Description("Build the local fixture images (real PostgreSQL, Redis, Prometheus and node-exporter from Debian packages, busybox stand-ins, restic from Debian's package as the restic helper, JMeter 2.13 from Debian's jmeter and jmeter-http), cached by content hash.")
         .Executes(async ct =>
         {
-            foreach (var script in new[] { "images", "restic", "monitoring" })
+            Task Script(string folder) =>
+                ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, "tests", "fixtures", folder, "build.sh")], RootDirectory, line => Log.Information("{Line}", line), ct);
+
+            // The two debootstraps side by side (network- and disk-bound), then the images made from this host's binaries.
+            await Task.WhenAll(Script("images"), Script("jmeter"));
+            foreach (var folder in new[] { "restic", "monitoring" })
             {
-                await ProcessRunner.RunCheckedAsync("bash", [Path.Combine(RootDirectory, "tests", "fixtures", script, "build.sh")], RootDirectory, line => Log.Information("{Line}", line), ct);
+                await Script(folder);
             }
         });
 

@@ -25,7 +25,7 @@ interface IWorkflows : IHazEnvironment
             .Permission("contents", "read")
             // A newer push cancels the running check of the same pull request; a push to main has a group of its own.
             .Concurrent("pr-${{ github.event.pull_request.number || github.run_id }}", cancelInProgress: true)
-            .Job("schema", "Schema and compose", j => j.On(Hosted).Timeout(20).Setup().Build([nameof(ISchema.ValidateSchema), nameof(ISchema.GenerateCompose)]))
+            .Job("schema", "Schema, compose and docs", j => j.On(Hosted).Timeout(20).Setup().Build([nameof(ISchema.ValidateSchema), nameof(ISchema.GenerateCompose), nameof(ITesting.CheckDocs)]))
             .Job("security", "Secret scan", j => j.On(Hosted).Timeout(20).Permission("contents", "read").Permission("security-events", "write").Setup()
                 .Build([nameof(ISecretScan.ValidateSecurity)], "--sarif", sarif)
                 .Step(new WorkflowStep("Upload SARIF")

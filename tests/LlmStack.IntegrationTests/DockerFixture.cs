@@ -15,7 +15,8 @@ public sealed class DockerCollection : ICollectionFixture<DockerFixture>;
 public sealed class DockerFixture : IAsyncLifetime
 {
     public static readonly string[] FixtureImages =
-        ["llmstack-fixture/postgres:15", "llmstack-fixture/redis:7", "llmstack-fixture/standin:1", "llmstack-fixture/restic:0.14", "llmstack-fixture/prometheus:2", "llmstack-fixture/node-exporter:1"];
+        ["llmstack-fixture/postgres:15", "llmstack-fixture/redis:7", "llmstack-fixture/standin:1", "llmstack-fixture/restic:0.14", "llmstack-fixture/prometheus:2", "llmstack-fixture/node-exporter:1",
+         "llmstack-fixture/jmeter:2.13"];
 
     public DockerClient Docker { get; } = new DockerClientBuilder()
         .WithEndpoint(new Uri("unix:///var/run/docker.sock"))

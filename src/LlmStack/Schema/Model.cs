@@ -172,6 +172,27 @@ public sealed class ReadyCheckDefinition : SchemaNode
     public string? Timeout { get; set; }
 }
 
+/// <summary>One SmokeTest check: an HTTP request to the service by its name on its stack's network, and the status it must answer.</summary>
+public sealed class SmokeCheckDefinition : SchemaNode
+{
+    /// <summary>What the check is called in the table and the JUnit file (default: method and path).</summary>
+    public string? Name { get; set; }
+
+    /// <summary>GET (default), HEAD, POST, PUT, DELETE or OPTIONS.</summary>
+    public string? Method { get; set; }
+
+    public string? Path { get; set; }
+
+    /// <summary>The container port.</summary>
+    public int? Port { get; set; }
+
+    /// <summary>The status it must answer (default 200).</summary>
+    public int? Status { get; set; }
+
+    /// <summary>A secret of the schema sent as <c>Authorization: Bearer</c> (its value is never printed or put on a command line).</summary>
+    public string? BearerSecret { get; set; }
+}
+
 public sealed class HttpReadyDefinition : SchemaNode
 {
     public int? Port { get; set; }
@@ -243,6 +264,9 @@ public sealed class ServiceDefinition : SchemaNode
 
     /// <summary>What "ready" means for LlmStack (default: the healthcheck passes): checks that must all pass, in order.</summary>
     public List<ReadyCheckDefinition>? Ready { get; set; }
+
+    /// <summary>SmokeTest's checks of the running service: HTTP requests from inside the environment's networks.</summary>
+    public List<SmokeCheckDefinition>? Smoke { get; set; }
 
     public List<string>? DependsOn { get; set; }
 

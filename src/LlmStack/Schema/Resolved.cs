@@ -230,6 +230,9 @@ public sealed record ResolvedService
     /// <summary>The schema's <c>ready:</c> checks, in order; empty: ready means the healthcheck passes (or running, without one).</summary>
     public IReadOnlyList<ResolvedReadyCheck> Ready { get; init; } = [];
 
+    /// <summary>The schema's <c>smoke:</c> checks (SmokeTest), in order.</summary>
+    public IReadOnlyList<SmokeCheck> Smoke { get; init; } = [];
+
     /// <summary>Direct service dependencies (any enabled stack).</summary>
     public required IReadOnlyList<string> DependsOn { get; init; }
 
@@ -262,4 +265,18 @@ public sealed record ResolvedService
     public required IReadOnlySet<string> SecretReferences { get; init; }
 
     public bool HasHealthcheck => Healthcheck is { Disabled: false };
+}
+
+/// <summary>A resolved <c>smoke:</c> check: an HTTP request to the service by name and the status it must answer.</summary>
+public sealed record SmokeCheck(string Name, SmokeMethod Method, string Path, int Port, int Status, string? BearerSecret);
+
+/// <summary>The methods a smoke check may use.</summary>
+public enum SmokeMethod
+{
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Options,
 }

@@ -8,6 +8,38 @@ namespace LlmStack.Schema;
 /// </summary>
 internal static class ServiceResolver
 {
+    /// <summary>The <c>smoke:</c> checks; a wrong method, a missing path or port, an unknown secret are diagnostics at the key.</summary>
+    private static IReadOnlyList<SmokeCheck> ResolveSmoke(string service, ServiceDefinition definition, DiagnosticBag diagnostics)
+    {
+        var checks = new List<SmokeCheck>();
+        foreach (var (check, index) in (definition.Smoke ?? []).Select((c, i) => (c, i)))
+        {
+            var method = SmokeMethod.Get;
+            if (check.Method is { } text && !Enum.TryParse(text, ignoreCase: true, out method))
+            {
+                diagnostics.Error(check.Locate("method"), $"service '{service}': smoke[{index}] method '{text}' is not one of {string.Join(", ", Enum.GetNames<SmokeMethod>().Select(m => m.ToUpperInvariant()))}");
+                continue;
+            }
+
+            if (check.Path is not { Length: > 0 } path || !path.StartsWith('/'))
+            {
+                diagnostics.Error(check.Location, $"service '{service}': smoke[{index}] needs a path starting with '/'");
+                continue;
+            }
+
+            if (check.Port is not (> 0 and < 65536) || check.Status is (< 100 or > 599))
+            {
+                diagnostics.Error(check.Location, $"service '{service}': smoke[{index}] needs a container port (1-65535) and a status from 100 to 599");
+                continue;
+            }
+
+            var methodText = method.ToString().ToUpperInvariant();
+            checks.Add(new SmokeCheck(check.Name ?? $"{methodText} {path}{(check.BearerSecret is null ? string.Empty : " (bearer)")}", method, path, check.Port.Value, check.Status ?? 200, check.BearerSecret));
+        }
+
+        return checks;
+    }
+
     private static readonly string[] RestartPolicies = ["no", "always", "on-failure", "unless-stopped"];
 
     internal static ResolvedService Resolve(
@@ -184,6 +216,7 @@ internal static class ServiceResolver
             Volumes = mounts,
             Healthcheck = healthcheck,
             Ready = ready,
+            Smoke = ResolveSmoke(name, definition, diagnostics),
             DependsOn = definition.DependsOn?.ToList() ?? [],
             Networks = networks,
             Restart = restart,

@@ -179,6 +179,11 @@ internal sealed class YamlBinder(string file, DiagnosticBag diagnostics)
             return number;
         }
 
+        if (type == typeof(double) && scalar.Style == ScalarStyle.Plain && double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var real) && double.IsFinite(real))
+        {
+            return real;
+        }
+
         if (type == typeof(bool) && scalar.Style == ScalarStyle.Plain && text is "true" or "false")
         {
             return text == "true";
@@ -200,7 +205,7 @@ internal sealed class YamlBinder(string file, DiagnosticBag diagnostics)
     };
 
     private static string TypeName(Type type) =>
-        type == typeof(int) ? "whole number" : type == typeof(bool) ? "boolean (true or false)" : "string";
+        type == typeof(int) ? "whole number" : type == typeof(double) ? "number" : type == typeof(bool) ? "boolean (true or false)" : "string";
 
     private static string Singular(string what)
     {

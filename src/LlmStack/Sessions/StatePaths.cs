@@ -76,6 +76,12 @@ public sealed record StatePaths
     /// <summary>Where Restore puts a restored configuration for the operator to compare (the checkout is never overwritten).</summary>
     public string RestoredFiles => Path.Combine(Directory, "artifacts", "restore");
 
+    /// <summary>LoadTest's runs, a fresh directory each (<c>&lt;plan&gt;-&lt;time&gt;-&lt;id&gt;</c>: results.jtl, jmeter.log, summary.json, junit.xml).</summary>
+    public string LoadTestRuns => Path.Combine(Directory, "artifacts", "load-tests");
+
+    /// <summary>SmokeTest's results (<c>&lt;environment&gt;.xml</c>, JUnit).</summary>
+    public string SmokeTestResults => Path.Combine(Directory, "artifacts", "smoke-tests");
+
     /// <summary>A tape tier's catalog of one environment.</summary>
     public string TapeCatalog(string? configured, string environment) => Path.Combine(Resolve(configured ?? DefaultTapeCatalog), environment);
 

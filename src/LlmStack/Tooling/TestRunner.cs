@@ -5,7 +5,10 @@ using Serilog;
 
 namespace LlmStack.Tooling;
 
-/// <summary><c>dotnet test</c> with a filter and a TRX report whose counters go to the summary table.</summary>
+/// <summary>
+/// <c>dotnet test</c> with a filter, a TRX report whose counters go to the summary table, and JUnit XML beside it
+/// (JunitXml.TestLogger: <c>&lt;assembly&gt;.junit.xml</c>) for TestReport and CI.
+/// </summary>
 public static class TestRunner
 {
     public static async Task RunAsync(
@@ -28,7 +31,7 @@ public static class TestRunner
         Directory.CreateDirectory(directory);
         var result = await ProcessRunner.RunAsync(
             "dotnet",
-            ["test", project, "--filter", filter, "--logger", "trx", "--results-directory", directory, "--nologo"],
+            ["test", project, "--filter", filter, "--logger", "trx", "--logger", $"junit;LogFilePath={Path.Combine(directory, "{assembly}.junit.xml")};MethodFormat=Class;FailureBodyFormat=Verbose", "--results-directory", directory, "--nologo"],
             rootDirectory,
             line => log.Information("{Line}", line),
             cancellationToken,

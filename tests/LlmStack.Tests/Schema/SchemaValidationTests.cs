@@ -72,6 +72,7 @@ public class SchemaValidationTests : IDisposable
         { "service 'cache': ready[0]: http needs a port", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - http: ⟦{ path: /health }\n")], "error" },
         { "service 'cache': ready[0]: log '([' is not a regular expression", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - ⟦log: \"([\"\n")], "error" },
         { "service 'cache': ready[0]: exec must be [CMD, program, args...]", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - ⟦exec: [redis-cli, ping]\n")], "error" },
+        { "service 'cache': smoke[0] method 'FETCH' is not one of GET, HEAD, POST, PUT, DELETE, OPTIONS", [("    image: redis:7\n", "    image: redis:7\n    smoke:\n      - { path: /x, port: 80, ⟦method: FETCH }\n")], "error" },
         { "service 'cache': ready[0]: timeout 'soon' is not a duration like 1s or 2m", [("    image: redis:7\n", "    image: redis:7\n    ready:\n      - tcp: 6379\n        ⟦timeout: soon\n")], "error" },
         { "service 'api': build context './services/api' does not exist: the targets that need image example/api:${API_TAG} (Start, BuildImages) fail until the service's sources are there", [("    depends_on: [db, cache]\n", "    depends_on: [db, cache]\n    build:\n      ⟦context: ./services/api\n")], "warning" },
         { "service 'api': dockerfile '../Dockerfile' is outside the build context './services/api'", [("    depends_on: [db, cache]\n", "    depends_on: [db, cache]\n    build:\n      context: ./services/api\n      ⟦dockerfile: ../Dockerfile\n")], "error" },
@@ -101,6 +102,19 @@ public class SchemaValidationTests : IDisposable
         build.Args.Should().Equal(new KeyValuePair<string, string>("VERSION", "1.0"), new KeyValuePair<string, string>("PRICE", "$$5"));
         build.Target.Should().Be("runtime");
         new SchemaFile(_directory, "schema.yaml").Resolve("dev").Service("db").Build.Should().BeNull("a service without build: is pulled");
+    }
+
+    [Fact]
+    public void Smoke_checks_resolve_with_GET_and_200_by_default_and_a_bearer_secret_by_name()
+    {
+        var (yaml, _) = SchemaSamples.Edit(("    image: redis:7\n", "    image: redis:7\n    smoke:\n      - { path: /v1/models, port: 4000, bearer_secret: DB_PASSWORD }\n      - { name: refused, method: head, path: /v1/models, port: 4000, status: 401 }\n"));
+        File.WriteAllText(Path.Combine(_directory, "schema.yaml"), yaml);
+
+        var smoke = new SchemaFile(_directory, "schema.yaml").Resolve("dev").Service("cache").Smoke;
+
+        smoke.Should().Equal(
+            new SmokeCheck("GET /v1/models (bearer)", SmokeMethod.Get, "/v1/models", 4000, 200, "DB_PASSWORD"),
+            new SmokeCheck("refused", SmokeMethod.Head, "/v1/models", 4000, 401, null));
     }
 
     [Fact]
