@@ -211,6 +211,30 @@ public static class BackupBenchmark
 
         private string State => Path.Combine(work, "state");
 
+        /// <summary>The retention configuration with the benchmark environment (the testing environment's settings): every environment must have some.</summary>
+        private string Retention
+        {
+            get
+            {
+                var path = Path.Combine(work, "retention-policies.yaml");
+                if (!File.Exists(path))
+                {
+                    var stream = new YamlStream();
+                    using (var reader = new StreamReader(Path.Combine(root, LlmStack.Retention.RetentionConfigLoader.DefaultPath)))
+                    {
+                        stream.Load(reader);
+                    }
+
+                    var environments = (YamlMappingNode)((YamlMappingNode)stream.Documents[0].RootNode).Children[new YamlScalarNode("environments")];
+                    environments.Children[new YamlScalarNode(Environment)] = environments.Children[new YamlScalarNode("testing")];
+                    using var writer = new StreamWriter(path);
+                    stream.Save(writer, assignAnchors: false);
+                }
+
+                return path;
+            }
+        }
+
         /// <summary>A configuration whose first tier is <paramref name="tier"/> and whose volumes are read the <paramref name="reader"/> way.</summary>
         public void Configure(string reader, string tier)
         {
@@ -243,7 +267,7 @@ public static class BackupBenchmark
                 RedirectStandardInput = true,
             };
             foreach (var argument in arguments.Concat(["--environment", Environment, "--schema", schema, "--backup-config", Config, "--image-map", imageMap,
-                         "--backup-key-file", key, "--state-dir", State]))
+                         "--backup-key-file", key, "--state-dir", State, "--retention-config", Retention]))
             {
                 start.ArgumentList.Add(argument);
             }
