@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 
 namespace LlmStack.IntegrationTests;
@@ -115,5 +116,27 @@ public sealed class BackupBed : IDisposable
             {
                 ["label"] = new Dictionary<string, bool> { [Compose.Names.Helper] = true, [$"{Compose.Names.Environment}=testing"] = true },
             },
+        });
+
+    /// <summary>Whether a restic process runs with <paramref name="directory"/> as its working directory (the host reader).</summary>
+    public static bool ResticRunsIn(string directory) =>
+        Process.GetProcessesByName("restic").Any(p =>
+        {
+            try
+            {
+                return new DirectoryInfo($"/proc/{p.Id}/cwd").ResolveLinkTarget(returnFinalTarget: true)?.FullName == directory;
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+            catch (UnauthorizedAccessException)
+            {
+                return false;
+            }
+            finally
+            {
+                p.Dispose();
+            }
         });
 }

@@ -214,16 +214,17 @@ public sealed class GitOpsRunTests(RunnerCheckout runner, Xunit.Abstractions.ITe
     public async Task A_cancel_mid_BackupFull_resumes_the_paused_writer_removes_its_helpers_releases_the_lock_and_names_the_target_within_the_runners_budget()
     {
         await Docker.ExecAsync(Minio, "sh", "-c", "dd if=/dev/urandom of=/data/big.bin bs=1M count=300 2>/dev/null");
+        var mountpoint = (await Docker.Docker.Volumes.InspectAsync(TestNames.Volume("minio_data"))).Mountpoint;
         try
         {
             File.Delete(runner.Outputs);
             var exited = TimeSpan.Zero;
             var cancelled = await Cli.RunStepAsync(runner.Checkout, Run, runner.StepEnvironment(), async process =>
             {
-                // The known point: minio is paused and the helper that reads its volume exists.
+                // The known point: minio is paused and restic reads its volume (on this host in the mountpoint, or in a restic helper).
                 await Cli.WaitUntilAsync(async () => (await Docker.Docker.Containers.InspectContainerAsync(Minio)).State!.Paused
-                                                      && (await HelpersAsync()).Any(h => h.Labels[Names.Helper] == "volume-backup"),
-                    "the backup pauses minio and reads its volume through a helper");
+                                                      && (BackupBed.ResticRunsIn(mountpoint) || (await HelpersAsync()).Any(h => h.Labels[Names.Helper] == "restic")),
+                    "the backup pauses minio and restic reads its volume");
                 exited = await CancelAsRunnerAsync(process);
             });
 

@@ -115,13 +115,13 @@ public sealed class VolumeSnapshotTests(RunningCore core) : IClassFixture<Runnin
                     await Cli.WaitUntilAsync(async () => (await core.Docker.Docker.Containers.InspectContainerAsync(BackupBed.Minio)).State!.Paused
                                                          && (reader == "helper"
                                                              ? (await _bed.HelpersAsync()).Any(h => h.Labels[Compose.Names.Helper] == "restic")
-                                                             : ResticRunsIn(mountpoint)),
+                                                             : BackupBed.ResticRunsIn(mountpoint)),
                         "the backup pauses minio and restic reads its volume");
                     await Cli.InterruptGroupAsync(process);
                 });
             cancelled.ExitCode.Should().Be(130, cancelled.ToString());
             (await _bed.HelpersAsync()).Should().BeEmpty("the helper is removed after Ctrl-C");
-            ResticRunsIn(mountpoint).Should().BeFalse("no restic is left reading the volume");
+            BackupBed.ResticRunsIn(mountpoint).Should().BeFalse("no restic is left reading the volume");
             await _bed.AssertEverythingRunsAsync();
             (await _bed.ListAsync()).Should().NotContain(r => r.GetProperty("service").GetString() == "minio (minio_data)");
         }
@@ -168,28 +168,6 @@ public sealed class VolumeSnapshotTests(RunningCore core) : IClassFixture<Runnin
             await _bed.Sh(BackupBed.Minio, "rm -f /data/big.bin");
         }
     }
-
-    /// <summary>Whether a restic process runs with <paramref name="directory"/> as its working directory (the host reader).</summary>
-    private static bool ResticRunsIn(string directory) =>
-        Process.GetProcessesByName("restic").Any(p =>
-        {
-            try
-            {
-                return new DirectoryInfo($"/proc/{p.Id}/cwd").ResolveLinkTarget(returnFinalTarget: true)?.FullName == directory;
-            }
-            catch (IOException)
-            {
-                return false;
-            }
-            catch (UnauthorizedAccessException)
-            {
-                return false;
-            }
-            finally
-            {
-                p.Dispose();
-            }
-        });
 
     [Fact]
     public async Task The_catalog_is_the_same_without_its_cache_and_a_set_lists_with_one_restic_run()

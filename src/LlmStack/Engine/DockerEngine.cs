@@ -152,13 +152,24 @@ public static class DockerStates
     public static ContainerRunState RunState(this Docker.DotNet.Models.State state) =>
         state.Paused ? ContainerRunState.Paused : state.Restarting ? ContainerRunState.Restarting : state.Running ? ContainerRunState.Running : Parse(state.Status);
 
+    /// <summary>
+    /// Docker's verdict, read from its probes: Docker 20.10 marks a container <c>unhealthy</c> the moment it is paused,
+    /// without a failing probe, and keeps that mark after the unpause until its next probe (one interval later). A
+    /// container whose mark has no failing probe behind it (failing streak 0, its last probe passed) is read as healthy:
+    /// a backup that paused it for seconds does not leave it "unhealthy" here (<c>docker ps</c> shows the mark until the
+    /// next probe). Probes that really failed (a failing streak) are unhealthy as Docker says.
+    /// </summary>
     public static HealthState Health(this Docker.DotNet.Models.State state) => state.Health?.Status switch
     {
         "starting" => HealthState.Starting,
         "healthy" => HealthState.Healthy,
+        "unhealthy" when IsPauseMark(state.Health) => HealthState.Healthy,
         "unhealthy" => HealthState.Unhealthy,
         _ => HealthState.None,
     };
+
+    private static bool IsPauseMark(Docker.DotNet.Models.Health health) =>
+        health.FailingStreak == 0 && health.Log is { Count: > 0 } log && log[^1].ExitCode == 0;
 
     /// <summary>Docker's word for it (<c>running</c>, <c>exited</c>, …), as reports show it.</summary>
     public static string Text(this ContainerRunState state) => state.ToString().ToLowerInvariant();

@@ -1,3 +1,4 @@
+using Docker.DotNet.Models;
 using System.Text;
 using Docker.DotNet;
 using LlmStack.Engine;
@@ -85,5 +86,39 @@ public class EngineHelpersTests
         DockerEngine.IsTransient(new DockerApiException(System.Net.HttpStatusCode.NotFound, "no such container")).Should().BeFalse();
         DockerEngine.IsTransient(new DockerApiException(System.Net.HttpStatusCode.Conflict, "name in use")).Should().BeFalse();
         DockerEngine.IsTransient(new InvalidOperationException()).Should().BeFalse();
+    }
+}
+
+/// <summary>Docker's health verdict as LlmStack reads it: the mark a pause leaves is not a failure.</summary>
+public class HealthVerdictTests
+{
+    private static State With(string status, long streak, params long[] exitCodes) => new()
+    {
+        Health = new Docker.DotNet.Models.Health { Status = status, FailingStreak = streak, Log = exitCodes.Select(c => new HealthcheckResult { ExitCode = c }).ToList() },
+    };
+
+    [Fact]
+    public void Unhealthy_with_no_failing_probe_behind_it_is_the_pause_mark_and_reads_healthy()
+    {
+        // Docker 20.10 after docker pause / unpause: status unhealthy, failing streak 0, the last probe passed (measured).
+        With("unhealthy", 0, 0, 0).Health().Should().Be(HealthState.Healthy);
+    }
+
+    [Theory]
+    [InlineData(5L, new long[] { 1, 1, 1, 1, 1 })]
+    [InlineData(0L, new long[] { 0, 1 })]
+    [InlineData(0L, new long[0])]
+    public void Unhealthy_after_failing_probes_stays_unhealthy(long streak, long[] exitCodes)
+    {
+        With("unhealthy", streak, exitCodes).Health().Should().Be(HealthState.Unhealthy);
+    }
+
+    [Theory]
+    [InlineData("healthy", HealthState.Healthy)]
+    [InlineData("starting", HealthState.Starting)]
+    [InlineData("none", HealthState.None)]
+    public void Other_verdicts_map_as_Docker_says(string status, HealthState expected)
+    {
+        With(status, 0).Health().Should().Be(expected);
     }
 }
