@@ -41,20 +41,7 @@ public static class MonitoringFiles
 
     public static void Generate(string root, IReadOnlyDictionary<string, string> files, ILogger log)
     {
-        var changed = new List<string>();
-        foreach (var (path, content) in files)
-        {
-            var full = Path.Combine(root, path);
-            if (File.Exists(full) && File.ReadAllText(full) == content)
-            {
-                continue;
-            }
-
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            File.WriteAllText(full, content);
-            changed.Add(path);
-        }
-
+        var changed = Reporting.GeneratedFiles.WriteChanged(root, files);
         log.Information(changed.Count == 0 ? "{Count} generated monitoring files are up to date" : "{Count} generated monitoring files; written: {Changed}",
             files.Count, string.Join(", ", changed));
     }

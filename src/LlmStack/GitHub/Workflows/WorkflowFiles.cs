@@ -45,20 +45,7 @@ public static class WorkflowFiles
     /// <summary>Writes what differs, removes generated files no declaration makes any more; returns the paths changed.</summary>
     public static IReadOnlyList<string> Write(string root, IReadOnlyDictionary<string, string> files)
     {
-        var changed = new List<string>();
-        foreach (var (path, content) in files)
-        {
-            var full = Path.Combine(root, path);
-            if (File.Exists(full) && File.ReadAllText(full) == content)
-            {
-                continue;
-            }
-
-            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-            File.WriteAllText(full, content);
-            changed.Add(path);
-        }
-
+        var changed = Reporting.GeneratedFiles.WriteChanged(root, files);
         foreach (var stale in Owned(root).Where(p => !files.ContainsKey(p)))
         {
             File.Delete(Path.Combine(root, stale));
