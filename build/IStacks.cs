@@ -121,7 +121,7 @@ interface IStacks : IHazEnvironment, IHazService
     /// <paramref name="component"/> (default IStacks); one line for a name none is declared with.
     /// </summary>
     Target[] Named(IEnumerable<string> names, Type? component = null) => names
-        .Select(name => (component ?? typeof(IStacks)).GetProperty(name)?.GetMethod?.CreateDelegate<Func<Target>>(this)() // a delegate: no reflection invoke stub at start-up
+        .Select(name => (component ?? typeof(IStacks)).GetProperty(name)?.GetMethod?.CreateDelegate<Func<Target>>(this)() // a delegate: no reflection invoke thunk compiled at start-up
             ?? throw new PipelineException($"the schema has a stack whose target {name} build/{(component ?? typeof(IStacks)).Name}.cs does not declare: declare it, or remove the stack"))
         .ToArray();
 

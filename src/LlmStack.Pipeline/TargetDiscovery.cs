@@ -87,7 +87,7 @@ internal static class TargetDiscovery
         foreach (var (name, property, declaring) in found)
         {
             // Invoking the interface property on the instance dispatches to the most derived implementation. Through a
-            // delegate, not PropertyInfo.GetValue: reflection compiles an invoke stub per getter, a cost at every start.
+            // delegate, not PropertyInfo.GetValue: reflection compiles an invoke thunk per getter, a cost at every start.
             var factory = property.GetMethod!.CreateDelegate<Func<Target>>(build)();
             var definition = new TargetDefinition(build, name);
             factory(definition);

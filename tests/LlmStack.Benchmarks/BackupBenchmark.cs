@@ -56,7 +56,7 @@ public static class BackupBenchmark
         var key = Path.Combine(work, "backup.key");
         await File.WriteAllTextAsync(key, Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(24)), cancellationToken);
         var password = (await File.ReadAllTextAsync(key, cancellationToken)).Trim();
-        var cli = new Cli(program, root, work, copy, imageMapPath, key, log);
+        var cli = new Cli(program, root, work, copy, WriteRetention(root, work), imageMapPath, key, log);
         using var engine = await DockerEngine.ConnectAsync(null, log, cancellationToken);
         var helpers = new HelperContainers(engine, Scope.Of(environment), log);
         var standin = ImageMap.Load(imageMapPath, root).Apply("busybox:1.36");
@@ -160,6 +160,23 @@ public static class BackupBenchmark
     }
 
     /// <summary>The default schema with a <c>benchmark</c> environment: the testing environment's, in project llmstack-benchmark, on subnets and host ports of its own.</summary>
+    /// <summary>The retention configuration with the benchmark environment (the testing environment's settings): every environment must have some.</summary>
+    private static string WriteRetention(string root, string work)
+    {
+        var stream = new YamlStream();
+        using (var reader = new StreamReader(Path.Combine(root, LlmStack.Retention.RetentionConfigLoader.DefaultPath)))
+        {
+            stream.Load(reader);
+        }
+
+        var environments = (YamlMappingNode)((YamlMappingNode)stream.Documents[0].RootNode).Children[new YamlScalarNode("environments")];
+        environments.Children[new YamlScalarNode(Environment)] = environments.Children[new YamlScalarNode("testing")];
+        var path = Path.Combine(work, "retention-policies.yaml");
+        using var writer = new StreamWriter(path);
+        stream.Save(writer, assignAnchors: false);
+        return path;
+    }
+
     private static string WriteSchema(SchemaFile schema, string work)
     {
         var stream = new YamlStream();
@@ -205,35 +222,11 @@ public static class BackupBenchmark
     }
 
     /// <summary>The build program as a user runs it, in the benchmark environment: timed, its peak RSS and restic's sampled.</summary>
-    private sealed class Cli(string program, string root, string work, string schema, string imageMap, string key, ILogger log)
+    private sealed class Cli(string program, string root, string work, string schema, string retention, string imageMap, string key, ILogger log)
     {
         private string Config => Path.Combine(work, "backup-strategies.yaml");
 
         private string State => Path.Combine(work, "state");
-
-        /// <summary>The retention configuration with the benchmark environment (the testing environment's settings): every environment must have some.</summary>
-        private string Retention
-        {
-            get
-            {
-                var path = Path.Combine(work, "retention-policies.yaml");
-                if (!File.Exists(path))
-                {
-                    var stream = new YamlStream();
-                    using (var reader = new StreamReader(Path.Combine(root, LlmStack.Retention.RetentionConfigLoader.DefaultPath)))
-                    {
-                        stream.Load(reader);
-                    }
-
-                    var environments = (YamlMappingNode)((YamlMappingNode)stream.Documents[0].RootNode).Children[new YamlScalarNode("environments")];
-                    environments.Children[new YamlScalarNode(Environment)] = environments.Children[new YamlScalarNode("testing")];
-                    using var writer = new StreamWriter(path);
-                    stream.Save(writer, assignAnchors: false);
-                }
-
-                return path;
-            }
-        }
 
         /// <summary>A configuration whose first tier is <paramref name="tier"/> and whose volumes are read the <paramref name="reader"/> way.</summary>
         public void Configure(string reader, string tier)
@@ -267,7 +260,7 @@ public static class BackupBenchmark
                 RedirectStandardInput = true,
             };
             foreach (var argument in arguments.Concat(["--environment", Environment, "--schema", schema, "--backup-config", Config, "--image-map", imageMap,
-                         "--backup-key-file", key, "--state-dir", State, "--retention-config", Retention]))
+                         "--backup-key-file", key, "--state-dir", State, "--retention-config", retention]))
             {
                 start.ArgumentList.Add(argument);
             }
