@@ -292,6 +292,61 @@ public sealed class ServiceDefinition : SchemaNode
 
     /// <summary>Environments the service exists in (default: every environment that enables its stack).</summary>
     public List<string>? Environments { get; set; }
+
+    /// <summary>Swarm only: the node labels a node must carry to run the service's tasks (<c>node.labels.K == V</c>).</summary>
+    public PlacementDefinition? Placement { get; set; }
+
+    /// <summary>Swarm only: how a changed service is rolled out (defaults in docs/SWARM.md).</summary>
+    public UpdatePolicyDefinition? Update { get; set; }
+
+    /// <summary>
+    /// Environment variables whose value is a secret and which the image also reads from <c>NAME_FILE</c>: on Swarm they
+    /// become Swarm secrets mounted under <c>/run/secrets/</c>, never environment values.
+    /// </summary>
+    public List<string>? SecretFiles { get; set; }
+}
+
+/// <summary>Where a service's tasks may run on a swarm: node labels, all of which a node must carry.</summary>
+public sealed class PlacementDefinition : SchemaNode
+{
+    public Dictionary<string, string>? Labels { get; set; }
+}
+
+/// <summary>A service's rolling-update policy on a swarm (<c>update:</c>).</summary>
+public sealed class UpdatePolicyDefinition : SchemaNode
+{
+    /// <summary>Tasks updated at once (default 1).</summary>
+    public int? Parallelism { get; set; }
+
+    /// <summary><c>start-first</c> or <c>stop-first</c> (default: stop-first for services with volumes, start-first otherwise).</summary>
+    public string? Order { get; set; }
+
+    /// <summary><c>rollback</c> (default), <c>pause</c> or <c>continue</c>.</summary>
+    public string? FailureAction { get; set; }
+
+    /// <summary>How long a new task is watched for failure (default and minimum: start period + interval × retries).</summary>
+    public string? Monitor { get; set; }
+
+    /// <summary>Pause between batches (default 0s).</summary>
+    public string? Delay { get; set; }
+}
+
+/// <summary>An environment's swarm settings (<c>swarm:</c>), read when its orchestrator is <c>swarm</c>.</summary>
+public sealed class SwarmSettings : SchemaNode
+{
+    /// <summary><c>auto</c> (default: dnsrr where the kernel has no IPVS), <c>vip</c> or <c>dnsrr</c>.</summary>
+    public string? EndpointMode { get; set; }
+
+    /// <summary>Acknowledges that Swarm publishes ports on every interface, so ports bound to a host IP are accepted (published on all).</summary>
+    public bool? PublishAllInterfaces { get; set; }
+
+    /// <summary>Node labels SwarmLabelNodes sets, by node hostname (<c>self</c>: the node LlmStack talks to).</summary>
+    public Dictionary<string, SwarmNodeDefinition>? Nodes { get; set; }
+}
+
+public sealed class SwarmNodeDefinition : SchemaNode
+{
+    public Dictionary<string, string>? Labels { get; set; }
 }
 
 public sealed class NetworkSettings : SchemaNode
@@ -311,6 +366,11 @@ public sealed class EnvironmentDefinition : SchemaNode
     public List<string>? Stacks { get; set; }
 
     public bool? Gpu { get; set; }
+
+    /// <summary><c>containers</c> (default: one engine, containers) or <c>swarm</c> (services on a Docker swarm).</summary>
+    public string? Orchestrator { get; set; }
+
+    public SwarmSettings? Swarm { get; set; }
 
     public Dictionary<string, string> Variables { get; set; } = new();
 
