@@ -108,6 +108,8 @@ public static partial class EnvironmentResolver
             Name = name,
             Project = project,
             Gpu = gpu,
+            Orchestrator = SwarmResolver.Orchestrator(name, environment, diagnostics),
+            Swarm = SwarmResolver.Swarm(name, environment, diagnostics),
             Stacks = stacks.Select(s => new ResolvedStack
             {
                 Name = s,

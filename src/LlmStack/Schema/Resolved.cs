@@ -16,6 +16,12 @@ public sealed record ResolvedEnvironment
 
     public required bool Gpu { get; init; }
 
+    /// <summary>The schema's <c>orchestrator:</c> (default containers); a run's --orchestrator overrides it.</summary>
+    public Orchestrator Orchestrator { get; init; } = Orchestrator.Containers;
+
+    /// <summary>The schema's <c>swarm:</c> settings (defaults when absent).</summary>
+    public ResolvedSwarm Swarm { get; init; } = new();
+
     /// <summary>Enabled stacks, dependencies first.</summary>
     public required IReadOnlyList<ResolvedStack> Stacks { get; init; }
 
@@ -145,6 +151,9 @@ public sealed class ResolvedHealthcheck
     public TimeSpan StartPeriod { get; init; } = TimeSpan.Zero;
 
     public bool Disabled => Test.Count > 0 && Test[0] == "NONE";
+
+    /// <summary>The longest a failing check takes to mark a task unhealthy: start period + interval × retries.</summary>
+    public TimeSpan Detection => Disabled ? TimeSpan.Zero : StartPeriod + (Interval * Retries);
 }
 
 public sealed class ResolvedResources
@@ -265,6 +274,18 @@ public sealed record ResolvedService
     public required IReadOnlySet<string> SecretReferences { get; init; }
 
     public bool HasHealthcheck => Healthcheck is { Disabled: false };
+
+    /// <summary>Swarm: node labels a node must carry to run its tasks (<c>placement.labels</c>).</summary>
+    public IReadOnlyDictionary<string, string> Placement { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Swarm: the rolling-update policy as written (<c>update:</c>); defaults are applied by the orchestrator.</summary>
+    public ResolvedUpdatePolicy Update { get; init; } = new();
+
+    /// <summary>Environment variables the image also reads from <c>NAME_FILE</c> (<c>secret_files:</c>).</summary>
+    public IReadOnlyList<string> SecretFiles { get; init; } = [];
+
+    /// <summary>Whether it mounts a named volume (its data lives on one node).</summary>
+    public bool HasDataVolume => Volumes.Any(v => v.Kind == MountKind.Volume);
 }
 
 /// <summary>A resolved <c>smoke:</c> check: an HTTP request to the service by name and the status it must answer.</summary>
@@ -279,4 +300,59 @@ public enum SmokeMethod
     Put,
     Delete,
     Options,
+}
+
+/// <summary>What runs an environment's services: one engine's containers (today's), or services on a Docker swarm.</summary>
+public enum Orchestrator
+{
+    Containers,
+    Swarm,
+}
+
+/// <summary>How a swarm service is reached on its network: <c>auto</c> (dnsrr where the kernel has no IPVS), a virtual IP, or DNS round robin.</summary>
+public enum EndpointMode
+{
+    Auto,
+    Vip,
+    Dnsrr,
+}
+
+/// <summary>A rolling update's order: the new task started before the old one stops, or after.</summary>
+public enum UpdateOrder
+{
+    StartFirst,
+    StopFirst,
+}
+
+/// <summary>What a swarm does when an updated task fails within the monitor period.</summary>
+public enum UpdateFailureAction
+{
+    Rollback,
+    Pause,
+    Continue,
+}
+
+/// <summary>An environment's <c>swarm:</c> settings, resolved (defaults when the key is absent).</summary>
+public sealed record ResolvedSwarm
+{
+    public EndpointMode EndpointMode { get; init; } = EndpointMode.Auto;
+
+    public bool PublishAllInterfaces { get; init; }
+
+    /// <summary>Node labels by node hostname (<c>self</c>: the node LlmStack talks to).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>> Nodes { get; init; } = new Dictionary<string, IReadOnlyDictionary<string, string>>();
+}
+
+/// <summary>A service's <c>update:</c> as written, parsed; what is null takes the default (Orchestration's UpdatePolicies).</summary>
+public sealed record ResolvedUpdatePolicy
+{
+    public int? Parallelism { get; init; }
+
+    public UpdateOrder? Order { get; init; }
+
+    public UpdateFailureAction? FailureAction { get; init; }
+
+    public TimeSpan? Monitor { get; init; }
+
+    public TimeSpan? Delay { get; init; }
 }

@@ -231,6 +231,9 @@ internal static class ServiceResolver
             Labels = labels,
             ContainerName = definition.ContainerName is null ? null : Sub(definition.ContainerName, "container_name"),
             SecretReferences = referenced,
+            Placement = SwarmResolver.Placement(definition),
+            Update = SwarmResolver.Update(name, definition, healthcheck, diagnostics),
+            SecretFiles = SwarmResolver.SecretFiles(name, definition, diagnostics),
         };
     }
 
