@@ -38,6 +38,9 @@ interface IHazEnvironment : IPipelineBuild
     [Parameter("Environment to operate on (from the schema; default development, or the one a Wipe<Environment> target names)", Name = "Environment", ValueProviderMember = nameof(EnvironmentNames), Header = true)]
     string? EnvironmentArgument => TryGetValue(() => EnvironmentArgument);
 
+    [Parameter("What runs the stacks: containers (one engine) or swarm (services on a Docker swarm); default: the environment's orchestrator: in the schema, else containers", Name = "Orchestrator")]
+    Orchestrator? OrchestratorArgument => TryGetValue<Orchestrator?>(() => OrchestratorArgument);
+
     [Parameter("Print the report a target makes (its table) as one JSON document on standard output, everything else on standard error")]
     bool Json => TryGetValue<bool?>(() => Json) ?? false;
 
@@ -107,6 +110,7 @@ interface IHazEnvironment : IPipelineBuild
     {
         Schema = SchemaFile,
         Environment = Environment,
+        Orchestrator = OrchestratorArgument,
         DockerHost = DockerHost,
         ImageMap = ImageMap,
         Offline = Offline,

@@ -75,15 +75,19 @@ interface IStacks : IHazEnvironment, IHazService
     Target LogsMonitoring => _ => LogsStack(_, nameof(LogsMonitoring));
 
     ITargetDefinition StartStack(ITargetDefinition _, string target) => ForStack(_, target, StackTargets.Start, StackTargets.OfDependencies, (stack, needs) => _
-        .Description($"Start the {stack} stack: create missing networks, volumes and containers, wait until healthy.")
+        .Description($"Start the {stack} stack: create missing networks, volumes and containers (services on a swarm), level by level, each waited for until healthy.")
         .DependsOn(needs)
         .OnlyWhenStatic(() => Session.Wanted(stack, IsInvoked(target)), () => Session.NotEnabled(stack))
-        .Executes(async ct => ReportSummary("Containers", (await Session.StartAsync(stack, ct)).ToString())));
+        .Executes(async ct =>
+        {
+            var started = await Session.Stacks.StartAsync(stack, ct);
+            ReportSummary(started.Unit, started.Text);
+        }));
 
     ITargetDefinition StopStack(ITargetDefinition _, string target) => ForStack(_, target, StackTargets.Stop, StackTargets.OfDependents, (stack, dependents) => _
-        .Description($"Stop and remove the {stack} stack's containers (graceful timeout); volumes stay; its network goes once unused.")
+        .Description($"Stop and remove the {stack} stack's containers (graceful timeout; its services on a swarm); volumes stay; its network goes once unused.")
         .DependsOn(dependents)
-        .Executes(async ct => ReportSummary("Removed", (await Session.StopAsync(stack, ct)).ToString())));
+        .Executes(async ct => ReportSummary("Removed", (await Session.Stacks.StopAsync(stack, ct)).ToString())));
 
     ITargetDefinition RestartStack(ITargetDefinition _, string target) => ForStack(_, target, StackTargets.Restart, StackTargets.OfDependencies, (stack, needs) => _
         .Description($"Restart the {stack} stack's running services in place in dependency order, each level health-gated, then bring up what of it is down or missing (as Start does); ends with every service running and healthy or fails naming it (an error if named while the stack is stopped).")
@@ -93,7 +97,7 @@ interface IStacks : IHazEnvironment, IHazService
 
     ITargetDefinition StatusStack(ITargetDefinition _, string target) => ForStack(_, target, StackTargets.Status, null, (stack, none) => _
         .Description($"Per service of the {stack} stack: state, health, uptime, replicas, image, ports (--json); non-zero exit unless every service is running and healthy.")
-        .Executes(ct => Session.StatusAsync(stack, ct)));
+        .Executes(ct => Session.Stacks.StatusAsync(stack, ct)));
 
     ITargetDefinition LogsStack(ITargetDefinition _, string target) => ForStack(_, target, StackTargets.Logs, null, (stack, none) => _
         .Description($"Logs of the {stack} stack, prefixed by container (--tail, --since, --follow, --service).")

@@ -82,6 +82,18 @@ public static class Labels
             [Names.Run] = run,
         };
 
+    /// <summary>A swarm service and its tasks' containers: compose's project and service, ours, the schema's image (before --image-map).</summary>
+    public static Dictionary<string, string> SwarmService(ResolvedEnvironment environment, ResolvedService service)
+    {
+        var labels = Create(environment.Project, Ours(environment.Name, service.Stack, service.Name));
+        labels[Names.ComposeService] = service.Name;
+        labels[Names.Image] = service.Image;
+        return labels;
+    }
+
+    /// <summary>A swarm SwarmInit created: managed, and the project that created it.</summary>
+    public static Dictionary<string, string> Swarm(string project) => new() { [Names.Managed] = "true", [Names.Swarm] = project };
+
     private static Dictionary<string, string> Create(string project, IEnumerable<KeyValuePair<string, string>> ours)
     {
         var labels = new Dictionary<string, string> { [Names.ComposeProject] = project };

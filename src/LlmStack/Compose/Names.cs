@@ -23,6 +23,12 @@ public static class Names
     public const string ConfigDigests = "io.llmstack.config-digests";
     public const string DependsOn = "io.llmstack.depends-on";
     public const string Managed = "io.llmstack.managed";
+
+    /// <summary>A swarm service's definition hash: the same hash means a Start leaves the service as it is.</summary>
+    public const string SpecHash = "io.llmstack.spec-hash";
+
+    /// <summary>On a swarm's own labels: SwarmInit made it (the project that asked), so SwarmLeave may take it down.</summary>
+    public const string Swarm = "io.llmstack.swarm";
     public const string Image = "io.llmstack.image";
 
     /// <summary>On images LlmStack built: the content hash of the build context, Dockerfile, arguments and target they were built from.</summary>

@@ -3,6 +3,7 @@ using LlmStack.Engine;
 using LlmStack.Images;
 using LlmStack.Lifecycle;
 using LlmStack.Networks;
+using LlmStack.Orchestration;
 using LlmStack.Pipeline;
 using LlmStack.Reporting;
 using LlmStack.Schema;
@@ -17,6 +18,9 @@ public sealed record SessionOptions
     public required SchemaFile Schema { get; init; }
 
     public required string Environment { get; init; }
+
+    /// <summary>--orchestrator: overrides the environment's <c>orchestrator:</c> (null: the schema's).</summary>
+    public Orchestrator? Orchestrator { get; init; }
 
     /// <summary>--docker-host; null uses DOCKER_HOST, else the default socket.</summary>
     public string? DockerHost { get; init; }
@@ -76,10 +80,30 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     private EnvironmentLock? _lock;
     private readonly Dictionary<string, EnvironmentSession> _siblings = new(StringComparer.Ordinal);
     private List<(string, ResolvedNetwork)>? _schemaNetworks;
+    private IStackOrchestrator? _stacks;
 
     public SessionOptions Options => options;
 
     public ResolvedEnvironment Environment => _resolved ??= options.Schema.Resolve(options.Environment);
+
+    /// <summary>What runs this environment's stacks: --orchestrator, else the schema's <c>orchestrator:</c>.</summary>
+    public Orchestrator OrchestratorKind => options.Orchestrator ?? Environment.Orchestrator;
+
+    /// <summary>The one orchestrator seam: the Start*, Stop* and Status* targets go through it.</summary>
+    public IStackOrchestrator Stacks => _stacks ??= OrchestratorKind switch
+    {
+        Orchestrator.Swarm => new SwarmOrchestrator(this),
+        _ => new ContainerOrchestrator(this),
+    };
+
+    /// <summary>Refuses, in one line, what only the containers orchestrator does yet.</summary>
+    public void RequireContainers(string what)
+    {
+        if (OrchestratorKind == Orchestrator.Swarm)
+        {
+            throw SwarmOrchestrator.Unavailable(what);
+        }
+    }
 
     public bool IsEnabled(string stack) => Environment.Stacks.Any(s => s.Name == stack);
 
@@ -297,6 +321,7 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     public async Task<(int Built, StartReport Start)> RebuildAsync(string stack, CancellationToken cancellationToken)
     {
         Environment.Stack(stack);
+        RequireContainers("Rebuild");
         await LockAsync(cancellationToken);
         var built = await (await ImageOperationsAsync(cancellationToken)).RebuildAsync(stack, cancellationToken);
         await StopAsync(stack, cancellationToken);
@@ -319,6 +344,7 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     public async Task<RestartReport> RestartAsync(string stack, bool required, CancellationToken cancellationToken)
     {
         Environment.Stack(stack);
+        RequireContainers("Restart");
         await LockAsync(cancellationToken);
         var count = await (await OperationsAsync(cancellationToken)).RestartAsync(stack, required, cancellationToken);
         Restarted += count;

@@ -1,0 +1,369 @@
+using System.Net;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using LlmStack.Compose;
+using LlmStack.Engine;
+using LlmStack.Pipeline;
+using LlmStack.Reporting;
+using LlmStack.Schema;
+using Serilog;
+
+using Health = LlmStack.Engine.Health;
+
+namespace LlmStack.Orchestration;
+
+/// <summary>What a swarm Start did to a service.</summary>
+public enum ServiceAction
+{
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// <summary>
+/// The stacks of one environment as services on a Docker swarm: overlay networks per stack (the schema's subnets,
+/// attachable), services created or updated one dependency level at a time, each level waited for (running tasks ==
+/// replicas, every task's container ready by the service's checks) before the next. Everything is found by our labels.
+/// </summary>
+public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environment, ILogger log)
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(500);
+    private readonly Scope _scope = Scope.Of(environment);
+
+    /// <summary>The swarm this engine is a manager of; one line when it is none (SwarmInit makes one).</summary>
+    public static async Task<SwarmInspectResponse> SwarmAsync(DockerEngine engine, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await engine.CallAsync(ct => engine.Client.Swarm.InspectSwarmAsync(ct), cancellationToken);
+        }
+        catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.NotAcceptable)
+        {
+            throw new PipelineException($"the Docker engine at {engine.Endpoint} is not a swarm manager ({EngineImages.ApiMessage(e)}): run SwarmInit, or use --orchestrator containers");
+        }
+    }
+
+    /// <summary>
+    /// Start on the swarm: networks, volumes, then the stack's services level by level (<see cref="ServiceGraph.Levels"/>).
+    /// <paramref name="plans"/> are the services' container plans (image after --image-map, secrets materialised).
+    /// </summary>
+    public async Task<IReadOnlyDictionary<string, ServiceAction>> StartAsync(
+        string stack, IReadOnlyDictionary<string, IReadOnlyList<ContainerPlan>> plans, EndpointChoice endpoint, CancellationToken cancellationToken)
+    {
+        await SwarmAsync(engine, cancellationToken);
+        var services = environment.Services.Where(s => s.Stack == stack).ToList();
+        log.Information("Swarm endpoint mode: {Mode}", endpoint.Why);
+
+        foreach (var dependency in services.SelectMany(s => s.DependsOn).Select(environment.Service).Where(d => d.Stack != stack).DistinctBy(d => d.Name))
+        {
+            if (await FindAsync(dependency, cancellationToken) is null)
+            {
+                throw new PipelineException($"service '{dependency.Name}' (stack {dependency.Stack}) is not running on the swarm for {environment.Name}: run Start{Health.Capitalize(dependency.Stack)} --orchestrator swarm first");
+            }
+        }
+
+        foreach (var network in services.SelectMany(s => s.Networks).Distinct().Select(environment.NetworkOf))
+        {
+            await EnsureNetworkAsync(network, network.Stack == stack, cancellationToken);
+        }
+
+        foreach (var volume in environment.Volumes.Where(v => services.Any(s => s.Volumes.Any(m => m.Kind == MountKind.Volume && m.Source == v.Key))))
+        {
+            await EnsureVolumeAsync(volume, cancellationToken);
+        }
+
+        var actions = new Dictionary<string, ServiceAction>(StringComparer.Ordinal);
+        var levels = environment.Graph.Levels(services.Select(s => s.Name));
+        for (var i = 0; i < levels.Count; i++)
+        {
+            var level = levels[i];
+            var done = await Task.WhenAll(level.Select(async service =>
+            {
+                try
+                {
+                    return (service.Name, Action: await ApplyAsync(service, SwarmSpecs.Build(environment, service, plans[service.Name][0], endpoint), cancellationToken));
+                }
+                catch (ServiceFailedException e) when (levels.Skip(i + 1).SelectMany(l => l).ToList() is { Count: > 0 } blocked)
+                {
+                    throw new ServiceFailedException($"{e.Message.TrimEnd('.')}; not started, as they depend on it: {string.Join(", ", blocked.Select(b => b.Name))}");
+                }
+            }));
+            foreach (var (name, action) in done)
+            {
+                actions[name] = action;
+            }
+        }
+
+        log.Information("Stack {Stack} of {Environment} is up on the swarm: {Summary}", stack, environment.Name, Summary(actions));
+        return actions;
+    }
+
+    /// <summary>"2 created, 1 unchanged".</summary>
+    public static string Summary(IReadOnlyDictionary<string, ServiceAction> actions) =>
+        string.Join(", ", actions.Values.GroupBy(a => a).OrderBy(g => g.Key).Select(g => $"{g.Count()} {g.Key.ToString().ToLowerInvariant()}"));
+
+    /// <summary>One service: created, updated (rolling, by its update policy) or left as it is, then waited for.</summary>
+    private async Task<ServiceAction> ApplyAsync(ResolvedService service, ServiceSpec spec, CancellationToken cancellationToken)
+    {
+        var current = await FindAsync(service, cancellationToken);
+        ServiceAction action;
+        var since = DateTime.UtcNow.AddSeconds(-1);
+        if (current is null)
+        {
+            await engine.CallAsync(ct => engine.Client.Swarm.CreateServiceAsync(new ServiceCreateParameters { Service = spec }, ct), cancellationToken);
+            log.Information("Created service {Service} ({Replicas} replica(s), {Image})", spec.Name, service.Replicas, spec.TaskTemplate!.ContainerSpec!.Image);
+            action = ServiceAction.Created;
+        }
+        else if (current.Spec!.Labels.Value(Names.SpecHash) == spec.Labels[Names.SpecHash])
+        {
+            action = ServiceAction.Unchanged;
+        }
+        else
+        {
+            await engine.CallAsync(
+                ct => engine.Client.Swarm.UpdateServiceAsync(current.ID, new ServiceUpdateParameters { Service = spec, Version = (long)current.Version!.Index!.Value }, ct),
+                cancellationToken);
+            log.Information("Updating service {Service} ({Order}, parallelism {Parallelism}, monitor {Monitor}, on failure {FailureAction})",
+                spec.Name, spec.UpdateConfig!.Order, spec.UpdateConfig.Parallelism, Duration.Format(spec.UpdateConfig.Monitor!.Value), spec.UpdateConfig.FailureAction);
+            await WaitForUpdateAsync(service, current.ID, cancellationToken);
+            action = ServiceAction.Updated;
+        }
+
+        await WaitHealthyAsync(service, spec.Name!, since, cancellationToken);
+        log.Information("{Service} is {State} on the swarm", service.Name, service.HasHealthcheck ? "healthy" : "running");
+        return action;
+    }
+
+    /// <summary>
+    /// Until the update ends: completed, or rolled back — then one line naming the service and why, the previous
+    /// definition serving again.
+    /// </summary>
+    private async Task WaitForUpdateAsync(ResolvedService service, string id, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + Health.Deadline(service) + SwarmSpecs.Update(service).Monitor!.Value + TimeSpan.FromMinutes(1);
+        while (true)
+        {
+            var inspected = await engine.CallAsync(ct => engine.Client.Swarm.InspectServiceAsync(id, ct), cancellationToken);
+            var state = inspected.UpdateStatus?.State;
+            switch (state)
+            {
+                case null or "completed":
+                    return;
+                case "rollback_completed":
+                    throw new ServiceFailedException(
+                        $"service '{service.Name}': the update failed and was rolled back ({inspected.UpdateStatus!.Message}{await LastTaskErrorAsync(id, cancellationToken)}); the previous definition is serving: fix the image or definition and start again");
+                case "paused" or "rollback_paused":
+                    throw new ServiceFailedException(
+                        $"service '{service.Name}': the update is {state?.Replace('_', ' ')} ({inspected.UpdateStatus!.Message}{await LastTaskErrorAsync(id, cancellationToken)}): fix it and start again (docker service update --rollback undoes it)");
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new ServiceFailedException($"service '{service.Name}': the update did not end within {(deadline - DateTime.UtcNow).Duration():mm\\:ss} (state {state})");
+            }
+
+            await Task.Delay(Poll, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Until running tasks == replicas and each one's container is ready (<see cref="Health.WaitReadyAsync"/>: the
+    /// healthcheck probed, the ready checks); tasks that keep failing end it early, naming the task's error.
+    /// </summary>
+    private async Task WaitHealthyAsync(ResolvedService service, string name, DateTime since, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + Health.Deadline(service) + TimeSpan.FromSeconds(30);
+        var ready = new HashSet<string>(StringComparer.Ordinal);
+        while (true)
+        {
+            var tasks = await TasksAsync(service, cancellationToken);
+            var running = tasks.Where(t => t.DesiredState == TaskState.Running && t.Status?.State == TaskState.Running && t.Status.ContainerStatus?.ContainerID is { Length: > 0 }).ToList();
+            var failed = tasks.Where(t => t.Status?.State is TaskState.Failed or TaskState.Rejected && t.CreatedAt > since).OrderByDescending(t => t.CreatedAt).ToList();
+            foreach (var task in running.Where(t => !ready.Contains(t.ID)))
+            {
+                var container = $"{name}.{task.Slot}";
+                try
+                {
+                    await Health.WaitReadyAsync(engine, task.Status!.ContainerStatus!.ContainerID!, container, service, log, cancellationToken);
+                }
+                catch (ServiceFailedException e)
+                {
+                    throw new ServiceFailedException($"{e.Message.TrimEnd('.')}{await LastTaskErrorAsync(service, cancellationToken)}");
+                }
+
+                ready.Add(task.ID);
+            }
+
+            if (ready.Count >= service.Replicas && running.Count(t => ready.Contains(t.ID)) >= service.Replicas)
+            {
+                return;
+            }
+
+            if (failed.Count >= 3 || DateTime.UtcNow > deadline)
+            {
+                var why = failed.FirstOrDefault() is { } last ? $"task {name}.{last.Slot} {last.Status!.State.ToString()!.ToLowerInvariant()}: {last.Status.Err ?? last.Status.Message}" : $"{running.Count}/{service.Replicas} task(s) running";
+                throw new ServiceFailedException($"service '{service.Name}' did not come up on the swarm: {why}");
+            }
+
+            await Task.Delay(Poll, cancellationToken);
+        }
+    }
+
+    private async Task<string> LastTaskErrorAsync(ResolvedService service, CancellationToken cancellationToken) =>
+        (await TasksAsync(service, cancellationToken)).Where(t => !string.IsNullOrEmpty(t.Status?.Err)).OrderByDescending(t => t.CreatedAt).FirstOrDefault() is { } task
+            ? $"; task error: {task.Status!.Err}"
+            : string.Empty;
+
+    private async Task<string> LastTaskErrorAsync(string serviceId, CancellationToken cancellationToken)
+    {
+        var tasks = await engine.CallAsync(ct => engine.Client.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = new Dictionary<string, bool> { [serviceId] = true } } }, ct), cancellationToken);
+        return tasks.Where(t => !string.IsNullOrEmpty(t.Status?.Err)).OrderByDescending(t => t.CreatedAt).FirstOrDefault() is { } task ? $"; task error: {task.Status!.Err}" : string.Empty;
+    }
+
+    /// <summary>A service's tasks, by our labels on the service.</summary>
+    private async Task<IList<TaskResponse>> TasksAsync(ResolvedService service, CancellationToken cancellationToken) =>
+        await FindAsync(service, cancellationToken) is { } found
+            ? await engine.CallAsync(ct => engine.Client.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = new Dictionary<string, bool> { [found.ID] = true } } }, ct), cancellationToken)
+            : [];
+
+    /// <summary>The service of the environment with this schema name, by labels; null when there is none.</summary>
+    public async Task<SwarmService?> FindAsync(ResolvedService service, CancellationToken cancellationToken) =>
+        (await ServicesAsync(null, cancellationToken, service.Name)).SingleOrDefault();
+
+    /// <summary>The environment's swarm services (of a stack), by labels.</summary>
+    public async Task<IList<SwarmService>> ServicesAsync(string? stack, CancellationToken cancellationToken, string? service = null) =>
+        (await engine.CallAsync(ct => engine.Client.Swarm.ListServicesAsync(new ServiceListParameters { Filters = _scope.ServiceFilter(stack, service), Status = true }, ct), cancellationToken))
+        .Where(s => _scope.Owns(s.Spec?.Labels)).ToList();
+
+    private async Task EnsureNetworkAsync(ResolvedNetwork network, bool own, CancellationToken cancellationToken)
+    {
+        var existing = (await engine.CallAsync(ct => engine.Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = _scope.Filter(network.Stack) }, ct), cancellationToken))
+            .Where(n => n.Name == network.Name).ToList();
+        if (existing.FirstOrDefault() is { } found)
+        {
+            if (found.Driver != "overlay")
+            {
+                throw new PipelineException($"network {network.Name} is a {found.Driver} network (the containers orchestrator's): stop the {network.Stack} stack with --orchestrator containers first");
+            }
+
+            return;
+        }
+
+        if (!own)
+        {
+            throw new PipelineException($"network {network.Name} of stack {network.Stack} does not exist on the swarm: run Start{Health.Capitalize(network.Stack)} --orchestrator swarm first");
+        }
+
+        try
+        {
+            await engine.CallAsync(ct => engine.Client.Networks.CreateNetworkAsync(new NetworksCreateParameters
+            {
+                Name = network.Name,
+                Driver = "overlay",
+                Attachable = true,
+                Scope = "swarm",
+                Labels = Labels.Network(environment.Project, environment.Name, network.Stack),
+                IPAM = new IPAM { Driver = "default", Config = [new IPAMConfig { Subnet = network.Subnet.ToString(), Gateway = network.Gateway.ToString() }] },
+            }, ct), cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            throw new PipelineException($"Docker refused to create overlay network {network.Name} ({network.Subnet}): {EngineImages.ApiMessage(e)}");
+        }
+
+        log.Information("Created overlay network {Network} ({Subnet}, gateway {Gateway}, attachable)", network.Name, network.Subnet, network.Gateway);
+    }
+
+    private async Task EnsureVolumeAsync(ResolvedVolume volume, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var found = await engine.Client.Volumes.InspectAsync(volume.Name, cancellationToken);
+            if (!_scope.Owns(found.Labels))
+            {
+                throw new PipelineException($"volume {volume.Name} exists but is not LlmStack's for {environment.Name}: rename or remove it");
+            }
+
+            return;
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+        }
+
+        await engine.Client.Volumes.CreateAsync(new VolumesCreateParameters { Name = volume.Name, Driver = volume.Driver, Labels = Labels.Volume(environment.Project, environment.Name, volume.Stacks[0], volume.Key) }, cancellationToken);
+        log.Information("Created volume {Volume}", volume.Name);
+    }
+
+    /// <summary>Stop on the swarm: the stack's services removed (by labels), dependents first, their tasks gone; volumes stay; the stack's network goes once unused.</summary>
+    public async Task<int> StopAsync(string stack, CancellationToken cancellationToken)
+    {
+        await SwarmAsync(engine, cancellationToken);
+        var services = await ServicesAsync(stack, cancellationToken);
+        var order = environment.Graph.InOrder(services.Select(s => s.Spec!.Labels.Value(Names.Service)!).Where(n => environment.Services.Any(s => s.Name == n))).Reverse().ToList();
+        foreach (var service in services.OrderBy(s => order.IndexOf(s.Spec!.Labels.Value(Names.Service)!) is var i and >= 0 ? i : -1))
+        {
+            await engine.CallAsync(ct => engine.Client.Swarm.RemoveServiceAsync(service.ID, ct), cancellationToken);
+            log.Information("Removed service {Service}", service.Spec!.Name);
+        }
+
+        // The tasks' containers go asynchronously; the network and the volumes are free once they are gone.
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        while ((await engine.ServiceContainersAsync(_scope, cancellationToken, stack)).Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(Poll, cancellationToken);
+        }
+
+        foreach (var network in await engine.CallAsync(ct => engine.Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = _scope.Filter(stack) }, ct), cancellationToken))
+        {
+            if (network.Driver != "overlay")
+            {
+                continue;
+            }
+
+            try
+            {
+                await engine.CallAsync(ct => engine.Client.Networks.DeleteNetworkAsync(network.ID, ct), cancellationToken);
+                log.Information("Removed network {Network}", network.Name);
+            }
+            catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.Conflict)
+            {
+                log.Warning("Kept network {Network}: {Why}", network.Name, EngineImages.ApiMessage(e));
+            }
+        }
+
+        log.Information("Stack {Stack} of {Environment} is down on the swarm: {Count} service(s) removed, volumes kept", stack, environment.Name, services.Count);
+        return services.Count;
+    }
+
+    /// <summary>Status on the swarm: per service of the stack, replicas running/desired, health of its tasks' containers, image, update state; fails unless all are up and healthy.</summary>
+    public async Task<Report> StatusAsync(string stack, CancellationToken cancellationToken)
+    {
+        await SwarmAsync(engine, cancellationToken);
+        var found = await ServicesAsync(stack, cancellationToken);
+        var containers = await engine.ServiceContainersAsync(_scope, cancellationToken, stack);
+        var table = new TextTable("SERVICE", "STACK", "REPLICAS", "HEALTH", "ENDPOINT", "IMAGE", "UPDATE");
+        var rows = new List<object>();
+        var problems = new List<string>();
+        foreach (var service in environment.Services.Where(s => s.Stack == stack))
+        {
+            var swarm = found.FirstOrDefault(f => f.Spec!.Labels.Value(Names.Service) == service.Name);
+            var running = swarm?.ServiceStatus?.RunningTasks ?? 0;
+            var desired = swarm?.ServiceStatus?.DesiredTasks ?? 0;
+            var health = containers.Where(c => c.Labels.Value(Names.Service) == service.Name && c.State == "running")
+                .Select(c => c.Status!.Contains("(healthy)", StringComparison.Ordinal) ? "healthy" : c.Status!.Contains("unhealthy", StringComparison.Ordinal) ? "unhealthy" : c.Status!.Contains("health: starting", StringComparison.Ordinal) ? "starting" : "-")
+                .ToList();
+            var healthText = health.Count == 0 ? "-" : string.Join(",", health.Distinct());
+            var image = swarm?.Spec!.TaskTemplate!.ContainerSpec!.Image ?? "-";
+            table.Add(service.Name, stack, swarm is null ? "missing" : SwarmSpecs.Replicas(running, desired), healthText, swarm?.Spec!.EndpointSpec?.Mode ?? "-", image, swarm?.UpdateStatus?.State ?? "-");
+            rows.Add(new { service = service.Name, stack, exists = swarm is not null, running, desired, health = healthText, endpointMode = swarm?.Spec!.EndpointSpec?.Mode, image, update = swarm?.UpdateStatus?.State, version = swarm?.Version?.Index });
+            if (swarm is null || running < desired || desired == 0 || (service.HasHealthcheck && health.Any(h => h != "healthy")))
+            {
+                problems.Add(service.Name);
+            }
+        }
+
+        return new Report { Document = new { environment = environment.Name, stack, orchestrator = "swarm", services = rows } }
+            .Table(table)
+            .FailWhen(problems, p => $"stack {stack} of {environment.Name} on the swarm is not fully up and healthy: {string.Join(", ", p)}");
+    }
+}
