@@ -15,7 +15,7 @@ using LlmStack.Wipe;
 /// cannot hold fields, so each is a private field here behind the member its component declares without a body, made
 /// by the component's own New… member.
 /// </summary>
-class Build : PipelineBuild, IStacks, IDeploy, IImages, INetworks, IBackup, IRetention, IWipe, ICredentials, ISecretScan, IWorkflows, IGitHub, ITests, ITesting, IBenchmarks, ISchema, IMonitoring
+class Build : PipelineBuild, IStacks, ISwarm, IDeploy, IImages, INetworks, IBackup, IRetention, IWipe, ICredentials, ISecretScan, IWorkflows, IGitHub, ITests, ITesting, IBenchmarks, ISchema, IMonitoring
 {
     public static Task<int> Main(string[] args) => Execute<Build>(args);
 

@@ -31,6 +31,8 @@ public enum ChangeKind
     Model,
     Models,
     Image,
+    Node,
+    Swarm,
 }
 
 /// <summary>What a planned change does to its resource.</summary>
@@ -56,6 +58,8 @@ public enum ChangeAction
     Repair,
     Pull,
     Build,
+    Label,
+    Leave,
 }
 
 /// <summary>The words of kinds and actions, mapped once: <c>BackupSet</c> → "backup set", <c>BackUp</c> → "back up".</summary>

@@ -105,6 +105,14 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
         }
     }
 
+    /// <summary>The swarm this run's engine is in (or is to make): init, nodes, node labels, leave.</summary>
+    public async Task<SwarmCluster> SwarmAsync(CancellationToken cancellationToken) =>
+        new(await EngineAsync(cancellationToken), Environment.Project, _log);
+
+    /// <summary>SwarmInit: the default address pool kept clear of every environment's subnets in the schema.</summary>
+    public async Task<string> SwarmInitAsync(SwarmInitOptions init, CancellationToken cancellationToken) =>
+        await (await SwarmAsync(cancellationToken)).InitAsync(init, AllEnvironments().SelectMany(e => e.Environment.Networks.Select(n => n.Subnet)).ToList(), cancellationToken);
+
     public bool IsEnabled(string stack) => Environment.Stacks.Any(s => s.Name == stack);
 
     /// <summary>
