@@ -233,7 +233,10 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
     /// <summary>The environment's swarm services (of a stack), by labels.</summary>
     public async Task<IList<SwarmService>> ServicesAsync(string? stack, CancellationToken cancellationToken, string? service = null) =>
         (await engine.CallAsync(ct => engine.Client.Swarm.ListServicesAsync(new ServiceListParameters { Filters = _scope.ServiceFilter(stack, service), Status = true }, ct), cancellationToken))
-        .Where(s => _scope.Owns(s.Spec?.Labels)).ToList();
+        .Where(s => _scope.Owns(s.Spec?.Labels)
+            && (stack is null || s.Spec!.Labels.Value(Names.Stack) == stack)
+            && (service is null || s.Spec!.Labels.Value(Names.Service) == service))
+        .ToList();
 
     private async Task EnsureNetworkAsync(ResolvedNetwork network, bool own, CancellationToken cancellationToken)
     {
