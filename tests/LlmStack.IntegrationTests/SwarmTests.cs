@@ -1,0 +1,227 @@
+using System.Text.RegularExpressions;
+using Docker.DotNet.Models;
+using LlmStack.Compose;
+using YamlDotNet.RepresentationModel;
+
+namespace LlmStack.IntegrationTests;
+
+/// <summary>
+/// A single-node swarm on 127.0.0.1 (SwarmInit), the core stack of the testing environment started on it once with
+/// --orchestrator swarm (plus a stateless service of three replicas, <c>echo</c>), shared by the tests; the swarm is left
+/// in <see cref="DisposeAsync"/> whatever happened.
+/// </summary>
+public sealed class SwarmStack : IAsyncLifetime
+{
+    public DockerFixture Docker { get; } = new();
+
+    public string Schema { get; private set; } = null!;
+
+    public Cli.Result Init { get; private set; } = null!;
+
+    public Cli.Result First { get; private set; } = null!;
+
+    public Cli.Result Second { get; private set; } = null!;
+
+    public IReadOnlyDictionary<string, ulong> VersionsAfterFirst { get; private set; } = null!;
+
+    public IReadOnlyDictionary<string, ulong> VersionsAfterSecond { get; private set; } = null!;
+
+    public TestRun Run => new TestRun(Docker.Root) with { Arguments = ["--orchestrator", "swarm", "--schema", Schema] };
+
+    public async Task InitializeAsync()
+    {
+        await Docker.InitializeAsync();
+        await LeaveAsync();
+        await Docker.CleanAsync("testing");
+        Schema = SchemaCopy.Write(Docker.Root, schema =>
+        {
+            schema.Map("stacks").Map("core").Children[new YamlScalarNode("services")] = new YamlSequenceNode(
+                new YamlScalarNode("postgres"), new YamlScalarNode("redis"), new YamlScalarNode("qdrant"), new YamlScalarNode("minio"), new YamlScalarNode("echo"));
+            var echo = schema.Service("echo");
+            echo.Set("image", new YamlScalarNode("llmstack-it/echo:1"));
+            echo.Set("replicas", new YamlScalarNode("3"));
+            echo.Set("healthcheck", new YamlMappingNode(
+                "test", new YamlSequenceNode(new YamlScalarNode("CMD"), new YamlScalarNode("curl"), new YamlScalarNode("-fsS"), new YamlScalarNode("http://127.0.0.1:80/")),
+                "interval", "2s", "timeout", "2s", "retries", "3"));
+        });
+        Init = await new TestRun(Docker.Root).RunAsync("SwarmInit", "--swarm-listen", "127.0.0.1", "--swarm-advertise", "127.0.0.1");
+        First = await Run.RunAsync("StartCore");
+        VersionsAfterFirst = await VersionsAsync();
+        Second = await Run.RunAsync("StartCore");
+        VersionsAfterSecond = await VersionsAsync();
+    }
+
+    public async Task<Dictionary<string, ulong>> VersionsAsync() =>
+        (await ServicesAsync()).ToDictionary(s => s.Spec!.Labels[Names.Service], s => s.Version!.Index!.Value);
+
+    public async Task<IList<SwarmService>> ServicesAsync() =>
+        (await Docker.Docker.Swarm.ListServicesAsync(new ServiceListParameters { Status = true }))
+        .Where(s => s.Spec?.Labels?.TryGetValue(Names.Environment, out var environment) == true && environment == "testing").ToList();
+
+    private async Task LeaveAsync()
+    {
+        var info = await Docker.Docker.System.GetSystemInfoAsync();
+        if (info.Swarm?.LocalNodeState is "active" or "pending" or "locked")
+        {
+            await Docker.Docker.Swarm.LeaveSwarmAsync(new SwarmLeaveParameters { Force = true });
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        try
+        {
+            await LeaveAsync();
+            await Docker.CleanAsync("testing");
+        }
+        finally
+        {
+            File.Delete(Schema);
+            await Docker.DisposeAsync();
+        }
+    }
+}
+
+[Collection("docker")]
+[Trait("Category", "Integration")]
+[TestCaseOrderer("LlmStack.IntegrationTests.DeclarationOrderer", "LlmStack.IntegrationTests")]
+public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
+{
+    private static readonly string[] Core = ["echo", "minio", "postgres", "qdrant", "redis"];
+
+    [Fact]
+    public async Task A_StartCore_on_a_swarm_runs_healthy_services_on_an_attachable_overlay_network_with_the_schemas_subnet_and_a_second_run_changes_nothing()
+    {
+        stack.Init.ExitCode.Should().Be(0, stack.Init.ToString());
+        stack.First.ExitCode.Should().Be(0, stack.First.ToString());
+        stack.First.Output.Should().Contain("dnsrr (auto: the kernel has no IPVS");
+        stack.First.Output.Should().Contain("5 created");
+
+        var services = await stack.ServicesAsync();
+        services.Select(s => s.Spec!.Labels[Names.Service]).Should().BeEquivalentTo(Core);
+        foreach (var service in services)
+        {
+            service.ServiceStatus!.RunningTasks.Should().Be(service.ServiceStatus.DesiredTasks, service.Spec!.Name);
+            service.Spec!.EndpointSpec!.Mode.Should().Be("dnsrr");
+            service.Spec.Labels[Names.SpecHash].Should().MatchRegex("^[0-9a-f]{32}$");
+            service.Spec.UpdateConfig!.FailureAction.Should().Be("rollback");
+        }
+
+        services.Single(s => s.Spec!.Labels[Names.Service] == "postgres").Spec!.UpdateConfig!.Order.Should().Be("stop-first", "postgres has a data volume");
+        services.Single(s => s.Spec!.Labels[Names.Service] == "echo").Spec!.UpdateConfig!.Order.Should().Be("start-first", "echo has none");
+        services.Single(s => s.Spec!.Labels[Names.Service] == "postgres").Spec!.UpdateConfig!.Monitor.Should().Be(TimeSpan.FromSeconds(60), "start period 10s + interval 10s × 5 retries");
+
+        // Every task's container reports healthy by Docker's own checks too.
+        var containers = await stack.Docker.ContainersAsync("testing");
+        containers.Should().HaveCount(7);
+        containers.Should().OnlyContain(c => c.State == "running");
+
+        var network = await stack.Docker.Docker.Networks.InspectNetworkAsync(TestNames.Network("core"));
+        network.Driver.Should().Be("overlay");
+        network.Attachable.Should().BeTrue();
+        network.IPAM!.Config!.Single().Subnet.Should().Be("10.83.1.0/24");
+        network.Labels.Should().Contain(Names.Stack, "core");
+
+        stack.Second.ExitCode.Should().Be(0, stack.Second.ToString());
+        stack.Second.Output.Should().Contain("5 unchanged");
+        stack.VersionsAfterSecond.Should().Equal(stack.VersionsAfterFirst);
+
+        var status = await stack.Run.RunAsync("StatusCore", "--json");
+        status.ExitCode.Should().Be(0, status.ToString());
+        status.StandardOutput.Should().Contain("\"orchestrator\": \"swarm\"");
+    }
+
+    [Fact]
+    public async Task B_three_replicas_resolve_to_three_addresses_on_the_stack_network()
+    {
+        var helper = await stack.Docker.Docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = "llmstack-fixture/standin:1",
+            Entrypoint = ["/bin/busybox", "sleep", "60"],
+            HostConfig = new HostConfig { NetworkMode = TestNames.Network("core") },
+            Labels = new Dictionary<string, string> { [Names.Environment] = "testing", [Names.ComposeProject] = TestNames.Project(), [Names.Managed] = "true", [Names.Helper] = "swarm-test" },
+        });
+        try
+        {
+            await stack.Docker.Docker.Containers.StartContainerAsync(helper.ID, new ContainerStartParameters());
+            var (_, output) = await stack.Docker.ExecAsync(helper.ID, "/bin/busybox", "nslookup", "echo");
+            var addresses = Regex.Matches(output, @"10\.83\.1\.\d+").Select(m => m.Value).Distinct().ToList();
+            addresses.Should().HaveCount(3, output);
+        }
+        finally
+        {
+            await stack.Docker.Docker.Containers.RemoveContainerAsync(helper.ID, new ContainerRemoveParameters { Force = true });
+        }
+    }
+
+    [Fact]
+    public async Task C_a_bad_image_ends_rolled_back_with_the_old_tasks_still_serving()
+    {
+        var map = Path.Combine(Path.GetTempPath(), $"llmstack-it-map-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(map, (await File.ReadAllTextAsync(Path.Combine(stack.Docker.Root, TestRun.FixtureImageMap))) + "\nllmstack-it/echo:1: llmstack-fixture/no-such-image:1\n");
+        try
+        {
+            var before = (await stack.VersionsAsync())["echo"];
+            var result = await (stack.Run with { ImageMap = map }).RunAsync("StartCore");
+            result.ExitCode.Should().NotBe(0, result.ToString());
+            result.Output.Should().MatchRegex("service 'echo': the update failed and was rolled back .*No such image");
+
+            var echo = (await stack.ServicesAsync()).Single(s => s.Spec!.Labels[Names.Service] == "echo");
+            echo.UpdateStatus!.State.Should().Be("rollback_completed");
+            echo.Spec!.TaskTemplate!.ContainerSpec!.Image.Should().Be("llmstack-fixture/standin:1");
+            echo.Version!.Index!.Value.Should().BeGreaterThan(before);
+            echo.ServiceStatus!.RunningTasks.Should().Be(3);
+        }
+        finally
+        {
+            File.Delete(map);
+        }
+    }
+
+    [Fact]
+    public async Task D_a_dependency_whose_healthcheck_fails_blocks_its_dependents_naming_it()
+    {
+        var path = SchemaCopy.Write(stack.Docker.Root, schema =>
+        {
+            schema.Map("stacks").Map("core").Children[new YamlScalarNode("services")] = new YamlSequenceNode(
+                new YamlScalarNode("postgres"), new YamlScalarNode("redis"), new YamlScalarNode("qdrant"), new YamlScalarNode("minio"), new YamlScalarNode("sick"), new YamlScalarNode("needs-sick"));
+            var sick = schema.Service("sick");
+            sick.Set("image", new YamlScalarNode("llmstack-it/sick:1"));
+            sick.Set("healthcheck", new YamlMappingNode("test", new YamlSequenceNode(new YamlScalarNode("CMD"), new YamlScalarNode("curl"), new YamlScalarNode("-fsS"), new YamlScalarNode("http://127.0.0.1:80/"))));
+            schema.FailHealth("sick");
+            var needs = schema.Service("needs-sick");
+            needs.Set("image", new YamlScalarNode("llmstack-it/needs:1"));
+            needs.Set("depends_on", new YamlSequenceNode(new YamlScalarNode("sick")));
+        });
+        try
+        {
+            var result = await (stack.Run with { Arguments = ["--orchestrator", "swarm", "--schema", path] }).RunAsync("StartCore");
+            result.ExitCode.Should().NotBe(0, result.ToString());
+            result.Output.Should().MatchRegex("sick.*not started, as they depend on it: needs-sick");
+            (await stack.ServicesAsync()).Select(s => s.Spec!.Labels[Names.Service]).Should().Contain("sick").And.NotContain("needs-sick");
+        }
+        finally
+        {
+            var sick = (await stack.ServicesAsync()).Where(s => s.Spec!.Labels[Names.Service] == "sick");
+            foreach (var service in sick)
+            {
+                await stack.Docker.Docker.Swarm.RemoveServiceAsync(service.ID);
+            }
+
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task E_StopCore_removes_the_services_and_keeps_the_volumes()
+    {
+        var result = await stack.Run.RunAsync("StopCore");
+        result.ExitCode.Should().Be(0, result.ToString());
+        (await stack.ServicesAsync()).Should().BeEmpty();
+        (await stack.Docker.ContainersAsync("testing")).Should().BeEmpty();
+        foreach (var volume in new[] { "postgres_data", "redis_data", "qdrant_data", "minio_data" })
+        {
+            (await stack.Docker.Docker.Volumes.InspectAsync(TestNames.Volume(volume))).Labels.Should().Contain(Names.Environment, "testing");
+        }
+    }
+}
