@@ -158,13 +158,13 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
     public async Task C_a_bad_image_ends_rolled_back_with_the_old_tasks_still_serving()
     {
         var map = Path.Combine(Path.GetTempPath(), $"llmstack-it-map-{Guid.NewGuid():N}.yaml");
-        await File.WriteAllTextAsync(map, (await File.ReadAllTextAsync(Path.Combine(stack.Docker.Root, TestRun.FixtureImageMap))) + "\nllmstack-it/echo:1: llmstack-fixture/no-such-image:1\n");
+        await File.WriteAllTextAsync(map, (await File.ReadAllTextAsync(Path.Combine(stack.Docker.Root, TestRun.FixtureImageMap))) + "\nllmstack-it/echo:1: llmstack-fixture/redis:7\n"); // present, but its tasks never pass echo's healthcheck (no curl)
         try
         {
             var before = (await stack.VersionsAsync())["echo"];
             var result = await (stack.Run with { ImageMap = map }).RunAsync("StartCore");
             result.ExitCode.Should().NotBe(0, result.ToString());
-            result.Output.Should().MatchRegex("service 'echo': the update failed and was rolled back .*No such image");
+            result.Output.Should().Contain("service 'echo': the update failed and was rolled back");
 
             var echo = (await stack.ServicesAsync()).Single(s => s.Spec!.Labels[Names.Service] == "echo");
             echo.UpdateStatus!.State.Should().Be("rollback_completed");
