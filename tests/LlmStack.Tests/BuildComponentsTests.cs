@@ -55,6 +55,7 @@ public partial class BuildComponentsTests
         { "IImages", ["BuildImages", "RebuildCore", "RebuildInference", "RebuildAi", "RebuildUi", "RebuildTesting", "RebuildMonitoring",
             "PullImages", "Images", "DetectGpu", "CheckGpu", "Setup"] },
         { "INetworks", ["CheckNetworkConflicts", "SuggestSubnets", "ValidateNetworks", "CheckNetworkHealth", "CleanupNetworks"] },
+        { "ISwarm", ["SwarmInit", "SwarmNodes", "SwarmLabelNodes", "SwarmLeave"] },
         { "IBackup", ["BackupFull", "BackupService", "BackupCopy", "BackupVerify", "RestoreTest", "BackupList", "BackupStatus", "BackupSchedule", "Restore", "RestoreSet"] },
         { "IRetention", ["RetentionSimulate", "RetentionStatus", "RetentionCleanup", "RetentionCleanupService", "RetentionTest", "RetentionSchedule"] },
         { "IWipe", ["WipeCore", "WipeInference", "WipeAi", "WipeUi", "WipeTestingStack", "WipeMonitoring", "WipeDb", "WipeCache", "WipeModels", "WipeLogs", "WipeTestResults",
