@@ -20,8 +20,10 @@ public enum SuspendMode
 
 /// <summary>
 /// A container that was running and has been paused or stopped, to be brought back; or (with
-/// <paramref name="SwarmService"/>) a swarm service scaled to 0 from <paramref name="Replicas"/>: a swarm replaces a task
-/// whose container stops, and fails one whose container a pause marks unhealthy, so its writers are suspended by scaling.
+/// <paramref name="SwarmService"/>) a swarm service scaled to 0 from <paramref name="Replicas"/>. A swarm replaces a task
+/// whose container stops, and a pause only reaches containers on the engine LlmStack talks to (measured on 20.10: a
+/// paused task is left running, marked unhealthy, not replaced), so a swarm service's writers are suspended by scaling,
+/// whichever node their tasks run on.
 /// </summary>
 public sealed record SuspendedContainer(string Id, string Name, string Service, SuspendMode Mode, string? SwarmService = null, ulong? Replicas = null);
 
