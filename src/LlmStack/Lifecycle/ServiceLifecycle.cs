@@ -18,8 +18,14 @@ public enum SuspendMode
     Stop,
 }
 
-/// <summary>A container that was running and has been paused or stopped, to be brought back.</summary>
-public sealed record SuspendedContainer(string Id, string Name, string Service, SuspendMode Mode);
+/// <summary>
+/// A container that was running and has been paused or stopped, to be brought back; or (with
+/// <paramref name="SwarmService"/>) a swarm service scaled to 0 from <paramref name="Replicas"/>. A swarm replaces a task
+/// whose container stops, and a pause only reaches containers on the engine LlmStack talks to (measured on 20.10: a
+/// paused task is left running, marked unhealthy, not replaced), so a swarm service's writers are suspended by scaling,
+/// whichever node their tasks run on.
+/// </summary>
+public sealed record SuspendedContainer(string Id, string Name, string Service, SuspendMode Mode, string? SwarmService = null, ulong? Replicas = null);
 
 /// <summary>
 /// Services taken out of the way by <see cref="ServiceLifecycle.SuspendAsync"/>. Disposing brings them back (in
@@ -179,6 +185,7 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
             running.AddRange((await engine.ServiceContainersAsync(_scope, cancellationToken, service: service)).Where(c => c.RunState() == ContainerRunState.Running).Select(c => (c, service)));
         }
 
+        var swarmServices = await SwarmEntriesAsync(running, cancellationToken);
         var done = new List<SuspendedContainer>();
         var journal = journalBase is null ? null : $"{journalBase}.{Guid.NewGuid():N}.suspended";
         var suspended = new SuspendedServices(this, done, journal);
@@ -187,16 +194,18 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
             foreach (var level in _graph.Levels(running.Select(r => r.Service)).Reverse())
             {
                 var members = level.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
-                await Task.WhenAll(running.Where(r => members.Contains(r.Service)).Select(async r =>
+                var entries = running.Where(r => members.Contains(r.Service) && SwarmServiceOf(r.Container) is null)
+                    .Select(r => new SuspendedContainer(r.Container.ID, NameOf(r.Container), r.Service, mode))
+                    .Concat(swarmServices.Where(e => members.Contains(e.Service)));
+                await Task.WhenAll(entries.Select(async entry =>
                 {
-                    var entry = new SuspendedContainer(r.Container.ID, NameOf(r.Container), r.Service, mode);
                     lock (done)
                     {
                         // Written down before it happens: a run killed right after still knows what to bring back.
                         WriteJournal(journal, [.. done, entry]);
                     }
 
-                    await SuspendOneAsync(r.Container, r.Service, mode, cancellationToken);
+                    await SuspendOneAsync(entry, cancellationToken);
                     lock (done)
                     {
                         done.Add(entry);
@@ -214,7 +223,12 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
 
         if (done.Count > 0)
         {
-            log.Information("{Mode} {Count} container(s): {Names}", mode == SuspendMode.Pause ? "Paused" : "Stopped", done.Count, string.Join(", ", done.Select(d => d.Name)));
+            log.Information("{Mode} {Count} container(s): {Names}", mode == SuspendMode.Pause ? "Paused" : "Stopped", done.Count(d => d.SwarmService is null), string.Join(", ", done.Where(d => d.SwarmService is null).Select(d => d.Name)));
+        }
+
+        if (done.Any(d => d.SwarmService is not null))
+        {
+            log.Information("Scaled {Count} swarm service(s) to 0: {Names}", done.Count(d => d.SwarmService is not null), string.Join(", ", done.Where(d => d.SwarmService is not null).Select(d => $"{d.Name} (from {d.Replicas})")));
         }
         return suspended;
     }
@@ -296,6 +310,12 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
             {
                 try
                 {
+                    if (c.SwarmService is not null)
+                    {
+                        await ScaleBackAsync(c, cancellationToken);
+                        return;
+                    }
+
                     var state = (await engine.CallAsync(ct => engine.Client.Containers.InspectContainerAsync(c.Id, ct), cancellationToken)).State;
                     if (state?.Paused == true)
                     {
@@ -337,17 +357,137 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
         }
     }
 
-    private async Task SuspendOneAsync(ContainerListResponse container, string service, SuspendMode mode, CancellationToken cancellationToken)
+    private async Task SuspendOneAsync(SuspendedContainer entry, CancellationToken cancellationToken)
     {
-        if (mode == SuspendMode.Pause)
+        if (entry.SwarmService is not null)
         {
-            await engine.CallAsync(ct => engine.Client.Containers.PauseContainerAsync(container.ID, ct), cancellationToken);
+            await ScaleAsync(entry.SwarmService, 0, cancellationToken);
+            await WaitSwarmContainersAsync(entry, 0, cancellationToken);
+        }
+        else if (entry.Mode == SuspendMode.Pause)
+        {
+            await engine.CallAsync(ct => engine.Client.Containers.PauseContainerAsync(entry.Id, ct), cancellationToken);
         }
         else
         {
             await engine.CallAsync(
-                ct => engine.Client.Containers.StopContainerAsync(container.ID, new ContainerStopParameters { WaitBeforeKillSeconds = GraceSeconds(_graph[service]) }, ct),
+                ct => engine.Client.Containers.StopContainerAsync(entry.Id, new ContainerStopParameters { WaitBeforeKillSeconds = GraceSeconds(_graph[entry.Service]) }, ct),
                 cancellationToken);
+        }
+    }
+
+    /// <summary>The swarm service a task container belongs to (the label the swarm executor sets), or null for a plain container.</summary>
+    internal static string? SwarmServiceOf(ContainerListResponse container) => container.Labels.Value(SwarmServiceIdLabel);
+
+    private const string SwarmServiceIdLabel = "com.docker.swarm.service.id";
+
+    /// <summary>One entry per swarm service among the running containers: its id, name and the replicas to scale back to.</summary>
+    private async Task<IReadOnlyList<SuspendedContainer>> SwarmEntriesAsync(IEnumerable<(ContainerListResponse Container, string Service)> running, CancellationToken cancellationToken)
+    {
+        var entries = new List<SuspendedContainer>();
+        foreach (var group in running.Where(r => SwarmServiceOf(r.Container) is not null).GroupBy(r => SwarmServiceOf(r.Container)!, StringComparer.Ordinal))
+        {
+            var service = await engine.CallAsync(ct => engine.Client.Swarm.InspectServiceAsync(group.Key, ct), cancellationToken);
+            if (!_scope.Owns(service.Spec?.Labels))
+            {
+                throw new InvalidOperationException($"refusing to scale swarm service {service.Spec?.Name ?? group.Key}: not in scope {_scope}");
+            }
+
+            var replicas = service.Spec?.Mode?.Replicated?.Replicas
+                ?? throw new PipelineException($"swarm service {service.Spec?.Name ?? group.Key} is not replicated: its writers cannot be suspended by scaling; stop it by hand");
+            entries.Add(new SuspendedContainer(group.Key, service.Spec!.Name ?? group.Key, group.First().Service, SuspendMode.Stop, group.Key, replicas));
+        }
+
+        return entries;
+    }
+
+    /// <summary>Sets a swarm service's replica count (nothing else of its definition changes); retried when another update raced it.</summary>
+    private async Task ScaleAsync(string serviceId, ulong replicas, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var current = await engine.CallAsync(ct => engine.Client.Swarm.InspectServiceAsync(serviceId, ct), cancellationToken);
+            var spec = current.Spec!;
+            if (spec.Mode?.Replicated is null)
+            {
+                throw new PipelineException($"swarm service {spec.Name} is not replicated: it cannot be scaled");
+            }
+
+            if (spec.Mode.Replicated.Replicas == replicas)
+            {
+                return;
+            }
+
+            spec.Mode.Replicated.Replicas = replicas;
+            try
+            {
+                await engine.CallAsync(
+                    ct => engine.Client.Swarm.UpdateServiceAsync(serviceId, new ServiceUpdateParameters { Service = spec, Version = (long)current.Version!.Index!.Value }, ct),
+                    cancellationToken);
+                return;
+            }
+            catch (DockerApiException e) when (attempt < 5 && e.Message.Contains("out of sequence", StringComparison.OrdinalIgnoreCase))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>Until the service's running task containers on this engine number <paramref name="count"/>; bounded by the stop grace period or health deadline.</summary>
+    private async Task<IReadOnlyList<ContainerListResponse>> WaitSwarmContainersAsync(SuspendedContainer entry, int count, CancellationToken cancellationToken)
+    {
+        var service = _graph[entry.Service];
+        var deadline = DateTime.UtcNow + (count == 0 ? TimeSpan.FromSeconds(GraceSeconds(service)) : Health.Deadline(service)) + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var running = await engine.CallAsync(
+                ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters
+                {
+                    Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{SwarmServiceIdLabel}={entry.SwarmService}"] = true } },
+                }, ct),
+                cancellationToken);
+            if (running.Count == count)
+            {
+                return [.. running];
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new PipelineException($"swarm service {entry.Name}: {running.Count} task container(s) running after scaling to {count} (waited {(count == 0 ? "its stop grace period" : "its health deadline")} + 30 s): see `docker service ps {entry.Name}`");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+        }
+    }
+
+    /// <summary>Scales a suspended swarm service back to its replicas and waits until each new task's container is ready.</summary>
+    private async Task ScaleBackAsync(SuspendedContainer entry, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ScaleAsync(entry.SwarmService!, entry.Replicas ?? 1, cancellationToken);
+        }
+        catch (DockerApiException e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            log.Warning("Swarm service {Service} is gone: not scaled back", entry.Name);
+            return;
+        }
+
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stopWaiting);
+        try
+        {
+            // Every task runs on this engine on a single-node swarm; on more nodes, the tasks elsewhere are the swarm's to watch.
+            var containers = await WaitSwarmContainersAsync(entry, (int)(entry.Replicas ?? 1), waiting.Token);
+            foreach (var container in containers)
+            {
+                await Health.WaitReadyAsync(engine, container.ID, NameOf(container), _graph[entry.Service], log, waiting.Token);
+            }
+
+            log.Information("Scaled {Service} back to {Replicas}", entry.Name, entry.Replicas);
+        }
+        catch (OperationCanceledException) when (stopWaiting.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            log.Warning("Scaled {Service} back to {Replicas} without waiting for its health (the run was stopped again)", entry.Name, entry.Replicas);
         }
     }
 
