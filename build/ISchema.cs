@@ -10,14 +10,19 @@ interface ISchema : IHazEnvironment, IHazArtifacts
         .Description("Check the unified schema, the backup, retention and load test configurations: every problem in one run, each with file:line:col; non-zero exit on errors.")
         .Executes(() =>
         {
-            SchemaFile.Validate(Out, Log);
+            SchemaFile.Validate(Out, Log, Orchestrator == LlmStack.Schema.Orchestrator.Swarm
+                ? EnvironmentArgument is { } environment ? [environment] : SchemaFile.EnvironmentNames().ToList()
+                : null);
             BackupConfigLoader.Validate(SchemaFile, BackupConfig, Out, Log);
             RetentionConfigLoader.Validate(SchemaFile, RetentionConfig, BackupConfig, Out, Log);
             LlmStack.Testing.LoadTestConfigLoader.Validate(SchemaFile, LoadConfig, Out, Log);
         });
 
+    [Parameter("ValidateSchema: check as if run on this orchestrator (swarm: every key Swarm cannot honour, each at file:line:col) — every environment, or --environment's; an environment whose schema says orchestrator: swarm is always checked so")]
+    LlmStack.Schema.Orchestrator? Orchestrator => TryGetValue<LlmStack.Schema.Orchestrator?>(() => Orchestrator);
+
     Target GenerateCompose => _ => _
-        .Description("Write compose files for every environment: artifacts/compose/<environment>/<stack>.yml and all.yml.")
+        .Description("Write compose files for every environment: artifacts/compose/<environment>/<stack>.yml, all.yml and swarm-stack.yml (for docker stack deploy).")
         .DependsOn(ValidateSchema)
         .Executes(() => ReportSummary("Files", ComposeCommands.GenerateAll(SchemaFile, Path.Combine(ArtifactsDirectory, "compose"), Log).Count.ToString()));
 }

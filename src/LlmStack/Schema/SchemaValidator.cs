@@ -37,6 +37,22 @@ public static partial class SchemaValidator
 
         CheckAcrossEnvironments(schema, resolved, diagnostics);
         CheckUnusedVolumes(schema, diagnostics);
+
+        // An environment that runs on a swarm: what Swarm cannot honour is an error now, not a surprise at Start.
+        foreach (var (name, environment) in schema.Environments)
+        {
+            if (!SwarmWords.TryOrchestrator(environment.Orchestrator, out var orchestrator))
+            {
+                diagnostics.Error(environment.Locate("orchestrator"), $"environment '{name}': orchestrator '{environment.Orchestrator}' is not containers or swarm");
+            }
+            else if (orchestrator == Orchestrator.Swarm && resolved.Any(r => r.Name == name))
+            {
+                foreach (var diagnostic in SwarmCompatibility.Check(schema, name, rootDirectory))
+                {
+                    diagnostics.Add(diagnostic);
+                }
+            }
+        }
     }
 
     private static void CheckTopLevel(ComposeSchema schema, DiagnosticBag diagnostics)
