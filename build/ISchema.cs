@@ -10,14 +10,16 @@ interface ISchema : IHazEnvironment, IHazArtifacts
         .Description("Check the unified schema, the backup, retention and load test configurations: every problem in one run, each with file:line:col; non-zero exit on errors.")
         .Executes(() =>
         {
-            SchemaFile.Validate(Out, Log);
+            SchemaFile.Validate(Out, Log, OrchestratorArgument == LlmStack.Schema.Orchestrator.Swarm
+                ? EnvironmentArgument is { } environment ? [environment] : SchemaFile.EnvironmentNames().ToList()
+                : null);
             BackupConfigLoader.Validate(SchemaFile, BackupConfig, Out, Log);
             RetentionConfigLoader.Validate(SchemaFile, RetentionConfig, BackupConfig, Out, Log);
             LlmStack.Testing.LoadTestConfigLoader.Validate(SchemaFile, LoadConfig, Out, Log);
         });
 
     Target GenerateCompose => _ => _
-        .Description("Write compose files for every environment: artifacts/compose/<environment>/<stack>.yml and all.yml.")
+        .Description("Write compose files for every environment: artifacts/compose/<environment>/<stack>.yml, all.yml and swarm-stack.yml (for docker stack deploy).")
         .DependsOn(ValidateSchema)
         .Executes(() => ReportSummary("Files", ComposeCommands.GenerateAll(SchemaFile, Path.Combine(ArtifactsDirectory, "compose"), Log).Count.ToString()));
 }

@@ -24,12 +24,6 @@ public sealed record EndpointChoice(SchemaEndpointMode Mode, string Why)
 /// </summary>
 public static class SwarmSpecs
 {
-    /// <summary>How long a rollback watches the restored task: it is the definition that was healthy before, and Start waits for it to be healthy anyway.</summary>
-    public static readonly TimeSpan RollbackMonitor = TimeSpan.FromSeconds(5);
-
-    /// <summary>Swarm's own monitor default, for services without a healthcheck.</summary>
-    public static readonly TimeSpan DefaultMonitor = TimeSpan.FromSeconds(5);
-
     /// <summary>Whether the kernel of this host has IPVS (Swarm's virtual IPs and routing mesh need it).</summary>
     public static bool HostHasIpvs() => File.Exists("/proc/net/ip_vs") || Directory.Exists("/sys/module/ip_vs");
 
@@ -45,37 +39,20 @@ public static class SwarmSpecs
         _ => new(SchemaEndpointMode.Dnsrr, "dnsrr (auto: the kernel has no IPVS, so no virtual IPs and no routing mesh; ports are published in host mode)"),
     };
 
-    /// <summary>
-    /// The update policy: the schema's <c>update:</c> with defaults — parallelism 1, rollback on failure, monitor the
-    /// healthcheck's start period + interval × retries (5s without one), stop-first for a service with a data volume (two
-    /// tasks must not write one volume), start-first otherwise (the old task serves until the new one runs).
-    /// </summary>
-    public static SwarmUpdateConfig Update(ResolvedService service)
-    {
-        var update = service.Update;
-        var order = update.Order ?? (service.HasDataVolume ? UpdateOrder.StopFirst : UpdateOrder.StartFirst);
-        var monitor = update.Monitor ?? (service.Healthcheck is { Disabled: false } check && check.Detection > TimeSpan.Zero ? check.Detection : DefaultMonitor);
-        return new SwarmUpdateConfig
-        {
-            Parallelism = (ulong)(update.Parallelism ?? 1),
-            Order = order == UpdateOrder.StartFirst ? "start-first" : "stop-first",
-            FailureAction = (update.FailureAction ?? UpdateFailureAction.Rollback) switch
-            {
-                UpdateFailureAction.Pause => "pause",
-                UpdateFailureAction.Continue => "continue",
-                _ => "rollback",
-            },
-            Monitor = monitor,
-            Delay = update.Delay ?? TimeSpan.Zero,
-        };
-    }
+    /// <summary>The update policy (<see cref="SwarmUpdatePolicy.For"/>: the schema's <c>update:</c> over the defaults) in Docker's terms.</summary>
+    public static SwarmUpdateConfig Update(ResolvedService service) => Config(SwarmUpdatePolicy.For(service));
 
-    /// <summary>How a rollback is carried out: as the update, but failures pause it and its watch is short (<see cref="RollbackMonitor"/>).</summary>
-    public static SwarmUpdateConfig Rollback(ResolvedService service)
+    /// <summary>How a rollback is carried out (<see cref="SwarmUpdatePolicy.Rollback"/>).</summary>
+    public static SwarmUpdateConfig Rollback(ResolvedService service) => Config(SwarmUpdatePolicy.For(service).Rollback);
+
+    private static SwarmUpdateConfig Config(SwarmUpdatePolicy policy) => new()
     {
-        var update = Update(service);
-        return new SwarmUpdateConfig { Parallelism = update.Parallelism, Order = update.Order, FailureAction = "pause", Monitor = RollbackMonitor, Delay = TimeSpan.Zero };
-    }
+        Parallelism = (ulong)policy.Parallelism,
+        Order = SwarmWords.Text(policy.Order),
+        FailureAction = SwarmWords.Text(policy.FailureAction),
+        Monitor = policy.Monitor,
+        Delay = policy.Delay,
+    };
 
     /// <summary>
     /// The service's spec: the container plan's image, command, environment, user, mounts, healthcheck and labels in a
@@ -122,7 +99,7 @@ public static class SwarmSpecs
                 },
                 Placement = new Placement
                 {
-                    Constraints = service.Placement.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => $"node.labels.{kv.Key}=={kv.Value}").ToList(),
+                    Constraints = [.. SwarmServicePlan.ConstraintsOf(service)],
                 },
                 Resources = Resources(service),
             },

@@ -33,7 +33,7 @@ public sealed class DiagnosticBag
 
     public void Warning(SourceLocation location, string message) => Add(new Diagnostic(Severity.Warning, location, message));
 
-    private void Add(Diagnostic diagnostic)
+    public void Add(Diagnostic diagnostic)
     {
         if (!_items.Contains(diagnostic))
         {

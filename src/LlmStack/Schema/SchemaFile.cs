@@ -72,17 +72,41 @@ public sealed class SchemaFile(string rootDirectory, string path)
 
     public ResolvedEnvironment Resolve(string environment) => EnvironmentResolver.Resolve(Load(), environment, RootDirectory, Overlay?.Invoke(environment));
 
-    /// <summary>Prints every diagnostic (file:line:col) and a count; throws when there is an error.</summary>
-    public void Validate(TextWriter output, ILogger log)
+    /// <summary>
+    /// Prints every diagnostic (file:line:col) and a count; throws when there is an error. <paramref name="asSwarm"/>: environments
+    /// also checked as if their orchestrator were swarm (<c>ValidateSchema --orchestrator swarm</c>); an environment whose
+    /// <c>orchestrator:</c> is swarm always is.
+    /// </summary>
+    public void Validate(TextWriter output, ILogger log, IReadOnlyCollection<string>? asSwarm = null)
     {
         var result = SchemaLoader.Load(FullPath, DisplayPath, RootDirectory);
+        if (result.Schema is { } defined && (asSwarm ?? []).FirstOrDefault(e => !defined.Environments.ContainsKey(e)) is { } unknown)
+        {
+            throw new SchemaException($"environment '{unknown}' is not defined in {DisplayPath} (defined: {string.Join(", ", defined.Environments.Keys)})");
+        }
+
+        var all = new DiagnosticBag();
         foreach (var diagnostic in result.Diagnostics)
+        {
+            all.Add(diagnostic);
+        }
+
+        foreach (var environment in result.Schema is null ? [] : asSwarm ?? [])
+        {
+            foreach (var diagnostic in SwarmCompatibility.Check(result.Schema!, environment, RootDirectory))
+            {
+                all.Add(diagnostic);
+            }
+        }
+
+        var diagnostics = all.Items;
+        foreach (var diagnostic in diagnostics)
         {
             output.WriteLine(diagnostic.ToString());
         }
 
-        var errors = result.Diagnostics.Count(d => d.IsError);
-        var warnings = result.Diagnostics.Count - errors;
+        var errors = diagnostics.Count(d => d.IsError);
+        var warnings = diagnostics.Count - errors;
         if (errors > 0)
         {
             throw new SchemaException($"{DisplayPath}: {errors} error(s), {warnings} warning(s): fix the errors above and run ValidateSchema again");
@@ -92,6 +116,11 @@ public sealed class SchemaFile(string rootDirectory, string path)
         log.Information(
             "{Schema} is valid: {Services} services, {Stacks} stacks, {Environments} environments ({Names}), {Warnings} warning(s)",
             DisplayPath, schema.Services.Count, schema.Stacks.Count, schema.Environments.Count, string.Join(", ", schema.Environments.Keys), warnings);
+        var swarm = schema.Environments.Where(e => SwarmResolver.Parse<Orchestrator>(e.Value.Orchestrator ?? "containers") == Orchestrator.Swarm).Select(e => e.Key).Union(asSwarm ?? []).ToList();
+        if (swarm.Count > 0)
+        {
+            log.Information("Checked for Docker Swarm: {Environments} (docs/SWARM.md, What maps and what does not)", string.Join(", ", swarm));
+        }
         _schema = schema;
     }
 }

@@ -37,6 +37,19 @@ public static partial class SchemaValidator
 
         CheckAcrossEnvironments(schema, resolved, diagnostics);
         CheckUnusedVolumes(schema, diagnostics);
+
+        // An environment that runs on a swarm: what Swarm cannot honour is an error now, not a surprise at Start.
+        foreach (var (name, environment) in schema.Environments)
+        {
+            // (an unknown orchestrator: word is reported by the resolver)
+            if (resolved.Any(r => r.Name == name && r.Environment.Orchestrator == Orchestrator.Swarm))
+            {
+                foreach (var diagnostic in SwarmCompatibility.Check(schema, name, rootDirectory))
+                {
+                    diagnostics.Add(diagnostic);
+                }
+            }
+        }
     }
 
     private static void CheckTopLevel(ComposeSchema schema, DiagnosticBag diagnostics)

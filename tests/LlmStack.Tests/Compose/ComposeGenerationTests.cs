@@ -34,16 +34,16 @@ public partial class ComposeGenerationTests(GeneratedCompose generated) : IClass
     }
 
     [Fact]
-    public void One_file_per_stack_and_one_for_all_stacks_in_every_environment()
+    public void One_file_per_stack_one_for_all_stacks_and_a_swarm_stack_file_in_every_environment()
     {
         foreach (var environment in Environments)
         {
             var resolved = generated.Schema.Resolve(environment);
-            var expected = resolved.Stacks.Select(s => s.Name + ".yml").Append("all.yml").Order();
+            var expected = resolved.Stacks.Select(s => s.Name + ".yml").Append("all.yml").Append(StackFileGenerator.FileName).Order();
             Directory.GetFiles(Path.Combine(generated.Output, environment)).Select(Path.GetFileName).Order().Should().Equal(expected);
         }
 
-        generated.Files.Should().HaveCount(25);
+        generated.Files.Should().HaveCount(29);
     }
 
     [Fact]
@@ -145,7 +145,16 @@ public partial class ComposeGenerationTests(GeneratedCompose generated) : IClass
             foreach (var file in Directory.GetFiles(Path.Combine(generated.Output, environment)))
             {
                 var root = generated.Read(environment, Path.GetFileName(file));
-                root["name"].ToString().Should().Be(project);
+                if (Path.GetFileName(file) == StackFileGenerator.FileName)
+                {
+                    // Format 3.8 has no top-level name: the project is the stack name docker stack deploy is given.
+                    File.ReadAllText(file).Should().Contain($"docker stack deploy -c <this file> {project}\n");
+                }
+                else
+                {
+                    root["name"].ToString().Should().Be(project);
+                }
+
                 foreach (var (name, service) in ((YamlMappingNode)root["services"]).Children)
                 {
                     var labels = (YamlMappingNode)service["labels"];

@@ -47,11 +47,12 @@ public class SwarmSpecsTests : IDisposable
         postgres.Parallelism.Should().Be(1);
         postgres.FailureAction.Should().Be("rollback");
         postgres.Order.Should().Be("stop-first", "two tasks must not write one volume");
-        postgres.Monitor.Should().Be(TimeSpan.FromSeconds(10 + (10 * 5)), "start period + interval × retries of the standard template");
+        var check = Testing.Service("postgres").Healthcheck!;
+        postgres.Monitor.Should().Be(check.StartPeriod + ((check.Interval + check.Timeout) * check.Retries), "start period + (interval + timeout) × retries: a probe that hangs fails only after its timeout");
 
-        var stateless = Testing.Service("postgres") with { Volumes = [], Healthcheck = null };
+        var stateless = Testing.Service("postgres") with { Volumes = [], Ports = [], Healthcheck = null };
         SwarmSpecs.Update(stateless).Order.Should().Be("start-first");
-        SwarmSpecs.Update(stateless).Monitor.Should().Be(SwarmSpecs.DefaultMonitor);
+        SwarmSpecs.Update(stateless).Monitor.Should().Be(SwarmUpdatePolicy.DockerDefaultMonitor);
 
         var written = stateless with { Update = new ResolvedUpdatePolicy { Parallelism = 2, Order = UpdateOrder.StopFirst, FailureAction = UpdateFailureAction.Pause, Monitor = TimeSpan.FromMinutes(2), Delay = TimeSpan.FromSeconds(3) } };
         var update = SwarmSpecs.Update(written);
@@ -77,7 +78,7 @@ public class SwarmSpecsTests : IDisposable
         spec.Mode!.Replicated!.Replicas.Should().Be(1UL);
         spec.EndpointSpec!.Mode.Should().Be("dnsrr");
         spec.EndpointSpec.Ports.Should().ContainSingle().Which.Should().BeEquivalentTo(new { PublishMode = "host", TargetPort = 5432U, PublishedPort = 15432U, Protocol = "tcp" });
-        spec.TaskTemplate.Placement!.Constraints.Should().BeEmpty();
+        spec.TaskTemplate.Placement!.Constraints.Should().Equal("node.labels.llmstack.data == true");
     }
 
     [Fact]
@@ -86,7 +87,7 @@ public class SwarmSpecsTests : IDisposable
         var service = Testing.Service("redis") with { Placement = new Dictionary<string, string> { ["data"] = "true", ["disk"] = "ssd" }, Replicas = 3, Ports = [] };
         var plan = ContainerSpecs.Build(Testing, service, 1, "r:1", _ => "x", Repository.Root);
         var spec = SwarmSpecs.Build(Testing, service, plan, SwarmSpecs.Endpoint(EndpointMode.Vip, ipvs: true));
-        spec.TaskTemplate!.Placement!.Constraints.Should().Equal("node.labels.data==true", "node.labels.disk==ssd");
+        spec.TaskTemplate!.Placement!.Constraints.Should().Equal("node.labels.data == true", "node.labels.disk == ssd");
         spec.Mode!.Replicated!.Replicas.Should().Be(3UL);
         spec.EndpointSpec!.Mode.Should().Be("vip");
     }
@@ -142,10 +143,10 @@ public class SwarmSpecsTests : IDisposable
         {
             var testing = Map(Map(schema, "environments"), "testing");
             testing.Add("orchestrator", "swarm");
-            testing.Add("swarm", new YamlMappingNode("endpoint_mode", "dnsrr", "nodes", new YamlMappingNode("self", new YamlMappingNode("labels", new YamlMappingNode("data", "true")))));
+            testing.Add("swarm", new YamlMappingNode("endpoint_mode", "dnsrr", "publish_all_interfaces", "true", "nodes", new YamlMappingNode("self", new YamlMappingNode("labels", new YamlMappingNode("data", "true")))));
             var redis = Map(Map(schema, "services"), "redis");
-            redis.Add("placement", new YamlMappingNode("labels", new YamlMappingNode("data", "true")));
-            redis.Add("update", new YamlMappingNode("order", "start-first", "failure_action", "pause", "monitor", "2m", "parallelism", "2"));
+            redis.Children[new YamlScalarNode("placement")] = new YamlMappingNode("labels", new YamlMappingNode("data", "true"));
+            redis.Add("update", new YamlMappingNode("order", "stop-first", "failure_action", "pause", "monitor", "2m", "parallelism", "2"));
         }, out var errors);
         errors.Should().BeEmpty();
         resolved.Orchestrator.Should().Be(Orchestrator.Swarm);
@@ -153,7 +154,7 @@ public class SwarmSpecsTests : IDisposable
         resolved.Swarm.Nodes["self"].Should().Contain("data", "true");
         var redisResolved = resolved.Service("redis");
         redisResolved.Placement.Should().Contain("data", "true");
-        redisResolved.Update.Should().Be(new ResolvedUpdatePolicy { Order = UpdateOrder.StartFirst, FailureAction = UpdateFailureAction.Pause, Monitor = TimeSpan.FromMinutes(2), Parallelism = 2 });
+        redisResolved.Update.Should().Be(new ResolvedUpdatePolicy { Order = UpdateOrder.StopFirst, FailureAction = UpdateFailureAction.Pause, Monitor = TimeSpan.FromMinutes(2), Parallelism = 2 });
         Testing.Orchestrator.Should().Be(Orchestrator.Containers, "the default");
     }
 
