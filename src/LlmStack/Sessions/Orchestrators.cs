@@ -33,6 +33,7 @@ internal sealed class SwarmOrchestrator(EnvironmentSession session) : IStackOrch
     {
         var environment = session.Environment;
         environment.Stack(stack);
+        RefuseWhatSwarmCannotHonour(session.Options.Schema, environment.Name);
         var map = session.Images;
         await session.LockAsync(cancellationToken);
         var stacks = await StacksAsync(cancellationToken);
@@ -62,6 +63,21 @@ internal sealed class SwarmOrchestrator(EnvironmentSession session) : IStackOrch
     {
         session.Environment.Stack(stack);
         session.Options.Reports.Write(await (await StacksAsync(cancellationToken)).StatusAsync(stack, cancellationToken));
+    }
+
+    /// <summary>
+    /// What Swarm cannot honour (<see cref="SwarmCompatibility"/>: a container name, GPU device ids, a port bound to one
+    /// host address without the acknowledgement, an unpinned data volume…) stops a Start before anything is created,
+    /// naming the first problem at its file:line:col and the target that lists them all.
+    /// </summary>
+    internal static void RefuseWhatSwarmCannotHonour(SchemaFile schema, string environment)
+    {
+        var errors = SwarmCompatibility.Check(schema.Load(), environment, schema.RootDirectory).Where(d => d.IsError).ToList();
+        if (errors.Count > 0)
+        {
+            throw new PipelineException(
+                $"environment '{environment}' cannot run on a swarm as defined: {errors[0]}{(errors.Count > 1 ? $" (and {errors.Count - 1} more)" : string.Empty)}: run ValidateSchema --orchestrator swarm --environment {environment} for the list (docs/SWARM.md, What maps and what does not)");
+        }
     }
 
     /// <summary>What the swarm orchestrator does not do yet, in one line naming the way that works.</summary>
