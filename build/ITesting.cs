@@ -38,8 +38,9 @@ interface ITesting : IHazEnvironment, ITests
     string TestReportDirectory => Path.Combine(ArtifactsDirectory, "test-report");
 
     Target TestReport => _ => _
-        .Description("One Allure report (npm allure 3, installed like the test tools) in artifacts/test-report/ over every JUnit file of the run: unit and integration (artifacts/test-results/), smoke and load (artifacts/smoke-tests/, the newest run of each plan in artifacts/load-tests/, under the state directory); a table of passed, failed, broken and skipped per source and in the report (--json); the files also copied into the environment's Allure results volume when it exists (else it says why not). Non-zero when there is no test result at all.")
+        .Description("One Allure report (npm allure 3, installed like the test tools) in artifacts/test-report/ over every JUnit file of the run: unit and integration (artifacts/test-results/), smoke and load (artifacts/smoke-tests/, the newest run of each plan in artifacts/load-tests/, under the state directory); a table of passed, failed, broken and skipped per source and in the report (--json); the files also copied into the environment's Allure results volume when it exists (else it says why not). Runs also when a test named before it in the same run failed. Non-zero when there is no test result at all.")
         .After(UnitTest, IntegrationTest, SmokeTest, LoadTest)
+        .AssuredAfterFailure()
         .Executes(async ct =>
         {
             await LlmStack.Tooling.TestTools.EnsureNpmAsync(RootDirectory, Log, ct);
