@@ -185,7 +185,7 @@ public sealed class TestingTargetTests(RunningUiAndTesting stacks) : IClassFixtu
         files.Should().Contain("llmstack-smoke-testing.xml").And.Contain($"llmstack-load-{Path.GetFileName(Path.GetDirectoryName(loadFile))}_junit.xml")
             .And.Contain("other-tool.xml").And.NotContain("llmstack-stale.xml");
         var (_, copied) = await Docker.ExecAsync(allure, "cat", "/app/allure-results/llmstack-smoke-testing.xml");
-        copied.Should().Be(await File.ReadAllTextAsync(Path.Combine(Docker.Root, smoke)));
+        copied.Should().Be(System.Text.Encoding.UTF8.GetString(await File.ReadAllBytesAsync(Path.Combine(Docker.Root, smoke))), "the file byte for byte (its BOM too)");
         await Docker.ExecAsync(allure, "rm", "-f", "/app/allure-results/other-tool.xml");
     }
 
