@@ -271,7 +271,14 @@ public sealed partial class TestReportTests : IDisposable
                 RedirectStandardError = true,
                 UseShellExecute = false,
             };
-            foreach (var argument in new[] { "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", $"--user-data-dir={profile}", "--virtual-time-budget=20000", "--dump-dom", url })
+            // Root needs --no-sandbox; the rest keeps Chromium off every network but the loopback page (no updates, pings, sync).
+            string[] arguments =
+            [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-default-apps", "--no-pings", $"--user-data-dir={profile}",
+                "--virtual-time-budget=20000", "--dump-dom", url,
+            ];
+            foreach (var argument in arguments)
             {
                 start.ArgumentList.Add(argument);
             }
