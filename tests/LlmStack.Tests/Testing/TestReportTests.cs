@@ -111,6 +111,12 @@ public sealed partial class TestReportTests : IDisposable
     }
 
     [Fact]
+    public void UnitTests_summary_counts_a_skipped_xUnit_test_which_the_TRX_counters_leave_out_of_notExecuted()
+    {
+        LlmStack.Tooling.TestRunner.Counts(Path.Combine(Fixtures, "unit", "Sample.Tests.trx")).Should().Be((7, 1, 1));
+    }
+
+    [Fact]
     public async Task No_result_at_all_fails_in_one_line_where_Allure_would_exit_0()
     {
         Directory.CreateDirectory(Path.Combine(_root, "artifacts", "test-results", "unit"));
