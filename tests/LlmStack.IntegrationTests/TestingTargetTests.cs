@@ -146,6 +146,50 @@ public sealed class TestingTargetTests(RunningUiAndTesting stacks) : IClassFixtu
     }
 
     [Fact]
+    public async Task TestReport_reports_the_smoke_and_load_results_and_puts_them_into_the_allure_results_volume()
+    {
+        // The smoke results of a real run; the load results of a run as LoadTest leaves them (LoadTest's own tests run JMeter).
+        (await Build.RunAsync("SmokeTest")).ExitCode.Should().Be(0);
+        var loadRun = Directory.CreateDirectory(Path.Combine(_state, "artifacts", "load-tests", "nginx-20261206-120000-3d4e5f")).FullName;
+        LlmStack.Testing.JUnitXml.Write(Path.Combine(loadRun, "junit.xml"), "LoadTest nginx", [new LlmStack.Testing.JUnitCase("LoadTest.nginx", "GET /health", 0.1, null)], DateTimeOffset.UtcNow);
+
+        // What an earlier TestReport left in the volume goes; what others put there stays.
+        var allure = TestNames.Container("allure-results");
+        (await Docker.ExecAsync(allure, "sh", "-c", "echo '<testsuites/>' > /app/allure-results/llmstack-stale.xml && echo '<testsuites/>' > /app/allure-results/other-tool.xml")).ExitCode.Should().Be(0);
+
+        var run = await Build.RunAsync("TestReport", "--json");
+        run.ExitCode.Should().Be(0, run.ToString());
+        var document = JsonDocument.Parse(run.StandardOutput).RootElement;
+        var sources = document.GetProperty("sources").EnumerateArray().ToDictionary(s => s.GetProperty("source").GetString()!, s => s);
+        int Cases(string file, string? failed = null) => XDocument.Load(Path.Combine(Docker.Root, file)).Descendants("testcase").Count(c => failed is null || c.Element(failed) is not null);
+        int Count(string source, string what) => sources[source].GetProperty("counts").GetProperty(what).GetInt32();
+
+        var smoke = sources["smoke"].GetProperty("files").EnumerateArray().Select(f => f.GetString()!).Should().ContainSingle().Subject;
+        smoke.Should().EndWith("artifacts/smoke-tests/testing.xml");
+        Count("smoke", "total").Should().Be(Cases(smoke)).And.BeGreaterThan(5);
+        Count("smoke", "failed").Should().Be(0);
+        var loadFile = sources["load"].GetProperty("files").EnumerateArray().Select(f => f.GetString()!).Should().ContainSingle().Subject;
+        Count("load", "total").Should().Be(Cases(loadFile)).And.Be(1, "one label, GET /health");
+        Count("load", "passed").Should().Be(1);
+
+        // The report holds every source's cases (none merged), and the volume the same files.
+        var total = document.GetProperty("total").GetProperty("total").GetInt32();
+        total.Should().Be(sources.Values.Sum(s => s.GetProperty("counts").GetProperty("total").GetInt32()));
+        JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Docker.Root, "artifacts", "test-report", "summary.json"))).RootElement
+            .GetProperty("stats").GetProperty("total").GetInt32().Should().Be(total);
+        document.GetProperty("allureResults").GetString().Should().StartWith($"Copied {sources.Values.Sum(s => s.GetProperty("files").GetArrayLength())} JUnit file(s) into volume {TestNames.Volume("allure_results")}");
+
+        var (code, listing) = await Docker.ExecAsync(allure, "ls", "/app/allure-results");
+        code.Should().Be(0, listing);
+        var files = listing.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        files.Should().Contain("llmstack-smoke-testing.xml").And.Contain($"llmstack-load-{Path.GetFileName(Path.GetDirectoryName(loadFile))}_junit.xml")
+            .And.Contain("other-tool.xml").And.NotContain("llmstack-stale.xml");
+        var (_, copied) = await Docker.ExecAsync(allure, "cat", "/app/allure-results/llmstack-smoke-testing.xml");
+        copied.Should().Be(System.Text.Encoding.UTF8.GetString(await File.ReadAllBytesAsync(Path.Combine(Docker.Root, smoke))), "the file byte for byte (its BOM too)");
+        await Docker.ExecAsync(allure, "rm", "-f", "/app/allure-results/other-tool.xml");
+    }
+
+    [Fact]
     public async Task LoadTest_names_an_unknown_plan_and_the_closest_one()
     {
         var unknown = await Build.RunAsync("LoadTest", "--load-plan", "nginks");

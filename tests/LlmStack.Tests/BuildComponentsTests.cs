@@ -65,7 +65,7 @@ public partial class BuildComponentsTests
         { "IWorkflows", ["GenerateWorkflows", "CheckWorkflows"] },
         { "IGitHub", ["DispatchRestore", "ReportFailure", "WorkflowStatus"] },
         { "ITests", ["TestTools", "UnitTest", "FixtureImages", "IntegrationTest", "Test"] },
-        { "ITesting", ["SmokeTest", "LoadTest", "CheckDocs"] },
+        { "ITesting", ["SmokeTest", "LoadTest", "TestReport", "ServeTestReport", "CheckDocs"] },
         { "IBenchmarks", ["BenchmarkStartup", "BenchmarkStartCore", "BenchmarkBackup", "BenchmarkTiers", "BenchmarkRetentionCleanup", "BenchmarkRetention", "BenchmarkSecurityScan"] },
         { "ISchema", ["ValidateSchema", "GenerateCompose"] },
         { "IMonitoring", ["GenerateMonitoring", "CheckMonitoring"] },

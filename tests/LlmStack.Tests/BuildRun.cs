@@ -28,7 +28,15 @@ internal static class BuildRun
         return (code, output.ToString(), error.ToString());
     }
 
-    private static async Task<int> RunAsync(string root, TextWriter output, TextWriter error, string[] arguments, IReadOnlyDictionary<string, string>? variables = null)
+    /// <summary>A run that <paramref name="cancellation"/> stops as Ctrl-C would (a target that serves until then).</summary>
+    public static async Task<(int Code, string Output)> RunUntilAsync(string root, CancellationToken cancellation, params string[] arguments)
+    {
+        var output = new StringWriter();
+        var code = await RunAsync(root, TextWriter.Synchronized(output), TextWriter.Synchronized(output), arguments, cancellation: cancellation);
+        return (code, output.ToString());
+    }
+
+    private static async Task<int> RunAsync(string root, TextWriter output, TextWriter error, string[] arguments, IReadOnlyDictionary<string, string>? variables = null, CancellationToken cancellation = default)
     {
         var build = (PipelineBuild)Activator.CreateInstance(Type.GetType("Build, _build", throwOnError: true)!)!;
         return await PipelineRunner.RunAsync(build, new RunOptions
@@ -36,6 +44,7 @@ internal static class BuildRun
             Arguments = [.. arguments, "--root", root],
             Output = output,
             Error = error,
+            CancellationToken = cancellation,
             EnvironmentVariables = new Dictionary<string, string>(variables ?? new Dictionary<string, string>()) { ["LLMSTACK_LOG_DIRECTORY"] = Path.Combine(root, ".nuke", "temp") },
         });
     }

