@@ -18,6 +18,8 @@ public sealed class SwarmStack : IAsyncLifetime
 
     public Cli.Result Init { get; private set; } = null!;
 
+    public Cli.Result LabelNodes { get; private set; } = null!;
+
     public Cli.Result First { get; private set; } = null!;
 
     public Cli.Result Second { get; private set; } = null!;
@@ -35,6 +37,7 @@ public sealed class SwarmStack : IAsyncLifetime
         await Docker.CleanAsync("testing");
         Schema = SchemaCopy.Write(Docker.Root, schema =>
         {
+            OnASwarm(schema);
             schema.Map("stacks").Map("core").Children[new YamlScalarNode("services")] = new YamlSequenceNode(
                 new YamlScalarNode("postgres"), new YamlScalarNode("redis"), new YamlScalarNode("qdrant"), new YamlScalarNode("minio"), new YamlScalarNode("echo"));
             var echo = schema.Service("echo");
@@ -45,11 +48,21 @@ public sealed class SwarmStack : IAsyncLifetime
                 "interval", "2s", "timeout", "2s", "retries", "3"));
         });
         Init = await new TestRun(Docker.Root).RunAsync("SwarmInit", "--swarm-listen", "127.0.0.1", "--swarm-advertise", "127.0.0.1");
+        LabelNodes = await Run.RunAsync("SwarmLabelNodes");
         First = await Run.RunAsync("StartCore");
         VersionsAfterFirst = await VersionsAsync();
         Second = await Run.RunAsync("StartCore");
         VersionsAfterSecond = await VersionsAsync();
     }
+
+    /// <summary>
+    /// The testing environment made fit for a swarm, as an operator would: its loopback ports acknowledged as published on
+    /// every interface, and this node labelled as the data node the data services are pinned to (placement: llmstack.data).
+    /// </summary>
+    public static void OnASwarm(YamlMappingNode schema) =>
+        schema.Map("environments").Map("testing").Set("swarm", new YamlMappingNode(
+            "publish_all_interfaces", "true",
+            "nodes", new YamlMappingNode("self", new YamlMappingNode("labels", new YamlMappingNode("llmstack.data", "true")))));
 
     public async Task<Dictionary<string, ulong>> VersionsAsync() =>
         (await ServicesAsync()).ToDictionary(s => s.Spec!.Labels[Names.Service], s => s.Version!.Index!.Value);
@@ -93,6 +106,9 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
     public async Task A_StartCore_on_a_swarm_runs_healthy_services_on_an_attachable_overlay_network_with_the_schemas_subnet_and_a_second_run_changes_nothing()
     {
         stack.Init.ExitCode.Should().Be(0, stack.Init.ToString());
+        stack.LabelNodes.ExitCode.Should().Be(0, stack.LabelNodes.ToString());
+        var node = (await stack.Docker.Docker.Swarm.ListNodesAsync()).Single();
+        node.Spec!.Labels.Should().Contain("llmstack.data", "true", "SwarmLabelNodes set what the environment's swarm.nodes names on this node (self)");
         stack.First.ExitCode.Should().Be(0, stack.First.ToString());
         stack.First.Output.Should().Contain("dnsrr (auto: the kernel has no IPVS");
         stack.First.Output.Should().Contain("5 created");
@@ -109,7 +125,8 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
 
         services.Single(s => s.Spec!.Labels[Names.Service] == "postgres").Spec!.UpdateConfig!.Order.Should().Be("stop-first", "postgres has a data volume");
         services.Single(s => s.Spec!.Labels[Names.Service] == "echo").Spec!.UpdateConfig!.Order.Should().Be("start-first", "echo has none");
-        services.Single(s => s.Spec!.Labels[Names.Service] == "postgres").Spec!.UpdateConfig!.Monitor.Should().Be(TimeSpan.FromSeconds(60), "start period 10s + interval 10s × 5 retries");
+        services.Single(s => s.Spec!.Labels[Names.Service] == "postgres").Spec!.UpdateConfig!.Monitor.Should().Be(TimeSpan.FromSeconds(10 + ((10 + 5) * 5)), "start period 10s + (interval 10s + timeout 5s) × 5 retries: a hanging probe fails only after its timeout");
+        services.Single(s => s.Spec!.Labels[Names.Service] == "postgres").Spec!.TaskTemplate!.Placement!.Constraints.Should().Equal("node.labels.llmstack.data == true");
 
         // Every task's container reports healthy by Docker's own checks too.
         var containers = await stack.Docker.ContainersAsync("testing");
@@ -130,6 +147,87 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         status.ExitCode.Should().Be(0, status.ToString());
         status.StandardOutput.Should().Contain("\"orchestrator\": \"swarm\"");
     }
+
+    /// <summary>
+    /// Data on a swarm: the backup finds each service's task container by our labels, suspends the volume writers by
+    /// scaling their services to 0 and back, and Restore brings rows and files back with the replicas as they were; a run
+    /// killed while a service is scaled down leaves a journal, and the next run scales it back up.
+    /// </summary>
+    [Fact]
+    public async Task BB_BackupFull_then_Restore_of_postgres_and_a_volume_on_the_swarm_and_a_killed_backup_is_scaled_back_by_the_next_run()
+    {
+        using var bed = new BackupBed(stack.Docker, "swarm");
+        var build = bed.Build with { Arguments = [.. bed.Build.Arguments, "--orchestrator", "swarm", "--schema", stack.Schema] };
+        await Sql("DROP TABLE IF EXISTS on_swarm; CREATE TABLE on_swarm AS SELECT g AS id FROM generate_series(1, 5000) g;");
+        await Sh("minio", "mkdir -p /data/bucket && head -c 3000000 /dev/urandom > /data/bucket/object.bin && sha256sum /data/bucket/object.bin");
+        var rows = await Sql("SELECT count(*), sum(id) FROM on_swarm");
+        var tree = await Sh("minio", "cd /data && find . -type f -exec sha256sum {} \\; | sort");
+
+        var backup = await build.RunAsync("BackupFull");
+        backup.ExitCode.Should().Be(0, backup.ToString());
+        backup.Output.Should().MatchRegex(@"Scaled \d+ swarm service\(s\) to 0: [^\n]*minio \(from 1\)", "a swarm replaces a stopped task: its writers are suspended by scaling");
+        await AssertReplicasAsync();
+
+        await Sql("DROP TABLE on_swarm;");
+        await Sh("minio", "rm -rf /data/bucket");
+        foreach (var service in new[] { "postgres", "minio" })
+        {
+            var restore = await build.RunAsync("Restore", "--service", service, "--confirm", "testing");
+            restore.ExitCode.Should().Be(0, restore.ToString());
+        }
+
+        (await Sql("SELECT count(*), sum(id) FROM on_swarm")).Should().Be(rows);
+        (await Sh("minio", "cd /data && find . -type f -exec sha256sum {} \\; | sort")).Should().Be(tree);
+        await AssertReplicasAsync();
+
+        // kill -9 while minio is scaled to 0: the journal names it with its replica count, the next run scales it back.
+        var killed = await build.RunAsync(["BackupService", "--service", "minio"], whileRunning: async process =>
+        {
+            var deadline = DateTime.UtcNow.AddMinutes(2);
+            while ((await ServiceAsync("minio")).Spec!.Mode!.Replicated!.Replicas != 0)
+            {
+                DateTime.UtcNow.Should().BeBefore(deadline, "the backup scales minio to 0 while it reads its volume");
+                await Task.Delay(20);
+            }
+
+            using var kill = System.Diagnostics.Process.Start("kill", ["-KILL", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+            await kill.WaitForExitAsync();
+        });
+        killed.ExitCode.Should().Be(137, killed.ToString());
+        (await ServiceAsync("minio")).Spec!.Mode!.Replicated!.Replicas.Should().Be(0UL, "nothing brought it back yet");
+
+        var next = await build.RunAsync("BackupService", "--service", "minio");
+        next.ExitCode.Should().Be(0, next.ToString());
+        next.Output.Should().MatchRegex(@"left 1 container\(s\) paused or stopped \([^)]*minio[^)]*\): bringing them back");
+        await AssertReplicasAsync();
+    }
+
+    private async Task<SwarmService> ServiceAsync(string service) =>
+        (await stack.ServicesAsync()).Single(s => s.Spec!.Labels[Names.Service] == service);
+
+    /// <summary>Every service at the replicas the schema gives it, each with that many running tasks.</summary>
+    private async Task AssertReplicasAsync()
+    {
+        foreach (var service in await stack.ServicesAsync())
+        {
+            var desired = service.Spec!.Labels[Names.Service] == "echo" ? 3UL : 1UL;
+            service.Spec.Mode!.Replicated!.Replicas.Should().Be(desired, service.Spec.Name);
+            service.ServiceStatus!.RunningTasks.Should().Be(desired, service.Spec.Name);
+        }
+    }
+
+    /// <summary>The running task container of a service (swarm names its containers itself: found by our labels).</summary>
+    private async Task<string> TaskContainerAsync(string service) =>
+        (await stack.Docker.ContainersAsync("testing")).Single(c => c.State == "running" && c.Labels[Names.Service] == service).ID;
+
+    private async Task<string> Sh(string service, string script)
+    {
+        var (code, output) = await stack.Docker.ExecAsync(await TaskContainerAsync(service), "sh", "-c", script);
+        code.Should().Be(0, output);
+        return output;
+    }
+
+    private Task<string> Sql(string sql) => Sh("postgres", $"psql -U multimodal -d multimodal -AtX -v ON_ERROR_STOP=1 -c \"{sql}\"");
 
     [Fact]
     public async Task B_three_replicas_resolve_to_three_addresses_on_the_stack_network()
@@ -183,6 +281,7 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
     {
         var path = SchemaCopy.Write(stack.Docker.Root, schema =>
         {
+            SwarmStack.OnASwarm(schema);
             schema.Map("stacks").Map("core").Children[new YamlScalarNode("services")] = new YamlSequenceNode(
                 new YamlScalarNode("postgres"), new YamlScalarNode("redis"), new YamlScalarNode("qdrant"), new YamlScalarNode("minio"), new YamlScalarNode("sick"), new YamlScalarNode("needs-sick"));
             var sick = schema.Service("sick");
