@@ -48,7 +48,7 @@ public sealed class SwarmStack : IAsyncLifetime
                 "interval", "2s", "timeout", "2s", "retries", "3"));
         });
         Init = await new TestRun(Docker.Root).RunAsync("SwarmInit", "--swarm-listen", "127.0.0.1", "--swarm-advertise", "127.0.0.1");
-        LabelNodes = await Run.RunAsync("SwarmLabelNodes");
+        LabelNodes = await Run.RunAsync("SwarmLabelNodes", "--confirm", "testing");
         First = await Run.RunAsync("StartCore");
         VersionsAfterFirst = await VersionsAsync();
         Second = await Run.RunAsync("StartCore");

@@ -169,7 +169,7 @@ public sealed class SwarmCluster(DockerEngine engine, string project, ILogger lo
             }) { Detail = text });
         }
 
-        return ChangePlan.Of(changes.Count == 0 ? "every node has its labels" : $"{changes.Count} node(s) to label", changes);
+        return ChangePlan.Of(changes.Count == 0 ? "every node has its labels" : $"label {changes.Count} node(s)", changes);
     }
 
     /// <summary>SwarmLeave's plan: this engine leaves the swarm (its services and overlay networks go with it); a swarm LlmStack did not create only with <paramref name="force"/>.</summary>
