@@ -460,6 +460,40 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
         }
     }
 
+    /// <summary>
+    /// Until the swarm counts the service's tasks as running (a task with a healthcheck is "starting" until its container
+    /// is healthy; the swarm's own state follows the container's by a moment). Counts tasks on every node.
+    /// </summary>
+    private async Task WaitRunningTasksAsync(SuspendedContainer entry, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var tasks = await engine.CallAsync(
+                ct => engine.Client.Tasks.ListAsync(new TasksListParameters
+                {
+                    Filters = new Dictionary<string, IDictionary<string, bool>>
+                    {
+                        ["service"] = new Dictionary<string, bool> { [entry.SwarmService!] = true },
+                        ["desired-state"] = new Dictionary<string, bool> { ["running"] = true },
+                    },
+                }, ct),
+                cancellationToken);
+            var running = tasks.Count(t => t.Status?.State == TaskState.Running);
+            if (running >= (int)(entry.Replicas ?? 1))
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new PipelineException($"swarm service {entry.Name}: {running} of {entry.Replicas} task(s) running 30 s after their containers were ready: see `docker service ps {entry.Name}`");
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
+        }
+    }
+
     /// <summary>Scales a suspended swarm service back to its replicas and waits until each new task's container is ready.</summary>
     private async Task ScaleBackAsync(SuspendedContainer entry, CancellationToken cancellationToken)
     {
@@ -483,6 +517,7 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
                 await Health.WaitReadyAsync(engine, container.ID, NameOf(container), _graph[entry.Service], log, waiting.Token);
             }
 
+            await WaitRunningTasksAsync(entry, waiting.Token);
             log.Information("Scaled {Service} back to {Replicas}", entry.Name, entry.Replicas);
         }
         catch (OperationCanceledException) when (stopWaiting.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
