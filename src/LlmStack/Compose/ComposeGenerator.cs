@@ -294,14 +294,9 @@ public static class ComposeGenerator
         return node;
     }
 
-    private static YamlMappingNode Deploy(ResolvedService service)
+    /// <summary><c>deploy.resources</c> with its limits, and the reservations (CPU and memory; the caller adds GPUs, then puts them in), for compose and stack files alike.</summary>
+    internal static (YamlMappingNode Resources, YamlMappingNode Reservations) Resources(ResolvedService service)
     {
-        var deploy = new YamlMappingNode();
-        if (service.Replicas != 1)
-        {
-            deploy.Add("replicas", Plain(service.Replicas.ToString(CultureInfo.InvariantCulture)));
-        }
-
         var resources = new YamlMappingNode();
         if (service.Resources is { } r && (r.CpuLimitText ?? r.MemoryLimitText) is not null)
         {
@@ -332,6 +327,19 @@ public static class ComposeGenerator
                 reservations.Add("memory", Quoted(res.MemoryReservationText));
             }
         }
+
+        return (resources, reservations);
+    }
+
+    private static YamlMappingNode Deploy(ResolvedService service)
+    {
+        var deploy = new YamlMappingNode();
+        if (service.Replicas != 1)
+        {
+            deploy.Add("replicas", Plain(service.Replicas.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        var (resources, reservations) = Resources(service);
 
         if (service.Gpu is { } gpu)
         {

@@ -268,36 +268,7 @@ public static class StackFileGenerator
         deploy.Add("rollback_config", Policy(swarmService.Update.Rollback));
         deploy.Add("restart_policy", new YamlMappingNode { { "condition", Plain(SwarmWords.RestartCondition(service.Restart)) } });
 
-        var resources = new YamlMappingNode();
-        if (service.Resources is { } r && (r.CpuLimitText ?? r.MemoryLimitText) is not null)
-        {
-            var limits = new YamlMappingNode();
-            if (r.CpuLimitText is not null)
-            {
-                limits.Add("cpus", Quoted(r.CpuLimitText));
-            }
-
-            if (r.MemoryLimitText is not null)
-            {
-                limits.Add("memory", Quoted(r.MemoryLimitText));
-            }
-
-            resources.Add("limits", limits);
-        }
-
-        var reservations = new YamlMappingNode();
-        if (service.Resources is { } res)
-        {
-            if (res.CpuReservationText is not null)
-            {
-                reservations.Add("cpus", Quoted(res.CpuReservationText));
-            }
-
-            if (res.MemoryReservationText is not null)
-            {
-                reservations.Add("memory", Quoted(res.MemoryReservationText));
-            }
-        }
+        var (resources, reservations) = ComposeGenerator.Resources(service);
 
         if (service.Gpu is { } gpu)
         {
