@@ -223,22 +223,7 @@ public static class ComposeGenerator
         }
 
         node.Add("restart", Quoted(service.Restart));
-        var networks = new YamlMappingNode();
-        foreach (var network in service.Networks)
-        {
-            networks.Add(network, new YamlMappingNode { { "aliases", Sequence([service.Name]) } });
-        }
-
-        node.Add("networks", networks);
-        if (service.User is not null)
-        {
-            node.Add("user", Quoted(service.User));
-        }
-
-        if (service.WorkingDir is not null)
-        {
-            node.Add("working_dir", Quoted(service.WorkingDir));
-        }
+        AddNetworksAndUser(node, service);
 
         if (service.ShmSizeText is not null)
         {
@@ -292,6 +277,27 @@ public static class ComposeGenerator
         }
 
         return node;
+    }
+
+    /// <summary>The service's networks (its name as alias on each), user and working directory: compose and stack files alike.</summary>
+    internal static void AddNetworksAndUser(YamlMappingNode node, ResolvedService service)
+    {
+        var networks = new YamlMappingNode();
+        foreach (var network in service.Networks)
+        {
+            networks.Add(network, new YamlMappingNode { { "aliases", Sequence([service.Name]) } });
+        }
+
+        node.Add("networks", networks);
+        if (service.User is not null)
+        {
+            node.Add("user", Quoted(service.User));
+        }
+
+        if (service.WorkingDir is not null)
+        {
+            node.Add("working_dir", Quoted(service.WorkingDir));
+        }
     }
 
     /// <summary><c>deploy.resources</c> with its limits, and the reservations (CPU and memory; the caller adds GPUs, then puts them in), for compose and stack files alike.</summary>

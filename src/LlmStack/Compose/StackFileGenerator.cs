@@ -204,22 +204,7 @@ public static class StackFileGenerator
             node.Add("healthcheck", health);
         }
 
-        var networks = new YamlMappingNode();
-        foreach (var network in service.Networks)
-        {
-            networks.Add(network, new YamlMappingNode { { "aliases", Sequence([service.Name]) } });
-        }
-
-        node.Add("networks", networks);
-        if (service.User is not null)
-        {
-            node.Add("user", Quoted(service.User));
-        }
-
-        if (service.WorkingDir is not null)
-        {
-            node.Add("working_dir", Quoted(service.WorkingDir));
-        }
+        ComposeGenerator.AddNetworksAndUser(node, service);
 
         if (service.StopGracePeriod is { } grace)
         {
