@@ -194,10 +194,10 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
     }
 
     /// <summary>
-    /// Removes one service of the environment (refused for one that is not ours) and waits until its tasks' containers
-    /// on this engine are gone (Swarm removes them asynchronously; a volume or network they hold is free afterwards).
+    /// Removes one service of the environment (refused for one that is not ours); its tasks' containers go
+    /// asynchronously (<see cref="WaitTasksGoneAsync"/>). Returns its stop grace period.
     /// </summary>
-    public async Task RemoveServiceAsync(string id, CancellationToken cancellationToken)
+    public async Task<TimeSpan> RemoveServiceAsync(string id, CancellationToken cancellationToken)
     {
         var service = await engine.CallAsync(ct => engine.Client.Swarm.InspectServiceAsync(id, ct), cancellationToken);
         if (!_scope.Owns(service.Spec?.Labels))
@@ -207,12 +207,27 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
 
         await engine.CallAsync(ct => engine.Client.Swarm.RemoveServiceAsync(id, ct), cancellationToken);
         log.Information("Removed service {Service}", service.Spec!.Name);
-        var grace = service.Spec.TaskTemplate?.ContainerSpec?.StopGracePeriod ?? TimeSpan.FromSeconds(10);
-        var deadline = DateTime.UtcNow + grace + TimeSpan.FromSeconds(60);
-        var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Names.SwarmServiceId}={id}"] = true } };
+        return service.Spec.TaskTemplate?.ContainerSpec?.StopGracePeriod ?? TimeSpan.FromSeconds(10);
+    }
+
+    /// <summary>
+    /// Until no container on this engine is a task of the removed services (Swarm removes them asynchronously, about 5 s
+    /// after the service here, in parallel for all; a volume or network they hold is free afterwards); one line when
+    /// some are still there after <paramref name="grace"/> + 60 s.
+    /// </summary>
+    public async Task WaitTasksGoneAsync(IReadOnlyCollection<string> ids, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        var limit = grace + TimeSpan.FromSeconds(60);
+        var deadline = DateTime.UtcNow + limit;
         while (true)
         {
-            var left = await engine.CallAsync(ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, ct), cancellationToken);
+            var left = new List<ContainerListResponse>();
+            foreach (var id in ids)
+            {
+                var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Names.SwarmServiceId}={id}"] = true } };
+                left.AddRange(await engine.CallAsync(ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, ct), cancellationToken));
+            }
+
             if (left.Count == 0)
             {
                 return;
@@ -220,7 +235,7 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new PipelineException($"service {service.Spec.Name} was removed, but {left.Count} of its task container(s) are still there after {Duration.Format(grace + TimeSpan.FromSeconds(60))}: {string.Join(", ", left.Select(c => c.Names[0].TrimStart('/')))}");
+                throw new PipelineException($"the services were removed, but {left.Count} of their task container(s) are still there after {Duration.Format(limit)}: {string.Join(", ", left.Select(c => c.Names[0].TrimStart('/')))}");
             }
 
             await Task.Delay(Poll, cancellationToken);

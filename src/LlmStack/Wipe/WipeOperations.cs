@@ -200,10 +200,20 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
     {
         var lifecycle = await session.LifecycleAsync(cancellationToken);
         var swarm = new SwarmStacks(engine, Environment, log);
-        var changes = plan.Services.Select(s => new PlannedChange(ChangeKind.Service, s.Name, ChangeAction.Remove, WipePlan.Why(s), async ct =>
+        // Each service is removed in the plan's order; their tasks stop in parallel, and the last removal waits until every
+        // task's container is gone (about 5 s on Swarm, once), before anything they hold is touched.
+        var grace = TimeSpan.Zero;
+        var changes = plan.Services.Select((s, i) => new PlannedChange(ChangeKind.Service, s.Name, ChangeAction.Remove, WipePlan.Why(s), async ct =>
         {
-            await swarm.RemoveServiceAsync(s.Id, ct);
-            return null;
+            var own = await swarm.RemoveServiceAsync(s.Id, ct);
+            grace = own > grace ? own : grace;
+            if (i < plan.Services.Count - 1)
+            {
+                return null;
+            }
+
+            await swarm.WaitTasksGoneAsync(plan.Services.Select(r => r.Id).ToList(), grace, ct);
+            return $"the tasks' containers of {plan.Services.Count} service(s) are gone";
         })
         {
             Detail = "swarm",

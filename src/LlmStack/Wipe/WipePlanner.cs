@@ -9,8 +9,8 @@ namespace LlmStack.Wipe;
 public sealed record VolumeRemoval(string Name, string Why, long? Size);
 
 /// <summary>
-/// What a wipe removes, in the order it removes it — swarm services (dependents first; each waited for until its tasks'
-/// containers are gone), containers (dependents before what they depend on, helpers and unknown services first), then
+/// What a wipe removes, in the order it removes it — swarm services (dependents first; after the last one, waited for
+/// until all their tasks' containers are gone), containers (dependents before what they depend on, helpers and unknown services first), then
 /// volumes, then networks, then Swarm secrets, then the secrets file — what it keeps and why, and what it refuses (named
 /// at the end: the wipe then exits non-zero after removing the rest).
 /// </summary>
