@@ -264,6 +264,9 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         {
             (await stack.Docker.Docker.Volumes.InspectAsync(TestNames.Volume(volume))).Labels.Should().Contain(Names.Environment, "testing");
         }
+
+        (await stack.Docker.Docker.Secrets.ListAsync()).Should().NotContain(s => s.Spec!.Labels != null && s.Spec.Labels.ContainsKey(Names.Secret) && s.Spec.Labels[Names.Environment] == "testing",
+            "a Swarm secret no service uses is removed (the secrets file keeps the value; the next Start creates it again)");
     }
 
     [Fact]
