@@ -31,6 +31,9 @@ public sealed record SwarmSecretValues(IReadOnlySet<string> Names, Func<string, 
 public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environment, ILogger log)
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long an update may show no status of its own before it is taken as one that rolls out no new tasks.</summary>
+    private static readonly TimeSpan NoRollout = TimeSpan.FromSeconds(5);
     private readonly Scope _scope = Scope.Of(environment);
 
     /// <summary>The swarm this engine is a manager of; one line when it is none (SwarmInit makes one).</summary>
@@ -269,7 +272,7 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
                 cancellationToken);
             log.Information("Updating service {Service} ({Order}, parallelism {Parallelism}, monitor {Monitor}, on failure {FailureAction})",
                 spec.Name, spec.UpdateConfig!.Order, spec.UpdateConfig.Parallelism, Duration.Format(spec.UpdateConfig.Monitor!.Value), spec.UpdateConfig.FailureAction);
-            await WaitForUpdateAsync(service, current.ID, cancellationToken);
+            await WaitForUpdateAsync(service, current.ID, current.UpdateStatus?.StartedAt, cancellationToken);
             action = ServiceAction.Updated;
         }
 
@@ -282,13 +285,29 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
     /// Until the update ends: completed, or rolled back — then one line naming the service and why, the previous
     /// definition serving again.
     /// </summary>
-    private async Task WaitForUpdateAsync(ResolvedService service, string id, CancellationToken cancellationToken)
+    private async Task WaitForUpdateAsync(ResolvedService service, string id, DateTime? previousStart, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + Health.Deadline(service) + SwarmSpecs.Update(service).Monitor!.Value + TimeSpan.FromMinutes(1);
+        var started = DateTime.UtcNow + NoRollout;
         while (true)
         {
             var inspected = await engine.CallAsync(ct => engine.Client.Swarm.InspectServiceAsync(id, ct), cancellationToken);
-            var state = inspected.UpdateStatus?.State;
+
+            // Right after the update call the status may still be none, or the previous update's ("completed"): only a
+            // status with another start time is this update's. None within a few seconds: the change needed no new
+            // tasks (labels only), so there is no rollout to wait for.
+            if (inspected.UpdateStatus is not { } status || status.StartedAt == previousStart)
+            {
+                if (DateTime.UtcNow > started)
+                {
+                    return;
+                }
+
+                await Task.Delay(Poll, cancellationToken);
+                continue;
+            }
+
+            var state = status.State;
             switch (state)
             {
                 case null or "completed":
