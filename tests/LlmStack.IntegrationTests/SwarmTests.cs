@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Docker.DotNet.Models;
 using LlmStack.Compose;
+using LlmStack.Security;
 using YamlDotNet.RepresentationModel;
 
 namespace LlmStack.IntegrationTests;
@@ -253,6 +254,46 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
     }
 
     [Fact]
+    public async Task B2_postgres_reads_its_password_from_a_swarm_secret_not_from_its_service_spec()
+    {
+        var password = SecretStore.Read(Path.Combine(stack.Docker.Root, "secrets", "testing.env"))["POSTGRES_PASSWORD"];
+        var postgres = (await stack.ServicesAsync()).Single(s => s.Spec!.Labels[Names.Service] == "postgres");
+        var spec = postgres.Spec!.TaskTemplate!.ContainerSpec!;
+        spec.Env.Should().NotContain(e => e.StartsWith("POSTGRES_PASSWORD=", StringComparison.Ordinal)).And.Contain("POSTGRES_PASSWORD_FILE=/run/secrets/POSTGRES_PASSWORD");
+        spec.Env.Should().NotContain(e => e.Contains(password, StringComparison.Ordinal), "the value is in no variable of the service's spec");
+        var reference = spec.Secrets.Should().ContainSingle().Subject;
+        reference.File!.Name.Should().Be("POSTGRES_PASSWORD");
+        var secret = await stack.Docker.Docker.Secrets.InspectAsync(reference.SecretID);
+        secret.Spec!.Name.Should().Be(reference.SecretName).And.MatchRegex($"^{Regex.Escape(TestNames.Project())}_POSTGRES_PASSWORD_[0-9a-f]{{12}}$");
+        secret.Spec.Labels.Should().Contain(Names.Environment, "testing").And.Contain(Names.ComposeProject, TestNames.Project()).And.Contain(Names.Secret, "POSTGRES_PASSWORD");
+
+        // Postgres trusts its socket and 127.0.0.1: log in over TCP on the task's overlay address, with the session's password.
+        string Variable(string name) => spec.Env.Single(e => e.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..];
+        var task = (await stack.Docker.ContainersAsync("testing", "core")).Single(c => c.Labels[Names.Service] == "postgres" && c.State == "running");
+        var address = (await stack.Docker.Docker.Containers.InspectContainerAsync(task.ID)).NetworkSettings!.Networks![TestNames.Network("core")].IPAddress;
+        async Task<(long Exit, string Output)> LoginAsync(string withPassword)
+        {
+            var exec = await stack.Docker.Docker.Exec.CreateContainerExecAsync(task.ID, new ContainerExecCreateParameters
+            {
+                Cmd = ["psql", "-h", address, "-U", Variable("POSTGRES_USER"), "-d", Variable("POSTGRES_DB"), "-tAc", "SELECT 42"],
+                Env = [$"PGPASSWORD={withPassword}", "PGCONNECT_TIMEOUT=5"],
+                AttachStdout = true,
+                AttachStderr = true,
+            });
+            using var stream = await stack.Docker.Docker.Exec.StartContainerExecAsync(exec.ID, new ContainerExecStartParameters(), default);
+            var (stdout, stderr) = await stream.ReadOutputToEndAsync(default);
+            return ((await stack.Docker.Docker.Exec.InspectContainerExecAsync(exec.ID)).ExitCode ?? -1, stdout + stderr);
+        }
+
+        var accepted = await LoginAsync(password);
+        accepted.Exit.Should().Be(0, accepted.Output);
+        accepted.Output.Trim().Should().Be("42");
+        var refused = await LoginAsync(password + "-wrong");
+        refused.Exit.Should().NotBe(0, "postgres checks the password it was initialised with from the secret's file");
+        refused.Output.Should().Contain("password authentication failed");
+    }
+
+    [Fact]
     public async Task C_a_bad_image_ends_rolled_back_with_the_old_tasks_still_serving()
     {
         var map = Path.Combine(Path.GetTempPath(), $"llmstack-it-map-{Guid.NewGuid():N}.yaml");
@@ -321,6 +362,88 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         foreach (var volume in new[] { "postgres_data", "redis_data", "qdrant_data", "minio_data" })
         {
             (await stack.Docker.Docker.Volumes.InspectAsync(TestNames.Volume(volume))).Labels.Should().Contain(Names.Environment, "testing");
+        }
+
+        (await stack.Docker.Docker.Secrets.ListAsync()).Should().NotContain(s => s.Spec!.Labels != null && s.Spec.Labels.ContainsKey(Names.Secret) && s.Spec.Labels[Names.Environment] == "testing",
+            "a Swarm secret no service uses is removed (the secrets file keeps the value; the next Start creates it again)");
+    }
+
+    [Fact]
+    public async Task F_WipeCore_on_a_swarm_backs_up_first_then_removes_the_services_volumes_and_secrets_and_never_a_foreign_service_or_volume()
+    {
+        (await stack.Run.RunAsync("StartCore")).ExitCode.Should().Be(0, "E stopped the core; the wipe needs it running for its backup");
+        var work = Path.Combine(Path.GetTempPath(), $"llmstack-it-swarmwipe-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(work);
+        var config = Path.Combine(work, "backup-strategies.yaml");
+        var backup = (await File.ReadAllTextAsync(Path.Combine(stack.Docker.Root, "configs", "backup-strategies.yaml")))
+            .Replace("    path: backups", $"    path: {Path.Combine(work, "tier")}", StringComparison.Ordinal)
+            .Replace("  testing:\n    schedule: \"0 4 * * *\"\n    tiers: [local]", "  testing:\n    schedule: \"0 4 * * *\"\n    tiers: [local]\n    backup_before_wipe: true", StringComparison.Ordinal);
+        backup.Should().Contain("backup_before_wipe: true");
+        await File.WriteAllTextAsync(config, backup);
+
+        // A service of another environment (its labels, not ours for testing) mounting an unlabelled volume.
+        var suffix = Guid.NewGuid().ToString("N")[..8];
+        var foreignVolume = (await stack.Docker.Docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = $"llmstack-it-foreign-{suffix}" })).Name;
+        var foreign = await stack.Docker.Docker.Swarm.CreateServiceAsync(new ServiceCreateParameters
+        {
+            Service = new ServiceSpec
+            {
+                Name = $"llmstack-it-foreign-{suffix}",
+                Labels = new Dictionary<string, string> { [Names.ComposeProject] = TestNames.Project("development"), [Names.Environment] = "development" },
+                Mode = new ServiceMode { Replicated = new ReplicatedService { Replicas = 1 } },
+                TaskTemplate = new TaskSpec
+                {
+                    ContainerSpec = new ContainerSpec
+                    {
+                        Image = "llmstack-fixture/standin:1",
+                        Mounts = [new Mount { Type = "volume", Source = foreignVolume, Target = "/data" }],
+                    },
+                },
+                EndpointSpec = new EndpointSpec { Mode = "dnsrr" },
+            },
+        });
+        try
+        {
+            var dry = await stack.Run.RunAsync("WipeCore", "--dry-run", "--backup-config", config);
+            dry.ExitCode.Should().Be(0, dry.ToString());
+            dry.Output.Should().MatchRegex($@"service\s+{Regex.Escape(TestNames.Project())}_postgres\s.*would remove").And.Contain("Swarm secret of POSTGRES_PASSWORD");
+            (await stack.ServicesAsync()).Should().HaveCount(5, "a dry run removes nothing");
+
+            var wipe = await stack.Run.RunAsync("WipeCore", "--confirm", "testing", "--backup-config", config);
+            wipe.ExitCode.Should().Be(0, wipe.ToString());
+            wipe.Output.Should().MatchRegex(@"BackupFull\s+Succeeded[\s\S]*WipeCore\s+Succeeded", "the safety backup ran on the swarm first");
+
+            (await stack.ServicesAsync()).Should().BeEmpty();
+            (await stack.Docker.ContainersAsync("testing")).Should().BeEmpty("the tasks' containers went with their services");
+            foreach (var volume in new[] { "postgres_data", "redis_data", "qdrant_data", "minio_data" })
+            {
+                var inspect = () => stack.Docker.Docker.Volumes.InspectAsync(TestNames.Volume(volume));
+                await inspect.Should().ThrowAsync<Docker.DotNet.DockerApiException>(volume + " is wiped");
+            }
+
+            (await stack.Docker.Docker.Secrets.ListAsync()).Should().NotContain(s => s.Spec!.Labels != null && s.Spec.Labels.ContainsKey(Names.Secret) && s.Spec.Labels[Names.Environment] == "testing");
+            var left = await stack.Docker.Docker.Swarm.InspectServiceAsync(foreign.ID!);
+            left.Spec!.Name.Should().Be($"llmstack-it-foreign-{suffix}", "a service that is not the environment's is never touched");
+            (await stack.Docker.Docker.Volumes.InspectAsync(foreignVolume)).Name.Should().Be(foreignVolume);
+
+            var sets = await stack.Run.RunAsync("BackupList", "--json", "--backup-config", config);
+            sets.ExitCode.Should().Be(0, sets.ToString());
+            sets.Output.Should().Contain("\"trigger\": \"pre-wipe\"");
+        }
+        finally
+        {
+            await stack.Docker.Docker.Swarm.RemoveServiceAsync(foreign.ID!);
+            for (var i = 0; i < 60 && (await stack.Docker.Docker.Containers.ListContainersAsync(new ContainersListParameters
+                {
+                    All = true,
+                    Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Names.SwarmServiceId}={foreign.ID}"] = true } },
+                })).Count > 0; i++)
+            {
+                await Task.Delay(500);
+            }
+
+            await stack.Docker.Docker.Volumes.RemoveAsync(foreignVolume, force: true);
+            Directory.Delete(work, recursive: true);
         }
     }
 }

@@ -91,6 +91,19 @@ public static class Labels
         return labels;
     }
 
+    /// <summary>
+    /// A Swarm secret of an environment: compose's project, our environment, managed, and the schema's secret it carries.
+    /// No stack: one secret can serve services of several stacks.
+    /// </summary>
+    public static Dictionary<string, string> SwarmSecret(string project, string environment, string secret) =>
+        new()
+        {
+            [Names.ComposeProject] = project,
+            [Names.Environment] = environment,
+            [Names.Managed] = "true",
+            [Names.Secret] = secret,
+        };
+
     /// <summary>A swarm SwarmInit created: managed, and the project that created it.</summary>
     public static Dictionary<string, string> Swarm(string project) => new() { [Names.Managed] = "true", [Names.Swarm] = project };
 

@@ -29,6 +29,12 @@ public static class Names
 
     /// <summary>On a swarm's own labels: SwarmInit made it (the project that asked), so SwarmLeave may take it down.</summary>
     public const string Swarm = "io.llmstack.swarm";
+
+    /// <summary>On a Swarm secret we created: the schema's secret it carries (its name on the swarm also has a hash of the value).</summary>
+    public const string Secret = "io.llmstack.secret";
+
+    /// <summary>Docker's label on a swarm task's container: the id of the service the task belongs to.</summary>
+    public const string SwarmServiceId = "com.docker.swarm.service.id";
     public const string Image = "io.llmstack.image";
 
     /// <summary>On images LlmStack built: the content hash of the build context, Dockerfile, arguments and target they were built from.</summary>

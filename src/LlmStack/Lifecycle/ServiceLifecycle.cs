@@ -377,9 +377,8 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
     }
 
     /// <summary>The swarm service a task container belongs to (the label the swarm executor sets), or null for a plain container.</summary>
-    internal static string? SwarmServiceOf(ContainerListResponse container) => container.Labels.Value(SwarmServiceIdLabel);
+    internal static string? SwarmServiceOf(ContainerListResponse container) => container.Labels.Value(Names.SwarmServiceId);
 
-    private const string SwarmServiceIdLabel = "com.docker.swarm.service.id";
 
     /// <summary>One entry per swarm service among the running containers: its id, name and the replicas to scale back to.</summary>
     private async Task<IReadOnlyList<SuspendedContainer>> SwarmEntriesAsync(IEnumerable<(ContainerListResponse Container, string Service)> running, CancellationToken cancellationToken)
@@ -443,7 +442,7 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
             var running = await engine.CallAsync(
                 ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters
                 {
-                    Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{SwarmServiceIdLabel}={entry.SwarmService}"] = true } },
+                    Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Names.SwarmServiceId}={entry.SwarmService}"] = true } },
                 }, ct),
                 cancellationToken);
             if (running.Count == count)

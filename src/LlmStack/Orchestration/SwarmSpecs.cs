@@ -18,6 +18,9 @@ public sealed record EndpointChoice(SchemaEndpointMode Mode, string Why)
     public string Api => Mode == SchemaEndpointMode.Vip ? "vip" : "dnsrr";
 }
 
+/// <summary>A Swarm secret as a service's task mounts it: the variable it stands for (<see cref="SwarmSecretFile"/>) and the secret on the swarm.</summary>
+public sealed record SwarmSecretMount(SwarmSecretFile File, string Id, string Name);
+
 /// <summary>
 /// The pure half of the swarm orchestrator: the endpoint mode, the update policy with its defaults, a service's spec
 /// (from the same container plan the containers orchestrator creates, so both run the same definition) and its hash.
@@ -60,9 +63,10 @@ public static class SwarmSpecs
     /// placement by node labels; ports in host mode (Swarm publishes them on every interface); resources; the update and
     /// rollback policies; and the spec hash label.
     /// </summary>
-    public static ServiceSpec Build(ResolvedEnvironment environment, ResolvedService service, ContainerPlan plan, EndpointChoice endpoint)
+    public static ServiceSpec Build(ResolvedEnvironment environment, ResolvedService service, ContainerPlan plan, EndpointChoice endpoint, IReadOnlyList<SwarmSecretMount>? secrets = null)
     {
         var create = plan.Create;
+        secrets ??= [];
         var labels = Labels.SwarmService(environment, service);
         var taskLabels = new Dictionary<string, string>(labels);
         foreach (var (key, value) in create.Labels.Where(l => service.Labels.Any(own => own.Key == l.Key)))
@@ -83,7 +87,8 @@ public static class SwarmSpecs
                     Labels = taskLabels,
                     Command = create.Entrypoint,
                     Args = create.Cmd,
-                    Env = create.Env,
+                    Env = EnvironmentOf(create.Env, secrets),
+                    Secrets = secrets.Count == 0 ? null! : secrets.Select(Reference).ToList(),
                     User = create.User,
                     Dir = create.WorkingDir,
                     Hostname = null!,
@@ -119,6 +124,52 @@ public static class SwarmSpecs
         };
         labels[Names.SpecHash] = Hash(spec);
         return spec;
+    }
+
+    /// <summary>
+    /// The service's environment on the swarm: each variable a Swarm secret carries is replaced, in place, by
+    /// <c>&lt;VAR&gt;_FILE=/run/secrets/&lt;SECRET&gt;</c>, so its value is not in the service's spec.
+    /// </summary>
+    public static IList<string> EnvironmentOf(IList<string>? env, IReadOnlyList<SwarmSecretMount> secrets)
+    {
+        if (secrets.Count == 0 || env is null)
+        {
+            return env!;
+        }
+
+        return env.Select(entry =>
+        {
+            var name = entry.Split('=', 2)[0];
+            return secrets.FirstOrDefault(s => s.File.Variable == name) is { } secret ? $"{secret.File.FileVariable}={secret.File.Path}" : entry;
+        }).ToList();
+    }
+
+    /// <summary>The secret mounted read-only for everyone in the task (0444, root-owned, as <c>docker service create --secret</c> does): the image may drop root before reading it.</summary>
+    private static SecretReference Reference(SwarmSecretMount secret) => new()
+    {
+        SecretID = secret.Id,
+        SecretName = secret.Name,
+        File = new SecretReferenceFileTarget { Name = secret.File.Target, UID = "0", GID = "0", Mode = Convert.ToUInt32("444", 8) },
+    };
+
+    /// <summary>Swarm's longest secret name.</summary>
+    public const int MaxSecretName = 64;
+
+    /// <summary>
+    /// The Swarm secret's name for a value: <c>&lt;project&gt;_&lt;SECRET&gt;_&lt;12 hex&gt;</c>, the hex a SHA-256 of the secret's
+    /// name and value. Swarm secrets are immutable, so a new value is a new secret (and the service an update); the
+    /// base is shortened when the whole would pass Swarm's 64 characters.
+    /// </summary>
+    public static string SecretName(SwarmSecretFile file, string value)
+    {
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"llmstack-swarm-secret\0{file.SwarmName}\0{value}")))[..12];
+        var name = file.SwarmName;
+        if (name.Length + 13 > MaxSecretName)
+        {
+            name = name[..(MaxSecretName - 13)].TrimEnd('_', '-', '.');
+        }
+
+        return $"{name}_{hash}";
     }
 
     /// <summary>The swarm service's name: the project and the service (as compose's stack deploy would name it).</summary>

@@ -20,6 +20,9 @@ public enum ServiceAction
     Unchanged,
 }
 
+/// <summary>The environment's secrets as a swarm Start needs them: the schema's secret names and each one's value (the session's secret store).</summary>
+public sealed record SwarmSecretValues(IReadOnlySet<string> Names, Func<string, string?> Value);
+
 /// <summary>
 /// The stacks of one environment as services on a Docker swarm: overlay networks per stack (the schema's subnets,
 /// attachable), services created or updated one dependency level at a time, each level waited for (running tasks ==
@@ -28,6 +31,9 @@ public enum ServiceAction
 public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environment, ILogger log)
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long an update may show no status of its own before it is taken as one that rolls out no new tasks.</summary>
+    private static readonly TimeSpan NoRollout = TimeSpan.FromSeconds(5);
     private readonly Scope _scope = Scope.Of(environment);
 
     /// <summary>The swarm this engine is a manager of; one line when it is none (SwarmInit makes one).</summary>
@@ -48,7 +54,7 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
     /// <paramref name="plans"/> are the services' container plans (image after --image-map, secrets materialised).
     /// </summary>
     public async Task<IReadOnlyDictionary<string, ServiceAction>> StartAsync(
-        string stack, IReadOnlyDictionary<string, IReadOnlyList<ContainerPlan>> plans, EndpointChoice endpoint, CancellationToken cancellationToken)
+        string stack, IReadOnlyDictionary<string, IReadOnlyList<ContainerPlan>> plans, EndpointChoice endpoint, SwarmSecretValues secrets, CancellationToken cancellationToken)
     {
         await SwarmAsync(engine, cancellationToken);
         var services = environment.Services.Where(s => s.Stack == stack).ToList();
@@ -72,6 +78,12 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
             await EnsureVolumeAsync(volume, cancellationToken);
         }
 
+        var mounts = new Dictionary<string, IReadOnlyList<SwarmSecretMount>>(StringComparer.Ordinal);
+        foreach (var service in services)
+        {
+            mounts[service.Name] = await EnsureSecretsAsync(service, secrets, cancellationToken);
+        }
+
         var actions = new Dictionary<string, ServiceAction>(StringComparer.Ordinal);
         var levels = environment.Graph.Levels(services.Select(s => s.Name));
         for (var i = 0; i < levels.Count; i++)
@@ -81,7 +93,7 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
             {
                 try
                 {
-                    return (service.Name, Action: await ApplyAsync(service, SwarmSpecs.Build(environment, service, plans[service.Name][0], endpoint), cancellationToken));
+                    return (service.Name, Action: await ApplyAsync(service, SwarmSpecs.Build(environment, service, plans[service.Name][0], endpoint, mounts[service.Name]), cancellationToken));
                 }
                 catch (ServiceFailedException e) when (levels.Skip(i + 1).SelectMany(l => l).ToList() is { Count: > 0 } blocked)
                 {
@@ -95,7 +107,142 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
         }
 
         log.Information("Stack {Stack} of {Environment} is up on the swarm: {Summary}", stack, environment.Name, Summary(actions));
+        await PruneSecretsAsync(cancellationToken);
         return actions;
+    }
+
+    /// <summary>
+    /// The Swarm secrets of a service's <c>secret_files:</c> (<see cref="SwarmSecretPlan"/>), created when missing: named
+    /// by a hash of the value (<see cref="SwarmSpecs.SecretName"/>; a secret is immutable, so a new value is a new
+    /// secret), labelled as the environment's, the value sent in the request body from the secret store — never logged,
+    /// never on a command line. A secret of that name that is not ours is refused.
+    /// </summary>
+    private async Task<IReadOnlyList<SwarmSecretMount>> EnsureSecretsAsync(ResolvedService service, SwarmSecretValues secrets, CancellationToken cancellationToken)
+    {
+        var plan = SwarmSecretPlan.For(environment.Project, service, service.SecretFiles, secrets.Names);
+        if (plan.Files.Count == 0)
+        {
+            return [];
+        }
+
+        var mounts = new List<SwarmSecretMount>();
+        foreach (var file in plan.Files)
+        {
+            var value = secrets.Value(file.Secret) is { Length: > 0 } found
+                ? found
+                : throw new PipelineException($"secret {file.Secret} of environment {environment.Name} has no value (service '{service.Name}' reads it from a Swarm secret): set it in the environment's secrets file");
+            var name = SwarmSpecs.SecretName(file, value);
+            var existing = (await engine.CallAsync(ct => engine.Client.Secrets.ListAsync(ct), cancellationToken)).FirstOrDefault(s => s.Spec?.Name == name);
+            if (existing is not null && !_scope.Owns(existing.Spec!.Labels))
+            {
+                throw new PipelineException($"Swarm secret {name} exists but is not LlmStack's for {environment.Name}: remove or rename it (docker secret rm {name})");
+            }
+
+            var id = existing?.ID;
+            if (id is null)
+            {
+                id = (await engine.CallAsync(ct => engine.Client.Secrets.CreateAsync(new SwarmSecretSpec
+                {
+                    Name = name,
+                    Labels = Labels.SwarmSecret(environment.Project, environment.Name, file.Secret),
+                    Data = System.Text.Encoding.UTF8.GetBytes(value),
+                }, ct), cancellationToken)).ID;
+                log.Information("Created Swarm secret {Secret} ({Variable} of {Service}, mounted at {Path})", name, file.Variable, service.Name, file.Path);
+            }
+
+            mounts.Add(new SwarmSecretMount(file, id!, name));
+        }
+
+        return mounts;
+    }
+
+    /// <summary>The environment's Swarm secrets (by our labels).</summary>
+    public async Task<IReadOnlyList<Secret>> SecretsAsync(CancellationToken cancellationToken) =>
+        (await engine.CallAsync(ct => engine.Client.Secrets.ListAsync(ct), cancellationToken))
+        .Where(s => _scope.Owns(s.Spec?.Labels) && s.Spec!.Labels.Value(Names.Secret) is not null)
+        .OrderBy(s => s.Spec!.Name, StringComparer.Ordinal)
+        .ToList();
+
+    /// <summary>The ids of the secrets any service on the swarm refers to, in its spec or its previous spec (a rollback needs those).</summary>
+    public async Task<IReadOnlySet<string>> SecretsInUseAsync(CancellationToken cancellationToken) =>
+        (await engine.CallAsync(ct => engine.Client.Swarm.ListServicesAsync(new ServiceListParameters(), ct), cancellationToken))
+        .SelectMany(s => new[] { s.Spec, s.PreviousSpec })
+        .SelectMany(spec => spec?.TaskTemplate?.ContainerSpec?.Secrets ?? [])
+        .Select(r => r.SecretID)
+        .ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Removes the environment's Swarm secrets that no service uses (in its spec or previous spec): those of an old value,
+    /// and those a Stop left unused (the secrets file keeps the value; the next Start creates the secret again).
+    /// </summary>
+    public async Task<int> PruneSecretsAsync(CancellationToken cancellationToken)
+    {
+        var used = await SecretsInUseAsync(cancellationToken);
+        var removed = 0;
+        foreach (var secret in (await SecretsAsync(cancellationToken)).Where(s => !used.Contains(s.ID)))
+        {
+            try
+            {
+                await engine.CallAsync(ct => engine.Client.Secrets.DeleteAsync(secret.ID, ct), cancellationToken);
+                log.Information("Removed unused Swarm secret {Secret}", secret.Spec!.Name);
+                removed++;
+            }
+            catch (DockerApiException e) when (e.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Conflict or HttpStatusCode.NotFound)
+            {
+                log.Debug("Kept Swarm secret {Secret}: {Why}", secret.Spec!.Name, EngineImages.ApiMessage(e));
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>
+    /// Removes one service of the environment (refused for one that is not ours); its tasks' containers go
+    /// asynchronously (<see cref="WaitTasksGoneAsync"/>). Returns its stop grace period.
+    /// </summary>
+    public async Task<TimeSpan> RemoveServiceAsync(string id, CancellationToken cancellationToken)
+    {
+        var service = await engine.CallAsync(ct => engine.Client.Swarm.InspectServiceAsync(id, ct), cancellationToken);
+        if (!_scope.Owns(service.Spec?.Labels))
+        {
+            throw new InvalidOperationException($"refusing to remove swarm service {service.Spec?.Name ?? id}: not in scope {_scope}");
+        }
+
+        await engine.CallAsync(ct => engine.Client.Swarm.RemoveServiceAsync(id, ct), cancellationToken);
+        log.Information("Removed service {Service}", service.Spec!.Name);
+        return service.Spec.TaskTemplate?.ContainerSpec?.StopGracePeriod ?? TimeSpan.FromSeconds(10);
+    }
+
+    /// <summary>
+    /// Until no container on this engine is a task of the removed services (Swarm removes them asynchronously, about 5 s
+    /// after the service here, in parallel for all; a volume or network they hold is free afterwards); one line when
+    /// some are still there after <paramref name="grace"/> + 60 s.
+    /// </summary>
+    public async Task WaitTasksGoneAsync(IReadOnlyCollection<string> ids, TimeSpan grace, CancellationToken cancellationToken)
+    {
+        var limit = grace + TimeSpan.FromSeconds(60);
+        var deadline = DateTime.UtcNow + limit;
+        while (true)
+        {
+            var left = new List<ContainerListResponse>();
+            foreach (var id in ids)
+            {
+                var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Names.SwarmServiceId}={id}"] = true } };
+                left.AddRange(await engine.CallAsync(ct => engine.Client.Containers.ListContainersAsync(new ContainersListParameters { All = true, Filters = filter }, ct), cancellationToken));
+            }
+
+            if (left.Count == 0)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new PipelineException($"the services were removed, but {left.Count} of their task container(s) are still there after {Duration.Format(limit)}: {string.Join(", ", left.Select(c => c.Names[0].TrimStart('/')))}");
+            }
+
+            await Task.Delay(Poll, cancellationToken);
+        }
     }
 
     /// <summary>"2 created, 1 unchanged".</summary>
@@ -125,7 +272,7 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
                 cancellationToken);
             log.Information("Updating service {Service} ({Order}, parallelism {Parallelism}, monitor {Monitor}, on failure {FailureAction})",
                 spec.Name, spec.UpdateConfig!.Order, spec.UpdateConfig.Parallelism, Duration.Format(spec.UpdateConfig.Monitor!.Value), spec.UpdateConfig.FailureAction);
-            await WaitForUpdateAsync(service, current.ID, cancellationToken);
+            await WaitForUpdateAsync(service, current.ID, current.UpdateStatus?.StartedAt, cancellationToken);
             action = ServiceAction.Updated;
         }
 
@@ -138,13 +285,29 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
     /// Until the update ends: completed, or rolled back — then one line naming the service and why, the previous
     /// definition serving again.
     /// </summary>
-    private async Task WaitForUpdateAsync(ResolvedService service, string id, CancellationToken cancellationToken)
+    private async Task WaitForUpdateAsync(ResolvedService service, string id, DateTime? previousStart, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + Health.Deadline(service) + SwarmSpecs.Update(service).Monitor!.Value + TimeSpan.FromMinutes(1);
+        var started = DateTime.UtcNow + NoRollout;
         while (true)
         {
             var inspected = await engine.CallAsync(ct => engine.Client.Swarm.InspectServiceAsync(id, ct), cancellationToken);
-            var state = inspected.UpdateStatus?.State;
+
+            // Right after the update call the status may still be none, or the previous update's ("completed"): only a
+            // status with another start time is this update's. None within a few seconds: the change needed no new
+            // tasks (labels only), so there is no rollout to wait for.
+            if (inspected.UpdateStatus is not { } status || status.StartedAt == previousStart)
+            {
+                if (DateTime.UtcNow > started)
+                {
+                    return;
+                }
+
+                await Task.Delay(Poll, cancellationToken);
+                continue;
+            }
+
+            var state = status.State;
             switch (state)
             {
                 case null or "completed":
@@ -334,6 +497,7 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
             }
         }
 
+        await PruneSecretsAsync(cancellationToken);
         log.Information("Stack {Stack} of {Environment} is down on the swarm: {Count} service(s) removed, volumes kept", stack, environment.Name, services.Count);
         return services.Count;
     }

@@ -48,7 +48,8 @@ internal sealed class SwarmOrchestrator(EnvironmentSession session) : IStackOrch
         }
 
         var endpoint = SwarmSpecs.Endpoint(environment.Swarm.EndpointMode, SwarmSpecs.HostHasIpvs());
-        var actions = await stacks.StartAsync(stack, plans, endpoint, cancellationToken);
+        var names = new HashSet<string>(session.Options.Schema.Load().Secrets.Keys, StringComparer.Ordinal);
+        var actions = await stacks.StartAsync(stack, plans, endpoint, new SwarmSecretValues(names, secrets.Get), cancellationToken);
         return new StartSummary("Services", $"{SwarmStacks.Summary(actions)} (endpoint mode {endpoint.Api})");
     }
 

@@ -3,6 +3,8 @@ using Docker.DotNet;
 using LlmStack.Compose;
 using LlmStack.Engine;
 using LlmStack.Lifecycle;
+using LlmStack.Orchestration;
+using LlmStack.Schema;
 using LlmStack.Sessions;
 using Serilog;
 
@@ -14,7 +16,21 @@ public sealed record WipeContainer(string Id, string Name, string State, bool Ru
     public string? Service => Labels.Value(Names.Service);
 
     public string? Stack => Labels.Value(Names.Stack);
+
+    /// <summary>The swarm service this container is a task of (Docker's label), or null for a plain container.</summary>
+    public string? SwarmService => Labels.Value(Names.SwarmServiceId);
 }
+
+/// <summary>A swarm service as a wipe sees it: its name, labels, desired replicas and the Swarm secrets it refers to (spec and previous spec).</summary>
+public sealed record WipeService(string Id, string Name, IDictionary<string, string>? Labels, ulong Replicas, IReadOnlyList<string> SecretIds)
+{
+    public string? Service => Labels.Value(Names.Service);
+
+    public string? Stack => Labels.Value(Names.Stack);
+}
+
+/// <summary>A Swarm secret with its labels (whether it is ours is the planner's question).</summary>
+public sealed record WipeSecret(string Id, string Name, IDictionary<string, string>? Labels);
 
 /// <summary>A volume that exists, with its labels (whether it is ours is the planner's question).</summary>
 public sealed record WipeVolume(string Name, IDictionary<string, string>? Labels);
@@ -51,6 +67,15 @@ public interface IWipeInventory
 
     /// <summary>The volumes' sizes in bytes; a volume whose size could not be measured is absent.</summary>
     Task<IReadOnlyDictionary<string, long>> SizesAsync(IReadOnlyList<string> volumes, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The environment's swarm services (of one stack, or all), by its labels; none when the run does not use the swarm
+    /// orchestrator or the engine is no swarm manager.
+    /// </summary>
+    Task<IReadOnlyList<WipeService>> ServicesAsync(string? stack, CancellationToken cancellationToken);
+
+    /// <summary>The environment's Swarm secrets, by its labels; none as for <see cref="ServicesAsync"/>.</summary>
+    Task<IReadOnlyList<WipeSecret>> SwarmSecretsAsync(CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -138,6 +163,43 @@ public sealed class LiveWipeInventory(EnvironmentSession session, DockerEngine e
         }
 
         return sizes;
+    }
+
+    public async Task<IReadOnlyList<WipeService>> ServicesAsync(string? stack, CancellationToken cancellationToken) =>
+        await SwarmAsync(cancellationToken) is { } swarm
+            ? (await swarm.ServicesAsync(stack, cancellationToken)).Select(s => new WipeService(
+                s.ID,
+                s.Spec!.Name ?? s.ID,
+                s.Spec.Labels,
+                s.Spec.Mode?.Replicated?.Replicas ?? 0,
+                new[] { s.Spec, s.PreviousSpec }.SelectMany(spec => spec?.TaskTemplate?.ContainerSpec?.Secrets ?? []).Select(r => r.SecretID).Distinct().ToList())).ToList()
+            : [];
+
+    public async Task<IReadOnlyList<WipeSecret>> SwarmSecretsAsync(CancellationToken cancellationToken) =>
+        await SwarmAsync(cancellationToken) is { } swarm
+            ? (await swarm.SecretsAsync(cancellationToken)).Select(s => new WipeSecret(s.ID, s.Spec!.Name ?? s.ID, s.Spec.Labels)).ToList()
+            : [];
+
+    private bool? _swarm;
+
+    /// <summary>The environment's stacks on the swarm, when this run uses the swarm orchestrator and the engine manages a swarm; else null.</summary>
+    private async Task<SwarmStacks?> SwarmAsync(CancellationToken cancellationToken)
+    {
+        if (session.OrchestratorKind != Orchestrator.Swarm)
+        {
+            return null;
+        }
+
+        if (_swarm is null)
+        {
+            _swarm = (await engine.CallAsync(ct => engine.Client.System.GetSystemInfoAsync(ct), cancellationToken)).Swarm?.ControlAvailable == true;
+            if (_swarm == false)
+            {
+                log.Information("The engine manages no swarm: no swarm services or secrets to wipe");
+            }
+        }
+
+        return _swarm == true ? new SwarmStacks(engine, session.Environment, log) : null;
     }
 
     private List<WipeContainer> Map(IEnumerable<ContainerListResponse> containers) => containers.Select(c =>

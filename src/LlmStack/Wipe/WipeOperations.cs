@@ -3,6 +3,7 @@ using LlmStack.Backup;
 using LlmStack.ChangeControl;
 using LlmStack.Engine;
 using LlmStack.Lifecycle;
+using LlmStack.Orchestration;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Sessions;
@@ -62,7 +63,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
         {
             foreach (var stack in Environment.Stacks.Select(s => s.Name).Where(running.Contains))
             {
-                await session.StartAsync(stack, cancellationToken);
+                await session.Stacks.StartAsync(stack, cancellationToken);
             }
         }
 
@@ -171,7 +172,7 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
 
         foreach (var stack in stacks)
         {
-            await session.StartAsync(stack, cancellationToken);
+            await session.Stacks.StartAsync(stack, cancellationToken);
         }
     }
 
@@ -198,11 +199,30 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
     private async Task<ChangePlan> ChangesAsync(WipePlan plan, LiveWipeInventory inventory, DockerEngine engine, IReadOnlyList<EnvironmentSession> noticesOf, CancellationToken cancellationToken)
     {
         var lifecycle = await session.LifecycleAsync(cancellationToken);
-        var changes = plan.Containers.Select(c => new PlannedChange(ChangeKind.Container, c.Name, ChangeAction.Remove, WipePlan.Why(c), async ct =>
+        var swarm = new SwarmStacks(engine, Environment, log);
+        // Each service is removed in the plan's order; their tasks stop in parallel, and the last removal waits until every
+        // task's container is gone (about 5 s on Swarm, once), before anything they hold is touched.
+        var grace = TimeSpan.Zero;
+        var changes = plan.Services.Select((s, i) => new PlannedChange(ChangeKind.Service, s.Name, ChangeAction.Remove, WipePlan.Why(s), async ct =>
+        {
+            var own = await swarm.RemoveServiceAsync(s.Id, ct);
+            grace = own > grace ? own : grace;
+            if (i < plan.Services.Count - 1)
+            {
+                return null;
+            }
+
+            await swarm.WaitTasksGoneAsync(plan.Services.Select(r => r.Id).ToList(), grace, ct);
+            return $"the tasks' containers of {plan.Services.Count} service(s) are gone";
+        })
+        {
+            Detail = "swarm",
+        }).ToList();
+        changes.AddRange(plan.Containers.Select(c => new PlannedChange(ChangeKind.Container, c.Name, ChangeAction.Remove, WipePlan.Why(c), async ct =>
         {
             await lifecycle.StopAsync([inventory.Listed(c.Id)], remove: true, "removed", ct);
             return null;
-        })).ToList();
+        })));
         changes.AddRange(plan.Volumes.Select(v => new PlannedChange(ChangeKind.Volume, v.Name, ChangeAction.Remove, v.Why, async ct =>
         {
             await engine.CallAsync(c => engine.Client.Volumes.RemoveAsync(v.Name, force: false, c), ct);
@@ -214,9 +234,10 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
         changes.AddRange(plan.Networks.Select(n => new PlannedChange(ChangeKind.Network, n.Name, ChangeAction.Remove, WipePlan.Why(n), async ct =>
         {
             var detail = await engine.CallAsync(c => engine.Client.Networks.InspectNetworkAsync(n.Id, c), ct);
-            if (detail.Containers is { Count: > 0 } users)
+            // On an overlay network, Swarm's own load-balancer endpoint (lb-<network>) is no user: it goes with the network.
+            if ((detail.Containers ?? new Dictionary<string, EndpointResource>()).Where(u => !u.Key.StartsWith("lb-", StringComparison.Ordinal)).ToList() is { Count: > 0 } users)
             {
-                throw new ChangeSkippedException($"still used by {string.Join(", ", users.Values.Select(u => u.Name))}");
+                throw new ChangeSkippedException($"still used by {string.Join(", ", users.Select(u => u.Value.Name))}");
             }
 
             await engine.CallAsync(c => engine.Client.Networks.DeleteNetworkAsync(n.Id, c), ct);
@@ -224,6 +245,22 @@ public sealed class WipeOperations(EnvironmentSession session, string helperImag
         })
         {
             Detail = n.Subnet,
+        }));
+        changes.AddRange(plan.SwarmSecrets.Select(secret => new PlannedChange(ChangeKind.Secret, secret.Name, ChangeAction.Remove, WipePlan.Why(secret), async ct =>
+        {
+            try
+            {
+                await engine.CallAsync(c => engine.Client.Secrets.DeleteAsync(secret.Id, c), ct);
+            }
+            catch (Docker.DotNet.DockerApiException e) when (e.StatusCode is System.Net.HttpStatusCode.BadRequest or System.Net.HttpStatusCode.Conflict)
+            {
+                throw new ChangeSkippedException($"still used: {EngineImages.ApiMessage(e)}");
+            }
+
+            return null;
+        })
+        {
+            Detail = "swarm",
         }));
         if (plan.Secrets is { } secrets)
         {

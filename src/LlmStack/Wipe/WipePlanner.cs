@@ -1,4 +1,5 @@
 using LlmStack.ChangeControl;
+using LlmStack.Compose;
 using LlmStack.Engine;
 using LlmStack.Schema;
 
@@ -8,9 +9,10 @@ namespace LlmStack.Wipe;
 public sealed record VolumeRemoval(string Name, string Why, long? Size);
 
 /// <summary>
-/// What a wipe removes, in the order it removes it — containers (dependents before what they depend on, helpers and
-/// unknown services first), then volumes, then networks, then the secrets file — what it keeps and why, and what it
-/// refuses (named at the end: the wipe then exits non-zero after removing the rest).
+/// What a wipe removes, in the order it removes it — swarm services (dependents first; after the last one, waited for
+/// until all their tasks' containers are gone), containers (dependents before what they depend on, helpers and unknown services first), then
+/// volumes, then networks, then Swarm secrets, then the secrets file — what it keeps and why, and what it refuses (named
+/// at the end: the wipe then exits non-zero after removing the rest).
 /// </summary>
 public sealed record WipePlan(
     string Summary,
@@ -23,8 +25,23 @@ public sealed record WipePlan(
     /// <summary>The secrets file the wipe removes (<c>--wipe-secrets</c>), or null.</summary>
     public string? Secrets { get; init; }
 
-    /// <summary>The stacks whose services were running among the containers removed (a data wipe starts them again).</summary>
-    public IReadOnlyList<string> RunningStacks => Containers.Where(c => c.Running && c.Service is not null).Select(c => c.Stack!).Distinct().ToList();
+    /// <summary>The swarm services the wipe removes first (their tasks' containers go with them), dependents first.</summary>
+    public IReadOnlyList<WipeService> Services { get; init; } = [];
+
+    /// <summary>The Swarm secrets the wipe removes (after the services that used them).</summary>
+    public IReadOnlyList<WipeSecret> SwarmSecrets { get; init; } = [];
+
+    /// <summary>The stacks whose services were running among the containers and swarm services removed (a data wipe starts them again).</summary>
+    public IReadOnlyList<string> RunningStacks =>
+        Services.Where(s => s.Replicas > 0 && s.Stack is not null).Select(s => s.Stack!)
+            .Concat(Containers.Where(c => c.Running && c.Service is not null).Select(c => c.Stack!))
+            .Distinct().ToList();
+
+    /// <summary>Why a swarm service goes, as the table shows it.</summary>
+    public static string Why(WipeService service) => $"swarm service {service.Service ?? service.Name} ({service.Replicas} replica(s)); its tasks' containers go with it";
+
+    /// <summary>Why a Swarm secret goes, as the table shows it.</summary>
+    public static string Why(WipeSecret secret) => $"Swarm secret of {secret.Labels.Value(Names.Secret) ?? "?"} (the secrets file keeps the value)";
 
     /// <summary>Why a container goes, as the table shows it.</summary>
     public static string Why(WipeContainer container) => container.Service is { } service ? $"service {service} ({container.State})" : $"helper ({container.State})";
@@ -49,9 +66,11 @@ public static class WipePlanner
     {
         var stacks = Stacks(environment, stack);
         var containers = new List<WipeContainer>();
+        var services = new List<WipeService>();
         foreach (var name in stacks)
         {
             containers.AddRange(await inventory.ServiceContainersAsync(name, cancellationToken));
+            services.AddRange(await inventory.ServicesAsync(name, cancellationToken));
         }
 
         var kept = new List<KeptResource>();
@@ -74,8 +93,14 @@ public static class WipePlanner
         var removals = await VolumesAsync(environment, volumes.Select(v => (v.Name, (ResolvedVolume?)v)).ToList(), inventory, kept, refusals, cancellationToken);
         var networks = await NetworksAsync(environment, stack, inventory, cancellationToken);
         var others = stacks.Where(s => s != stack).ToList();
-        return new WipePlan($"wipe stack {stack} (its containers{(others.Count > 0 ? $" and those of {string.Join(", ", others)}" : string.Empty)}, volumes and network)",
-            Order(environment, containers), removals, networks, kept, refusals);
+        var (swarm, rest) = WithServices(environment, services, containers, services);
+        var remaining = (await inventory.ServicesAsync(null, cancellationToken)).Where(s => swarm.All(w => w.Id != s.Id)).ToList();
+        return new WipePlan($"wipe stack {stack} (its {(swarm.Count > 0 ? "services" : "containers")}{(others.Count > 0 ? $" and those of {string.Join(", ", others)}" : string.Empty)}, volumes and network)",
+            Order(environment, rest), removals, networks, kept, refusals)
+        {
+            Services = swarm,
+            SwarmSecrets = await UnusedSecretsAsync(environment, remaining, inventory, cancellationToken),
+        };
     }
 
     /// <summary>The stack and the stacks that depend on it, whose containers its wipe removes.</summary>
@@ -98,8 +123,11 @@ public static class WipePlanner
             kept.Add(new KeptResource(ChangeKind.Volume, "-", $"no volume of environment {environment.Name} holds {dataType} (schema: volumes.<name>.holds)"));
         }
 
+        var (swarm, rest) = users.Any(u => u.SwarmService is not null)
+            ? WithServices(environment, [], users, await inventory.ServicesAsync(null, cancellationToken))
+            : ([], users);
         return new WipePlan($"wipe the {dataType} volumes ({string.Join(", ", volumes.Select(v => v.Key).DefaultIfEmpty("none"))}), then start what was running again",
-            Order(environment, users), removals, [], kept, refusals);
+            Order(environment, rest), removals, [], kept, refusals) { Services = swarm };
     }
 
     /// <summary>
@@ -120,10 +148,56 @@ public static class WipePlanner
             kept.Add(new KeptResource(ChangeKind.Secrets, secretsFile, "kept (--wipe-secrets removes them): a new start initialises its databases with the same passwords"));
         }
 
-        return new WipePlan($"wipe everything of environment {environment.Name}", Order(environment, containers), removals, networks, kept, refusals)
+        var services = await inventory.ServicesAsync(null, cancellationToken);
+        var (swarm, rest) = WithServices(environment, services, containers, services);
+        return new WipePlan($"wipe everything of environment {environment.Name}", Order(environment, rest), removals, networks, kept, refusals)
         {
             Secrets = secretsExist && wipeSecrets ? secretsFile : null,
+            Services = swarm,
+            SwarmSecrets = await UnusedSecretsAsync(environment, [], inventory, cancellationToken),
         };
+    }
+
+    /// <summary>
+    /// The swarm services to remove: <paramref name="planned"/>, plus the service of any container that is a task of one
+    /// of <paramref name="known"/> (removing the task's container alone would only make Swarm start another). Those task
+    /// containers leave the container list: they go with their service. Only services with the environment's labels.
+    /// </summary>
+    private static (List<WipeService> Services, List<WipeContainer> Containers) WithServices(
+        ResolvedEnvironment environment, IEnumerable<WipeService> planned, IEnumerable<WipeContainer> containers, IReadOnlyList<WipeService> known)
+    {
+        var scope = Scope.Of(environment);
+        var services = new Dictionary<string, WipeService>(StringComparer.Ordinal);
+        foreach (var service in planned.Where(s => scope.Owns(s.Labels)))
+        {
+            services.TryAdd(service.Id, service);
+        }
+
+        var rest = new List<WipeContainer>();
+        foreach (var container in containers)
+        {
+            if (container.SwarmService is { } id && (services.ContainsKey(id) || known.FirstOrDefault(s => s.Id == id && scope.Owns(s.Labels)) is { } owner && services.TryAdd(id, owner)))
+            {
+                continue;
+            }
+
+            rest.Add(container);
+        }
+
+        var order = environment.Services.Select((s, i) => (s.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
+        var ordered = services.Values
+            .OrderByDescending(s => s.Service is { } name && order.TryGetValue(name, out var index) ? index : int.MaxValue)
+            .ThenBy(s => s.Name, StringComparer.Ordinal)
+            .ToList();
+        return (ordered, rest);
+    }
+
+    /// <summary>The environment's Swarm secrets that none of <paramref name="remaining"/> (the services a wipe leaves) refers to.</summary>
+    private static async Task<IReadOnlyList<WipeSecret>> UnusedSecretsAsync(ResolvedEnvironment environment, IReadOnlyList<WipeService> remaining, IWipeInventory inventory, CancellationToken cancellationToken)
+    {
+        var scope = Scope.Of(environment);
+        var used = remaining.SelectMany(s => s.SecretIds).ToHashSet(StringComparer.Ordinal);
+        return (await inventory.SwarmSecretsAsync(cancellationToken)).Where(s => scope.Owns(s.Labels) && !used.Contains(s.Id)).OrderBy(s => s.Name, StringComparer.Ordinal).ToList();
     }
 
     /// <summary>Dependents before what they depend on (the environment's service order, reversed); helpers and unknown services first; then by name.</summary>

@@ -107,6 +107,59 @@ public class SwarmSpecsTests : IDisposable
     }
 
     [Fact]
+    public void A_secret_file_variable_leaves_the_environment_for_a_mounted_swarm_secret_and_the_rest_stay_as_they_are()
+    {
+        var service = Testing.Service("postgres");
+        service.SecretFiles.Should().Equal("POSTGRES_PASSWORD");
+        var plan = ContainerSpecs.Build(Testing, service, 1, "local/postgres:1", name => $"value-of-{name}", Repository.Root);
+        var files = SwarmSecretPlan.For(Testing.Project, service, service.SecretFiles, new HashSet<string>(["POSTGRES_PASSWORD", "POSTGRES_USER", "POSTGRES_DB"])).Files;
+        var file = files.Should().ContainSingle().Subject;
+        var name = SwarmSpecs.SecretName(file, "value-of-POSTGRES_PASSWORD");
+
+        var spec = SwarmSpecs.Build(Testing, service, plan, SwarmSpecs.Endpoint(EndpointMode.Auto, false), [new SwarmSecretMount(file, "secret-id-1", name)]);
+
+        var container = spec.TaskTemplate!.ContainerSpec!;
+        container.Env.Should().NotContain(e => e.StartsWith("POSTGRES_PASSWORD=", StringComparison.Ordinal));
+        container.Env.Should().NotContain(e => e.Contains("value-of-POSTGRES_PASSWORD", StringComparison.Ordinal), "the value is in no part of the spec");
+        container.Env.Should().Contain("POSTGRES_PASSWORD_FILE=/run/secrets/POSTGRES_PASSWORD");
+        container.Env.Where(e => !e.StartsWith("POSTGRES_PASSWORD", StringComparison.Ordinal)).Should()
+            .Equal(plan.Create.Env.Where(e => !e.StartsWith("POSTGRES_PASSWORD=", StringComparison.Ordinal)), "the variables not in secret_files stay environment values, in order");
+        container.Env.Should().Contain(e => e.StartsWith("POSTGRES_USER=", StringComparison.Ordinal));
+        container.Env.Should().HaveCount(plan.Create.Env.Count, "replaced in place, nothing added or lost");
+        container.Secrets.Should().ContainSingle().Which.Should().BeEquivalentTo(new
+        {
+            SecretID = "secret-id-1",
+            SecretName = name,
+            File = new { Name = "POSTGRES_PASSWORD", UID = "0", GID = "0", Mode = 292U }, // 0444: the image drops root before reading it
+        });
+
+        var without = SwarmSpecs.Build(Testing, service, plan, SwarmSpecs.Endpoint(EndpointMode.Auto, false));
+        without.TaskTemplate!.ContainerSpec!.Secrets.Should().BeNull();
+        without.TaskTemplate.ContainerSpec.Env.Should().Equal(plan.Create.Env, "no Swarm secrets, the container plan's environment");
+        var rotated = SwarmSpecs.Build(Testing, service, plan, SwarmSpecs.Endpoint(EndpointMode.Auto, false), [new SwarmSecretMount(file, "secret-id-2", SwarmSpecs.SecretName(file, "new"))]);
+        rotated.Labels[Names.SpecHash].Should().NotBe(spec.Labels[Names.SpecHash], "a new value is a new secret, so the service is updated");
+    }
+
+    [Fact]
+    public void A_swarm_secrets_name_changes_with_its_value_and_fits_swarms_limit()
+    {
+        var file = new SwarmSecretFile("POSTGRES_PASSWORD", "POSTGRES_PASSWORD", SwarmSecretPlan.SwarmName("multimodal-testing", "POSTGRES_PASSWORD"));
+        var name = SwarmSpecs.SecretName(file, "one");
+        name.Should().MatchRegex("^multimodal-testing_POSTGRES_PASSWORD_[0-9a-f]{12}$");
+        SwarmSpecs.SecretName(file, "one").Should().Be(name, "the same value, the same secret");
+        SwarmSpecs.SecretName(file, "two").Should().NotBe(name);
+        name.Should().NotContain("one");
+
+        var other = file with { Secret = "OTHER", SwarmName = "multimodal-testing_OTHER" };
+        SwarmSpecs.SecretName(other, "one")[^12..].Should().NotBe(name[^12..], "equal values of two secrets do not show as equal names");
+
+        var longer = file with { SwarmName = new string('p', 60) + "_POSTGRES_PASSWORD" };
+        var shortened = SwarmSpecs.SecretName(longer, "one");
+        shortened.Length.Should().BeLessThanOrEqualTo(SwarmSpecs.MaxSecretName);
+        shortened.Should().MatchRegex("^p+_[0-9a-f]{12}$");
+    }
+
+    [Fact]
     public void The_address_pool_avoids_every_schema_subnet()
     {
         var pool = SwarmCluster.AddressPool([System.Net.IPNetwork.Parse("10.210.0.0/16"), System.Net.IPNetwork.Parse("10.211.5.0/24")]);

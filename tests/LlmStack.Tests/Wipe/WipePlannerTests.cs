@@ -138,8 +138,102 @@ public sealed class WipePlannerTests
         (await WipePlanner.EnvironmentAsync(Testing, inventory, "secrets/testing.env", secretsExist: false, wipeSecrets: true, CancellationToken.None)).Secrets.Should().BeNull();
     }
 
+    private static WipeService SwarmService(string service, ulong replicas = 1, params string[] secrets) =>
+        new("svc-" + service, $"{Testing.Project}_{service}", Ours(service), replicas, secrets);
+
+    /// <summary>A task's container of a swarm service: our labels (the service's task template) and Docker's service id.</summary>
+    private static WipeContainer TaskOf(string service, int slot = 1)
+    {
+        var labels = Ours(service, service == "echo" ? "core" : null);
+        labels[Names.SwarmServiceId] = "svc-" + service;
+        return new($"task-{service}-{slot}", $"{Testing.Project}_{service}.{slot}.x{slot}", "running", true, labels);
+    }
+
+    private static WipeSecret SwarmSecret(string id, string secret) =>
+        new(id, $"{Testing.Project}_{secret}_{id}", new Dictionary<string, string>(Ours()) { [Names.Secret] = secret });
+
+    [Fact]
+    public async Task On_a_swarm_an_environment_wipe_removes_the_services_first_with_their_tasks_and_then_volumes_networks_and_our_swarm_secrets_never_a_strangers()
+    {
+        var foreignService = new WipeService("svc-foreign", "someone-elses", new Dictionary<string, string> { [Names.ComposeProject] = "otherproj" }, 1, []);
+        var foreignSecret = new WipeSecret("sec-foreign", "someone-elses-secret", new Dictionary<string, string>());
+        var inventory = new FakeInventory
+        {
+            All = [TaskOf("postgres"), TaskOf("echo", 1), TaskOf("echo", 2), Helper],
+            SwarmServices = [SwarmService("postgres", 1, "sec-1"), SwarmService("redis", 0), foreignService],
+            Secrets = [SwarmSecret("sec-1", "POSTGRES_PASSWORD"), SwarmSecret("sec-old", "POSTGRES_PASSWORD"), foreignSecret],
+            Listed = [Volume("postgres_data")],
+            Volumes = { [Volume("postgres_data")] = Ours() },
+            Mounters = { [Volume("postgres_data")] = [TaskOf("postgres")] },
+            Networks = [new WipeNetwork("n1", $"{Testing.Project}_core", "10.83.1.0/24", Ours(stack: "core"))],
+        };
+
+        var plan = await WipePlanner.EnvironmentAsync(Testing, inventory, "secrets/testing.env", secretsExist: false, wipeSecrets: false, CancellationToken.None);
+
+        plan.Services.Select(s => s.Name).Should().Equal([$"{Testing.Project}_redis", $"{Testing.Project}_postgres"], "dependents first (redis after postgres in the service order), never a service without our labels");
+        plan.Services.Select(WipePlan.Why).Should().Contain("swarm service postgres (1 replica(s)); its tasks' containers go with it");
+        plan.Containers.Select(c => c.Name).Should().Equal([Helper.Name, $"{Testing.Project}_echo.1.x1", $"{Testing.Project}_echo.2.x2"],
+            "a task whose service is not listed (none of ours) is removed as a container; the postgres task goes with its service");
+        plan.Volumes.Select(v => v.Name).Should().Equal(Volume("postgres_data"));
+        plan.Refusals.Should().BeEmpty("the task's container that mounts the volume is ours");
+        plan.SwarmSecrets.Select(s => s.Id).Should().Equal(["sec-1", "sec-old"], "every Swarm secret of ours (ordered by name), never another's");
+        plan.SwarmSecrets.Select(WipePlan.Why).Should().AllBe("Swarm secret of POSTGRES_PASSWORD (the secrets file keeps the value)");
+        plan.RunningStacks.Should().BeEquivalentTo(["core"]);
+    }
+
+    [Fact]
+    public async Task On_a_swarm_a_stack_wipe_removes_its_and_its_dependents_services_and_only_the_swarm_secrets_no_remaining_service_uses()
+    {
+        var inventory = new FakeInventory
+        {
+            Stacks = { ["core"] = [TaskOf("postgres")] },
+            SwarmServices = [SwarmService("postgres", 1, "sec-pg"), SwarmService("grafana", 1, "sec-shared"), SwarmService("n8n", 1, "sec-shared")],
+            Secrets = [SwarmSecret("sec-pg", "POSTGRES_PASSWORD"), SwarmSecret("sec-shared", "N8N_PASSWORD"), SwarmSecret("sec-unused", "OLD")],
+            Volumes = { [Volume("postgres_data")] = Ours() },
+            Mounters = { [Volume("postgres_data")] = [TaskOf("postgres")] },
+        };
+
+        var plan = await WipePlanner.StackAsync(Testing, "monitoring", inventory, CancellationToken.None);
+        plan.Services.Select(s => s.Service).Should().Equal("grafana");
+        plan.SwarmSecrets.Select(s => s.Id).Should().Equal(["sec-unused"], "n8n (stack ui) still uses the shared one");
+
+        var core = await WipePlanner.StackAsync(Testing, "core", inventory, CancellationToken.None);
+        core.Services.Select(s => s.Service).Should().Contain(["postgres", "grafana", "n8n"], "the stacks that depend on core go too");
+        core.Services.Select(s => s.Service).Last().Should().Be("postgres", "what the others depend on goes last");
+        core.Containers.Should().BeEmpty("the task's container goes with its service");
+        core.SwarmSecrets.Select(s => s.Id).Should().BeEquivalentTo(["sec-pg", "sec-shared", "sec-unused"]);
+        core.Summary.Should().StartWith("wipe stack core (its services and those of ");
+    }
+
+    [Fact]
+    public async Task On_a_swarm_a_data_wipe_removes_the_services_whose_tasks_mount_the_volumes_and_starts_their_stacks_again()
+    {
+        var inventory = new FakeInventory
+        {
+            SwarmServices = [SwarmService("redis", 1), SwarmService("postgres", 1)],
+            Volumes = { [Volume("postgres_data")] = Ours() },
+            Mounters = { [Volume("postgres_data")] = [TaskOf("postgres")] },
+        };
+
+        var plan = await WipePlanner.DataAsync(Testing, DataTypes.Db, inventory, CancellationToken.None);
+        plan.Services.Select(s => s.Service).Should().Equal("postgres");
+        plan.Containers.Should().BeEmpty();
+        plan.Volumes.Select(v => v.Name).Should().Contain(Volume("postgres_data"));
+        plan.SwarmSecrets.Should().BeEmpty("the services started again use them");
+        plan.RunningStacks.Should().Equal("core");
+    }
+
     private sealed class FakeInventory : IWipeInventory
     {
+        public List<WipeService> SwarmServices { get; init; } = [];
+
+        public List<WipeSecret> Secrets { get; init; } = [];
+
+        public Task<IReadOnlyList<WipeService>> ServicesAsync(string? stack, CancellationToken cancellationToken) =>
+            Task.FromResult<IReadOnlyList<WipeService>>(SwarmServices.Where(s => stack is null || s.Stack == stack).ToList());
+
+        public Task<IReadOnlyList<WipeSecret>> SwarmSecretsAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<WipeSecret>>(Secrets);
+
         public Dictionary<string, List<WipeContainer>> Stacks { get; } = new();
 
         public List<WipeContainer> All { get; init; } = [];
