@@ -102,22 +102,7 @@ public static class ComposeGenerator
 
         root.Add("networks", networksNode);
 
-        var volumes = environment.Volumes.Where(v => services.Any(s => s.Volumes.Any(m => m.Kind == MountKind.Volume && m.Source == v.Key))).ToList();
-        if (volumes.Count > 0)
-        {
-            var volumesNode = new YamlMappingNode();
-            foreach (var volume in volumes)
-            {
-                volumesNode.Add(volume.Key, new YamlMappingNode
-                {
-                    { "name", Plain(volume.Name) },
-                    { "driver", Plain(volume.Driver) },
-                    { "labels", Labels(Compose.Labels.Ours(environment.Name, volume.Stacks[0]).Append(new(Names.Volume, volume.Key))) },
-                });
-            }
-
-            root.Add("volumes", volumesNode);
-        }
+        AddVolumes(root, environment, services);
 
         return Document(
             [
@@ -277,6 +262,27 @@ public static class ComposeGenerator
         }
 
         return node;
+    }
+
+    /// <summary>The top-level <c>volumes:</c>: the environment's named volumes these services mount, with our labels (compose and stack files alike).</summary>
+    internal static void AddVolumes(YamlMappingNode root, ResolvedEnvironment environment, IReadOnlyCollection<ResolvedService> services)
+    {
+        var volumes = environment.Volumes.Where(v => services.Any(s => s.Volumes.Any(m => m.Kind == MountKind.Volume && m.Source == v.Key))).ToList();
+        if (volumes.Count > 0)
+        {
+            var volumesNode = new YamlMappingNode();
+            foreach (var volume in volumes)
+            {
+                volumesNode.Add(volume.Key, new YamlMappingNode
+                {
+                    { "name", Plain(volume.Name) },
+                    { "driver", Plain(volume.Driver) },
+                    { "labels", Labels(Compose.Labels.Ours(environment.Name, volume.Stacks[0]).Append(new(Names.Volume, volume.Key))) },
+                });
+            }
+
+            root.Add("volumes", volumesNode);
+        }
     }
 
     /// <summary>The service's networks (its name as alias on each), user and working directory: compose and stack files alike.</summary>

@@ -52,22 +52,7 @@ public static class StackFileGenerator
 
         root.Add("networks", networks);
 
-        var volumes = environment.Volumes.Where(v => environment.Services.Any(s => s.Volumes.Any(m => m.Kind == MountKind.Volume && m.Source == v.Key))).ToList();
-        if (volumes.Count > 0)
-        {
-            var volumesNode = new YamlMappingNode();
-            foreach (var volume in volumes)
-            {
-                volumesNode.Add(volume.Key, new YamlMappingNode
-                {
-                    { "name", Plain(volume.Name) },
-                    { "driver", Plain(volume.Driver) },
-                    { "labels", Labels(Compose.Labels.Ours(environment.Name, volume.Stacks[0]).Append(new(Names.Volume, volume.Key))) },
-                });
-            }
-
-            root.Add("volumes", volumesNode);
-        }
+        ComposeGenerator.AddVolumes(root, environment, environment.Services);
 
         var secrets = swarm.Services.SelectMany(s => s.Secrets.Secrets).DistinctBy(s => s.Secret).OrderBy(s => s.Secret, StringComparer.Ordinal).ToList();
         if (secrets.Count > 0)
