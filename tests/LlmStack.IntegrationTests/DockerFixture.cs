@@ -5,8 +5,16 @@ using LlmStack.Compose;
 
 namespace LlmStack.IntegrationTests;
 
-[CollectionDefinition("docker", DisableParallelization = true)]
+/// <summary>
+/// The testing environment's lane: its classes run one after another. It runs beside the swarm lane
+/// (<see cref="SwarmCollection"/>), whose environment, project, ports and subnets are its own (<see cref="TestNames.SwarmEnvironment"/>).
+/// </summary>
+[CollectionDefinition("docker")]
 public sealed class DockerCollection : ICollectionFixture<DockerFixture>;
+
+/// <summary>The swarm lane: SwarmTests, in an environment of its own, beside the docker collection.</summary>
+[CollectionDefinition("swarm")]
+public sealed class SwarmCollection : ICollectionFixture<DockerFixture>;
 
 /// <summary>
 /// The real Docker engine and the repository's build program. Integration tests never skip: without an engine

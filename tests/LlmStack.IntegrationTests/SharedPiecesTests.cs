@@ -31,7 +31,7 @@ public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<
         await running.Docker.Docker.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true,
-            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [Names.Helper] = true } },
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [Names.Helper] = true, [$"{Names.Environment}=testing"] = true } },
         });
 
     [Fact]
