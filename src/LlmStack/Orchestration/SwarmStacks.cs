@@ -693,11 +693,13 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
         var ours = await SecretsAsync(cancellationToken);
         var steps = new List<SwarmPlanStep>();
         var wanted = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var stack in stacks)
+        // Dependency levels across the stacks: a Deploy applies the steps in this order, so what a service needs in another
+        // stack is there before it.
+        var enabled = environment.Services.Where(s => stacks.Contains(s.Stack)).ToList();
         {
-            var services = environment.Services.Where(s => s.Stack == stack).ToList();
-            foreach (var service in environment.Graph.Levels(services.Select(s => s.Name)).SelectMany(l => l))
+            foreach (var service in environment.Graph.Levels(enabled.Select(s => s.Name)).SelectMany(l => l))
             {
+                var stack = service.Stack;
                 wanted.Add(service.Name);
                 var mounts = SwarmSecretPlan.For(environment.Project, service, service.SecretFiles, secrets.Names).Files.Select(file =>
                 {
