@@ -367,7 +367,9 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
         {
             var tasks = await TasksAsync(service, cancellationToken);
             var running = tasks.Where(t => t.DesiredState == TaskState.Running && t.Status?.State == TaskState.Running && t.Status.ContainerStatus?.ContainerID is { Length: > 0 }).ToList();
-            var failed = tasks.Where(t => t.Status?.State is TaskState.Failed or TaskState.Rejected && t.CreatedAt > since).OrderByDescending(t => t.CreatedAt).ToList();
+            // A task that ended since: failed, rejected, or complete — Swarm stops a task whose healthcheck fails, and a
+            // process that exits 0 on SIGTERM (postgres, the stand-in) leaves it "complete", not "failed".
+            var failed = tasks.Where(t => t.Status?.State is TaskState.Failed or TaskState.Rejected or TaskState.Complete && t.CreatedAt > since).OrderByDescending(t => t.CreatedAt).ToList();
             foreach (var task in running.Where(t => !ready.Contains(t.ID)))
             {
                 var container = $"{name}.{task.Slot}";
@@ -390,7 +392,11 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
 
             if (failed.Count >= 3 || DateTime.UtcNow > deadline)
             {
-                var why = failed.FirstOrDefault() is { } last ? $"task {name}.{last.Slot} {last.Status!.State.ToString()!.ToLowerInvariant()}: {last.Status.Err ?? last.Status.Message}" : $"{running.Count}/{service.Replicas} task(s) running";
+                var why = failed.FirstOrDefault() is { } last
+                    ? last.Status!.State == TaskState.Complete
+                        ? $"{failed.Count} task(s) ended, the last {name}.{last.Slot} {(service.HasHealthcheck ? "stopped (its healthcheck failed, or its process exited)" : "exited")}"
+                        : $"task {name}.{last.Slot} {last.Status.State.ToString()!.ToLowerInvariant()}: {last.Status.Err ?? last.Status.Message}"
+                    : $"{running.Count}/{service.Replicas} task(s) running";
                 throw new ServiceFailedException($"service '{service.Name}' did not come up on the swarm: {why}");
             }
 
