@@ -18,6 +18,15 @@ public sealed class SwarmStack : IAsyncLifetime
 
     public string Schema { get; private set; } = null!;
 
+    /// <summary>The class's schema with only the core stack enabled in testing (what Plan and Deploy cover).</summary>
+    public string CoreOnly { get; private set; } = null!;
+
+    /// <summary><see cref="CoreOnly"/> without the echo service (a service the schema dropped).</summary>
+    public string CoreOnlyWithoutEcho { get; private set; } = null!;
+
+    /// <summary>A run of the class's swarm with <paramref name="schema"/>.</summary>
+    public TestRun With(string schema) => Run with { Arguments = ["--orchestrator", "swarm", "--schema", schema] };
+
     public Cli.Result Init { get; private set; } = null!;
 
     public Cli.Result LabelNodes { get; private set; } = null!;
@@ -37,24 +46,37 @@ public sealed class SwarmStack : IAsyncLifetime
         await Docker.InitializeAsync();
         await LeaveAsync();
         await Docker.CleanAsync("testing");
-        Schema = SchemaCopy.Write(Docker.Root, schema =>
-        {
-            OnASwarm(schema);
-            schema.Map("stacks").Map("core").Children[new YamlScalarNode("services")] = new YamlSequenceNode(
-                new YamlScalarNode("postgres"), new YamlScalarNode("redis"), new YamlScalarNode("qdrant"), new YamlScalarNode("minio"), new YamlScalarNode("echo"));
-            var echo = schema.Service("echo");
-            echo.Set("image", new YamlScalarNode("llmstack-it/echo:1"));
-            echo.Set("replicas", new YamlScalarNode("3"));
-            echo.Set("healthcheck", new YamlMappingNode(
-                "test", new YamlSequenceNode(new YamlScalarNode("CMD"), new YamlScalarNode("curl"), new YamlScalarNode("-fsS"), new YamlScalarNode("http://127.0.0.1:80/")),
-                "interval", "2s", "timeout", "2s", "retries", "3"));
-        });
+        Schema = SchemaCopy.Write(Docker.Root, schema => Core(schema));
+        CoreOnly = SchemaCopy.Write(Docker.Root, schema => Core(schema, onlyCore: true));
+        CoreOnlyWithoutEcho = SchemaCopy.Write(Docker.Root, schema => Core(schema, echo: false, onlyCore: true));
         Init = await new TestRun(Docker.Root).RunAsync("SwarmInit", "--swarm-listen", "127.0.0.1", "--swarm-advertise", "127.0.0.1");
         LabelNodes = await Run.RunAsync("SwarmLabelNodes", "--confirm", "testing");
         First = await Run.RunAsync("StartCore");
         VersionsAfterFirst = await VersionsAsync();
         Second = await Run.RunAsync("StartCore");
         VersionsAfterSecond = await VersionsAsync();
+    }
+
+    /// <summary>
+    /// The class's schema: the core stack of postgres, redis, qdrant, minio and (unless <paramref name="echo"/> is false)
+    /// echo, three replicas of the stand-in; with <paramref name="onlyCore"/>, the testing environment enables the core
+    /// stack only (Plan and Deploy cover every enabled stack: the others are not started here).
+    /// </summary>
+    private static void Core(YamlMappingNode schema, bool echo = true, bool onlyCore = false)
+    {
+        OnASwarm(schema);
+        schema.Map("stacks").Map("core").Children[new YamlScalarNode("services")] = new YamlSequenceNode(
+            new[] { "postgres", "redis", "qdrant", "minio", "echo" }.Where(s => echo || s != "echo").Select(s => (YamlNode)new YamlScalarNode(s)));
+        var service = schema.Service("echo");
+        service.Set("image", new YamlScalarNode("llmstack-it/echo:1"));
+        service.Set("replicas", new YamlScalarNode("3"));
+        service.Set("healthcheck", new YamlMappingNode(
+            "test", new YamlSequenceNode(new YamlScalarNode("CMD"), new YamlScalarNode("curl"), new YamlScalarNode("-fsS"), new YamlScalarNode("http://127.0.0.1:80/")),
+            "interval", "2s", "timeout", "2s", "retries", "3"));
+        if (onlyCore)
+        {
+            schema.Map("environments").Map("testing").Set("stacks", new YamlSequenceNode(new YamlScalarNode("core")));
+        }
     }
 
     /// <summary>
@@ -116,6 +138,8 @@ public sealed class SwarmStack : IAsyncLifetime
         finally
         {
             File.Delete(Schema);
+            File.Delete(CoreOnly);
+            File.Delete(CoreOnlyWithoutEcho);
             await Docker.DisposeAsync();
         }
     }
@@ -177,7 +201,7 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
     [Fact]
     public async Task A_p_Plan_on_the_swarm_compares_spec_hashes_nothing_to_change_after_Start_an_update_and_a_removal_when_the_schema_differs()
     {
-        var plan = await stack.Run.RunAsync("Plan", "--json");
+        var plan = await stack.With(stack.CoreOnly).RunAsync("Plan", "--json");
         plan.ExitCode.Should().Be(0, plan.ToString());
         var document = JsonDocument.Parse(plan.StandardOutput).RootElement;
         document.GetProperty("orchestrator").GetString().Should().Be("swarm");
@@ -185,26 +209,25 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         document.GetProperty("services").EnumerateArray().Select(s => (s.GetProperty("service").GetString(), s.GetProperty("action").GetString()))
             .Should().BeEquivalentTo(Core.Select(c => ((string?)c, (string?)"unchanged")));
 
-        var deploy = await stack.Run.RunAsync("Deploy", "--confirm", "testing");
+        var deploy = await stack.With(stack.CoreOnly).RunAsync("Deploy", "--confirm", "testing");
         deploy.ExitCode.Should().Be(0, deploy.ToString());
         deploy.Output.Should().Contain("nothing to deploy");
 
+        // Every enabled stack is planned: with all of testing's stacks, the others (not on the swarm) are to create.
+        var all = await stack.Run.RunAsync("Plan");
+        all.ExitCode.Should().Be(2, all.ToString());
+        all.Output.Should().MatchRegex(@"inference\s+\S+_vllm\s+create\s+not on the swarm").And.MatchRegex(@"core\s+\S+_postgres\s+unchanged");
+
         var map = Path.Combine(Path.GetTempPath(), $"llmstack-it-map-{Guid.NewGuid():N}.yaml");
         await File.WriteAllTextAsync(map, (await File.ReadAllTextAsync(Path.Combine(stack.Docker.Root, TestRun.FixtureImageMap))) + "\nllmstack-it/echo:1: llmstack-fixture/redis:7\n");
-        var withoutEcho = SchemaCopy.Write(stack.Docker.Root, schema =>
-        {
-            SwarmStack.OnASwarm(schema);
-            schema.Map("stacks").Map("core").Children[new YamlScalarNode("services")] = new YamlSequenceNode(
-                new YamlScalarNode("postgres"), new YamlScalarNode("redis"), new YamlScalarNode("qdrant"), new YamlScalarNode("minio"));
-        });
         try
         {
-            var changed = await (stack.Run with { ImageMap = map }).RunAsync("Plan");
+            var changed = await (stack.With(stack.CoreOnly) with { ImageMap = map }).RunAsync("Plan");
             changed.ExitCode.Should().Be(2, changed.ToString());
             changed.Output.Should().MatchRegex(@"core\s+\S+_echo\s+update\s+image llmstack-fixture/standin:1 → llmstack-fixture/redis:7");
-            changed.Output.Should().Contain("1 to update, 0 to remove, 4 unchanged");
+            changed.Output.Should().Contain("0 to create, 1 to update, 0 to remove, 4 unchanged");
 
-            var dropped = await (stack.Run with { Arguments = ["--orchestrator", "swarm", "--schema", withoutEcho] }).RunAsync("Plan");
+            var dropped = await stack.With(stack.CoreOnlyWithoutEcho).RunAsync("Plan");
             dropped.ExitCode.Should().Be(2, dropped.ToString());
             dropped.Output.Should().MatchRegex(@"core\s+\S+_echo\s+remove\s+not in the schema any more");
             (await stack.VersionsAsync()).Should().Equal(stack.VersionsAfterSecond, "a plan changes nothing");
@@ -212,7 +235,6 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         finally
         {
             File.Delete(map);
-            File.Delete(withoutEcho);
         }
     }
 
@@ -255,7 +277,7 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
 
         var status = await stack.Run.RunAsync("StatusCore");
         status.ExitCode.Should().Be(0, status.ToString());
-        var plan = await stack.Run.RunAsync("Plan");
+        var plan = await stack.With(stack.CoreOnly).RunAsync("Plan");
         plan.ExitCode.Should().Be(0, "a restart leaves each service's definition as the schema says: " + plan);
     }
 
@@ -445,38 +467,25 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
     [Fact]
     public async Task C2_Deploy_on_the_swarm_removes_a_service_the_schema_dropped_and_creates_it_again_through_the_gate()
     {
-        var withoutEcho = SchemaCopy.Write(stack.Docker.Root, schema =>
-        {
-            SwarmStack.OnASwarm(schema);
-            schema.Map("stacks").Map("core").Children[new YamlScalarNode("services")] = new YamlSequenceNode(
-                new YamlScalarNode("postgres"), new YamlScalarNode("redis"), new YamlScalarNode("qdrant"), new YamlScalarNode("minio"));
-        });
-        try
-        {
-            var dropped = stack.Run with { Arguments = ["--orchestrator", "swarm", "--schema", withoutEcho] };
-            var dry = await dropped.RunAsync("Deploy", "--dry-run");
-            dry.ExitCode.Should().Be(0, dry.ToString());
-            dry.Output.Should().MatchRegex(@"service\s+\S+_echo\s.*not in the schema any more");
-            (await stack.ServicesAsync()).Should().HaveCount(5, "a dry run changes nothing");
+        var dropped = stack.With(stack.CoreOnlyWithoutEcho);
+        var dry = await dropped.RunAsync("Deploy", "--dry-run");
+        dry.ExitCode.Should().Be(0, dry.ToString());
+        dry.Output.Should().MatchRegex(@"service\s+\S+_echo\s.*not in the schema any more");
+        (await stack.ServicesAsync()).Should().HaveCount(5, "a dry run changes nothing");
 
-            var removed = await dropped.RunAsync("Deploy", "--confirm", "testing");
-            removed.ExitCode.Should().Be(0, removed.ToString());
-            removed.Output.Should().Contain("0 created, 0 updated, 1 removed, 4 unchanged");
-            (await stack.ServicesAsync()).Select(s => s.Spec!.Labels[Names.Service]).Should().BeEquivalentTo(["minio", "postgres", "qdrant", "redis"]);
-            (await stack.Docker.ContainersAsync("testing")).Should().NotContain(c => c.Labels[Names.Service] == "echo", "its tasks' containers are gone");
+        var removed = await dropped.RunAsync("Deploy", "--confirm", "testing");
+        removed.ExitCode.Should().Be(0, removed.ToString());
+        removed.Output.Should().Contain("0 created, 0 updated, 1 removed, 4 unchanged");
+        (await stack.ServicesAsync()).Select(s => s.Spec!.Labels[Names.Service]).Should().BeEquivalentTo(["minio", "postgres", "qdrant", "redis"]);
+        (await stack.Docker.ContainersAsync("testing")).Should().NotContain(c => c.Labels[Names.Service] == "echo", "its tasks' containers are gone");
 
-            var created = await stack.Run.RunAsync("Deploy", "--confirm", "testing");
-            created.ExitCode.Should().Be(0, created.ToString());
-            created.Output.Should().Contain("1 created, 0 updated, 0 removed, 4 unchanged");
-            var echo = (await stack.ServicesAsync()).Single(s => s.Spec!.Labels[Names.Service] == "echo");
-            echo.ServiceStatus!.RunningTasks.Should().Be(3, "created health-gated with its three replicas, as Start creates it");
-            File.ReadLines(Path.Combine(stack.Docker.Root, "audit", "audit.jsonl")).Where(l => l.Contains("\"target\":\"Deploy\"", StringComparison.Ordinal) && l.Contains("_echo\"", StringComparison.Ordinal))
-                .Should().Contain(l => l.Contains("\"action\":\"remove\"", StringComparison.Ordinal)).And.Contain(l => l.Contains("\"action\":\"create\"", StringComparison.Ordinal), "one audit line per service changed");
-        }
-        finally
-        {
-            File.Delete(withoutEcho);
-        }
+        var created = await stack.With(stack.CoreOnly).RunAsync("Deploy", "--confirm", "testing");
+        created.ExitCode.Should().Be(0, created.ToString());
+        created.Output.Should().Contain("1 created, 0 updated, 0 removed, 4 unchanged");
+        var echo = (await stack.ServicesAsync()).Single(s => s.Spec!.Labels[Names.Service] == "echo");
+        echo.ServiceStatus!.RunningTasks.Should().Be(3, "created health-gated with its three replicas, as Start creates it");
+        File.ReadLines(Path.Combine(stack.Docker.Root, "audit", "audit.jsonl")).Where(l => l.Contains("\"target\":\"Deploy\"", StringComparison.Ordinal) && l.Contains("_echo\"", StringComparison.Ordinal))
+            .Should().Contain(l => l.Contains("\"action\":\"remove\"", StringComparison.Ordinal)).And.Contain(l => l.Contains("\"action\":\"create\"", StringComparison.Ordinal), "one audit line per service changed");
     }
 
     [Fact]

@@ -39,7 +39,7 @@ public class SwarmSeamTests
 
         desired = Spec("postgres", "local/postgres:1");
         desired.Mode!.Replicated!.Replicas = 2;
-        desired.TaskTemplate!.ContainerSpec!.Env = [.. desired.TaskTemplate.ContainerSpec.Env.Where(e => !e.StartsWith("POSTGRES_DB=", StringComparison.Ordinal)), "POSTGRES_DB=other"];
+        desired.TaskTemplate!.ContainerSpec!.Env = [.. desired.TaskTemplate.ContainerSpec.Env!.Where(e => !e.StartsWith("POSTGRES_DB=", StringComparison.Ordinal)), "POSTGRES_DB=other"];
         SwarmStacks.Differences(current, desired).Should().Be("replicas 1 → 2; environment POSTGRES_DB");
 
         desired = Spec("postgres", "local/postgres:1");
