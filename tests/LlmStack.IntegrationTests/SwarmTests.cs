@@ -67,12 +67,16 @@ public sealed class SwarmStack : IAsyncLifetime
         OnASwarm(schema);
         schema.Map("stacks").Map("core").Children[new YamlScalarNode("services")] = new YamlSequenceNode(
             new[] { "postgres", "redis", "qdrant", "minio", "echo" }.Where(s => echo || s != "echo").Select(s => (YamlNode)new YamlScalarNode(s)));
-        var service = schema.Service("echo");
-        service.Set("image", new YamlScalarNode("llmstack-it/echo:1"));
-        service.Set("replicas", new YamlScalarNode("3"));
-        service.Set("healthcheck", new YamlMappingNode(
-            "test", new YamlSequenceNode(new YamlScalarNode("CMD"), new YamlScalarNode("curl"), new YamlScalarNode("-fsS"), new YamlScalarNode("http://127.0.0.1:80/")),
-            "interval", "2s", "timeout", "2s", "retries", "3"));
+        if (echo)
+        {
+            var service = schema.Service("echo");
+            service.Set("image", new YamlScalarNode("llmstack-it/echo:1"));
+            service.Set("replicas", new YamlScalarNode("3"));
+            service.Set("healthcheck", new YamlMappingNode(
+                "test", new YamlSequenceNode(new YamlScalarNode("CMD"), new YamlScalarNode("curl"), new YamlScalarNode("-fsS"), new YamlScalarNode("http://127.0.0.1:80/")),
+                "interval", "2s", "timeout", "2s", "retries", "3"));
+        }
+
         if (onlyCore)
         {
             schema.Map("environments").Map("testing").Set("stacks", new YamlSequenceNode(new YamlScalarNode("core")));
