@@ -183,7 +183,8 @@ public sealed class DeployOperations(EnvironmentSession session, ILogger log)
     private async Task<SwarmPlan> SwarmPlanOfAsync(SwarmOrchestrator swarm, PlanSecrets secrets, CancellationToken cancellationToken)
     {
         swarm.Refuse();
-        return await (await swarm.StacksAsync(cancellationToken)).PlanAsync(Environment.Stacks.Select(s => s.Name).ToList(), Desired(secrets), swarm.Endpoint, swarm.SecretValues(secrets.Get), cancellationToken);
+        return await (await swarm.StacksAsync(cancellationToken)).PlanAsync(
+            Environment.Stacks.Select(s => s.Name).ToList(), Desired(secrets), swarm.Endpoint, swarm.SecretValues(secrets.Get), session.Options.Schema.Load().Services.ContainsKey, cancellationToken);
     }
 
     /// <summary>

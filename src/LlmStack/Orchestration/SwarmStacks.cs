@@ -689,10 +689,12 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
     /// Plan on the swarm: for every service of <paramref name="stacks"/> (dependency order), the spec Start would give it
     /// (<paramref name="plans"/>, the Swarm secrets it would mount as they are now — a secret not created yet reads as
     /// new) compared with the service's <c>io.llmstack.spec-hash</c>: create, update (naming what differs) or unchanged;
-    /// and every service of ours on the swarm that no enabled stack has any more: remove. Reads only.
+    /// and every service of ours on the swarm that no enabled stack has any more: remove (<paramref name="inSchema"/>
+    /// tells a service the schema still has, in a stack the environment does not enable, from one it dropped). Reads only.
     /// </summary>
     public async Task<SwarmPlan> PlanAsync(
-        IReadOnlyList<string> stacks, IReadOnlyDictionary<string, IReadOnlyDictionary<string, IReadOnlyList<ContainerPlan>>> plans, EndpointChoice endpoint, SwarmSecretValues secrets, CancellationToken cancellationToken)
+        IReadOnlyList<string> stacks, IReadOnlyDictionary<string, IReadOnlyDictionary<string, IReadOnlyList<ContainerPlan>>> plans, EndpointChoice endpoint, SwarmSecretValues secrets,
+        Func<string, bool> inSchema, CancellationToken cancellationToken)
     {
         await SwarmAsync(engine, cancellationToken);
         var existing = await ServicesAsync(null, cancellationToken);
@@ -702,30 +704,28 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
         // Dependency levels across the stacks: a Deploy applies the steps in this order, so what a service needs in another
         // stack is there before it.
         var enabled = environment.Services.Where(s => stacks.Contains(s.Stack)).ToList();
+        foreach (var service in environment.Graph.Levels(enabled.Select(s => s.Name)).SelectMany(l => l))
         {
-            foreach (var service in environment.Graph.Levels(enabled.Select(s => s.Name)).SelectMany(l => l))
+            var stack = service.Stack;
+            wanted.Add(service.Name);
+            var mounts = SwarmSecretPlan.For(environment.Project, service, service.SecretFiles, secrets.Names).Files.Select(file =>
             {
-                var stack = service.Stack;
-                wanted.Add(service.Name);
-                var mounts = SwarmSecretPlan.For(environment.Project, service, service.SecretFiles, secrets.Names).Files.Select(file =>
-                {
-                    var name = SwarmSpecs.SecretName(file, secrets.Value(file.Secret) ?? string.Empty);
-                    return new SwarmSecretMount(file, ours.FirstOrDefault(s => s.Spec!.Name == name)?.ID ?? "(to create)", name);
-                }).ToList();
-                var spec = SwarmSpecs.Build(environment, service, plans[stack][service.Name][0], endpoint, mounts);
-                var current = existing.FirstOrDefault(s => s.Spec!.Labels.Value(Names.Service) == service.Name);
-                steps.Add(current is null
-                    ? new SwarmPlanStep(stack, service.Name, spec.Name!, SwarmPlanAction.Create, "not on the swarm", null)
-                    : current.Spec!.Labels.Value(Names.SpecHash) == spec.Labels[Names.SpecHash]
-                        ? new SwarmPlanStep(stack, service.Name, spec.Name!, SwarmPlanAction.Unchanged, null, current.ID)
-                        : new SwarmPlanStep(stack, service.Name, spec.Name!, SwarmPlanAction.Update, Differences(current.Spec, spec), current.ID));
-            }
+                var name = SwarmSpecs.SecretName(file, secrets.Value(file.Secret) ?? string.Empty);
+                return new SwarmSecretMount(file, ours.FirstOrDefault(s => s.Spec!.Name == name)?.ID ?? "(to create)", name);
+            }).ToList();
+            var spec = SwarmSpecs.Build(environment, service, plans[stack][service.Name][0], endpoint, mounts);
+            var current = existing.FirstOrDefault(s => s.Spec!.Labels.Value(Names.Service) == service.Name);
+            steps.Add(current is null
+                ? new SwarmPlanStep(stack, service.Name, spec.Name!, SwarmPlanAction.Create, "not on the swarm", null)
+                : current.Spec!.Labels.Value(Names.SpecHash) == spec.Labels[Names.SpecHash]
+                    ? new SwarmPlanStep(stack, service.Name, spec.Name!, SwarmPlanAction.Unchanged, null, current.ID)
+                    : new SwarmPlanStep(stack, service.Name, spec.Name!, SwarmPlanAction.Update, Differences(current.Spec, spec), current.ID));
         }
 
         foreach (var gone in existing.Where(s => !wanted.Contains(s.Spec!.Labels.Value(Names.Service) ?? string.Empty)).OrderBy(s => s.Spec!.Name, StringComparer.Ordinal))
         {
             var service = gone.Spec!.Labels.Value(Names.Service) ?? gone.Spec.Name!;
-            var why = environment.Services.Any(s => s.Name == service) ? "its stack is not enabled in the environment" : "not in the schema any more";
+            var why = inSchema(service) ? "its stack is not enabled in the environment" : "not in the schema any more";
             steps.Insert(0, new SwarmPlanStep(gone.Spec.Labels.Value(Names.Stack) ?? "-", service, gone.Spec.Name!, SwarmPlanAction.Remove, why, gone.ID));
         }
 
