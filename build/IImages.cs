@@ -50,13 +50,9 @@ interface IImages : IStacks, INetworks, ICredentials, ISchema
         .Executes(() => Reports.Write(SetupSummary.Of(SetupOutcomes(), Environment, StackTargets.Start)));
 
     ITargetDefinition RebuildStack(ITargetDefinition _, string target) => ForStack(_, target, StackTargets.Rebuild, (_, stack, outline) => StackTargets.OfDependencies(StackTargets.Start, stack, outline), (stack, needs) => _
-        .Description($"Rebuild the {stack} stack: its images built again without the cache (a failing build leaves the stack as it was), then its services stopped and started health-gated.")
+        .Description($"Rebuild the {stack} stack: its images built again without the cache (a failing build leaves the stack as it was), then its services stopped and started health-gated (on a swarm: rolled onto the new images).")
         .DependsOn(needs)
-        .Executes(async ct =>
-        {
-            var (built, start) = await Session.RebuildAsync(stack, ct);
-            ReportSummary("Rebuilt", $"{built} image(s); {start}");
-        }));
+        .Executes(async ct => ReportSummary("Rebuilt", await Session.Stacks.RebuildAsync(stack, ct))));
 
     /// <summary>The targets CheckGpu runs before: every Start&lt;Stack&gt; and Rebuild&lt;Stack&gt; of the schema's stacks.</summary>
     Target[] Gated(SchemaOutline outline) =>

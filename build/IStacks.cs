@@ -93,7 +93,7 @@ interface IStacks : IHazEnvironment, IHazService
         .Description($"Restart the {stack} stack's running services in place in dependency order, each level health-gated, then bring up what of it is down or missing (as Start does); ends with every service running and healthy or fails naming it (an error if named while the stack is stopped).")
         .After(needs)
         .OnlyWhenStatic(() => Session.Wanted(stack, IsInvoked(target)), () => Session.NotEnabled(stack))
-        .Executes(async ct => ReportSummary("Restarted", (await Session.RestartAsync(stack, IsInvoked(target), ct)).ToString())));
+        .Executes(async ct => ReportSummary("Restarted", await Session.Stacks.RestartAsync(stack, IsInvoked(target), ct))));
 
     ITargetDefinition StatusStack(ITargetDefinition _, string target) => ForStack(_, target, StackTargets.Status, null, (stack, none) => _
         .Description($"Per service of the {stack} stack: state, health, uptime, replicas, image, ports (--json); non-zero exit unless every service is running and healthy.")
@@ -101,7 +101,7 @@ interface IStacks : IHazEnvironment, IHazService
 
     ITargetDefinition LogsStack(ITargetDefinition _, string target) => ForStack(_, target, StackTargets.Logs, null, (stack, none) => _
         .Description($"Logs of the {stack} stack, prefixed by container (--tail, --since, --follow, --service).")
-        .Executes(ct => Session.LogsAsync(stack, new LogOptions(Tail, Since, Follow, Service), ct)));
+        .Executes(ct => Session.Stacks.LogsAsync(stack, new LogOptions(Tail, Since, Follow, Service), ct)));
 
     /// <summary>
     /// A stack target: the stack its name is for, and the targets of <paramref name="verb"/> of the stacks

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Docker.DotNet.Models;
 using LlmStack.Compose;
@@ -16,6 +17,15 @@ public sealed class SwarmStack : IAsyncLifetime
     public DockerFixture Docker { get; } = new();
 
     public string Schema { get; private set; } = null!;
+
+    /// <summary>The class's schema with only the core stack enabled in testing (what Plan and Deploy cover).</summary>
+    public string CoreOnly { get; private set; } = null!;
+
+    /// <summary><see cref="CoreOnly"/> without the echo service (a service the schema dropped).</summary>
+    public string CoreOnlyWithoutEcho { get; private set; } = null!;
+
+    /// <summary>A run of the class's swarm with <paramref name="schema"/>.</summary>
+    public TestRun With(string schema) => Run with { Arguments = ["--orchestrator", "swarm", "--schema", schema] };
 
     public Cli.Result Init { get; private set; } = null!;
 
@@ -36,18 +46,9 @@ public sealed class SwarmStack : IAsyncLifetime
         await Docker.InitializeAsync();
         await LeaveAsync();
         await Docker.CleanAsync("testing");
-        Schema = SchemaCopy.Write(Docker.Root, schema =>
-        {
-            OnASwarm(schema);
-            schema.Map("stacks").Map("core").Children[new YamlScalarNode("services")] = new YamlSequenceNode(
-                new YamlScalarNode("postgres"), new YamlScalarNode("redis"), new YamlScalarNode("qdrant"), new YamlScalarNode("minio"), new YamlScalarNode("echo"));
-            var echo = schema.Service("echo");
-            echo.Set("image", new YamlScalarNode("llmstack-it/echo:1"));
-            echo.Set("replicas", new YamlScalarNode("3"));
-            echo.Set("healthcheck", new YamlMappingNode(
-                "test", new YamlSequenceNode(new YamlScalarNode("CMD"), new YamlScalarNode("curl"), new YamlScalarNode("-fsS"), new YamlScalarNode("http://127.0.0.1:80/")),
-                "interval", "2s", "timeout", "2s", "retries", "3"));
-        });
+        Schema = SchemaCopy.Write(Docker.Root, schema => Core(schema));
+        CoreOnly = SchemaCopy.Write(Docker.Root, schema => Core(schema, onlyCore: true));
+        CoreOnlyWithoutEcho = SchemaCopy.Write(Docker.Root, schema => Core(schema, echo: false, onlyCore: true));
         Init = await new TestRun(Docker.Root).RunAsync("SwarmInit", "--swarm-listen", "127.0.0.1", "--swarm-advertise", "127.0.0.1");
         LabelNodes = await Run.RunAsync("SwarmLabelNodes", "--confirm", "testing");
         First = await Run.RunAsync("StartCore");
@@ -57,13 +58,63 @@ public sealed class SwarmStack : IAsyncLifetime
     }
 
     /// <summary>
+    /// The class's schema: the core stack of postgres, redis, qdrant, minio and (unless <paramref name="echo"/> is false)
+    /// echo, three replicas of the stand-in; with <paramref name="onlyCore"/>, the testing environment enables the core
+    /// stack only (Plan and Deploy cover every enabled stack: the others are not started here).
+    /// </summary>
+    private static void Core(YamlMappingNode schema, bool echo = true, bool onlyCore = false)
+    {
+        OnASwarm(schema);
+        schema.Map("stacks").Map("core").Children[new YamlScalarNode("services")] = new YamlSequenceNode(
+            new[] { "postgres", "redis", "qdrant", "minio", "echo" }.Where(s => echo || s != "echo").Select(s => (YamlNode)new YamlScalarNode(s)));
+        if (echo)
+        {
+            var service = schema.Service("echo");
+            service.Set("image", new YamlScalarNode("llmstack-it/echo:1"));
+            service.Set("replicas", new YamlScalarNode("3"));
+            service.Set("healthcheck", new YamlMappingNode(
+                "test", new YamlSequenceNode(new YamlScalarNode("CMD"), new YamlScalarNode("curl"), new YamlScalarNode("-fsS"), new YamlScalarNode("http://127.0.0.1:80/")),
+                "interval", "2s", "timeout", "2s", "retries", "3"));
+        }
+
+        if (onlyCore)
+        {
+            schema.Map("environments").Map("testing").Set("stacks", new YamlSequenceNode(new YamlScalarNode("core")));
+        }
+    }
+
+    /// <summary>
     /// The testing environment made fit for a swarm, as an operator would: its loopback ports acknowledged as published on
     /// every interface, and this node labelled as the data node the data services are pinned to (placement: llmstack.data).
+    /// Its healthcheck templates are quick (<see cref="Quick"/>): every schema copy of the class uses the same, so their
+    /// services' spec hashes agree.
     /// </summary>
-    public static void OnASwarm(YamlMappingNode schema) =>
+    public static void OnASwarm(YamlMappingNode schema)
+    {
         schema.Map("environments").Map("testing").Set("swarm", new YamlMappingNode(
             "publish_all_interfaces", "true",
             "nodes", new YamlMappingNode("self", new YamlMappingNode("labels", new YamlMappingNode("llmstack.data", "true")))));
+        Quick(schema);
+    }
+
+    /// <summary>
+    /// The healthcheck templates checked every second. Docker 20.10 runs a container's first check only one interval after
+    /// it starts (no start_interval), and a swarm task with a healthcheck counts as running only once healthy: with the
+    /// schema's 10 s and 15 s every task start (a create, a scale back after a backup, a restore) waited that long. The
+    /// update monitor follows (start period 8 s + (1 s + 2 s) × 3 = 17 s instead of 85 s and 155 s), which a restart and
+    /// an update wait for once more before Swarm declares them complete.
+    /// </summary>
+    private static void Quick(YamlMappingNode schema)
+    {
+        foreach (var template in new[] { "standard", "extended" })
+        {
+            var node = schema.Map("healthcheck_templates").Map(template);
+            node.Set("interval", new YamlScalarNode("1s"));
+            node.Set("timeout", new YamlScalarNode("2s"));
+            node.Set("retries", new YamlScalarNode("3"));
+            node.Set("start_period", new YamlScalarNode("8s"));
+        }
+    }
 
     public async Task<Dictionary<string, ulong>> VersionsAsync() =>
         (await ServicesAsync()).ToDictionary(s => s.Spec!.Labels[Names.Service], s => s.Version!.Index!.Value);
@@ -91,6 +142,8 @@ public sealed class SwarmStack : IAsyncLifetime
         finally
         {
             File.Delete(Schema);
+            File.Delete(CoreOnly);
+            File.Delete(CoreOnlyWithoutEcho);
             await Docker.DisposeAsync();
         }
     }
@@ -126,7 +179,7 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
 
         services.Single(s => s.Spec!.Labels[Names.Service] == "postgres").Spec!.UpdateConfig!.Order.Should().Be("stop-first", "postgres has a data volume");
         services.Single(s => s.Spec!.Labels[Names.Service] == "echo").Spec!.UpdateConfig!.Order.Should().Be("start-first", "echo has none");
-        services.Single(s => s.Spec!.Labels[Names.Service] == "postgres").Spec!.UpdateConfig!.Monitor.Should().Be(TimeSpan.FromSeconds(10 + ((10 + 5) * 5)), "start period 10s + (interval 10s + timeout 5s) × 5 retries: a hanging probe fails only after its timeout");
+        services.Single(s => s.Spec!.Labels[Names.Service] == "postgres").Spec!.UpdateConfig!.Monitor.Should().Be(TimeSpan.FromSeconds(8 + ((1 + 2) * 3)), "start period 8s + (interval 1s + timeout 2s) × 3 retries (the class's quick template): a hanging probe fails only after its timeout");
         services.Single(s => s.Spec!.Labels[Names.Service] == "postgres").Spec!.TaskTemplate!.Placement!.Constraints.Should().Equal("node.labels.llmstack.data == true");
 
         // Every task's container reports healthy by Docker's own checks too.
@@ -147,6 +200,89 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         var status = await stack.Run.RunAsync("StatusCore", "--json");
         status.ExitCode.Should().Be(0, status.ToString());
         status.StandardOutput.Should().Contain("\"orchestrator\": \"swarm\"");
+    }
+
+    [Fact]
+    public async Task A_p_Plan_on_the_swarm_compares_spec_hashes_nothing_to_change_after_Start_an_update_and_a_removal_when_the_schema_differs()
+    {
+        var plan = await stack.With(stack.CoreOnly).RunAsync("Plan", "--json");
+        plan.ExitCode.Should().Be(0, plan.ToString());
+        var document = JsonDocument.Parse(plan.StandardOutput).RootElement;
+        document.GetProperty("orchestrator").GetString().Should().Be("swarm");
+        document.GetProperty("hasChanges").GetBoolean().Should().BeFalse();
+        document.GetProperty("services").EnumerateArray().Select(s => (s.GetProperty("service").GetString(), s.GetProperty("action").GetString()))
+            .Should().BeEquivalentTo(Core.Select(c => ((string?)c, (string?)"unchanged")));
+
+        var deploy = await stack.With(stack.CoreOnly).RunAsync("Deploy", "--confirm", "testing");
+        deploy.ExitCode.Should().Be(0, deploy.ToString());
+        deploy.Output.Should().Contain("nothing to deploy");
+
+        // Every enabled stack is planned: with all of testing's stacks, the others (not on the swarm) are to create.
+        var all = await stack.Run.RunAsync("Plan");
+        all.ExitCode.Should().Be(2, all.ToString());
+        all.Output.Should().MatchRegex(@"inference\s+\S+_vllm\s+create\s+not on the swarm").And.MatchRegex(@"core\s+\S+_postgres\s+unchanged");
+
+        var map = Path.Combine(Path.GetTempPath(), $"llmstack-it-map-{Guid.NewGuid():N}.yaml");
+        await File.WriteAllTextAsync(map, (await File.ReadAllTextAsync(Path.Combine(stack.Docker.Root, TestRun.FixtureImageMap))) + "\nllmstack-it/echo:1: llmstack-fixture/redis:7\n");
+        try
+        {
+            var changed = await (stack.With(stack.CoreOnly) with { ImageMap = map }).RunAsync("Plan");
+            changed.ExitCode.Should().Be(2, changed.ToString());
+            changed.Output.Should().MatchRegex(@"core\s+\S+_echo\s+update\s+image llmstack-fixture/standin:1 → llmstack-fixture/redis:7");
+            changed.Output.Should().Contain("0 to create, 1 to update, 0 to remove, 4 unchanged");
+
+            var dropped = await stack.With(stack.CoreOnlyWithoutEcho).RunAsync("Plan");
+            dropped.ExitCode.Should().Be(2, dropped.ToString());
+            dropped.Output.Should().MatchRegex(@"core\s+\S+_echo\s+remove\s+not in the schema any more");
+            (await stack.VersionsAsync()).Should().Equal(stack.VersionsAfterSecond, "a plan changes nothing");
+        }
+        finally
+        {
+            File.Delete(map);
+        }
+    }
+
+    [Fact]
+    public async Task A_q_LogsCore_on_the_swarm_reads_the_service_logs_prefixed_by_service_and_task_slot()
+    {
+        var postgres = await stack.Run.RunAsync("LogsCore", "--service", "postgres", "--tail", "200");
+        postgres.ExitCode.Should().Be(0, postgres.ToString());
+        postgres.StandardOutput.Should().MatchRegex(@"(?m)^postgres-1\s*\| .*ready to accept connections");
+        postgres.StandardOutput.Should().NotContain("com.docker.swarm.task.id", "the details only name the task");
+
+        var all = await stack.Run.RunAsync("LogsCore", "--tail", "3");
+        all.ExitCode.Should().Be(0, all.ToString());
+        foreach (var prefix in new[] { "echo-1", "echo-2", "echo-3", "redis-1", "minio-1" })
+        {
+            all.StandardOutput.Should().MatchRegex($@"(?m)^{prefix}\s*\| ", "every task of every service of the stack");
+        }
+
+        var wrong = await stack.Run.RunAsync("LogsCore", "--service", "vllm");
+        wrong.ExitCode.Should().NotBe(0);
+        wrong.Output.Should().Contain("service 'vllm' is not in stack core");
+    }
+
+    [Fact]
+    public async Task A_r_RestartCore_on_the_swarm_rolls_every_service_and_ends_healthy_with_its_spec_unchanged()
+    {
+        var before = await stack.VersionsAsync();
+        var restart = await stack.Run.RunAsync("RestartCore");
+        restart.ExitCode.Should().Be(0, restart.ToString());
+        restart.Output.Should().Contain("5 service(s) (rolling)");
+        var after = await stack.ServicesAsync();
+        foreach (var service in after)
+        {
+            var name = service.Spec!.Labels[Names.Service];
+            service.Version!.Index!.Value.Should().BeGreaterThan(before[name], name + " was updated");
+            service.Spec.TaskTemplate!.ForceUpdate.Should().BeGreaterThan(0UL, name + ": a forced update, the spec as it was");
+            service.UpdateStatus!.State.Should().Be("completed", name);
+            service.ServiceStatus!.RunningTasks.Should().Be(service.ServiceStatus.DesiredTasks, name);
+        }
+
+        var status = await stack.Run.RunAsync("StatusCore");
+        status.ExitCode.Should().Be(0, status.ToString());
+        var plan = await stack.With(stack.CoreOnly).RunAsync("Plan");
+        plan.ExitCode.Should().Be(0, "a restart leaves each service's definition as the schema says: " + plan);
     }
 
     /// <summary>
@@ -180,6 +316,20 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         (await Sql("SELECT count(*), sum(id) FROM on_swarm")).Should().Be(rows);
         (await Sh("minio", "cd /data && find . -type f -exec sha256sum {} \\; | sort")).Should().Be(tree);
         await AssertReplicasAsync();
+
+        // Retention on the swarm: the task container is found by our labels as a backup finds it, nothing else needed.
+        var retention = Path.Combine(bed.Work, "retention-policies.yaml");
+        await File.WriteAllTextAsync(retention, (await File.ReadAllTextAsync(Path.Combine(stack.Docker.Root, "configs", "retention-policies.yaml")))
+            .Replace("      - table: logs\n        date_column: created_at\n        days: 7", "      - table: on_swarm_logs\n        date_column: created_at\n        days: 7", StringComparison.Ordinal));
+        await Sql("CREATE TABLE on_swarm_logs AS SELECT g AS id, now() - (CASE WHEN g <= 40 THEN interval '10 days' ELSE interval '1 day' END) AS created_at FROM generate_series(1, 50) g;");
+        var withRetention = build with { Arguments = [.. build.Arguments, "--retention-config", retention] };
+        var dry = await withRetention.RunAsync("RetentionTest");
+        dry.ExitCode.Should().Be(0, dry.ToString());
+        dry.Output.Should().Contain("postgres/multimodal.on_swarm_logs").And.Contain("40 row(s)");
+        var cleanup = await withRetention.RunAsync("RetentionCleanupService", "--service", "postgres", "--confirm", "testing");
+        cleanup.ExitCode.Should().Be(0, cleanup.ToString());
+        cleanup.Output.Should().Contain("40 row(s) deleted");
+        (await Sql("SELECT count(*) FROM on_swarm_logs")).Trim().Should().Be("10");
 
         // kill -9 while minio is scaled to 0: the journal names it with its replica count, the next run scales it back.
         var killed = await build.RunAsync(["BackupService", "--service", "minio"], whileRunning: async process =>
@@ -315,6 +465,31 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         {
             File.Delete(map);
         }
+    }
+
+    /// <summary>Deploy applies the swarm plan through the change gate with Start's own create path, and removes what the schema dropped.</summary>
+    [Fact]
+    public async Task C2_Deploy_on_the_swarm_removes_a_service_the_schema_dropped_and_creates_it_again_through_the_gate()
+    {
+        var dropped = stack.With(stack.CoreOnlyWithoutEcho);
+        var dry = await dropped.RunAsync("Deploy", "--dry-run");
+        dry.ExitCode.Should().Be(0, dry.ToString());
+        dry.Output.Should().MatchRegex(@"service\s+\S+_echo\s.*not in the schema any more");
+        (await stack.ServicesAsync()).Should().HaveCount(5, "a dry run changes nothing");
+
+        var removed = await dropped.RunAsync("Deploy", "--confirm", "testing");
+        removed.ExitCode.Should().Be(0, removed.ToString());
+        removed.Output.Should().Contain("0 created, 0 updated, 1 removed, 4 unchanged");
+        (await stack.ServicesAsync()).Select(s => s.Spec!.Labels[Names.Service]).Should().BeEquivalentTo(["minio", "postgres", "qdrant", "redis"]);
+        (await stack.Docker.ContainersAsync("testing")).Should().NotContain(c => c.Labels[Names.Service] == "echo", "its tasks' containers are gone");
+
+        var created = await stack.With(stack.CoreOnly).RunAsync("Deploy", "--confirm", "testing");
+        created.ExitCode.Should().Be(0, created.ToString());
+        created.Output.Should().Contain("1 created, 0 updated, 0 removed, 4 unchanged");
+        var echo = (await stack.ServicesAsync()).Single(s => s.Spec!.Labels[Names.Service] == "echo");
+        echo.ServiceStatus!.RunningTasks.Should().Be(3, "created health-gated with its three replicas, as Start creates it");
+        File.ReadLines(Path.Combine(stack.Docker.Root, "audit", "audit.jsonl")).Where(l => l.Contains("\"target\":\"Deploy\"", StringComparison.Ordinal) && l.Contains("_echo\"", StringComparison.Ordinal))
+            .Should().Contain(l => l.Contains("\"action\":\"remove\"", StringComparison.Ordinal)).And.Contain(l => l.Contains("\"action\":\"create\"", StringComparison.Ordinal), "one audit line per service changed");
     }
 
     [Fact]

@@ -60,6 +60,7 @@ public enum ChangeAction
     Build,
     Label,
     Leave,
+    Update,
 }
 
 /// <summary>The words of kinds and actions, mapped once: <c>BackupSet</c> → "backup set", <c>BackUp</c> → "back up".</summary>

@@ -1,6 +1,7 @@
 using LlmStack.ChangeControl;
 using LlmStack.Engine;
 using LlmStack.Lifecycle;
+using LlmStack.Orchestration;
 using LlmStack.Pipeline;
 using LlmStack.Schema;
 using LlmStack.Security;
@@ -28,8 +29,15 @@ public sealed class DeployOperations(EnvironmentSession session, ILogger log)
     /// Plan: what Start of every enabled stack would do now, against the engine or (<paramref name="against"/>) an
     /// exported snapshot; writes the report and returns the exit it means. Reads only: no lock, no secret generated.
     /// </summary>
-    public async Task<PlanExit> PlanAsync(string? against, CancellationToken cancellationToken) =>
-        DeployReport.ExitOf(await PlanAndReportAsync(against, cancellationToken));
+    public async Task<PlanExit> PlanAsync(string? against, CancellationToken cancellationToken)
+    {
+        if (session.Stacks is SwarmOrchestrator swarm)
+        {
+            return (await SwarmPlanAndReportAsync(swarm, against, cancellationToken)).HasChanges ? PlanExit.Changes : PlanExit.NoChanges;
+        }
+
+        return DeployReport.ExitOf(await PlanAndReportAsync(against, cancellationToken));
+    }
 
     /// <summary>
     /// CheckDrift: the plan against the live engine, written as Plan writes it, and a failure naming what differs when what
@@ -37,6 +45,17 @@ public sealed class DeployOperations(EnvironmentSession session, ILogger log)
     /// </summary>
     public async Task CheckDriftAsync(CancellationToken cancellationToken)
     {
+        if (session.Stacks is SwarmOrchestrator swarm)
+        {
+            var services = await SwarmPlanAndReportAsync(swarm, null, cancellationToken);
+            if (services.HasChanges)
+            {
+                throw new PipelineException($"drift in environment {Environment.Name}: what runs on the swarm differs from the schema ({services.Summary}); the table above names each difference, Deploy converges it");
+            }
+
+            return;
+        }
+
         var plan = await PlanAndReportAsync(null, cancellationToken);
         if (plan.HasChanges)
         {
@@ -75,6 +94,11 @@ public sealed class DeployOperations(EnvironmentSession session, ILogger log)
     /// </summary>
     public async Task<string> DeployAsync(string target, CancellationToken cancellationToken)
     {
+        if (session.Stacks is SwarmOrchestrator swarm)
+        {
+            return await SwarmDeployAsync(swarm, target, cancellationToken);
+        }
+
         var preview = await PlanOfAsync(await LiveAsync(cancellationToken), ReadOnlySecrets(), cancellationToken);
         if (!preview.HasChanges || preview.Problems.Count > 0)
         {
@@ -133,6 +157,121 @@ public sealed class DeployOperations(EnvironmentSession session, ILogger log)
         return outcome switch
         {
             GateOutcome.Applied => $"{applied.Create} created, {applied.Recreate} recreated, {applied.Remove} removed, {applied.Start + applied.Unpause + applied.Repair} started or repaired, {applied.Unchanged} unchanged",
+            GateOutcome.DryRun => "dry run",
+            _ => "nothing to deploy",
+        };
+    }
+
+    /// <summary>
+    /// Plan on a swarm (<see cref="SwarmStacks.PlanAsync"/>): each service's spec hash against the one Start would give
+    /// it — create, update, unchanged — and our services no enabled stack has: remove. Reads only; a snapshot is the
+    /// containers' (refused here).
+    /// </summary>
+    private async Task<SwarmPlan> SwarmPlanAndReportAsync(SwarmOrchestrator swarm, string? against, CancellationToken cancellationToken)
+    {
+        if (against is { Length: > 0 })
+        {
+            throw new PipelineException($"--against reads a snapshot of containers; with the swarm orchestrator the plan compares the services on the swarm: run Plan --orchestrator swarm without --against on a manager of the swarm");
+        }
+
+        var secrets = ReadOnlySecrets();
+        var plan = await SwarmPlanOfAsync(swarm, secrets, cancellationToken);
+        session.Options.Reports.Write(DeployReport.Swarm(plan, $"the swarm at {Endpoint}", secrets.Notes));
+        return plan;
+    }
+
+    private async Task<SwarmPlan> SwarmPlanOfAsync(SwarmOrchestrator swarm, PlanSecrets secrets, CancellationToken cancellationToken)
+    {
+        swarm.Refuse();
+        return await (await swarm.StacksAsync(cancellationToken)).PlanAsync(
+            Environment.Stacks.Select(s => s.Name).ToList(), Desired(secrets), swarm.Endpoint, swarm.SecretValues(secrets.Get), session.Options.Schema.Load().Services.ContainsKey, cancellationToken);
+    }
+
+    /// <summary>
+    /// Deploy on a swarm: the swarm plan through the change gate (its table; --dry-run, --confirm, the lock, one audit
+    /// line per service): under the lock, the images made present and the plan made again, then the services no enabled
+    /// stack has removed (the one removal, waited for once), then each service to create or update, stack by stack in
+    /// dependency order, by Start's own path (<see cref="SwarmStacks.PrepareAsync"/> once per stack, then
+    /// <see cref="SwarmStacks.ApplyServiceAsync"/>), each health-gated; a failure stops the deploy naming it.
+    /// </summary>
+    private async Task<string> SwarmDeployAsync(SwarmOrchestrator swarm, string target, CancellationToken cancellationToken)
+    {
+        var readOnly = ReadOnlySecrets();
+        var preview = await SwarmPlanOfAsync(swarm, readOnly, cancellationToken);
+        if (!preview.HasChanges)
+        {
+            Confirmation.CheckTarget(target, Environment.Name, session.Options.Gate.Confirm);
+            session.Options.Reports.Write(DeployReport.Swarm(preview, $"the swarm at {Endpoint}", readOnly.Notes));
+            log.Information("{Target}: nothing to deploy in {Environment}; no lock was taken", target, Environment.Name);
+            return "nothing to deploy";
+        }
+
+        SwarmPlan? applied = null;
+        var outcome = await session.ChangeAsync(target, async ct =>
+        {
+            var dryRun = session.Options.Gate.DryRun;
+            var secrets = dryRun ? readOnly : new PlanSecrets((await session.SecretsAsync(ct)).Get, []);
+            if (!dryRun)
+            {
+                await (await session.ImageOperationsAsync(ct)).EnsureAsync(Environment.Services, ct);
+            }
+
+            var stacks = await swarm.StacksAsync(ct);
+            var plan = await SwarmPlanOfAsync(swarm, secrets, ct);
+            applied = plan;
+            var desired = Desired(secrets);
+            var values = swarm.SecretValues(secrets.Get);
+            var prepared = new Dictionary<string, SwarmStacks.PreparedStack>(StringComparer.Ordinal);
+            var removed = plan.Steps.Where(s => s.Action == SwarmPlanAction.Remove).ToList();
+            var grace = TimeSpan.Zero;
+            var changes = removed.Select((step, i) => new PlannedChange(ChangeKind.Service, step.Name, ChangeAction.Remove, step.Why!, async c =>
+            {
+                var own = await stacks.RemoveServiceAsync(step.Id!, c);
+                grace = own > grace ? own : grace;
+                if (i < removed.Count - 1)
+                {
+                    return null;
+                }
+
+                await stacks.WaitTasksGoneAsync(removed.Select(r => r.Id!).ToList(), grace, c);
+                return $"the tasks' containers of {removed.Count} service(s) are gone";
+            })
+            {
+                Detail = step.Stack,
+            }).ToList();
+            changes.AddRange(plan.Steps.Where(s => s.Action is SwarmPlanAction.Create or SwarmPlanAction.Update).Select(step => new PlannedChange(
+                ChangeKind.Service, step.Name, step.Action == SwarmPlanAction.Create ? ChangeAction.Create : ChangeAction.Update, step.Why!, async c =>
+                {
+                    if (!prepared.TryGetValue(step.Stack, out var stack))
+                    {
+                        if ((await stacks.ServicesAsync(step.Stack, c)).Count == 0)
+                        {
+                            await session.CheckConflictsAsync(await session.NetworksAsync(c), [Environment.NetworkOf(step.Stack)], c);
+                        }
+
+                        prepared[step.Stack] = stack = await stacks.PrepareAsync(step.Stack, swarm.Endpoint, values, c);
+                    }
+
+                    var done = await stacks.ApplyServiceAsync(stack, Environment.Service(step.Service), desired[step.Stack][step.Service][0], c);
+                    return $"{done.ToString().ToLowerInvariant()}, healthy";
+                })
+            {
+                Detail = step.Stack,
+            }));
+            return new ChangePlan(
+                $"converge {plan.Steps.Count(s => s.Action != SwarmPlanAction.Unchanged)} swarm service(s)",
+                changes,
+                plan.Steps.Where(s => s.Action == SwarmPlanAction.Unchanged).Select(s => new KeptResource(ChangeKind.Service, s.Name, "unchanged (same spec hash)") { Detail = s.Stack }).ToList());
+        }, cancellationToken);
+
+        if (outcome == GateOutcome.Applied)
+        {
+            await (await swarm.StacksAsync(cancellationToken)).PruneSecretsAsync(cancellationToken);
+        }
+
+        return outcome switch
+        {
+            GateOutcome.Applied when applied is not null => $"{applied.Count(SwarmPlanAction.Create)} created, {applied.Count(SwarmPlanAction.Update)} updated, {applied.Count(SwarmPlanAction.Remove)} removed, {applied.Count(SwarmPlanAction.Unchanged)} unchanged (services)",
             GateOutcome.DryRun => "dry run",
             _ => "nothing to deploy",
         };

@@ -1,5 +1,6 @@
 using LlmStack.ChangeControl;
 using LlmStack.Lifecycle;
+using LlmStack.Orchestration;
 using LlmStack.Pipeline;
 using LlmStack.Reporting;
 
@@ -58,6 +59,38 @@ public static class DeployReport
         plan.Problems);
 
     /// <summary>The Plan target's report: <paramref name="source"/> says what was read (the engine, or a snapshot); problems fail it (exit 1).</summary>
+    /// <summary>The swarm plan: per service, its stack, action and what differs (--json: the plan); the summary line.</summary>
+    public static Report Swarm(SwarmPlan plan, string source, IReadOnlyList<string> notes)
+    {
+        var table = new TextTable("STACK", "SERVICE", "ACTION", "WHY");
+        foreach (var step in plan.Steps)
+        {
+            table.Add(step.Stack, step.Name, step.Action.ToString().ToLowerInvariant(), step.Why ?? "-");
+        }
+
+        var report = new Report
+        {
+            Document = new
+            {
+                environment = plan.Environment,
+                orchestrator = "swarm",
+                endpointMode = plan.EndpointMode,
+                hasChanges = plan.HasChanges,
+                counts = new { create = plan.Count(SwarmPlanAction.Create), update = plan.Count(SwarmPlanAction.Update), remove = plan.Count(SwarmPlanAction.Remove), unchanged = plan.Count(SwarmPlanAction.Unchanged) },
+                services = plan.Steps.Select(s => new { stack = s.Stack, service = s.Service, name = s.Name, action = s.Action.ToString().ToLowerInvariant(), why = s.Why }),
+            },
+        }
+            .Line($"Plan of environment {plan.Environment} against {source} (services, by spec hash):")
+            .Line()
+            .TableIfAny(table);
+        foreach (var note in notes)
+        {
+            report.Line("! " + note);
+        }
+
+        return report.Line().Line(plan.HasChanges ? $"Plan: {plan.Summary}." : $"No changes: {plan.Summary}.");
+    }
+
     public static Report Plan(EnvironmentPlan plan, string source)
     {
         var document = Document(plan);

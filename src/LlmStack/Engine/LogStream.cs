@@ -38,11 +38,7 @@ public static class LogStream
     public static async Task WriteAsync(DockerEngine engine, ResolvedEnvironment environment, string stack, LogOptions options, TextWriter output, CancellationToken cancellationToken)
     {
         var scope = Scope.Of(environment);
-        if (options.Service is { } wanted && environment.Services.All(s => s.Name != wanted || s.Stack != stack))
-        {
-            var services = environment.Services.Where(s => s.Stack == stack).Select(s => s.Name);
-            throw new PipelineException($"service '{wanted}' is not in stack {stack} (services: {string.Join(", ", services)})");
-        }
+        CheckService(environment, stack, options.Service);
 
         var containers = await engine.ServiceContainersAsync(scope, cancellationToken, stack, options.Service);
         if (containers.Count == 0)
@@ -85,6 +81,16 @@ public static class LogStream
         if (cancellationToken.IsCancellationRequested)
         {
             cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+
+    /// <summary>--service must name a service of the stack: otherwise one line listing the stack's services.</summary>
+    public static void CheckService(ResolvedEnvironment environment, string stack, string? service)
+    {
+        if (service is { } wanted && environment.Services.All(s => s.Name != wanted || s.Stack != stack))
+        {
+            var services = environment.Services.Where(s => s.Stack == stack).Select(s => s.Name);
+            throw new PipelineException($"service '{wanted}' is not in stack {stack} (services: {string.Join(", ", services)})");
         }
     }
 

@@ -56,6 +56,42 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
     public async Task<IReadOnlyDictionary<string, ServiceAction>> StartAsync(
         string stack, IReadOnlyDictionary<string, IReadOnlyList<ContainerPlan>> plans, EndpointChoice endpoint, SwarmSecretValues secrets, CancellationToken cancellationToken)
     {
+        var prepared = await PrepareAsync(stack, endpoint, secrets, cancellationToken);
+        var services = environment.Services.Where(s => s.Stack == stack).ToList();
+        var actions = new Dictionary<string, ServiceAction>(StringComparer.Ordinal);
+        var levels = environment.Graph.Levels(services.Select(s => s.Name));
+        for (var i = 0; i < levels.Count; i++)
+        {
+            var level = levels[i];
+            var done = await Task.WhenAll(level.Select(async service =>
+            {
+                try
+                {
+                    return (service.Name, Action: await ApplyAsync(service, prepared.Spec(service, plans[service.Name][0]), cancellationToken));
+                }
+                catch (ServiceFailedException e) when (levels.Skip(i + 1).SelectMany(l => l).ToList() is { Count: > 0 } blocked)
+                {
+                    throw new ServiceFailedException($"{e.Message.TrimEnd('.')}; not started, as they depend on it: {string.Join(", ", blocked.Select(b => b.Name))}");
+                }
+            }));
+            foreach (var (name, action) in done)
+            {
+                actions[name] = action;
+            }
+        }
+
+        log.Information("Stack {Stack} of {Environment} is up on the swarm: {Summary}", stack, environment.Name, Summary(actions));
+        await PruneSecretsAsync(cancellationToken);
+        return actions;
+    }
+
+    /// <summary>
+    /// What a stack's services need before any of them is created or updated: the swarm, its services in other stacks
+    /// running, its networks, its named volumes and its Swarm secrets (created when missing). Start and Deploy both
+    /// prepare a stack this way, then create or update each service with <see cref="ApplyServiceAsync"/>'s one path.
+    /// </summary>
+    public async Task<PreparedStack> PrepareAsync(string stack, EndpointChoice endpoint, SwarmSecretValues secrets, CancellationToken cancellationToken)
+    {
         await SwarmAsync(engine, cancellationToken);
         var services = environment.Services.Where(s => s.Stack == stack).ToList();
         log.Information("Swarm endpoint mode: {Mode}", endpoint.Why);
@@ -84,32 +120,21 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
             mounts[service.Name] = await EnsureSecretsAsync(service, secrets, cancellationToken);
         }
 
-        var actions = new Dictionary<string, ServiceAction>(StringComparer.Ordinal);
-        var levels = environment.Graph.Levels(services.Select(s => s.Name));
-        for (var i = 0; i < levels.Count; i++)
-        {
-            var level = levels[i];
-            var done = await Task.WhenAll(level.Select(async service =>
-            {
-                try
-                {
-                    return (service.Name, Action: await ApplyAsync(service, SwarmSpecs.Build(environment, service, plans[service.Name][0], endpoint, mounts[service.Name]), cancellationToken));
-                }
-                catch (ServiceFailedException e) when (levels.Skip(i + 1).SelectMany(l => l).ToList() is { Count: > 0 } blocked)
-                {
-                    throw new ServiceFailedException($"{e.Message.TrimEnd('.')}; not started, as they depend on it: {string.Join(", ", blocked.Select(b => b.Name))}");
-                }
-            }));
-            foreach (var (name, action) in done)
-            {
-                actions[name] = action;
-            }
-        }
-
-        log.Information("Stack {Stack} of {Environment} is up on the swarm: {Summary}", stack, environment.Name, Summary(actions));
-        await PruneSecretsAsync(cancellationToken);
-        return actions;
+        return new PreparedStack(environment, endpoint, mounts);
     }
+
+    /// <summary>A stack made ready for its services (<see cref="PrepareAsync"/>): each service's spec with its Swarm secrets.</summary>
+    public sealed class PreparedStack(ResolvedEnvironment environment, EndpointChoice endpoint, IReadOnlyDictionary<string, IReadOnlyList<SwarmSecretMount>> mounts)
+    {
+        public ServiceSpec Spec(ResolvedService service, ContainerPlan plan) => SwarmSpecs.Build(environment, service, plan, endpoint, mounts[service.Name]);
+    }
+
+    /// <summary>
+    /// One service of a prepared stack created, updated (rolling, by its update policy) or left as it is, then waited
+    /// for until healthy: the one create-or-update path, of Start (a level at a time) and Deploy (a change at a time).
+    /// </summary>
+    public Task<ServiceAction> ApplyServiceAsync(PreparedStack prepared, ResolvedService service, ContainerPlan plan, CancellationToken cancellationToken) =>
+        ApplyAsync(service, prepared.Spec(service, plan), cancellationToken);
 
     /// <summary>
     /// The Swarm secrets of a service's <c>secret_files:</c> (<see cref="SwarmSecretPlan"/>), created when missing: named
@@ -238,7 +263,8 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new PipelineException($"the services were removed, but {left.Count} of their task container(s) are still there after {Duration.Format(limit)}: {string.Join(", ", left.Select(c => c.Names[0].TrimStart('/')))}");
+                var named = left.Select(c => c.Labels.Value(Names.Service) ?? c.Labels.Value("com.docker.swarm.service.name") ?? c.Names[0].TrimStart('/')).Distinct().Order(StringComparer.Ordinal);
+                throw new PipelineException($"service(s) {string.Join(", ", named)} removed, but {left.Count} of their task container(s) are still there after {Duration.Format(limit)} ({string.Join(", ", left.Select(c => c.Names[0].TrimStart('/')))}): check them with docker ps, then run the target again");
             }
 
             await Task.Delay(Poll, cancellationToken);
@@ -341,7 +367,9 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
         {
             var tasks = await TasksAsync(service, cancellationToken);
             var running = tasks.Where(t => t.DesiredState == TaskState.Running && t.Status?.State == TaskState.Running && t.Status.ContainerStatus?.ContainerID is { Length: > 0 }).ToList();
-            var failed = tasks.Where(t => t.Status?.State is TaskState.Failed or TaskState.Rejected && t.CreatedAt > since).OrderByDescending(t => t.CreatedAt).ToList();
+            // A task that ended since: failed, rejected, or complete — Swarm stops a task whose healthcheck fails, and a
+            // process that exits 0 on SIGTERM (postgres, the stand-in) leaves it "complete", not "failed".
+            var failed = tasks.Where(t => t.Status?.State is TaskState.Failed or TaskState.Rejected or TaskState.Complete && t.CreatedAt > since).OrderByDescending(t => t.CreatedAt).ToList();
             foreach (var task in running.Where(t => !ready.Contains(t.ID)))
             {
                 var container = $"{name}.{task.Slot}";
@@ -364,7 +392,11 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
 
             if (failed.Count >= 3 || DateTime.UtcNow > deadline)
             {
-                var why = failed.FirstOrDefault() is { } last ? $"task {name}.{last.Slot} {last.Status!.State.ToString()!.ToLowerInvariant()}: {last.Status.Err ?? last.Status.Message}" : $"{running.Count}/{service.Replicas} task(s) running";
+                var why = failed.FirstOrDefault() is { } last
+                    ? last.Status!.State == TaskState.Complete
+                        ? $"{failed.Count} task(s) ended, the last {name}.{last.Slot} {(service.HasHealthcheck ? "stopped (its healthcheck failed, or its process exited)" : "exited")}"
+                        : $"task {name}.{last.Slot} {last.Status.State.ToString()!.ToLowerInvariant()}: {last.Status.Err ?? last.Status.Message}"
+                    : $"{running.Count}/{service.Replicas} task(s) running";
                 throw new ServiceFailedException($"service '{service.Name}' did not come up on the swarm: {why}");
             }
 
@@ -466,17 +498,18 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
         await SwarmAsync(engine, cancellationToken);
         var services = await ServicesAsync(stack, cancellationToken);
         var order = environment.Graph.InOrder(services.Select(s => s.Spec!.Labels.Value(Names.Service)!).Where(n => environment.Services.Any(s => s.Name == n))).Reverse().ToList();
+        // The one way to remove a service (the wipe's): each removed (ours only), then one wait until every removed
+        // service's task containers are gone — the network and the volumes are free once they are; a timeout names them.
+        var grace = TimeSpan.Zero;
         foreach (var service in services.OrderBy(s => order.IndexOf(s.Spec!.Labels.Value(Names.Service)!) is var i and >= 0 ? i : -1))
         {
-            await engine.CallAsync(ct => engine.Client.Swarm.RemoveServiceAsync(service.ID, ct), cancellationToken);
-            log.Information("Removed service {Service}", service.Spec!.Name);
+            var own = await RemoveServiceAsync(service.ID, cancellationToken);
+            grace = own > grace ? own : grace;
         }
 
-        // The tasks' containers go asynchronously; the network and the volumes are free once they are gone.
-        var deadline = DateTime.UtcNow.AddMinutes(2);
-        while ((await engine.ServiceContainersAsync(_scope, cancellationToken, stack)).Count > 0 && DateTime.UtcNow < deadline)
+        if (services.Count > 0)
         {
-            await Task.Delay(Poll, cancellationToken);
+            await WaitTasksGoneAsync(services.Select(s => s.ID).ToList(), grace, cancellationToken);
         }
 
         foreach (var network in await engine.CallAsync(ct => engine.Client.Networks.ListNetworksAsync(new NetworksListParameters { Filters = _scope.Filter(stack) }, ct), cancellationToken))
@@ -500,6 +533,235 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
         await PruneSecretsAsync(cancellationToken);
         log.Information("Stack {Stack} of {Environment} is down on the swarm: {Count} service(s) removed, volumes kept", stack, environment.Name, services.Count);
         return services.Count;
+    }
+
+    /// <summary>
+    /// Restart on the swarm: a rolling restart of the stack's services (Swarm's force-update counter bumped, under each
+    /// service's own update policy; a service scaled away from its replicas is set back to them), one dependency level
+    /// at a time, each waited for as Start waits (the update ended, running tasks == replicas, every task ready). Returns
+    /// how many services were restarted (0: none of the stack is on the swarm); the names of the schema's services
+    /// of the stack that are missing are in <paramref name="missing"/>, for a Start to bring up.
+    /// </summary>
+    public async Task<int> RestartAsync(string stack, ICollection<string> missing, CancellationToken cancellationToken)
+    {
+        await SwarmAsync(engine, cancellationToken);
+        var existing = (await ServicesAsync(stack, cancellationToken)).ToDictionary(s => s.Spec!.Labels.Value(Names.Service)!, StringComparer.Ordinal);
+        var services = environment.Services.Where(s => s.Stack == stack).ToList();
+        foreach (var name in services.Where(s => !existing.ContainsKey(s.Name)).Select(s => s.Name))
+        {
+            missing.Add(name);
+        }
+
+        var present = services.Where(s => existing.ContainsKey(s.Name)).ToList();
+        if (present.Count == 0)
+        {
+            return 0;
+        }
+
+        var levels = environment.Graph.Levels(present.Select(s => s.Name));
+        for (var i = 0; i < levels.Count; i++)
+        {
+            var level = levels[i];
+            await Task.WhenAll(level.Select(async service =>
+            {
+                try
+                {
+                    await ForceUpdateAsync(service, existing[service.Name].ID, cancellationToken);
+                }
+                catch (ServiceFailedException e) when (levels.Skip(i + 1).SelectMany(l => l).ToList() is { Count: > 0 } blocked)
+                {
+                    throw new ServiceFailedException($"{e.Message.TrimEnd('.')}; not restarted, as they depend on it: {string.Join(", ", blocked.Select(b => b.Name))}");
+                }
+            }));
+        }
+
+        log.Information("Stack {Stack} of {Environment} restarted on the swarm: {Count} service(s)", stack, environment.Name, present.Count);
+        return present.Count;
+    }
+
+    /// <summary>One service's rolling restart (<c>docker service update --force</c>), waited for until it ended and its tasks are ready.</summary>
+    private async Task ForceUpdateAsync(ResolvedService service, string id, CancellationToken cancellationToken)
+    {
+        var current = await engine.CallAsync(ct => engine.Client.Swarm.InspectServiceAsync(id, ct), cancellationToken);
+        if (!_scope.Owns(current.Spec?.Labels))
+        {
+            throw new InvalidOperationException($"refusing to restart swarm service {current.Spec?.Name ?? id}: not in scope {_scope}");
+        }
+
+        var spec = current.Spec!;
+        spec.TaskTemplate!.ForceUpdate++;
+        if (spec.Mode?.Replicated is { } replicated && replicated.Replicas != (ulong)service.Replicas)
+        {
+            log.Information("Service {Service} is at {Replicas} replica(s): back to {Wanted}", spec.Name, replicated.Replicas, service.Replicas);
+            replicated.Replicas = (ulong)service.Replicas;
+        }
+
+        var since = DateTime.UtcNow.AddSeconds(-1);
+        await engine.CallAsync(
+            ct => engine.Client.Swarm.UpdateServiceAsync(id, new ServiceUpdateParameters { Service = spec, Version = (long)current.Version!.Index!.Value }, ct),
+            cancellationToken);
+        log.Information("Restarting service {Service} (rolling: {Order}, parallelism {Parallelism})", spec.Name, spec.UpdateConfig?.Order, spec.UpdateConfig?.Parallelism);
+        await WaitForUpdateAsync(service, id, current.UpdateStatus?.StartedAt, cancellationToken);
+        await WaitHealthyAsync(service, spec.Name!, since, cancellationToken);
+        log.Information("{Service} is {State} on the swarm again", service.Name, service.HasHealthcheck ? "healthy" : "running");
+    }
+
+    /// <summary>
+    /// Logs on the swarm: each service's logs through the Engine API's service logs (every task, whichever node runs it),
+    /// demultiplexed and prefixed by service and task slot (<c>postgres-1 | …</c>), as the containers' are; --tail,
+    /// --since and --follow as there.
+    /// </summary>
+    public async Task LogsAsync(string stack, LogOptions options, TextWriter output, CancellationToken cancellationToken)
+    {
+        await SwarmAsync(engine, cancellationToken);
+        LogStream.CheckService(environment, stack, options.Service);
+        var services = (await ServicesAsync(stack, cancellationToken, options.Service)).OrderBy(s => s.Spec!.Name, StringComparer.Ordinal).ToList();
+        if (services.Count == 0)
+        {
+            throw new PipelineException($"no services of {(options.Service is null ? $"stack {stack}" : $"service {options.Service}")} on the swarm for {environment.Name}: start it first (Start{Health.Capitalize(stack)} --orchestrator swarm)");
+        }
+
+        var since = LogStream.Since(options.Since);
+        var slots = new Dictionary<string, string>(StringComparer.Ordinal);
+        async Task LoadSlotsAsync(CancellationToken ct)
+        {
+            foreach (var service in services)
+            {
+                var name = service.Spec!.Labels.Value(Names.Service)!;
+                foreach (var task in await engine.CallAsync(c => engine.Client.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = new Dictionary<string, bool> { [service.ID] = true } } }, c), ct))
+                {
+                    slots[task.ID] = $"{name}-{task.Slot}";
+                }
+            }
+        }
+
+        await LoadSlotsAsync(cancellationToken);
+        var width = Math.Max(slots.Values.DefaultIfEmpty(string.Empty).Max(p => p.Length), services.Max(s => s.Spec!.Labels.Value(Names.Service)!.Length + 2));
+        var gate = new Lock();
+        var refresh = new SemaphoreSlim(1, 1);
+        await Task.WhenAll(services.Select(async service =>
+        {
+            var name = service.Spec!.Labels.Value(Names.Service)!;
+            var parameters = new ServiceLogsParameters
+            {
+                ShowStdout = true,
+                ShowStderr = true,
+                Follow = options.Follow,
+                Tail = options.TailLines,
+                Since = since,
+                Details = true,
+            };
+            try
+            {
+                using var stream = await engine.Client.Swarm.GetServiceLogsAsync(service.ID, false, parameters, cancellationToken);
+                await LogStream.PumpAsync(stream, line =>
+                {
+                    var (task, text) = SwarmLogLine.Parse(line);
+                    if (task is not null && !slots.ContainsKey(task) && refresh.Wait(0))
+                    {
+                        try
+                        {
+                            LoadSlotsAsync(cancellationToken).GetAwaiter().GetResult();
+                        }
+                        finally
+                        {
+                            refresh.Release();
+                        }
+                    }
+
+                    var prefix = (task is not null && slots.TryGetValue(task, out var slot) ? slot : name).PadRight(width) + " | ";
+                    lock (gate)
+                    {
+                        output.WriteLine(prefix + text);
+                    }
+                }, cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && options.Follow)
+            {
+                // Ctrl-C ends a follow: not an error of this service.
+            }
+        }));
+
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    /// <summary>
+    /// Plan on the swarm: for every service of <paramref name="stacks"/> (dependency order), the spec Start would give it
+    /// (<paramref name="plans"/>, the Swarm secrets it would mount as they are now — a secret not created yet reads as
+    /// new) compared with the service's <c>io.llmstack.spec-hash</c>: create, update (naming what differs) or unchanged;
+    /// and every service of ours on the swarm that no enabled stack has any more: remove (<paramref name="inSchema"/>
+    /// tells a service the schema still has, in a stack the environment does not enable, from one it dropped). Reads only.
+    /// </summary>
+    public async Task<SwarmPlan> PlanAsync(
+        IReadOnlyList<string> stacks, IReadOnlyDictionary<string, IReadOnlyDictionary<string, IReadOnlyList<ContainerPlan>>> plans, EndpointChoice endpoint, SwarmSecretValues secrets,
+        Func<string, bool> inSchema, CancellationToken cancellationToken)
+    {
+        await SwarmAsync(engine, cancellationToken);
+        var existing = await ServicesAsync(null, cancellationToken);
+        var ours = await SecretsAsync(cancellationToken);
+        var steps = new List<SwarmPlanStep>();
+        var wanted = new HashSet<string>(StringComparer.Ordinal);
+        // Dependency levels across the stacks: a Deploy applies the steps in this order, so what a service needs in another
+        // stack is there before it.
+        var enabled = environment.Services.Where(s => stacks.Contains(s.Stack)).ToList();
+        foreach (var service in environment.Graph.Levels(enabled.Select(s => s.Name)).SelectMany(l => l))
+        {
+            var stack = service.Stack;
+            wanted.Add(service.Name);
+            var mounts = SwarmSecretPlan.For(environment.Project, service, service.SecretFiles, secrets.Names).Files.Select(file =>
+            {
+                var name = SwarmSpecs.SecretName(file, secrets.Value(file.Secret) ?? string.Empty);
+                return new SwarmSecretMount(file, ours.FirstOrDefault(s => s.Spec!.Name == name)?.ID ?? "(to create)", name);
+            }).ToList();
+            var spec = SwarmSpecs.Build(environment, service, plans[stack][service.Name][0], endpoint, mounts);
+            var current = existing.FirstOrDefault(s => s.Spec!.Labels.Value(Names.Service) == service.Name);
+            steps.Add(current is null
+                ? new SwarmPlanStep(stack, service.Name, spec.Name!, SwarmPlanAction.Create, "not on the swarm", null)
+                : current.Spec!.Labels.Value(Names.SpecHash) == spec.Labels[Names.SpecHash]
+                    ? new SwarmPlanStep(stack, service.Name, spec.Name!, SwarmPlanAction.Unchanged, null, current.ID)
+                    : new SwarmPlanStep(stack, service.Name, spec.Name!, SwarmPlanAction.Update, Differences(current.Spec, spec), current.ID));
+        }
+
+        foreach (var gone in existing.Where(s => !wanted.Contains(s.Spec!.Labels.Value(Names.Service) ?? string.Empty)).OrderBy(s => s.Spec!.Name, StringComparer.Ordinal))
+        {
+            var service = gone.Spec!.Labels.Value(Names.Service) ?? gone.Spec.Name!;
+            var why = inSchema(service) ? "its stack is not enabled in the environment" : "not in the schema any more";
+            steps.Insert(0, new SwarmPlanStep(gone.Spec.Labels.Value(Names.Stack) ?? "-", service, gone.Spec.Name!, SwarmPlanAction.Remove, why, gone.ID));
+        }
+
+        return new SwarmPlan(environment.Name, endpoint.Api, steps);
+    }
+
+    /// <summary>What differs between a service's spec on the swarm and the one Start would give it, in words.</summary>
+    internal static string Differences(ServiceSpec current, ServiceSpec desired)
+    {
+        var what = new List<string>();
+        if (current.TaskTemplate?.ContainerSpec?.Image != desired.TaskTemplate?.ContainerSpec?.Image)
+        {
+            what.Add($"image {current.TaskTemplate?.ContainerSpec?.Image} → {desired.TaskTemplate?.ContainerSpec?.Image}");
+        }
+
+        if (current.Mode?.Replicated?.Replicas != desired.Mode?.Replicated?.Replicas)
+        {
+            what.Add($"replicas {current.Mode?.Replicated?.Replicas} → {desired.Mode?.Replicated?.Replicas}");
+        }
+
+        var env = (current.TaskTemplate?.ContainerSpec?.Env ?? []).Select(e => e.Split('=', 2)[0]).ToHashSet(StringComparer.Ordinal);
+        var changedEnv = (desired.TaskTemplate?.ContainerSpec?.Env ?? []).Where(e => !(current.TaskTemplate?.ContainerSpec?.Env ?? []).Contains(e)).Select(e => e.Split('=', 2)[0])
+            .Concat(env.Where(n => !(desired.TaskTemplate?.ContainerSpec?.Env ?? []).Any(e => e.Split('=', 2)[0] == n))).Distinct().Order(StringComparer.Ordinal).ToList();
+        if (changedEnv.Count > 0)
+        {
+            what.Add($"environment {string.Join(", ", changedEnv)}");
+        }
+
+        var secretsNow = (current.TaskTemplate?.ContainerSpec?.Secrets ?? []).Select(r => r.SecretName).Order(StringComparer.Ordinal);
+        var secretsWanted = (desired.TaskTemplate?.ContainerSpec?.Secrets ?? []).Select(r => r.SecretName).Order(StringComparer.Ordinal);
+        if (!secretsNow.SequenceEqual(secretsWanted))
+        {
+            what.Add("Swarm secrets");
+        }
+
+        return what.Count > 0 ? string.Join("; ", what) : "definition (spec hash differs)";
     }
 
     /// <summary>Status on the swarm: per service of the stack, replicas running/desired, health of its tasks' containers, image, update state; fails unless all are up and healthy.</summary>
@@ -532,5 +794,45 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
         return new Report { Document = new { environment = environment.Name, stack, orchestrator = "swarm", services = rows } }
             .Table(table)
             .FailWhen(problems, p => $"stack {stack} of {environment.Name} on the swarm is not fully up and healthy: {string.Join(", ", p)}");
+    }
+}
+
+/// <summary>What a swarm plan does to a service.</summary>
+public enum SwarmPlanAction
+{
+    Create,
+    Update,
+    Unchanged,
+    Remove,
+}
+
+/// <summary>One service of a swarm plan: its stack, schema name, swarm name, action, why (what differs), and its id on the swarm when it has one.</summary>
+public sealed record SwarmPlanStep(string Stack, string Service, string Name, SwarmPlanAction Action, string? Why, string? Id);
+
+/// <summary>The swarm plan of an environment (<see cref="SwarmStacks.PlanAsync"/>).</summary>
+public sealed record SwarmPlan(string Environment, string EndpointMode, IReadOnlyList<SwarmPlanStep> Steps)
+{
+    public bool HasChanges => Steps.Any(s => s.Action != SwarmPlanAction.Unchanged);
+
+    public int Count(SwarmPlanAction action) => Steps.Count(s => s.Action == action);
+
+    public string Summary => $"{Count(SwarmPlanAction.Create)} to create, {Count(SwarmPlanAction.Update)} to update, {Count(SwarmPlanAction.Remove)} to remove, {Count(SwarmPlanAction.Unchanged)} unchanged";
+}
+
+/// <summary>A line of a service's logs with details (<c>com.docker.swarm.node.id=…,com.docker.swarm.service.id=…,com.docker.swarm.task.id=… text</c>): the task and the text.</summary>
+public static class SwarmLogLine
+{
+    private const string TaskKey = "com.docker.swarm.task.id=";
+
+    public static (string? Task, string Text) Parse(string line)
+    {
+        var space = line.IndexOf(' ', StringComparison.Ordinal);
+        if (space < 0 || !line.AsSpan(0, space).Contains(TaskKey, StringComparison.Ordinal))
+        {
+            return (null, line);
+        }
+
+        var task = line[..space].Split(',').FirstOrDefault(a => a.StartsWith(TaskKey, StringComparison.Ordinal))?[TaskKey.Length..];
+        return (task, line[(space + 1)..]);
     }
 }

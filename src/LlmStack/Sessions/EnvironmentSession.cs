@@ -89,21 +89,12 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     /// <summary>What runs this environment's stacks: --orchestrator, else the schema's <c>orchestrator:</c>.</summary>
     public Orchestrator OrchestratorKind => options.Orchestrator ?? Environment.Orchestrator;
 
-    /// <summary>The one orchestrator seam: the Start*, Stop* and Status* targets go through it.</summary>
+    /// <summary>The one orchestrator seam: the Start*, Stop*, Restart*, Rebuild*, Status* and Logs* targets go through it.</summary>
     public IStackOrchestrator Stacks => _stacks ??= OrchestratorKind switch
     {
         Orchestrator.Swarm => new SwarmOrchestrator(this),
         _ => new ContainerOrchestrator(this),
     };
-
-    /// <summary>Refuses, in one line, what only the containers orchestrator does yet.</summary>
-    public void RequireContainers(string what)
-    {
-        if (OrchestratorKind == Orchestrator.Swarm)
-        {
-            throw SwarmOrchestrator.Unavailable(what);
-        }
-    }
 
     /// <summary>The swarm this run's engine is in (or is to make): init, nodes, node labels, leave.</summary>
     public async Task<SwarmCluster> SwarmAsync(CancellationToken cancellationToken) =>
@@ -126,6 +117,9 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
 
     /// <summary>Containers restarted by this run's Restart targets (the all-stacks Restart fails when nothing ran).</summary>
     public int Restarted { get; private set; }
+
+    /// <summary>Counts what an orchestrator's Restart restarted (for <see cref="CheckRestarted"/>).</summary>
+    internal void CountRestarted(int count) => Restarted += count;
 
     /// <summary>The all-stacks Restart: fails when no stack of the environment had anything running.</summary>
     public void CheckRestarted()
@@ -329,7 +323,6 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     public async Task<(int Built, StartReport Start)> RebuildAsync(string stack, CancellationToken cancellationToken)
     {
         Environment.Stack(stack);
-        RequireContainers("Rebuild");
         await LockAsync(cancellationToken);
         var built = await (await ImageOperationsAsync(cancellationToken)).RebuildAsync(stack, cancellationToken);
         await StopAsync(stack, cancellationToken);
@@ -352,7 +345,6 @@ public sealed class EnvironmentSession(SessionOptions options) : IDisposable
     public async Task<RestartReport> RestartAsync(string stack, bool required, CancellationToken cancellationToken)
     {
         Environment.Stack(stack);
-        RequireContainers("Restart");
         await LockAsync(cancellationToken);
         var count = await (await OperationsAsync(cancellationToken)).RestartAsync(stack, required, cancellationToken);
         Restarted += count;
