@@ -8,12 +8,23 @@ using YamlDotNet.RepresentationModel;
 namespace LlmStack.IntegrationTests;
 
 /// <summary>
-/// A single-node swarm on 127.0.0.1 (SwarmInit), the core stack of the testing environment started on it once with
-/// --orchestrator swarm (plus a stateless service of three replicas, <c>echo</c>), shared by the tests; the swarm is left
-/// in <see cref="DisposeAsync"/> whatever happened.
+/// A single-node swarm on 127.0.0.1 (SwarmInit), the core stack started on it once with --orchestrator swarm (plus a
+/// stateless service of three replicas, <c>echo</c>), shared by the tests; the swarm is left in <see cref="DisposeAsync"/>
+/// whatever happened. It runs in the swarm lane, beside the testing environment's classes: in an environment of its own,
+/// <see cref="Env"/> (the testing environment copied, with its own project, host ports and subnets: <see cref="Lane"/>).
 /// </summary>
 public sealed class SwarmStack : IAsyncLifetime
 {
+    /// <summary>The lane's environment (only the class's schema copies have it).</summary>
+    public const string Env = TestNames.SwarmEnvironment;
+
+    /// <summary>The lane's compose project, the prefix of its services, networks and volumes.</summary>
+    public const string Project = TestNames.SwarmProject;
+
+    public static string Network(string stack) => $"{Project}_{stack}";
+
+    public static string Volume(string volume) => $"{Project}_{volume}";
+
     public DockerFixture Docker { get; } = new();
 
     public string Schema { get; private set; } = null!;
@@ -25,7 +36,20 @@ public sealed class SwarmStack : IAsyncLifetime
     public string CoreOnlyWithoutEcho { get; private set; } = null!;
 
     /// <summary>A run of the class's swarm with <paramref name="schema"/>.</summary>
-    public TestRun With(string schema) => Run with { Arguments = ["--orchestrator", "swarm", "--schema", schema] };
+    public TestRun With(string schema) => new TestRun(Docker.Root) with { Environment = Env, Arguments = ["--orchestrator", "swarm", "--schema", schema, "--retention-config", RetentionConfig] };
+
+    /// <summary>The shipped retention configuration with the lane's environment (every run checks that its environment has retention settings).</summary>
+    public string RetentionConfig { get; } = Path.Combine(Path.GetTempPath(), $"llmstack-it-swarm-retention-{Guid.NewGuid():N}.yaml");
+
+    /// <summary>The shipped retention configuration's text with the lane's environment as testing has it, and <paramref name="edit"/>.</summary>
+    public string RetentionText(Func<string, string>? edit = null)
+    {
+        const string testing = "  testing:\n    schedule: \"0 0 * * *\"\n";
+        var config = File.ReadAllText(Path.Combine(Docker.Root, "configs", "retention-policies.yaml"));
+        config.Should().Contain(testing);
+        config = config.Replace(testing, $"  {Env}:\n    schedule: \"0 0 * * *\"\n    data_retention_days: 3\n    min_keep: 1\n    backup_before_cleanup: false\n{testing}", StringComparison.Ordinal);
+        return edit is null ? config : edit(config);
+    }
 
     public Cli.Result Init { get; private set; } = null!;
 
@@ -39,18 +63,19 @@ public sealed class SwarmStack : IAsyncLifetime
 
     public IReadOnlyDictionary<string, ulong> VersionsAfterSecond { get; private set; } = null!;
 
-    public TestRun Run => new TestRun(Docker.Root) with { Arguments = ["--orchestrator", "swarm", "--schema", Schema] };
+    public TestRun Run => With(Schema);
 
     public async Task InitializeAsync()
     {
         await Docker.InitializeAsync();
         await LeaveAsync();
-        await Docker.CleanAsync("testing");
+        await Docker.CleanAsync(Env);
+        await File.WriteAllTextAsync(RetentionConfig, RetentionText());
         Schema = SchemaCopy.Write(Docker.Root, schema => Core(schema));
         CoreOnly = SchemaCopy.Write(Docker.Root, schema => Core(schema, onlyCore: true));
         CoreOnlyWithoutEcho = SchemaCopy.Write(Docker.Root, schema => Core(schema, echo: false, onlyCore: true));
         Init = await new TestRun(Docker.Root).RunAsync("SwarmInit", "--swarm-listen", "127.0.0.1", "--swarm-advertise", "127.0.0.1");
-        LabelNodes = await Run.RunAsync("SwarmLabelNodes", "--confirm", "testing");
+        LabelNodes = await Run.RunAsync("SwarmLabelNodes", "--confirm", Env);
         First = await Run.RunAsync("StartCore");
         VersionsAfterFirst = await VersionsAsync();
         Second = await Run.RunAsync("StartCore");
@@ -79,19 +104,66 @@ public sealed class SwarmStack : IAsyncLifetime
 
         if (onlyCore)
         {
-            schema.Map("environments").Map("testing").Set("stacks", new YamlSequenceNode(new YamlScalarNode("core")));
+            schema.Map("environments").Map(Env).Set("stacks", new YamlSequenceNode(new YamlScalarNode("core")));
         }
     }
 
     /// <summary>
-    /// The testing environment made fit for a swarm, as an operator would: its loopback ports acknowledged as published on
+    /// The lane's environment: the testing environment copied as <see cref="Env"/>, with project <see cref="Project"/>, every
+    /// host port 30000 higher and its subnets 10.88.x.0/24 instead of 10.83.x.0/24, so nothing of it meets the testing
+    /// environment's containers, ports or networks on the engine the lanes share.
+    /// </summary>
+    private static void Lane(YamlMappingNode schema)
+    {
+        var environments = schema.Map("environments");
+        var testing = environments.Map("testing");
+        var lane = new YamlMappingNode();
+        foreach (var (key, value) in testing.Children)
+        {
+            lane.Add(key, value);
+        }
+
+        lane.Set("project", new YamlScalarNode(Project));
+        var variables = new YamlMappingNode();
+        foreach (var (key, value) in ((YamlMappingNode)testing["variables"]).Children)
+        {
+            var name = ((YamlScalarNode)key).Value!;
+            var text = ((YamlScalarNode)value).Value!;
+            variables.Add(name, name.EndsWith("_PORT", StringComparison.Ordinal) ? (int.Parse(text, System.Globalization.CultureInfo.InvariantCulture) + 30000).ToString(System.Globalization.CultureInfo.InvariantCulture) : text);
+        }
+
+        lane.Set("variables", variables);
+        var networks = new YamlMappingNode();
+        foreach (var (key, value) in ((YamlMappingNode)testing["networks"]).Children)
+        {
+            var network = (YamlMappingNode)value;
+            networks.Add(key, new YamlMappingNode(
+                "subnet", ((YamlScalarNode)network["subnet"]).Value!.Replace("10.83.", "10.88.", StringComparison.Ordinal),
+                "gateway", ((YamlScalarNode)network["gateway"]).Value!.Replace("10.83.", "10.88.", StringComparison.Ordinal)));
+        }
+
+        lane.Set("networks", networks);
+        environments.Set(Env, lane);
+    }
+
+    /// <summary>A backup configuration (the shipped one's text) with the lane's environment scheduled as testing is, into the local tier, and <paramref name="more"/> lines.</summary>
+    public static string WithLane(string config, string more)
+    {
+        const string testing = "  testing:\n    schedule: \"0 4 * * *\"\n    tiers: [local]\n";
+        config.Should().Contain(testing);
+        return config.Replace(testing, $"{testing}  {Env}:\n    schedule: \"0 4 * * *\"\n{more}\n", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The lane's environment made fit for a swarm, as an operator would: its loopback ports acknowledged as published on
     /// every interface, and this node labelled as the data node the data services are pinned to (placement: llmstack.data).
     /// Its healthcheck templates are quick (<see cref="Quick"/>): every schema copy of the class uses the same, so their
     /// services' spec hashes agree.
     /// </summary>
     public static void OnASwarm(YamlMappingNode schema)
     {
-        schema.Map("environments").Map("testing").Set("swarm", new YamlMappingNode(
+        Lane(schema);
+        schema.Map("environments").Map(Env).Set("swarm", new YamlMappingNode(
             "publish_all_interfaces", "true",
             "nodes", new YamlMappingNode("self", new YamlMappingNode("labels", new YamlMappingNode("llmstack.data", "true")))));
         Quick(schema);
@@ -121,7 +193,7 @@ public sealed class SwarmStack : IAsyncLifetime
 
     public async Task<IList<SwarmService>> ServicesAsync() =>
         (await Docker.Docker.Swarm.ListServicesAsync(new ServiceListParameters { Status = true }))
-        .Where(s => s.Spec?.Labels?.TryGetValue(Names.Environment, out var environment) == true && environment == "testing").ToList();
+        .Where(s => s.Spec?.Labels?.TryGetValue(Names.Environment, out var environment) == true && environment == Env).ToList();
 
     private async Task LeaveAsync()
     {
@@ -137,11 +209,12 @@ public sealed class SwarmStack : IAsyncLifetime
         try
         {
             await LeaveAsync();
-            await Docker.CleanAsync("testing");
+            await Docker.CleanAsync(Env);
         }
         finally
         {
             File.Delete(Schema);
+            File.Delete(RetentionConfig);
             File.Delete(CoreOnly);
             File.Delete(CoreOnlyWithoutEcho);
             await Docker.DisposeAsync();
@@ -149,12 +222,14 @@ public sealed class SwarmStack : IAsyncLifetime
     }
 }
 
-[Collection("docker")]
+[Collection("swarm")]
 [Trait("Category", "Integration")]
 [TestCaseOrderer("LlmStack.IntegrationTests.DeclarationOrderer", "LlmStack.IntegrationTests")]
 public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
 {
     private static readonly string[] Core = ["echo", "minio", "postgres", "qdrant", "redis"];
+
+    private const string Env = SwarmStack.Env;
 
     [Fact]
     public async Task A_StartCore_on_a_swarm_runs_healthy_services_on_an_attachable_overlay_network_with_the_schemas_subnet_and_a_second_run_changes_nothing()
@@ -183,14 +258,14 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         services.Single(s => s.Spec!.Labels[Names.Service] == "postgres").Spec!.TaskTemplate!.Placement!.Constraints.Should().Equal("node.labels.llmstack.data == true");
 
         // Every task's container reports healthy by Docker's own checks too.
-        var containers = await stack.Docker.ContainersAsync("testing");
+        var containers = await stack.Docker.ContainersAsync(Env);
         containers.Should().HaveCount(7);
         containers.Should().OnlyContain(c => c.State == "running");
 
-        var network = await stack.Docker.Docker.Networks.InspectNetworkAsync(TestNames.Network("core"));
+        var network = await stack.Docker.Docker.Networks.InspectNetworkAsync(SwarmStack.Network("core"));
         network.Driver.Should().Be("overlay");
         network.Attachable.Should().BeTrue();
-        network.IPAM!.Config!.Single().Subnet.Should().Be("10.83.1.0/24");
+        network.IPAM!.Config!.Single().Subnet.Should().Be("10.88.1.0/24");
         network.Labels.Should().Contain(Names.Stack, "core");
 
         stack.Second.ExitCode.Should().Be(0, stack.Second.ToString());
@@ -213,7 +288,7 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         document.GetProperty("services").EnumerateArray().Select(s => (s.GetProperty("service").GetString(), s.GetProperty("action").GetString()))
             .Should().BeEquivalentTo(Core.Select(c => ((string?)c, (string?)"unchanged")));
 
-        var deploy = await stack.With(stack.CoreOnly).RunAsync("Deploy", "--confirm", "testing");
+        var deploy = await stack.With(stack.CoreOnly).RunAsync("Deploy", "--confirm", Env);
         deploy.ExitCode.Should().Be(0, deploy.ToString());
         deploy.Output.Should().Contain("nothing to deploy");
 
@@ -294,7 +369,12 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
     public async Task BB_BackupFull_then_Restore_of_postgres_and_a_volume_on_the_swarm_and_a_killed_backup_is_scaled_back_by_the_next_run()
     {
         using var bed = new BackupBed(stack.Docker, "swarm");
-        var build = bed.Build with { Arguments = [.. bed.Build.Arguments, "--orchestrator", "swarm", "--schema", stack.Schema] };
+        bed.Configure(config => SwarmStack.WithLane(config, "    tiers: [local]"));
+        // The lane's retention settings, with a table of this test's for the retention steps below.
+        var retention = Path.Combine(bed.Work, "retention-policies.yaml");
+        await File.WriteAllTextAsync(retention, stack.RetentionText(config => config
+            .Replace("      - table: logs\n        date_column: created_at\n        days: 7", "      - table: on_swarm_logs\n        date_column: created_at\n        days: 7", StringComparison.Ordinal)));
+        var build = bed.Build with { Environment = Env, Arguments = [.. bed.Build.Arguments, "--orchestrator", "swarm", "--schema", stack.Schema, "--retention-config", retention] };
         await Sql("DROP TABLE IF EXISTS on_swarm; CREATE TABLE on_swarm AS SELECT g AS id FROM generate_series(1, 5000) g;");
         await Sh("minio", "mkdir -p /data/bucket && head -c 3000000 /dev/urandom > /data/bucket/object.bin && sha256sum /data/bucket/object.bin");
         var rows = await Sql("SELECT count(*), sum(id) FROM on_swarm");
@@ -309,7 +389,7 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         await Sh("minio", "rm -rf /data/bucket");
         foreach (var service in new[] { "postgres", "minio" })
         {
-            var restore = await build.RunAsync("Restore", "--service", service, "--confirm", "testing");
+            var restore = await build.RunAsync("Restore", "--service", service, "--confirm", Env);
             restore.ExitCode.Should().Be(0, restore.ToString());
         }
 
@@ -318,15 +398,12 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         await AssertReplicasAsync();
 
         // Retention on the swarm: the task container is found by our labels as a backup finds it, nothing else needed.
-        var retention = Path.Combine(bed.Work, "retention-policies.yaml");
-        await File.WriteAllTextAsync(retention, (await File.ReadAllTextAsync(Path.Combine(stack.Docker.Root, "configs", "retention-policies.yaml")))
-            .Replace("      - table: logs\n        date_column: created_at\n        days: 7", "      - table: on_swarm_logs\n        date_column: created_at\n        days: 7", StringComparison.Ordinal));
         await Sql("CREATE TABLE on_swarm_logs AS SELECT g AS id, now() - (CASE WHEN g <= 40 THEN interval '10 days' ELSE interval '1 day' END) AS created_at FROM generate_series(1, 50) g;");
-        var withRetention = build with { Arguments = [.. build.Arguments, "--retention-config", retention] };
+        var withRetention = build;
         var dry = await withRetention.RunAsync("RetentionTest");
         dry.ExitCode.Should().Be(0, dry.ToString());
         dry.Output.Should().Contain("postgres/multimodal.on_swarm_logs").And.Contain("40 row(s)");
-        var cleanup = await withRetention.RunAsync("RetentionCleanupService", "--service", "postgres", "--confirm", "testing");
+        var cleanup = await withRetention.RunAsync("RetentionCleanupService", "--service", "postgres", "--confirm", Env);
         cleanup.ExitCode.Should().Be(0, cleanup.ToString());
         cleanup.Output.Should().Contain("40 row(s) deleted");
         (await Sql("SELECT count(*) FROM on_swarm_logs")).Trim().Should().Be("10");
@@ -369,7 +446,7 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
 
     /// <summary>The running task container of a service (swarm names its containers itself: found by our labels).</summary>
     private async Task<string> TaskContainerAsync(string service) =>
-        (await stack.Docker.ContainersAsync("testing")).Single(c => c.State == "running" && c.Labels[Names.Service] == service).ID;
+        (await stack.Docker.ContainersAsync(Env)).Single(c => c.State == "running" && c.Labels[Names.Service] == service).ID;
 
     private async Task<string> Sh(string service, string script)
     {
@@ -387,14 +464,15 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         {
             Image = "llmstack-fixture/standin:1",
             Entrypoint = ["/bin/busybox", "sleep", "60"],
-            HostConfig = new HostConfig { NetworkMode = TestNames.Network("core") },
-            Labels = new Dictionary<string, string> { [Names.Environment] = "testing", [Names.ComposeProject] = TestNames.Project(), [Names.Managed] = "true", [Names.Helper] = "swarm-test" },
+            HostConfig = new HostConfig { NetworkMode = SwarmStack.Network("core") },
+            Name = $"{SwarmStack.Project}-nslookup-{Guid.NewGuid().ToString("N")[..8]}",
+            Labels = new Dictionary<string, string> { [Names.Environment] = Env, [Names.ComposeProject] = SwarmStack.Project, [Names.Managed] = "true", [Names.Helper] = "swarm-test" },
         });
         try
         {
             await stack.Docker.Docker.Containers.StartContainerAsync(helper.ID, new ContainerStartParameters());
             var (_, output) = await stack.Docker.ExecAsync(helper.ID, "/bin/busybox", "nslookup", "echo");
-            var addresses = Regex.Matches(output, @"10\.83\.1\.\d+").Select(m => m.Value).Distinct().ToList();
+            var addresses = Regex.Matches(output, @"10\.88\.1\.\d+").Select(m => m.Value).Distinct().ToList();
             addresses.Should().HaveCount(3, output);
         }
         finally
@@ -406,7 +484,7 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
     [Fact]
     public async Task B2_postgres_reads_its_password_from_a_swarm_secret_not_from_its_service_spec()
     {
-        var password = SecretStore.Read(Path.Combine(stack.Docker.Root, "secrets", "testing.env"))["POSTGRES_PASSWORD"];
+        var password = SecretStore.Read(Path.Combine(stack.Docker.Root, "secrets", Env + ".env"))["POSTGRES_PASSWORD"];
         var postgres = (await stack.ServicesAsync()).Single(s => s.Spec!.Labels[Names.Service] == "postgres");
         var spec = postgres.Spec!.TaskTemplate!.ContainerSpec!;
         spec.Env.Should().NotContain(e => e.StartsWith("POSTGRES_PASSWORD=", StringComparison.Ordinal)).And.Contain("POSTGRES_PASSWORD_FILE=/run/secrets/POSTGRES_PASSWORD");
@@ -414,13 +492,13 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         var reference = spec.Secrets.Should().ContainSingle().Subject;
         reference.File!.Name.Should().Be("POSTGRES_PASSWORD");
         var secret = await stack.Docker.Docker.Secrets.InspectAsync(reference.SecretID);
-        secret.Spec!.Name.Should().Be(reference.SecretName).And.MatchRegex($"^{Regex.Escape(TestNames.Project())}_POSTGRES_PASSWORD_[0-9a-f]{{12}}$");
-        secret.Spec.Labels.Should().Contain(Names.Environment, "testing").And.Contain(Names.ComposeProject, TestNames.Project()).And.Contain(Names.Secret, "POSTGRES_PASSWORD");
+        secret.Spec!.Name.Should().Be(reference.SecretName).And.MatchRegex($"^{Regex.Escape(SwarmStack.Project)}_POSTGRES_PASSWORD_[0-9a-f]{{12}}$");
+        secret.Spec.Labels.Should().Contain(Names.Environment, Env).And.Contain(Names.ComposeProject, SwarmStack.Project).And.Contain(Names.Secret, "POSTGRES_PASSWORD");
 
         // Postgres trusts its socket and 127.0.0.1: log in over TCP on the task's overlay address, with the session's password.
         string Variable(string name) => spec.Env.Single(e => e.StartsWith(name + "=", StringComparison.Ordinal))[(name.Length + 1)..];
-        var task = (await stack.Docker.ContainersAsync("testing", "core")).Single(c => c.Labels[Names.Service] == "postgres" && c.State == "running");
-        var address = (await stack.Docker.Docker.Containers.InspectContainerAsync(task.ID)).NetworkSettings!.Networks![TestNames.Network("core")].IPAddress;
+        var task = (await stack.Docker.ContainersAsync(Env, "core")).Single(c => c.Labels[Names.Service] == "postgres" && c.State == "running");
+        var address = (await stack.Docker.Docker.Containers.InspectContainerAsync(task.ID)).NetworkSettings!.Networks![SwarmStack.Network("core")].IPAddress;
         async Task<(long Exit, string Output)> LoginAsync(string withPassword)
         {
             var exec = await stack.Docker.Docker.Exec.CreateContainerExecAsync(task.ID, new ContainerExecCreateParameters
@@ -477,13 +555,13 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         dry.Output.Should().MatchRegex(@"service\s+\S+_echo\s.*not in the schema any more");
         (await stack.ServicesAsync()).Should().HaveCount(5, "a dry run changes nothing");
 
-        var removed = await dropped.RunAsync("Deploy", "--confirm", "testing");
+        var removed = await dropped.RunAsync("Deploy", "--confirm", Env);
         removed.ExitCode.Should().Be(0, removed.ToString());
         removed.Output.Should().Contain("0 created, 0 updated, 1 removed, 4 unchanged");
         (await stack.ServicesAsync()).Select(s => s.Spec!.Labels[Names.Service]).Should().BeEquivalentTo(["minio", "postgres", "qdrant", "redis"]);
-        (await stack.Docker.ContainersAsync("testing")).Should().NotContain(c => c.Labels[Names.Service] == "echo", "its tasks' containers are gone");
+        (await stack.Docker.ContainersAsync(Env)).Should().NotContain(c => c.Labels[Names.Service] == "echo", "its tasks' containers are gone");
 
-        var created = await stack.With(stack.CoreOnly).RunAsync("Deploy", "--confirm", "testing");
+        var created = await stack.With(stack.CoreOnly).RunAsync("Deploy", "--confirm", Env);
         created.ExitCode.Should().Be(0, created.ToString());
         created.Output.Should().Contain("1 created, 0 updated, 0 removed, 4 unchanged");
         var echo = (await stack.ServicesAsync()).Single(s => s.Spec!.Labels[Names.Service] == "echo");
@@ -510,7 +588,7 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         });
         try
         {
-            var result = await (stack.Run with { Arguments = ["--orchestrator", "swarm", "--schema", path] }).RunAsync("StartCore");
+            var result = await stack.With(path).RunAsync("StartCore");
             result.ExitCode.Should().NotBe(0, result.ToString());
             result.Output.Should().MatchRegex("sick.*not started, as they depend on it: needs-sick");
             (await stack.ServicesAsync()).Select(s => s.Spec!.Labels[Names.Service]).Should().Contain("sick").And.NotContain("needs-sick");
@@ -533,13 +611,13 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         var result = await stack.Run.RunAsync("StopCore");
         result.ExitCode.Should().Be(0, result.ToString());
         (await stack.ServicesAsync()).Should().BeEmpty();
-        (await stack.Docker.ContainersAsync("testing")).Should().BeEmpty();
+        (await stack.Docker.ContainersAsync(Env)).Should().BeEmpty();
         foreach (var volume in new[] { "postgres_data", "redis_data", "qdrant_data", "minio_data" })
         {
-            (await stack.Docker.Docker.Volumes.InspectAsync(TestNames.Volume(volume))).Labels.Should().Contain(Names.Environment, "testing");
+            (await stack.Docker.Docker.Volumes.InspectAsync(SwarmStack.Volume(volume))).Labels.Should().Contain(Names.Environment, Env);
         }
 
-        (await stack.Docker.Docker.Secrets.ListAsync()).Should().NotContain(s => s.Spec!.Labels != null && s.Spec.Labels.ContainsKey(Names.Secret) && s.Spec.Labels[Names.Environment] == "testing",
+        (await stack.Docker.Docker.Secrets.ListAsync()).Should().NotContain(s => s.Spec!.Labels != null && s.Spec.Labels.ContainsKey(Names.Secret) && s.Spec.Labels[Names.Environment] == Env,
             "a Swarm secret no service uses is removed (the secrets file keeps the value; the next Start creates it again)");
     }
 
@@ -551,19 +629,19 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         Directory.CreateDirectory(work);
         var config = Path.Combine(work, "backup-strategies.yaml");
         var backup = (await File.ReadAllTextAsync(Path.Combine(stack.Docker.Root, "configs", "backup-strategies.yaml")))
-            .Replace("    path: backups", $"    path: {Path.Combine(work, "tier")}", StringComparison.Ordinal)
-            .Replace("  testing:\n    schedule: \"0 4 * * *\"\n    tiers: [local]", "  testing:\n    schedule: \"0 4 * * *\"\n    tiers: [local]\n    backup_before_wipe: true", StringComparison.Ordinal);
+            .Replace("    path: backups", $"    path: {Path.Combine(work, "tier")}", StringComparison.Ordinal);
+        backup = SwarmStack.WithLane(backup, "    tiers: [local]\n    backup_before_wipe: true");
         backup.Should().Contain("backup_before_wipe: true");
         await File.WriteAllTextAsync(config, backup);
 
         // A service of another environment (its labels, not ours for testing) mounting an unlabelled volume.
         var suffix = Guid.NewGuid().ToString("N")[..8];
-        var foreignVolume = (await stack.Docker.Docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = $"llmstack-it-foreign-{suffix}" })).Name;
+        var foreignVolume = (await stack.Docker.Docker.Volumes.CreateAsync(new VolumesCreateParameters { Name = $"{SwarmStack.Project}-foreign-{suffix}" })).Name;
         var foreign = await stack.Docker.Docker.Swarm.CreateServiceAsync(new ServiceCreateParameters
         {
             Service = new ServiceSpec
             {
-                Name = $"llmstack-it-foreign-{suffix}",
+                Name = $"{SwarmStack.Project}-foreign-{suffix}",
                 Labels = new Dictionary<string, string> { [Names.ComposeProject] = TestNames.Project("development"), [Names.Environment] = "development" },
                 Mode = new ServiceMode { Replicated = new ReplicatedService { Replicas = 1 } },
                 TaskTemplate = new TaskSpec
@@ -581,24 +659,24 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         {
             var dry = await stack.Run.RunAsync("WipeCore", "--dry-run", "--backup-config", config);
             dry.ExitCode.Should().Be(0, dry.ToString());
-            dry.Output.Should().MatchRegex($@"service\s+{Regex.Escape(TestNames.Project())}_postgres\s.*would remove").And.Contain("Swarm secret of POSTGRES_PASSWORD");
+            dry.Output.Should().MatchRegex($@"service\s+{Regex.Escape(SwarmStack.Project)}_postgres\s.*would remove").And.Contain("Swarm secret of POSTGRES_PASSWORD");
             (await stack.ServicesAsync()).Should().HaveCount(5, "a dry run removes nothing");
 
-            var wipe = await stack.Run.RunAsync("WipeCore", "--confirm", "testing", "--backup-config", config);
+            var wipe = await stack.Run.RunAsync("WipeCore", "--confirm", Env, "--backup-config", config);
             wipe.ExitCode.Should().Be(0, wipe.ToString());
             wipe.Output.Should().MatchRegex(@"BackupFull\s+Succeeded[\s\S]*WipeCore\s+Succeeded", "the safety backup ran on the swarm first");
 
             (await stack.ServicesAsync()).Should().BeEmpty();
-            (await stack.Docker.ContainersAsync("testing")).Should().BeEmpty("the tasks' containers went with their services");
+            (await stack.Docker.ContainersAsync(Env)).Should().BeEmpty("the tasks' containers went with their services");
             foreach (var volume in new[] { "postgres_data", "redis_data", "qdrant_data", "minio_data" })
             {
-                var inspect = () => stack.Docker.Docker.Volumes.InspectAsync(TestNames.Volume(volume));
+                var inspect = () => stack.Docker.Docker.Volumes.InspectAsync(SwarmStack.Volume(volume));
                 await inspect.Should().ThrowAsync<Docker.DotNet.DockerApiException>(volume + " is wiped");
             }
 
-            (await stack.Docker.Docker.Secrets.ListAsync()).Should().NotContain(s => s.Spec!.Labels != null && s.Spec.Labels.ContainsKey(Names.Secret) && s.Spec.Labels[Names.Environment] == "testing");
+            (await stack.Docker.Docker.Secrets.ListAsync()).Should().NotContain(s => s.Spec!.Labels != null && s.Spec.Labels.ContainsKey(Names.Secret) && s.Spec.Labels[Names.Environment] == Env);
             var left = await stack.Docker.Docker.Swarm.InspectServiceAsync(foreign.ID!);
-            left.Spec!.Name.Should().Be($"llmstack-it-foreign-{suffix}", "a service that is not the environment's is never touched");
+            left.Spec!.Name.Should().Be($"{SwarmStack.Project}-foreign-{suffix}", "a service that is not the environment's is never touched");
             (await stack.Docker.Docker.Volumes.InspectAsync(foreignVolume)).Name.Should().Be(foreignVolume);
 
             var sets = await stack.Run.RunAsync("BackupList", "--json", "--backup-config", config);

@@ -38,7 +38,8 @@ public static class TestNames
         name.StartsWith(SwarmProject, StringComparison.Ordinal) || name is "ingress" or "docker_gwbridge";
 
     /// <summary>The compose project of an environment.</summary>
-    public static string Project(string environment = "testing") => Projects.GetOrAdd(environment, e => Default.Resolve(e).Project);
+    public static string Project(string environment = "testing") =>
+        environment == SwarmEnvironment ? SwarmProject : Projects.GetOrAdd(environment, e => Default.Resolve(e).Project);
 
     /// <summary>The container of a service's replica <paramref name="number"/>.</summary>
     public static string Container(string service, string environment = "testing", int number = 1) => Names.Container(Project(environment), service, number);
