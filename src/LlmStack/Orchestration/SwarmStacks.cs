@@ -35,6 +35,7 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
     /// <summary>How long an update may show no status of its own before it is taken as one that rolls out no new tasks.</summary>
     private static readonly TimeSpan NoRollout = TimeSpan.FromSeconds(5);
     private readonly Scope _scope = Scope.Of(environment);
+    private string? _localNode;
 
     /// <summary>The swarm this engine is a manager of; one line when it is none (SwarmInit makes one).</summary>
     public static async Task<SwarmInspectResponse> SwarmAsync(DockerEngine engine, CancellationToken cancellationToken)
@@ -370,9 +371,21 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
             // A task that ended since: failed, rejected, or complete — Swarm stops a task whose healthcheck fails, and a
             // process that exits 0 on SIGTERM (postgres, the stand-in) leaves it "complete", not "failed".
             var failed = tasks.Where(t => t.Status?.State is TaskState.Failed or TaskState.Rejected or TaskState.Complete && t.CreatedAt > since).OrderByDescending(t => t.CreatedAt).ToList();
+            var here = await LocalNodeAsync(cancellationToken);
             foreach (var task in running.Where(t => !ready.Contains(t.ID)))
             {
                 var container = $"{name}.{task.Slot}";
+                if (!ProbedHere(task.NodeID, here))
+                {
+                    // Its container is another node's: no engine call here can reach it. Swarm marks a task running only
+                    // once Docker's healthcheck passed (a service with one), which is what this node would have probed.
+                    log.Information(
+                        "{Task} runs on node {Node}: {How}; its ready: checks run only on this node's tasks",
+                        container, task.NodeID![..Math.Min(12, task.NodeID!.Length)], service.HasHealthcheck ? "healthy by Swarm's own healthcheck state" : "running (the service has no healthcheck)");
+                    ready.Add(task.ID);
+                    continue;
+                }
+
                 try
                 {
                     await Health.WaitReadyAsync(engine, task.Status!.ContainerStatus!.ContainerID!, container, service, log, cancellationToken);
@@ -403,6 +416,17 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
             await Task.Delay(Poll, cancellationToken);
         }
     }
+
+    /// <summary>
+    /// Whether a task's container is this engine's (so its readiness can be probed here: the healthcheck run, the ready:
+    /// checks): a task of another node is not — its container is on that node's engine.
+    /// </summary>
+    public static bool ProbedHere(string? taskNode, string localNode) =>
+        string.IsNullOrEmpty(taskNode) || string.IsNullOrEmpty(localNode) || string.Equals(taskNode, localNode, StringComparison.Ordinal);
+
+    /// <summary>This engine's node id in the swarm.</summary>
+    private async Task<string> LocalNodeAsync(CancellationToken cancellationToken) =>
+        _localNode ??= (await engine.CallAsync(ct => engine.Client.System.GetSystemInfoAsync(ct), cancellationToken)).Swarm?.NodeID ?? string.Empty;
 
     private async Task<string> LastTaskErrorAsync(ResolvedService service, CancellationToken cancellationToken) =>
         (await TasksAsync(service, cancellationToken)).Where(t => !string.IsNullOrEmpty(t.Status?.Err)).OrderByDescending(t => t.CreatedAt).FirstOrDefault() is { } task

@@ -69,4 +69,12 @@ public class SwarmSeamTests
         var none = new SwarmPlan("testing", "dnsrr", [new SwarmPlanStep("core", "postgres", "p_postgres", SwarmPlanAction.Unchanged, null, "id1")]);
         none.HasChanges.Should().BeFalse();
     }
+
+    [Theory]
+    [InlineData("node-a", "node-a", true)]
+    [InlineData("node-b", "node-a", false)]
+    [InlineData("", "node-a", true)]
+    [InlineData("node-b", "", true)]
+    public void A_task_is_probed_here_only_when_its_container_is_this_nodes(string taskNode, string localNode, bool here) =>
+        SwarmStacks.ProbedHere(taskNode, localNode).Should().Be(here);
 }
