@@ -73,9 +73,55 @@ public static class LabelExtensions
             .Where(c => c.RunState() == ContainerRunState.Running)
             .OrderBy(c => c.Names[0], StringComparer.Ordinal)
             .FirstOrDefault();
-        return running is null
-            ? throw new Pipeline.PipelineException($"service '{service}' is not running in {environment.Name}: start it (Start{Health.Capitalize(environment.Service(service).Stack)}) {why}")
-            : (running.ID, running.Names[0].TrimStart('/'));
+        if (running is not null)
+        {
+            return (running.ID, running.Names[0].TrimStart('/'));
+        }
+
+        throw await SwarmNodeOfAsync(engine, environment, service, cancellationToken) is { } node
+            ? new Pipeline.PipelineException(
+                $"service '{service}' of {environment.Name} runs on swarm node {node}, not on this engine's node: run this with --docker-host set to {node}'s engine (a manager) {why} (docs/SWARM.md, Backups and restores on a swarm)")
+            : new Pipeline.PipelineException($"service '{service}' is not running in {environment.Name}: start it (Start{Health.Capitalize(environment.Service(service).Stack)}) {why}");
+    }
+
+    /// <summary>
+    /// The hostname of the swarm node a service's running task is on, when this engine is a manager of a swarm where the
+    /// environment's service runs on another node (its container is not this engine's); otherwise null.
+    /// </summary>
+    private static async Task<string?> SwarmNodeOfAsync(DockerEngine engine, Schema.ResolvedEnvironment environment, string service, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var info = await engine.CallAsync(ct => engine.Client.System.GetSystemInfoAsync(ct), cancellationToken);
+            if (info.Swarm is not { LocalNodeState: "active", ControlAvailable: true })
+            {
+                return null;
+            }
+
+            var scope = Scope.Of(environment);
+            var found = (await engine.CallAsync(ct => engine.Client.Swarm.ListServicesAsync(new Docker.DotNet.Models.ServiceListParameters { Filters = scope.ServiceFilter(null, service) }, ct), cancellationToken))
+                .FirstOrDefault(s => scope.Owns(s.Spec?.Labels) && s.Spec!.Labels.Value(Names.Service) == service);
+            if (found is null)
+            {
+                return null;
+            }
+
+            var tasks = await engine.CallAsync(
+                ct => engine.Client.Tasks.ListAsync(new Docker.DotNet.Models.TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = new Dictionary<string, bool> { [found.ID] = true } } }, ct),
+                cancellationToken);
+            var elsewhere = tasks.FirstOrDefault(t => t.Status?.State == Docker.DotNet.Models.TaskState.Running && !string.IsNullOrEmpty(t.NodeID) && t.NodeID != info.Swarm.NodeID);
+            if (elsewhere is null)
+            {
+                return null;
+            }
+
+            var node = await engine.CallAsync(ct => engine.Client.Swarm.InspectNodeAsync(elsewhere.NodeID!, ct), cancellationToken);
+            return node.Description?.Hostname ?? elsewhere.NodeID;
+        }
+        catch (Docker.DotNet.DockerApiException)
+        {
+            return null; // only a better message was sought: the plain one stands
+        }
     }
 
     /// <summary>A label's value, or null (Docker gives label maps as IDictionary, possibly null).</summary>
