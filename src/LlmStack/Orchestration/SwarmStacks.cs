@@ -381,7 +381,7 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
                     // once Docker's healthcheck passed (a service with one), which is what this node would have probed.
                     log.Information(
                         "{Task} runs on node {Node}: {How}; its ready: checks run only on this node's tasks",
-                        container, task.NodeID![..Math.Min(12, task.NodeID!.Length)], service.HasHealthcheck ? "healthy by Swarm's own healthcheck state" : "running (the service has no healthcheck)");
+                        container, await NodeNameAsync(task.NodeID!, cancellationToken), service.HasHealthcheck ? "healthy by Swarm's own healthcheck state" : "running (the service has no healthcheck)");
                     ready.Add(task.ID);
                     continue;
                 }
@@ -423,6 +423,10 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
     /// </summary>
     public static bool ProbedHere(string? taskNode, string localNode) =>
         string.IsNullOrEmpty(taskNode) || string.IsNullOrEmpty(localNode) || string.Equals(taskNode, localNode, StringComparison.Ordinal);
+
+    /// <summary>A node's hostname (its id when the swarm does not say).</summary>
+    private async Task<string> NodeNameAsync(string node, CancellationToken cancellationToken) =>
+        (await engine.CallAsync(ct => engine.Client.Swarm.InspectNodeAsync(node, ct), cancellationToken)).Description?.Hostname ?? node;
 
     /// <summary>This engine's node id in the swarm.</summary>
     private async Task<string> LocalNodeAsync(CancellationToken cancellationToken) =>
