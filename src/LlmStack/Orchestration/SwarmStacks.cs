@@ -58,32 +58,44 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
         string stack, IReadOnlyDictionary<string, IReadOnlyList<ContainerPlan>> plans, EndpointChoice endpoint, SwarmSecretValues secrets, CancellationToken cancellationToken)
     {
         var prepared = await PrepareAsync(stack, endpoint, secrets, cancellationToken);
-        var services = environment.Services.Where(s => s.Stack == stack).ToList();
         var actions = new Dictionary<string, ServiceAction>(StringComparer.Ordinal);
-        var levels = environment.Graph.Levels(services.Select(s => s.Name));
-        for (var i = 0; i < levels.Count; i++)
+        await ByLevelsAsync(environment.Services.Where(s => s.Stack == stack).Select(s => s.Name), "started", async service =>
         {
-            var level = levels[i];
-            var done = await Task.WhenAll(level.Select(async service =>
+            var action = await ApplyAsync(service, prepared.Spec(service, plans[service.Name][0]), cancellationToken);
+            lock (actions)
             {
-                try
-                {
-                    return (service.Name, Action: await ApplyAsync(service, prepared.Spec(service, plans[service.Name][0]), cancellationToken));
-                }
-                catch (ServiceFailedException e) when (levels.Skip(i + 1).SelectMany(l => l).ToList() is { Count: > 0 } blocked)
-                {
-                    throw new ServiceFailedException($"{e.Message.TrimEnd('.')}; not started, as they depend on it: {string.Join(", ", blocked.Select(b => b.Name))}");
-                }
-            }));
-            foreach (var (name, action) in done)
-            {
-                actions[name] = action;
+                actions[service.Name] = action;
             }
-        }
+        });
 
         log.Information("Stack {Stack} of {Environment} is up on the swarm: {Summary}", stack, environment.Name, Summary(actions));
         await PruneSecretsAsync(cancellationToken);
         return actions;
+    }
+
+    /// <summary>
+    /// Our ordering on top of Swarm: <paramref name="apply"/> for each service, one dependency level at a time (a level's
+    /// services at once); a service that fails stops the rest, naming the services of the later levels as not
+    /// <paramref name="done"/> ("started", "restarted").
+    /// </summary>
+    private async Task ByLevelsAsync(IEnumerable<string> services, string done, Func<ResolvedService, Task> apply)
+    {
+        var levels = environment.Graph.Levels(services);
+        for (var i = 0; i < levels.Count; i++)
+        {
+            var later = levels.Skip(i + 1).SelectMany(l => l).ToList();
+            await Task.WhenAll(levels[i].Select(async service =>
+            {
+                try
+                {
+                    await apply(service);
+                }
+                catch (ServiceFailedException e) when (later.Count > 0)
+                {
+                    throw new ServiceFailedException($"{e.Message.TrimEnd('.')}; not {done}, as they depend on it: {string.Join(", ", later.Select(b => b.Name))}");
+                }
+            }));
+        }
     }
 
     /// <summary>
@@ -433,21 +445,23 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
         _localNode ??= (await engine.CallAsync(ct => engine.Client.System.GetSystemInfoAsync(ct), cancellationToken)).Swarm?.NodeID ?? string.Empty;
 
     private async Task<string> LastTaskErrorAsync(ResolvedService service, CancellationToken cancellationToken) =>
-        (await TasksAsync(service, cancellationToken)).Where(t => !string.IsNullOrEmpty(t.Status?.Err)).OrderByDescending(t => t.CreatedAt).FirstOrDefault() is { } task
-            ? $"; task error: {task.Status!.Err}"
-            : string.Empty;
+        LastTaskError(await TasksAsync(service, cancellationToken));
 
-    private async Task<string> LastTaskErrorAsync(string serviceId, CancellationToken cancellationToken)
-    {
-        var tasks = await engine.CallAsync(ct => engine.Client.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = new Dictionary<string, bool> { [serviceId] = true } } }, ct), cancellationToken);
-        return tasks.Where(t => !string.IsNullOrEmpty(t.Status?.Err)).OrderByDescending(t => t.CreatedAt).FirstOrDefault() is { } task ? $"; task error: {task.Status!.Err}" : string.Empty;
-    }
+    private async Task<string> LastTaskErrorAsync(string serviceId, CancellationToken cancellationToken) =>
+        LastTaskError(await TasksOfAsync(serviceId, cancellationToken));
+
+    private static string LastTaskError(IEnumerable<TaskResponse> tasks) =>
+        tasks.Where(t => !string.IsNullOrEmpty(t.Status?.Err)).OrderByDescending(t => t.CreatedAt).FirstOrDefault() is { } task ? $"; task error: {task.Status!.Err}" : string.Empty;
 
     /// <summary>A service's tasks, by our labels on the service.</summary>
     private async Task<IList<TaskResponse>> TasksAsync(ResolvedService service, CancellationToken cancellationToken) =>
-        await FindAsync(service, cancellationToken) is { } found
-            ? await engine.CallAsync(ct => engine.Client.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = new Dictionary<string, bool> { [found.ID] = true } } }, ct), cancellationToken)
-            : [];
+        await FindAsync(service, cancellationToken) is { } found ? await TasksOfAsync(found.ID, cancellationToken) : [];
+
+    /// <summary>The tasks of the swarm service with this id.</summary>
+    private Task<IList<TaskResponse>> TasksOfAsync(string serviceId, CancellationToken cancellationToken) =>
+        engine.CallAsync(
+            ct => engine.Client.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = new Dictionary<string, bool> { [serviceId] = true } } }, ct),
+            cancellationToken);
 
     /// <summary>The service of the environment with this schema name, by labels; null when there is none.</summary>
     public async Task<SwarmService?> FindAsync(ResolvedService service, CancellationToken cancellationToken) =>
@@ -586,22 +600,7 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
             return 0;
         }
 
-        var levels = environment.Graph.Levels(present.Select(s => s.Name));
-        for (var i = 0; i < levels.Count; i++)
-        {
-            var level = levels[i];
-            await Task.WhenAll(level.Select(async service =>
-            {
-                try
-                {
-                    await ForceUpdateAsync(service, existing[service.Name].ID, cancellationToken);
-                }
-                catch (ServiceFailedException e) when (levels.Skip(i + 1).SelectMany(l => l).ToList() is { Count: > 0 } blocked)
-                {
-                    throw new ServiceFailedException($"{e.Message.TrimEnd('.')}; not restarted, as they depend on it: {string.Join(", ", blocked.Select(b => b.Name))}");
-                }
-            }));
-        }
+        await ByLevelsAsync(present.Select(s => s.Name), "restarted", service => ForceUpdateAsync(service, existing[service.Name].ID, cancellationToken));
 
         log.Information("Stack {Stack} of {Environment} restarted on the swarm: {Count} service(s)", stack, environment.Name, present.Count);
         return present.Count;
@@ -656,7 +655,7 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
             foreach (var service in services)
             {
                 var name = service.Spec!.Labels.Value(Names.Service)!;
-                foreach (var task in await engine.CallAsync(c => engine.Client.Tasks.ListAsync(new TasksListParameters { Filters = new Dictionary<string, IDictionary<string, bool>> { ["service"] = new Dictionary<string, bool> { [service.ID] = true } } }, c), ct))
+                foreach (var task in await TasksOfAsync(service.ID, ct))
                 {
                     slots[task.ID] = $"{name}-{task.Slot}";
                 }
@@ -774,9 +773,10 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
             what.Add($"replicas {current.Mode?.Replicated?.Replicas} → {desired.Mode?.Replicated?.Replicas}");
         }
 
-        var env = (current.TaskTemplate?.ContainerSpec?.Env ?? []).Select(e => e.Split('=', 2)[0]).ToHashSet(StringComparer.Ordinal);
-        var changedEnv = (desired.TaskTemplate?.ContainerSpec?.Env ?? []).Where(e => !(current.TaskTemplate?.ContainerSpec?.Env ?? []).Contains(e)).Select(e => e.Split('=', 2)[0])
-            .Concat(env.Where(n => !(desired.TaskTemplate?.ContainerSpec?.Env ?? []).Any(e => e.Split('=', 2)[0] == n))).Distinct().Order(StringComparer.Ordinal).ToList();
+        // A variable whose value changed, that is new, or that is gone: named, never its value.
+        IList<string> currentEnv = current.TaskTemplate?.ContainerSpec?.Env ?? [], desiredEnv = desired.TaskTemplate?.ContainerSpec?.Env ?? [];
+        var changedEnv = desiredEnv.Except(currentEnv, StringComparer.Ordinal).Concat(currentEnv.Except(desiredEnv, StringComparer.Ordinal))
+            .Select(e => e.Split('=', 2)[0]).Distinct().Order(StringComparer.Ordinal).ToList();
         if (changedEnv.Count > 0)
         {
             what.Add($"environment {string.Join(", ", changedEnv)}");
