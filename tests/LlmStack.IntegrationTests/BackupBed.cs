@@ -5,14 +5,15 @@ namespace LlmStack.IntegrationTests;
 
 /// <summary>
 /// What a backup test class works in: a directory of its own with the local tier, the backup configuration pointed at
-/// it (edited by the class), the build run with that configuration, shell and SQL in the testing environment's
-/// containers, the list of backups and restic's own view of the repository.
+/// it (edited by the class), the build run with that configuration, shell and SQL in the containers of the lane's
+/// environment (<see cref="TestLane"/>), the list of backups and restic's own view of the repository.
 /// </summary>
 public sealed class BackupBed : IDisposable
 {
-    public BackupBed(DockerFixture docker, string name)
+    public BackupBed(DockerFixture docker, string name, TestLane? lane = null)
     {
         Docker = docker;
+        Lane = lane ?? TestLane.Main;
         Work = Path.Combine(Path.GetTempPath(), $"llmstack-it-{name}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(Work);
         Configure(config => config);
@@ -20,29 +21,34 @@ public sealed class BackupBed : IDisposable
 
     public DockerFixture Docker { get; }
 
+    public TestLane Lane { get; }
+
     public string Work { get; }
 
     public string ConfigFile => Path.Combine(Work, "backup-strategies.yaml");
 
-    /// <summary>The testing environment's repository on the local tier.</summary>
-    public string Repository => Path.Combine(Work, "tier", "testing");
+    /// <summary>The lane environment's repository on the local tier.</summary>
+    public string Repository => Path.Combine(Work, "tier", Lane.Environment);
 
-    public string KeyFile => Path.Combine(Docker.Root, "secrets", "testing.backup-key");
+    public string KeyFile => Lane.SecretFile(Docker.Root, "backup-key");
 
-    public static readonly string Postgres = TestNames.Container("postgres");
-    public static readonly string Redis = TestNames.Container("redis");
-    public static readonly string Qdrant = TestNames.Container("qdrant");
-    public static readonly string Minio = TestNames.Container("minio");
+    public string Postgres => Lane.Container("postgres");
 
-    /// <summary>The build with this bed's configuration.</summary>
-    public TestRun Build => new(Docker.Root) { Arguments = ["--backup-config", ConfigFile] };
+    public string Redis => Lane.Container("redis");
 
-    /// <summary>The shipped configuration with the local tier in <see cref="Work"/>, then <paramref name="edit"/>.</summary>
+    public string Qdrant => Lane.Container("qdrant");
+
+    public string Minio => Lane.Container("minio");
+
+    /// <summary>The build with this bed's configuration, in the lane's environment.</summary>
+    public TestRun Build => Lane.Run(Docker.Root) with { Arguments = [.. Lane.Arguments(Docker.Root), "--backup-config", ConfigFile] };
+
+    /// <summary>The shipped configuration with the local tier in <see cref="Work"/>, then <paramref name="edit"/>, then the lane's environment as testing's.</summary>
     public void Configure(Func<string, string> edit)
     {
         var config = File.ReadAllText(Path.Combine(Docker.Root, "configs", "backup-strategies.yaml"))
             .Replace("    path: backups", $"    path: {Path.Combine(Work, "tier")}", StringComparison.Ordinal);
-        File.WriteAllText(ConfigFile, edit(config));
+        File.WriteAllText(ConfigFile, Lane.WithEnvironment(edit(config)));
     }
 
     /// <summary>The configuration's volume_reader set to <paramref name="reader"/> (auto, host, helper).</summary>
@@ -96,10 +102,10 @@ public sealed class BackupBed : IDisposable
     public static string? Tag(JsonElement snapshot, string key) =>
         snapshot.GetProperty("tags").EnumerateArray().Select(t => t.GetString()!).FirstOrDefault(t => t.StartsWith(key + "=", StringComparison.Ordinal))?[(key.Length + 1)..];
 
-    /// <summary>Every container of the testing environment runs and none is paused.</summary>
+    /// <summary>Every container of the lane's environment's core stack runs and none is paused.</summary>
     public async Task AssertEverythingRunsAsync()
     {
-        foreach (var container in await Docker.ContainersAsync("testing", "core"))
+        foreach (var container in await Docker.ContainersAsync(Lane.Environment, "core"))
         {
             var state = (await Docker.Docker.Containers.InspectContainerAsync(container.ID)).State!;
             state.Running.Should().BeTrue($"{container.Names[0]} runs again");
@@ -107,14 +113,14 @@ public sealed class BackupBed : IDisposable
         }
     }
 
-    /// <summary>The testing environment's helper containers (of any run).</summary>
+    /// <summary>The lane's environment's helper containers (of any run).</summary>
     public async Task<IList<Docker.DotNet.Models.ContainerListResponse>> HelpersAsync() =>
         await Docker.Docker.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters
         {
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>>
             {
-                ["label"] = new Dictionary<string, bool> { [Compose.Names.Helper] = true, [$"{Compose.Names.Environment}=testing"] = true },
+                ["label"] = new Dictionary<string, bool> { [Compose.Names.Helper] = true, [$"{Compose.Names.Environment}={Lane.Environment}"] = true },
             },
         });
 

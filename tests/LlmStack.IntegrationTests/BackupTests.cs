@@ -5,18 +5,23 @@ using LlmStack.Compose;
 
 namespace LlmStack.IntegrationTests;
 
-/// <summary>The core stack of the testing environment, started once for the backup tests.</summary>
+/// <summary>The core stack of the testing environment, started once for a class's tests.</summary>
 public sealed class RunningCore() : RunningStacks("StartCore");
 
-/// <summary>Backups and restores on restic against real PostgreSQL and Redis and a stand-in's volume.</summary>
-[Collection("docker")]
+/// <summary>The core stack of the second lane's environment (<see cref="TestLane.Second"/>), started once for a class's tests.</summary>
+public sealed class SecondLaneCore() : RunningStacks("StartCore", TestLane.Second);
+
+/// <summary>Backups and restores on restic against real PostgreSQL and Redis and a stand-in's volume (in the second lane).</summary>
+[Collection(TestLane.SecondCollection)]
 [Trait("Category", "Integration")]
-public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, IAsyncLifetime
+public sealed class BackupTests(SecondLaneCore core) : IClassFixture<SecondLaneCore>, IAsyncLifetime
 {
-    private static readonly string Postgres = TestNames.Container("postgres");
-    private static readonly string Redis = TestNames.Container("redis");
-    private static readonly string Qdrant = TestNames.Container("qdrant");
-    private static readonly string Minio = TestNames.Container("minio");
+    private static readonly TestLane Lane = TestLane.Second;
+    private static readonly string Env = Lane.Environment;
+    private static readonly string Postgres = Lane.Container("postgres");
+    private static readonly string Redis = Lane.Container("redis");
+    private static readonly string Qdrant = Lane.Container("qdrant");
+    private static readonly string Minio = Lane.Container("minio");
     private readonly string _work = Path.Combine(Path.GetTempPath(), $"llmstack-it-backup-{Guid.NewGuid():N}");
     private readonly List<Cli.Result> _runs = [];
 
@@ -25,15 +30,17 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     private string ConfigFile => Path.Combine(_work, "backup-strategies.yaml");
 
     /// <summary>Every run of a test is recorded (<see cref="_runs"/>).</summary>
-    private TestRun Build => new(Docker.Root) { Arguments = ["--backup-config", ConfigFile], Recorded = _runs.Add };
+    private TestRun Build => core.Run with { Arguments = [.. core.Run.Arguments, "--backup-config", ConfigFile], Recorded = _runs.Add };
 
-    private string Repository => Path.Combine(_work, "tier", "testing");
+    private string Repository => Path.Combine(_work, "tier", Env);
+
+    private string KeyFile => Lane.SecretFile(Docker.Root, "backup-key");
 
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(_work);
         var config = await File.ReadAllTextAsync(Path.Combine(Docker.Root, "configs", "backup-strategies.yaml"));
-        await File.WriteAllTextAsync(ConfigFile, config.Replace("    path: backups", $"    path: {Path.Combine(_work, "tier")}", StringComparison.Ordinal));
+        await File.WriteAllTextAsync(ConfigFile, Lane.WithEnvironment(config.Replace("    path: backups", $"    path: {Path.Combine(_work, "tier")}", StringComparison.Ordinal)));
 
         // Every test starts from a healthy, unpaused core (a previous test may have stopped a service).
         var start = await Build.RunAsync("StartCore");
@@ -67,7 +74,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
 
     private async Task AssertEverythingRunsAsync()
     {
-        foreach (var container in await Docker.ContainersAsync("testing", "core"))
+        foreach (var container in await Docker.ContainersAsync(Env, "core"))
         {
             var state = (await Docker.Docker.Containers.InspectContainerAsync(container.ID)).State!;
             state.Running.Should().BeTrue($"{container.Names[0]} runs again");
@@ -90,7 +97,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         backup.ExitCode.Should().Be(0, backup.ToString());
         backup.Output.Should().Contain("Backed up postgres/full").And.Contain("Backed up redis/rdb").And.Contain("Backed up qdrant/qdrant_data")
             .And.Contain("Backed up config/config").And.Contain("Nothing to back up for vllm/vllm_cache").And.MatchRegex(@"Backup set \S+: complete");
-        (await Docker.Docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).Should().NotContain(TestNames.Volume("vllm_cache"),
+        (await Docker.Docker.Volumes.ListAsync(new VolumesListParameters())).Volumes.Select(v => v.Name).Should().NotContain(Lane.Volume("vllm_cache"),
             "a volume that does not exist is never created by a backup");
         var listed = await ListAsync();
         listed.Select(r => r.GetProperty("service").GetString()).Should().Contain(["postgres", "redis", "qdrant (qdrant_data)", "minio (minio_data)", "config"]);
@@ -108,7 +115,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
 
         foreach (var service in new[] { "postgres", "redis", "qdrant" })
         {
-            var restore = await Build.RunAsync("Restore", "--service", service, "--confirm", "testing");
+            var restore = await Build.RunAsync("Restore", "--service", service, "--confirm", Env);
             restore.ExitCode.Should().Be(0, restore.ToString());
             restore.Output.Should().Contain("Restored and checked").And.Contain("trigger pre-restore");
         }
@@ -126,8 +133,8 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         after.Count(r => r.GetProperty("trigger").GetString() == "pre-restore").Should().Be(3, "each restore kept a safety copy first");
 
         // Neither the environment's secrets nor the repository key ever reach the console or the logs.
-        var secrets = File.ReadAllLines(Path.Combine(Docker.Root, "secrets", "testing.env")).Where(l => l.Contains('=') && !l.StartsWith('#')).Select(l => l[(l.IndexOf('=') + 1)..]).ToList();
-        secrets.Add(File.ReadAllText(Path.Combine(Docker.Root, "secrets", "testing.backup-key")).Trim());
+        var secrets = File.ReadAllLines(Lane.SecretFile(Docker.Root, "env")).Where(l => l.Contains('=') && !l.StartsWith('#')).Select(l => l[(l.IndexOf('=') + 1)..]).ToList();
+        secrets.Add(File.ReadAllText(KeyFile).Trim());
         foreach (var run in _runs)
         {
             foreach (var secret in secrets)
@@ -151,11 +158,11 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         await Sql("DELETE FROM stock WHERE qty > 10; INSERT INTO stock VALUES ('extra', 1); UPDATE stock SET qty = 0;");
         await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET other 2");
 
-        var data = await Build.RunAsync("Restore", "--service", "postgres", "--backup-type", "data", "--confirm", "testing");
+        var data = await Build.RunAsync("Restore", "--service", "postgres", "--backup-type", "data", "--confirm", Env);
         data.ExitCode.Should().Be(0, data.ToString());
         (await Sql("SELECT sku, qty FROM stock ORDER BY sku")).Should().Be(rows);
 
-        var restored = await Build.RunAsync("Restore", "--service", "redis", "--backup-type", "aof", "--confirm", "testing");
+        var restored = await Build.RunAsync("Restore", "--service", "redis", "--backup-type", "aof", "--confirm", Env);
         restored.ExitCode.Should().Be(0, restored.ToString());
         (await Sh(Redis, "redis-cli KEYS '*' | sort")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal("kept", "queue");
         (await Sh(Redis, "redis-cli LRANGE queue 0 -1")).Split('\n', StringSplitOptions.RemoveEmptyEntries).Should().Equal("a", "b", "c");
@@ -212,7 +219,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>>
             {
-                ["label"] = new Dictionary<string, bool> { [Names.Helper] = true, [$"{Names.Environment}=testing"] = true },
+                ["label"] = new Dictionary<string, bool> { [Names.Helper] = true, [$"{Names.Environment}={Env}"] = true },
             },
         });
 
@@ -220,7 +227,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     private async Task<List<string>> MembersWithoutManifestAsync()
     {
         var result = await LlmStack.Pipeline.ProcessRunner.RunCheckedAsync("restic",
-            ["-r", Repository, "--password-file", Path.Combine(Docker.Root, "secrets", "testing.backup-key"), "snapshots", "--json", "--no-lock"], "/", null, CancellationToken.None);
+            ["-r", Repository, "--password-file", KeyFile, "snapshots", "--json", "--no-lock"], "/", null, CancellationToken.None);
         var snapshots = JsonDocument.Parse(string.Concat(result.Output)).RootElement.EnumerateArray()
             .Select(s => s.GetProperty("tags").EnumerateArray().Select(t => t.GetString()!).ToList()).ToList();
         static string? Tag(List<string> tags, string key) => tags.FirstOrDefault(t => t.StartsWith(key + "=", StringComparison.Ordinal))?[(key.Length + 1)..];
@@ -268,7 +275,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         var (set, before) = await OldSetAndTodaysDataAsync();
         var audited = File.Exists(AuditFile) ? new FileInfo(AuditFile).Length : 0;
         var restore = await Build.RunAsync(
-            ["RestoreSet", "--backup-set", set, "--confirm", "testing"],
+            ["RestoreSet", "--backup-set", set, "--confirm", Env],
             processGroup: true,
             whileRunning: async process =>
             {
@@ -290,7 +297,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         var logs = Path.Combine(_work, "logs");
         var audited = File.Exists(AuditFile) ? new FileInfo(AuditFile).Length : 0;
         var restore = await (Build with { EnvironmentVariables = new Dictionary<string, string> { ["LLMSTACK_LOG_DIRECTORY"] = logs } }).RunAsync(
-            ["RestoreSet", "--backup-set", set, "--confirm", "testing"],
+            ["RestoreSet", "--backup-set", set, "--confirm", Env],
             processGroup: true,
             whileRunning: async process =>
             {
@@ -306,7 +313,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
 
         restore.ExitCode.Should().Be(130, restore.ToString());
         var command = System.Text.RegularExpressions.Regex.Match(restore.Output,
-            @"putting the safety backup (\S+) back did not finish \(.*\): put it back with \./build\.sh (RestoreSet --environment testing --backup-set \1 --confirm testing)");
+            @"putting the safety backup (\S+) back did not finish \(.*\): put it back with \./build\.sh (RestoreSet --environment secondlane --backup-set \1 --confirm secondlane)");
         command.Success.Should().BeTrue(restore.ToString());
 
         var finish = await (Build with { Environment = null }).RunAsync(command.Groups[2].Value.Split(' '));
@@ -331,7 +338,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         var set = (await ListAsync()).First(r => r.GetProperty("service").GetString() == "postgres").GetProperty("set").GetString()!;
         await Sql("DELETE FROM orders WHERE id > 3;");
 
-        var first = await Build.RunAsync("Restore", "--service", "postgres", "--confirm", "testing");
+        var first = await Build.RunAsync("Restore", "--service", "postgres", "--confirm", Env);
         first.ExitCode.Should().Be(0, first.ToString());
         (await Sql("SELECT count(*) FROM orders")).Trim().Should().Be("10");
 
@@ -343,7 +350,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         safety.ExitCode.Should().Be(0, safety.ToString());
         safety.Output.Should().Contain("trigger pre-restore: a safety copy)");
 
-        var again = await Build.RunAsync("Restore", "--service", "postgres", "--backup", "latest", "--confirm", "testing");
+        var again = await Build.RunAsync("Restore", "--service", "postgres", "--backup", "latest", "--confirm", Env);
         again.ExitCode.Should().Be(0, again.ToString());
         again.Output.Should().Contain($"from set {set}");
         (await Sql("SELECT count(*) FROM orders")).Trim().Should().Be("10", "the second Restore latest restores the same backup, it does not undo the first");
@@ -356,7 +363,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         await File.WriteAllTextAsync(ConfigFile, (await File.ReadAllTextAsync(ConfigFile))
             .Replace("    schedule: \"0 4 * * *\"\n    tiers: [local]", "    schedule: \"0 4 * * *\"\n    tiers: [local]\n    backup_before_wipe: true", StringComparison.Ordinal));
         await Sh(Redis, "redis-cli FLUSHALL && redis-cli SET kept 1");
-        var wipe = await Build.RunAsync("WipeCache", "--confirm", "testing");
+        var wipe = await Build.RunAsync("WipeCache", "--confirm", Env);
         wipe.ExitCode.Should().Be(0, wipe.ToString());
         (await Sh(Redis, "redis-cli EXISTS kept")).Trim().Should().Be("0", "the wipe emptied redis");
         var set = (await ListAsync()).Should().Contain(r => r.GetProperty("service").GetString() == "redis").Which;
@@ -364,8 +371,8 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
 
         var latest = await Build.RunAsync("Restore", "--service", "redis", "--dry-run");
         latest.ExitCode.Should().Be(1, latest.ToString());
-        latest.Output.Should().Contain($"service 'redis' has only safety copies in testing (the newest: set {set.GetProperty("set").GetString()}, trigger pre-wipe): restore it with --backup latest-safety");
-        var undo = await Build.RunAsync("Restore", "--service", "redis", "--backup", "latest-safety", "--confirm", "testing");
+        latest.Output.Should().Contain($"service 'redis' has only safety copies in {Env} (the newest: set {set.GetProperty("set").GetString()}, trigger pre-wipe): restore it with --backup latest-safety");
+        var undo = await Build.RunAsync("Restore", "--service", "redis", "--backup", "latest-safety", "--confirm", Env);
         undo.ExitCode.Should().Be(0, undo.ToString());
         (await Sh(Redis, "redis-cli GET kept")).Trim().Should().Be("1");
     }
@@ -399,7 +406,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
             .And.MatchRegex($@"redis/rdb\s+{full}\s+key count and digest of every value\s+ok")
             .And.MatchRegex($@"qdrant/qdrant_data\s+{full}\s+every entry \(type, mode, owner, size\) against the snapshot's listing; content verified by restic\s+ok")
             .And.MatchRegex($@"minio/minio_data\s+{full}\s+every entry \(type, mode, owner, size\) against the snapshot's listing; content verified by restic\s+ok");
-        var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Docker.Root, "artifacts", "restore-test", "testing", $"{postgres}.json"))).RootElement;
+        var report = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Docker.Root, "artifacts", "restore-test", Env, $"{postgres}.json"))).RootElement;
         report.GetProperty("sets").EnumerateArray().Select(e => e.GetString()).Should().BeEquivalentTo([full, postgres]);
         report.GetProperty("checks").EnumerateArray().Where(c => c.GetProperty("member").GetString() == "redis/rdb").Should().OnlyContain(c => c.GetProperty("set").GetString() == full);
     }
@@ -447,7 +454,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         // Fault 11: "run BackupService --service nope first", "no backup" for qdrant's rdb, and 200% reaching restic.
         var nope = await Build.RunAsync("Restore", "--service", "nope", "--dry-run");
         nope.ExitCode.Should().Be(1, nope.ToString());
-        nope.Output.Should().MatchRegex(@"there is no service 'nope' in testing: --service takes one of postgres, redis, .*config \(the services with backups\)")
+        nope.Output.Should().MatchRegex(@"there is no service 'nope' in secondlane: --service takes one of postgres, redis, .*config \(the services with backups\)")
             .And.NotContain("BackupService --service nope");
         var rdb = await Build.RunAsync("Restore", "--service", "qdrant", "--backup-type", "rdb", "--dry-run");
         rdb.ExitCode.Should().Be(1, rdb.ToString());
@@ -482,7 +489,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
 
         var result = await Build.RunAsync("BackupFull", "--backup-key-file", wrong);
         result.ExitCode.Should().Be(1);
-        result.Output.Should().Contain($"backup repository local for testing cannot be opened with the configured key ({wrong}): use the key it was created with")
+        result.Output.Should().Contain($"backup repository local for {Env} cannot be opened with the configured key ({wrong}): use the key it was created with")
             .And.NotContain("   at ").And.NotContain("not-the-key-of-this-repository");
         Directory.GetFiles(Repository, "*", SearchOption.AllDirectories).Select(f => (f, new FileInfo(f).Length)).OrderBy(x => x.f).ToList()
             .Should().Equal(before, "nothing was written");
@@ -495,7 +502,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         await Docker.Docker.Containers.StopContainerAsync(Redis, new ContainerStopParameters { WaitBeforeKillSeconds = 1 });
         var result = await Build.RunAsync("BackupFull");
         result.ExitCode.Should().Be(1, result.ToString());
-        result.Output.Should().MatchRegex(@"backup set \S+ is incomplete: redis/rdb: service 'redis' is not running in testing: start it \(StartCore\)")
+        result.Output.Should().MatchRegex(@"backup set \S+ is incomplete: redis/rdb: service 'redis' is not running in secondlane: start it \(StartCore\)")
             .And.Contain("other member(s) were kept");
         var listed = await ListAsync();
         listed.Should().Contain(r => r.GetProperty("service").GetString() == "postgres" && r.GetProperty("setStatus").GetString() == "failed");
@@ -516,7 +523,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
 
         await Sql("TRUNCATE orders;");
         await Sh(Redis, "redis-cli FLUSHALL");
-        var restore = await Build.RunAsync("RestoreSet", "--backup-set", set, "--confirm", "testing");
+        var restore = await Build.RunAsync("RestoreSet", "--backup-set", set, "--confirm", Env);
         restore.ExitCode.Should().Be(0, restore.ToString());
         var order = new[] { "Restoring postgres/full", "Restoring redis/rdb", "Restoring qdrant/qdrant_data", "Restoring minio/minio_data" }
             .Select(line => restore.Output.IndexOf(line, StringComparison.Ordinal)).ToList();
@@ -537,7 +544,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
 
         // A backup that does not match its manifest (as a damaged one would): its file count is off by one. The manifest
         // is the set snapshot's tag, so the tag is replaced (restic tag) by one that says two files.
-        var key = (await File.ReadAllTextAsync(Path.Combine(Docker.Root, "secrets", "testing.backup-key"))).Trim();
+        var key = (await File.ReadAllTextAsync(KeyFile)).Trim();
         var environment = new Dictionary<string, string> { ["RESTIC_REPOSITORY"] = Repository, ["RESTIC_PASSWORD"] = key };
         var listed = await LlmStack.Pipeline.ProcessRunner.RunCheckedAsync("restic", ["snapshots", "--json", "--tag", "kind=set"], "/", null, CancellationToken.None, environment);
         var snapshot = JsonDocument.Parse(string.Concat(listed.Output)).RootElement.EnumerateArray().Single();
@@ -547,9 +554,9 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
         var wrong = manifest with { Members = [qdrant with { Counts = new Dictionary<string, long> { ["files"] = qdrant.Counts!["files"] + 1, ["directories"] = qdrant.Counts["directories"] } }] };
         await LlmStack.Pipeline.ProcessRunner.RunCheckedAsync("restic", ["tag", "--remove", tag, "--add", wrong.ToTag()!, snapshot.GetProperty("id").GetString()!], "/", null, CancellationToken.None, environment);
 
-        var restore = await Build.RunAsync("Restore", "--service", "qdrant", "--confirm", "testing");
+        var restore = await Build.RunAsync("Restore", "--service", "qdrant", "--confirm", Env);
         restore.ExitCode.Should().Be(1, restore.ToString());
-        restore.Output.Should().Contain($"check after restoring volume {TestNames.Volume("qdrant_data")} failed: 1 regular file(s) and directories, the backup has 2")
+        restore.Output.Should().Contain($"check after restoring volume {Lane.Volume("qdrant_data")} failed: 1 regular file(s) and directories, the backup has 2")
             .And.Contain("the data from before the restore was put back (safety set");
         (await Tree()).Should().Be(current, "the safety backup was restored");
         await AssertEverythingRunsAsync();
@@ -567,7 +574,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
             RedirectStandardError = true,
         };
         start.Environment["RESTIC_REPOSITORY"] = Repository;
-        start.Environment["RESTIC_PASSWORD_FILE"] = Path.Combine(Docker.Root, "secrets", "testing.backup-key");
+        start.Environment["RESTIC_PASSWORD_FILE"] = KeyFile;
         using (var intruder = System.Diagnostics.Process.Start(start)!)
         {
             await intruder.StandardInput.WriteAsync(new string('x', 100000));
@@ -594,7 +601,7 @@ public sealed class BackupTests(RunningCore core) : IClassFixture<RunningCore>, 
     {
         var results = await Task.WhenAll(Build.RunAsync("BackupService", "--service", "postgres"), Build.RunAsync("BackupService", "--service", "postgres"));
         results.Should().OnlyContain(r => r.ExitCode == 0);
-        results.Count(r => r.Output.Contains("Environment testing is locked by BackupService", StringComparison.Ordinal)).Should().Be(1);
+        results.Count(r => r.Output.Contains($"Environment {Env} is locked by BackupService", StringComparison.Ordinal)).Should().Be(1);
         (await ListAsync()).Count(r => r.GetProperty("service").GetString() == "postgres").Should().Be(2);
     }
 }

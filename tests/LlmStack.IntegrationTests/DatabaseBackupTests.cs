@@ -26,7 +26,7 @@ public sealed class DatabaseBackupTests(RunningCore core) : IClassFixture<Runnin
         // DROP DATABASE cannot share a transaction (one psql -c) with other statements.
         await _bed.Sql("DROP DATABASE IF EXISTS scratch WITH (FORCE)");
         await _bed.Sql("DROP TABLE IF EXISTS big, kept, dropped, created; DROP ROLE IF EXISTS reader;");
-        await _bed.Sh(BackupBed.Redis, "redis-cli FLUSHALL");
+        await _bed.Sh(_bed.Redis, "redis-cli FLUSHALL");
         _bed.Dispose();
     }
 
@@ -57,7 +57,7 @@ public sealed class DatabaseBackupTests(RunningCore core) : IClassFixture<Runnin
     }
 
     /// <summary>A second database with about <paramref name="mib"/> MiB of rows that do not compress.</summary>
-    private Task FillScratchAsync(int mib) => _bed.Sh(BackupBed.Postgres,
+    private Task FillScratchAsync(int mib) => _bed.Sh(_bed.Postgres,
         "psql -U multimodal -d multimodal -q -c 'DROP DATABASE IF EXISTS scratch WITH (FORCE)' -c 'CREATE DATABASE scratch' && "
         + $"psql -U multimodal -d scratch -q -c \"CREATE TABLE big AS SELECT g AS id, md5(random()::text) || md5(random()::text) || md5(random()::text) AS body FROM generate_series(1, {mib * 1024 * 1024 / 140}) g\"");
 
@@ -118,7 +118,7 @@ public sealed class DatabaseBackupTests(RunningCore core) : IClassFixture<Runnin
     {
         // pg_restore --list reads a dump's table of contents and exits: the dump must not be written to it to the end.
         await _bed.Sql("DROP TABLE IF EXISTS big; CREATE TABLE big AS SELECT g AS id, md5(random()::text) || md5(random()::text) || md5(random()::text) AS body FROM generate_series(1, 560000) g;");
-        await _bed.Sh(BackupBed.Redis, "redis-cli FLUSHALL >/dev/null && redis-cli EVAL \"for i = 1, 100000 do redis.call('SET', 'key:' .. i, string.rep('v', 64) .. i) end\" 0 && redis-cli DBSIZE");
+        await _bed.Sh(_bed.Redis, "redis-cli FLUSHALL >/dev/null && redis-cli EVAL \"for i = 1, 100000 do redis.call('SET', 'key:' .. i, string.rep('v', 64) .. i) end\" 0 && redis-cli DBSIZE");
         var backup = await _bed.Build.RunAsync("BackupFull");
         backup.ExitCode.Should().Be(0, backup.ToString());
         var rows = await _bed.ListAsync();

@@ -5,16 +5,13 @@ using LlmStack.Compose;
 
 namespace LlmStack.IntegrationTests;
 
-/// <summary>
-/// The testing environment's lane: its classes run one after another. It runs beside the swarm lane
-/// (<see cref="SwarmCollection"/>), whose environment, project, ports and subnets are its own (<see cref="TestNames.SwarmEnvironment"/>).
-/// </summary>
-[CollectionDefinition("docker")]
+/// <summary>The first lane (<see cref="TestLane.Main"/>): the testing environment's classes, one after another.</summary>
+[CollectionDefinition(TestLane.MainCollection)]
 public sealed class DockerCollection : ICollectionFixture<DockerFixture>;
 
-/// <summary>The swarm lane: SwarmTests, in an environment of its own, beside the docker collection.</summary>
-[CollectionDefinition("swarm")]
-public sealed class SwarmCollection : ICollectionFixture<DockerFixture>;
+/// <summary>The second lane (<see cref="TestLane.Second"/>), beside the first: its classes, one after another, in an environment of their own.</summary>
+[CollectionDefinition(TestLane.SecondCollection)]
+public sealed class SecondLaneCollection : ICollectionFixture<DockerFixture>;
 
 /// <summary>
 /// The real Docker engine and the repository's build program. Integration tests never skip: without an engine
@@ -135,35 +132,41 @@ public sealed class DockerFixture : IAsyncLifetime
     }
 }
 
-/// <summary>Stacks of the testing environment started once (by a Start target) for the tests of a class, removed after.</summary>
-public abstract class RunningStacks(string startTarget) : IAsyncLifetime
+/// <summary>Stacks of a lane's environment started once (by a Start target) for the tests of a class, removed after.</summary>
+public abstract class RunningStacks(string startTarget, TestLane? lane = null) : IAsyncLifetime
 {
+    /// <summary>The lane the class runs in (the testing environment unless it names another).</summary>
+    public TestLane Lane { get; } = lane ?? TestLane.Main;
+
     public DockerFixture Docker { get; } = new();
 
     public Engine.DockerEngine Engine { get; private set; } = null!;
 
     public Schema.ResolvedEnvironment Testing { get; private set; } = null!;
 
-    /// <summary>The schema the stacks are started from: the default one, or a class's copy (<see cref="SchemaCopy"/>).</summary>
-    public virtual string SchemaPath => "schemas/compose-schema.yaml";
+    /// <summary>The schema the stacks are started from: the lane's (<see cref="TestLane.Schema"/>), or a class's copy (<see cref="SchemaCopy"/>).</summary>
+    public virtual string SchemaPath => Lane.Schema(Docker.Root);
+
+    /// <summary>A run in the lane's environment (its arguments, the class's <see cref="SchemaPath"/>).</summary>
+    public TestRun Run => Lane.Run(Docker.Root, SchemaPath);
 
     public async Task InitializeAsync()
     {
         await Docker.InitializeAsync();
-        await Docker.CleanAsync("testing");
-        var start = await new TestRun(Docker.Root).RunAsync(startTarget, "--schema", SchemaPath);
+        await Docker.CleanAsync(Lane.Environment);
+        var start = await Run.RunAsync(startTarget);
         if (start.ExitCode != 0)
         {
             throw new InvalidOperationException($"{startTarget} failed: {start}");
         }
 
         Engine = await LlmStack.Engine.DockerEngine.ConnectAsync(null, Serilog.Core.Logger.None, CancellationToken.None);
-        Testing = new Schema.SchemaFile(Docker.Root, SchemaPath).Resolve("testing");
+        Testing = new Schema.SchemaFile(Docker.Root, SchemaPath).Resolve(Lane.Environment);
     }
 
     public virtual async Task DisposeAsync()
     {
-        await Docker.CleanAsync("testing");
+        await Docker.CleanAsync(Lane.Environment);
         Engine.Dispose();
         await Docker.DisposeAsync();
     }

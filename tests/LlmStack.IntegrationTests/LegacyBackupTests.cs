@@ -72,14 +72,14 @@ public sealed class LegacyBackupTests(RunningCore core) : IClassFixture<RunningC
         test.ExitCode.Should().Be(0, test.ToString());
         test.Output.Should().MatchRegex($@"qdrant/qdrant_data\s+{Set}\s+sha256 of every file against the backup's listing\s+ok: 3 file\(s\) as in the listing");
 
-        await _bed.Sh(BackupBed.Qdrant, "rm -rf /qdrant/storage/* && echo today > /qdrant/storage/today.txt");
+        await _bed.Sh(_bed.Qdrant, "rm -rf /qdrant/storage/* && echo today > /qdrant/storage/today.txt");
         var restore = await Build.RunAsync("Restore", "--service", "qdrant", "--backup", Set, "--confirm", "testing");
         restore.ExitCode.Should().Be(0, restore.ToString());
         restore.Output.Should().Contain("Checked volume").And.Contain("8 file(s) and directories as in the backup");
 
         // The fixture's tree.txt: stat lines (the top directory's first), sha256 lines, the link's target.
         var recorded = (await File.ReadAllLinesAsync(Path.Combine(Fixture, "tree.txt"))).ToList();
-        var now = (await _bed.Sh(BackupBed.Qdrant,
+        var now = (await _bed.Sh(_bed.Qdrant,
                 "cd /qdrant/storage && find . -mindepth 1 -exec stat -c '%n %a %u:%g %s' {} \\; | sort && find . -type f -exec sha256sum {} \\; | sort && readlink current"))
             .Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
         var sizesOfDirectories = new System.Text.RegularExpressions.Regex(@"^(\S+ \d+ \d+:\d+) \d+$");

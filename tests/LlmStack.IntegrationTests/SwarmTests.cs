@@ -10,20 +10,20 @@ namespace LlmStack.IntegrationTests;
 /// <summary>
 /// A single-node swarm on 127.0.0.1 (SwarmInit), the core stack started on it once with --orchestrator swarm (plus a
 /// stateless service of three replicas, <c>echo</c>), shared by the tests; the swarm is left in <see cref="DisposeAsync"/>
-/// whatever happened. It runs in the swarm lane, beside the testing environment's classes: in an environment of its own,
-/// <see cref="Env"/> (the testing environment copied, with its own project, host ports and subnets: <see cref="Lane"/>).
+/// whatever happened. It runs in the second lane (<see cref="TestLane.Second"/>), beside the testing environment's classes:
+/// in an environment of its own (the testing environment copied, with its own project, host ports and subnets).
 /// </summary>
 public sealed class SwarmStack : IAsyncLifetime
 {
     /// <summary>The lane's environment (only the class's schema copies have it).</summary>
-    public const string Env = TestNames.SwarmEnvironment;
+    public static readonly string Env = TestLane.Second.Environment;
 
     /// <summary>The lane's compose project, the prefix of its services, networks and volumes.</summary>
-    public const string Project = TestNames.SwarmProject;
+    public static readonly string Project = TestLane.Second.Project;
 
-    public static string Network(string stack) => $"{Project}_{stack}";
+    public static string Network(string stack) => TestLane.Second.Network(stack);
 
-    public static string Volume(string volume) => $"{Project}_{volume}";
+    public static string Volume(string volume) => TestLane.Second.Volume(volume);
 
     public DockerFixture Docker { get; } = new();
 
@@ -44,10 +44,7 @@ public sealed class SwarmStack : IAsyncLifetime
     /// <summary>The shipped retention configuration's text with the lane's environment as testing has it, and <paramref name="edit"/>.</summary>
     public string RetentionText(Func<string, string>? edit = null)
     {
-        const string testing = "  testing:\n    schedule: \"0 0 * * *\"\n";
-        var config = File.ReadAllText(Path.Combine(Docker.Root, "configs", "retention-policies.yaml"));
-        config.Should().Contain(testing);
-        config = config.Replace(testing, $"  {Env}:\n    schedule: \"0 0 * * *\"\n    data_retention_days: 3\n    min_keep: 1\n    backup_before_cleanup: false\n{testing}", StringComparison.Ordinal);
+        var config = TestLane.Second.WithEnvironment(File.ReadAllText(Path.Combine(Docker.Root, "configs", "retention-policies.yaml")));
         return edit is null ? config : edit(config);
     }
 
@@ -109,52 +106,6 @@ public sealed class SwarmStack : IAsyncLifetime
     }
 
     /// <summary>
-    /// The lane's environment: the testing environment copied as <see cref="Env"/>, with project <see cref="Project"/>, every
-    /// host port 30000 higher and its subnets 10.88.x.0/24 instead of 10.83.x.0/24, so nothing of it meets the testing
-    /// environment's containers, ports or networks on the engine the lanes share.
-    /// </summary>
-    private static void Lane(YamlMappingNode schema)
-    {
-        var environments = schema.Map("environments");
-        var testing = environments.Map("testing");
-        var lane = new YamlMappingNode();
-        foreach (var (key, value) in testing.Children)
-        {
-            lane.Add(key, value);
-        }
-
-        lane.Set("project", new YamlScalarNode(Project));
-        var variables = new YamlMappingNode();
-        foreach (var (key, value) in ((YamlMappingNode)testing["variables"]).Children)
-        {
-            var name = ((YamlScalarNode)key).Value!;
-            var text = ((YamlScalarNode)value).Value!;
-            variables.Add(name, name.EndsWith("_PORT", StringComparison.Ordinal) ? (int.Parse(text, System.Globalization.CultureInfo.InvariantCulture) + 30000).ToString(System.Globalization.CultureInfo.InvariantCulture) : text);
-        }
-
-        lane.Set("variables", variables);
-        var networks = new YamlMappingNode();
-        foreach (var (key, value) in ((YamlMappingNode)testing["networks"]).Children)
-        {
-            var network = (YamlMappingNode)value;
-            networks.Add(key, new YamlMappingNode(
-                "subnet", ((YamlScalarNode)network["subnet"]).Value!.Replace("10.83.", "10.88.", StringComparison.Ordinal),
-                "gateway", ((YamlScalarNode)network["gateway"]).Value!.Replace("10.83.", "10.88.", StringComparison.Ordinal)));
-        }
-
-        lane.Set("networks", networks);
-        environments.Set(Env, lane);
-    }
-
-    /// <summary>A backup configuration (the shipped one's text) with the lane's environment scheduled as testing is, into the local tier, and <paramref name="more"/> lines.</summary>
-    public static string WithLane(string config, string more)
-    {
-        const string testing = "  testing:\n    schedule: \"0 4 * * *\"\n    tiers: [local]\n";
-        config.Should().Contain(testing);
-        return config.Replace(testing, $"{testing}  {Env}:\n    schedule: \"0 4 * * *\"\n{more}\n", StringComparison.Ordinal);
-    }
-
-    /// <summary>
     /// The lane's environment made fit for a swarm, as an operator would: its loopback ports acknowledged as published on
     /// every interface, and this node labelled as the data node the data services are pinned to (placement: llmstack.data).
     /// Its healthcheck templates are quick (<see cref="Quick"/>): every schema copy of the class uses the same, so their
@@ -162,7 +113,7 @@ public sealed class SwarmStack : IAsyncLifetime
     /// </summary>
     public static void OnASwarm(YamlMappingNode schema)
     {
-        Lane(schema);
+        TestLane.Second.AddTo(schema);
         schema.Map("environments").Map(Env).Set("swarm", new YamlMappingNode(
             "publish_all_interfaces", "true",
             "nodes", new YamlMappingNode("self", new YamlMappingNode("labels", new YamlMappingNode("llmstack.data", "true")))));
@@ -229,7 +180,7 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
 {
     private static readonly string[] Core = ["echo", "minio", "postgres", "qdrant", "redis"];
 
-    private const string Env = SwarmStack.Env;
+    private static readonly string Env = SwarmStack.Env;
 
     [Fact]
     public async Task A_StartCore_on_a_swarm_runs_healthy_services_on_an_attachable_overlay_network_with_the_schemas_subnet_and_a_second_run_changes_nothing()
@@ -368,13 +319,12 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
     [Fact]
     public async Task BB_BackupFull_then_Restore_of_postgres_and_a_volume_on_the_swarm_and_a_killed_backup_is_scaled_back_by_the_next_run()
     {
-        using var bed = new BackupBed(stack.Docker, "swarm");
-        bed.Configure(config => SwarmStack.WithLane(config, "    tiers: [local]"));
+        using var bed = new BackupBed(stack.Docker, "swarm", TestLane.Second);
         // The lane's retention settings, with a table of this test's for the retention steps below.
         var retention = Path.Combine(bed.Work, "retention-policies.yaml");
         await File.WriteAllTextAsync(retention, stack.RetentionText(config => config
             .Replace("      - table: logs\n        date_column: created_at\n        days: 7", "      - table: on_swarm_logs\n        date_column: created_at\n        days: 7", StringComparison.Ordinal)));
-        var build = bed.Build with { Environment = Env, Arguments = [.. bed.Build.Arguments, "--orchestrator", "swarm", "--schema", stack.Schema, "--retention-config", retention] };
+        var build = bed.Build with { Arguments = ["--backup-config", bed.ConfigFile, "--orchestrator", "swarm", "--schema", stack.Schema, "--retention-config", retention] };
         await Sql("DROP TABLE IF EXISTS on_swarm; CREATE TABLE on_swarm AS SELECT g AS id FROM generate_series(1, 5000) g;");
         await Sh("minio", "mkdir -p /data/bucket && head -c 3000000 /dev/urandom > /data/bucket/object.bin && sha256sum /data/bucket/object.bin");
         var rows = await Sql("SELECT count(*), sum(id) FROM on_swarm");
@@ -630,7 +580,7 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         var config = Path.Combine(work, "backup-strategies.yaml");
         var backup = (await File.ReadAllTextAsync(Path.Combine(stack.Docker.Root, "configs", "backup-strategies.yaml")))
             .Replace("    path: backups", $"    path: {Path.Combine(work, "tier")}", StringComparison.Ordinal);
-        backup = SwarmStack.WithLane(backup, "    tiers: [local]\n    backup_before_wipe: true");
+        backup = TestLane.Second.WithEnvironment(backup).Replace($"  {Env}:\n", $"  {Env}:\n    backup_before_wipe: true\n", StringComparison.Ordinal);
         backup.Should().Contain("backup_before_wipe: true");
         await File.WriteAllTextAsync(config, backup);
 

@@ -25,11 +25,14 @@ public sealed class TierServerFixture : IAsyncLifetime
     }
 }
 
-/// <summary>Four tiers (local, remote over rclone's REST server, cloud over s3rver with TLS, tape as a file), verification, restore tests, metrics.</summary>
-[Collection("docker")]
+/// <summary>Four tiers (local, remote over rclone's REST server, cloud over s3rver with TLS, tape as a file), verification, restore tests, metrics (in the second lane).</summary>
+[Collection(TestLane.SecondCollection)]
 [Trait("Category", "Integration")]
-public sealed class TierTests(RunningCore core, TierServerFixture fixture) : IClassFixture<RunningCore>, IClassFixture<TierServerFixture>, IAsyncLifetime
+public sealed class TierTests(SecondLaneCore core, TierServerFixture fixture) : IClassFixture<SecondLaneCore>, IClassFixture<TierServerFixture>, IAsyncLifetime
 {
+    private static readonly TestLane Lane = TestLane.Second;
+    private static readonly string Env = Lane.Environment;
+
     private readonly string _id = Guid.NewGuid().ToString("N")[..8];
     private readonly string _credentials = $"tier-test-{Guid.NewGuid():N}.env";
 
@@ -45,13 +48,13 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
 
     private string Summary => Path.Combine(Work, "summary.md");
 
-    private string LocalRepository => Path.Combine(Work, "local", "testing");
+    private string LocalRepository => Path.Combine(Work, "local", Env);
 
-    private string RemoteRepository => Path.Combine(Servers.RestRoot, _id, "testing");
+    private string RemoteRepository => Path.Combine(Servers.RestRoot, _id, Env);
 
-    private TestRun Build => new(Docker.Root)
+    private TestRun Build => core.Run with
     {
-        Arguments = ["--backup-config", ConfigFile],
+        Arguments = [.. core.Run.Arguments, "--backup-config", ConfigFile],
         EnvironmentVariables = new Dictionary<string, string> { ["GITHUB_STEP_SUMMARY"] = Summary },
     };
 
@@ -103,7 +106,7 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
                 schedule: "0 4 * * *"
                 tiers: [local, remote, cloud, tape]
             """, StringComparison.Ordinal);
-        await File.WriteAllTextAsync(ConfigFile, config);
+        await File.WriteAllTextAsync(ConfigFile, Lane.WithEnvironment(config));
     }
 
     private async Task<List<JsonElement>> ListAsync()
@@ -123,7 +126,7 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
 
     private async Task AssertNoThrowawayLeftAsync()
     {
-        var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Names.ComposeProject}=llmstack-restoretest-testing"] = true } };
+        var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Names.ComposeProject}=llmstack-restoretest-{Env}"] = true } };
         (await Docker.Docker.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters { All = true, Filters = filter })).Should().BeEmpty();
         (await Docker.Docker.Networks.ListNetworksAsync(new Docker.DotNet.Models.NetworksListParameters { Filters = filter })).Should().BeEmpty();
         ((await Docker.Docker.Volumes.ListAsync(new Docker.DotNet.Models.VolumesListParameters { Filters = filter })).Volumes ?? []).Should().BeEmpty();
@@ -158,7 +161,7 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
         double.Parse(lastSuccess[0].GetProperty("value").GetString()!, CultureInfo.InvariantCulture).Should().BeApproximately(DateTimeOffset.UtcNow.ToUnixTimeSeconds(), 600);
         parsed.Single(m => m.GetProperty("name").GetString() == "llmstack_backup_verify_ok").GetProperty("metrics").EnumerateArray()
             .Should().HaveCount(4).And.OnlyContain(m => m.GetProperty("value").GetString() == "1");
-        File.ReadAllText(Summary).Should().Contain("### Backup set").And.Contain("### Copies to the other tiers of testing").And.Contain("### BackupVerify of testing");
+        File.ReadAllText(Summary).Should().Contain("### Backup set").And.Contain($"### Copies to the other tiers of {Env}").And.Contain($"### BackupVerify of {Env}");
     }
 
     [Fact]
@@ -167,7 +170,7 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
         await WriteConfigAsync(TierServers.FreePort());
         var backup = await Build.RunAsync("BackupService", "--service", "redis");
         backup.ExitCode.Should().Be(1, backup.ToString());
-        backup.Output.Should().Contain("is complete on local, but 1 tier(s) failed: remote: tier remote of testing is unreachable");
+        backup.Output.Should().Contain("is complete on local, but 1 tier(s) failed: remote: tier remote of secondlane is unreachable");
         var rows = await ListAsync();
         rows.Should().ContainSingle(r => r.GetProperty("service").GetString() == "redis")
             .Which.GetProperty("tiers").EnumerateArray().Select(t => t.GetString()).Should().Equal("local", "cloud", "tape");
@@ -191,8 +194,8 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
     [Fact]
     public async Task RestoreTest_passes_on_a_good_set_fails_on_a_corrupted_one_and_always_cleans_up()
     {
-        await Docker.ExecAsync(TestNames.Container("redis"), "redis-cli", "SET", "proof", "42");
-        await Docker.ExecAsync(TestNames.Container("qdrant"), "sh", "-c", "mkdir -p /qdrant/storage/p && head -c 400000 /dev/urandom > /qdrant/storage/p/blob");
+        await Docker.ExecAsync(Lane.Container("redis"), "redis-cli", "SET", "proof", "42");
+        await Docker.ExecAsync(Lane.Container("qdrant"), "sh", "-c", "mkdir -p /qdrant/storage/p && head -c 400000 /dev/urandom > /qdrant/storage/p/blob");
         (await Build.RunAsync("BackupFull")).ExitCode.Should().Be(0);
 
         var good = await Build.RunAsync("RestoreTest");
@@ -202,14 +205,14 @@ public sealed class TierTests(RunningCore core, TierServerFixture fixture) : ICl
             .And.MatchRegex(@"qdrant/qdrant_data\s+\S+\s+every entry \(type, mode, owner, size\) against the snapshot's listing; content verified by restic\s+ok: \d+ entries as in the snapshot");
         var set = (await ListAsync()).First(r => r.GetProperty("trigger").GetString() == "BackupFull").GetProperty("set").GetString()!;
         good.Output.Should().MatchRegex($@"redis/rdb\s+{set}\s+key count", "the table names the set of each member");
-        File.Exists(Path.Combine(Docker.Root, "artifacts", "restore-test", "testing", $"{set}.md")).Should().BeTrue();
-        JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Docker.Root, "artifacts", "restore-test", "testing", $"{set}.json"))).RootElement.GetProperty("passed").GetBoolean().Should().BeTrue();
+        File.Exists(Path.Combine(Docker.Root, "artifacts", "restore-test", Env, $"{set}.md")).Should().BeTrue();
+        JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(Docker.Root, "artifacts", "restore-test", Env, $"{set}.json"))).RootElement.GetProperty("passed").GetBoolean().Should().BeTrue();
         await AssertNoThrowawayLeftAsync();
 
         var cancelled = await (Build with { EnvironmentVariables = null }).RunAsync(["RestoreTest"],
             whileRunning: async process =>
             {
-                var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Names.ComposeProject}=llmstack-restoretest-testing"] = true } };
+                var filter = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{Names.ComposeProject}=llmstack-restoretest-{Env}"] = true } };
                 var deadline = DateTime.UtcNow.AddMinutes(2);
                 while ((await Docker.Docker.Containers.ListContainersAsync(new Docker.DotNet.Models.ContainersListParameters { All = true, Filters = filter })).Count == 0)
                 {

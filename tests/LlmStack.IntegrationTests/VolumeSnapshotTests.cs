@@ -28,9 +28,9 @@ public sealed class VolumeSnapshotTests(RunningCore core) : IClassFixture<Runnin
         return Task.CompletedTask;
     }
 
-    private Task<string> Qdrant(string script) => _bed.Sh(BackupBed.Qdrant, script);
+    private Task<string> Qdrant(string script) => _bed.Sh(_bed.Qdrant, script);
 
-    private Task<string> Tree() => _bed.Tree(BackupBed.Qdrant, Storage);
+    private Task<string> Tree() => _bed.Tree(_bed.Qdrant, Storage);
 
     private async Task<string> BackupAsync()
     {
@@ -103,7 +103,7 @@ public sealed class VolumeSnapshotTests(RunningCore core) : IClassFixture<Runnin
     public async Task Ctrl_C_while_restic_reads_a_volume_exits_130_removes_the_helper_and_brings_minio_back(string reader)
     {
         _bed.ReadVolumesWith(reader);
-        await _bed.Sh(BackupBed.Minio, "dd if=/dev/urandom of=/data/big.bin bs=1M count=300 2>/dev/null");
+        await _bed.Sh(_bed.Minio, "dd if=/dev/urandom of=/data/big.bin bs=1M count=300 2>/dev/null");
         var mountpoint = (await core.Docker.Docker.Volumes.InspectAsync(TestNames.Volume("minio_data"))).Mountpoint;
         try
         {
@@ -112,7 +112,7 @@ public sealed class VolumeSnapshotTests(RunningCore core) : IClassFixture<Runnin
                 whileRunning: async process =>
                 {
                     // The known point: minio is paused and restic reads its volume (a helper of ours, or a restic in the mountpoint).
-                    await Cli.WaitUntilAsync(async () => (await core.Docker.Docker.Containers.InspectContainerAsync(BackupBed.Minio)).State!.Paused
+                    await Cli.WaitUntilAsync(async () => (await core.Docker.Docker.Containers.InspectContainerAsync(_bed.Minio)).State!.Paused
                                                          && (reader == "helper"
                                                              ? (await _bed.HelpersAsync()).Any(h => h.Labels[Compose.Names.Helper] == "restic")
                                                              : BackupBed.ResticRunsIn(mountpoint)),
@@ -128,7 +128,7 @@ public sealed class VolumeSnapshotTests(RunningCore core) : IClassFixture<Runnin
         finally
         {
             await _bed.Build.RunAsync("StartCore");
-            await _bed.Sh(BackupBed.Minio, "rm -f /data/big.bin");
+            await _bed.Sh(_bed.Minio, "rm -f /data/big.bin");
         }
     }
 
@@ -136,7 +136,7 @@ public sealed class VolumeSnapshotTests(RunningCore core) : IClassFixture<Runnin
     public async Task A_build_killed_while_a_helper_reads_the_volume_never_becomes_latest_and_the_next_run_removes_the_helper()
     {
         _bed.ReadVolumesWith("helper");
-        await _bed.Sh(BackupBed.Minio, "dd if=/dev/urandom of=/data/big.bin bs=1M count=300 2>/dev/null");
+        await _bed.Sh(_bed.Minio, "dd if=/dev/urandom of=/data/big.bin bs=1M count=300 2>/dev/null");
         try
         {
             var killed = await _bed.Build.RunAsync(["BackupService", "--service", "minio"],
@@ -165,7 +165,7 @@ public sealed class VolumeSnapshotTests(RunningCore core) : IClassFixture<Runnin
         finally
         {
             await _bed.Build.RunAsync("StartCore");
-            await _bed.Sh(BackupBed.Minio, "rm -f /data/big.bin");
+            await _bed.Sh(_bed.Minio, "rm -f /data/big.bin");
         }
     }
 

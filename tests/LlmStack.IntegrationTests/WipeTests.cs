@@ -52,11 +52,11 @@ public sealed class WipeTests(RunningCore core) : IClassFixture<RunningCore>, IA
 
     private TestRun Build => new(Docker.Root);
 
-    /// <summary>Every container, volume and network on the engine, with its state (but the swarm lane's, which runs beside: <see cref="TestNames.OfTheSwarmLane"/>).</summary>
+    /// <summary>Every container, volume and network on the engine, with its state (but the second lane's, which runs beside: <see cref="TestLane.Owns"/>).</summary>
     private static async Task<string> EngineStateAsync() =>
         string.Join('\n', (await DockerCliAsync("ps", "-a", "--format", "{{.Names}} {{.ID}} {{.State}}") + "\n"
             + await DockerCliAsync("volume", "ls", "--format", "{{.Name}}") + "\n"
-            + await DockerCliAsync("network", "ls", "--format", "{{.Name}} {{.ID}}")).Split('\n').Where(line => !TestNames.OfTheSwarmLane(line.Split(' ')[0])));
+            + await DockerCliAsync("network", "ls", "--format", "{{.Name}} {{.ID}}")).Split('\n').Where(line => !TestLane.Second.Owns(line.Split(' ')[0])));
 
     private async Task ForeignSurviveAsync()
     {
