@@ -436,6 +436,22 @@ public sealed class SwarmStacks(DockerEngine engine, ResolvedEnvironment environ
     public static bool ProbedHere(string? taskNode, string localNode) =>
         string.IsNullOrEmpty(taskNode) || string.IsNullOrEmpty(localNode) || string.Equals(taskNode, localNode, StringComparison.Ordinal);
 
+    /// <summary>
+    /// The hostnames of the nodes other than this engine's that a service's tasks are on or were on (Swarm keeps a few
+    /// ended tasks per slot): a node-local volume of the service may be there, out of this engine's reach.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> OtherNodesAsync(string serviceId, CancellationToken cancellationToken)
+    {
+        var here = await LocalNodeAsync(cancellationToken);
+        var names = new List<string>();
+        foreach (var node in (await TasksOfAsync(serviceId, cancellationToken)).Select(t => t.NodeID).Where(n => !ProbedHere(n, here)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            names.Add(await NodeNameAsync(node!, cancellationToken));
+        }
+
+        return names;
+    }
+
     /// <summary>A node's hostname (its id when the swarm does not say).</summary>
     private async Task<string> NodeNameAsync(string node, CancellationToken cancellationToken) =>
         (await engine.CallAsync(ct => engine.Client.Swarm.InspectNodeAsync(node, ct), cancellationToken)).Description?.Hostname ?? node;

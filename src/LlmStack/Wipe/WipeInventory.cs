@@ -27,6 +27,12 @@ public sealed record WipeService(string Id, string Name, IDictionary<string, str
     public string? Service => Labels.Value(Names.Service);
 
     public string? Stack => Labels.Value(Names.Stack);
+
+    /// <summary>The named volumes its tasks mount (spec).</summary>
+    public IReadOnlyList<string> Volumes { get; init; } = [];
+
+    /// <summary>The nodes other than this engine's its tasks are or were on (hostnames): its node-local volumes may be there.</summary>
+    public IReadOnlyList<string> OtherNodes { get; init; } = [];
 }
 
 /// <summary>A Swarm secret with its labels (whether it is ours is the planner's question).</summary>
@@ -165,15 +171,30 @@ public sealed class LiveWipeInventory(EnvironmentSession session, DockerEngine e
         return sizes;
     }
 
-    public async Task<IReadOnlyList<WipeService>> ServicesAsync(string? stack, CancellationToken cancellationToken) =>
-        await SwarmAsync(cancellationToken) is { } swarm
-            ? (await swarm.ServicesAsync(stack, cancellationToken)).Select(s => new WipeService(
+    public async Task<IReadOnlyList<WipeService>> ServicesAsync(string? stack, CancellationToken cancellationToken)
+    {
+        if (await SwarmAsync(cancellationToken) is not { } swarm)
+        {
+            return [];
+        }
+
+        var services = new List<WipeService>();
+        foreach (var s in await swarm.ServicesAsync(stack, cancellationToken))
+        {
+            services.Add(new WipeService(
                 s.ID,
                 s.Spec!.Name ?? s.ID,
                 s.Spec.Labels,
                 s.Spec.Mode?.Replicated?.Replicas ?? 0,
-                new[] { s.Spec, s.PreviousSpec }.SelectMany(spec => spec?.TaskTemplate?.ContainerSpec?.Secrets ?? []).Select(r => r.SecretID).Distinct().ToList())).ToList()
-            : [];
+                new[] { s.Spec, s.PreviousSpec }.SelectMany(spec => spec?.TaskTemplate?.ContainerSpec?.Secrets ?? []).Select(r => r.SecretID).Distinct().ToList())
+            {
+                Volumes = (s.Spec.TaskTemplate?.ContainerSpec?.Mounts ?? []).Where(m => m.Type == "volume" && !string.IsNullOrEmpty(m.Source)).Select(m => m.Source!).Distinct().ToList(),
+                OtherNodes = await swarm.OtherNodesAsync(s.ID, cancellationToken),
+            });
+        }
+
+        return services;
+    }
 
     public async Task<IReadOnlyList<WipeSecret>> SwarmSecretsAsync(CancellationToken cancellationToken) =>
         await SwarmAsync(cancellationToken) is { } swarm

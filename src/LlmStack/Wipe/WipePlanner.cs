@@ -94,7 +94,9 @@ public static class WipePlanner
         var networks = await NetworksAsync(environment, stack, inventory, cancellationToken);
         var others = stacks.Where(s => s != stack).ToList();
         var (swarm, rest) = WithServices(environment, services, containers, services);
-        var remaining = (await inventory.ServicesAsync(null, cancellationToken)).Where(s => swarm.All(w => w.Id != s.Id)).ToList();
+        var all = await inventory.ServicesAsync(null, cancellationToken);
+        OnOtherNodes(environment, volumes.Select(v => v.Name), all, kept, refusals);
+        var remaining = all.Where(s => swarm.All(w => w.Id != s.Id)).ToList();
         return new WipePlan($"wipe stack {stack} (its {(swarm.Count > 0 ? "services" : "containers")}{(others.Count > 0 ? $" and those of {string.Join(", ", others)}" : string.Empty)}, volumes and network)",
             Order(environment, rest), removals, networks, kept, refusals)
         {
@@ -123,9 +125,9 @@ public static class WipePlanner
             kept.Add(new KeptResource(ChangeKind.Volume, "-", $"no volume of environment {environment.Name} holds {dataType} (schema: volumes.<name>.holds)"));
         }
 
-        var (swarm, rest) = users.Any(u => u.SwarmService is not null)
-            ? WithServices(environment, [], users, await inventory.ServicesAsync(null, cancellationToken))
-            : ([], users);
+        var services = await inventory.ServicesAsync(null, cancellationToken);
+        OnOtherNodes(environment, volumes.Select(v => v.Name), services, kept, refusals);
+        var (swarm, rest) = users.Any(u => u.SwarmService is not null) ? WithServices(environment, [], users, services) : ([], users);
         return new WipePlan($"wipe the {dataType} volumes ({string.Join(", ", volumes.Select(v => v.Key).DefaultIfEmpty("none"))}), then start what was running again",
             Order(environment, rest), removals, [], kept, refusals) { Services = swarm };
     }
@@ -149,6 +151,7 @@ public static class WipePlanner
         }
 
         var services = await inventory.ServicesAsync(null, cancellationToken);
+        OnOtherNodes(environment, services.SelectMany(s => s.Volumes), services, kept, refusals);
         var (swarm, rest) = WithServices(environment, services, containers, services);
         return new WipePlan($"wipe everything of environment {environment.Name}", Order(environment, rest), removals, networks, kept, refusals)
         {
@@ -198,6 +201,30 @@ public static class WipePlanner
         var scope = Scope.Of(environment);
         var used = remaining.SelectMany(s => s.SecretIds).ToHashSet(StringComparer.Ordinal);
         return (await inventory.SwarmSecretsAsync(cancellationToken)).Where(s => scope.Owns(s.Labels) && !used.Contains(s.Id)).OrderBy(s => s.Name, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// The copies of <paramref name="volumes"/> this engine cannot reach: a named volume is node-local, and a swarm service
+    /// of the environment whose tasks run (or ran) on another node has its copy there. Each is kept and refused, naming
+    /// the node and the fix, so a wipe never reports done while the data lives on elsewhere; the copy on this engine's
+    /// node, if any, is wiped as usual.
+    /// </summary>
+    private static void OnOtherNodes(ResolvedEnvironment environment, IEnumerable<string> volumes, IReadOnlyList<WipeService> services, List<KeptResource> kept, List<string> refusals)
+    {
+        var scope = Scope.Of(environment);
+        var wanted = volumes.ToHashSet(StringComparer.Ordinal);
+        foreach (var service in services.Where(s => scope.Owns(s.Labels) && s.OtherNodes.Count > 0).OrderBy(s => s.Name, StringComparer.Ordinal))
+        {
+            foreach (var volume in service.Volumes.Where(wanted.Contains))
+            {
+                foreach (var node in service.OtherNodes)
+                {
+                    var why = $"on swarm node {node}, where service {service.Service ?? service.Name}'s tasks run or ran: out of this engine's reach; wipe it with --docker-host set to {node}'s engine";
+                    kept.Add(new KeptResource(ChangeKind.Volume, volume, why));
+                    refusals.Add($"volume {volume} {why}");
+                }
+            }
+        }
     }
 
     /// <summary>Dependents before what they depend on (the environment's service order, reversed); helpers and unknown services first; then by name.</summary>

@@ -223,6 +223,41 @@ public sealed class WipePlannerTests
         plan.RunningStacks.Should().Equal("core");
     }
 
+    [Fact]
+    public async Task On_a_swarm_a_volume_whose_service_runs_on_another_node_is_refused_naming_the_node_in_every_wipe_that_would_take_it()
+    {
+        // postgres runs on the worker: its node-local volume there is out of this engine's reach. redis runs here, and the
+        // echo service runs on the worker with no volume.
+        var inventory = new FakeInventory
+        {
+            SwarmServices =
+            [
+                SwarmService("postgres", 1) with { Volumes = [Volume("postgres_data")], OtherNodes = ["gpu-worker-1"] },
+                SwarmService("redis", 1) with { Volumes = [Volume("redis_data")] },
+                SwarmService("echo", 3) with { OtherNodes = ["gpu-worker-1"] },
+            ],
+            Listed = [Volume("redis_data")],
+            Volumes = { [Volume("redis_data")] = Ours() },
+            Mounters = { [Volume("redis_data")] = [TaskOf("redis")] },
+        };
+        var refusal = $"volume {Volume("postgres_data")} on swarm node gpu-worker-1, where service postgres's tasks run or ran: out of this engine's reach; "
+                      + "wipe it with --docker-host set to gpu-worker-1's engine";
+
+        var data = await WipePlanner.DataAsync(Testing, DataTypes.Db, inventory, CancellationToken.None);
+        data.Refusals.Should().Equal(refusal);
+        data.Kept.Should().Contain(k => k.Resource == Volume("postgres_data") && k.Why.StartsWith("on swarm node gpu-worker-1", StringComparison.Ordinal));
+        data.Volumes.Should().BeEmpty("no copy of it is on this engine");
+
+        var environment = await WipePlanner.EnvironmentAsync(Testing, inventory, "secrets/testing.env", secretsExist: false, wipeSecrets: false, CancellationToken.None);
+        environment.Refusals.Should().Equal(refusal);
+        environment.Volumes.Select(v => v.Name).Should().Equal([Volume("redis_data")], "the copy on this engine is wiped as usual");
+        environment.Services.Select(s => s.Service).Should().Contain("postgres", "the service itself is the swarm's, removed from any manager");
+
+        (await WipePlanner.StackAsync(Testing, "core", inventory, CancellationToken.None)).Refusals.Should().Equal(refusal);
+        (await WipePlanner.DataAsync(Testing, DataTypes.Cache, inventory, CancellationToken.None)).Refusals.Should().BeEmpty("redis runs here; postgres holds no cache");
+        (await WipePlanner.StackAsync(Testing, "monitoring", inventory, CancellationToken.None)).Refusals.Should().BeEmpty("the stack mounts no volume of postgres");
+    }
+
     private sealed class FakeInventory : IWipeInventory
     {
         public List<WipeService> SwarmServices { get; init; } = [];
