@@ -215,6 +215,57 @@ public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<
         }
     }
 
+    /// <summary>
+    /// A Ctrl-C while a service is being stopped. The engine finishes a stop whatever its client does (the container dies
+    /// at the end of its grace period), so the suspend waits for it, then brings the service back: never left stopped,
+    /// never "brought back" while about to die. (A RestoreSet cancelled during redis's stop left redis down, and putting
+    /// the safety set back failed on it.)
+    /// </summary>
+    [Fact]
+    public async Task A_Ctrl_C_while_a_service_is_being_stopped_waits_for_the_stop_and_starts_it_again()
+    {
+        var before = await Inspect("litellm");
+        // Its PID 1 frozen (SIGSTOP), litellm's stand-in cannot act on the stop's SIGTERM: the engine kills it after the grace period.
+        (await running.Docker.ExecAsync(before.ID, "kill", "-STOP", "1")).ExitCode.Should().Be(0);
+        try
+        {
+            using var cancel = new CancellationTokenSource();
+            using var watch = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            var signalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var events = running.Docker.Docker.System.MonitorEventsAsync(
+                new ContainerEventsParameters
+                {
+                    Filters = new Dictionary<string, IDictionary<string, bool>>
+                    {
+                        ["container"] = new Dictionary<string, bool> { [before.ID] = true },
+                        ["event"] = new Dictionary<string, bool> { ["kill"] = true },
+                    },
+                },
+                new Progress<Message>(_ => signalled.TrySetResult()),
+                watch.Token);
+            var suspend = Lifecycle.SuspendAsync(["litellm"], SuspendMode.Stop, cancel.Token);
+            await signalled.Task.WaitAsync(TimeSpan.FromMinutes(1)); // the known point: the stop's SIGTERM was sent
+            await cancel.CancelAsync();
+
+            var cancelled = () => suspend;
+            await cancelled.Should().ThrowAsync<OperationCanceledException>();
+            await watch.CancelAsync();
+            await events.ContinueWith(_ => { }, TaskScheduler.Default);
+
+            var after = await Inspect("litellm");
+            after.State!.Running.Should().BeTrue("the service is back");
+            Started(after).Should().BeAfter(Started(before), "it was started again once the stop had ended, not left as the container the engine was killing");
+            Finished(after).Should().BeAfter(Started(before), "the stop ran to its end");
+        }
+        finally
+        {
+            if ((await Inspect("litellm")).State!.StartedAt == before.State!.StartedAt)
+            {
+                await running.Docker.ExecAsync(before.ID, "kill", "-CONT", "1");
+            }
+        }
+    }
+
     [Fact]
     public async Task Only_what_was_running_is_suspended_and_brought_back()
     {

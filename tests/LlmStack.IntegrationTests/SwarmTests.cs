@@ -555,6 +555,33 @@ public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>
         }
     }
 
+    /// <summary>
+    /// A data wipe on a swarm: the services whose tasks mount the data's volumes are removed (their tasks' containers hold
+    /// the volumes), then the volumes, then their stacks are started again through the orchestrator; nothing else moves.
+    /// </summary>
+    [Fact]
+    public async Task D2_WipeCache_on_a_swarm_removes_redis_and_its_volume_then_starts_it_again_and_leaves_the_other_services_as_they_were()
+    {
+        await Sh("redis", "redis-cli SET wiped-soon 1");
+        var before = await stack.VersionsAsync();
+        var volume = await stack.Docker.Docker.Volumes.InspectAsync(SwarmStack.Volume("redis_data"));
+        var run = stack.Run with { Arguments = [.. stack.Run.Arguments, "--backup-config", TestLane.Second.Config(stack.Docker.Root, "backup-strategies.yaml")] };
+
+        var dry = await run.RunAsync("WipeCache", "--dry-run");
+        dry.ExitCode.Should().Be(0, dry.ToString());
+        dry.Output.Should().MatchRegex(@"service\s+\S+_redis\s.*would remove").And.Contain(SwarmStack.Volume("redis_data"));
+        (await stack.VersionsAsync()).Should().BeEquivalentTo(before, "a dry run changes nothing");
+
+        var wipe = await run.RunAsync("WipeCache", "--confirm", Env);
+        wipe.ExitCode.Should().Be(0, wipe.ToString());
+        var after = await stack.VersionsAsync();
+        after.Keys.Should().BeEquivalentTo(before.Keys, "redis was started again");
+        after.Where(v => v.Key != "redis").Should().BeEquivalentTo(before.Where(v => v.Key != "redis"), "no other service was touched");
+        (await stack.ServicesAsync()).Single(s => s.Spec!.Labels[Names.Service] == "redis").ServiceStatus!.RunningTasks.Should().Be(1);
+        (await Sh("redis", "redis-cli EXISTS wiped-soon")).Trim().Should().Be("0", "the wiped volume's data is gone");
+        (await stack.Docker.Docker.Volumes.InspectAsync(SwarmStack.Volume("redis_data"))).CreatedAt.Should().NotBe(volume.CreatedAt, "a new volume");
+    }
+
     [Fact]
     public async Task E_StopCore_removes_the_services_and_keeps_the_volumes()
     {

@@ -205,13 +205,24 @@ public sealed class ServiceLifecycle(DockerEngine engine, ResolvedEnvironment en
                         WriteJournal(journal, [.. done, entry]);
                     }
 
-                    await SuspendOneAsync(entry, cancellationToken);
-                    lock (done)
+                    try
                     {
-                        done.Add(entry);
-                        WriteJournal(journal, done);
+                        // Not the run's token: a stop cancelled half-way goes on in the engine (the container dies at
+                        // the end of its grace period), after this run would have brought it back. A Ctrl-C waits for
+                        // the stop (bounded by the grace period), and then everything taken down comes back.
+                        await SuspendOneAsync(entry, CancellationToken.None);
+                    }
+                    finally
+                    {
+                        // Also when it failed half-way: bringing back a container that still runs only waits for its health.
+                        lock (done)
+                        {
+                            done.Add(entry);
+                            WriteJournal(journal, done);
+                        }
                     }
                 }));
+                cancellationToken.ThrowIfCancellationRequested();
             }
         }
         catch
