@@ -8,7 +8,7 @@ namespace LlmStack.IntegrationTests;
 /// PostgreSQL password changed behind LlmStack's back, a rotation that leaves the core healthy with the old password
 /// refused, and one that fails midway and puts the old value back.
 /// </summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class CredentialTests(RunningCore core) : IClassFixture<RunningCore>, IDisposable
 {

@@ -9,7 +9,7 @@ namespace LlmStack.IntegrationTests;
 /// dump that fails never becomes a snapshot, and BackupVerify and RestoreTest work on tens of megabytes (and name tier,
 /// set and service when the repository is damaged).
 /// </summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class DatabaseBackupTests(RunningCore core) : IClassFixture<RunningCore>, IAsyncLifetime
 {

@@ -60,7 +60,7 @@ public sealed class ConvergedCore : RunningStacks
 /// only the service and the variable (never its value), a removed service is removed, a snapshot plans as the engine
 /// does, and Deploy applies exactly the plan (container ids prove it) and then has nothing to do.
 /// </summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class DeployTests(ConvergedCore core) : IClassFixture<ConvergedCore>, IDisposable
 {

@@ -149,7 +149,7 @@ public sealed class RunnerCheckout : IAsyncLifetime
 }
 
 /// <summary>The generated backup workflow's job on a self-hosted runner: its state outlives the checkout, and a cancel leaves nothing behind.</summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class GitOpsRunTests(RunnerCheckout runner, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<RunnerCheckout>
 {

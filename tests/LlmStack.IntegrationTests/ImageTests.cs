@@ -11,7 +11,7 @@ namespace LlmStack.IntegrationTests;
 /// context under tests/fixtures/build, copied per test; the image map is the fixture map plus the built image mapped to
 /// itself (a map entry that substitutes an image means: run that one, do not build).
 /// </summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class ImageTests(DockerFixture docker) : IAsyncLifetime
 {

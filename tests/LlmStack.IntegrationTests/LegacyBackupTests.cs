@@ -7,7 +7,7 @@ namespace LlmStack.IntegrationTests;
 /// archive API with its sha256 listing, the manifest without a tag) still lists, verifies, passes the restore test and
 /// restores, next to sets written as file snapshots in the same repository.
 /// </summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class LegacyBackupTests(RunningCore core) : IClassFixture<RunningCore>, IAsyncLifetime
 {

@@ -47,7 +47,7 @@ public sealed class RunningMonitoring : RunningStacks
 }
 
 /// <summary>Backups reach Prometheus through node-exporter's textfile collector, failures too, and the failure alert goes pending.</summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class MonitoringTests(RunningMonitoring monitoring) : IClassFixture<RunningMonitoring>
 {

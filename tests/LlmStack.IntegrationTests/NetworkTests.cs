@@ -4,7 +4,7 @@ using LlmStack.Compose;
 
 namespace LlmStack.IntegrationTests;
 
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class NetworkTests(DockerFixture docker) : IAsyncLifetime
 {

@@ -6,7 +6,7 @@ namespace LlmStack.IntegrationTests;
 /// Retention on the real engine: backups on two tiers (the dry run changes nothing, the cleanup removes exactly the plan,
 /// restic check stays clean), rows in PostgreSQL, TTLs in Redis, files and model directories in a volume.
 /// </summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class RetentionTests(RunningInference core) : IClassFixture<RunningInference>, IAsyncLifetime
 {

@@ -9,7 +9,7 @@ namespace LlmStack.IntegrationTests;
 /// The environment lock across processes, and the faults a new user hit: concurrent starts, a lock held too long, a
 /// killed holder, unreadable secrets, status as a check, restart of a partly running environment.
 /// </summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class SafeGroundTests(DockerFixture docker) : IAsyncLifetime
 {

@@ -12,7 +12,7 @@ namespace LlmStack.IntegrationTests;
 public sealed class RunningInference() : RunningStacks("StartInference");
 
 /// <summary>Helper containers and the service lifecycle on the real engine.</summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<RunningInference>
 {

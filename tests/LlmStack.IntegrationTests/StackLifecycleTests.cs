@@ -7,7 +7,7 @@ using YamlDotNet.RepresentationModel;
 
 namespace LlmStack.IntegrationTests;
 
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class StackLifecycleTests(DockerFixture docker) : IAsyncLifetime
 {

@@ -173,7 +173,7 @@ public sealed class SwarmStack : IAsyncLifetime
     }
 }
 
-[Collection("swarm")]
+[Collection(TestLane.SecondCollection)]
 [Trait("Category", "Integration")]
 [TestCaseOrderer("LlmStack.IntegrationTests.DeclarationOrderer", "LlmStack.IntegrationTests")]
 public sealed class SwarmTests(SwarmStack stack) : IClassFixture<SwarmStack>

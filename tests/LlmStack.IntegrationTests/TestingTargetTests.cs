@@ -12,7 +12,7 @@ public sealed class RunningUiAndTesting() : RunningStacks("StartUi");
 /// image) in the testing stack's jmeter service against the nginx stand-in by its DNS name, and LlmStack's figures come
 /// from the JTL it copied out.
 /// </summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class TestingTargetTests(RunningUiAndTesting stacks) : IClassFixture<RunningUiAndTesting>, IAsyncLifetime
 {

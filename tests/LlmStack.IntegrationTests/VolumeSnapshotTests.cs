@@ -8,7 +8,7 @@ namespace LlmStack.IntegrationTests;
 /// Volumes as file snapshots, read by restic next to the data, both ways: on this host at the volume's mountpoint and in
 /// a restic helper container (the fixture image from Debian's restic).
 /// </summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class VolumeSnapshotTests(RunningCore core) : IClassFixture<RunningCore>, IAsyncLifetime
 {

@@ -9,7 +9,7 @@ namespace LlmStack.IntegrationTests;
 /// latest_test_db, hf_models, an unlabelled volume with one of our exact names, containers other-app-postgres and
 /// my-redis-cache, network multimodal-shared): they survive every wipe; the dry run changes nothing.
 /// </summary>
-[Collection("docker")]
+[Collection(TestLane.MainCollection)]
 [Trait("Category", "Integration")]
 public sealed class WipeTests(RunningCore core) : IClassFixture<RunningCore>, IAsyncLifetime
 {
