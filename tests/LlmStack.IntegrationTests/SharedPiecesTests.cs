@@ -225,8 +225,10 @@ public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<
     public async Task A_Ctrl_C_while_a_service_is_being_stopped_waits_for_the_stop_and_starts_it_again()
     {
         var before = await Inspect("litellm");
-        // Its PID 1 frozen (SIGSTOP), litellm's stand-in cannot act on the stop's SIGTERM: the engine kills it after the grace period.
-        (await running.Docker.ExecAsync(before.ID, "kill", "-STOP", "1")).ExitCode.Should().Be(0);
+        // Its PID 1 frozen (SIGSTOP from the host: inside its PID namespace, init ignores it), litellm's stand-in cannot act
+        // on the stop's SIGTERM: the engine kills it at the end of the grace period (10 s).
+        await SignalAsync("STOP", before.State!.Pid);
+        (await File.ReadAllLinesAsync($"/proc/{before.State.Pid}/status")).Should().Contain("State:\tT (stopped)");
         try
         {
             using var cancel = new CancellationTokenSource();
@@ -256,14 +258,22 @@ public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<
             after.State!.Running.Should().BeTrue("the service is back");
             Started(after).Should().BeAfter(Started(before), "it was started again once the stop had ended, not left as the container the engine was killing");
             Finished(after).Should().BeAfter(Started(before), "the stop ran to its end");
+            Started(after).Should().BeAfter(Finished(after), "it was started again after the engine's stop had finished");
         }
         finally
         {
             if ((await Inspect("litellm")).State!.StartedAt == before.State!.StartedAt)
             {
-                await running.Docker.ExecAsync(before.ID, "kill", "-CONT", "1");
+                await SignalAsync("CONT", before.State!.Pid);
             }
         }
+    }
+
+    private static async Task SignalAsync(string signal, long pid)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", ["-" + signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        await kill.WaitForExitAsync();
+        kill.ExitCode.Should().Be(0, $"kill -{signal} {pid}");
     }
 
     [Fact]
