@@ -129,6 +129,32 @@ public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<
     }
 
     [Fact]
+    public async Task A_helper_that_read_all_its_input_and_exited_before_the_input_said_its_end_did_not_leave_input_unread()
+    {
+        // As restic's dump behind pg_restore: every byte is given, the process has what it needs and exits 0, and only
+        // then does the source end (restic closes its pipe after). Nothing was left unread: a restore must not fail on it.
+        var result = await Helpers.RunAsync(new HelperSpec
+        {
+            Purpose = "volume-restore",
+            Image = Image,
+            Entrypoint = ["/bin/sh", "-c"],
+            Command = ["head -c 100000 >/dev/null && echo read all"],
+            Timeout = TimeSpan.FromSeconds(30),
+            Stdin = async (stream, ct) =>
+            {
+                await stream.WriteAsync(new byte[100000], ct);
+                while (!(await HelpersLeft()).Any(c => c.State == "exited"))
+                {
+                    await Task.Delay(20, ct); // the source ends once the process has exited, not before
+                }
+            },
+        }, CancellationToken.None);
+        result.ExitCode.Should().Be(0, string.Join('\n', result.Errors));
+        result.Output.Should().Contain("read all");
+        result.InputCut.Should().BeFalse("every byte the source had was given to the process, which read them all");
+    }
+
+    [Fact]
     public async Task A_cancelled_helper_is_removed_and_a_killed_runs_leftovers_are_swept()
     {
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(1));

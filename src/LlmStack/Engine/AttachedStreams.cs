@@ -35,8 +35,9 @@ public static class AttachedStreams
         var output = new StringBuilder();
         var errors = new ErrorTail(errorLines);
         var input = new InputState();
+        var attached = new AttachedInput(stream);
         using var outputEnded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var pumpIn = stdin is null ? Task.CompletedTask : WriteStdinAsync(stream, stdin, input, outputEnded.Token, cancellationToken);
+        var pumpIn = stdin is null ? Task.CompletedTask : WriteStdinAsync(stream, attached, stdin, input, outputEnded.Token, cancellationToken);
         var pumpOut = ReadOutputAsync(stream, stdout, output, errors, input, cancellationToken);
         try
         {
@@ -46,10 +47,19 @@ public static class AttachedStreams
         {
             // The output ended: the process is gone (its standard output and error close when it exits). Input still
             // being written goes nowhere: Docker 20.10 keeps reading an attached stdin after the process exited, at
-            // well under 1 MB/s (a 58 MB dump behind pg_restore --list took 40–100 s to "send"). Stop writing.
+            // well under 1 MB/s (a 58 MB dump behind pg_restore --list took 40–100 s to "send"). Stop sending, but let the
+            // writer finish from its source for a moment, counting what it still has: a process that read all it was
+            // given may exit before its source said so (pg_restore ends at the archive's last entry, while restic's
+            // dump has yet to close its pipe) — nothing is left unread then. More data, or no end within the bound,
+            // means the process left input unread (InputCut).
             if (!pumpIn.IsCompleted)
             {
-                await outputEnded.CancelAsync();
+                attached.StopSending();
+                await Task.WhenAny(pumpIn, attached.Overflowed, Task.Delay(DrainBound, cancellationToken));
+                if (!pumpIn.IsCompleted)
+                {
+                    await outputEnded.CancelAsync();
+                }
             }
 
             await pumpIn;
@@ -57,6 +67,12 @@ public static class AttachedStreams
 
         return new StreamOutput(output.ToString(), errors.Lines) { InputCut = input.Cut };
     }
+
+    /// <summary>How long a writer may go on (counted, not sent) after the process's output ended, to show it had nothing more.</summary>
+    private static readonly TimeSpan DrainBound = TimeSpan.FromSeconds(5);
+
+    /// <summary>Input counted after the output ended beyond which the process certainly left input unread: the writer is stopped at once.</summary>
+    private const long DrainCap = 1 << 20;
 
     /// <summary>Whether standard input is still being written, and whether the other end closed it first.</summary>
     private sealed class InputState
@@ -74,13 +90,17 @@ public static class AttachedStreams
         || e.Message.Contains("Broken pipe", StringComparison.OrdinalIgnoreCase);
 
     private static async Task WriteStdinAsync(
-        MultiplexedStream stream, Func<Stream, CancellationToken, Task> write, InputState state, CancellationToken outputOpen, CancellationToken cancellationToken)
+        MultiplexedStream stream, AttachedInput input, Func<Stream, CancellationToken, Task> write, InputState state, CancellationToken outputOpen, CancellationToken cancellationToken)
     {
         state.Writing = true;
-        var input = new AttachedInput(stream);
         try
         {
             await write(input, outputOpen);
+            if (input.Unsent > 0)
+            {
+                // It ended, after the process had: what it still had was not sent.
+                state.Cut = true;
+            }
         }
         catch (IOException e) when (input.Failed && ClosedByPeer(e) && !cancellationToken.IsCancellationRequested)
         {
@@ -98,7 +118,7 @@ public static class AttachedStreams
             await input.DisposeAsync();
         }
 
-        if (!state.Cut)
+        if (!state.Cut && !input.Stopped)
         {
             try
             {
@@ -160,23 +180,63 @@ public static class AttachedStreams
         }
     }
 
-    /// <summary>The standard input of a container or exec as a write-only stream; <see cref="Failed"/> once a write failed.</summary>
+    /// <summary>
+    /// The standard input of a container or exec as a write-only stream; <see cref="Failed"/> once a write failed. After
+    /// <see cref="StopSending"/> (the process is gone), writes are counted in <see cref="Unsent"/>, not sent, and a write
+    /// the engine had not yet taken is dropped and counted too.
+    /// </summary>
     private sealed class AttachedInput(MultiplexedStream inner) : WriteOnlyStream
     {
+        private readonly CancellationTokenSource _sending = new();
+        private readonly TaskCompletionSource _overflowed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private long _unsent;
+
         public bool Failed { get; private set; }
+
+        /// <summary>Bytes given after the process had gone (or whose write it never took).</summary>
+        public long Unsent => Interlocked.Read(ref _unsent);
+
+        /// <summary>Completes once <see cref="Unsent"/> passed <see cref="DrainCap"/>.</summary>
+        public Task Overflowed => _overflowed.Task;
+
+        /// <summary>Whether <see cref="StopSending"/> was called (the process is gone: nothing more goes to the engine, not even the end of input).</summary>
+        public bool Stopped => _sending.IsCancellationRequested;
+
+        // (The source needs no disposing: no timer, no linked tokens.)
+        public void StopSending() => _sending.Cancel();
 
         public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count, CancellationToken.None).GetAwaiter().GetResult();
 
         public override async Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (_sending.IsCancellationRequested)
+            {
+                Count(count);
+                return;
+            }
+
+            using var both = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _sending.Token);
             try
             {
-                await inner.WriteAsync(buffer, offset, count, cancellationToken);
+                await inner.WriteAsync(buffer, offset, count, both.Token);
+            }
+            catch (OperationCanceledException) when (_sending.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                Count(count);
             }
             catch (IOException)
             {
                 Failed = true;
                 throw;
+            }
+        }
+
+        private void Count(int count)
+        {
+            if (Interlocked.Add(ref _unsent, count) > DrainCap)
+            {
+                _overflowed.TrySetResult();
             }
         }
 
