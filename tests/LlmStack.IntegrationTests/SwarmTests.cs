@@ -36,10 +36,11 @@ public sealed class SwarmStack : IAsyncLifetime
     public string CoreOnlyWithoutEcho { get; private set; } = null!;
 
     /// <summary>A run of the class's swarm with <paramref name="schema"/>.</summary>
-    public TestRun With(string schema) => new TestRun(Docker.Root) with { Environment = Env, Arguments = ["--orchestrator", "swarm", "--schema", schema, "--retention-config", RetentionConfig] };
-
-    /// <summary>The shipped retention configuration with the lane's environment (every run checks that its environment has retention settings).</summary>
-    public string RetentionConfig { get; } = Path.Combine(Path.GetTempPath(), $"llmstack-it-swarm-retention-{Guid.NewGuid():N}.yaml");
+    public TestRun With(string schema)
+    {
+        var lane = TestLane.Second.Run(Docker.Root, schema);
+        return lane with { Arguments = ["--orchestrator", "swarm", .. lane.Arguments] };
+    }
 
     /// <summary>The shipped retention configuration's text with the lane's environment as testing has it, and <paramref name="edit"/>.</summary>
     public string RetentionText(Func<string, string>? edit = null)
@@ -67,7 +68,6 @@ public sealed class SwarmStack : IAsyncLifetime
         await Docker.InitializeAsync();
         await LeaveAsync();
         await Docker.CleanAsync(Env);
-        await File.WriteAllTextAsync(RetentionConfig, RetentionText());
         Schema = SchemaCopy.Write(Docker.Root, schema => Core(schema));
         CoreOnly = SchemaCopy.Write(Docker.Root, schema => Core(schema, onlyCore: true));
         CoreOnlyWithoutEcho = SchemaCopy.Write(Docker.Root, schema => Core(schema, echo: false, onlyCore: true));
@@ -165,7 +165,6 @@ public sealed class SwarmStack : IAsyncLifetime
         finally
         {
             File.Delete(Schema);
-            File.Delete(RetentionConfig);
             File.Delete(CoreOnly);
             File.Delete(CoreOnlyWithoutEcho);
             await Docker.DisposeAsync();

@@ -75,10 +75,10 @@ public interface IWipeInventory
     Task<IReadOnlyDictionary<string, long>> SizesAsync(IReadOnlyList<string> volumes, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The environment's swarm services (of one stack, or all), by its labels; none when the run does not use the swarm
-    /// orchestrator or the engine is no swarm manager.
+    /// The environment's swarm services, by its labels; none when the run does not use the swarm orchestrator or the
+    /// engine is no swarm manager.
     /// </summary>
-    Task<IReadOnlyList<WipeService>> ServicesAsync(string? stack, CancellationToken cancellationToken);
+    Task<IReadOnlyList<WipeService>> ServicesAsync(CancellationToken cancellationToken);
 
     /// <summary>The environment's Swarm secrets, by its labels; none as for <see cref="ServicesAsync"/>.</summary>
     Task<IReadOnlyList<WipeSecret>> SwarmSecretsAsync(CancellationToken cancellationToken);
@@ -171,7 +171,7 @@ public sealed class LiveWipeInventory(EnvironmentSession session, DockerEngine e
         return sizes;
     }
 
-    public async Task<IReadOnlyList<WipeService>> ServicesAsync(string? stack, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<WipeService>> ServicesAsync(CancellationToken cancellationToken)
     {
         if (await SwarmAsync(cancellationToken) is not { } swarm)
         {
@@ -179,7 +179,7 @@ public sealed class LiveWipeInventory(EnvironmentSession session, DockerEngine e
         }
 
         var services = new List<WipeService>();
-        foreach (var s in await swarm.ServicesAsync(stack, cancellationToken))
+        foreach (var s in await swarm.ServicesAsync(null, cancellationToken))
         {
             services.Add(new WipeService(
                 s.ID,
@@ -202,6 +202,7 @@ public sealed class LiveWipeInventory(EnvironmentSession session, DockerEngine e
             : [];
 
     private bool? _swarm;
+    private SwarmStacks? _stacks;
 
     /// <summary>The environment's stacks on the swarm, when this run uses the swarm orchestrator and the engine manages a swarm; else null.</summary>
     private async Task<SwarmStacks?> SwarmAsync(CancellationToken cancellationToken)
@@ -220,7 +221,7 @@ public sealed class LiveWipeInventory(EnvironmentSession session, DockerEngine e
             }
         }
 
-        return _swarm == true ? new SwarmStacks(engine, session.Environment, log) : null;
+        return _swarm == true ? _stacks ??= new SwarmStacks(engine, session.Environment, log) : null;
     }
 
     private List<WipeContainer> Map(IEnumerable<ContainerListResponse> containers) => containers.Select(c =>

@@ -66,12 +66,14 @@ public static class WipePlanner
     {
         var stacks = Stacks(environment, stack);
         var containers = new List<WipeContainer>();
-        var services = new List<WipeService>();
         foreach (var name in stacks)
         {
             containers.AddRange(await inventory.ServiceContainersAsync(name, cancellationToken));
-            services.AddRange(await inventory.ServicesAsync(name, cancellationToken));
         }
+
+        // Every service of the environment once (each read costs its tasks' nodes): the stacks' are among them.
+        var all = await inventory.ServicesAsync(cancellationToken);
+        var services = all.Where(s => s.Stack is { } owner && stacks.Contains(owner)).ToList();
 
         var kept = new List<KeptResource>();
         var volumes = environment.Volumes.Where(v => v.Stacks.Contains(stack)).ToList();
@@ -94,7 +96,6 @@ public static class WipePlanner
         var networks = await NetworksAsync(environment, stack, inventory, cancellationToken);
         var others = stacks.Where(s => s != stack).ToList();
         var (swarm, rest) = WithServices(environment, services, containers, services);
-        var all = await inventory.ServicesAsync(null, cancellationToken);
         OnOtherNodes(environment, volumes.Select(v => v.Name), all, kept, refusals);
         var remaining = all.Where(s => swarm.All(w => w.Id != s.Id)).ToList();
         return new WipePlan($"wipe stack {stack} (its {(swarm.Count > 0 ? "services" : "containers")}{(others.Count > 0 ? $" and those of {string.Join(", ", others)}" : string.Empty)}, volumes and network)",
@@ -125,7 +126,7 @@ public static class WipePlanner
             kept.Add(new KeptResource(ChangeKind.Volume, "-", $"no volume of environment {environment.Name} holds {dataType} (schema: volumes.<name>.holds)"));
         }
 
-        var services = await inventory.ServicesAsync(null, cancellationToken);
+        var services = await inventory.ServicesAsync(cancellationToken);
         OnOtherNodes(environment, volumes.Select(v => v.Name), services, kept, refusals);
         var (swarm, rest) = users.Any(u => u.SwarmService is not null) ? WithServices(environment, [], users, services) : ([], users);
         return new WipePlan($"wipe the {dataType} volumes ({string.Join(", ", volumes.Select(v => v.Key).DefaultIfEmpty("none"))}), then start what was running again",
@@ -150,7 +151,7 @@ public static class WipePlanner
             kept.Add(new KeptResource(ChangeKind.Secrets, secretsFile, "kept (--wipe-secrets removes them): a new start initialises its databases with the same passwords"));
         }
 
-        var services = await inventory.ServicesAsync(null, cancellationToken);
+        var services = await inventory.ServicesAsync(cancellationToken);
         OnOtherNodes(environment, services.SelectMany(s => s.Volumes), services, kept, refusals);
         var (swarm, rest) = WithServices(environment, services, containers, services);
         return new WipePlan($"wipe everything of environment {environment.Name}", Order(environment, rest), removals, networks, kept, refusals)

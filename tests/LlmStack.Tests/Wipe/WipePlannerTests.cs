@@ -264,8 +264,7 @@ public sealed class WipePlannerTests
 
         public List<WipeSecret> Secrets { get; init; } = [];
 
-        public Task<IReadOnlyList<WipeService>> ServicesAsync(string? stack, CancellationToken cancellationToken) =>
-            Task.FromResult<IReadOnlyList<WipeService>>(SwarmServices.Where(s => stack is null || s.Stack == stack).ToList());
+        public Task<IReadOnlyList<WipeService>> ServicesAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<WipeService>>(SwarmServices);
 
         public Task<IReadOnlyList<WipeSecret>> SwarmSecretsAsync(CancellationToken cancellationToken) => Task.FromResult<IReadOnlyList<WipeSecret>>(Secrets);
 
