@@ -254,7 +254,8 @@ public sealed class SharedPiecesTests(RunningInference running) : IClassFixture<
         // Its PID 1 frozen (SIGSTOP from the host: inside its PID namespace, init ignores it), litellm's stand-in cannot act
         // on the stop's SIGTERM: the engine kills it at the end of the grace period (10 s).
         await SignalAsync("STOP", before.State!.Pid);
-        (await File.ReadAllLinesAsync($"/proc/{before.State.Pid}/status")).Should().Contain("State:\tT (stopped)");
+        // The signal is delivered when the process is next scheduled: the known point is its state, stopped.
+        await Cli.WaitUntilAsync(async () => (await File.ReadAllLinesAsync($"/proc/{before.State.Pid}/status")).Contains("State:\tT (stopped)"), "the stand-in's PID 1 is stopped");
         try
         {
             using var cancel = new CancellationTokenSource();
